@@ -1,0 +1,221 @@
+/*
+ * rumor_crypto.h - identities, key files, room keys, encrypted boxes and the
+ * signed event envelope (PROTOCOL.md sections 1, 2 and 5).
+ *
+ * This module is pure: it never touches files, sockets or the clock. Secret
+ * material lives in sodium_malloc'd (locked, guarded) memory and is wiped on
+ * every path.
+ *
+ * Threading: call rumor_crypto_init() once; afterwards every function is
+ * thread-safe on distinct objects.
+ */
+#ifndef RUMOR_CRYPTO_H
+#define RUMOR_CRYPTO_H
+
+#include "rumor_common.h"
+
+#if defined(__GNUC__)
+#define RUMOR_MUST_CHECK __attribute__((warn_unused_result))
+#else
+#define RUMOR_MUST_CHECK
+#endif
+
+#define RUMOR_SIG_BYTES 64
+#define RUMOR_SEED_BYTES 32
+#define RUMOR_ROOM_KEY_BYTES 32
+#define RUMOR_KEY_ID_BYTES 8
+#define RUMOR_NONCE_BYTES 24
+#define RUMOR_MAC_BYTES 16
+/* key_id ‖ nonce ‖ tag: what a box adds to its plaintext. */
+#define RUMOR_BOX_OVERHEAD (RUMOR_KEY_ID_BYTES + RUMOR_NONCE_BYTES + RUMOR_MAC_BYTES)
+/* crypto_box_seal of n bytes is n + 48. */
+#define RUMOR_SEAL_OVERHEAD 48
+/* A room key sealed for storage at rest: nonce ‖ secretbox(key). */
+#define RUMOR_KEY_AT_REST_BYTES (24 + 16 + RUMOR_ROOM_KEY_BYTES)
+
+#define RUMOR_KEYFILE_BYTES 146
+#define RUMOR_KEYFILE_MAGIC "RUMORKEY"
+
+#define RUMOR_EVENT_VERSION 1
+#define RUMOR_EVENT_MAX 65536
+#define RUMOR_MAX_PARENTS 16
+/* version ‖ type ‖ room ‖ author ‖ lamport ‖ ts ‖ n_parents */
+#define RUMOR_EVENT_FIXED 83
+/* The box's associated data: version ‖ type ‖ room ‖ author. */
+#define RUMOR_EVENT_AD_BYTES 66
+#define RUMOR_TEXT_MAX 16384
+#define RUMOR_NAME_MAX 64
+#define RUMOR_TOPIC_MAX 512
+#define RUMOR_NICK_MAX 64
+#define RUMOR_MAX_SEALED_KEYS 64
+#define RUMOR_MAX_MEMBERS 512
+/* The room tree is at most this many levels deep. */
+#define RUMOR_MAX_DEPTH 16
+/* MEMBER_ADD entry: seal(key_id ‖ epoch ‖ key) */
+#define RUMOR_SEALED_GRANT_BYTES (RUMOR_KEY_ID_BYTES + 4 + RUMOR_ROOM_KEY_BYTES + RUMOR_SEAL_OVERHEAD)
+/* KEY_EPOCH entry: member ‖ seal(key) */
+#define RUMOR_EPOCH_ENTRY_BYTES (RUMOR_ID_BYTES + RUMOR_ROOM_KEY_BYTES + RUMOR_SEAL_OVERHEAD)
+
+typedef enum {
+    RUMOR_EV_ROOM_CREATE = 1,
+    RUMOR_EV_MESSAGE = 2,
+    RUMOR_EV_PROFILE = 3,
+    RUMOR_EV_ROOM_RENAME = 4,
+    RUMOR_EV_ROOM_MOVE = 5,
+    RUMOR_EV_ROOM_TOPIC = 6,
+    RUMOR_EV_MEMBER_ADD = 7,
+    RUMOR_EV_MEMBER_REMOVE = 8,
+    RUMOR_EV_KEY_EPOCH = 9,
+} rumor_event_type_t;
+
+#define RUMOR_ROOM_FLAG_PRIVATE 0x01
+#define RUMOR_ROLE_MEMBER 1
+#define RUMOR_ROLE_ADMIN 2
+
+/* Initialises libsodium. Returns RUMOR_OK or RUMOR_ERR_CRYPTO. */
+int rumor_crypto_init(void);
+
+/* ---- identity ---------------------------------------------------------- */
+
+/* An Ed25519 identity. The secret half is in sodium_malloc'd memory. */
+typedef struct rumor_identity rumor_identity_t;
+
+/* Makes a new random identity. *out is owned by the caller (rumor_identity_destroy). */
+int rumor_identity_generate(rumor_identity_t **out);
+/* Rebuilds an identity from its 32-byte seed. */
+int rumor_identity_from_seed(const uint8_t seed[RUMOR_SEED_BYTES], rumor_identity_t **out);
+/* Wipes and frees *id and sets *id = NULL. Accepts NULL. */
+void rumor_identity_destroy(rumor_identity_t **id);
+/* The public key (the rumor id). Valid while `id` lives. */
+const uint8_t *rumor_identity_public(const rumor_identity_t *id);
+/* Signs `len` bytes of `msg` into `sig`. */
+void rumor_identity_sign(const rumor_identity_t *id, uint8_t sig[RUMOR_SIG_BYTES],
+                         const uint8_t *msg, size_t len);
+
+/*
+ * Seals the identity in a key file image (PROTOCOL.md 5.1). With pass == NULL
+ * the file is unprotected. opslimit/memlimit 0 pick the interactive defaults.
+ */
+int rumor_keyfile_seal(const rumor_identity_t *id, const char *pass, size_t pass_len,
+                       uint64_t opslimit, uint64_t memlimit, uint8_t out[RUMOR_KEYFILE_BYTES]);
+/*
+ * Reads the public part of a key file image without a passphrase.
+ * Returns RUMOR_ERR_MALFORMED for anything that is not a version-1 key file.
+ */
+int rumor_keyfile_inspect(const uint8_t *buf, size_t len, uint8_t pk[RUMOR_ID_BYTES],
+                          bool *is_protected);
+/*
+ * Opens a key file image. Returns RUMOR_ERR_PASSPHRASE when the passphrase is
+ * wrong (or the file was altered), RUMOR_ERR_MALFORMED when it is not a key file.
+ */
+RUMOR_MUST_CHECK int rumor_keyfile_open(const uint8_t *buf, size_t len, const char *pass,
+                                        size_t pass_len, rumor_identity_t **out);
+
+/* ---- hashing, keys, boxes ---------------------------------------------- */
+
+/* BLAKE2b-256 of `len` bytes. */
+void rumor_crypto_hash(uint8_t out[RUMOR_ID_BYTES], const uint8_t *in, size_t len);
+/* Fills `buf` with random bytes. */
+void rumor_crypto_random(uint8_t *buf, size_t len);
+/* A fresh random room key. */
+void rumor_room_key_generate(uint8_t key[RUMOR_ROOM_KEY_BYTES]);
+/* The public name of a room key (PROTOCOL.md 4.4). */
+void rumor_room_key_id(uint8_t out[RUMOR_KEY_ID_BYTES], const uint8_t key[RUMOR_ROOM_KEY_BYTES]);
+
+/*
+ * Encrypts `pt` into a box (PROTOCOL.md 2.2) written to `out` (capacity
+ * `cap` >= pt_len + RUMOR_BOX_OVERHEAD). *out_len gets the box length.
+ */
+int rumor_box_seal(uint8_t *out, size_t cap, size_t *out_len, const uint8_t key[RUMOR_ROOM_KEY_BYTES],
+                   const uint8_t *ad, size_t ad_len, const uint8_t *pt, size_t pt_len);
+/* The key id a box names, or RUMOR_ERR_MALFORMED when it is too short to be a box. */
+int rumor_box_key_id(const uint8_t *box, size_t box_len, uint8_t key_id[RUMOR_KEY_ID_BYTES]);
+/*
+ * Decrypts a box into `pt` (capacity >= box_len - RUMOR_BOX_OVERHEAD).
+ * Returns RUMOR_ERR_DECRYPT when the key is wrong or the box was altered.
+ */
+RUMOR_MUST_CHECK int rumor_box_open(uint8_t *pt, size_t *pt_len, const uint8_t key[RUMOR_ROOM_KEY_BYTES],
+                                    const uint8_t *ad, size_t ad_len, const uint8_t *box, size_t box_len);
+
+/* Seals `len` bytes to the holder of Ed25519 key `pk`; `out` gets len + RUMOR_SEAL_OVERHEAD bytes. */
+int rumor_seal_to(uint8_t *out, const uint8_t pk[RUMOR_ID_BYTES], const uint8_t *msg, size_t len);
+/* Opens a sealed message meant for `id`; `out` gets sealed_len - RUMOR_SEAL_OVERHEAD bytes. */
+RUMOR_MUST_CHECK int rumor_seal_open(uint8_t *out, const rumor_identity_t *id, const uint8_t *sealed,
+                                     size_t sealed_len);
+
+/* Seals a room key for storage under the identity's store key (PROTOCOL.md 5.2). */
+int rumor_key_at_rest_seal(uint8_t out[RUMOR_KEY_AT_REST_BYTES], const rumor_identity_t *id,
+                           const uint8_t key[RUMOR_ROOM_KEY_BYTES]);
+RUMOR_MUST_CHECK int rumor_key_at_rest_open(uint8_t key[RUMOR_ROOM_KEY_BYTES], const rumor_identity_t *id,
+                                            const uint8_t *sealed, size_t sealed_len);
+
+/* ---- events ------------------------------------------------------------ */
+
+/*
+ * A decoded event: a view into the caller's buffer, which must outlive it.
+ * Body fields are filled according to `type`; the others are zero/NULL.
+ */
+typedef struct {
+    uint8_t version;         /* always RUMOR_EVENT_VERSION once decoded */
+    uint8_t type;            /* rumor_event_type_t */
+    uint8_t room[RUMOR_ID_BYTES];   /* room, or zero (top-level create, profile) */
+    uint8_t author[RUMOR_ID_BYTES]; /* signer's public key */
+    uint64_t lamport;        /* Lamport clock */
+    uint64_t ts;             /* author's wall clock, ms */
+    uint8_t n_parents;       /* number of parent ids */
+    const uint8_t *parents;  /* n_parents * 32 bytes, ascending */
+    const uint8_t *body;     /* the whole body */
+    uint32_t body_len;       /* its length */
+    const uint8_t *sig;      /* 64-byte signature */
+    const uint8_t *signed_bytes; /* == start of the buffer */
+    size_t signed_len;       /* bytes covered by the signature */
+    size_t encoded_len;      /* signed_len + 64 */
+    uint8_t id[RUMOR_ID_BYTES]; /* BLAKE2b-256 of the signed bytes (set by decode) */
+    /* body views */
+    uint8_t flags;           /* ROOM_CREATE */
+    const uint8_t *box;      /* CREATE, MESSAGE, RENAME, TOPIC */
+    size_t box_len;
+    const uint8_t *nick;     /* PROFILE */
+    uint8_t nick_len;
+    const uint8_t *target;   /* MEMBER_ADD/REMOVE: member; ROOM_MOVE: new parent */
+    uint8_t role;            /* MEMBER_ADD */
+    uint32_t epoch;          /* KEY_EPOCH */
+    uint16_t n_entries;      /* MEMBER_ADD grants, KEY_EPOCH entries */
+    const uint8_t *entries;
+} rumor_event_t;
+
+/*
+ * Checks the structure of `len` bytes (PROTOCOL.md 2) and fills `ev` with a
+ * view of them, including the id. Does NOT check the signature.
+ * Returns RUMOR_ERR_MALFORMED or RUMOR_ERR_TOO_BIG on bad input.
+ */
+int rumor_event_decode(const uint8_t *buf, size_t len, rumor_event_t *ev);
+/* Verifies the signature of a decoded event. RUMOR_ERR_BAD_SIGNATURE on failure. */
+RUMOR_MUST_CHECK int rumor_event_verify(const rumor_event_t *ev);
+/* Fills the 66-byte associated data for the event's box. */
+void rumor_event_ad(uint8_t ad[RUMOR_EVENT_AD_BYTES], uint8_t type, const uint8_t room[RUMOR_ID_BYTES],
+                    const uint8_t author[RUMOR_ID_BYTES]);
+
+/* What an author fills in to make an event. Parents need not be sorted. */
+typedef struct {
+    uint8_t type;
+    uint8_t room[RUMOR_ID_BYTES];
+    uint64_t lamport;
+    uint64_t ts;
+    uint8_t n_parents;
+    const uint8_t *parents; /* n_parents * 32 bytes */
+    const uint8_t *body;
+    size_t body_len;
+} rumor_event_draft_t;
+
+/*
+ * Encodes and signs a draft by `id` into `out` (capacity `cap`), sorting the
+ * parents. *out_len gets the encoded length; `ev_id` (may be NULL) the id.
+ */
+int rumor_event_encode(uint8_t *out, size_t cap, size_t *out_len, uint8_t ev_id[RUMOR_ID_BYTES],
+                       const rumor_event_draft_t *draft, const rumor_identity_t *id);
+
+/* A short lowercase name for an event type ("message"), or "unknown". */
+const char *rumor_event_type_name(uint8_t type);
+
+#endif

@@ -1,0 +1,24 @@
+/* node_internal.h - private to node/: the node object and helpers shared by its files. */
+#ifndef RUMOR_NODE_INTERNAL_H
+#define RUMOR_NODE_INTERNAL_H
+
+#include "rumor_gossip.h"
+#include "rumor_node.h"
+#include "rumor_store.h"
+
+struct rumor_node {
+    char *home;                          /* home directory */
+    rumor_store_t *store;                /* the open store */
+    rumor_identity_t *id;                /* unlocked identity, or NULL */
+    uint8_t pk[RUMOR_ID_BYTES];          /* public key, known without unlocking */
+    bool is_protected;                   /* key file sealed under a passphrase */
+    uint8_t keyfile[RUMOR_KEYFILE_BYTES]; /* key file image, to unlock later */
+    rumor_gossip_counters_t counters;    /* what ingest saw in this process */
+};
+
+/* Wipes memory that held secrets. */
+void rumor_wipe(void *p, size_t len);
+/* Checks a nick: UTF-8, 1..RUMOR_NICK_MAX bytes, no control characters. */
+int rumor_node_check_nick(const char *nick);
+
+#endif

@@ -1,0 +1,715 @@
+/* rooms.c - what a user does in rooms: create, edit the tree, post, read (PROTOCOL.md 2-4). */
+#include "node_internal.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ID RUMOR_ID_BYTES
+
+void rumor_wipe(void *p, size_t len)
+{
+    sodium_memzero(p, len);
+}
+
+int rumor_node_check_nick(const char *nick)
+{
+    size_t len = strlen(nick);
+    if (len == 0) return RUMOR_ERR_INVALID;
+    if (len > RUMOR_NICK_MAX) return RUMOR_ERR_TOO_BIG;
+    if (!rumor_utf8_valid((const uint8_t *)nick, len)) return RUMOR_ERR_BAD_UTF8;
+    if (!rumor_utf8_valid_line((const uint8_t *)nick, len)) return RUMOR_ERR_INVALID;
+    return RUMOR_OK;
+}
+
+static int check_name(const char *name)
+{
+    size_t len = strlen(name);
+    if (len == 0 || strchr(name, '/')) return RUMOR_ERR_INVALID;
+    if (len > RUMOR_NAME_MAX) return RUMOR_ERR_TOO_BIG;
+    if (!rumor_utf8_valid((const uint8_t *)name, len)) return RUMOR_ERR_BAD_UTF8;
+    return rumor_utf8_valid_line((const uint8_t *)name, len) ? RUMOR_OK : RUMOR_ERR_INVALID;
+}
+
+static int check_topic(const char *topic)
+{
+    size_t len = strlen(topic);
+    if (len > RUMOR_TOPIC_MAX) return RUMOR_ERR_TOO_BIG;
+    if (!rumor_utf8_valid((const uint8_t *)topic, len)) return RUMOR_ERR_BAD_UTF8;
+    return rumor_utf8_valid_line((const uint8_t *)topic, len) ? RUMOR_OK : RUMOR_ERR_INVALID;
+}
+
+/* ---- keys and boxes ------------------------------------------------------- */
+
+/* Opens the room key named `key_id` into `key` (sodium memory of the caller). */
+static int load_key(rumor_txn_t *t, rumor_node_t *n, const uint8_t key_id[RUMOR_KEY_ID_BYTES], uint8_t *key)
+{
+    uint8_t sealed[RUMOR_STORE_KEY_SEALED_BYTES];
+    if (!n->id) return RUMOR_ERR_PASSPHRASE;
+    int rc = rumor_store_key_get(t, key_id, NULL, NULL, sealed);
+    if (rc == RUMOR_ERR_NOT_FOUND) return RUMOR_ERR_NO_KEY;
+    if (rc < 0) return rc;
+    return rumor_key_at_rest_open(key, n->id, sealed, sizeof sealed) < 0 ? RUMOR_ERR_NO_KEY : RUMOR_OK;
+}
+
+/* The newest key of the key domain of `room`. */
+static int domain_key(rumor_txn_t *t, rumor_node_t *n, const uint8_t room[ID], uint8_t *key)
+{
+    uint8_t domain[ID], key_id[RUMOR_KEY_ID_BYTES];
+    int rc = rumor_gossip_key_domain(t, room, domain);
+    if (rc < 0) return rc;
+    rc = rumor_store_key_current(t, domain, key_id, NULL);
+    if (rc == RUMOR_ERR_NOT_FOUND) return RUMOR_ERR_NO_KEY;
+    if (rc < 0) return rc;
+    return load_key(t, n, key_id, key);
+}
+
+/*
+ * Decrypts the box of stored event `eid` into `pt` (capacity `cap`, NUL added).
+ * *type gets the event type.
+ */
+static int open_event_box(rumor_txn_t *t, rumor_node_t *n, const uint8_t eid[ID], char *pt, size_t cap,
+                          size_t *pt_len, uint8_t *type)
+{
+    const uint8_t *buf;
+    size_t len;
+    rumor_event_t ev;
+    uint8_t key_id[RUMOR_KEY_ID_BYTES], ad[RUMOR_EVENT_AD_BYTES];
+    int rc = rumor_store_event_get(t, eid, &buf, &len);
+    if (rc < 0) return rc;
+    if ((rc = rumor_event_decode(buf, len, &ev)) < 0) return RUMOR_ERR_BAD_SIGNATURE;
+    if (!ev.box || rumor_box_key_id(ev.box, ev.box_len, key_id) < 0) return RUMOR_ERR_MALFORMED;
+    if (ev.box_len - RUMOR_BOX_OVERHEAD >= cap) return RUMOR_ERR_TOO_BIG;
+    uint8_t *key = sodium_malloc(RUMOR_ROOM_KEY_BYTES);
+    if (!key) return RUMOR_ERR_NOMEM;
+    rc = load_key(t, n, key_id, key);
+    if (rc == RUMOR_OK) {
+        rumor_event_ad(ad, ev.type, ev.room, ev.author);
+        rc = rumor_box_open((uint8_t *)pt, pt_len, key, ad, sizeof ad, ev.box, ev.box_len);
+    }
+    sodium_free(key);
+    if (rc < 0) return rc;
+    pt[*pt_len] = '\0';
+    *type = ev.type;
+    return RUMOR_OK;
+}
+
+/* The current name and topic of a room, decrypted; "" when unreadable. */
+static void room_texts(rumor_txn_t *t, rumor_node_t *n, const rumor_store_room_t *r, char *name, char *topic)
+{
+    char buf[RUMOR_NAME_MAX + RUMOR_TOPIC_MAX + 2];
+    size_t len;
+    uint8_t type;
+    name[0] = '\0';
+    if (topic) topic[0] = '\0';
+    if (open_event_box(t, n, r->name.event, buf, sizeof buf, &len, &type) == RUMOR_OK) {
+        if (type == RUMOR_EV_ROOM_CREATE) {
+            size_t nl = (uint8_t)buf[0];
+            if (nl + 1 <= len && nl <= RUMOR_NAME_MAX) {
+                memcpy(name, buf + 1, nl);
+                name[nl] = '\0';
+            }
+        } else if (len <= RUMOR_NAME_MAX) {
+            memcpy(name, buf, len + 1);
+        }
+        if (strchr(name, '/') || !rumor_utf8_valid_line((const uint8_t *)name, strlen(name))) name[0] = '\0';
+    }
+    if (!topic) return;
+    if (open_event_box(t, n, r->topic.event, buf, sizeof buf, &len, &type) == RUMOR_OK) {
+        size_t off = type == RUMOR_EV_ROOM_CREATE ? 1 + (size_t)(uint8_t)buf[0] : 0;
+        if (off <= len && len - off <= RUMOR_TOPIC_MAX) memcpy(topic, buf + off, len - off + 1);
+        if (!rumor_utf8_valid_line((const uint8_t *)topic, strlen(topic))) topic[0] = '\0';
+    }
+}
+
+/* ---- posting ---------------------------------------------------------------- */
+
+/* Everything needed to sign one event inside a write transaction. */
+typedef struct {
+    rumor_node_t *n;
+    uint8_t type;
+    uint8_t room[ID];         /* the event's room field */
+    const uint8_t *plain;     /* plain body prefix */
+    size_t plain_len;
+    const uint8_t *text;      /* boxed plaintext, or NULL for no box */
+    size_t text_len;
+    const uint8_t *box_key;   /* key for the box; NULL: the room's domain key */
+    uint8_t id[ID];           /* out: the event id */
+} post_t;
+
+/* Builds, signs and ingests one event (and queues it in the outbox). */
+static int post_in(rumor_txn_t *t, post_t *p)
+{
+    rumor_node_t *n = p->n;
+    uint8_t parents[RUMOR_MAX_PARENTS * ID], ad[RUMOR_EVENT_AD_BYTES];
+    rumor_event_draft_t d = {0};
+    int rc = RUMOR_OK;
+    uint8_t *body = malloc(RUMOR_EVENT_MAX), *out = malloc(RUMOR_EVENT_MAX);
+    uint8_t *key = sodium_malloc(RUMOR_ROOM_KEY_BYTES);
+    if (!body || !out || !key) {
+        rc = RUMOR_ERR_NOMEM;
+        goto out;
+    }
+    if (!n->id) {
+        rc = RUMOR_ERR_PASSPHRASE;
+        goto out;
+    }
+    d.type = p->type;
+    memcpy(d.room, p->room, ID);
+    d.ts = rumor_now_ms();
+    if (p->type == RUMOR_EV_PROFILE) {
+        rumor_store_profile_t prof;
+        int prc = rumor_store_profile_get(t, n->pk, &prof);
+        d.lamport = prc == RUMOR_OK ? prof.set_by.lamport + 1 : 1;
+    } else if (rumor_is_zero(p->room, ID)) {
+        d.lamport = 1;
+    } else {
+        if ((rc = rumor_gossip_next_parents(t, p->room, parents, &d.n_parents, &d.lamport)) < 0) goto out;
+        d.parents = parents;
+    }
+    if (p->plain_len > RUMOR_EVENT_MAX) {
+        rc = RUMOR_ERR_TOO_BIG;
+        goto out;
+    }
+    memcpy(body, p->plain, p->plain_len);
+    d.body_len = p->plain_len;
+    if (p->text) {
+        size_t box_len;
+        if (p->box_key) memcpy(key, p->box_key, RUMOR_ROOM_KEY_BYTES);
+        else if ((rc = domain_key(t, n, p->room, key)) < 0) goto out;
+        rumor_event_ad(ad, p->type, p->room, n->pk);
+        rc = rumor_box_seal(body + d.body_len, RUMOR_EVENT_MAX - d.body_len, &box_len, key, ad, sizeof ad,
+                            p->text, p->text_len);
+        if (rc < 0) goto out;
+        d.body_len += box_len;
+    }
+    d.body = body;
+    size_t len;
+    if ((rc = rumor_event_encode(out, RUMOR_EVENT_MAX, &len, p->id, &d, n->id)) < 0) goto out;
+    if ((rc = rumor_gossip_ingest(t, n->id, out, len, NULL, &n->counters)) < 0) goto out;
+    rc = rumor_store_outbox_add(t, p->id);
+out:
+    free(body);
+    free(out);
+    sodium_free(key);
+    return rc;
+}
+
+static int post_fn(rumor_txn_t *t, void *ctx)
+{
+    return post_in(t, ctx);
+}
+
+int rumor_node_set_nick(rumor_node_t *n, const char *nick)
+{
+    int rc = rumor_node_check_nick(nick);
+    if (rc < 0) return rc;
+    uint8_t plain[1 + RUMOR_NICK_MAX];
+    plain[0] = (uint8_t)strlen(nick);
+    memcpy(plain + 1, nick, plain[0]);
+    post_t p = {.n = n, .type = RUMOR_EV_PROFILE, .plain = plain, .plain_len = 1u + plain[0]};
+    return rumor_store_write(n->store, post_fn, &p);
+}
+
+static void nick_in(rumor_txn_t *t, const uint8_t pk[ID], char out[RUMOR_NICK_MAX + 1])
+{
+    rumor_store_profile_t p;
+    if (rumor_store_profile_get(t, pk, &p) == RUMOR_OK) memcpy(out, p.nick, sizeof p.nick);
+    else out[0] = '\0';
+}
+
+void rumor_node_nick_of(rumor_node_t *n, const uint8_t pk[ID], char out[RUMOR_NICK_MAX + 1])
+{
+    rumor_txn_t *t;
+    out[0] = '\0';
+    if (rumor_store_read_begin(n->store, &t) < 0) return;
+    nick_in(t, pk, out);
+    rumor_store_read_end(&t);
+}
+
+void rumor_node_nick(rumor_node_t *n, char out[RUMOR_NICK_MAX + 1])
+{
+    rumor_node_nick_of(n, n->pk, out);
+}
+
+/* ---- names and paths ------------------------------------------------------- */
+
+typedef struct {
+    rumor_txn_t *t;
+    rumor_node_t *n;
+    const char *name;     /* name looked for */
+    uint8_t found[ID];
+    int matches;
+} find_child_t;
+
+static int find_child_step(void *ctx, const rumor_store_room_t *r)
+{
+    find_child_t *f = ctx;
+    char name[RUMOR_NAME_MAX + 1];
+    room_texts(f->t, f->n, r, name, NULL);
+    if (strcmp(name, f->name) == 0 && f->matches++ == 0) memcpy(f->found, r->id, ID);
+    return 0;
+}
+
+/* The child of `parent` (zero: top level) named `name`. */
+static int find_child(rumor_txn_t *t, rumor_node_t *n, const uint8_t parent[ID], const char *name, uint8_t out[ID])
+{
+    find_child_t f = {t, n, name, {0}, 0};
+    int rc = rumor_store_room_children(t, parent, find_child_step, &f);
+    if (rc < 0) return rc;
+    if (f.matches == 0) return RUMOR_ERR_NOT_FOUND;
+    if (f.matches > 1) return RUMOR_ERR_AMBIGUOUS;
+    memcpy(out, f.found, ID);
+    return RUMOR_OK;
+}
+
+/* Resolves the first `len` bytes of a path, one name at a time from the top. */
+static int resolve_path(rumor_txn_t *t, rumor_node_t *n, const char *path, size_t len, uint8_t out[ID])
+{
+    uint8_t cur[ID] = {0};
+    char name[RUMOR_NAME_MAX + 1];
+    size_t i = 0;
+    if (len == 0) return RUMOR_ERR_NOT_FOUND;
+    while (i < len) {
+        size_t j = i;
+        while (j < len && path[j] != '/') j++;
+        if (j == i || j - i > RUMOR_NAME_MAX) return RUMOR_ERR_NOT_FOUND;
+        memcpy(name, path + i, j - i);
+        name[j - i] = '\0';
+        int rc = find_child(t, n, cur, name, cur);
+        if (rc < 0) return rc;
+        i = j + 1;
+    }
+    memcpy(out, cur, ID);
+    return RUMOR_OK;
+}
+
+static int resolve_in(rumor_txn_t *t, rumor_node_t *n, const char *name, uint8_t out[ID])
+{
+    int rc = resolve_path(t, n, name, strlen(name), out);
+    if (rc != RUMOR_ERR_NOT_FOUND) return rc;
+    if (strlen(name) >= RUMOR_ID_PREFIX_MIN && rumor_hex_is_prefix(name))
+        return rumor_store_find_prefix(t, RUMOR_STORE_ROOMS, name, out);
+    return RUMOR_ERR_NOT_FOUND;
+}
+
+int rumor_node_room_resolve(rumor_node_t *n, const char *name, uint8_t out[ID])
+{
+    rumor_txn_t *t;
+    int rc = rumor_store_read_begin(n->store, &t);
+    if (rc < 0) return rc;
+    rc = resolve_in(t, n, name, out);
+    rumor_store_read_end(&t);
+    return rc;
+}
+
+/* ---- creating and editing rooms --------------------------------------------- */
+
+typedef struct {
+    rumor_node_t *n;
+    const char *path;
+    bool is_private;
+    const char *topic;
+    uint8_t id[ID];
+} create_t;
+
+static int create_fn(rumor_txn_t *t, void *ctx)
+{
+    create_t *c = ctx;
+    rumor_node_t *n = c->n;
+    uint8_t parent[ID] = {0};
+    const char *slash = strrchr(c->path, '/');
+    const char *name = slash ? slash + 1 : c->path;
+    int rc = check_name(name);
+    if (rc < 0) return rc;
+    if (slash && (rc = resolve_path(t, n, c->path, (size_t)(slash - c->path), parent)) < 0) return rc;
+    uint8_t existing[ID];
+    rc = find_child(t, n, parent, name, existing);
+    if (rc == RUMOR_OK || rc == RUMOR_ERR_AMBIGUOUS) return RUMOR_ERR_EXISTS;
+    if (rc != RUMOR_ERR_NOT_FOUND) return rc;
+    bool key_room = !slash || c->is_private;
+
+    size_t nl = strlen(name), tl = c->topic ? strlen(c->topic) : 0;
+    uint8_t text[1 + RUMOR_NAME_MAX + RUMOR_TOPIC_MAX];
+    text[0] = (uint8_t)nl;
+    memcpy(text + 1, name, nl);
+    if (tl) memcpy(text + 1 + nl, c->topic, tl);
+    uint8_t flags = c->is_private ? RUMOR_ROOM_FLAG_PRIVATE : 0;
+    uint8_t *key = sodium_malloc(RUMOR_ROOM_KEY_BYTES);
+    if (!key) return RUMOR_ERR_NOMEM;
+    if (key_room) rumor_room_key_generate(key);
+    post_t p = {.n = n, .type = RUMOR_EV_ROOM_CREATE, .plain = &flags, .plain_len = 1, .text = text,
+                .text_len = 1 + nl + tl, .box_key = key_room ? key : NULL};
+    memcpy(p.room, parent, ID);
+    rc = post_in(t, &p);
+    if (rc == RUMOR_OK && key_room) {
+        /* Our own copy of the new room's first key, sealed at rest. */
+        uint8_t key_id[RUMOR_KEY_ID_BYTES], sealed[RUMOR_KEY_AT_REST_BYTES];
+        rumor_room_key_id(key_id, key);
+        rumor_key_at_rest_seal(sealed, n->id, key);
+        rc = rumor_store_key_put(t, key_id, p.id, 0, sealed);
+    }
+    sodium_free(key);
+    memcpy(c->id, p.id, ID);
+    return rc;
+}
+
+int rumor_node_room_create(rumor_node_t *n, const char *path, bool is_private, const char *topic, uint8_t id_out[ID])
+{
+    if (strlen(path) > RUMOR_PATH_MAX) return RUMOR_ERR_TOO_BIG;
+    if (topic) {
+        int rc = check_topic(topic);
+        if (rc < 0) return rc;
+    }
+    create_t c = {n, path, is_private, topic, {0}};
+    int rc = rumor_store_write(n->store, create_fn, &c);
+    if (rc == RUMOR_OK) memcpy(id_out, c.id, ID);
+    return rc;
+}
+
+/* An edit of one room: rename, topic or move. */
+typedef struct {
+    rumor_node_t *n;
+    const uint8_t *room;
+    const char *name;        /* rename */
+    const char *topic;       /* topic */
+    const uint8_t *parent;   /* move (NULL with is_move: top level) */
+    bool is_move;
+} edit_t;
+
+static int edit_fn(rumor_txn_t *t, void *ctx)
+{
+    edit_t *e = ctx;
+    rumor_store_room_t r;
+    int rc = rumor_store_room_get(t, e->room, &r);
+    if (rc < 0) return rc;
+    if (rumor_gossip_role(t, e->room, e->n->pk) != RUMOR_ROLE_ADMIN) return RUMOR_ERR_DENIED;
+    post_t p = {.n = e->n};
+    memcpy(p.room, e->room, ID);
+    uint8_t target[ID] = {0};
+    if (e->name) {
+        uint8_t other[ID];
+        rc = find_child(t, e->n, r.parent, e->name, other);
+        if ((rc == RUMOR_OK && memcmp(other, e->room, ID) != 0) || rc == RUMOR_ERR_AMBIGUOUS) return RUMOR_ERR_EXISTS;
+        p.type = RUMOR_EV_ROOM_RENAME;
+        p.text = (const uint8_t *)e->name;
+        p.text_len = strlen(e->name);
+    } else if (e->topic) {
+        p.type = RUMOR_EV_ROOM_TOPIC;
+        p.text = (const uint8_t *)e->topic;
+        p.text_len = strlen(e->topic);
+    } else {
+        char name[RUMOR_NAME_MAX + 1];
+        uint8_t other[ID];
+        if (e->parent) memcpy(target, e->parent, ID);
+        room_texts(t, e->n, &r, name, NULL);
+        if (name[0] && find_child(t, e->n, target, name, other) == RUMOR_OK && memcmp(other, e->room, ID) != 0)
+            return RUMOR_ERR_EXISTS;
+        p.type = RUMOR_EV_ROOM_MOVE;
+        p.plain = target;
+        p.plain_len = ID;
+    }
+    return post_in(t, &p);
+}
+
+int rumor_node_room_rename(rumor_node_t *n, const uint8_t id[ID], const char *name)
+{
+    int rc = check_name(name);
+    if (rc < 0) return rc;
+    edit_t e = {.n = n, .room = id, .name = name};
+    return rumor_store_write(n->store, edit_fn, &e);
+}
+
+int rumor_node_room_topic(rumor_node_t *n, const uint8_t id[ID], const char *topic)
+{
+    int rc = check_topic(topic);
+    if (rc < 0) return rc;
+    edit_t e = {.n = n, .room = id, .topic = topic};
+    return rumor_store_write(n->store, edit_fn, &e);
+}
+
+int rumor_node_room_move(rumor_node_t *n, const uint8_t id[ID], const uint8_t *parent)
+{
+    edit_t e = {.n = n, .room = id, .parent = parent, .is_move = true};
+    return rumor_store_write(n->store, edit_fn, &e);
+}
+
+/* ---- reading rooms ------------------------------------------------------------ */
+
+static void fill_room(rumor_txn_t *t, rumor_node_t *n, const rumor_store_room_t *r, rumor_node_room_t *out)
+{
+    memset(out, 0, sizeof *out);
+    memcpy(out->id, r->id, ID);
+    memcpy(out->parent, r->parent, ID);
+    out->is_private = r->flags & RUMOR_ROOM_FLAG_PRIVATE;
+    room_texts(t, n, r, out->name, out->topic);
+    out->readable = out->name[0] != '\0';
+    out->messages = r->messages;
+    uint64_t seen = 0;
+    rumor_store_read_mark_get(t, r->id, &seen);
+    out->unread = r->messages > seen ? r->messages - seen : 0;
+    if (rumor_gossip_key_domain(t, r->id, out->domain) == RUMOR_OK) {
+        rumor_store_room_t d;
+        out->members = rumor_store_member_count(t, out->domain);
+        if (rumor_store_room_get(t, out->domain, &d) == RUMOR_OK) out->epoch = d.epoch;
+        rumor_store_member_get(t, out->domain, n->pk, &out->my_role);
+    }
+    /* Path and depth: walk up (bounded by the tree's depth limit). */
+    char parts[RUMOR_MAX_DEPTH][RUMOR_NAME_MAX + 1];
+    int depth = 0;
+    strcpy(parts[depth++], out->readable ? out->name : "?");
+    rumor_store_room_t cur = *r;
+    while (!rumor_is_zero(cur.parent, ID) && depth < RUMOR_MAX_DEPTH) {
+        if (rumor_store_room_get(t, cur.parent, &cur) < 0) break;
+        room_texts(t, n, &cur, parts[depth], NULL);
+        if (!parts[depth][0]) strcpy(parts[depth], "?");
+        depth++;
+    }
+    out->depth = depth - 1;
+    size_t off = 0;
+    for (int i = depth - 1; i >= 0; i--) {
+        size_t l = strlen(parts[i]);
+        if (off + l + 2 > sizeof out->path) break;
+        memcpy(out->path + off, parts[i], l);
+        off += l;
+        if (i) out->path[off++] = '/';
+    }
+    out->path[off] = '\0';
+}
+
+int rumor_node_room_get(rumor_node_t *n, const uint8_t id[ID], rumor_node_room_t *room)
+{
+    rumor_txn_t *t;
+    rumor_store_room_t r;
+    int rc = rumor_store_read_begin(n->store, &t);
+    if (rc < 0) return rc;
+    rc = rumor_store_room_get(t, id, &r);
+    if (rc == RUMOR_OK) fill_room(t, n, &r, room);
+    rumor_store_read_end(&t);
+    return rc;
+}
+
+typedef struct {
+    rumor_node_room_t *items;
+    size_t n, cap;
+    rumor_txn_t *t;
+    rumor_node_t *node;
+} room_vec_t;
+
+static int collect_child(void *ctx, const rumor_store_room_t *r)
+{
+    room_vec_t *v = ctx;
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 8;
+        rumor_node_room_t *items = realloc(v->items, cap * sizeof *items);
+        if (!items) return RUMOR_ERR_NOMEM;
+        v->items = items;
+        v->cap = cap;
+    }
+    fill_room(v->t, v->node, r, &v->items[v->n++]);
+    return 0;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    const rumor_node_room_t *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : memcmp(x->id, y->id, ID);
+}
+
+static int walk_level(rumor_txn_t *t, rumor_node_t *n, const uint8_t parent[ID], int depth, rumor_node_room_fn cb,
+                      void *ctx)
+{
+    if (depth > RUMOR_MAX_DEPTH) return RUMOR_OK;
+    room_vec_t v = {NULL, 0, 0, t, n};
+    int rc = rumor_store_room_children(t, parent, collect_child, &v);
+    if (rc == RUMOR_OK) qsort(v.items, v.n, sizeof *v.items, by_name);
+    for (size_t i = 0; rc == RUMOR_OK && i < v.n; i++) {
+        rc = cb(ctx, &v.items[i]);
+        if (rc == RUMOR_OK) rc = walk_level(t, n, v.items[i].id, depth + 1, cb, ctx);
+    }
+    free(v.items);
+    return rc;
+}
+
+int rumor_node_room_walk(rumor_node_t *n, rumor_node_room_fn cb, void *ctx)
+{
+    rumor_txn_t *t;
+    uint8_t top[ID] = {0};
+    int rc = rumor_store_read_begin(n->store, &t);
+    if (rc < 0) return rc;
+    rc = walk_level(t, n, top, 0, cb, ctx);
+    rumor_store_read_end(&t);
+    return rc;
+}
+
+typedef struct {
+    rumor_txn_t *t;
+    rumor_node_member_fn cb;
+    void *ctx;
+} members_t;
+
+static int member_step(void *ctx, const uint8_t pk[ID], uint8_t role)
+{
+    members_t *m = ctx;
+    char nick[RUMOR_NICK_MAX + 1];
+    nick_in(m->t, pk, nick);
+    return m->cb(m->ctx, pk, role, nick);
+}
+
+int rumor_node_room_members(rumor_node_t *n, const uint8_t id[ID], rumor_node_member_fn cb, void *ctx)
+{
+    rumor_txn_t *t;
+    uint8_t domain[ID];
+    int rc = rumor_store_read_begin(n->store, &t);
+    if (rc < 0) return rc;
+    rc = rumor_gossip_key_domain(t, id, domain);
+    members_t m = {t, cb, ctx};
+    if (rc == RUMOR_OK) rc = rumor_store_member_each(t, domain, member_step, &m);
+    rumor_store_read_end(&t);
+    return rc;
+}
+
+/* ---- messages ------------------------------------------------------------------- */
+
+typedef struct {
+    rumor_node_t *n;
+    const uint8_t *room;
+    const char *text;
+    size_t len;
+    uint8_t id[ID];
+} send_t;
+
+static int send_fn(rumor_txn_t *t, void *ctx)
+{
+    send_t *s = ctx;
+    rumor_store_room_t r;
+    int rc = rumor_store_room_get(t, s->room, &r);
+    if (rc < 0) return rc;
+    if (!rumor_gossip_role(t, s->room, s->n->pk)) return RUMOR_ERR_DENIED;
+    post_t p = {.n = s->n, .type = RUMOR_EV_MESSAGE, .text = (const uint8_t *)s->text, .text_len = s->len};
+    memcpy(p.room, s->room, ID);
+    rc = post_in(t, &p);
+    memcpy(s->id, p.id, ID);
+    return rc;
+}
+
+int rumor_node_send(rumor_node_t *n, const uint8_t room[ID], const char *text, size_t len, uint8_t id_out[ID])
+{
+    if (len == 0) return RUMOR_ERR_INVALID;
+    if (len > RUMOR_TEXT_MAX) return RUMOR_ERR_TOO_BIG;
+    if (memchr(text, '\0', len) || !rumor_utf8_valid((const uint8_t *)text, len)) return RUMOR_ERR_BAD_UTF8;
+    send_t s = {n, room, text, len, {0}};
+    int rc = rumor_store_write(n->store, send_fn, &s);
+    if (rc == RUMOR_OK) memcpy(id_out, s.id, ID);
+    return rc;
+}
+
+typedef struct {
+    rumor_txn_t *t;
+    rumor_node_t *n;
+    uint64_t limit;        /* messages wanted (0: all) */
+    uint8_t *ids;          /* collected ids, newest first (with a limit) */
+    size_t count;
+    rumor_node_message_fn cb;
+    void *ctx;
+    uint8_t *bad;          /* out: id of an event that fails verification */
+    char *text;            /* decrypt buffer */
+} log_t;
+
+/* Re-verifies one stored message and hands it to the caller. */
+static int show_message(log_t *l, const uint8_t id[ID])
+{
+    const uint8_t *buf;
+    size_t len;
+    rumor_event_t ev;
+    int rc = rumor_store_event_get(l->t, id, &buf, &len);
+    if (rc < 0) return rc == RUMOR_ERR_NOT_FOUND ? RUMOR_ERR_STORE : rc;
+    if (rumor_event_decode(buf, len, &ev) < 0 || memcmp(ev.id, id, ID) != 0 || rumor_event_verify(&ev) < 0) {
+        memcpy(l->bad, id, ID);
+        return RUMOR_ERR_BAD_SIGNATURE;
+    }
+    char nick[RUMOR_NICK_MAX + 1];
+    nick_in(l->t, ev.author, nick);
+    rumor_node_message_t m = {.nick = nick, .ts = ev.ts, .lamport = ev.lamport};
+    memcpy(m.id, id, ID);
+    memcpy(m.room, ev.room, ID);
+    memcpy(m.author, ev.author, ID);
+    uint8_t type;
+    size_t tl;
+    if (open_event_box(l->t, l->n, id, l->text, RUMOR_TEXT_MAX + 1, &tl, &type) == RUMOR_OK &&
+        rumor_utf8_valid((const uint8_t *)l->text, tl)) {
+        m.text = l->text;
+        m.text_len = tl;
+    }
+    return l->cb(l->ctx, &m);
+}
+
+static int log_step(void *ctx, uint64_t lamport, const uint8_t id[ID], uint8_t type)
+{
+    (void)lamport;
+    log_t *l = ctx;
+    if (type != RUMOR_EV_MESSAGE) return 0;
+    if (!l->limit) return show_message(l, id);
+    memcpy(l->ids + l->count * ID, id, ID);
+    return ++l->count >= l->limit ? 1 : 0;
+}
+
+typedef struct {
+    const uint8_t *room;
+    uint64_t seen;
+} mark_t;
+
+static int mark_fn(rumor_txn_t *t, void *ctx)
+{
+    mark_t *m = ctx;
+    uint64_t old = 0;
+    int rc = rumor_store_read_mark_get(t, m->room, &old);
+    if (rc < 0 || old >= m->seen) return rc;
+    return rumor_store_read_mark_put(t, m->room, m->seen);
+}
+
+int rumor_node_log(rumor_node_t *n, const uint8_t room[ID], uint64_t limit, rumor_node_message_fn cb, void *ctx,
+                   uint8_t bad[ID])
+{
+    rumor_txn_t *t;
+    rumor_store_room_t r;
+    if (limit > 1000000) limit = 1000000;
+    log_t l = {.n = n, .limit = limit, .cb = cb, .ctx = ctx, .bad = bad};
+    l.text = malloc(RUMOR_TEXT_MAX + 1);
+    l.ids = limit ? malloc(limit * ID) : NULL;
+    if (!l.text || (limit && !l.ids)) {
+        free(l.text);
+        free(l.ids);
+        return RUMOR_ERR_NOMEM;
+    }
+    int rc = rumor_store_read_begin(n->store, &t);
+    if (rc < 0) goto out;
+    l.t = t;
+    rc = rumor_store_room_get(t, room, &r);
+    if (rc == RUMOR_OK) rc = rumor_store_log_each(t, room, limit != 0, log_step, &l);
+    if (rc == 1) rc = RUMOR_OK;
+    for (size_t i = l.count; rc == RUMOR_OK && i > 0; i--) rc = show_message(&l, l.ids + (i - 1) * ID);
+    rumor_store_read_end(&t);
+    if (rc == RUMOR_OK) {
+        mark_t m = {room, r.messages};
+        rc = rumor_store_write(n->store, mark_fn, &m);
+    }
+out:
+    free(l.text);
+    free(l.ids);
+    return rc;
+}
+
+int rumor_node_counts(rumor_node_t *n, rumor_node_counts_t *out)
+{
+    rumor_txn_t *t;
+    int rc = rumor_store_read_begin(n->store, &t);
+    if (rc < 0) return rc;
+    out->rooms = rumor_store_room_count(t);
+    out->events = rumor_store_event_count(t);
+    out->outbox = rumor_store_outbox_count(t);
+    out->schema = rumor_store_schema(n->store);
+    rumor_store_read_end(&t);
+    return RUMOR_OK;
+}

@@ -1,0 +1,170 @@
+/*
+ * rumor_store.h - the node's local store: one LMDB environment in the home
+ * holding events (bodies stay encrypted), the per-room log, heads, the room
+ * tree, members, sealed room keys, profiles, peers and the outbox.
+ *
+ * The store keeps what it is given; it does not interpret events or judge
+ * them (that is gossip's job) and knows nothing of sockets.
+ *
+ * Transactions: every write goes through rumor_store_write(), which runs a
+ * callback inside one LMDB write transaction and commits it before
+ * returning, so a success is durable. When the map is full the transaction
+ * is aborted, the map grown, and the callback run again from the start: a
+ * callback must keep every effect inside the transaction (or be safe to
+ * repeat). Readers use rumor_store_read_begin()/rumor_store_read_end().
+ *
+ * Threading: a store may be shared by threads (MDB_NOTLS); a transaction
+ * belongs to the thread that began it. Only one process writes at a time
+ * (LMDB's writer lock); readers never block.
+ */
+#ifndef RUMOR_STORE_H
+#define RUMOR_STORE_H
+
+#include "rumor_common.h"
+
+/* The schema this build writes. A store with a higher one is refused. */
+#define RUMOR_STORE_SCHEMA 1
+/* Initial map size; it doubles on MDB_MAP_FULL up to RUMOR_STORE_MAP_MAX. */
+#define RUMOR_STORE_MAP_INITIAL ((size_t)8 << 20)
+#define RUMOR_STORE_MAP_MAX ((size_t)1 << 40)
+#define RUMOR_STORE_KEY_SEALED_BYTES 72
+#define RUMOR_STORE_NICK_MAX 64
+
+typedef struct rumor_store rumor_store_t;
+typedef struct rumor_txn rumor_txn_t;
+
+typedef struct {
+    size_t initial_map_bytes; /* 0: RUMOR_STORE_MAP_INITIAL */
+    bool read_only;           /* open without creating or migrating */
+} rumor_store_options_t;
+
+/*
+ * Opens (creating when needed) the store in directory `dir`, which must exist.
+ * Returns RUMOR_ERR_SCHEMA_NEWER for a store written by a newer rumor, and
+ * RUMOR_ERR_STORE when LMDB refuses. *out is owned by the caller.
+ */
+int rumor_store_open(const char *dir, const rumor_store_options_t *opt, rumor_store_t **out);
+/* Closes the store and sets *s = NULL. No transaction may be open. */
+void rumor_store_close(rumor_store_t **s);
+/* The schema version found on disk when opened (after any migration). */
+uint32_t rumor_store_schema(const rumor_store_t *s);
+/* Current map size in bytes (grows on demand). */
+size_t rumor_store_map_size(const rumor_store_t *s);
+
+/* Runs fn(txn, ctx) in one write transaction and commits it; see above. */
+typedef int (*rumor_store_write_fn)(rumor_txn_t *txn, void *ctx);
+int rumor_store_write(rumor_store_t *s, rumor_store_write_fn fn, void *ctx);
+int rumor_store_read_begin(rumor_store_t *s, rumor_txn_t **txn);
+void rumor_store_read_end(rumor_txn_t **txn);
+
+/* ---- meta (small named values) ----------------------------------------- */
+int rumor_store_meta_get(rumor_txn_t *t, const char *key, void *buf, size_t cap, size_t *len);
+int rumor_store_meta_put(rumor_txn_t *t, const char *key, const void *val, size_t len);
+
+/* ---- events -------------------------------------------------------------- */
+/* Stores an encoded event under its id. RUMOR_ERR_EXISTS if already there. */
+int rumor_store_event_put(rumor_txn_t *t, const uint8_t id[RUMOR_ID_BYTES], const uint8_t *buf, size_t len);
+/* Gets an event; *buf points into the map and is valid until the txn ends. */
+int rumor_store_event_get(rumor_txn_t *t, const uint8_t id[RUMOR_ID_BYTES], const uint8_t **buf, size_t *len);
+bool rumor_store_event_has(rumor_txn_t *t, const uint8_t id[RUMOR_ID_BYTES]);
+uint64_t rumor_store_event_count(rumor_txn_t *t);
+
+/* ---- per-room log, ordered by (lamport, id) ------------------------------ */
+int rumor_store_log_add(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], uint64_t lamport,
+                        const uint8_t id[RUMOR_ID_BYTES], uint8_t type);
+/* Calls cb for the room's log entries in order (or newest first with reverse). cb returns
+ * non-zero to stop, and that value is returned. */
+typedef int (*rumor_store_log_fn)(void *ctx, uint64_t lamport, const uint8_t id[RUMOR_ID_BYTES], uint8_t type);
+int rumor_store_log_each(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], bool reverse,
+                         rumor_store_log_fn cb, void *ctx);
+
+/* ---- heads: the room's events that no stored event names as a parent ---- */
+/* Fills up to `max` heads (newest lamport first) and the largest head lamport. */
+int rumor_store_heads_get(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], uint8_t *ids, size_t max,
+                          size_t *n, uint64_t *max_lamport);
+/* Adds `id` as a head and removes the given parents from the room's heads. */
+int rumor_store_heads_advance(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], const uint8_t id[RUMOR_ID_BYTES],
+                              uint64_t lamport, const uint8_t *parents, size_t n_parents);
+
+/* ---- rooms and the tree ------------------------------------------------- */
+/* A last-writer-wins register: the event that set a field, by (lamport, id). */
+typedef struct {
+    uint64_t lamport;
+    uint8_t event[RUMOR_ID_BYTES];
+} rumor_store_lww_t;
+
+typedef struct {
+    uint8_t id[RUMOR_ID_BYTES];     /* room id = its ROOM_CREATE event id */
+    uint8_t parent[RUMOR_ID_BYTES]; /* zero for a top-level room */
+    uint8_t flags;                  /* RUMOR_ROOM_FLAG_* from the create event */
+    uint8_t creator[RUMOR_ID_BYTES];
+    uint64_t created_ts;            /* create event's wall clock, ms */
+    rumor_store_lww_t name;         /* event whose box holds the current name */
+    rumor_store_lww_t topic;        /* event whose box holds the current topic */
+    rumor_store_lww_t place;        /* event that set the current parent */
+    uint32_t epoch;                 /* newest key epoch known (key rooms) */
+    uint64_t messages;              /* MESSAGE events in the room */
+} rumor_store_room_t;
+
+int rumor_store_room_get(rumor_txn_t *t, const uint8_t id[RUMOR_ID_BYTES], rumor_store_room_t *room);
+/* Inserts or updates a room, keeping the parent→child index in step. */
+int rumor_store_room_put(rumor_txn_t *t, const rumor_store_room_t *room);
+/* Calls cb for each child of `parent` (zero: the top-level rooms), in id order. */
+typedef int (*rumor_store_room_fn)(void *ctx, const rumor_store_room_t *room);
+int rumor_store_room_children(rumor_txn_t *t, const uint8_t parent[RUMOR_ID_BYTES], rumor_store_room_fn cb,
+                              void *ctx);
+uint64_t rumor_store_room_count(rumor_txn_t *t);
+
+/* ---- members of key rooms ----------------------------------------------- */
+/* *role gets RUMOR_ROLE_* ; RUMOR_ERR_NOT_FOUND when not a member. */
+int rumor_store_member_get(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], const uint8_t pk[RUMOR_ID_BYTES],
+                           uint8_t *role);
+int rumor_store_member_put(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], const uint8_t pk[RUMOR_ID_BYTES],
+                           uint8_t role);
+int rumor_store_member_del(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], const uint8_t pk[RUMOR_ID_BYTES]);
+typedef int (*rumor_store_member_fn)(void *ctx, const uint8_t pk[RUMOR_ID_BYTES], uint8_t role);
+int rumor_store_member_each(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], rumor_store_member_fn cb,
+                            void *ctx);
+uint64_t rumor_store_member_count(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES]);
+
+/* ---- room keys (sealed at rest by the caller) --------------------------- */
+int rumor_store_key_put(rumor_txn_t *t, const uint8_t key_id[8], const uint8_t room[RUMOR_ID_BYTES], uint32_t epoch,
+                        const uint8_t sealed[RUMOR_STORE_KEY_SEALED_BYTES]);
+/* Gets a key by id; `room` and `epoch` may be NULL. */
+int rumor_store_key_get(rumor_txn_t *t, const uint8_t key_id[8], uint8_t room[RUMOR_ID_BYTES], uint32_t *epoch,
+                        uint8_t sealed[RUMOR_STORE_KEY_SEALED_BYTES]);
+/* The key id of the room's newest epoch. RUMOR_ERR_NOT_FOUND when it has none. */
+int rumor_store_key_current(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], uint8_t key_id[8],
+                            uint32_t *epoch);
+/* Calls cb for each key of the room, newest epoch first. */
+typedef int (*rumor_store_key_fn)(void *ctx, const uint8_t key_id[8], uint32_t epoch);
+int rumor_store_key_each(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], rumor_store_key_fn cb, void *ctx);
+
+/* ---- profiles (public nicks) -------------------------------------------- */
+typedef struct {
+    rumor_store_lww_t set_by;               /* the PROFILE event in force */
+    char nick[RUMOR_STORE_NICK_MAX + 1];    /* NUL-terminated */
+} rumor_store_profile_t;
+int rumor_store_profile_get(rumor_txn_t *t, const uint8_t pk[RUMOR_ID_BYTES], rumor_store_profile_t *p);
+int rumor_store_profile_put(rumor_txn_t *t, const uint8_t pk[RUMOR_ID_BYTES], const rumor_store_profile_t *p);
+
+/* ---- read markers, peers, outbox ---------------------------------------- */
+int rumor_store_read_mark_get(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], uint64_t *seen);
+int rumor_store_read_mark_put(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], uint64_t seen);
+int rumor_store_peer_put(rumor_txn_t *t, const uint8_t pk[RUMOR_ID_BYTES], const char *addr);
+typedef int (*rumor_store_peer_fn)(void *ctx, const uint8_t pk[RUMOR_ID_BYTES], const char *addr);
+int rumor_store_peer_each(rumor_txn_t *t, rumor_store_peer_fn cb, void *ctx);
+int rumor_store_outbox_add(rumor_txn_t *t, const uint8_t id[RUMOR_ID_BYTES]);
+int rumor_store_outbox_del(rumor_txn_t *t, const uint8_t id[RUMOR_ID_BYTES]);
+uint64_t rumor_store_outbox_count(rumor_txn_t *t);
+
+/* ---- lookups by hex prefix ---------------------------------------------- */
+typedef enum { RUMOR_STORE_ROOMS, RUMOR_STORE_EVENTS, RUMOR_STORE_PROFILES } rumor_store_table_t;
+/*
+ * Finds the one id in `table` whose hex starts with `prefix` (>= 1 hex chars).
+ * Returns RUMOR_ERR_NOT_FOUND, RUMOR_ERR_AMBIGUOUS, or RUMOR_OK with *out set.
+ */
+int rumor_store_find_prefix(rumor_txn_t *t, rumor_store_table_t table, const char *prefix,
+                            uint8_t out[RUMOR_ID_BYTES]);
+
+#endif

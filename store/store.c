@@ -1,0 +1,827 @@
+/* store.c - the LMDB-backed local store (see rumor_store.h for the contract). */
+#include "rumor_store.h"
+
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ID RUMOR_ID_BYTES
+#define WRITE_ATTEMPTS 24
+#define ROOM_REC_VERSION 1
+#define ROOM_REC_BYTES 238
+
+/* The named databases, in one place so open and lookups agree. */
+#define STORE_DBS(X)                                                                               \
+    X(meta, 0)      /* name -> small value; holds "schema" */                                      \
+    X(events, 0)    /* event id -> encoded event (bodies encrypted) */                             \
+    X(log, 0)       /* room ‖ lamport ‖ id -> type */                                              \
+    X(heads, 0)     /* room ‖ id -> lamport */                                                     \
+    X(rooms, 0)     /* room id -> room record */                                                   \
+    X(children, 0)  /* parent ‖ child -> "" (parent zero: top-level) */                            \
+    X(members, 0)   /* key room ‖ public key -> role */                                            \
+    X(keys, 0)      /* key id -> room ‖ epoch ‖ sealed key */                                      \
+    X(room_keys, 0) /* room ‖ epoch ‖ key id -> "" */                                              \
+    X(profiles, 0)  /* public key -> lamport ‖ event id ‖ nick_len ‖ nick */                       \
+    X(reads, 0)     /* room -> messages seen (read marker) */                                      \
+    X(peers, 0)     /* public key -> "host:port" */                                                \
+    X(outbox, 0)    /* event id -> "" : own events not yet handed to a peer */
+
+struct rumor_store {
+    MDB_env *env;     /* the LMDB environment */
+    size_t map_size;  /* current map size */
+    uint32_t schema;  /* schema version on disk */
+#define STORE_DBI_FIELD_(name, flags) MDB_dbi name;
+    STORE_DBS(STORE_DBI_FIELD_)
+#undef STORE_DBI_FIELD_
+};
+
+struct rumor_txn {
+    MDB_txn *txn;       /* the LMDB transaction */
+    rumor_store_t *s;   /* its store */
+};
+
+static int map_err(int mrc)
+{
+    switch (mrc) {
+    case MDB_SUCCESS: return RUMOR_OK;
+    case MDB_NOTFOUND: return RUMOR_ERR_NOT_FOUND;
+    case MDB_KEYEXIST: return RUMOR_ERR_EXISTS;
+    case MDB_MAP_FULL: return RUMOR_ERR_MAP_FULL;
+    case MDB_VERSION_MISMATCH:
+    case MDB_INVALID: return RUMOR_ERR_STORE;
+    }
+    return RUMOR_ERR_STORE;
+}
+
+static MDB_val val(const void *p, size_t n)
+{
+    MDB_val v = {n, (void *)p};
+    return v;
+}
+
+static int put(rumor_txn_t *t, MDB_dbi dbi, const void *k, size_t kn, const void *v, size_t vn,
+               unsigned flags)
+{
+    MDB_val key = val(k, kn), data = val(v, vn);
+    return map_err(mdb_put(t->txn, dbi, &key, &data, flags));
+}
+
+static int get(rumor_txn_t *t, MDB_dbi dbi, const void *k, size_t kn, MDB_val *out)
+{
+    MDB_val key = val(k, kn);
+    return map_err(mdb_get(t->txn, dbi, &key, out));
+}
+
+static int del(rumor_txn_t *t, MDB_dbi dbi, const void *k, size_t kn)
+{
+    MDB_val key = val(k, kn);
+    int rc = map_err(mdb_del(t->txn, dbi, &key, NULL));
+    return rc == RUMOR_ERR_NOT_FOUND ? RUMOR_OK : rc;
+}
+
+static uint64_t entries(rumor_txn_t *t, MDB_dbi dbi)
+{
+    MDB_stat st;
+    return mdb_stat(t->txn, dbi, &st) == 0 ? st.ms_entries : 0;
+}
+
+/*
+ * Walks the keys that start with `prefix`, forward or backward, calling
+ * fn(ctx, key, val) until it returns non-zero (which is then returned).
+ */
+typedef int (*walk_fn)(void *ctx, const MDB_val *k, const MDB_val *v);
+static int walk_prefix(rumor_txn_t *t, MDB_dbi dbi, const uint8_t *prefix, size_t plen, bool reverse,
+                       walk_fn fn, void *ctx)
+{
+    MDB_cursor *c;
+    int mrc = mdb_cursor_open(t->txn, dbi, &c);
+    if (mrc) return map_err(mrc);
+    uint8_t seek[ID + 64];
+    MDB_val k, v;
+    int rc = RUMOR_OK;
+    if (!reverse) {
+        k = val(prefix, plen);
+        mrc = mdb_cursor_get(c, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST);
+    } else {
+        /* Seek just past the prefix range, then step back. */
+        memcpy(seek, prefix, plen);
+        memset(seek + plen, 0xff, 64);
+        k = val(seek, plen + 64);
+        mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+        if (mrc == MDB_NOTFOUND) mrc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+        else if (mrc == 0) mrc = mdb_cursor_get(c, &k, &v, MDB_PREV);
+    }
+    while (mrc == 0) {
+        if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0) {
+            if (reverse) {
+                /* Keys longer than the seek key can sort after it; skip them back. */
+                if (memcmp(k.mv_data, prefix, k.mv_size < plen ? k.mv_size : plen) > 0) {
+                    mrc = mdb_cursor_get(c, &k, &v, MDB_PREV);
+                    continue;
+                }
+            }
+            break;
+        }
+        rc = fn(ctx, &k, &v);
+        if (rc) break;
+        mrc = mdb_cursor_get(c, &k, &v, reverse ? MDB_PREV : MDB_NEXT);
+    }
+    if (mrc && mrc != MDB_NOTFOUND) rc = map_err(mrc);
+    mdb_cursor_close(c);
+    return rc;
+}
+
+/* ---- open, schema, transactions ---------------------------------------- */
+
+/* Migrations from schema N to N+1 live here, indexed by N. None yet. */
+typedef int (*migration_fn)(rumor_txn_t *t);
+static const migration_fn migrations[RUMOR_STORE_SCHEMA] = {NULL};
+
+static int schema_check(rumor_txn_t *t, void *ctx)
+{
+    bool *read_only = ctx;
+    uint8_t buf[4];
+    size_t n = 0;
+    uint32_t found;
+    int rc = rumor_store_meta_get(t, "schema", buf, sizeof buf, &n);
+    if (rc == RUMOR_ERR_NOT_FOUND) {
+        if (entries(t, t->s->events) || entries(t, t->s->rooms)) return RUMOR_ERR_STORE;
+        found = RUMOR_STORE_SCHEMA;
+        if (*read_only) {
+            t->s->schema = found;
+            return RUMOR_OK;
+        }
+        rumor_put_u32(buf, found);
+        rc = rumor_store_meta_put(t, "schema", buf, 4);
+        if (rc < 0) return rc;
+    } else if (rc < 0) {
+        return rc;
+    } else {
+        if (n != 4) return RUMOR_ERR_STORE;
+        found = rumor_get_u32(buf);
+    }
+    if (found > RUMOR_STORE_SCHEMA) return RUMOR_ERR_SCHEMA_NEWER;
+    if (found == 0) return RUMOR_ERR_STORE;
+    while (found < RUMOR_STORE_SCHEMA) {
+        if (*read_only) return RUMOR_ERR_STORE;
+        if (migrations[found] && (rc = migrations[found](t)) < 0) return rc;
+        found++;
+        rumor_put_u32(buf, found);
+        if ((rc = rumor_store_meta_put(t, "schema", buf, 4)) < 0) return rc;
+    }
+    t->s->schema = found;
+    return RUMOR_OK;
+}
+
+int rumor_store_open(const char *dir, const rumor_store_options_t *opt, rumor_store_t **out)
+{
+    rumor_store_options_t defaults = {0};
+    if (!opt) opt = &defaults;
+    rumor_store_t *s = calloc(1, sizeof *s);
+    if (!s) return RUMOR_ERR_NOMEM;
+    s->map_size = opt->initial_map_bytes ? opt->initial_map_bytes : RUMOR_STORE_MAP_INITIAL;
+    int rc = RUMOR_ERR_STORE;
+    MDB_txn *txn = NULL;
+    if (mdb_env_create(&s->env)) goto fail;
+    if (mdb_env_set_maxdbs(s->env, 16) || mdb_env_set_mapsize(s->env, s->map_size)) goto fail;
+    unsigned flags = MDB_NOTLS | (opt->read_only ? MDB_RDONLY : 0);
+    if (mdb_env_open(s->env, dir, flags, 0600)) goto fail;
+    {
+        /* A store grown by another process has a larger map: adopt it. */
+        MDB_envinfo info;
+        if (mdb_env_info(s->env, &info) == 0 && info.me_mapsize > s->map_size) s->map_size = info.me_mapsize;
+    }
+    if (mdb_txn_begin(s->env, NULL, opt->read_only ? MDB_RDONLY : 0, &txn)) goto fail;
+    unsigned dflags = opt->read_only ? 0 : MDB_CREATE;
+#define STORE_DBI_OPEN_(name, f)                                                                   \
+    if ((rc = map_err(mdb_dbi_open(txn, #name, dflags | (f), &s->name))) < 0) goto fail;
+    STORE_DBS(STORE_DBI_OPEN_)
+#undef STORE_DBI_OPEN_
+    if ((rc = map_err(mdb_txn_commit(txn))) < 0) {
+        txn = NULL;
+        goto fail;
+    }
+    txn = NULL;
+    bool ro = opt->read_only;
+    if (ro) {
+        rumor_txn_t *t;
+        if ((rc = rumor_store_read_begin(s, &t)) < 0) goto fail;
+        rc = schema_check(t, &ro);
+        rumor_store_read_end(&t);
+    } else {
+        rc = rumor_store_write(s, schema_check, &ro);
+    }
+    if (rc < 0) goto fail;
+    *out = s;
+    return RUMOR_OK;
+fail:
+    if (rc == RUMOR_ERR_NOT_FOUND) rc = RUMOR_ERR_STORE; /* a read-only open of a store lacking tables */
+    if (txn) mdb_txn_abort(txn);
+    if (s->env) mdb_env_close(s->env);
+    free(s);
+    return rc < 0 ? rc : RUMOR_ERR_STORE;
+}
+
+void rumor_store_close(rumor_store_t **sp)
+{
+    if (!sp || !*sp) return;
+    mdb_env_close((*sp)->env);
+    free(*sp);
+    *sp = NULL;
+}
+
+uint32_t rumor_store_schema(const rumor_store_t *s)
+{
+    return s->schema;
+}
+
+size_t rumor_store_map_size(const rumor_store_t *s)
+{
+    return s->map_size;
+}
+
+static int grow(rumor_store_t *s)
+{
+    if (s->map_size >= RUMOR_STORE_MAP_MAX) return RUMOR_ERR_MAP_FULL;
+    size_t next = s->map_size * 2;
+    if (mdb_env_set_mapsize(s->env, next)) return RUMOR_ERR_STORE;
+    s->map_size = next;
+    return RUMOR_OK;
+}
+
+int rumor_store_write(rumor_store_t *s, rumor_store_write_fn fn, void *ctx)
+{
+    for (int attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
+        rumor_txn_t t = {NULL, s};
+        int mrc = mdb_txn_begin(s->env, NULL, 0, &t.txn);
+        if (mrc == MDB_MAP_RESIZED) {
+            /* Another process grew the map; take its size and try again. */
+            if (mdb_env_set_mapsize(s->env, 0)) return RUMOR_ERR_STORE;
+            MDB_envinfo info;
+            if (mdb_env_info(s->env, &info) == 0) s->map_size = info.me_mapsize;
+            continue;
+        }
+        if (mrc) return map_err(mrc);
+        int rc = fn(&t, ctx);
+        if (rc == RUMOR_OK) {
+            rc = map_err(mdb_txn_commit(t.txn));
+            if (rc == RUMOR_OK) return RUMOR_OK;
+        } else {
+            mdb_txn_abort(t.txn);
+        }
+        if (rc != RUMOR_ERR_MAP_FULL) return rc;
+        if ((rc = grow(s)) < 0) return rc;
+    }
+    return RUMOR_ERR_MAP_FULL;
+}
+
+int rumor_store_read_begin(rumor_store_t *s, rumor_txn_t **out)
+{
+    rumor_txn_t *t = calloc(1, sizeof *t);
+    if (!t) return RUMOR_ERR_NOMEM;
+    t->s = s;
+    int mrc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t->txn);
+    if (mrc == MDB_MAP_RESIZED && mdb_env_set_mapsize(s->env, 0) == 0)
+        mrc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t->txn);
+    if (mrc) {
+        free(t);
+        return map_err(mrc);
+    }
+    *out = t;
+    return RUMOR_OK;
+}
+
+void rumor_store_read_end(rumor_txn_t **tp)
+{
+    if (!tp || !*tp) return;
+    mdb_txn_abort((*tp)->txn);
+    free(*tp);
+    *tp = NULL;
+}
+
+/* ---- meta ----------------------------------------------------------------- */
+
+int rumor_store_meta_get(rumor_txn_t *t, const char *key, void *buf, size_t cap, size_t *len)
+{
+    MDB_val v;
+    int rc = get(t, t->s->meta, key, strlen(key), &v);
+    if (rc < 0) return rc;
+    if (v.mv_size > cap) return RUMOR_ERR_TOO_BIG;
+    memcpy(buf, v.mv_data, v.mv_size);
+    *len = v.mv_size;
+    return RUMOR_OK;
+}
+
+int rumor_store_meta_put(rumor_txn_t *t, const char *key, const void *v, size_t len)
+{
+    return put(t, t->s->meta, key, strlen(key), v, len, 0);
+}
+
+/* ---- events --------------------------------------------------------------- */
+
+int rumor_store_event_put(rumor_txn_t *t, const uint8_t id[ID], const uint8_t *buf, size_t len)
+{
+    return put(t, t->s->events, id, ID, buf, len, MDB_NOOVERWRITE);
+}
+
+int rumor_store_event_get(rumor_txn_t *t, const uint8_t id[ID], const uint8_t **buf, size_t *len)
+{
+    MDB_val v;
+    int rc = get(t, t->s->events, id, ID, &v);
+    if (rc < 0) return rc;
+    *buf = v.mv_data;
+    *len = v.mv_size;
+    return RUMOR_OK;
+}
+
+bool rumor_store_event_has(rumor_txn_t *t, const uint8_t id[ID])
+{
+    MDB_val v;
+    return get(t, t->s->events, id, ID, &v) == RUMOR_OK;
+}
+
+uint64_t rumor_store_event_count(rumor_txn_t *t)
+{
+    return entries(t, t->s->events);
+}
+
+/* ---- log ------------------------------------------------------------------ */
+
+int rumor_store_log_add(rumor_txn_t *t, const uint8_t room[ID], uint64_t lamport, const uint8_t id[ID],
+                        uint8_t type)
+{
+    uint8_t k[ID + 8 + ID];
+    memcpy(k, room, ID);
+    rumor_put_u64(k + ID, lamport);
+    memcpy(k + ID + 8, id, ID);
+    return put(t, t->s->log, k, sizeof k, &type, 1, 0);
+}
+
+typedef struct {
+    rumor_store_log_fn cb; /* caller's callback */
+    void *ctx;             /* its context */
+} log_walk_t;
+
+static int log_step(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+    log_walk_t *w = ctx;
+    if (k->mv_size != ID + 8 + ID || v->mv_size != 1) return RUMOR_ERR_STORE;
+    const uint8_t *p = k->mv_data;
+    return w->cb(w->ctx, rumor_get_u64(p + ID), p + ID + 8, *(const uint8_t *)v->mv_data);
+}
+
+int rumor_store_log_each(rumor_txn_t *t, const uint8_t room[ID], bool reverse, rumor_store_log_fn cb, void *ctx)
+{
+    log_walk_t w = {cb, ctx};
+    return walk_prefix(t, t->s->log, room, ID, reverse, log_step, &w);
+}
+
+/* ---- heads ---------------------------------------------------------------- */
+
+typedef struct {
+    uint8_t *ids;        /* output ids */
+    size_t max;          /* capacity in ids */
+    size_t n;            /* filled */
+    uint64_t *lamports;  /* lamport of each kept id */
+    uint64_t max_lamport;
+} heads_walk_t;
+
+static int heads_step(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+    heads_walk_t *w = ctx;
+    if (k->mv_size != 2 * ID || v->mv_size != 8) return RUMOR_ERR_STORE;
+    uint64_t l = rumor_get_u64(v->mv_data);
+    const uint8_t *id = (const uint8_t *)k->mv_data + ID;
+    if (l > w->max_lamport) w->max_lamport = l;
+    if (!w->max) return 0;
+    /* Keep the `max` newest heads, newest first (insertion into a small sorted array). */
+    size_t pos = w->n;
+    while (pos > 0 && w->lamports[pos - 1] < l) pos--;
+    if (pos >= w->max) return 0;
+    size_t last = w->n < w->max ? w->n : w->max - 1;
+    memmove(w->ids + (pos + 1) * ID, w->ids + pos * ID, (last - pos) * ID);
+    memmove(w->lamports + pos + 1, w->lamports + pos, (last - pos) * sizeof *w->lamports);
+    memcpy(w->ids + pos * ID, id, ID);
+    w->lamports[pos] = l;
+    if (w->n < w->max) w->n++;
+    return 0;
+}
+
+int rumor_store_heads_get(rumor_txn_t *t, const uint8_t room[ID], uint8_t *ids, size_t max, size_t *n,
+                          uint64_t *max_lamport)
+{
+    uint64_t lamports[64];
+    if (max > 64) max = 64;
+    heads_walk_t w = {ids, max, 0, lamports, 0};
+    int rc = walk_prefix(t, t->s->heads, room, ID, false, heads_step, &w);
+    if (rc < 0) return rc;
+    *n = w.n;
+    if (max_lamport) *max_lamport = w.max_lamport;
+    return RUMOR_OK;
+}
+
+int rumor_store_heads_advance(rumor_txn_t *t, const uint8_t room[ID], const uint8_t id[ID], uint64_t lamport,
+                              const uint8_t *parents, size_t n_parents)
+{
+    uint8_t k[2 * ID], l[8];
+    memcpy(k, room, ID);
+    for (size_t i = 0; i < n_parents; i++) {
+        memcpy(k + ID, parents + i * ID, ID);
+        int rc = del(t, t->s->heads, k, sizeof k);
+        if (rc < 0) return rc;
+    }
+    memcpy(k + ID, id, ID);
+    rumor_put_u64(l, lamport);
+    return put(t, t->s->heads, k, sizeof k, l, 8, 0);
+}
+
+/* ---- rooms ------------------------------------------------------------------ */
+
+static uint8_t *put_lww(uint8_t *p, const rumor_store_lww_t *r)
+{
+    rumor_put_u64(p, r->lamport);
+    memcpy(p + 8, r->event, ID);
+    return p + 8 + ID;
+}
+
+static const uint8_t *get_lww(const uint8_t *p, rumor_store_lww_t *r)
+{
+    r->lamport = rumor_get_u64(p);
+    memcpy(r->event, p + 8, ID);
+    return p + 8 + ID;
+}
+
+static void room_encode(uint8_t out[ROOM_REC_BYTES], const rumor_store_room_t *r)
+{
+    uint8_t *p = out;
+    *p++ = ROOM_REC_VERSION;
+    memcpy(p, r->parent, ID), p += ID;
+    *p++ = r->flags;
+    memcpy(p, r->creator, ID), p += ID;
+    rumor_put_u64(p, r->created_ts), p += 8;
+    p = put_lww(p, &r->name);
+    p = put_lww(p, &r->topic);
+    p = put_lww(p, &r->place);
+    rumor_put_u32(p, r->epoch), p += 4;
+    rumor_put_u64(p, r->messages);
+}
+
+static int room_decode(const MDB_val *v, const uint8_t id[ID], rumor_store_room_t *r)
+{
+    if (v->mv_size != ROOM_REC_BYTES) return RUMOR_ERR_STORE;
+    const uint8_t *p = v->mv_data;
+    if (*p++ != ROOM_REC_VERSION) return RUMOR_ERR_STORE;
+    memset(r, 0, sizeof *r);
+    memcpy(r->id, id, ID);
+    memcpy(r->parent, p, ID), p += ID;
+    r->flags = *p++;
+    memcpy(r->creator, p, ID), p += ID;
+    r->created_ts = rumor_get_u64(p), p += 8;
+    p = get_lww(p, &r->name);
+    p = get_lww(p, &r->topic);
+    p = get_lww(p, &r->place);
+    r->epoch = rumor_get_u32(p), p += 4;
+    r->messages = rumor_get_u64(p);
+    return RUMOR_OK;
+}
+
+int rumor_store_room_get(rumor_txn_t *t, const uint8_t id[ID], rumor_store_room_t *room)
+{
+    MDB_val v;
+    int rc = get(t, t->s->rooms, id, ID, &v);
+    return rc < 0 ? rc : room_decode(&v, id, room);
+}
+
+int rumor_store_room_put(rumor_txn_t *t, const rumor_store_room_t *room)
+{
+    rumor_store_room_t old;
+    uint8_t k[2 * ID];
+    int rc = rumor_store_room_get(t, room->id, &old);
+    if (rc == RUMOR_OK && memcmp(old.parent, room->parent, ID) != 0) {
+        memcpy(k, old.parent, ID);
+        memcpy(k + ID, room->id, ID);
+        if ((rc = del(t, t->s->children, k, sizeof k)) < 0) return rc;
+    } else if (rc < 0 && rc != RUMOR_ERR_NOT_FOUND) {
+        return rc;
+    }
+    uint8_t rec[ROOM_REC_BYTES];
+    room_encode(rec, room);
+    if ((rc = put(t, t->s->rooms, room->id, ID, rec, sizeof rec, 0)) < 0) return rc;
+    memcpy(k, room->parent, ID);
+    memcpy(k + ID, room->id, ID);
+    return put(t, t->s->children, k, sizeof k, "", 0, 0);
+}
+
+typedef struct {
+    rumor_txn_t *t;           /* transaction to read rooms in */
+    rumor_store_room_fn cb;   /* caller's callback */
+    void *ctx;                /* its context */
+} children_walk_t;
+
+static int children_step(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+    (void)v;
+    children_walk_t *w = ctx;
+    if (k->mv_size != 2 * ID) return RUMOR_ERR_STORE;
+    rumor_store_room_t room;
+    int rc = rumor_store_room_get(w->t, (const uint8_t *)k->mv_data + ID, &room);
+    if (rc < 0) return rc == RUMOR_ERR_NOT_FOUND ? RUMOR_ERR_STORE : rc;
+    return w->cb(w->ctx, &room);
+}
+
+int rumor_store_room_children(rumor_txn_t *t, const uint8_t parent[ID], rumor_store_room_fn cb, void *ctx)
+{
+    children_walk_t w = {t, cb, ctx};
+    return walk_prefix(t, t->s->children, parent, ID, false, children_step, &w);
+}
+
+uint64_t rumor_store_room_count(rumor_txn_t *t)
+{
+    return entries(t, t->s->rooms);
+}
+
+/* ---- members ---------------------------------------------------------------- */
+
+static void pair_key(uint8_t k[2 * ID], const uint8_t a[ID], const uint8_t b[ID])
+{
+    memcpy(k, a, ID);
+    memcpy(k + ID, b, ID);
+}
+
+int rumor_store_member_get(rumor_txn_t *t, const uint8_t room[ID], const uint8_t pk[ID], uint8_t *role)
+{
+    uint8_t k[2 * ID];
+    MDB_val v;
+    pair_key(k, room, pk);
+    int rc = get(t, t->s->members, k, sizeof k, &v);
+    if (rc < 0) return rc;
+    if (v.mv_size != 1) return RUMOR_ERR_STORE;
+    *role = *(const uint8_t *)v.mv_data;
+    return RUMOR_OK;
+}
+
+int rumor_store_member_put(rumor_txn_t *t, const uint8_t room[ID], const uint8_t pk[ID], uint8_t role)
+{
+    uint8_t k[2 * ID];
+    pair_key(k, room, pk);
+    return put(t, t->s->members, k, sizeof k, &role, 1, 0);
+}
+
+int rumor_store_member_del(rumor_txn_t *t, const uint8_t room[ID], const uint8_t pk[ID])
+{
+    uint8_t k[2 * ID];
+    pair_key(k, room, pk);
+    return del(t, t->s->members, k, sizeof k);
+}
+
+typedef struct {
+    rumor_store_member_fn cb; /* caller's callback */
+    void *ctx;                /* its context */
+    uint64_t n;               /* members counted */
+} member_walk_t;
+
+static int member_step(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+    member_walk_t *w = ctx;
+    if (k->mv_size != 2 * ID || v->mv_size != 1) return RUMOR_ERR_STORE;
+    w->n++;
+    return w->cb ? w->cb(w->ctx, (const uint8_t *)k->mv_data + ID, *(const uint8_t *)v->mv_data) : 0;
+}
+
+int rumor_store_member_each(rumor_txn_t *t, const uint8_t room[ID], rumor_store_member_fn cb, void *ctx)
+{
+    member_walk_t w = {cb, ctx, 0};
+    return walk_prefix(t, t->s->members, room, ID, false, member_step, &w);
+}
+
+uint64_t rumor_store_member_count(rumor_txn_t *t, const uint8_t room[ID])
+{
+    member_walk_t w = {NULL, NULL, 0};
+    walk_prefix(t, t->s->members, room, ID, false, member_step, &w);
+    return w.n;
+}
+
+/* ---- keys ------------------------------------------------------------------- */
+
+#define KEY_REC_BYTES (ID + 4 + RUMOR_STORE_KEY_SEALED_BYTES)
+
+int rumor_store_key_put(rumor_txn_t *t, const uint8_t key_id[8], const uint8_t room[ID], uint32_t epoch,
+                        const uint8_t sealed[RUMOR_STORE_KEY_SEALED_BYTES])
+{
+    uint8_t rec[KEY_REC_BYTES], k[ID + 4 + 8];
+    memcpy(rec, room, ID);
+    rumor_put_u32(rec + ID, epoch);
+    memcpy(rec + ID + 4, sealed, RUMOR_STORE_KEY_SEALED_BYTES);
+    int rc = put(t, t->s->keys, key_id, 8, rec, sizeof rec, 0);
+    if (rc < 0) return rc;
+    memcpy(k, room, ID);
+    rumor_put_u32(k + ID, epoch);
+    memcpy(k + ID + 4, key_id, 8);
+    return put(t, t->s->room_keys, k, sizeof k, "", 0, 0);
+}
+
+int rumor_store_key_get(rumor_txn_t *t, const uint8_t key_id[8], uint8_t room[ID], uint32_t *epoch,
+                        uint8_t sealed[RUMOR_STORE_KEY_SEALED_BYTES])
+{
+    MDB_val v;
+    int rc = get(t, t->s->keys, key_id, 8, &v);
+    if (rc < 0) return rc;
+    if (v.mv_size != KEY_REC_BYTES) return RUMOR_ERR_STORE;
+    const uint8_t *p = v.mv_data;
+    if (room) memcpy(room, p, ID);
+    if (epoch) *epoch = rumor_get_u32(p + ID);
+    if (sealed) memcpy(sealed, p + ID + 4, RUMOR_STORE_KEY_SEALED_BYTES);
+    return RUMOR_OK;
+}
+
+typedef struct {
+    rumor_store_key_fn cb; /* caller's callback, or NULL to just take the first */
+    void *ctx;
+    uint8_t key_id[8];     /* first key seen */
+    uint32_t epoch;
+    bool found;
+} key_walk_t;
+
+static int key_step(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+    (void)v;
+    key_walk_t *w = ctx;
+    if (k->mv_size != ID + 4 + 8) return RUMOR_ERR_STORE;
+    const uint8_t *p = k->mv_data;
+    if (!w->cb) {
+        memcpy(w->key_id, p + ID + 4, 8);
+        w->epoch = rumor_get_u32(p + ID);
+        w->found = true;
+        return 1;
+    }
+    return w->cb(w->ctx, p + ID + 4, rumor_get_u32(p + ID));
+}
+
+int rumor_store_key_current(rumor_txn_t *t, const uint8_t room[ID], uint8_t key_id[8], uint32_t *epoch)
+{
+    key_walk_t w = {0};
+    int rc = walk_prefix(t, t->s->room_keys, room, ID, true, key_step, &w);
+    if (rc < 0) return rc;
+    if (!w.found) return RUMOR_ERR_NOT_FOUND;
+    memcpy(key_id, w.key_id, 8);
+    if (epoch) *epoch = w.epoch;
+    return RUMOR_OK;
+}
+
+int rumor_store_key_each(rumor_txn_t *t, const uint8_t room[ID], rumor_store_key_fn cb, void *ctx)
+{
+    key_walk_t w = {cb, ctx, {0}, 0, false};
+    return walk_prefix(t, t->s->room_keys, room, ID, true, key_step, &w);
+}
+
+/* ---- profiles ------------------------------------------------------------------ */
+
+int rumor_store_profile_get(rumor_txn_t *t, const uint8_t pk[ID], rumor_store_profile_t *p)
+{
+    MDB_val v;
+    int rc = get(t, t->s->profiles, pk, ID, &v);
+    if (rc < 0) return rc;
+    const uint8_t *b = v.mv_data;
+    if (v.mv_size < 8 + ID + 1 || v.mv_size != 8 + ID + 1 + (size_t)b[8 + ID] ||
+        b[8 + ID] > RUMOR_STORE_NICK_MAX)
+        return RUMOR_ERR_STORE;
+    get_lww(b, &p->set_by);
+    memcpy(p->nick, b + 8 + ID + 1, b[8 + ID]);
+    p->nick[b[8 + ID]] = '\0';
+    return RUMOR_OK;
+}
+
+int rumor_store_profile_put(rumor_txn_t *t, const uint8_t pk[ID], const rumor_store_profile_t *p)
+{
+    uint8_t rec[8 + ID + 1 + RUMOR_STORE_NICK_MAX];
+    size_t n = strnlen(p->nick, RUMOR_STORE_NICK_MAX + 1);
+    if (n > RUMOR_STORE_NICK_MAX) return RUMOR_ERR_TOO_BIG;
+    put_lww(rec, &p->set_by);
+    rec[8 + ID] = (uint8_t)n;
+    memcpy(rec + 8 + ID + 1, p->nick, n);
+    return put(t, t->s->profiles, pk, ID, rec, 8 + ID + 1 + n, 0);
+}
+
+/* ---- read markers, peers, outbox ------------------------------------------------ */
+
+int rumor_store_read_mark_get(rumor_txn_t *t, const uint8_t room[ID], uint64_t *seen)
+{
+    MDB_val v;
+    int rc = get(t, t->s->reads, room, ID, &v);
+    if (rc == RUMOR_ERR_NOT_FOUND) {
+        *seen = 0;
+        return RUMOR_OK;
+    }
+    if (rc < 0) return rc;
+    if (v.mv_size != 8) return RUMOR_ERR_STORE;
+    *seen = rumor_get_u64(v.mv_data);
+    return RUMOR_OK;
+}
+
+int rumor_store_read_mark_put(rumor_txn_t *t, const uint8_t room[ID], uint64_t seen)
+{
+    uint8_t b[8];
+    rumor_put_u64(b, seen);
+    return put(t, t->s->reads, room, ID, b, 8, 0);
+}
+
+int rumor_store_peer_put(rumor_txn_t *t, const uint8_t pk[ID], const char *addr)
+{
+    return put(t, t->s->peers, pk, ID, addr, strlen(addr), 0);
+}
+
+typedef struct {
+    rumor_store_peer_fn cb; /* caller's callback */
+    void *ctx;              /* its context */
+} peer_walk_t;
+
+static int peer_step(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+    peer_walk_t *w = ctx;
+    char addr[256];
+    if (k->mv_size != ID || v->mv_size >= sizeof addr) return RUMOR_ERR_STORE;
+    memcpy(addr, v->mv_data, v->mv_size);
+    addr[v->mv_size] = '\0';
+    return w->cb(w->ctx, k->mv_data, addr);
+}
+
+int rumor_store_peer_each(rumor_txn_t *t, rumor_store_peer_fn cb, void *ctx)
+{
+    peer_walk_t w = {cb, ctx};
+    return walk_prefix(t, t->s->peers, NULL, 0, false, peer_step, &w);
+}
+
+int rumor_store_outbox_add(rumor_txn_t *t, const uint8_t id[ID])
+{
+    return put(t, t->s->outbox, id, ID, "", 0, 0);
+}
+
+int rumor_store_outbox_del(rumor_txn_t *t, const uint8_t id[ID])
+{
+    return del(t, t->s->outbox, id, ID);
+}
+
+uint64_t rumor_store_outbox_count(rumor_txn_t *t)
+{
+    return entries(t, t->s->outbox);
+}
+
+/* ---- prefix lookups ----------------------------------------------------------------- */
+
+typedef struct {
+    const char *prefix; /* hex prefix, lowercase */
+    size_t plen;        /* its length */
+    uint8_t found[ID];  /* first match */
+    int matches;        /* matches so far (stops at 2) */
+} prefix_walk_t;
+
+static int prefix_step(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+    (void)v;
+    prefix_walk_t *w = ctx;
+    char hex[2 * ID + 1];
+    if (k->mv_size != ID) return RUMOR_ERR_STORE;
+    rumor_hex_encode(hex, k->mv_data, ID);
+    if (strncmp(hex, w->prefix, w->plen) != 0) return 1;
+    if (w->matches++ == 0) memcpy(w->found, k->mv_data, ID);
+    return w->matches >= 2 ? 1 : 0;
+}
+
+int rumor_store_find_prefix(rumor_txn_t *t, rumor_store_table_t table, const char *prefix,
+                            uint8_t out[RUMOR_ID_BYTES])
+{
+    if (!rumor_hex_is_prefix(prefix)) return RUMOR_ERR_INVALID;
+    MDB_dbi dbi = table == RUMOR_STORE_ROOMS    ? t->s->rooms
+                  : table == RUMOR_STORE_EVENTS ? t->s->events
+                                                : t->s->profiles;
+    prefix_walk_t w = {0};
+    char lower[2 * ID + 1];
+    size_t n = strlen(prefix);
+    for (size_t i = 0; i < n; i++) lower[i] = (char)(prefix[i] | 0x20); /* hex digits: a-f */
+    lower[n] = '\0';
+    w.prefix = lower;
+    w.plen = n;
+    /* The seek key: the prefix's whole bytes, then its odd nibble, zero-padded. */
+    uint8_t seek[ID] = {0};
+    char padded[2 * ID + 1];
+    memset(padded, '0', 2 * ID);
+    memcpy(padded, lower, n);
+    padded[2 * ID] = '\0';
+    if (rumor_hex_decode(seek, ID, padded) < 0) return RUMOR_ERR_INVALID;
+    /* walk_prefix with an empty prefix walks everything; start at the seek key instead. */
+    MDB_cursor *c;
+    int mrc = mdb_cursor_open(t->txn, dbi, &c);
+    if (mrc) return map_err(mrc);
+    MDB_val k = val(seek, ID), v;
+    mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    int rc = 0;
+    while (mrc == 0 && (rc = prefix_step(&w, &k, &v)) == 0) mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    mdb_cursor_close(c);
+    if (rc < 0) return rc;
+    if (mrc && mrc != MDB_NOTFOUND) return map_err(mrc);
+    if (w.matches == 0) return RUMOR_ERR_NOT_FOUND;
+    if (w.matches > 1) return RUMOR_ERR_AMBIGUOUS;
+    memcpy(out, w.found, ID);
+    return RUMOR_OK;
+}
