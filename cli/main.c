@@ -827,10 +827,7 @@ int main(int argc, char **argv)
             break;
         }
     }
-    if (i >= argc) {
-        usage_all(stderr);
-        return EXIT_USAGE;
-    }
+    if (i >= argc) return fail(EXIT_USAGE, "no command given; see 'rumor help'");
     const command_t *cmd = find_command(argv[i]);
     if (!cmd) return fail(EXIT_USAGE, "unknown command '%s'; see 'rumor help'", argv[i]);
     for (int k = i + 1; k < argc; k++) {

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,16 +226,17 @@ int rumor_node_open(const char *home, rumor_node_t **out)
     size_t len = 0;
     rumor_node_t *n = NULL;
     int rc = rumor_crypto_init();
-    if (rc < 0) return rc;
-    if ((rc = join(kpath, sizeof kpath, home, KEYFILE_NAME)) < 0) return rc;
-    rc = read_small_file(kpath, keyfile, sizeof keyfile, &len);
-    if (rc == RUMOR_ERR_NOT_FOUND) return RUMOR_ERR_NO_IDENTITY;
-    if (rc == RUMOR_OK) rc = rumor_keyfile_inspect(keyfile, len, NULL, NULL);
-    if (rc < 0) return rc == RUMOR_ERR_MALFORMED ? RUMOR_ERR_MALFORMED : rc;
-    if ((rc = node_new(home, &n)) < 0) return rc;
-    memcpy(n->keyfile, keyfile, RUMOR_KEYFILE_BYTES);
-    rumor_keyfile_inspect(keyfile, len, n->pk, &n->is_protected);
-    if ((rc = open_store(n)) < 0) {
+    if (rc == RUMOR_OK) rc = join(kpath, sizeof kpath, home, KEYFILE_NAME);
+    if (rc == RUMOR_OK) rc = read_small_file(kpath, keyfile, sizeof keyfile, &len);
+    if (rc == RUMOR_ERR_NOT_FOUND) rc = RUMOR_ERR_NO_IDENTITY;
+    if (rc == RUMOR_OK) rc = node_new(home, &n);
+    if (rc == RUMOR_OK) rc = rumor_keyfile_inspect(keyfile, len, n->pk, &n->is_protected);
+    /* An unprotected key file holds the seed in clear: keep it in locked memory only. */
+    if (rc == RUMOR_OK && !(n->keyfile = sodium_malloc(RUMOR_KEYFILE_BYTES))) rc = RUMOR_ERR_NOMEM;
+    if (rc == RUMOR_OK) memcpy(n->keyfile, keyfile, RUMOR_KEYFILE_BYTES);
+    rumor_wipe(keyfile, sizeof keyfile);
+    if (rc == RUMOR_OK) rc = open_store(n);
+    if (rc < 0) {
         rumor_node_close(&n);
         return rc;
     }
@@ -248,7 +250,7 @@ void rumor_node_close(rumor_node_t **np)
     rumor_node_t *n = *np;
     rumor_store_close(&n->store);
     rumor_identity_destroy(&n->id);
-    rumor_wipe(n->keyfile, sizeof n->keyfile);
+    sodium_free(n->keyfile);
     free(n->home);
     free(n);
     *np = NULL;
@@ -262,6 +264,7 @@ bool rumor_node_is_protected(const rumor_node_t *n)
 int rumor_node_unlock(rumor_node_t *n, const rumor_passphrase_t *pass)
 {
     if (n->id) return RUMOR_OK;
+    if (!n->keyfile) return RUMOR_ERR_NO_IDENTITY;
     return rumor_keyfile_open(n->keyfile, RUMOR_KEYFILE_BYTES, pass ? pass->pass : NULL, pass ? pass->len : 0,
                               &n->id);
 }

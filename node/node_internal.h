@@ -12,7 +12,7 @@ struct rumor_node {
     rumor_identity_t *id;                /* unlocked identity, or NULL */
     uint8_t pk[RUMOR_ID_BYTES];          /* public key, known without unlocking */
     bool is_protected;                   /* key file sealed under a passphrase */
-    uint8_t keyfile[RUMOR_KEYFILE_BYTES]; /* key file image, to unlock later */
+    uint8_t *keyfile;                    /* sodium_malloc'd key file image, to unlock later */
     rumor_gossip_counters_t counters;    /* what ingest saw in this process */
 };
 

@@ -591,6 +591,10 @@ static int send_fn(rumor_txn_t *t, void *ctx)
     memcpy(p.room, s->room, ID);
     rc = post_in(t, &p);
     memcpy(s->id, p.id, ID);
+    /* One's own message is never unread: move the read marker past it. */
+    uint64_t seen = 0;
+    if (rc == RUMOR_OK) rc = rumor_store_read_mark_get(t, s->room, &seen);
+    if (rc == RUMOR_OK) rc = rumor_store_read_mark_put(t, s->room, seen + 1);
     return rc;
 }
 

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian packages rumor needs to build and test, when they are
+# missing. As root it installs them; otherwise it prints the exact command.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config           # compiler and build
+  libsodium-dev libuv1-dev libzmq3-dev liblmdb-dev  # rumor's libraries
+  python3                                    # CLI tests
+  clang libclang-rt-14-dev                   # libFuzzer targets and clang sanitizers
+  lmdb-utils                                 # mdb_stat/mdb_dump, to inspect a store by hand
+  clang-format                               # the format check
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  [[ "$p" == \#* ]] && continue
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exit 0
+fi
+
+if [[ $(id -u) -eq 0 ]]; then
+  echo "deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "deps: missing packages; run:" >&2
+  echo "  sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
