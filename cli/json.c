@@ -17,8 +17,10 @@ void json_str_n(FILE *f, const char *s, size_t len)
         case '\r': fputs("\\r", f); break;
         case '\t': fputs("\\t", f); break;
         default:
-            if (c < 0x20 || c == 0x7f) fprintf(f, "\\u%04x", c);
-            else fputc(c, f);
+            if (c < 0x20 || c == 0x7f)
+                fprintf(f, "\\u%04x", c);
+            else
+                fputc(c, f);
         }
     }
     fputc('"', f);
@@ -42,7 +44,8 @@ void term_text(FILE *f, const char *s, size_t len)
         unsigned char c = (unsigned char)s[i];
         /* A peer's text must not drive the terminal: no escape sequences, no C1 controls. */
         if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) c = '?';
-        if (c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] >= 0x80 && (unsigned char)s[i + 1] <= 0x9f) {
+        if (c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] >= 0x80 &&
+            (unsigned char)s[i + 1] <= 0x9f) {
             fputc('?', f);
             i++;
             continue;

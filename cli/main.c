@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #define EXIT_USAGE 2
-#define STDIN_MAX (RUMOR_TEXT_MAX + 1)
+#define STDIN_MAX  (RUMOR_TEXT_MAX + 1)
 
 /* What every command gets: the home and the global options. */
 typedef struct {
@@ -42,8 +42,8 @@ static int fail(int code, const char *fmt, ...)
 }
 
 /* Parses argv into options and positionals. Returns 0, or EXIT_USAGE with a message. */
-static int parse(int argc, char **argv, const opt_t *opts, const char **pos, int min_pos, int max_pos,
-                 int *n_pos, const char *usage)
+static int parse(int argc, char **argv, const opt_t *opts, const char **pos, int min_pos,
+                 int max_pos, int *n_pos, const char *usage)
 {
     bool only_pos = false;
     *n_pos = 0;
@@ -66,7 +66,8 @@ static int parse(int argc, char **argv, const opt_t *opts, const char **pos, int
             }
             continue;
         }
-        if (*n_pos >= max_pos) return fail(EXIT_USAGE, "unexpected argument '%s'; usage: %s", a, usage);
+        if (*n_pos >= max_pos)
+            return fail(EXIT_USAGE, "unexpected argument '%s'; usage: %s", a, usage);
         pos[(*n_pos)++] = a;
     }
     if (*n_pos < min_pos) return fail(EXIT_USAGE, "missing argument; usage: %s", usage);
@@ -88,12 +89,14 @@ static int open_error(const cli_t *c, int rc)
     case RUMOR_ERR_NO_IDENTITY:
         return fail(1, "no identity in %s; create one with 'rumor init'", c->home);
     case RUMOR_ERR_MALFORMED:
-        return fail(1, "%s/identity.key is not a valid rumor key file (corrupted or truncated); "
-                       "restore it with 'rumor id import BACKUP'", c->home);
+        return fail(1,
+                    "%s/identity.key is not a valid rumor key file (corrupted or truncated); "
+                    "restore it with 'rumor id import BACKUP'",
+                    c->home);
     case RUMOR_ERR_SCHEMA_NEWER:
-        return fail(1, "the store in %s was written by a newer rumor; upgrade rumor to open it", c->home);
-    case RUMOR_ERR_PASSPHRASE:
-        return fail(1, "wrong passphrase for %s/identity.key", c->home);
+        return fail(1, "the store in %s was written by a newer rumor; upgrade rumor to open it",
+                    c->home);
+    case RUMOR_ERR_PASSPHRASE: return fail(1, "wrong passphrase for %s/identity.key", c->home);
     case RUMOR_ERR_STORE:
         return fail(1, "cannot open the store in %s/store: %s", c->home, rumor_strerror(rc));
     }
@@ -132,7 +135,8 @@ static int room_error(const char *name, int rc)
 {
     switch (rc) {
     case RUMOR_ERR_NOT_FOUND: return fail(1, "no room '%s'; see 'rumor room list'", name);
-    case RUMOR_ERR_AMBIGUOUS: return fail(1, "'%s' names more than one room; use a longer id prefix", name);
+    case RUMOR_ERR_AMBIGUOUS:
+        return fail(1, "'%s' names more than one room; use a longer id prefix", name);
     }
     return fail(1, "cannot find room '%s': %s", name, rumor_strerror(rc));
 }
@@ -167,16 +171,19 @@ static int cmd_init(const cli_t *c, int argc, char **argv)
     if (!no_pass) {
         rc = cli_pass_get(&p, pfile, "New passphrase: ", true);
         if (rc == RUMOR_ERR_NOT_FOUND)
-            return fail(1, "no passphrase: set RUMOR_PASSPHRASE, pass --passphrase-file F, run on a "
-                           "terminal, or use --no-passphrase for an unattended node");
+            return fail(1,
+                        "no passphrase: set RUMOR_PASSPHRASE, pass --passphrase-file F, run on a "
+                        "terminal, or use --no-passphrase for an unattended node");
         if (rc < 0) return 1;
     }
     uint8_t id[RUMOR_ID_BYTES];
     rc = rumor_node_init_home(c->home, nick, no_pass ? NULL : &p.pass, id);
     cli_pass_free(&p);
-    if (rc == RUMOR_ERR_EXISTS) return fail(1, "%s already holds an identity; refusing to overwrite it", c->home);
+    if (rc == RUMOR_ERR_EXISTS)
+        return fail(1, "%s already holds an identity; refusing to overwrite it", c->home);
     if (rc == RUMOR_ERR_INVALID || rc == RUMOR_ERR_TOO_BIG || rc == RUMOR_ERR_BAD_UTF8)
-        return fail(1, "invalid nick: 1 to %d bytes of UTF-8 without control characters", RUMOR_NICK_MAX);
+        return fail(1, "invalid nick: 1 to %d bytes of UTF-8 without control characters",
+                    RUMOR_NICK_MAX);
     if (rc < 0) return fail(1, "cannot create %s: %s", c->home, rumor_strerror(rc));
     print_id_hex(stdout, id);
     fputc('\n', stdout);
@@ -198,11 +205,14 @@ static int cmd_id_export(const cli_t *c, int argc, char **argv)
     rc = cli_pass_get(&p, pfile, "Passphrase for the backup: ", true);
     if (rc == RUMOR_ERR_NOT_FOUND) {
         rumor_node_close(&n);
-        return fail(1, "a backup needs a passphrase: set RUMOR_PASSPHRASE, pass --passphrase-file F, "
-                       "or run on a terminal");
+        return fail(1,
+                    "a backup needs a passphrase: set RUMOR_PASSPHRASE, pass --passphrase-file F, "
+                    "or run on a terminal");
     }
-    if (rc == RUMOR_OK) rc = rumor_node_export_identity(n, pos[0], &p.pass);
-    else rc = 1;
+    if (rc == RUMOR_OK)
+        rc = rumor_node_export_identity(n, pos[0], &p.pass);
+    else
+        rc = 1;
     cli_pass_free(&p);
     rumor_node_close(&n);
     if (rc == RUMOR_ERR_EXISTS) return fail(1, "%s exists; refusing to overwrite it", pos[0]);
@@ -219,13 +229,15 @@ static int cmd_id_import(const cli_t *c, int argc, char **argv)
     if (rc) return rc;
     char kpath[PATH_MAX];
     snprintf(kpath, sizeof kpath, "%s/identity.key", c->home);
-    if (access(kpath, F_OK) == 0) return fail(1, "%s already holds an identity; refusing to overwrite it", c->home);
+    if (access(kpath, F_OK) == 0)
+        return fail(1, "%s already holds an identity; refusing to overwrite it", c->home);
     if (access(pos[0], R_OK) != 0) return fail(1, "cannot read %s: %s", pos[0], strerror(errno));
     cli_pass_t p = {0};
     rc = cli_pass_get(&p, pfile, "Passphrase of the backup: ", false);
     if (rc == RUMOR_ERR_NOT_FOUND)
-        return fail(1, "the backup needs its passphrase: set RUMOR_PASSPHRASE, pass --passphrase-file F, "
-                       "or run on a terminal");
+        return fail(
+            1, "the backup needs its passphrase: set RUMOR_PASSPHRASE, pass --passphrase-file F, "
+               "or run on a terminal");
     if (rc < 0) return 1;
     uint8_t id[RUMOR_ID_BYTES];
     rc = rumor_node_import_home(c->home, pos[0], &p.pass, id);
@@ -233,8 +245,10 @@ static int cmd_id_import(const cli_t *c, int argc, char **argv)
     switch (rc) {
     case RUMOR_OK: break;
     case RUMOR_ERR_PASSPHRASE: return fail(1, "wrong passphrase for %s", pos[0]);
-    case RUMOR_ERR_MALFORMED: return fail(1, "%s is not a rumor identity backup (corrupted or truncated)", pos[0]);
-    case RUMOR_ERR_EXISTS: return fail(1, "%s already holds an identity; refusing to overwrite it", c->home);
+    case RUMOR_ERR_MALFORMED:
+        return fail(1, "%s is not a rumor identity backup (corrupted or truncated)", pos[0]);
+    case RUMOR_ERR_EXISTS:
+        return fail(1, "%s already holds an identity; refusing to overwrite it", c->home);
     default: return fail(1, "cannot import %s: %s", pos[0], rumor_strerror(rc));
     }
     print_id_hex(stdout, id);
@@ -286,7 +300,8 @@ static int cmd_nick(const cli_t *c, int argc, char **argv)
     rc = rumor_node_set_nick(n, pos[0]);
     rumor_node_close(&n);
     if (rc == RUMOR_ERR_INVALID || rc == RUMOR_ERR_TOO_BIG || rc == RUMOR_ERR_BAD_UTF8)
-        return fail(1, "invalid nick: 1 to %d bytes of UTF-8 without control characters", RUMOR_NICK_MAX);
+        return fail(1, "invalid nick: 1 to %d bytes of UTF-8 without control characters",
+                    RUMOR_NICK_MAX);
     if (rc < 0) return fail(1, "cannot set the nick: %s", rumor_strerror(rc));
     return 0;
 }
@@ -301,8 +316,11 @@ static int edit_error(const char *what, const char *room, int rc)
     case RUMOR_ERR_INVALID:
     case RUMOR_ERR_TOO_BIG:
     case RUMOR_ERR_BAD_UTF8:
-        return fail(1, "invalid name or topic: names are 1 to %d bytes without '/' or control characters, "
-                       "topics at most %d bytes", RUMOR_NAME_MAX, RUMOR_TOPIC_MAX);
+        return fail(
+            1,
+            "invalid name or topic: names are 1 to %d bytes without '/' or control characters, "
+            "topics at most %d bytes",
+            RUMOR_NAME_MAX, RUMOR_TOPIC_MAX);
     }
     return fail(1, "cannot %s '%s': %s", what, room, rumor_strerror(rc));
 }
@@ -311,7 +329,9 @@ static int cmd_room_create(const cli_t *c, int argc, char **argv)
 {
     const char *usage = "rumor room create PATH [--private] [--topic TEXT]", *pos[1], *topic = NULL;
     bool priv = false;
-    opt_t opts[] = {{"--private", false, NULL, &priv}, {"--topic", true, &topic, NULL}, {NULL, false, NULL, NULL}};
+    opt_t opts[] = {{"--private", false, NULL, &priv},
+                    {"--topic", true, &topic, NULL},
+                    {NULL, false, NULL, NULL}};
     int np, rc = parse(argc, argv, opts, pos, 1, 1, &np, usage);
     if (rc) return rc;
     rumor_node_t *n;
@@ -324,7 +344,8 @@ static int cmd_room_create(const cli_t *c, int argc, char **argv)
         return fail(1, "the parent room '%.*s' %s", (int)(slash ? slash - pos[0] : 0), pos[0],
                     rc == RUMOR_ERR_NOT_FOUND ? "does not exist; create it first" : "is ambiguous");
     }
-    if (rc == RUMOR_ERR_DENIED) return fail(1, "you are not a member of the parent room of '%s'", pos[0]);
+    if (rc == RUMOR_ERR_DENIED)
+        return fail(1, "you are not a member of the parent room of '%s'", pos[0]);
     if (rc == RUMOR_ERR_EXISTS) return fail(1, "a room '%s' already exists", pos[0]);
     if (rc < 0) return edit_error("create", pos[0], rc);
     print_id_hex(stdout, id);
@@ -361,15 +382,18 @@ static void room_json(const rumor_node_room_t *r)
     fputs(",\"name\":", stdout);
     json_str(stdout, r->name);
     fputs(",\"parent\":", stdout);
-    if (r->depth) json_id(stdout, r->parent);
-    else fputs("null", stdout);
+    if (r->depth)
+        json_id(stdout, r->parent);
+    else
+        fputs("null", stdout);
     fputs(",\"topic\":", stdout);
     json_str(stdout, r->topic);
-    printf(",\"private\":%s,\"readable\":%s,\"depth\":%d,\"members\":%llu,\"messages\":%llu,\"unread\":%llu,"
+    printf(",\"private\":%s,\"readable\":%s,\"depth\":%d,\"members\":%llu,\"messages\":%llu,"
+           "\"unread\":%llu,"
            "\"key_epoch\":%u",
            r->is_private ? "true" : "false", r->readable ? "true" : "false", r->depth,
-           (unsigned long long)r->members, (unsigned long long)r->messages, (unsigned long long)r->unread,
-           r->epoch);
+           (unsigned long long)r->members, (unsigned long long)r->messages,
+           (unsigned long long)r->unread, r->epoch);
 }
 
 static int cmd_room_list(const cli_t *c, int argc, char **argv)
@@ -412,8 +436,10 @@ static int cmd_room_list(const cli_t *c, int argc, char **argv)
             for (int d = 1; d < r->depth; d++) fputs(more[d] ? "│   " : "    ", stdout);
             if (r->depth > 0) fputs(last ? "└── " : "├── ", stdout);
             if (r->depth <= RUMOR_MAX_DEPTH) more[r->depth] = !last;
-            if (r->readable) term_text(stdout, r->name, strlen(r->name));
-            else fputs("(unreadable)", stdout);
+            if (r->readable)
+                term_text(stdout, r->name, strlen(r->name));
+            else
+                fputs("(unreadable)", stdout);
             if (r->is_private) fputs(" [private]", stdout);
             printf("  (%llu member%s", (unsigned long long)r->members, r->members == 1 ? "" : "s");
             if (r->unread) printf(", %llu unread", (unsigned long long)r->unread);
@@ -482,8 +508,9 @@ static int cmd_room_info(const cli_t *c, int argc, char **argv)
         term_text(stdout, r.path, strlen(r.path));
         fputs("\ntopic:     ", stdout);
         term_text(stdout, r.topic, strlen(r.topic));
-        printf("\nprivate:   %s\nkey epoch: %u\nmessages:  %llu\nmembers:   %llu\n", r.is_private ? "yes" : "no",
-               r.epoch, (unsigned long long)r.messages, (unsigned long long)r.members);
+        printf("\nprivate:   %s\nkey epoch: %u\nmessages:  %llu\nmembers:   %llu\n",
+               r.is_private ? "yes" : "no", r.epoch, (unsigned long long)r.messages,
+               (unsigned long long)r.members);
         rumor_node_room_members(n, id, print_member, &m);
     }
     rc = 0;
@@ -497,7 +524,9 @@ static int cmd_room_edit(const cli_t *c, int argc, char **argv, const char *what
 {
     char usage[96];
     snprintf(usage, sizeof usage, "rumor room %s ROOM %s", what,
-             strcmp(what, "move") == 0 ? "PARENT|/" : strcmp(what, "rename") == 0 ? "NAME" : "TEXT");
+             strcmp(what, "move") == 0     ? "PARENT|/"
+             : strcmp(what, "rename") == 0 ? "NAME"
+                                           : "TEXT");
     const char *pos[2];
     int np, rc = parse(argc, argv, NULL, pos, 2, 2, &np, usage);
     if (rc) return rc;
@@ -516,10 +545,13 @@ static int cmd_room_edit(const cli_t *c, int argc, char **argv, const char *what
         rc = rumor_node_room_move(n, id, parent);
     }
     if (rc == RUMOR_ERR_DENIED && strcmp(what, "move") == 0)
-        rc = fail(1, "cannot move '%s' there: you must be its admin and a member of the new parent, the "
-                     "parent must not be inside it, and only private rooms may go to or from the top level",
-                  pos[0]);
-    else if (rc < 0) rc = edit_error(what, pos[0], rc);
+        rc = fail(
+            1,
+            "cannot move '%s' there: you must be its admin and a member of the new parent, the "
+            "parent must not be inside it, and only private rooms may go to or from the top level",
+            pos[0]);
+    else if (rc < 0)
+        rc = edit_error(what, pos[0], rc);
 out:
     rumor_node_close(&n);
     return rc;
@@ -536,7 +568,8 @@ static int cmd_room(const cli_t *c, int argc, char **argv)
     if (strcmp(sub, "invite") == 0 || strcmp(sub, "join") == 0 || strcmp(sub, "leave") == 0 ||
         strcmp(sub, "kick") == 0)
         return fail(1, "'room %s' needs the gossip mesh, which this build does not have yet", sub);
-    return fail(EXIT_USAGE, "usage: rumor room create|list|info|move|rename|topic ...; see 'rumor help'");
+    return fail(EXIT_USAGE,
+                "usage: rumor room create|list|info|move|rename|topic ...; see 'rumor help'");
 }
 
 /* ---- send and log --------------------------------------------------------- */
@@ -574,8 +607,9 @@ static int cmd_send(const cli_t *c, int argc, char **argv)
     }
     if (len > RUMOR_TEXT_MAX) {
         free(buf);
-        return fail(1, "message is %s%zu bytes, over the limit of %d bytes", len > STDIN_MAX ? "over " : "",
-                    len > STDIN_MAX ? (size_t)STDIN_MAX : len, RUMOR_TEXT_MAX);
+        return fail(1, "message is %s%zu bytes, over the limit of %d bytes",
+                    len > STDIN_MAX ? "over " : "", len > STDIN_MAX ? (size_t)STDIN_MAX : len,
+                    RUMOR_TEXT_MAX);
     }
     if (len == 0) {
         free(buf);
@@ -589,10 +623,14 @@ static int cmd_send(const cli_t *c, int argc, char **argv)
     uint8_t room[RUMOR_ID_BYTES], id[RUMOR_ID_BYTES];
     if ((rc = resolve_room(n, pos[0], room)) == 0) {
         rc = rumor_node_send(n, room, text, len, id);
-        if (rc == RUMOR_ERR_BAD_UTF8) rc = fail(1, "message is not valid UTF-8 text; nothing sent");
-        else if (rc == RUMOR_ERR_DENIED) rc = fail(1, "you are not a member of '%s'; nothing sent", pos[0]);
-        else if (rc == RUMOR_ERR_NO_KEY) rc = fail(1, "no key for '%s' on this node; nothing sent", pos[0]);
-        else if (rc < 0) rc = fail(1, "cannot send: %s", rumor_strerror(rc));
+        if (rc == RUMOR_ERR_BAD_UTF8)
+            rc = fail(1, "message is not valid UTF-8 text; nothing sent");
+        else if (rc == RUMOR_ERR_DENIED)
+            rc = fail(1, "you are not a member of '%s'; nothing sent", pos[0]);
+        else if (rc == RUMOR_ERR_NO_KEY)
+            rc = fail(1, "no key for '%s' on this node; nothing sent", pos[0]);
+        else if (rc < 0)
+            rc = fail(1, "cannot send: %s", rumor_strerror(rc));
         else {
             print_id_hex(stdout, id);
             fputc('\n', stdout);
@@ -622,9 +660,12 @@ static int print_message(void *ctx, const rumor_node_message_t *m)
         json_id(stdout, m->author);
         fputs(",\"nick\":", stdout);
         json_str(stdout, m->nick);
-        printf(",\"ts\":%llu,\"lamport\":%llu,\"text\":", (unsigned long long)m->ts, (unsigned long long)m->lamport);
-        if (m->text) json_str_n(stdout, m->text, m->text_len);
-        else fputs("null", stdout);
+        printf(",\"ts\":%llu,\"lamport\":%llu,\"text\":", (unsigned long long)m->ts,
+               (unsigned long long)m->lamport);
+        if (m->text)
+            json_str_n(stdout, m->text, m->text_len);
+        else
+            fputs("null", stdout);
         fputs("}\n", stdout);
         return 0;
     }
@@ -634,15 +675,18 @@ static int print_message(void *ctx, const rumor_node_message_t *m)
     localtime_r(&secs, &tm);
     strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
     printf("[%s] ", when);
-    if (m->nick[0]) term_text(stdout, m->nick, strlen(m->nick));
+    if (m->nick[0])
+        term_text(stdout, m->nick, strlen(m->nick));
     else {
         char hex[RUMOR_ID_HEX + 1];
         rumor_hex_encode(hex, m->author, RUMOR_ID_BYTES);
         printf("%.8s", hex);
     }
     fputs(": ", stdout);
-    if (m->text) term_text(stdout, m->text, m->text_len);
-    else fputs("(cannot decrypt: no key for this message)", stdout);
+    if (m->text)
+        term_text(stdout, m->text, m->text_len);
+    else
+        fputs("(cannot decrypt: no key for this message)", stdout);
     fputc('\n', stdout);
     return 0;
 }
@@ -666,7 +710,8 @@ static int cmd_log(const cli_t *c, int argc, char **argv)
             return fail(EXIT_USAGE, "--limit takes a positive number; usage: %s", usage);
     }
     if (follow) return fail(1, "--follow needs a running node, which this build does not have yet");
-    if (pos[0][0] == '@') return fail(1, "direct messages need the gossip mesh, which this build does not have yet");
+    if (pos[0][0] == '@')
+        return fail(1, "direct messages need the gossip mesh, which this build does not have yet");
     rumor_node_t *n;
     if ((rc = open_node(c, true, &n))) return rc;
     uint8_t room[RUMOR_ID_BYTES], bad[RUMOR_ID_BYTES];
@@ -682,7 +727,9 @@ static int cmd_log(const cli_t *c, int argc, char **argv)
     if (rc == RUMOR_ERR_BAD_SIGNATURE) {
         char hex[RUMOR_ID_HEX + 1];
         rumor_hex_encode(hex, bad, RUMOR_ID_BYTES);
-        rc = fail(1, "event %.16s in the store fails verification: the store was altered outside rumor", hex);
+        rc = fail(
+            1, "event %.16s in the store fails verification: the store was altered outside rumor",
+            hex);
     } else if (rc < 0) {
         rc = fail(1, "cannot read the log: %s", rumor_strerror(rc));
     }
@@ -711,14 +758,17 @@ static int cmd_status(const cli_t *c, int argc, char **argv)
     if (json) {
         fputs("{\"running\":false,\"id\":", stdout);
         json_id(stdout, rumor_node_id(n));
-        printf(",\"listen\":null,\"peers\":0,\"rooms\":%llu,\"events\":%llu,\"outbox\":%llu,\"uptime_s\":0,"
+        printf(",\"listen\":null,\"peers\":0,\"rooms\":%llu,\"events\":%llu,\"outbox\":%llu,"
+               "\"uptime_s\":0,"
                "\"schema\":%u}\n",
-               (unsigned long long)k.rooms, (unsigned long long)k.events, (unsigned long long)k.outbox, k.schema);
+               (unsigned long long)k.rooms, (unsigned long long)k.events,
+               (unsigned long long)k.outbox, k.schema);
     } else {
         fputs("node:    not running\nid:      ", stdout);
         print_id_hex(stdout, rumor_node_id(n));
-        printf("\nrooms:   %llu\nevents:  %llu\noutbox:  %llu (waiting to be gossiped)\n", (unsigned long long)k.rooms,
-               (unsigned long long)k.events, (unsigned long long)k.outbox);
+        printf("\nrooms:   %llu\nevents:  %llu\noutbox:  %llu (waiting to be gossiped)\n",
+               (unsigned long long)k.rooms, (unsigned long long)k.events,
+               (unsigned long long)k.outbox);
     }
     rumor_node_close(&n);
     return 0;
@@ -749,16 +799,19 @@ static const command_t commands[] = {
     {"id", cmd_id, "id [--json] | id export FILE | id import FILE",
      "show this identity; back it up encrypted, or restore it into a new home"},
     {"nick", cmd_nick, "nick NAME", "set your display name (a signed, public profile event)"},
-    {"room", cmd_room, "room create PATH [--private] [--topic TEXT] | list [--json] | info ROOM [--json]\n"
-                       "         | move ROOM PARENT|/ | rename ROOM NAME | topic ROOM TEXT",
+    {"room", cmd_room,
+     "room create PATH [--private] [--topic TEXT] | list [--json] | info ROOM [--json]\n"
+     "         | move ROOM PARENT|/ | rename ROOM NAME | topic ROOM TEXT",
      "create rooms and sub-rooms, show the tree, edit it (admins)"},
-    {"send", cmd_send, "send ROOM TEXT|-", "post a message ('-' reads standard input); prints its id once stored"},
+    {"send", cmd_send, "send ROOM TEXT|-",
+     "post a message ('-' reads standard input); prints its id once stored"},
     {"log", cmd_log, "log ROOM [--limit N] [--json]", "history of a room in causal order"},
     {"status", cmd_status, "status [--json]", "whether the node runs, and what the store holds"},
     {"node", not_yet, "node [--listen HOST:PORT] [--peer PUBKEY@HOST:PORT]... [--no-lan]",
      "run the node (not in this build yet)"},
     {"peers", not_yet, "peers [--json]", "connected peers (not in this build yet)"},
-    {"peer", not_yet, "peer add PUBKEY@HOST:PORT", "remember a bootstrap peer (not in this build yet)"},
+    {"peer", not_yet, "peer add PUBKEY@HOST:PORT",
+     "remember a bootstrap peer (not in this build yet)"},
     {"dm", not_yet, "dm PUBKEY TEXT|-", "direct message (not in this build yet)"},
     {"chat", not_yet, "chat ROOM", "interactive chat (not in this build yet)"},
     {"stats", not_yet, "stats [--json]", "protocol counters (not in this build yet)"},
@@ -776,11 +829,14 @@ static const command_t *find_command(const char *name)
 static void usage_all(FILE *f)
 {
     fputs("usage: rumor [--home DIR] [--passphrase-file F] COMMAND ...\n\n"
-          "A peer-to-peer, end-to-end encrypted chat node. DIR defaults to $RUMOR_HOME, else ~/.rumor.\n"
-          "The passphrase comes from RUMOR_PASSPHRASE, --passphrase-file F, or a prompt on the terminal.\n\n"
+          "A peer-to-peer, end-to-end encrypted chat node. DIR defaults to $RUMOR_HOME, else "
+          "~/.rumor.\n"
+          "The passphrase comes from RUMOR_PASSPHRASE, --passphrase-file F, or a prompt on the "
+          "terminal.\n\n"
           "commands:\n",
           f);
-    for (size_t i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
     fputs("\nRooms are named by path (lan/general) or by an id prefix of 8+ hex characters.\n"
           "Read commands take --json. Exit status: 0 ok, 2 usage error, 1 any other failure.\n"
           "'rumor COMMAND --help' shows one command.\n",
@@ -812,9 +868,12 @@ int main(int argc, char **argv)
     int i = 1;
     for (; i < argc; i++) {
         if (strcmp(argv[i], "--home") == 0 || strcmp(argv[i], "--passphrase-file") == 0) {
-            if (i + 1 >= argc) return fail(EXIT_USAGE, "%s needs a value; see 'rumor help'", argv[i]);
-            if (argv[i][2] == 'h') c.home = argv[++i];
-            else c.passphrase_file = argv[++i];
+            if (i + 1 >= argc)
+                return fail(EXIT_USAGE, "%s needs a value; see 'rumor help'", argv[i]);
+            if (argv[i][2] == 'h')
+                c.home = argv[++i];
+            else
+                c.passphrase_file = argv[++i];
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage_all(stdout);
             return 0;

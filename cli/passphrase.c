@@ -62,7 +62,8 @@ static int prompt_line(int fd, const char *prompt, char *buf, size_t cap, size_t
     quiet = old;
     quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
     quiet.c_lflag |= ICANON;
-    if (write(fd, prompt, strlen(prompt)) < 0 || tcsetattr(fd, TCSAFLUSH, &quiet) != 0) return RUMOR_ERR_IO;
+    if (write(fd, prompt, strlen(prompt)) < 0 || tcsetattr(fd, TCSAFLUSH, &quiet) != 0)
+        return RUMOR_ERR_IO;
     size_t n = 0;
     int rc = RUMOR_OK;
     for (;;) {
@@ -92,7 +93,8 @@ static int from_terminal(cli_pass_t *p, const char *prompt, bool confirm)
     int rc = a && b ? RUMOR_OK : RUMOR_ERR_NOMEM;
     if (rc == RUMOR_OK) rc = prompt_line(fd, prompt, a, PASS_MAX + 1, &la);
     if (rc == RUMOR_OK && la == 0) {
-        fprintf(stderr, "rumor: empty passphrase; use --no-passphrase for an unprotected identity\n");
+        fprintf(stderr,
+                "rumor: empty passphrase; use --no-passphrase for an unprotected identity\n");
         rc = RUMOR_ERR_INVALID;
     }
     if (rc == RUMOR_OK && confirm) {

@@ -7,21 +7,21 @@
 
 struct rumor_identity {
     uint8_t pk[crypto_sign_PUBLICKEYBYTES]; /* public key, the rumor id */
-    uint8_t *sk;   /* sodium_malloc'd: 64-byte Ed25519 secret key (seed ‖ pk) */
-    uint8_t *xsk;  /* sodium_malloc'd: X25519 secret key for opening sealed keys */
-    uint8_t *stk;  /* sodium_malloc'd: store key for keys at rest */
+    uint8_t *sk;  /* sodium_malloc'd: 64-byte Ed25519 secret key (seed | pk) */
+    uint8_t *xsk; /* sodium_malloc'd: X25519 secret key for opening sealed keys */
+    uint8_t *stk; /* sodium_malloc'd: store key for keys at rest */
 };
 
-#define KF_OFF_VERSION 8
-#define KF_OFF_PROT 9
-#define KF_OFF_PK 10
-#define KF_OFF_OPS 42
-#define KF_OFF_MEM 50
-#define KF_OFF_SALT 58
-#define KF_OFF_NONCE 74
-#define KF_OFF_CT 98
-#define KF_VERSION 1
-#define KF_PROT_NONE 0
+#define KF_OFF_VERSION   8
+#define KF_OFF_PROT      9
+#define KF_OFF_PK        10
+#define KF_OFF_OPS       42
+#define KF_OFF_MEM       50
+#define KF_OFF_SALT      58
+#define KF_OFF_NONCE     74
+#define KF_OFF_CT        98
+#define KF_VERSION       1
+#define KF_PROT_NONE     0
 #define KF_PROT_ARGON2ID 1
 
 int rumor_crypto_init(void)
@@ -77,8 +77,8 @@ const uint8_t *rumor_identity_public(const rumor_identity_t *id)
     return id->pk;
 }
 
-void rumor_identity_sign(const rumor_identity_t *id, uint8_t sig[RUMOR_SIG_BYTES], const uint8_t *msg,
-                         size_t len)
+void rumor_identity_sign(const rumor_identity_t *id, uint8_t sig[RUMOR_SIG_BYTES],
+                         const uint8_t *msg, size_t len)
 {
     crypto_sign_detached(sig, NULL, msg, len, id->sk);
 }
@@ -109,7 +109,8 @@ int rumor_keyfile_seal(const rumor_identity_t *id, const char *pass, size_t pass
     uint8_t *kek = sodium_malloc(crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
     if (!kek) return RUMOR_ERR_NOMEM;
     if (crypto_pwhash(kek, crypto_aead_xchacha20poly1305_ietf_KEYBYTES, pass, pass_len,
-                      out + KF_OFF_SALT, opslimit, (size_t)memlimit, crypto_pwhash_ALG_ARGON2ID13) != 0) {
+                      out + KF_OFF_SALT, opslimit, (size_t)memlimit,
+                      crypto_pwhash_ALG_ARGON2ID13) != 0) {
         rc = RUMOR_ERR_NOMEM; /* Argon2 fails only when it cannot get its memory */
         goto out;
     }
@@ -120,7 +121,8 @@ out:
     return rc;
 }
 
-int rumor_keyfile_inspect(const uint8_t *buf, size_t len, uint8_t pk[RUMOR_ID_BYTES], bool *is_protected)
+int rumor_keyfile_inspect(const uint8_t *buf, size_t len, uint8_t pk[RUMOR_ID_BYTES],
+                          bool *is_protected)
 {
     if (len != RUMOR_KEYFILE_BYTES || memcmp(buf, RUMOR_KEYFILE_MAGIC, 8) != 0 ||
         buf[KF_OFF_VERSION] != KF_VERSION)
@@ -164,7 +166,8 @@ int rumor_keyfile_open(const uint8_t *buf, size_t len, const char *pass, size_t 
         }
         if (crypto_pwhash(kek, crypto_aead_xchacha20poly1305_ietf_KEYBYTES, pass, pass_len,
                           buf + KF_OFF_SALT, rumor_get_u64(buf + KF_OFF_OPS),
-                          (size_t)rumor_get_u64(buf + KF_OFF_MEM), crypto_pwhash_ALG_ARGON2ID13) != 0) {
+                          (size_t)rumor_get_u64(buf + KF_OFF_MEM),
+                          crypto_pwhash_ALG_ARGON2ID13) != 0) {
             rc = RUMOR_ERR_NOMEM;
             goto out;
         }
@@ -219,16 +222,17 @@ void rumor_room_key_id(uint8_t out[RUMOR_KEY_ID_BYTES], const uint8_t key[RUMOR_
     sodium_memzero(&st, sizeof st);
 }
 
-int rumor_box_seal(uint8_t *out, size_t cap, size_t *out_len, const uint8_t key[RUMOR_ROOM_KEY_BYTES],
-                   const uint8_t *ad, size_t ad_len, const uint8_t *pt, size_t pt_len)
+int rumor_box_seal(uint8_t *out, size_t cap, size_t *out_len,
+                   const uint8_t key[RUMOR_ROOM_KEY_BYTES], const uint8_t *ad, size_t ad_len,
+                   const uint8_t *pt, size_t pt_len)
 {
     if (cap < RUMOR_BOX_OVERHEAD || cap - RUMOR_BOX_OVERHEAD < pt_len) return RUMOR_ERR_TOO_BIG;
     rumor_room_key_id(out, key);
     uint8_t *nonce = out + RUMOR_KEY_ID_BYTES;
     randombytes_buf(nonce, RUMOR_NONCE_BYTES);
     unsigned long long clen = 0;
-    crypto_aead_xchacha20poly1305_ietf_encrypt(nonce + RUMOR_NONCE_BYTES, &clen, pt, pt_len, ad, ad_len,
-                                               NULL, nonce, key);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(nonce + RUMOR_NONCE_BYTES, &clen, pt, pt_len, ad,
+                                               ad_len, NULL, nonce, key);
     *out_len = RUMOR_KEY_ID_BYTES + RUMOR_NONCE_BYTES + (size_t)clen;
     return RUMOR_OK;
 }
@@ -240,16 +244,16 @@ int rumor_box_key_id(const uint8_t *box, size_t box_len, uint8_t key_id[RUMOR_KE
     return RUMOR_OK;
 }
 
-int rumor_box_open(uint8_t *pt, size_t *pt_len, const uint8_t key[RUMOR_ROOM_KEY_BYTES], const uint8_t *ad,
-                   size_t ad_len, const uint8_t *box, size_t box_len)
+int rumor_box_open(uint8_t *pt, size_t *pt_len, const uint8_t key[RUMOR_ROOM_KEY_BYTES],
+                   const uint8_t *ad, size_t ad_len, const uint8_t *box, size_t box_len)
 {
     if (box_len < RUMOR_BOX_OVERHEAD) return RUMOR_ERR_MALFORMED;
     const uint8_t *nonce = box + RUMOR_KEY_ID_BYTES;
     const uint8_t *ct = nonce + RUMOR_NONCE_BYTES;
     unsigned long long plen = 0;
     if (crypto_aead_xchacha20poly1305_ietf_decrypt(pt, &plen, NULL, ct,
-                                                   box_len - RUMOR_KEY_ID_BYTES - RUMOR_NONCE_BYTES, ad,
-                                                   ad_len, nonce, key) != 0)
+                                                   box_len - RUMOR_KEY_ID_BYTES - RUMOR_NONCE_BYTES,
+                                                   ad, ad_len, nonce, key) != 0)
         return RUMOR_ERR_DECRYPT;
     *pt_len = (size_t)plen;
     return RUMOR_OK;
@@ -263,7 +267,8 @@ int rumor_seal_to(uint8_t *out, const uint8_t pk[RUMOR_ID_BYTES], const uint8_t 
     return RUMOR_OK;
 }
 
-int rumor_seal_open(uint8_t *out, const rumor_identity_t *id, const uint8_t *sealed, size_t sealed_len)
+int rumor_seal_open(uint8_t *out, const rumor_identity_t *id, const uint8_t *sealed,
+                    size_t sealed_len)
 {
     uint8_t xpk[crypto_box_PUBLICKEYBYTES];
     if (sealed_len < RUMOR_SEAL_OVERHEAD) return RUMOR_ERR_MALFORMED;
@@ -276,7 +281,8 @@ int rumor_key_at_rest_seal(uint8_t out[RUMOR_KEY_AT_REST_BYTES], const rumor_ide
                            const uint8_t key[RUMOR_ROOM_KEY_BYTES])
 {
     randombytes_buf(out, crypto_secretbox_NONCEBYTES);
-    crypto_secretbox_easy(out + crypto_secretbox_NONCEBYTES, key, RUMOR_ROOM_KEY_BYTES, out, id->stk);
+    crypto_secretbox_easy(out + crypto_secretbox_NONCEBYTES, key, RUMOR_ROOM_KEY_BYTES, out,
+                          id->stk);
     return RUMOR_OK;
 }
 

@@ -32,7 +32,7 @@ static int decode_body(rumor_event_t *ev)
         if (!(p = take(&r, 1))) return RUMOR_ERR_MALFORMED;
         ev->flags = p[0];
         if (ev->flags & ~RUMOR_ROOM_FLAG_PRIVATE) return RUMOR_ERR_MALFORMED;
-        /* name_len ‖ name (>= 1 byte) inside: at least 2 bytes of plaintext. */
+        /* name_len | name (>= 1 byte) inside: at least 2 bytes of plaintext. */
         if (r.left < RUMOR_BOX_OVERHEAD + 2) return RUMOR_ERR_MALFORMED;
         ev->box = take(&r, r.left);
         ev->box_len = ev->body_len - 1;
@@ -62,7 +62,8 @@ static int decode_body(rumor_event_t *ev)
         if (!(p = take(&r, 2))) return RUMOR_ERR_MALFORMED;
         ev->role = p[0];
         ev->n_entries = p[1];
-        if (ev->role != RUMOR_ROLE_MEMBER && ev->role != RUMOR_ROLE_ADMIN) return RUMOR_ERR_MALFORMED;
+        if (ev->role != RUMOR_ROLE_MEMBER && ev->role != RUMOR_ROLE_ADMIN)
+            return RUMOR_ERR_MALFORMED;
         if (ev->n_entries > RUMOR_MAX_SEALED_KEYS) return RUMOR_ERR_MALFORMED;
         if (!(ev->entries = take(&r, (size_t)ev->n_entries * RUMOR_SEALED_GRANT_BYTES)))
             return RUMOR_ERR_MALFORMED;
@@ -79,8 +80,7 @@ static int decode_body(rumor_event_t *ev)
         if (!(ev->entries = take(&r, (size_t)ev->n_entries * RUMOR_EPOCH_ENTRY_BYTES)))
             return RUMOR_ERR_MALFORMED;
         break;
-    default:
-        return RUMOR_ERR_MALFORMED;
+    default: return RUMOR_ERR_MALFORMED;
     }
     return r.left == 0 ? RUMOR_OK : RUMOR_ERR_MALFORMED;
 }
@@ -101,7 +101,8 @@ int rumor_event_decode(const uint8_t *buf, size_t len, rumor_event_t *ev)
     ev->ts = rumor_get_u64(p + 74);
     ev->n_parents = p[82];
     if (ev->lamport == 0 || ev->n_parents > RUMOR_MAX_PARENTS) return RUMOR_ERR_MALFORMED;
-    if (!(ev->parents = take(&r, (size_t)ev->n_parents * RUMOR_ID_BYTES))) return RUMOR_ERR_MALFORMED;
+    if (!(ev->parents = take(&r, (size_t)ev->n_parents * RUMOR_ID_BYTES)))
+        return RUMOR_ERR_MALFORMED;
     for (unsigned i = 1; i < ev->n_parents; i++) /* strictly ascending: sorted, no duplicates */
         if (memcmp(ev->parents + (i - 1) * RUMOR_ID_BYTES, ev->parents + i * RUMOR_ID_BYTES,
                    RUMOR_ID_BYTES) >= 0)
@@ -126,8 +127,8 @@ int rumor_event_verify(const rumor_event_t *ev)
     return RUMOR_OK;
 }
 
-void rumor_event_ad(uint8_t ad[RUMOR_EVENT_AD_BYTES], uint8_t type, const uint8_t room[RUMOR_ID_BYTES],
-                    const uint8_t author[RUMOR_ID_BYTES])
+void rumor_event_ad(uint8_t ad[RUMOR_EVENT_AD_BYTES], uint8_t type,
+                    const uint8_t room[RUMOR_ID_BYTES], const uint8_t author[RUMOR_ID_BYTES])
 {
     ad[0] = RUMOR_EVENT_VERSION;
     ad[1] = type;

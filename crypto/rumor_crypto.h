@@ -20,40 +20,41 @@
 #define RUMOR_MUST_CHECK
 #endif
 
-#define RUMOR_SIG_BYTES 64
-#define RUMOR_SEED_BYTES 32
+#define RUMOR_SIG_BYTES      64
+#define RUMOR_SEED_BYTES     32
 #define RUMOR_ROOM_KEY_BYTES 32
-#define RUMOR_KEY_ID_BYTES 8
-#define RUMOR_NONCE_BYTES 24
-#define RUMOR_MAC_BYTES 16
-/* key_id ‖ nonce ‖ tag: what a box adds to its plaintext. */
+#define RUMOR_KEY_ID_BYTES   8
+#define RUMOR_NONCE_BYTES    24
+#define RUMOR_MAC_BYTES      16
+/* key_id | nonce | tag: what a box adds to its plaintext. */
 #define RUMOR_BOX_OVERHEAD (RUMOR_KEY_ID_BYTES + RUMOR_NONCE_BYTES + RUMOR_MAC_BYTES)
 /* crypto_box_seal of n bytes is n + 48. */
 #define RUMOR_SEAL_OVERHEAD 48
-/* A room key sealed for storage at rest: nonce ‖ secretbox(key). */
+/* A room key sealed for storage at rest: nonce | secretbox(key). */
 #define RUMOR_KEY_AT_REST_BYTES (24 + 16 + RUMOR_ROOM_KEY_BYTES)
 
 #define RUMOR_KEYFILE_BYTES 146
 #define RUMOR_KEYFILE_MAGIC "RUMORKEY"
 
 #define RUMOR_EVENT_VERSION 1
-#define RUMOR_EVENT_MAX 65536
-#define RUMOR_MAX_PARENTS 16
-/* version ‖ type ‖ room ‖ author ‖ lamport ‖ ts ‖ n_parents */
+#define RUMOR_EVENT_MAX     65536
+#define RUMOR_MAX_PARENTS   16
+/* version | type | room | author | lamport | ts | n_parents */
 #define RUMOR_EVENT_FIXED 83
-/* The box's associated data: version ‖ type ‖ room ‖ author. */
-#define RUMOR_EVENT_AD_BYTES 66
-#define RUMOR_TEXT_MAX 16384
-#define RUMOR_NAME_MAX 64
-#define RUMOR_TOPIC_MAX 512
-#define RUMOR_NICK_MAX 64
+/* The box's associated data: version | type | room | author. */
+#define RUMOR_EVENT_AD_BYTES  66
+#define RUMOR_TEXT_MAX        16384
+#define RUMOR_NAME_MAX        64
+#define RUMOR_TOPIC_MAX       512
+#define RUMOR_NICK_MAX        64
 #define RUMOR_MAX_SEALED_KEYS 64
-#define RUMOR_MAX_MEMBERS 512
+#define RUMOR_MAX_MEMBERS     512
 /* The room tree is at most this many levels deep. */
 #define RUMOR_MAX_DEPTH 16
-/* MEMBER_ADD entry: seal(key_id ‖ epoch ‖ key) */
-#define RUMOR_SEALED_GRANT_BYTES (RUMOR_KEY_ID_BYTES + 4 + RUMOR_ROOM_KEY_BYTES + RUMOR_SEAL_OVERHEAD)
-/* KEY_EPOCH entry: member ‖ seal(key) */
+/* MEMBER_ADD entry: seal(key_id | epoch | key) */
+#define RUMOR_SEALED_GRANT_BYTES                                                                   \
+    (RUMOR_KEY_ID_BYTES + 4 + RUMOR_ROOM_KEY_BYTES + RUMOR_SEAL_OVERHEAD)
+/* KEY_EPOCH entry: member | seal(key) */
 #define RUMOR_EPOCH_ENTRY_BYTES (RUMOR_ID_BYTES + RUMOR_ROOM_KEY_BYTES + RUMOR_SEAL_OVERHEAD)
 
 typedef enum {
@@ -69,8 +70,8 @@ typedef enum {
 } rumor_event_type_t;
 
 #define RUMOR_ROOM_FLAG_PRIVATE 0x01
-#define RUMOR_ROLE_MEMBER 1
-#define RUMOR_ROLE_ADMIN 2
+#define RUMOR_ROLE_MEMBER       1
+#define RUMOR_ROLE_ADMIN        2
 
 /* Initialises libsodium. Returns RUMOR_OK or RUMOR_ERR_CRYPTO. */
 int rumor_crypto_init(void);
@@ -126,28 +127,32 @@ void rumor_room_key_id(uint8_t out[RUMOR_KEY_ID_BYTES], const uint8_t key[RUMOR_
  * Encrypts `pt` into a box (PROTOCOL.md 2.2) written to `out` (capacity
  * `cap` >= pt_len + RUMOR_BOX_OVERHEAD). *out_len gets the box length.
  */
-int rumor_box_seal(uint8_t *out, size_t cap, size_t *out_len, const uint8_t key[RUMOR_ROOM_KEY_BYTES],
-                   const uint8_t *ad, size_t ad_len, const uint8_t *pt, size_t pt_len);
+int rumor_box_seal(uint8_t *out, size_t cap, size_t *out_len,
+                   const uint8_t key[RUMOR_ROOM_KEY_BYTES], const uint8_t *ad, size_t ad_len,
+                   const uint8_t *pt, size_t pt_len);
 /* The key id a box names, or RUMOR_ERR_MALFORMED when it is too short to be a box. */
 int rumor_box_key_id(const uint8_t *box, size_t box_len, uint8_t key_id[RUMOR_KEY_ID_BYTES]);
 /*
  * Decrypts a box into `pt` (capacity >= box_len - RUMOR_BOX_OVERHEAD).
  * Returns RUMOR_ERR_DECRYPT when the key is wrong or the box was altered.
  */
-RUMOR_MUST_CHECK int rumor_box_open(uint8_t *pt, size_t *pt_len, const uint8_t key[RUMOR_ROOM_KEY_BYTES],
-                                    const uint8_t *ad, size_t ad_len, const uint8_t *box, size_t box_len);
+RUMOR_MUST_CHECK int rumor_box_open(uint8_t *pt, size_t *pt_len,
+                                    const uint8_t key[RUMOR_ROOM_KEY_BYTES], const uint8_t *ad,
+                                    size_t ad_len, const uint8_t *box, size_t box_len);
 
-/* Seals `len` bytes to the holder of Ed25519 key `pk`; `out` gets len + RUMOR_SEAL_OVERHEAD bytes. */
+/* Seals `len` bytes to the holder of Ed25519 key `pk`; `out` gets len + RUMOR_SEAL_OVERHEAD bytes.
+ */
 int rumor_seal_to(uint8_t *out, const uint8_t pk[RUMOR_ID_BYTES], const uint8_t *msg, size_t len);
 /* Opens a sealed message meant for `id`; `out` gets sealed_len - RUMOR_SEAL_OVERHEAD bytes. */
-RUMOR_MUST_CHECK int rumor_seal_open(uint8_t *out, const rumor_identity_t *id, const uint8_t *sealed,
-                                     size_t sealed_len);
+RUMOR_MUST_CHECK int rumor_seal_open(uint8_t *out, const rumor_identity_t *id,
+                                     const uint8_t *sealed, size_t sealed_len);
 
 /* Seals a room key for storage under the identity's store key (PROTOCOL.md 5.2). */
 int rumor_key_at_rest_seal(uint8_t out[RUMOR_KEY_AT_REST_BYTES], const rumor_identity_t *id,
                            const uint8_t key[RUMOR_ROOM_KEY_BYTES]);
-RUMOR_MUST_CHECK int rumor_key_at_rest_open(uint8_t key[RUMOR_ROOM_KEY_BYTES], const rumor_identity_t *id,
-                                            const uint8_t *sealed, size_t sealed_len);
+RUMOR_MUST_CHECK int rumor_key_at_rest_open(uint8_t key[RUMOR_ROOM_KEY_BYTES],
+                                            const rumor_identity_t *id, const uint8_t *sealed,
+                                            size_t sealed_len);
 
 /* ---- events ------------------------------------------------------------ */
 
@@ -156,31 +161,31 @@ RUMOR_MUST_CHECK int rumor_key_at_rest_open(uint8_t key[RUMOR_ROOM_KEY_BYTES], c
  * Body fields are filled according to `type`; the others are zero/NULL.
  */
 typedef struct {
-    uint8_t version;         /* always RUMOR_EVENT_VERSION once decoded */
-    uint8_t type;            /* rumor_event_type_t */
+    uint8_t version;                /* always RUMOR_EVENT_VERSION once decoded */
+    uint8_t type;                   /* rumor_event_type_t */
     uint8_t room[RUMOR_ID_BYTES];   /* room, or zero (top-level create, profile) */
     uint8_t author[RUMOR_ID_BYTES]; /* signer's public key */
-    uint64_t lamport;        /* Lamport clock */
-    uint64_t ts;             /* author's wall clock, ms */
-    uint8_t n_parents;       /* number of parent ids */
-    const uint8_t *parents;  /* n_parents * 32 bytes, ascending */
-    const uint8_t *body;     /* the whole body */
-    uint32_t body_len;       /* its length */
-    const uint8_t *sig;      /* 64-byte signature */
-    const uint8_t *signed_bytes; /* == start of the buffer */
-    size_t signed_len;       /* bytes covered by the signature */
-    size_t encoded_len;      /* signed_len + 64 */
-    uint8_t id[RUMOR_ID_BYTES]; /* BLAKE2b-256 of the signed bytes (set by decode) */
+    uint64_t lamport;               /* Lamport clock */
+    uint64_t ts;                    /* author's wall clock, ms */
+    uint8_t n_parents;              /* number of parent ids */
+    const uint8_t *parents;         /* n_parents * 32 bytes, ascending */
+    const uint8_t *body;            /* the whole body */
+    uint32_t body_len;              /* its length */
+    const uint8_t *sig;             /* 64-byte signature */
+    const uint8_t *signed_bytes;    /* == start of the buffer */
+    size_t signed_len;              /* bytes covered by the signature */
+    size_t encoded_len;             /* signed_len + 64 */
+    uint8_t id[RUMOR_ID_BYTES];     /* BLAKE2b-256 of the signed bytes (set by decode) */
     /* body views */
-    uint8_t flags;           /* ROOM_CREATE */
-    const uint8_t *box;      /* CREATE, MESSAGE, RENAME, TOPIC */
+    uint8_t flags;      /* ROOM_CREATE */
+    const uint8_t *box; /* CREATE, MESSAGE, RENAME, TOPIC */
     size_t box_len;
-    const uint8_t *nick;     /* PROFILE */
+    const uint8_t *nick; /* PROFILE */
     uint8_t nick_len;
-    const uint8_t *target;   /* MEMBER_ADD/REMOVE: member; ROOM_MOVE: new parent */
-    uint8_t role;            /* MEMBER_ADD */
-    uint32_t epoch;          /* KEY_EPOCH */
-    uint16_t n_entries;      /* MEMBER_ADD grants, KEY_EPOCH entries */
+    const uint8_t *target; /* MEMBER_ADD/REMOVE: member; ROOM_MOVE: new parent */
+    uint8_t role;          /* MEMBER_ADD */
+    uint32_t epoch;        /* KEY_EPOCH */
+    uint16_t n_entries;    /* MEMBER_ADD grants, KEY_EPOCH entries */
     const uint8_t *entries;
 } rumor_event_t;
 
@@ -193,8 +198,8 @@ int rumor_event_decode(const uint8_t *buf, size_t len, rumor_event_t *ev);
 /* Verifies the signature of a decoded event. RUMOR_ERR_BAD_SIGNATURE on failure. */
 RUMOR_MUST_CHECK int rumor_event_verify(const rumor_event_t *ev);
 /* Fills the 66-byte associated data for the event's box. */
-void rumor_event_ad(uint8_t ad[RUMOR_EVENT_AD_BYTES], uint8_t type, const uint8_t room[RUMOR_ID_BYTES],
-                    const uint8_t author[RUMOR_ID_BYTES]);
+void rumor_event_ad(uint8_t ad[RUMOR_EVENT_AD_BYTES], uint8_t type,
+                    const uint8_t room[RUMOR_ID_BYTES], const uint8_t author[RUMOR_ID_BYTES]);
 
 /* What an author fills in to make an event. Parents need not be sorted. */
 typedef struct {

@@ -92,8 +92,10 @@ static int subtree_height(rumor_txn_t *t, const uint8_t room[ID], int budget)
 /* Which room's history an event belongs to for causality and heads. */
 static void event_home(const rumor_event_t *ev, uint8_t home[ID])
 {
-    if (ev->type == RUMOR_EV_ROOM_CREATE && rumor_is_zero(ev->room, ID)) memcpy(home, ev->id, ID);
-    else memcpy(home, ev->room, ID);
+    if (ev->type == RUMOR_EV_ROOM_CREATE && rumor_is_zero(ev->room, ID))
+        memcpy(home, ev->id, ID);
+    else
+        memcpy(home, ev->room, ID);
 }
 
 /* Rule 3 of PROTOCOL.md: parents are stored events of the room; lamport = 1 + max. */
@@ -161,7 +163,8 @@ static int check_rules(rumor_txn_t *t, const rumor_event_t *ev)
     case RUMOR_EV_MEMBER_ADD:
         if (!rumor_gossip_is_key_room(&room)) return RUMOR_ERR_DENIED;
         if (role == RUMOR_ROLE_ADMIN) return RUMOR_OK;
-        if (role == RUMOR_ROLE_MEMBER && ev->role == RUMOR_ROLE_MEMBER && !(room.flags & RUMOR_ROOM_FLAG_PRIVATE))
+        if (role == RUMOR_ROLE_MEMBER && ev->role == RUMOR_ROLE_MEMBER &&
+            !(room.flags & RUMOR_ROOM_FLAG_PRIVATE))
             return RUMOR_OK;
         return RUMOR_ERR_DENIED;
     case RUMOR_EV_MEMBER_REMOVE:
@@ -189,8 +192,8 @@ static void lww_set(rumor_store_lww_t *r, const rumor_event_t *ev)
 }
 
 /* Stores a room key for `self` that arrived sealed to it. */
-static int keep_key(rumor_txn_t *t, const rumor_identity_t *self, const uint8_t room[ID], uint32_t epoch,
-                    const uint8_t *key)
+static int keep_key(rumor_txn_t *t, const rumor_identity_t *self, const uint8_t room[ID],
+                    uint32_t epoch, const uint8_t *key)
 {
     uint8_t key_id[RUMOR_KEY_ID_BYTES], sealed[RUMOR_KEY_AT_REST_BYTES];
     rumor_room_key_id(key_id, key);
@@ -209,7 +212,8 @@ static int take_keys(rumor_txn_t *t, const rumor_identity_t *self, const rumor_e
         for (unsigned i = 0; i < ev->n_entries && rc == RUMOR_OK; i++) {
             const uint8_t *e = ev->entries + (size_t)i * RUMOR_SEALED_GRANT_BYTES;
             uint8_t key_id[RUMOR_KEY_ID_BYTES];
-            if (rumor_seal_open(plain, self, e, RUMOR_SEALED_GRANT_BYTES) < 0) continue; /* not for us */
+            if (rumor_seal_open(plain, self, e, RUMOR_SEALED_GRANT_BYTES) < 0)
+                continue; /* not for us */
             rumor_room_key_id(key_id, plain + RUMOR_KEY_ID_BYTES + 4);
             if (sodium_memcmp(key_id, plain, RUMOR_KEY_ID_BYTES) != 0) continue; /* mislabelled */
             rc = keep_key(t, self, ev->room, rumor_get_u32(plain + RUMOR_KEY_ID_BYTES),
@@ -246,7 +250,8 @@ static int apply(rumor_txn_t *t, const rumor_identity_t *self, const rumor_event
     }
 
     if ((rc = rumor_store_log_add(t, home, ev->lamport, ev->id, ev->type)) < 0) return rc;
-    if ((rc = rumor_store_heads_advance(t, home, ev->id, ev->lamport, ev->parents, ev->n_parents)) < 0)
+    if ((rc = rumor_store_heads_advance(t, home, ev->id, ev->lamport, ev->parents, ev->n_parents)) <
+        0)
         return rc;
 
     if (ev->type == RUMOR_EV_ROOM_CREATE) {
@@ -263,9 +268,11 @@ static int apply(rumor_txn_t *t, const rumor_identity_t *self, const rumor_event
         if (!rumor_is_zero(ev->room, ID)) {
             /* A sub-room's create is also the first event of the new room. */
             if ((rc = rumor_store_log_add(t, ev->id, ev->lamport, ev->id, ev->type)) < 0) return rc;
-            if ((rc = rumor_store_heads_advance(t, ev->id, ev->id, ev->lamport, NULL, 0)) < 0) return rc;
+            if ((rc = rumor_store_heads_advance(t, ev->id, ev->id, ev->lamport, NULL, 0)) < 0)
+                return rc;
         }
-        if (rumor_gossip_is_key_room(&r)) return rumor_store_member_put(t, ev->id, ev->author, RUMOR_ROLE_ADMIN);
+        if (rumor_gossip_is_key_room(&r))
+            return rumor_store_member_put(t, ev->id, ev->author, RUMOR_ROLE_ADMIN);
         return RUMOR_OK;
     }
 
@@ -308,8 +315,8 @@ static bool is_invalid(int rc)
            rc == RUMOR_ERR_MISSING_PARENT || rc == RUMOR_ERR_DENIED;
 }
 
-int rumor_gossip_ingest(rumor_txn_t *t, const rumor_identity_t *self, const uint8_t *buf, size_t len,
-                        rumor_event_t *out, rumor_gossip_counters_t *c)
+int rumor_gossip_ingest(rumor_txn_t *t, const rumor_identity_t *self, const uint8_t *buf,
+                        size_t len, rumor_event_t *out, rumor_gossip_counters_t *c)
 {
     rumor_event_t local;
     rumor_event_t *ev = out ? out : &local;
@@ -336,8 +343,8 @@ int rumor_gossip_ingest(rumor_txn_t *t, const rumor_identity_t *self, const uint
     return RUMOR_OK;
 }
 
-int rumor_gossip_next_parents(rumor_txn_t *t, const uint8_t room[ID], uint8_t *parents, uint8_t *n_parents,
-                              uint64_t *lamport)
+int rumor_gossip_next_parents(rumor_txn_t *t, const uint8_t room[ID], uint8_t *parents,
+                              uint8_t *n_parents, uint64_t *lamport)
 {
     size_t n = 0;
     uint64_t max_all = 0;

@@ -16,13 +16,12 @@
 #include "rumor_crypto.h"
 #include "rumor_store.h"
 
-
 /* What happened to events offered to ingest, for `stats`. */
 typedef struct {
-    uint64_t received;     /* events offered */
-    uint64_t delivered;    /* valid, new, stored */
-    uint64_t duplicates;   /* already stored (dropped before the signature check) */
-    uint64_t invalid;      /* dropped: malformed, bad signature, causality or rules */
+    uint64_t received;       /* events offered */
+    uint64_t delivered;      /* valid, new, stored */
+    uint64_t duplicates;     /* already stored (dropped before the signature check) */
+    uint64_t invalid;        /* dropped: malformed, bad signature, causality or rules */
     uint64_t missing_parent; /* of the invalid: a parent not (yet) stored */
 } rumor_gossip_counters_t;
 
@@ -35,18 +34,20 @@ typedef struct {
  * RUMOR_ERR_DENIED for an invalid event (nothing stored); other errors come
  * from the store and mean the transaction must be aborted.
  */
-int rumor_gossip_ingest(rumor_txn_t *t, const rumor_identity_t *self, const uint8_t *buf, size_t len,
-                        rumor_event_t *ev, rumor_gossip_counters_t *counters);
+int rumor_gossip_ingest(rumor_txn_t *t, const rumor_identity_t *self, const uint8_t *buf,
+                        size_t len, rumor_event_t *ev, rumor_gossip_counters_t *counters);
 
 /*
  * The key room whose members and keys `room` uses (itself, or its nearest
  * key-room ancestor). RUMOR_ERR_NOT_FOUND for an unknown room.
  */
-int rumor_gossip_key_domain(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], uint8_t domain[RUMOR_ID_BYTES]);
+int rumor_gossip_key_domain(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES],
+                            uint8_t domain[RUMOR_ID_BYTES]);
 /* True when `room` has its own members and keys (top-level or private). */
 bool rumor_gossip_is_key_room(const rumor_store_room_t *room);
 /* The role of `pk` in the key domain of `room`: RUMOR_ROLE_*, or 0 for none. */
-uint8_t rumor_gossip_role(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], const uint8_t pk[RUMOR_ID_BYTES]);
+uint8_t rumor_gossip_role(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES],
+                          const uint8_t pk[RUMOR_ID_BYTES]);
 
 /*
  * Fills `parents` (capacity RUMOR_MAX_PARENTS) with the room's current heads

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #define KEYFILE_NAME "identity.key"
-#define STORE_NAME "store"
+#define STORE_NAME   "store"
 
 static int join(char *out, size_t cap, const char *dir, const char *name)
 {
@@ -48,11 +48,14 @@ static int read_small_file(const char *path, uint8_t *buf, size_t cap, size_t *l
     return rc;
 }
 
-/* Writes `path` so that it either holds all of `buf` or does not change: temp file, fsync, rename. */
-static int write_file_atomic(const char *dir, const char *path, const uint8_t *buf, size_t len, bool excl)
+/* Writes `path` so that it either holds all of `buf` or does not change: temp file, fsync, rename.
+ */
+static int write_file_atomic(const char *dir, const char *path, const uint8_t *buf, size_t len,
+                             bool excl)
 {
     char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >= (int)sizeof tmp) return RUMOR_ERR_INVALID;
+    if (snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >= (int)sizeof tmp)
+        return RUMOR_ERR_INVALID;
     if (excl && access(path, F_OK) == 0) return RUMOR_ERR_EXISTS;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) return RUMOR_ERR_IO;
@@ -152,8 +155,8 @@ static int open_store(rumor_node_t *n)
 }
 
 /* Shared by init and import: make the home around an identity and its key file image. */
-static int make_home(const char *home, rumor_identity_t **idp, const uint8_t keyfile[RUMOR_KEYFILE_BYTES],
-                     const char *nick)
+static int make_home(const char *home, rumor_identity_t **idp,
+                     const uint8_t keyfile[RUMOR_KEYFILE_BYTES], const char *nick)
 {
     char kpath[PATH_MAX], spath[PATH_MAX];
     created_t made = {0};
@@ -209,7 +212,8 @@ int rumor_node_import_home(const char *home, const char *file, const rumor_passp
     int rc = rumor_crypto_init();
     if (rc < 0) return rc;
     if ((rc = read_small_file(file, keyfile, sizeof keyfile, &len)) < 0) goto out;
-    if ((rc = rumor_keyfile_open(keyfile, len, pass ? pass->pass : NULL, pass ? pass->len : 0, &id)) < 0)
+    if ((rc = rumor_keyfile_open(keyfile, len, pass ? pass->pass : NULL, pass ? pass->len : 0,
+                                 &id)) < 0)
         goto out;
     memcpy(id_out, rumor_identity_public(id), RUMOR_ID_BYTES);
     rc = make_home(home, &id, keyfile, NULL);
@@ -265,8 +269,8 @@ int rumor_node_unlock(rumor_node_t *n, const rumor_passphrase_t *pass)
 {
     if (n->id) return RUMOR_OK;
     if (!n->keyfile) return RUMOR_ERR_NO_IDENTITY;
-    return rumor_keyfile_open(n->keyfile, RUMOR_KEYFILE_BYTES, pass ? pass->pass : NULL, pass ? pass->len : 0,
-                              &n->id);
+    return rumor_keyfile_open(n->keyfile, RUMOR_KEYFILE_BYTES, pass ? pass->pass : NULL,
+                              pass ? pass->len : 0, &n->id);
 }
 
 const uint8_t *rumor_node_id(const rumor_node_t *n)

@@ -7,13 +7,13 @@
 #include "rumor_store.h"
 
 struct rumor_node {
-    char *home;                          /* home directory */
-    rumor_store_t *store;                /* the open store */
-    rumor_identity_t *id;                /* unlocked identity, or NULL */
-    uint8_t pk[RUMOR_ID_BYTES];          /* public key, known without unlocking */
-    bool is_protected;                   /* key file sealed under a passphrase */
-    uint8_t *keyfile;                    /* sodium_malloc'd key file image, to unlock later */
-    rumor_gossip_counters_t counters;    /* what ingest saw in this process */
+    char *home;                       /* home directory */
+    rumor_store_t *store;             /* the open store */
+    rumor_identity_t *id;             /* unlocked identity, or NULL */
+    uint8_t pk[RUMOR_ID_BYTES];       /* public key, known without unlocking */
+    bool is_protected;                /* key file sealed under a passphrase */
+    uint8_t *keyfile;                 /* sodium_malloc'd key file image, to unlock later */
+    rumor_gossip_counters_t counters; /* what ingest saw in this process */
 };
 
 /* Wipes memory that held secrets. */

@@ -42,14 +42,16 @@ static int check_topic(const char *topic)
 /* ---- keys and boxes ------------------------------------------------------- */
 
 /* Opens the room key named `key_id` into `key` (sodium memory of the caller). */
-static int load_key(rumor_txn_t *t, rumor_node_t *n, const uint8_t key_id[RUMOR_KEY_ID_BYTES], uint8_t *key)
+static int load_key(rumor_txn_t *t, rumor_node_t *n, const uint8_t key_id[RUMOR_KEY_ID_BYTES],
+                    uint8_t *key)
 {
     uint8_t sealed[RUMOR_STORE_KEY_SEALED_BYTES];
     if (!n->id) return RUMOR_ERR_PASSPHRASE;
     int rc = rumor_store_key_get(t, key_id, NULL, NULL, sealed);
     if (rc == RUMOR_ERR_NOT_FOUND) return RUMOR_ERR_NO_KEY;
     if (rc < 0) return rc;
-    return rumor_key_at_rest_open(key, n->id, sealed, sizeof sealed) < 0 ? RUMOR_ERR_NO_KEY : RUMOR_OK;
+    return rumor_key_at_rest_open(key, n->id, sealed, sizeof sealed) < 0 ? RUMOR_ERR_NO_KEY
+                                                                         : RUMOR_OK;
 }
 
 /* The newest key of the key domain of `room`. */
@@ -68,8 +70,8 @@ static int domain_key(rumor_txn_t *t, rumor_node_t *n, const uint8_t room[ID], u
  * Decrypts the box of stored event `eid` into `pt` (capacity `cap`, NUL added).
  * *type gets the event type.
  */
-static int open_event_box(rumor_txn_t *t, rumor_node_t *n, const uint8_t eid[ID], char *pt, size_t cap,
-                          size_t *pt_len, uint8_t *type)
+static int open_event_box(rumor_txn_t *t, rumor_node_t *n, const uint8_t eid[ID], char *pt,
+                          size_t cap, size_t *pt_len, uint8_t *type)
 {
     const uint8_t *buf;
     size_t len;
@@ -95,7 +97,8 @@ static int open_event_box(rumor_txn_t *t, rumor_node_t *n, const uint8_t eid[ID]
 }
 
 /* The current name and topic of a room, decrypted; "" when unreadable. */
-static void room_texts(rumor_txn_t *t, rumor_node_t *n, const rumor_store_room_t *r, char *name, char *topic)
+static void room_texts(rumor_txn_t *t, rumor_node_t *n, const rumor_store_room_t *r, char *name,
+                       char *topic)
 {
     char buf[RUMOR_NAME_MAX + RUMOR_TOPIC_MAX + 2];
     size_t len;
@@ -112,7 +115,8 @@ static void room_texts(rumor_txn_t *t, rumor_node_t *n, const rumor_store_room_t
         } else if (len <= RUMOR_NAME_MAX) {
             memcpy(name, buf, len + 1);
         }
-        if (strchr(name, '/') || !rumor_utf8_valid_line((const uint8_t *)name, strlen(name))) name[0] = '\0';
+        if (strchr(name, '/') || !rumor_utf8_valid_line((const uint8_t *)name, strlen(name)))
+            name[0] = '\0';
     }
     if (!topic) return;
     if (open_event_box(t, n, r->topic.event, buf, sizeof buf, &len, &type) == RUMOR_OK) {
@@ -128,13 +132,13 @@ static void room_texts(rumor_txn_t *t, rumor_node_t *n, const rumor_store_room_t
 typedef struct {
     rumor_node_t *n;
     uint8_t type;
-    uint8_t room[ID];         /* the event's room field */
-    const uint8_t *plain;     /* plain body prefix */
+    uint8_t room[ID];     /* the event's room field */
+    const uint8_t *plain; /* plain body prefix */
     size_t plain_len;
-    const uint8_t *text;      /* boxed plaintext, or NULL for no box */
+    const uint8_t *text; /* boxed plaintext, or NULL for no box */
     size_t text_len;
-    const uint8_t *box_key;   /* key for the box; NULL: the room's domain key */
-    uint8_t id[ID];           /* out: the event id */
+    const uint8_t *box_key; /* key for the box; NULL: the room's domain key */
+    uint8_t id[ID];         /* out: the event id */
 } post_t;
 
 /* Builds, signs and ingests one event (and queues it in the outbox). */
@@ -164,7 +168,8 @@ static int post_in(rumor_txn_t *t, post_t *p)
     } else if (rumor_is_zero(p->room, ID)) {
         d.lamport = 1;
     } else {
-        if ((rc = rumor_gossip_next_parents(t, p->room, parents, &d.n_parents, &d.lamport)) < 0) goto out;
+        if ((rc = rumor_gossip_next_parents(t, p->room, parents, &d.n_parents, &d.lamport)) < 0)
+            goto out;
         d.parents = parents;
     }
     if (p->plain_len > RUMOR_EVENT_MAX) {
@@ -175,11 +180,13 @@ static int post_in(rumor_txn_t *t, post_t *p)
     d.body_len = p->plain_len;
     if (p->text) {
         size_t box_len;
-        if (p->box_key) memcpy(key, p->box_key, RUMOR_ROOM_KEY_BYTES);
-        else if ((rc = domain_key(t, n, p->room, key)) < 0) goto out;
+        if (p->box_key)
+            memcpy(key, p->box_key, RUMOR_ROOM_KEY_BYTES);
+        else if ((rc = domain_key(t, n, p->room, key)) < 0)
+            goto out;
         rumor_event_ad(ad, p->type, p->room, n->pk);
-        rc = rumor_box_seal(body + d.body_len, RUMOR_EVENT_MAX - d.body_len, &box_len, key, ad, sizeof ad,
-                            p->text, p->text_len);
+        rc = rumor_box_seal(body + d.body_len, RUMOR_EVENT_MAX - d.body_len, &box_len, key, ad,
+                            sizeof ad, p->text, p->text_len);
         if (rc < 0) goto out;
         d.body_len += box_len;
     }
@@ -214,8 +221,10 @@ int rumor_node_set_nick(rumor_node_t *n, const char *nick)
 static void nick_in(rumor_txn_t *t, const uint8_t pk[ID], char out[RUMOR_NICK_MAX + 1])
 {
     rumor_store_profile_t p;
-    if (rumor_store_profile_get(t, pk, &p) == RUMOR_OK) memcpy(out, p.nick, sizeof p.nick);
-    else out[0] = '\0';
+    if (rumor_store_profile_get(t, pk, &p) == RUMOR_OK)
+        memcpy(out, p.nick, sizeof p.nick);
+    else
+        out[0] = '\0';
 }
 
 void rumor_node_nick_of(rumor_node_t *n, const uint8_t pk[ID], char out[RUMOR_NICK_MAX + 1])
@@ -237,7 +246,7 @@ void rumor_node_nick(rumor_node_t *n, char out[RUMOR_NICK_MAX + 1])
 typedef struct {
     rumor_txn_t *t;
     rumor_node_t *n;
-    const char *name;     /* name looked for */
+    const char *name; /* name looked for */
     uint8_t found[ID];
     int matches;
 } find_child_t;
@@ -252,7 +261,8 @@ static int find_child_step(void *ctx, const rumor_store_room_t *r)
 }
 
 /* The child of `parent` (zero: top level) named `name`. */
-static int find_child(rumor_txn_t *t, rumor_node_t *n, const uint8_t parent[ID], const char *name, uint8_t out[ID])
+static int find_child(rumor_txn_t *t, rumor_node_t *n, const uint8_t parent[ID], const char *name,
+                      uint8_t out[ID])
 {
     find_child_t f = {t, n, name, {0}, 0};
     int rc = rumor_store_room_children(t, parent, find_child_step, &f);
@@ -264,7 +274,8 @@ static int find_child(rumor_txn_t *t, rumor_node_t *n, const uint8_t parent[ID],
 }
 
 /* Resolves the first `len` bytes of a path, one name at a time from the top. */
-static int resolve_path(rumor_txn_t *t, rumor_node_t *n, const char *path, size_t len, uint8_t out[ID])
+static int resolve_path(rumor_txn_t *t, rumor_node_t *n, const char *path, size_t len,
+                        uint8_t out[ID])
 {
     uint8_t cur[ID] = {0};
     char name[RUMOR_NAME_MAX + 1];
@@ -322,7 +333,8 @@ static int create_fn(rumor_txn_t *t, void *ctx)
     const char *name = slash ? slash + 1 : c->path;
     int rc = check_name(name);
     if (rc < 0) return rc;
-    if (slash && (rc = resolve_path(t, n, c->path, (size_t)(slash - c->path), parent)) < 0) return rc;
+    if (slash && (rc = resolve_path(t, n, c->path, (size_t)(slash - c->path), parent)) < 0)
+        return rc;
     uint8_t existing[ID];
     rc = find_child(t, n, parent, name, existing);
     if (rc == RUMOR_OK || rc == RUMOR_ERR_AMBIGUOUS) return RUMOR_ERR_EXISTS;
@@ -338,8 +350,13 @@ static int create_fn(rumor_txn_t *t, void *ctx)
     uint8_t *key = sodium_malloc(RUMOR_ROOM_KEY_BYTES);
     if (!key) return RUMOR_ERR_NOMEM;
     if (key_room) rumor_room_key_generate(key);
-    post_t p = {.n = n, .type = RUMOR_EV_ROOM_CREATE, .plain = &flags, .plain_len = 1, .text = text,
-                .text_len = 1 + nl + tl, .box_key = key_room ? key : NULL};
+    post_t p = {.n = n,
+                .type = RUMOR_EV_ROOM_CREATE,
+                .plain = &flags,
+                .plain_len = 1,
+                .text = text,
+                .text_len = 1 + nl + tl,
+                .box_key = key_room ? key : NULL};
     memcpy(p.room, parent, ID);
     rc = post_in(t, &p);
     if (rc == RUMOR_OK && key_room) {
@@ -354,7 +371,8 @@ static int create_fn(rumor_txn_t *t, void *ctx)
     return rc;
 }
 
-int rumor_node_room_create(rumor_node_t *n, const char *path, bool is_private, const char *topic, uint8_t id_out[ID])
+int rumor_node_room_create(rumor_node_t *n, const char *path, bool is_private, const char *topic,
+                           uint8_t id_out[ID])
 {
     if (strlen(path) > RUMOR_PATH_MAX) return RUMOR_ERR_TOO_BIG;
     if (topic) {
@@ -371,9 +389,9 @@ int rumor_node_room_create(rumor_node_t *n, const char *path, bool is_private, c
 typedef struct {
     rumor_node_t *n;
     const uint8_t *room;
-    const char *name;        /* rename */
-    const char *topic;       /* topic */
-    const uint8_t *parent;   /* move (NULL with is_move: top level) */
+    const char *name;      /* rename */
+    const char *topic;     /* topic */
+    const uint8_t *parent; /* move (NULL with is_move: top level) */
     bool is_move;
 } edit_t;
 
@@ -390,7 +408,8 @@ static int edit_fn(rumor_txn_t *t, void *ctx)
     if (e->name) {
         uint8_t other[ID];
         rc = find_child(t, e->n, r.parent, e->name, other);
-        if ((rc == RUMOR_OK && memcmp(other, e->room, ID) != 0) || rc == RUMOR_ERR_AMBIGUOUS) return RUMOR_ERR_EXISTS;
+        if ((rc == RUMOR_OK && memcmp(other, e->room, ID) != 0) || rc == RUMOR_ERR_AMBIGUOUS)
+            return RUMOR_ERR_EXISTS;
         p.type = RUMOR_EV_ROOM_RENAME;
         p.text = (const uint8_t *)e->name;
         p.text_len = strlen(e->name);
@@ -403,7 +422,8 @@ static int edit_fn(rumor_txn_t *t, void *ctx)
         uint8_t other[ID];
         if (e->parent) memcpy(target, e->parent, ID);
         room_texts(t, e->n, &r, name, NULL);
-        if (name[0] && find_child(t, e->n, target, name, other) == RUMOR_OK && memcmp(other, e->room, ID) != 0)
+        if (name[0] && find_child(t, e->n, target, name, other) == RUMOR_OK &&
+            memcmp(other, e->room, ID) != 0)
             return RUMOR_ERR_EXISTS;
         p.type = RUMOR_EV_ROOM_MOVE;
         p.plain = target;
@@ -436,7 +456,8 @@ int rumor_node_room_move(rumor_node_t *n, const uint8_t id[ID], const uint8_t *p
 
 /* ---- reading rooms ------------------------------------------------------------ */
 
-static void fill_room(rumor_txn_t *t, rumor_node_t *n, const rumor_store_room_t *r, rumor_node_room_t *out)
+static void fill_room(rumor_txn_t *t, rumor_node_t *n, const rumor_store_room_t *r,
+                      rumor_node_room_t *out)
 {
     memset(out, 0, sizeof *out);
     memcpy(out->id, r->id, ID);
@@ -517,8 +538,8 @@ static int by_name(const void *a, const void *b)
     return c ? c : memcmp(x->id, y->id, ID);
 }
 
-static int walk_level(rumor_txn_t *t, rumor_node_t *n, const uint8_t parent[ID], int depth, rumor_node_room_fn cb,
-                      void *ctx)
+static int walk_level(rumor_txn_t *t, rumor_node_t *n, const uint8_t parent[ID], int depth,
+                      rumor_node_room_fn cb, void *ctx)
 {
     if (depth > RUMOR_MAX_DEPTH) return RUMOR_OK;
     room_vec_t v = {NULL, 0, 0, t, n};
@@ -557,7 +578,8 @@ static int member_step(void *ctx, const uint8_t pk[ID], uint8_t role)
     return m->cb(m->ctx, pk, role, nick);
 }
 
-int rumor_node_room_members(rumor_node_t *n, const uint8_t id[ID], rumor_node_member_fn cb, void *ctx)
+int rumor_node_room_members(rumor_node_t *n, const uint8_t id[ID], rumor_node_member_fn cb,
+                            void *ctx)
 {
     rumor_txn_t *t;
     uint8_t domain[ID];
@@ -587,7 +609,8 @@ static int send_fn(rumor_txn_t *t, void *ctx)
     int rc = rumor_store_room_get(t, s->room, &r);
     if (rc < 0) return rc;
     if (!rumor_gossip_role(t, s->room, s->n->pk)) return RUMOR_ERR_DENIED;
-    post_t p = {.n = s->n, .type = RUMOR_EV_MESSAGE, .text = (const uint8_t *)s->text, .text_len = s->len};
+    post_t p = {
+        .n = s->n, .type = RUMOR_EV_MESSAGE, .text = (const uint8_t *)s->text, .text_len = s->len};
     memcpy(p.room, s->room, ID);
     rc = post_in(t, &p);
     memcpy(s->id, p.id, ID);
@@ -598,11 +621,13 @@ static int send_fn(rumor_txn_t *t, void *ctx)
     return rc;
 }
 
-int rumor_node_send(rumor_node_t *n, const uint8_t room[ID], const char *text, size_t len, uint8_t id_out[ID])
+int rumor_node_send(rumor_node_t *n, const uint8_t room[ID], const char *text, size_t len,
+                    uint8_t id_out[ID])
 {
     if (len == 0) return RUMOR_ERR_INVALID;
     if (len > RUMOR_TEXT_MAX) return RUMOR_ERR_TOO_BIG;
-    if (memchr(text, '\0', len) || !rumor_utf8_valid((const uint8_t *)text, len)) return RUMOR_ERR_BAD_UTF8;
+    if (memchr(text, '\0', len) || !rumor_utf8_valid((const uint8_t *)text, len))
+        return RUMOR_ERR_BAD_UTF8;
     send_t s = {n, room, text, len, {0}};
     int rc = rumor_store_write(n->store, send_fn, &s);
     if (rc == RUMOR_OK) memcpy(id_out, s.id, ID);
@@ -612,13 +637,13 @@ int rumor_node_send(rumor_node_t *n, const uint8_t room[ID], const char *text, s
 typedef struct {
     rumor_txn_t *t;
     rumor_node_t *n;
-    uint64_t limit;        /* messages wanted (0: all) */
-    uint8_t *ids;          /* collected ids, newest first (with a limit) */
+    uint64_t limit; /* messages wanted (0: all) */
+    uint8_t *ids;   /* collected ids, newest first (with a limit) */
     size_t count;
     rumor_node_message_fn cb;
     void *ctx;
-    uint8_t *bad;          /* out: id of an event that fails verification */
-    char *text;            /* decrypt buffer */
+    uint8_t *bad; /* out: id of an event that fails verification */
+    char *text;   /* decrypt buffer */
 } log_t;
 
 /* Re-verifies one stored message and hands it to the caller. */
@@ -629,7 +654,8 @@ static int show_message(log_t *l, const uint8_t id[ID])
     rumor_event_t ev;
     int rc = rumor_store_event_get(l->t, id, &buf, &len);
     if (rc < 0) return rc == RUMOR_ERR_NOT_FOUND ? RUMOR_ERR_STORE : rc;
-    if (rumor_event_decode(buf, len, &ev) < 0 || memcmp(ev.id, id, ID) != 0 || rumor_event_verify(&ev) < 0) {
+    if (rumor_event_decode(buf, len, &ev) < 0 || memcmp(ev.id, id, ID) != 0 ||
+        rumor_event_verify(&ev) < 0) {
         memcpy(l->bad, id, ID);
         return RUMOR_ERR_BAD_SIGNATURE;
     }
@@ -673,8 +699,8 @@ static int mark_fn(rumor_txn_t *t, void *ctx)
     return rumor_store_read_mark_put(t, m->room, m->seen);
 }
 
-int rumor_node_log(rumor_node_t *n, const uint8_t room[ID], uint64_t limit, rumor_node_message_fn cb, void *ctx,
-                   uint8_t bad[ID])
+int rumor_node_log(rumor_node_t *n, const uint8_t room[ID], uint64_t limit,
+                   rumor_node_message_fn cb, void *ctx, uint8_t bad[ID])
 {
     rumor_txn_t *t;
     rumor_store_room_t r;
@@ -693,7 +719,8 @@ int rumor_node_log(rumor_node_t *n, const uint8_t room[ID], uint64_t limit, rumo
     rc = rumor_store_room_get(t, room, &r);
     if (rc == RUMOR_OK) rc = rumor_store_log_each(t, room, limit != 0, log_step, &l);
     if (rc == 1) rc = RUMOR_OK;
-    for (size_t i = l.count; rc == RUMOR_OK && i > 0; i--) rc = show_message(&l, l.ids + (i - 1) * ID);
+    for (size_t i = l.count; rc == RUMOR_OK && i > 0; i--)
+        rc = show_message(&l, l.ids + (i - 1) * ID);
     rumor_store_read_end(&t);
     if (rc == RUMOR_OK) {
         mark_t m = {room, r.messages};

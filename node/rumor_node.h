@@ -49,15 +49,18 @@ int rumor_node_open(const char *home, rumor_node_t **out);
 void rumor_node_close(rumor_node_t **node);
 /* True when the identity is sealed under a passphrase. */
 bool rumor_node_is_protected(const rumor_node_t *node);
-/* Unlocks the identity (RUMOR_ERR_PASSPHRASE when wrong). Needed by every operation below that signs or decrypts. */
+/* Unlocks the identity (RUMOR_ERR_PASSPHRASE when wrong). Needed by every operation below that
+ * signs or decrypts. */
 int rumor_node_unlock(rumor_node_t *node, const rumor_passphrase_t *pass);
 const uint8_t *rumor_node_id(const rumor_node_t *node);
 /* The node's own nick ("" when it has none). */
 void rumor_node_nick(rumor_node_t *node, char out[RUMOR_NICK_MAX + 1]);
 /* The nick of any identity, "" when unknown. */
-void rumor_node_nick_of(rumor_node_t *node, const uint8_t pk[RUMOR_ID_BYTES], char out[RUMOR_NICK_MAX + 1]);
+void rumor_node_nick_of(rumor_node_t *node, const uint8_t pk[RUMOR_ID_BYTES],
+                        char out[RUMOR_NICK_MAX + 1]);
 /* Writes the identity to a new file `path` (refuses to overwrite), sealed under `pass`. */
-int rumor_node_export_identity(rumor_node_t *node, const char *path, const rumor_passphrase_t *pass);
+int rumor_node_export_identity(rumor_node_t *node, const char *path,
+                               const rumor_passphrase_t *pass);
 
 /* Posts a signed PROFILE with the new nick. */
 int rumor_node_set_nick(rumor_node_t *node, const char *nick);
@@ -66,19 +69,19 @@ int rumor_node_set_nick(rumor_node_t *node, const char *nick);
 
 typedef struct {
     uint8_t id[RUMOR_ID_BYTES];
-    uint8_t parent[RUMOR_ID_BYTES];     /* zero: top-level */
-    uint8_t domain[RUMOR_ID_BYTES];     /* key room whose members and keys it uses */
-    char name[RUMOR_NAME_MAX + 1];      /* "" when it cannot be decrypted */
+    uint8_t parent[RUMOR_ID_BYTES]; /* zero: top-level */
+    uint8_t domain[RUMOR_ID_BYTES]; /* key room whose members and keys it uses */
+    char name[RUMOR_NAME_MAX + 1];  /* "" when it cannot be decrypted */
     char topic[RUMOR_TOPIC_MAX + 1];
-    char path[RUMOR_PATH_MAX + 1];      /* names joined by '/' */
-    bool is_private;                    /* created --private */
-    bool readable;                      /* we hold its key */
-    int depth;                          /* 0 for a top-level room */
-    uint64_t members;                   /* members of its key domain */
+    char path[RUMOR_PATH_MAX + 1]; /* names joined by '/' */
+    bool is_private;               /* created --private */
+    bool readable;                 /* we hold its key */
+    int depth;                     /* 0 for a top-level room */
+    uint64_t members;              /* members of its key domain */
     uint64_t messages;
-    uint64_t unread;                    /* messages since the last `log` */
-    uint32_t epoch;                     /* newest key epoch of its domain */
-    uint8_t my_role;                    /* RUMOR_ROLE_*, 0 when not a member */
+    uint64_t unread; /* messages since the last `log` */
+    uint32_t epoch;  /* newest key epoch of its domain */
+    uint8_t my_role; /* RUMOR_ROLE_*, 0 when not a member */
 } rumor_node_room_t;
 
 /* Resolves a path ("lan/general") or an id prefix of >= 8 hex characters.
@@ -87,32 +90,35 @@ int rumor_node_room_resolve(rumor_node_t *node, const char *name, uint8_t id[RUM
 /* Creates a room at `path` (its parent must exist). `topic` may be NULL. */
 int rumor_node_room_create(rumor_node_t *node, const char *path, bool is_private, const char *topic,
                            uint8_t id_out[RUMOR_ID_BYTES]);
-int rumor_node_room_get(rumor_node_t *node, const uint8_t id[RUMOR_ID_BYTES], rumor_node_room_t *room);
+int rumor_node_room_get(rumor_node_t *node, const uint8_t id[RUMOR_ID_BYTES],
+                        rumor_node_room_t *room);
 /* Calls cb for every room, depth first, siblings by name. */
 typedef int (*rumor_node_room_fn)(void *ctx, const rumor_node_room_t *room);
 int rumor_node_room_walk(rumor_node_t *node, rumor_node_room_fn cb, void *ctx);
-typedef int (*rumor_node_member_fn)(void *ctx, const uint8_t pk[RUMOR_ID_BYTES], uint8_t role, const char *nick);
-int rumor_node_room_members(rumor_node_t *node, const uint8_t id[RUMOR_ID_BYTES], rumor_node_member_fn cb,
-                            void *ctx);
+typedef int (*rumor_node_member_fn)(void *ctx, const uint8_t pk[RUMOR_ID_BYTES], uint8_t role,
+                                    const char *nick);
+int rumor_node_room_members(rumor_node_t *node, const uint8_t id[RUMOR_ID_BYTES],
+                            rumor_node_member_fn cb, void *ctx);
 int rumor_node_room_rename(rumor_node_t *node, const uint8_t id[RUMOR_ID_BYTES], const char *name);
 int rumor_node_room_topic(rumor_node_t *node, const uint8_t id[RUMOR_ID_BYTES], const char *topic);
 /* Moves under `parent` (NULL: to the top level). */
-int rumor_node_room_move(rumor_node_t *node, const uint8_t id[RUMOR_ID_BYTES], const uint8_t *parent);
+int rumor_node_room_move(rumor_node_t *node, const uint8_t id[RUMOR_ID_BYTES],
+                         const uint8_t *parent);
 
 /* ---- messages ------------------------------------------------------------- */
 
 /* Validates and posts `len` bytes of UTF-8 text; returns after the commit. */
-int rumor_node_send(rumor_node_t *node, const uint8_t room[RUMOR_ID_BYTES], const char *text, size_t len,
-                    uint8_t id_out[RUMOR_ID_BYTES]);
+int rumor_node_send(rumor_node_t *node, const uint8_t room[RUMOR_ID_BYTES], const char *text,
+                    size_t len, uint8_t id_out[RUMOR_ID_BYTES]);
 
 typedef struct {
     uint8_t id[RUMOR_ID_BYTES];
     uint8_t room[RUMOR_ID_BYTES];
     uint8_t author[RUMOR_ID_BYTES];
-    const char *nick;     /* author's nick, "" when unknown */
-    uint64_t ts;          /* author's clock, ms */
+    const char *nick; /* author's nick, "" when unknown */
+    uint64_t ts;      /* author's clock, ms */
     uint64_t lamport;
-    const char *text;     /* decrypted text, NUL-terminated; NULL when unreadable */
+    const char *text; /* decrypted text, NUL-terminated; NULL when unreadable */
     size_t text_len;
 } rumor_node_message_t;
 

@@ -25,10 +25,10 @@
 /* The schema this build writes. A store with a higher one is refused. */
 #define RUMOR_STORE_SCHEMA 1
 /* Initial map size; it doubles on MDB_MAP_FULL up to RUMOR_STORE_MAP_MAX. */
-#define RUMOR_STORE_MAP_INITIAL ((size_t)8 << 20)
-#define RUMOR_STORE_MAP_MAX ((size_t)1 << 40)
+#define RUMOR_STORE_MAP_INITIAL      ((size_t)8 << 20)
+#define RUMOR_STORE_MAP_MAX          ((size_t)1 << 40)
 #define RUMOR_STORE_KEY_SEALED_BYTES 72
-#define RUMOR_STORE_NICK_MAX 64
+#define RUMOR_STORE_NICK_MAX         64
 
 typedef struct rumor_store rumor_store_t;
 typedef struct rumor_txn rumor_txn_t;
@@ -63,9 +63,11 @@ int rumor_store_meta_put(rumor_txn_t *t, const char *key, const void *val, size_
 
 /* ---- events -------------------------------------------------------------- */
 /* Stores an encoded event under its id. RUMOR_ERR_EXISTS if already there. */
-int rumor_store_event_put(rumor_txn_t *t, const uint8_t id[RUMOR_ID_BYTES], const uint8_t *buf, size_t len);
+int rumor_store_event_put(rumor_txn_t *t, const uint8_t id[RUMOR_ID_BYTES], const uint8_t *buf,
+                          size_t len);
 /* Gets an event; *buf points into the map and is valid until the txn ends. */
-int rumor_store_event_get(rumor_txn_t *t, const uint8_t id[RUMOR_ID_BYTES], const uint8_t **buf, size_t *len);
+int rumor_store_event_get(rumor_txn_t *t, const uint8_t id[RUMOR_ID_BYTES], const uint8_t **buf,
+                          size_t *len);
 bool rumor_store_event_has(rumor_txn_t *t, const uint8_t id[RUMOR_ID_BYTES]);
 uint64_t rumor_store_event_count(rumor_txn_t *t);
 
@@ -74,17 +76,19 @@ int rumor_store_log_add(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], uint
                         const uint8_t id[RUMOR_ID_BYTES], uint8_t type);
 /* Calls cb for the room's log entries in order (or newest first with reverse). cb returns
  * non-zero to stop, and that value is returned. */
-typedef int (*rumor_store_log_fn)(void *ctx, uint64_t lamport, const uint8_t id[RUMOR_ID_BYTES], uint8_t type);
+typedef int (*rumor_store_log_fn)(void *ctx, uint64_t lamport, const uint8_t id[RUMOR_ID_BYTES],
+                                  uint8_t type);
 int rumor_store_log_each(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], bool reverse,
                          rumor_store_log_fn cb, void *ctx);
 
 /* ---- heads: the room's events that no stored event names as a parent ---- */
 /* Fills up to `max` heads (newest lamport first) and the largest head lamport. */
-int rumor_store_heads_get(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], uint8_t *ids, size_t max,
-                          size_t *n, uint64_t *max_lamport);
+int rumor_store_heads_get(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], uint8_t *ids,
+                          size_t max, size_t *n, uint64_t *max_lamport);
 /* Adds `id` as a head and removes the given parents from the room's heads. */
-int rumor_store_heads_advance(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], const uint8_t id[RUMOR_ID_BYTES],
-                              uint64_t lamport, const uint8_t *parents, size_t n_parents);
+int rumor_store_heads_advance(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES],
+                              const uint8_t id[RUMOR_ID_BYTES], uint64_t lamport,
+                              const uint8_t *parents, size_t n_parents);
 
 /* ---- rooms and the tree ------------------------------------------------- */
 /* A last-writer-wins register: the event that set a field, by (lamport, id). */
@@ -98,55 +102,60 @@ typedef struct {
     uint8_t parent[RUMOR_ID_BYTES]; /* zero for a top-level room */
     uint8_t flags;                  /* RUMOR_ROOM_FLAG_* from the create event */
     uint8_t creator[RUMOR_ID_BYTES];
-    uint64_t created_ts;            /* create event's wall clock, ms */
-    rumor_store_lww_t name;         /* event whose box holds the current name */
-    rumor_store_lww_t topic;        /* event whose box holds the current topic */
-    rumor_store_lww_t place;        /* event that set the current parent */
-    uint32_t epoch;                 /* newest key epoch known (key rooms) */
-    uint64_t messages;              /* MESSAGE events in the room */
+    uint64_t created_ts;     /* create event's wall clock, ms */
+    rumor_store_lww_t name;  /* event whose box holds the current name */
+    rumor_store_lww_t topic; /* event whose box holds the current topic */
+    rumor_store_lww_t place; /* event that set the current parent */
+    uint32_t epoch;          /* newest key epoch known (key rooms) */
+    uint64_t messages;       /* MESSAGE events in the room */
 } rumor_store_room_t;
 
-int rumor_store_room_get(rumor_txn_t *t, const uint8_t id[RUMOR_ID_BYTES], rumor_store_room_t *room);
+int rumor_store_room_get(rumor_txn_t *t, const uint8_t id[RUMOR_ID_BYTES],
+                         rumor_store_room_t *room);
 /* Inserts or updates a room, keeping the parent→child index in step. */
 int rumor_store_room_put(rumor_txn_t *t, const rumor_store_room_t *room);
 /* Calls cb for each child of `parent` (zero: the top-level rooms), in id order. */
 typedef int (*rumor_store_room_fn)(void *ctx, const rumor_store_room_t *room);
-int rumor_store_room_children(rumor_txn_t *t, const uint8_t parent[RUMOR_ID_BYTES], rumor_store_room_fn cb,
-                              void *ctx);
+int rumor_store_room_children(rumor_txn_t *t, const uint8_t parent[RUMOR_ID_BYTES],
+                              rumor_store_room_fn cb, void *ctx);
 uint64_t rumor_store_room_count(rumor_txn_t *t);
 
 /* ---- members of key rooms ----------------------------------------------- */
 /* *role gets RUMOR_ROLE_* ; RUMOR_ERR_NOT_FOUND when not a member. */
-int rumor_store_member_get(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], const uint8_t pk[RUMOR_ID_BYTES],
-                           uint8_t *role);
-int rumor_store_member_put(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], const uint8_t pk[RUMOR_ID_BYTES],
-                           uint8_t role);
-int rumor_store_member_del(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], const uint8_t pk[RUMOR_ID_BYTES]);
+int rumor_store_member_get(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES],
+                           const uint8_t pk[RUMOR_ID_BYTES], uint8_t *role);
+int rumor_store_member_put(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES],
+                           const uint8_t pk[RUMOR_ID_BYTES], uint8_t role);
+int rumor_store_member_del(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES],
+                           const uint8_t pk[RUMOR_ID_BYTES]);
 typedef int (*rumor_store_member_fn)(void *ctx, const uint8_t pk[RUMOR_ID_BYTES], uint8_t role);
-int rumor_store_member_each(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], rumor_store_member_fn cb,
-                            void *ctx);
+int rumor_store_member_each(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES],
+                            rumor_store_member_fn cb, void *ctx);
 uint64_t rumor_store_member_count(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES]);
 
 /* ---- room keys (sealed at rest by the caller) --------------------------- */
-int rumor_store_key_put(rumor_txn_t *t, const uint8_t key_id[8], const uint8_t room[RUMOR_ID_BYTES], uint32_t epoch,
-                        const uint8_t sealed[RUMOR_STORE_KEY_SEALED_BYTES]);
+int rumor_store_key_put(rumor_txn_t *t, const uint8_t key_id[8], const uint8_t room[RUMOR_ID_BYTES],
+                        uint32_t epoch, const uint8_t sealed[RUMOR_STORE_KEY_SEALED_BYTES]);
 /* Gets a key by id; `room` and `epoch` may be NULL. */
-int rumor_store_key_get(rumor_txn_t *t, const uint8_t key_id[8], uint8_t room[RUMOR_ID_BYTES], uint32_t *epoch,
-                        uint8_t sealed[RUMOR_STORE_KEY_SEALED_BYTES]);
+int rumor_store_key_get(rumor_txn_t *t, const uint8_t key_id[8], uint8_t room[RUMOR_ID_BYTES],
+                        uint32_t *epoch, uint8_t sealed[RUMOR_STORE_KEY_SEALED_BYTES]);
 /* The key id of the room's newest epoch. RUMOR_ERR_NOT_FOUND when it has none. */
 int rumor_store_key_current(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], uint8_t key_id[8],
                             uint32_t *epoch);
 /* Calls cb for each key of the room, newest epoch first. */
 typedef int (*rumor_store_key_fn)(void *ctx, const uint8_t key_id[8], uint32_t epoch);
-int rumor_store_key_each(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], rumor_store_key_fn cb, void *ctx);
+int rumor_store_key_each(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], rumor_store_key_fn cb,
+                         void *ctx);
 
 /* ---- profiles (public nicks) -------------------------------------------- */
 typedef struct {
-    rumor_store_lww_t set_by;               /* the PROFILE event in force */
-    char nick[RUMOR_STORE_NICK_MAX + 1];    /* NUL-terminated */
+    rumor_store_lww_t set_by;            /* the PROFILE event in force */
+    char nick[RUMOR_STORE_NICK_MAX + 1]; /* NUL-terminated */
 } rumor_store_profile_t;
-int rumor_store_profile_get(rumor_txn_t *t, const uint8_t pk[RUMOR_ID_BYTES], rumor_store_profile_t *p);
-int rumor_store_profile_put(rumor_txn_t *t, const uint8_t pk[RUMOR_ID_BYTES], const rumor_store_profile_t *p);
+int rumor_store_profile_get(rumor_txn_t *t, const uint8_t pk[RUMOR_ID_BYTES],
+                            rumor_store_profile_t *p);
+int rumor_store_profile_put(rumor_txn_t *t, const uint8_t pk[RUMOR_ID_BYTES],
+                            const rumor_store_profile_t *p);
 
 /* ---- read markers, peers, outbox ---------------------------------------- */
 int rumor_store_read_mark_get(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], uint64_t *seen);

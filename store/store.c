@@ -6,39 +6,39 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ID RUMOR_ID_BYTES
-#define WRITE_ATTEMPTS 24
+#define ID               RUMOR_ID_BYTES
+#define WRITE_ATTEMPTS   24
 #define ROOM_REC_VERSION 1
-#define ROOM_REC_BYTES 238
+#define ROOM_REC_BYTES   238
 
 /* The named databases, in one place so open and lookups agree. */
 #define STORE_DBS(X)                                                                               \
     X(meta, 0)      /* name -> small value; holds "schema" */                                      \
     X(events, 0)    /* event id -> encoded event (bodies encrypted) */                             \
-    X(log, 0)       /* room ‖ lamport ‖ id -> type */                                              \
-    X(heads, 0)     /* room ‖ id -> lamport */                                                     \
+    X(log, 0)       /* room | lamport | id -> type */                                              \
+    X(heads, 0)     /* room | id -> lamport */                                                     \
     X(rooms, 0)     /* room id -> room record */                                                   \
-    X(children, 0)  /* parent ‖ child -> "" (parent zero: top-level) */                            \
-    X(members, 0)   /* key room ‖ public key -> role */                                            \
-    X(keys, 0)      /* key id -> room ‖ epoch ‖ sealed key */                                      \
-    X(room_keys, 0) /* room ‖ epoch ‖ key id -> "" */                                              \
-    X(profiles, 0)  /* public key -> lamport ‖ event id ‖ nick_len ‖ nick */                       \
+    X(children, 0)  /* parent | child -> "" (parent zero: top-level) */                            \
+    X(members, 0)   /* key room | public key -> role */                                            \
+    X(keys, 0)      /* key id -> room | epoch | sealed key */                                      \
+    X(room_keys, 0) /* room | epoch | key id -> "" */                                              \
+    X(profiles, 0)  /* public key -> lamport | event id | nick_len | nick */                       \
     X(reads, 0)     /* room -> messages seen (read marker) */                                      \
     X(peers, 0)     /* public key -> "host:port" */                                                \
     X(outbox, 0)    /* event id -> "" : own events not yet handed to a peer */
 
 struct rumor_store {
-    MDB_env *env;     /* the LMDB environment */
-    size_t map_size;  /* current map size */
-    uint32_t schema;  /* schema version on disk */
+    MDB_env *env;    /* the LMDB environment */
+    size_t map_size; /* current map size */
+    uint32_t schema; /* schema version on disk */
 #define STORE_DBI_FIELD_(name, flags) MDB_dbi name;
     STORE_DBS(STORE_DBI_FIELD_)
 #undef STORE_DBI_FIELD_
 };
 
 struct rumor_txn {
-    MDB_txn *txn;       /* the LMDB transaction */
-    rumor_store_t *s;   /* its store */
+    MDB_txn *txn;     /* the LMDB transaction */
+    rumor_store_t *s; /* its store */
 };
 
 static int map_err(int mrc)
@@ -91,8 +91,8 @@ static uint64_t entries(rumor_txn_t *t, MDB_dbi dbi)
  * fn(ctx, key, val) until it returns non-zero (which is then returned).
  */
 typedef int (*walk_fn)(void *ctx, const MDB_val *k, const MDB_val *v);
-static int walk_prefix(rumor_txn_t *t, MDB_dbi dbi, const uint8_t *prefix, size_t plen, bool reverse,
-                       walk_fn fn, void *ctx)
+static int walk_prefix(rumor_txn_t *t, MDB_dbi dbi, const uint8_t *prefix, size_t plen,
+                       bool reverse, walk_fn fn, void *ctx)
 {
     MDB_cursor *c;
     int mrc = mdb_cursor_open(t->txn, dbi, &c);
@@ -109,8 +109,10 @@ static int walk_prefix(rumor_txn_t *t, MDB_dbi dbi, const uint8_t *prefix, size_
         memset(seek + plen, 0xff, 64);
         k = val(seek, plen + 64);
         mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-        if (mrc == MDB_NOTFOUND) mrc = mdb_cursor_get(c, &k, &v, MDB_LAST);
-        else if (mrc == 0) mrc = mdb_cursor_get(c, &k, &v, MDB_PREV);
+        if (mrc == MDB_NOTFOUND)
+            mrc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+        else if (mrc == 0)
+            mrc = mdb_cursor_get(c, &k, &v, MDB_PREV);
     }
     while (mrc == 0) {
         if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0) {
@@ -190,7 +192,8 @@ int rumor_store_open(const char *dir, const rumor_store_options_t *opt, rumor_st
     {
         /* A store grown by another process has a larger map: adopt it. */
         MDB_envinfo info;
-        if (mdb_env_info(s->env, &info) == 0 && info.me_mapsize > s->map_size) s->map_size = info.me_mapsize;
+        if (mdb_env_info(s->env, &info) == 0 && info.me_mapsize > s->map_size)
+            s->map_size = info.me_mapsize;
     }
     if (mdb_txn_begin(s->env, NULL, opt->read_only ? MDB_RDONLY : 0, &txn)) goto fail;
     unsigned dflags = opt->read_only ? 0 : MDB_CREATE;
@@ -216,7 +219,8 @@ int rumor_store_open(const char *dir, const rumor_store_options_t *opt, rumor_st
     *out = s;
     return RUMOR_OK;
 fail:
-    if (rc == RUMOR_ERR_NOT_FOUND) rc = RUMOR_ERR_STORE; /* a read-only open of a store lacking tables */
+    if (rc == RUMOR_ERR_NOT_FOUND)
+        rc = RUMOR_ERR_STORE; /* a read-only open of a store lacking tables */
     if (txn) mdb_txn_abort(txn);
     if (s->env) mdb_env_close(s->env);
     free(s);
@@ -348,8 +352,8 @@ uint64_t rumor_store_event_count(rumor_txn_t *t)
 
 /* ---- log ------------------------------------------------------------------ */
 
-int rumor_store_log_add(rumor_txn_t *t, const uint8_t room[ID], uint64_t lamport, const uint8_t id[ID],
-                        uint8_t type)
+int rumor_store_log_add(rumor_txn_t *t, const uint8_t room[ID], uint64_t lamport,
+                        const uint8_t id[ID], uint8_t type)
 {
     uint8_t k[ID + 8 + ID];
     memcpy(k, room, ID);
@@ -371,7 +375,8 @@ static int log_step(void *ctx, const MDB_val *k, const MDB_val *v)
     return w->cb(w->ctx, rumor_get_u64(p + ID), p + ID + 8, *(const uint8_t *)v->mv_data);
 }
 
-int rumor_store_log_each(rumor_txn_t *t, const uint8_t room[ID], bool reverse, rumor_store_log_fn cb, void *ctx)
+int rumor_store_log_each(rumor_txn_t *t, const uint8_t room[ID], bool reverse,
+                         rumor_store_log_fn cb, void *ctx)
 {
     log_walk_t w = {cb, ctx};
     return walk_prefix(t, t->s->log, room, ID, reverse, log_step, &w);
@@ -380,10 +385,10 @@ int rumor_store_log_each(rumor_txn_t *t, const uint8_t room[ID], bool reverse, r
 /* ---- heads ---------------------------------------------------------------- */
 
 typedef struct {
-    uint8_t *ids;        /* output ids */
-    size_t max;          /* capacity in ids */
-    size_t n;            /* filled */
-    uint64_t *lamports;  /* lamport of each kept id */
+    uint8_t *ids;       /* output ids */
+    size_t max;         /* capacity in ids */
+    size_t n;           /* filled */
+    uint64_t *lamports; /* lamport of each kept id */
     uint64_t max_lamport;
 } heads_walk_t;
 
@@ -408,8 +413,8 @@ static int heads_step(void *ctx, const MDB_val *k, const MDB_val *v)
     return 0;
 }
 
-int rumor_store_heads_get(rumor_txn_t *t, const uint8_t room[ID], uint8_t *ids, size_t max, size_t *n,
-                          uint64_t *max_lamport)
+int rumor_store_heads_get(rumor_txn_t *t, const uint8_t room[ID], uint8_t *ids, size_t max,
+                          size_t *n, uint64_t *max_lamport)
 {
     uint64_t lamports[64];
     if (max > 64) max = 64;
@@ -421,8 +426,8 @@ int rumor_store_heads_get(rumor_txn_t *t, const uint8_t room[ID], uint8_t *ids, 
     return RUMOR_OK;
 }
 
-int rumor_store_heads_advance(rumor_txn_t *t, const uint8_t room[ID], const uint8_t id[ID], uint64_t lamport,
-                              const uint8_t *parents, size_t n_parents)
+int rumor_store_heads_advance(rumor_txn_t *t, const uint8_t room[ID], const uint8_t id[ID],
+                              uint64_t lamport, const uint8_t *parents, size_t n_parents)
 {
     uint8_t k[2 * ID], l[8];
     memcpy(k, room, ID);
@@ -514,9 +519,9 @@ int rumor_store_room_put(rumor_txn_t *t, const rumor_store_room_t *room)
 }
 
 typedef struct {
-    rumor_txn_t *t;           /* transaction to read rooms in */
-    rumor_store_room_fn cb;   /* caller's callback */
-    void *ctx;                /* its context */
+    rumor_txn_t *t;         /* transaction to read rooms in */
+    rumor_store_room_fn cb; /* caller's callback */
+    void *ctx;              /* its context */
 } children_walk_t;
 
 static int children_step(void *ctx, const MDB_val *k, const MDB_val *v)
@@ -530,7 +535,8 @@ static int children_step(void *ctx, const MDB_val *k, const MDB_val *v)
     return w->cb(w->ctx, &room);
 }
 
-int rumor_store_room_children(rumor_txn_t *t, const uint8_t parent[ID], rumor_store_room_fn cb, void *ctx)
+int rumor_store_room_children(rumor_txn_t *t, const uint8_t parent[ID], rumor_store_room_fn cb,
+                              void *ctx)
 {
     children_walk_t w = {t, cb, ctx};
     return walk_prefix(t, t->s->children, parent, ID, false, children_step, &w);
@@ -549,7 +555,8 @@ static void pair_key(uint8_t k[2 * ID], const uint8_t a[ID], const uint8_t b[ID]
     memcpy(k + ID, b, ID);
 }
 
-int rumor_store_member_get(rumor_txn_t *t, const uint8_t room[ID], const uint8_t pk[ID], uint8_t *role)
+int rumor_store_member_get(rumor_txn_t *t, const uint8_t room[ID], const uint8_t pk[ID],
+                           uint8_t *role)
 {
     uint8_t k[2 * ID];
     MDB_val v;
@@ -561,7 +568,8 @@ int rumor_store_member_get(rumor_txn_t *t, const uint8_t room[ID], const uint8_t
     return RUMOR_OK;
 }
 
-int rumor_store_member_put(rumor_txn_t *t, const uint8_t room[ID], const uint8_t pk[ID], uint8_t role)
+int rumor_store_member_put(rumor_txn_t *t, const uint8_t room[ID], const uint8_t pk[ID],
+                           uint8_t role)
 {
     uint8_t k[2 * ID];
     pair_key(k, room, pk);
@@ -586,10 +594,12 @@ static int member_step(void *ctx, const MDB_val *k, const MDB_val *v)
     member_walk_t *w = ctx;
     if (k->mv_size != 2 * ID || v->mv_size != 1) return RUMOR_ERR_STORE;
     w->n++;
-    return w->cb ? w->cb(w->ctx, (const uint8_t *)k->mv_data + ID, *(const uint8_t *)v->mv_data) : 0;
+    return w->cb ? w->cb(w->ctx, (const uint8_t *)k->mv_data + ID, *(const uint8_t *)v->mv_data)
+                 : 0;
 }
 
-int rumor_store_member_each(rumor_txn_t *t, const uint8_t room[ID], rumor_store_member_fn cb, void *ctx)
+int rumor_store_member_each(rumor_txn_t *t, const uint8_t room[ID], rumor_store_member_fn cb,
+                            void *ctx)
 {
     member_walk_t w = {cb, ctx, 0};
     return walk_prefix(t, t->s->members, room, ID, false, member_step, &w);
@@ -606,8 +616,8 @@ uint64_t rumor_store_member_count(rumor_txn_t *t, const uint8_t room[ID])
 
 #define KEY_REC_BYTES (ID + 4 + RUMOR_STORE_KEY_SEALED_BYTES)
 
-int rumor_store_key_put(rumor_txn_t *t, const uint8_t key_id[8], const uint8_t room[ID], uint32_t epoch,
-                        const uint8_t sealed[RUMOR_STORE_KEY_SEALED_BYTES])
+int rumor_store_key_put(rumor_txn_t *t, const uint8_t key_id[8], const uint8_t room[ID],
+                        uint32_t epoch, const uint8_t sealed[RUMOR_STORE_KEY_SEALED_BYTES])
 {
     uint8_t rec[KEY_REC_BYTES], k[ID + 4 + 8];
     memcpy(rec, room, ID);
@@ -638,7 +648,7 @@ int rumor_store_key_get(rumor_txn_t *t, const uint8_t key_id[8], uint8_t room[ID
 typedef struct {
     rumor_store_key_fn cb; /* caller's callback, or NULL to just take the first */
     void *ctx;
-    uint8_t key_id[8];     /* first key seen */
+    uint8_t key_id[8]; /* first key seen */
     uint32_t epoch;
     bool found;
 } key_walk_t;
@@ -658,7 +668,8 @@ static int key_step(void *ctx, const MDB_val *k, const MDB_val *v)
     return w->cb(w->ctx, p + ID + 4, rumor_get_u32(p + ID));
 }
 
-int rumor_store_key_current(rumor_txn_t *t, const uint8_t room[ID], uint8_t key_id[8], uint32_t *epoch)
+int rumor_store_key_current(rumor_txn_t *t, const uint8_t room[ID], uint8_t key_id[8],
+                            uint32_t *epoch)
 {
     key_walk_t w = {0};
     int rc = walk_prefix(t, t->s->room_keys, room, ID, true, key_step, &w);
@@ -816,7 +827,8 @@ int rumor_store_find_prefix(rumor_txn_t *t, rumor_store_table_t table, const cha
     MDB_val k = val(seek, ID), v;
     mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
     int rc = 0;
-    while (mrc == 0 && (rc = prefix_step(&w, &k, &v)) == 0) mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    while (mrc == 0 && (rc = prefix_step(&w, &k, &v)) == 0)
+        mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
     mdb_cursor_close(c);
     if (rc < 0) return rc;
     if (mrc && mrc != MDB_NOTFOUND) return map_err(mrc);
