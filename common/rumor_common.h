@@ -106,4 +106,10 @@ bool rumor_is_zero(const uint8_t *p, size_t len);
 /* Milliseconds since the Unix epoch from the real-time clock. */
 uint64_t rumor_now_ms(void);
 
+/*
+ * A clock as modules receive it, so tests can drive time: returns
+ * milliseconds since the Unix epoch. `ctx` is the caller's.
+ */
+typedef uint64_t (*rumor_clock_fn)(void *ctx);
+
 #endif

@@ -133,10 +133,23 @@ static int make_dir(const char *path, bool *made)
     return RUMOR_OK;
 }
 
+static uint64_t system_clock(void *ctx)
+{
+    (void)ctx;
+    return rumor_now_ms();
+}
+
+void rumor_node_set_clock(rumor_node_t *n, rumor_clock_fn clock, void *ctx)
+{
+    n->clock = clock ? clock : system_clock;
+    n->clock_ctx = ctx;
+}
+
 static int node_new(const char *home, rumor_node_t **out)
 {
     rumor_node_t *n = calloc(1, sizeof *n);
     if (!n) return RUMOR_ERR_NOMEM;
+    n->clock = system_clock;
     n->home = strdup(home);
     if (!n->home) {
         free(n);

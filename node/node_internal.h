@@ -14,6 +14,8 @@ struct rumor_node {
     bool is_protected;                /* key file sealed under a passphrase */
     uint8_t *keyfile;                 /* sodium_malloc'd key file image, to unlock later */
     rumor_gossip_counters_t counters; /* what ingest saw in this process */
+    rumor_clock_fn clock;             /* wall clock for event timestamps */
+    void *clock_ctx;                  /* its context */
 };
 
 /* Wipes memory that held secrets. */

@@ -160,7 +160,7 @@ static int post_in(rumor_txn_t *t, post_t *p)
     }
     d.type = p->type;
     memcpy(d.room, p->room, ID);
-    d.ts = rumor_now_ms();
+    d.ts = n->clock(n->clock_ctx);
     if (p->type == RUMOR_EV_PROFILE) {
         rumor_store_profile_t prof;
         int prc = rumor_store_profile_get(t, n->pk, &prof);

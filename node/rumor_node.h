@@ -53,6 +53,8 @@ bool rumor_node_is_protected(const rumor_node_t *node);
  * signs or decrypts. */
 int rumor_node_unlock(rumor_node_t *node, const rumor_passphrase_t *pass);
 const uint8_t *rumor_node_id(const rumor_node_t *node);
+/* Replaces the wall clock used for event timestamps (tests drive time with it). */
+void rumor_node_set_clock(rumor_node_t *node, rumor_clock_fn clock, void *ctx);
 /* The node's own nick ("" when it has none). */
 void rumor_node_nick(rumor_node_t *node, char out[RUMOR_NICK_MAX + 1]);
 /* The nick of any identity, "" when unknown. */
