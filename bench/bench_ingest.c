@@ -11,11 +11,13 @@
  *
  *   (a) crypto_sign_verify_detached over each event's signed bytes: the
  *       ceiling, since every new event needs one signature check;
- *   (b) the ingest path into a fresh LMDB store (default durability: LMDB
- *       syncs on every commit): per event rumor_gossip_ingest (decode,
- *       duplicate check, signature, causality, rules, store) and
- *       rumor_box_open with the room key, as a member displaying it would;
- *       B events per rumor_store_write transaction;
+ *   (b) the ingest path into a fresh LMDB store: per event
+ *       rumor_gossip_ingest (decode, duplicate check, signature, causality,
+ *       rules, store) and rumor_box_open with the room key, as a member
+ *       displaying it would; B events per write transaction, committed as a
+ *       node commits events from peers (RUMOR_STORE_BATCH: pages synced, meta
+ *       page not), or with --durable as it commits its own sends (every
+ *       commit fully synced);
  *
  * and, to show where the time goes, decode alone, box opening alone, and the
  * commit cost per batch. It prints figures and never judges them: (b)/(a)
@@ -477,7 +479,8 @@ static int ingest_setup(rumor_txn_t *t, void *ctx)
 }
 
 /* (b): every message into a fresh store, B per transaction. */
-static ingest_run_t time_ingest(const world_t *w, size_t batch_size, const char *tmp)
+static ingest_run_t time_ingest(const world_t *w, size_t batch_size,
+                                rumor_store_durability_t durability, const char *tmp)
 {
     ingest_run_t run = {0};
     temp_store_t ts;
@@ -499,7 +502,8 @@ static ingest_run_t time_ingest(const world_t *w, size_t batch_size, const char 
         b.end = first + batch_size < w->messages.n ? first + batch_size : w->messages.n;
         b.attempts = 0;
         times_t start = times_now();
-        if ((rc = rumor_store_write(ts.store, ingest_batch, &b)) < 0) die("ingesting", rc);
+        if ((rc = rumor_store_write_as(ts.store, durability, ingest_batch, &b)) < 0)
+            die("ingesting", rc);
         times_add(&run.total, times_since(start));
         times_add(&run.in_txn, b.in_txn);
         run.ingest_wall += b.ingest_wall;
@@ -531,6 +535,7 @@ typedef struct {
      */
     ingest_run_t ingest;
     times_t ingest_run_verify, ingest_run_decode;
+    rumor_store_durability_t durability; /* how batches are committed */
 } report_t;
 
 static double rate(size_t n, double seconds)
@@ -558,8 +563,11 @@ static void print_report(const report_t *r, const char *tmp)
 
     printf("bench_ingest: %zu MESSAGE events (%.0f bytes each, %d-byte texts) from %d authors,\n"
            "  batches of %zu, best of %zu run(s), one thread on cpu %d, store under %s\n"
-           "  (LMDB default durability: synced on every commit)\n\n",
-           n, r->event_bytes, TEXT_BYTES, r->authors, r->batch, r->runs, r->cpu, tmp);
+           "  (%s)\n\n",
+           n, r->event_bytes, TEXT_BYTES, r->authors, r->batch, r->runs, r->cpu, tmp,
+           r->durability == RUMOR_STORE_DURABLE
+               ? "--durable: every commit fully synced, as for the node's own sends"
+               : "commits as for events from peers: pages synced, LMDB meta page not");
     printf("%-44s %12s %12s\n", "", "events/s", "events/s");
     printf("%-44s %12s %12s\n", "", "(wall)", "(cpu)");
     printf("%-44s %12.0f %12.0f\n", "(a) signature verify (Ed25519, libsodium)", verify_eps,
@@ -595,7 +603,8 @@ static void print_json(const report_t *r)
     double verify_eps = rate(n, r->verify.wall), verify_eps_cpu = rate(n, r->verify.cpu);
     double ingest_eps = rate(n, r->ingest_best.wall), ingest_eps_cpu = rate(n, r->ingest_best.cpu);
     printf(
-        "{\"bench\":\"ingest\",\"events\":%zu,\"batch\":%zu,\"authors\":%d,\"runs\":%zu,"
+        "{\"bench\":\"ingest\",\"durable\":%s,\"events\":%zu,\"batch\":%zu,\"authors\":%d,\"runs\":"
+        "%zu,"
         "\"text_bytes\":%d,\"event_bytes\":%.0f,"
         "\"verify_eps\":%.0f,\"verify_eps_cpu\":%.0f,"
         "\"ingest_eps\":%.0f,\"ingest_eps_cpu\":%.0f,"
@@ -603,11 +612,11 @@ static void print_json(const report_t *r)
         "\"decode_eps\":%.0f,\"decode_eps_cpu\":%.0f,\"decrypt_eps\":%.0f,\"decrypt_eps_cpu\":%.0f,"
         "\"ingest_call_us\":%.2f,\"decrypt_call_us\":%.2f,"
         "\"commit_ms_per_batch\":%.3f,\"commit_cpu_ms_per_batch\":%.3f,\"reruns\":%zu}\n",
-        n, r->batch, r->authors, r->runs, TEXT_BYTES, r->event_bytes, verify_eps, verify_eps_cpu,
-        ingest_eps, ingest_eps_cpu, 100.0 * ingest_eps / verify_eps,
-        100.0 * ingest_eps_cpu / verify_eps_cpu, TARGET_PERCENT, rate(n, r->decode.wall),
-        rate(n, r->decode.cpu), rate(n, r->decrypt.wall), rate(n, r->decrypt.cpu),
-        us_per(in->ingest_wall, n), us_per(in->decrypt_wall, n),
+        r->durability == RUMOR_STORE_DURABLE ? "true" : "false", n, r->batch, r->authors, r->runs,
+        TEXT_BYTES, r->event_bytes, verify_eps, verify_eps_cpu, ingest_eps, ingest_eps_cpu,
+        100.0 * ingest_eps / verify_eps, 100.0 * ingest_eps_cpu / verify_eps_cpu, TARGET_PERCENT,
+        rate(n, r->decode.wall), rate(n, r->decode.cpu), rate(n, r->decrypt.wall),
+        rate(n, r->decrypt.cpu), us_per(in->ingest_wall, n), us_per(in->decrypt_wall, n),
         1e3 * (in->total.wall - in->in_txn.wall) / (double)in->batches,
         1e3 * (in->total.cpu - in->in_txn.cpu) / (double)in->batches, in->reruns);
 }
@@ -617,12 +626,14 @@ static void print_json(const report_t *r)
 static void usage(const char *argv0)
 {
     fprintf(stderr,
-            "usage: %s [--events N] [--batch B] [--authors K] [--runs R] [--dir DIR] [--json]\n"
+            "usage: %s [--events N] [--batch B] [--authors K] [--runs R] [--dir DIR] [--durable] "
+            "[--json]\n"
             "  --events N   MESSAGE events to ingest (default %d)\n"
             "  --batch B    events per write transaction (default %d)\n"
             "  --authors K  authors posting in turn, all members, K >= 2 (default %d)\n"
             "  --runs R     repeat each measurement, keep the best (default %d)\n"
             "  --dir DIR    where the temporary stores go (default $TMPDIR or /tmp)\n"
+            "  --durable    sync every commit fully, as for the node's own sends\n"
             "  --json       also print the figures as one JSON line\n",
             argv0, DEFAULT_EVENTS, DEFAULT_BATCH, DEFAULT_AUTHORS, DEFAULT_RUNS);
     exit(2);
@@ -654,7 +665,8 @@ int main(int argc, char **argv)
     report_t r = {.events = DEFAULT_EVENTS,
                   .batch = DEFAULT_BATCH,
                   .runs = DEFAULT_RUNS,
-                  .authors = DEFAULT_AUTHORS};
+                  .authors = DEFAULT_AUTHORS,
+                  .durability = RUMOR_STORE_BATCH};
     const char *tmp = getenv("TMPDIR");
     bool json = false;
     if (!tmp || !*tmp) tmp = "/tmp";
@@ -662,6 +674,10 @@ int main(int argc, char **argv)
         const char *arg = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(arg, "--json") == 0) {
             json = true;
+            continue;
+        }
+        if (strcmp(arg, "--durable") == 0) {
+            r.durability = RUMOR_STORE_DURABLE;
             continue;
         }
         if (!val) usage(argv[0]);
@@ -709,7 +725,7 @@ int main(int argc, char **argv)
         times_best(&r.verify, verify);
         times_best(&r.decode, decode);
         times_best(&r.decrypt, time_decrypt(&w.messages, views, w.room_key));
-        ingest_run_t in = time_ingest(&w, r.batch, tmp);
+        ingest_run_t in = time_ingest(&w, r.batch, r.durability, tmp);
         times_best(&r.ingest_best, in.total);
         if (r.ingest.total.wall == 0 || in.total.wall < r.ingest.total.wall) {
             r.ingest = in;

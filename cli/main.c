@@ -547,8 +547,9 @@ static int cmd_room_edit(const cli_t *c, int argc, char **argv, const char *what
     if (rc == RUMOR_ERR_DENIED && strcmp(what, "move") == 0)
         rc = fail(
             1,
-            "cannot move '%s' there: you must be its admin and a member of the new parent, the "
-            "parent must not be inside it, and only private rooms may go to or from the top level",
+            "cannot move '%s' there: you must be its admin, the new parent must not be inside it, "
+            "and a shared room stays in its key domain (only a private room may move to another "
+            "tree or to the top level)",
             pos[0]);
     else if (rc < 0)
         rc = edit_error(what, pos[0], rc);

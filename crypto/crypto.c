@@ -130,7 +130,9 @@ int rumor_keyfile_inspect(const uint8_t *buf, size_t len, uint8_t pk[RUMOR_ID_BY
     uint8_t prot = buf[KF_OFF_PROT];
     uint64_t ops = rumor_get_u64(buf + KF_OFF_OPS), mem = rumor_get_u64(buf + KF_OFF_MEM);
     if (prot == KF_PROT_NONE) {
-        if (ops || mem || !rumor_is_zero(buf + KF_OFF_CT + RUMOR_SEED_BYTES, RUMOR_MAC_BYTES))
+        /* Unprotected: every field but the seed is zero, so one file has one meaning. */
+        if (ops || mem || !rumor_is_zero(buf + KF_OFF_SALT, KF_OFF_CT - KF_OFF_SALT) ||
+            !rumor_is_zero(buf + KF_OFF_CT + RUMOR_SEED_BYTES, RUMOR_MAC_BYTES))
             return RUMOR_ERR_MALFORMED;
     } else if (prot == KF_PROT_ARGON2ID) {
         if (ops < crypto_pwhash_OPSLIMIT_MIN || ops > crypto_pwhash_OPSLIMIT_SENSITIVE ||

@@ -154,7 +154,16 @@ static int check_rules(rumor_txn_t *t, const rumor_event_t *ev)
         rumor_store_room_t np;
         if (rumor_store_room_get(t, ev->target, &np) < 0) return RUMOR_ERR_DENIED;
         if (is_within(t, ev->target, ev->room)) return RUMOR_ERR_DENIED;
-        if (!rumor_gossip_role(t, ev->target, ev->author)) return RUMOR_ERR_DENIED;
+        if (private_room) {
+            /* Its own domain wherever it goes; the mover must belong where it puts it. */
+            if (!rumor_gossip_role(t, ev->target, ev->author)) return RUMOR_ERR_DENIED;
+        } else {
+            /* A shared room never changes key domain (PROTOCOL.md 3, 7). */
+            uint8_t from[ID], to[ID];
+            if (rumor_gossip_key_domain(t, ev->room, from) < 0 ||
+                rumor_gossip_key_domain(t, ev->target, to) < 0 || memcmp(from, to, ID) != 0)
+                return RUMOR_ERR_DENIED;
+        }
         int depth = room_depth(t, ev->target);
         if (depth < 0 || depth + subtree_height(t, ev->room, RUMOR_MAX_DEPTH) > RUMOR_MAX_DEPTH)
             return RUMOR_ERR_DENIED;

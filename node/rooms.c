@@ -176,7 +176,7 @@ static int post_in(rumor_txn_t *t, post_t *p)
         rc = RUMOR_ERR_TOO_BIG;
         goto out;
     }
-    memcpy(body, p->plain, p->plain_len);
+    if (p->plain_len) memcpy(body, p->plain, p->plain_len);
     d.body_len = p->plain_len;
     if (p->text) {
         size_t box_len;
@@ -544,7 +544,7 @@ static int walk_level(rumor_txn_t *t, rumor_node_t *n, const uint8_t parent[ID],
     if (depth > RUMOR_MAX_DEPTH) return RUMOR_OK;
     room_vec_t v = {NULL, 0, 0, t, n};
     int rc = rumor_store_room_children(t, parent, collect_child, &v);
-    if (rc == RUMOR_OK) qsort(v.items, v.n, sizeof *v.items, by_name);
+    if (rc == RUMOR_OK && v.n > 1) qsort(v.items, v.n, sizeof *v.items, by_name);
     for (size_t i = 0; rc == RUMOR_OK && i < v.n; i++) {
         rc = cb(ctx, &v.items[i]);
         if (rc == RUMOR_OK) rc = walk_level(t, n, v.items[i].id, depth + 1, cb, ctx);

@@ -49,8 +49,8 @@ int rumor_node_open(const char *home, rumor_node_t **out);
 void rumor_node_close(rumor_node_t **node);
 /* True when the identity is sealed under a passphrase. */
 bool rumor_node_is_protected(const rumor_node_t *node);
-/* Unlocks the identity (RUMOR_ERR_PASSPHRASE when wrong). Needed by every operation below that
- * signs or decrypts. */
+/* Unlocks the identity (RUMOR_ERR_PASSPHRASE when wrong); does nothing once unlocked. Needed by
+ * every operation below that signs or decrypts. */
 int rumor_node_unlock(rumor_node_t *node, const rumor_passphrase_t *pass);
 const uint8_t *rumor_node_id(const rumor_node_t *node);
 /* Replaces the wall clock used for event timestamps (tests drive time with it). */

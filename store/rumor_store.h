@@ -8,10 +8,17 @@
  *
  * Transactions: every write goes through rumor_store_write(), which runs a
  * callback inside one LMDB write transaction and commits it before
- * returning, so a success is durable. When the map is full the transaction
- * is aborted, the map grown, and the callback run again from the start: a
- * callback must keep every effect inside the transaction (or be safe to
- * repeat). Readers use rumor_store_read_begin()/rumor_store_read_end().
+ * returning. When the map is full the transaction is aborted, the map
+ * grown, and the callback run again from the start: a callback must keep
+ * every effect inside the transaction (or be safe to repeat). Readers use
+ * rumor_store_read_begin()/rumor_store_read_end().
+ *
+ * Durability: RUMOR_STORE_DURABLE commits are on disk when the call returns
+ * (what the user is told is stored). RUMOR_STORE_BATCH commits write and
+ * sync their pages but not LMDB's meta page, saving one flush: a power cut
+ * may undo the last such transactions, but never corrupts the store and
+ * never undoes a later durable one (LMDB's MDB_NOMETASYNC). Use it for
+ * events from peers, which can be fetched again.
  *
  * Threading: a store may be shared by threads (MDB_NOTLS); a transaction
  * belongs to the thread that began it. Only one process writes at a time
@@ -51,9 +58,18 @@ uint32_t rumor_store_schema(const rumor_store_t *s);
 /* Current map size in bytes (grows on demand). */
 size_t rumor_store_map_size(const rumor_store_t *s);
 
-/* Runs fn(txn, ctx) in one write transaction and commits it; see above. */
 typedef int (*rumor_store_write_fn)(rumor_txn_t *txn, void *ctx);
+typedef enum {
+    RUMOR_STORE_DURABLE = 0, /* on disk before the call returns */
+    RUMOR_STORE_BATCH = 1,   /* pages synced, meta page not: the last commits may be undone */
+} rumor_store_durability_t;
+/* Runs fn(txn, ctx) in one write transaction and commits it durably. */
 int rumor_store_write(rumor_store_t *s, rumor_store_write_fn fn, void *ctx);
+/* The same with a chosen durability. */
+int rumor_store_write_as(rumor_store_t *s, rumor_store_durability_t durability,
+                         rumor_store_write_fn fn, void *ctx);
+/* Makes every committed transaction durable. */
+int rumor_store_sync(rumor_store_t *s);
 int rumor_store_read_begin(rumor_store_t *s, rumor_txn_t **txn);
 void rumor_store_read_end(rumor_txn_t **txn);
 

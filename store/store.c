@@ -9,7 +9,8 @@
 #define ID               RUMOR_ID_BYTES
 #define WRITE_ATTEMPTS   24
 #define ROOM_REC_VERSION 1
-#define ROOM_REC_BYTES   238
+/* version | parent | flags | creator | created ts | 3 registers of 40 | epoch | messages */
+#define ROOM_REC_BYTES 206
 
 /* The named databases, in one place so open and lookups agree. */
 #define STORE_DBS(X)                                                                               \
@@ -115,7 +116,7 @@ static int walk_prefix(rumor_txn_t *t, MDB_dbi dbi, const uint8_t *prefix, size_
             mrc = mdb_cursor_get(c, &k, &v, MDB_PREV);
     }
     while (mrc == 0) {
-        if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0) {
+        if (k.mv_size < plen || (plen && memcmp(k.mv_data, prefix, plen) != 0)) {
             if (reverse) {
                 /* Keys longer than the seek key can sort after it; skip them back. */
                 if (memcmp(k.mv_data, prefix, k.mv_size < plen ? k.mv_size : plen) > 0) {
@@ -187,7 +188,8 @@ int rumor_store_open(const char *dir, const rumor_store_options_t *opt, rumor_st
     MDB_txn *txn = NULL;
     if (mdb_env_create(&s->env)) goto fail;
     if (mdb_env_set_maxdbs(s->env, 16) || mdb_env_set_mapsize(s->env, s->map_size)) goto fail;
-    unsigned flags = MDB_NOTLS | (opt->read_only ? MDB_RDONLY : 0);
+    /* NOMETASYNC: durable writes sync the meta page themselves (rumor_store_write_as). */
+    unsigned flags = MDB_NOTLS | (opt->read_only ? MDB_RDONLY : MDB_NOMETASYNC);
     if (mdb_env_open(s->env, dir, flags, 0600)) goto fail;
     {
         /* A store grown by another process has a larger map: adopt it. */
@@ -254,7 +256,18 @@ static int grow(rumor_store_t *s)
     return RUMOR_OK;
 }
 
+int rumor_store_sync(rumor_store_t *s)
+{
+    return mdb_env_sync(s->env, 1) == 0 ? RUMOR_OK : RUMOR_ERR_IO;
+}
+
 int rumor_store_write(rumor_store_t *s, rumor_store_write_fn fn, void *ctx)
+{
+    return rumor_store_write_as(s, RUMOR_STORE_DURABLE, fn, ctx);
+}
+
+int rumor_store_write_as(rumor_store_t *s, rumor_store_durability_t durability,
+                         rumor_store_write_fn fn, void *ctx)
 {
     for (int attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
         rumor_txn_t t = {NULL, s};
@@ -270,7 +283,9 @@ int rumor_store_write(rumor_store_t *s, rumor_store_write_fn fn, void *ctx)
         int rc = fn(&t, ctx);
         if (rc == RUMOR_OK) {
             rc = map_err(mdb_txn_commit(t.txn));
-            if (rc == RUMOR_OK) return RUMOR_OK;
+            /* The commit synced the data pages; a durable write also flushes the meta page. */
+            if (rc == RUMOR_OK && durability == RUMOR_STORE_DURABLE) rc = rumor_store_sync(s);
+            if (rc == RUMOR_OK || rc == RUMOR_ERR_IO) return rc;
         } else {
             mdb_txn_abort(t.txn);
         }
@@ -460,6 +475,7 @@ static const uint8_t *get_lww(const uint8_t *p, rumor_store_lww_t *r)
 static void room_encode(uint8_t out[ROOM_REC_BYTES], const rumor_store_room_t *r)
 {
     uint8_t *p = out;
+    _Static_assert(ROOM_REC_BYTES == 1 + 32 + 1 + 32 + 8 + 3 * 40 + 4 + 8, "room record layout");
     *p++ = ROOM_REC_VERSION;
     memcpy(p, r->parent, ID), p += ID;
     *p++ = r->flags;

@@ -204,21 +204,26 @@ def test_room_edits(root):
     h.init()
     h.run("room", "create", "lan")
     h.run("room", "create", "lan/general")
+    h.run("room", "create", "lan/teams")
     h.run("room", "create", "work")
     h.run("room", "rename", "lan/general", "main")
     h.run("room", "topic", "lan/main", "where we talk")
     info = json.loads(h.run("room", "info", "lan/main", "--json")[0])
     assert info["topic"] == "where we talk" and info["name"] == "main"
-    h.run("room", "move", "lan/main", "work")
-    assert json.loads(h.run("room", "info", "work/main", "--json")[0])["path"] == "work/main"
-    # A shared sub-room cannot become top-level; a private one can.
-    expect_unchanged(h, "room", "move", "work/main", "/", contains="cannot move")
-    h.run("room", "create", "work/secret", "--private")
+    h.run("room", "move", "lan/main", "lan/teams")
+    assert json.loads(h.run("room", "info", "lan/teams/main", "--json")[0])["depth"] == 2
+    # A shared room keeps its key domain: not into another tree, not to the top level.
+    expect_unchanged(h, "room", "move", "lan/teams/main", "work", contains="cannot move")
+    expect_unchanged(h, "room", "move", "lan/teams/main", "/", contains="cannot move")
+    expect_unchanged(h, "room", "move", "work", "lan", contains="cannot move")
+    # A private room is its own domain: it may go anywhere, the top level included.
+    h.run("room", "create", "lan/secret", "--private")
+    h.run("room", "move", "lan/secret", "work")
     h.run("room", "move", "work/secret", "/")
     assert json.loads(h.run("room", "info", "secret", "--json")[0])["depth"] == 0
     # A room cannot move inside itself.
-    h.run("room", "create", "work/main/inner")
-    expect_unchanged(h, "room", "move", "work/main", "work/main/inner", contains="cannot move")
+    h.run("room", "create", "lan/teams/main/inner")
+    expect_unchanged(h, "room", "move", "lan/teams", "lan/teams/main/inner", contains="cannot move")
     expect_unchanged(h, "room", "rename", "work", "a/b")
 
 
