@@ -526,9 +526,11 @@ int rumor_store_room_put(rumor_txn_t *t, const rumor_store_room_t *room)
     } else if (rc < 0 && rc != RUMOR_ERR_NOT_FOUND) {
         return rc;
     }
+    bool placed = rc == RUMOR_OK && memcmp(old.parent, room->parent, ID) == 0;
     uint8_t rec[ROOM_REC_BYTES];
     room_encode(rec, room);
     if ((rc = put(t, t->s->rooms, room->id, ID, rec, sizeof rec, 0)) < 0) return rc;
+    if (placed) return RUMOR_OK; /* the child index already says so */
     memcpy(k, room->parent, ID);
     memcpy(k + ID, room->id, ID);
     return put(t, t->s->children, k, sizeof k, "", 0, 0);
