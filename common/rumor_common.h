@@ -43,7 +43,8 @@
     X(ERR_MISSING_PARENT, -18, "a parent event is missing")                                        \
     X(ERR_CRYPTO, -19, "cryptographic failure")                                                    \
     X(ERR_NO_KEY, -20, "no key for this room")                                                     \
-    X(ERR_BUSY, -21, "resource busy")
+    X(ERR_BUSY, -21, "resource busy")                                                              \
+    X(ERR_FOREIGN_STORE, -22, "the store belongs to another identity")
 
 typedef enum {
     RUMOR_OK = 0,

@@ -29,6 +29,26 @@ int rumor_crypto_init(void)
     return sodium_init() < 0 ? RUMOR_ERR_CRYPTO : RUMOR_OK;
 }
 
+void *rumor_secret_alloc(size_t len)
+{
+    return sodium_malloc(len);
+}
+
+void rumor_secret_free(void *p)
+{
+    sodium_free(p);
+}
+
+void rumor_wipe(void *p, size_t len)
+{
+    sodium_memzero(p, len);
+}
+
+bool rumor_secret_equal(const void *a, const void *b, size_t len)
+{
+    return sodium_memcmp(a, b, len) == 0;
+}
+
 int rumor_identity_from_seed(const uint8_t seed[RUMOR_SEED_BYTES], rumor_identity_t **out)
 {
     rumor_identity_t *id = calloc(1, sizeof *id);

@@ -72,9 +72,10 @@ static int decode_body(rumor_event_t *ev)
         if (room_zero || !(ev->target = take(&r, RUMOR_ID_BYTES))) return RUMOR_ERR_MALFORMED;
         break;
     case RUMOR_EV_KEY_EPOCH:
-        if (room_zero || !(p = take(&r, 6))) return RUMOR_ERR_MALFORMED;
+        if (room_zero || !(p = take(&r, RUMOR_KEY_EPOCH_FIXED))) return RUMOR_ERR_MALFORMED;
         ev->epoch = rumor_get_u32(p);
         ev->n_entries = rumor_get_u16(p + 4);
+        ev->key_id = p + 6;
         if (ev->epoch == 0 || ev->n_entries == 0 || ev->n_entries > RUMOR_MAX_MEMBERS)
             return RUMOR_ERR_MALFORMED;
         if (!(ev->entries = take(&r, (size_t)ev->n_entries * RUMOR_EPOCH_ENTRY_BYTES)))

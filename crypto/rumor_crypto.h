@@ -54,6 +54,8 @@
 /* MEMBER_ADD entry: seal(key_id | epoch | key) */
 #define RUMOR_SEALED_GRANT_BYTES                                                                   \
     (RUMOR_KEY_ID_BYTES + 4 + RUMOR_ROOM_KEY_BYTES + RUMOR_SEAL_OVERHEAD)
+/* KEY_EPOCH body before its entries: epoch | n | key_id */
+#define RUMOR_KEY_EPOCH_FIXED (4 + 2 + RUMOR_KEY_ID_BYTES)
 /* KEY_EPOCH entry: member | seal(key) */
 #define RUMOR_EPOCH_ENTRY_BYTES (RUMOR_ID_BYTES + RUMOR_ROOM_KEY_BYTES + RUMOR_SEAL_OVERHEAD)
 
@@ -73,8 +75,23 @@ typedef enum {
 #define RUMOR_ROLE_MEMBER       1
 #define RUMOR_ROLE_ADMIN        2
 
-/* Initialises libsodium. Returns RUMOR_OK or RUMOR_ERR_CRYPTO. */
+/*
+ * Initialises libsodium. Returns RUMOR_OK or RUMOR_ERR_CRYPTO. Randomness comes
+ * from libsodium's randombytes, which tests and fuzzers make deterministic with
+ * randombytes_set_implementation() before this call.
+ */
 int rumor_crypto_init(void);
+
+/* ---- memory for secrets ------------------------------------------------- */
+
+/* Locked, guarded memory for a secret (NULL when out of memory); free with rumor_secret_free. */
+void *rumor_secret_alloc(size_t len);
+/* Wipes and frees what rumor_secret_alloc returned. Accepts NULL. */
+void rumor_secret_free(void *p);
+/* Wipes `len` bytes in a way the compiler cannot drop. */
+void rumor_wipe(void *p, size_t len);
+/* Constant-time equality of two secrets of `len` bytes. */
+bool rumor_secret_equal(const void *a, const void *b, size_t len);
 
 /* ---- identity ---------------------------------------------------------- */
 
@@ -95,7 +112,8 @@ void rumor_identity_sign(const rumor_identity_t *id, uint8_t sig[RUMOR_SIG_BYTES
 
 /*
  * Seals the identity in a key file image (PROTOCOL.md 5.1). With pass == NULL
- * the file is unprotected. opslimit/memlimit 0 pick the interactive defaults.
+ * the file is unprotected and `out` then holds the seed in clear: keep it in
+ * rumor_secret_alloc memory. opslimit/memlimit 0 pick the interactive defaults.
  */
 int rumor_keyfile_seal(const rumor_identity_t *id, const char *pass, size_t pass_len,
                        uint64_t opslimit, uint64_t memlimit, uint8_t out[RUMOR_KEYFILE_BYTES]);
@@ -185,6 +203,7 @@ typedef struct {
     const uint8_t *target; /* MEMBER_ADD/REMOVE: member; ROOM_MOVE: new parent */
     uint8_t role;          /* MEMBER_ADD */
     uint32_t epoch;        /* KEY_EPOCH */
+    const uint8_t *key_id; /* KEY_EPOCH: the new key's id (RUMOR_KEY_ID_BYTES) */
     uint16_t n_entries;    /* MEMBER_ADD grants, KEY_EPOCH entries */
     const uint8_t *entries;
 } rumor_event_t;

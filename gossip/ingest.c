@@ -1,10 +1,14 @@
 /* ingest.c - validation and state folding of events (PROTOCOL.md 3 and 4). */
 #include "rumor_gossip.h"
 
-#include <sodium.h>
 #include <string.h>
 
 #define ID RUMOR_ID_BYTES
+
+/* The store keeps what crypto makes: their sizes must agree. */
+_Static_assert(RUMOR_STORE_KEY_SEALED_BYTES == RUMOR_KEY_AT_REST_BYTES, "sealed key size");
+_Static_assert(RUMOR_STORE_KEY_ID_BYTES == RUMOR_KEY_ID_BYTES, "key id size");
+_Static_assert(RUMOR_STORE_NICK_MAX == RUMOR_NICK_MAX, "nick size");
 
 bool rumor_gossip_is_key_room(const rumor_store_room_t *room)
 {
@@ -171,9 +175,10 @@ static int check_rules(rumor_txn_t *t, const rumor_event_t *ev)
     }
     case RUMOR_EV_MEMBER_ADD:
         if (!rumor_gossip_is_key_room(&room)) return RUMOR_ERR_DENIED;
-        if (role == RUMOR_ROLE_ADMIN) return RUMOR_OK;
+        if (role == RUMOR_ROLE_ADMIN) return RUMOR_OK; /* adds, promotes, demotes */
+        /* A member may invite to a shared room, but not change anyone's role. */
         if (role == RUMOR_ROLE_MEMBER && ev->role == RUMOR_ROLE_MEMBER &&
-            !(room.flags & RUMOR_ROOM_FLAG_PRIVATE))
+            !(room.flags & RUMOR_ROOM_FLAG_PRIVATE) && !rumor_gossip_role(t, ev->room, ev->target))
             return RUMOR_OK;
         return RUMOR_ERR_DENIED;
     case RUMOR_EV_MEMBER_REMOVE:
@@ -200,43 +205,53 @@ static void lww_set(rumor_store_lww_t *r, const rumor_event_t *ev)
     memcpy(r->event, ev->id, ID);
 }
 
-/* Stores a room key for `self` that arrived sealed to it. */
-static int keep_key(rumor_txn_t *t, const rumor_identity_t *self, const uint8_t room[ID],
-                    uint32_t epoch, const uint8_t *key)
+int rumor_gossip_keep_key(rumor_txn_t *t, const rumor_identity_t *self, const uint8_t room[ID],
+                          uint32_t epoch, const uint8_t key[RUMOR_ROOM_KEY_BYTES])
 {
     uint8_t key_id[RUMOR_KEY_ID_BYTES], sealed[RUMOR_KEY_AT_REST_BYTES];
     rumor_room_key_id(key_id, key);
+    if (!rumor_store_epoch_announced(t, room, epoch, key_id)) return RUMOR_ERR_DENIED;
     rumor_key_at_rest_seal(sealed, self, key);
     return rumor_store_key_put(t, key_id, room, epoch, sealed);
 }
 
-/* Picks up the room keys an event hands to `self` (MEMBER_ADD grants, KEY_EPOCH entries). */
+/* Keeps a key handed to us if the room announced it; an unannounced one is skipped, not fatal. */
+static int keep(rumor_txn_t *t, const rumor_identity_t *self, const uint8_t room[ID],
+                uint32_t epoch, const uint8_t *key)
+{
+    int rc = rumor_gossip_keep_key(t, self, room, epoch, key);
+    return rc == RUMOR_ERR_DENIED ? RUMOR_OK : rc;
+}
+
+/*
+ * Picks up the room keys an event hands to `self` (MEMBER_ADD grants,
+ * KEY_EPOCH entries). Only keys the room announced are kept (PROTOCOL.md 4.4).
+ */
 static int take_keys(rumor_txn_t *t, const rumor_identity_t *self, const rumor_event_t *ev)
 {
     const uint8_t *me = rumor_identity_public(self);
-    uint8_t *plain = sodium_malloc(RUMOR_KEY_ID_BYTES + 4 + RUMOR_ROOM_KEY_BYTES);
+    uint8_t *plain = rumor_secret_alloc(RUMOR_KEY_ID_BYTES + 4 + RUMOR_ROOM_KEY_BYTES);
     if (!plain) return RUMOR_ERR_NOMEM;
+    uint8_t key_id[RUMOR_KEY_ID_BYTES];
     int rc = RUMOR_OK;
     if (ev->type == RUMOR_EV_MEMBER_ADD && memcmp(ev->target, me, ID) == 0) {
         for (unsigned i = 0; i < ev->n_entries && rc == RUMOR_OK; i++) {
             const uint8_t *e = ev->entries + (size_t)i * RUMOR_SEALED_GRANT_BYTES;
-            uint8_t key_id[RUMOR_KEY_ID_BYTES];
-            if (rumor_seal_open(plain, self, e, RUMOR_SEALED_GRANT_BYTES) < 0)
-                continue; /* not for us */
-            rumor_room_key_id(key_id, plain + RUMOR_KEY_ID_BYTES + 4);
-            if (sodium_memcmp(key_id, plain, RUMOR_KEY_ID_BYTES) != 0) continue; /* mislabelled */
-            rc = keep_key(t, self, ev->room, rumor_get_u32(plain + RUMOR_KEY_ID_BYTES),
-                          plain + RUMOR_KEY_ID_BYTES + 4);
+            const uint8_t *key = plain + RUMOR_KEY_ID_BYTES + 4;
+            if (rumor_seal_open(plain, self, e, RUMOR_SEALED_GRANT_BYTES) < 0) continue;
+            rumor_room_key_id(key_id, key);
+            if (!rumor_secret_equal(key_id, plain, RUMOR_KEY_ID_BYTES)) continue; /* mislabelled */
+            rc = keep(t, self, ev->room, rumor_get_u32(plain + RUMOR_KEY_ID_BYTES), key);
         }
     } else if (ev->type == RUMOR_EV_KEY_EPOCH) {
         for (unsigned i = 0; i < ev->n_entries && rc == RUMOR_OK; i++) {
             const uint8_t *e = ev->entries + (size_t)i * RUMOR_EPOCH_ENTRY_BYTES;
             if (memcmp(e, me, ID) != 0) continue;
             if (rumor_seal_open(plain, self, e + ID, RUMOR_EPOCH_ENTRY_BYTES - ID) < 0) continue;
-            rc = keep_key(t, self, ev->room, ev->epoch, plain);
+            rc = keep(t, self, ev->room, ev->epoch, plain);
         }
     }
-    sodium_free(plain);
+    rumor_secret_free(plain);
     return rc;
 }
 
@@ -280,9 +295,12 @@ static int apply(rumor_txn_t *t, const rumor_identity_t *self, const rumor_event
             if ((rc = rumor_store_heads_advance(t, ev->id, ev->id, ev->lamport, NULL, 0)) < 0)
                 return rc;
         }
-        if (rumor_gossip_is_key_room(&r))
-            return rumor_store_member_put(t, ev->id, ev->author, RUMOR_ROLE_ADMIN);
-        return RUMOR_OK;
+        if (!rumor_gossip_is_key_room(&r)) return RUMOR_OK;
+        /* A key room's create box is sealed under its epoch-0 key: that announces the key. */
+        uint8_t key_id[RUMOR_KEY_ID_BYTES];
+        if ((rc = rumor_box_key_id(ev->box, ev->box_len, key_id)) < 0) return rc;
+        if ((rc = rumor_store_epoch_announce(t, ev->id, 0, key_id)) < 0) return rc;
+        return rumor_store_member_put(t, ev->id, ev->author, RUMOR_ROLE_ADMIN);
     }
 
     rumor_store_room_t room;
@@ -310,6 +328,7 @@ static int apply(rumor_txn_t *t, const rumor_identity_t *self, const rumor_event
         break;
     case RUMOR_EV_KEY_EPOCH:
         if (ev->epoch > room.epoch) room.epoch = ev->epoch;
+        if ((rc = rumor_store_epoch_announce(t, ev->room, ev->epoch, ev->key_id)) < 0) return rc;
         break;
     }
     if ((rc = rumor_store_room_put(t, &room)) < 0) return rc;
@@ -356,8 +375,7 @@ int rumor_gossip_next_parents(rumor_txn_t *t, const uint8_t room[ID], uint8_t *p
                               uint8_t *n_parents, uint64_t *lamport)
 {
     size_t n = 0;
-    uint64_t max_all = 0;
-    int rc = rumor_store_heads_get(t, room, parents, RUMOR_MAX_PARENTS, &n, &max_all);
+    int rc = rumor_store_heads_get(t, room, parents, RUMOR_MAX_PARENTS, &n, NULL);
     if (rc < 0) return rc;
     if (n == 0) return RUMOR_ERR_NOT_FOUND;
     /* lamport must be 1 + the largest *named* parent; the newest heads are kept first. */
@@ -370,7 +388,6 @@ int rumor_gossip_next_parents(rumor_txn_t *t, const uint8_t room[ID], uint8_t *p
         uint64_t l = rumor_get_u64(pb + 66);
         if (l > max) max = l;
     }
-    (void)max_all;
     *n_parents = (uint8_t)n;
     *lamport = max + 1;
     return RUMOR_OK;

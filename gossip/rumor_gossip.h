@@ -50,6 +50,14 @@ uint8_t rumor_gossip_role(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES],
                           const uint8_t pk[RUMOR_ID_BYTES]);
 
 /*
+ * Keeps a room key for `self`, sealed at rest under its store key, if the
+ * room announced it for `epoch` (PROTOCOL.md 4.4); RUMOR_ERR_DENIED if not.
+ */
+int rumor_gossip_keep_key(rumor_txn_t *t, const rumor_identity_t *self,
+                          const uint8_t room[RUMOR_ID_BYTES], uint32_t epoch,
+                          const uint8_t key[RUMOR_ROOM_KEY_BYTES]);
+
+/*
  * Fills `parents` (capacity RUMOR_MAX_PARENTS) with the room's current heads
  * and *lamport with the clock a new event in the room must carry.
  */

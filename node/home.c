@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,10 @@
 
 #define KEYFILE_NAME "identity.key"
 #define STORE_NAME   "store"
+/* The store remembers whose it is, so a key file and a store never get mixed up. */
+#define OWNER_META "owner"
+/* A key file image and one extra byte, to tell a too-long file. */
+#define KEYFILE_READ (RUMOR_KEYFILE_BYTES + 1)
 
 static int join(char *out, size_t cap, const char *dir, const char *name)
 {
@@ -27,20 +30,11 @@ static int read_small_file(const char *path, uint8_t *buf, size_t cap, size_t *l
     if (fd < 0) return errno == ENOENT ? RUMOR_ERR_NOT_FOUND : RUMOR_ERR_IO;
     size_t n = 0;
     int rc = RUMOR_OK;
-    for (;;) {
-        if (n == cap) {
-            uint8_t extra;
-            ssize_t r = read(fd, &extra, 1);
-            if (r != 0) rc = r < 0 ? RUMOR_ERR_IO : RUMOR_ERR_MALFORMED;
-            break;
-        }
+    while (n < cap) {
         ssize_t r = read(fd, buf + n, cap - n);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            rc = RUMOR_ERR_IO;
-            break;
-        }
-        if (r == 0) break;
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) rc = RUMOR_ERR_IO;
+        if (r <= 0) break;
         n += (size_t)r;
     }
     close(fd);
@@ -48,17 +42,48 @@ static int read_small_file(const char *path, uint8_t *buf, size_t cap, size_t *l
     return rc;
 }
 
-/* Writes `path` so that it either holds all of `buf` or does not change: temp file, fsync, rename.
+/* Reads a key file image into locked memory (it may hold a seed in clear). */
+static int read_keyfile(const char *path, uint8_t **out, size_t *len)
+{
+    uint8_t *buf = rumor_secret_alloc(KEYFILE_READ);
+    if (!buf) return RUMOR_ERR_NOMEM;
+    int rc = read_small_file(path, buf, KEYFILE_READ, len);
+    if (rc < 0) {
+        rumor_secret_free(buf);
+        return rc;
+    }
+    *out = buf;
+    return RUMOR_OK;
+}
+
+/* The directory part of a path ("." for a bare name). NULL when out of memory. */
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) return strdup(".");
+    if (slash == path) return strdup("/");
+    return strndup(path, (size_t)(slash - path));
+}
+
+/*
+ * Creates `path` holding exactly `buf`, never replacing anything already there
+ * (file, directory or symlink): a private temporary file made with mkstemp in
+ * the same directory, synced, then link()ed into place, which fails if the
+ * name exists. A crash leaves either no file or the whole file.
  */
-static int write_file_atomic(const char *dir, const char *path, const uint8_t *buf, size_t len,
-                             bool excl)
+static int write_new_file(const char *path, const uint8_t *buf, size_t len)
 {
     char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >= (int)sizeof tmp)
+    if (!*path || snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp)
         return RUMOR_ERR_INVALID;
-    if (excl && access(path, F_OK) == 0) return RUMOR_ERR_EXISTS;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return RUMOR_ERR_IO;
+    char *dir = dir_of(path);
+    if (!dir) return RUMOR_ERR_NOMEM;
+    int rc = RUMOR_OK;
+    int fd = mkstemp(tmp); /* O_EXCL, mode 0600 */
+    if (fd < 0) {
+        rc = errno == ENOENT ? RUMOR_ERR_NOT_FOUND : RUMOR_ERR_IO;
+        goto out;
+    }
     size_t off = 0;
     while (off < len) {
         ssize_t w = write(fd, buf + off, len - off);
@@ -66,44 +91,22 @@ static int write_file_atomic(const char *dir, const char *path, const uint8_t *b
         if (w <= 0) break;
         off += (size_t)w;
     }
-    int rc = off == len && fsync(fd) == 0 ? RUMOR_OK : RUMOR_ERR_IO;
+    if (off != len || fsync(fd) != 0) rc = RUMOR_ERR_IO;
     if (close(fd) != 0) rc = RUMOR_ERR_IO;
+    if (rc == RUMOR_OK && link(tmp, path) != 0)
+        rc = errno == EEXIST ? RUMOR_ERR_EXISTS : RUMOR_ERR_IO;
+    unlink(tmp);
     if (rc == RUMOR_OK) {
-        /* link() fails if the target appeared meanwhile, so `excl` never overwrites. */
-        if (excl) {
-            if (link(tmp, path) != 0) rc = errno == EEXIST ? RUMOR_ERR_EXISTS : RUMOR_ERR_IO;
-            unlink(tmp);
-        } else if (rename(tmp, path) != 0) {
-            rc = RUMOR_ERR_IO;
-        }
-    }
-    if (rc != RUMOR_OK) unlink(tmp);
-    if (rc == RUMOR_OK && dir) {
         int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
+        if (dfd < 0 || fsync(dfd) != 0) rc = RUMOR_ERR_IO;
+        if (dfd >= 0) close(dfd);
     }
+out:
+    free(dir);
     return rc;
 }
 
-static char *dir_of(const char *path)
-{
-    char *d = strdup(path);
-    if (!d) return NULL;
-    char *slash = strrchr(d, '/');
-    if (!slash) {
-        strcpy(d, ".");
-    } else if (slash == d) {
-        d[1] = '\0';
-    } else {
-        *slash = '\0';
-    }
-    return d;
-}
-
-/* Undo record for a failed init: what we created, so we remove exactly that. */
+/* What a failed init made, so that exactly that is removed. */
 typedef struct {
     bool made_home;  /* we made the home directory */
     bool made_store; /* we made the store directory */
@@ -120,6 +123,7 @@ static void undo_created(const char *home, const created_t *c)
     if (c->made_home) rmdir(home);
 }
 
+/* Makes a private directory; *made tells whether it is new. */
 static int make_dir(const char *path, bool *made)
 {
     *made = false;
@@ -127,6 +131,7 @@ static int make_dir(const char *path, bool *made)
         *made = true;
         return RUMOR_OK;
     }
+    if (errno == ENOENT) return RUMOR_ERR_NOT_FOUND; /* its parent does not exist */
     if (errno != EEXIST) return RUMOR_ERR_IO;
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return RUMOR_ERR_IO;
@@ -167,13 +172,36 @@ static int open_store(rumor_node_t *n)
     return rumor_store_open(p, NULL, &n->store);
 }
 
-/* Shared by init and import: make the home around an identity and its key file image. */
-static int make_home(const char *home, rumor_identity_t **idp,
-                     const uint8_t keyfile[RUMOR_KEYFILE_BYTES], const char *nick)
+/* The identity the store was made for; RUMOR_ERR_NOT_FOUND for a store without one. */
+static int store_owner(rumor_node_t *n, uint8_t owner[RUMOR_ID_BYTES])
+{
+    rumor_txn_t *t;
+    size_t len = 0;
+    int rc = rumor_store_read_begin(n->store, &t);
+    if (rc < 0) return rc;
+    rc = rumor_store_meta_get(t, OWNER_META, owner, RUMOR_ID_BYTES, &len);
+    rumor_store_read_end(&t);
+    if (rc == RUMOR_OK && len != RUMOR_ID_BYTES) rc = RUMOR_ERR_STORE;
+    return rc;
+}
+
+static int put_owner(rumor_txn_t *t, void *ctx)
+{
+    return rumor_store_meta_put(t, OWNER_META, ctx, RUMOR_ID_BYTES);
+}
+
+/*
+ * Shared by init and import: makes the home around an identity and its key
+ * file image. A store already in the home is adopted only if it was made for
+ * this identity (restoring a backup); any other is refused.
+ */
+static int make_home(const char *home, rumor_identity_t **idp, const uint8_t *keyfile,
+                     const char *nick)
 {
     char kpath[PATH_MAX], spath[PATH_MAX];
     created_t made = {0};
     rumor_node_t *n = NULL;
+    uint8_t owner[RUMOR_ID_BYTES];
     int rc = join(kpath, sizeof kpath, home, KEYFILE_NAME);
     if (rc == RUMOR_OK) rc = join(spath, sizeof spath, home, STORE_NAME);
     if (rc < 0) return rc;
@@ -186,9 +214,18 @@ static int make_home(const char *home, rumor_identity_t **idp,
     n->id = *idp;
     *idp = NULL;
     memcpy(n->pk, rumor_identity_public(n->id), RUMOR_ID_BYTES);
+    if (!made.made_store) {
+        rc = store_owner(n, owner);
+        if (rc == RUMOR_OK && memcmp(owner, n->pk, RUMOR_ID_BYTES) != 0)
+            rc = RUMOR_ERR_FOREIGN_STORE;
+        if (rc == RUMOR_ERR_NOT_FOUND) rc = RUMOR_ERR_FOREIGN_STORE; /* not ours to adopt */
+        if (rc < 0) goto out;
+    } else if ((rc = rumor_store_write(n->store, put_owner, n->pk)) < 0) {
+        goto out;
+    }
     if (nick && (rc = rumor_node_set_nick(n, nick)) < 0) goto out;
     /* The key file last: a home with a key file is a complete home. */
-    rc = write_file_atomic(home, kpath, keyfile, RUMOR_KEYFILE_BYTES, true);
+    rc = write_new_file(kpath, keyfile, RUMOR_KEYFILE_BYTES);
     /* The home holds secrets: only its owner may enter it. */
     if (rc == RUMOR_OK && chmod(home, 0700) != 0) rc = RUMOR_ERR_IO;
 out:
@@ -197,62 +234,82 @@ out:
     return rc;
 }
 
+bool rumor_node_home_has_identity(const char *home)
+{
+    char kpath[PATH_MAX];
+    return join(kpath, sizeof kpath, home, KEYFILE_NAME) == RUMOR_OK && access(kpath, F_OK) == 0;
+}
+
+int rumor_node_inspect_backup(const char *file, bool *is_protected)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = rumor_crypto_init();
+    if (rc == RUMOR_OK) rc = read_keyfile(file, &buf, &len);
+    if (rc == RUMOR_OK) rc = rumor_keyfile_inspect(buf, len, NULL, is_protected);
+    rumor_secret_free(buf);
+    return rc;
+}
+
 int rumor_node_init_home(const char *home, const char *nick, const rumor_passphrase_t *pass,
                          uint8_t id_out[RUMOR_ID_BYTES])
 {
     rumor_identity_t *id = NULL;
-    uint8_t keyfile[RUMOR_KEYFILE_BYTES];
+    uint8_t *keyfile = NULL;
     int rc = rumor_crypto_init();
     if (rc < 0) return rc;
     if (nick && (rc = rumor_node_check_nick(nick)) < 0) return rc;
-    if ((rc = rumor_identity_generate(&id)) < 0) return rc;
+    if (!(keyfile = rumor_secret_alloc(RUMOR_KEYFILE_BYTES))) return RUMOR_ERR_NOMEM;
+    if ((rc = rumor_identity_generate(&id)) < 0) goto out;
     rc = rumor_keyfile_seal(id, pass ? pass->pass : NULL, pass ? pass->len : 0, 0, 0, keyfile);
-    if (rc == RUMOR_OK) {
-        memcpy(id_out, rumor_identity_public(id), RUMOR_ID_BYTES);
-        rc = make_home(home, &id, keyfile, nick);
-    }
+    if (rc < 0) goto out;
+    memcpy(id_out, rumor_identity_public(id), RUMOR_ID_BYTES);
+    rc = make_home(home, &id, keyfile, nick);
+out:
     rumor_identity_destroy(&id);
-    rumor_wipe(keyfile, sizeof keyfile);
+    rumor_secret_free(keyfile);
     return rc;
 }
 
 int rumor_node_import_home(const char *home, const char *file, const rumor_passphrase_t *pass,
                            uint8_t id_out[RUMOR_ID_BYTES])
 {
-    uint8_t keyfile[RUMOR_KEYFILE_BYTES + 1];
+    uint8_t *keyfile = NULL;
     size_t len = 0;
     rumor_identity_t *id = NULL;
     int rc = rumor_crypto_init();
-    if (rc < 0) return rc;
-    if ((rc = read_small_file(file, keyfile, sizeof keyfile, &len)) < 0) goto out;
-    if ((rc = rumor_keyfile_open(keyfile, len, pass ? pass->pass : NULL, pass ? pass->len : 0,
-                                 &id)) < 0)
-        goto out;
-    memcpy(id_out, rumor_identity_public(id), RUMOR_ID_BYTES);
-    rc = make_home(home, &id, keyfile, NULL);
-out:
+    if (rc == RUMOR_OK) rc = read_keyfile(file, &keyfile, &len);
+    if (rc == RUMOR_OK)
+        rc = rumor_keyfile_open(keyfile, len, pass ? pass->pass : NULL, pass ? pass->len : 0, &id);
+    if (rc == RUMOR_OK) {
+        memcpy(id_out, rumor_identity_public(id), RUMOR_ID_BYTES);
+        rc = make_home(home, &id, keyfile, NULL);
+    }
     rumor_identity_destroy(&id);
-    rumor_wipe(keyfile, sizeof keyfile);
+    rumor_secret_free(keyfile);
     return rc;
 }
 
 int rumor_node_open(const char *home, rumor_node_t **out)
 {
     char kpath[PATH_MAX];
-    uint8_t keyfile[RUMOR_KEYFILE_BYTES + 1];
+    uint8_t owner[RUMOR_ID_BYTES];
     size_t len = 0;
     rumor_node_t *n = NULL;
     int rc = rumor_crypto_init();
     if (rc == RUMOR_OK) rc = join(kpath, sizeof kpath, home, KEYFILE_NAME);
-    if (rc == RUMOR_OK) rc = read_small_file(kpath, keyfile, sizeof keyfile, &len);
-    if (rc == RUMOR_ERR_NOT_FOUND) rc = RUMOR_ERR_NO_IDENTITY;
     if (rc == RUMOR_OK) rc = node_new(home, &n);
-    if (rc == RUMOR_OK) rc = rumor_keyfile_inspect(keyfile, len, n->pk, &n->is_protected);
-    /* An unprotected key file holds the seed in clear: keep it in locked memory only. */
-    if (rc == RUMOR_OK && !(n->keyfile = sodium_malloc(RUMOR_KEYFILE_BYTES))) rc = RUMOR_ERR_NOMEM;
-    if (rc == RUMOR_OK) memcpy(n->keyfile, keyfile, RUMOR_KEYFILE_BYTES);
-    rumor_wipe(keyfile, sizeof keyfile);
+    /* The image stays in locked memory: an unprotected key file holds the seed in clear. */
+    if (rc == RUMOR_OK) rc = read_keyfile(kpath, &n->keyfile, &len);
+    if (rc == RUMOR_ERR_NOT_FOUND) rc = RUMOR_ERR_NO_IDENTITY;
+    if (rc == RUMOR_OK) rc = rumor_keyfile_inspect(n->keyfile, len, n->pk, &n->is_protected);
     if (rc == RUMOR_OK) rc = open_store(n);
+    if (rc == RUMOR_OK) {
+        rc = store_owner(n, owner);
+        if (rc == RUMOR_OK && memcmp(owner, n->pk, RUMOR_ID_BYTES) != 0)
+            rc = RUMOR_ERR_FOREIGN_STORE;
+        if (rc == RUMOR_ERR_NOT_FOUND) rc = RUMOR_OK; /* made before stores named their owner */
+    }
     if (rc < 0) {
         rumor_node_close(&n);
         return rc;
@@ -267,7 +324,7 @@ void rumor_node_close(rumor_node_t **np)
     rumor_node_t *n = *np;
     rumor_store_close(&n->store);
     rumor_identity_destroy(&n->id);
-    sodium_free(n->keyfile);
+    rumor_secret_free(n->keyfile);
     free(n->home);
     free(n);
     *np = NULL;
@@ -291,16 +348,17 @@ const uint8_t *rumor_node_id(const rumor_node_t *n)
     return n->pk;
 }
 
+const uint8_t *rumor_node_tampered_event(const rumor_node_t *n)
+{
+    return n->has_tampered ? n->tampered : NULL;
+}
+
 int rumor_node_export_identity(rumor_node_t *n, const char *path, const rumor_passphrase_t *pass)
 {
     if (!n->id) return RUMOR_ERR_PASSPHRASE;
-    if (!pass || !pass->pass) return RUMOR_ERR_INVALID;
-    uint8_t keyfile[RUMOR_KEYFILE_BYTES];
+    if (!pass || !pass->pass || !*path) return RUMOR_ERR_INVALID;
+    uint8_t keyfile[RUMOR_KEYFILE_BYTES]; /* sealed under the passphrase: nothing secret in it */
     int rc = rumor_keyfile_seal(n->id, pass->pass, pass->len, 0, 0, keyfile);
-    char *dir = dir_of(path);
-    if (!dir) rc = RUMOR_ERR_NOMEM;
-    if (rc == RUMOR_OK) rc = write_file_atomic(dir, path, keyfile, sizeof keyfile, true);
-    free(dir);
-    rumor_wipe(keyfile, sizeof keyfile);
+    if (rc == RUMOR_OK) rc = write_new_file(path, keyfile, sizeof keyfile);
     return rc;
 }

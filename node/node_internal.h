@@ -12,14 +12,14 @@ struct rumor_node {
     rumor_identity_t *id;             /* unlocked identity, or NULL */
     uint8_t pk[RUMOR_ID_BYTES];       /* public key, known without unlocking */
     bool is_protected;                /* key file sealed under a passphrase */
-    uint8_t *keyfile;                 /* sodium_malloc'd key file image, to unlock later */
+    uint8_t *keyfile;                 /* key file image in rumor_secret_alloc memory */
     rumor_gossip_counters_t counters; /* what ingest saw in this process */
     rumor_clock_fn clock;             /* wall clock for event timestamps */
+    uint8_t tampered[RUMOR_ID_BYTES]; /* last stored event that failed verification */
+    bool has_tampered;                /* whether `tampered` is set */
     void *clock_ctx;                  /* its context */
 };
 
-/* Wipes memory that held secrets. */
-void rumor_wipe(void *p, size_t len);
 /* Checks a nick: UTF-8, 1..RUMOR_NICK_MAX bytes, no control characters. */
 int rumor_node_check_nick(const char *nick);
 

@@ -1,16 +1,10 @@
 /* rooms.c - what a user does in rooms: create, edit the tree, post, read (PROTOCOL.md 2-4). */
 #include "node_internal.h"
 
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define ID RUMOR_ID_BYTES
-
-void rumor_wipe(void *p, size_t len)
-{
-    sodium_memzero(p, len);
-}
 
 int rumor_node_check_nick(const char *nick)
 {
@@ -41,7 +35,7 @@ static int check_topic(const char *topic)
 
 /* ---- keys and boxes ------------------------------------------------------- */
 
-/* Opens the room key named `key_id` into `key` (sodium memory of the caller). */
+/* Opens the room key named `key_id` into `key` (secret memory of the caller). */
 static int load_key(rumor_txn_t *t, rumor_node_t *n, const uint8_t key_id[RUMOR_KEY_ID_BYTES],
                     uint8_t *key)
 {
@@ -67,45 +61,69 @@ static int domain_key(rumor_txn_t *t, rumor_node_t *n, const uint8_t room[ID], u
 }
 
 /*
+ * Reads a stored event and checks it again: the bytes must decode, hash to
+ * the id they are stored under, and carry a valid signature. The store is
+ * outside rumor's control (a disk, a backup), so nothing read from it is
+ * shown unchecked. A failure is remembered for rumor_node_tampered_event().
+ */
+static int read_verified(rumor_txn_t *t, rumor_node_t *n, const uint8_t eid[ID], rumor_event_t *ev)
+{
+    const uint8_t *buf;
+    size_t len;
+    int rc = rumor_store_event_get(t, eid, &buf, &len);
+    if (rc < 0) return rc == RUMOR_ERR_NOT_FOUND ? RUMOR_ERR_STORE : rc;
+    if (rumor_event_decode(buf, len, ev) < 0 || memcmp(ev->id, eid, ID) != 0 ||
+        rumor_event_verify(ev) < 0) {
+        memcpy(n->tampered, eid, ID);
+        n->has_tampered = true;
+        return RUMOR_ERR_BAD_SIGNATURE;
+    }
+    return RUMOR_OK;
+}
+
+/*
  * Decrypts the box of stored event `eid` into `pt` (capacity `cap`, NUL added).
- * *type gets the event type.
+ * *type gets the event type. RUMOR_ERR_BAD_SIGNATURE when the stored event was
+ * altered; RUMOR_ERR_NO_KEY / RUMOR_ERR_DECRYPT when it cannot be read.
  */
 static int open_event_box(rumor_txn_t *t, rumor_node_t *n, const uint8_t eid[ID], char *pt,
                           size_t cap, size_t *pt_len, uint8_t *type)
 {
-    const uint8_t *buf;
-    size_t len;
     rumor_event_t ev;
     uint8_t key_id[RUMOR_KEY_ID_BYTES], ad[RUMOR_EVENT_AD_BYTES];
-    int rc = rumor_store_event_get(t, eid, &buf, &len);
+    int rc = read_verified(t, n, eid, &ev);
     if (rc < 0) return rc;
-    if ((rc = rumor_event_decode(buf, len, &ev)) < 0) return RUMOR_ERR_BAD_SIGNATURE;
     if (!ev.box || rumor_box_key_id(ev.box, ev.box_len, key_id) < 0) return RUMOR_ERR_MALFORMED;
     if (ev.box_len - RUMOR_BOX_OVERHEAD >= cap) return RUMOR_ERR_TOO_BIG;
-    uint8_t *key = sodium_malloc(RUMOR_ROOM_KEY_BYTES);
+    uint8_t *key = rumor_secret_alloc(RUMOR_ROOM_KEY_BYTES);
     if (!key) return RUMOR_ERR_NOMEM;
     rc = load_key(t, n, key_id, key);
     if (rc == RUMOR_OK) {
         rumor_event_ad(ad, ev.type, ev.room, ev.author);
         rc = rumor_box_open((uint8_t *)pt, pt_len, key, ad, sizeof ad, ev.box, ev.box_len);
     }
-    sodium_free(key);
+    rumor_secret_free(key);
     if (rc < 0) return rc;
     pt[*pt_len] = '\0';
     *type = ev.type;
     return RUMOR_OK;
 }
 
-/* The current name and topic of a room, decrypted; "" when unreadable. */
-static void room_texts(rumor_txn_t *t, rumor_node_t *n, const rumor_store_room_t *r, char *name,
-                       char *topic)
+/*
+ * The current name and topic (may be NULL) of a room, decrypted; "" when we
+ * cannot read them. Only a tampered stored event is an error.
+ */
+static int room_texts(rumor_txn_t *t, rumor_node_t *n, const rumor_store_room_t *r, char *name,
+                      char *topic)
 {
     char buf[RUMOR_NAME_MAX + RUMOR_TOPIC_MAX + 2];
     size_t len;
     uint8_t type;
     name[0] = '\0';
     if (topic) topic[0] = '\0';
-    if (open_event_box(t, n, r->name.event, buf, sizeof buf, &len, &type) == RUMOR_OK) {
+    int rc = open_event_box(t, n, r->name.event, buf, sizeof buf, &len, &type);
+    if (rc == RUMOR_ERR_BAD_SIGNATURE) return rc;
+    if (rc == RUMOR_OK) {
         if (type == RUMOR_EV_ROOM_CREATE) {
             size_t nl = (uint8_t)buf[0];
             if (nl + 1 <= len && nl <= RUMOR_NAME_MAX) {
@@ -118,12 +136,15 @@ static void room_texts(rumor_txn_t *t, rumor_node_t *n, const rumor_store_room_t
         if (strchr(name, '/') || !rumor_utf8_valid_line((const uint8_t *)name, strlen(name)))
             name[0] = '\0';
     }
-    if (!topic) return;
-    if (open_event_box(t, n, r->topic.event, buf, sizeof buf, &len, &type) == RUMOR_OK) {
+    if (!topic) return RUMOR_OK;
+    rc = open_event_box(t, n, r->topic.event, buf, sizeof buf, &len, &type);
+    if (rc == RUMOR_ERR_BAD_SIGNATURE) return rc;
+    if (rc == RUMOR_OK) {
         size_t off = type == RUMOR_EV_ROOM_CREATE ? 1 + (size_t)(uint8_t)buf[0] : 0;
         if (off <= len && len - off <= RUMOR_TOPIC_MAX) memcpy(topic, buf + off, len - off + 1);
         if (!rumor_utf8_valid_line((const uint8_t *)topic, strlen(topic))) topic[0] = '\0';
     }
+    return RUMOR_OK;
 }
 
 /* ---- posting ---------------------------------------------------------------- */
@@ -149,7 +170,7 @@ static int post_in(rumor_txn_t *t, post_t *p)
     rumor_event_draft_t d = {0};
     int rc = RUMOR_OK;
     uint8_t *body = malloc(RUMOR_EVENT_MAX), *out = malloc(RUMOR_EVENT_MAX);
-    uint8_t *key = sodium_malloc(RUMOR_ROOM_KEY_BYTES);
+    uint8_t *key = rumor_secret_alloc(RUMOR_ROOM_KEY_BYTES);
     if (!body || !out || !key) {
         rc = RUMOR_ERR_NOMEM;
         goto out;
@@ -198,7 +219,7 @@ static int post_in(rumor_txn_t *t, post_t *p)
 out:
     free(body);
     free(out);
-    sodium_free(key);
+    rumor_secret_free(key);
     return rc;
 }
 
@@ -255,7 +276,8 @@ static int find_child_step(void *ctx, const rumor_store_room_t *r)
 {
     find_child_t *f = ctx;
     char name[RUMOR_NAME_MAX + 1];
-    room_texts(f->t, f->n, r, name, NULL);
+    int rc = room_texts(f->t, f->n, r, name, NULL);
+    if (rc < 0) return rc;
     if (strcmp(name, f->name) == 0 && f->matches++ == 0) memcpy(f->found, r->id, ID);
     return 0;
 }
@@ -295,8 +317,18 @@ static int resolve_path(rumor_txn_t *t, rumor_node_t *n, const char *path, size_
     return RUMOR_OK;
 }
 
+/* A path is names joined by '/': none empty, no '/' at either end. */
+static bool path_ok(const char *path, size_t len)
+{
+    if (len == 0 || path[0] == '/' || path[len - 1] == '/') return false;
+    for (size_t i = 1; i < len; i++)
+        if (path[i] == '/' && path[i - 1] == '/') return false;
+    return true;
+}
+
 static int resolve_in(rumor_txn_t *t, rumor_node_t *n, const char *name, uint8_t out[ID])
 {
+    if (!path_ok(name, strlen(name))) return RUMOR_ERR_INVALID;
     int rc = resolve_path(t, n, name, strlen(name), out);
     if (rc != RUMOR_ERR_NOT_FOUND) return rc;
     if (strlen(name) >= RUMOR_ID_PREFIX_MIN && rumor_hex_is_prefix(name))
@@ -331,6 +363,7 @@ static int create_fn(rumor_txn_t *t, void *ctx)
     uint8_t parent[ID] = {0};
     const char *slash = strrchr(c->path, '/');
     const char *name = slash ? slash + 1 : c->path;
+    if (!path_ok(c->path, strlen(c->path))) return RUMOR_ERR_INVALID;
     int rc = check_name(name);
     if (rc < 0) return rc;
     if (slash && (rc = resolve_path(t, n, c->path, (size_t)(slash - c->path), parent)) < 0)
@@ -347,7 +380,7 @@ static int create_fn(rumor_txn_t *t, void *ctx)
     memcpy(text + 1, name, nl);
     if (tl) memcpy(text + 1 + nl, c->topic, tl);
     uint8_t flags = c->is_private ? RUMOR_ROOM_FLAG_PRIVATE : 0;
-    uint8_t *key = sodium_malloc(RUMOR_ROOM_KEY_BYTES);
+    uint8_t *key = rumor_secret_alloc(RUMOR_ROOM_KEY_BYTES);
     if (!key) return RUMOR_ERR_NOMEM;
     if (key_room) rumor_room_key_generate(key);
     post_t p = {.n = n,
@@ -359,14 +392,9 @@ static int create_fn(rumor_txn_t *t, void *ctx)
                 .box_key = key_room ? key : NULL};
     memcpy(p.room, parent, ID);
     rc = post_in(t, &p);
-    if (rc == RUMOR_OK && key_room) {
-        /* Our own copy of the new room's first key, sealed at rest. */
-        uint8_t key_id[RUMOR_KEY_ID_BYTES], sealed[RUMOR_KEY_AT_REST_BYTES];
-        rumor_room_key_id(key_id, key);
-        rumor_key_at_rest_seal(sealed, n->id, key);
-        rc = rumor_store_key_put(t, key_id, p.id, 0, sealed);
-    }
-    sodium_free(key);
+    /* Our own copy of the new room's first key, which its create event announced. */
+    if (rc == RUMOR_OK && key_room) rc = rumor_gossip_keep_key(t, n->id, p.id, 0, key);
+    rumor_secret_free(key);
     memcpy(c->id, p.id, ID);
     return rc;
 }
@@ -421,7 +449,7 @@ static int edit_fn(rumor_txn_t *t, void *ctx)
         char name[RUMOR_NAME_MAX + 1];
         uint8_t other[ID];
         if (e->parent) memcpy(target, e->parent, ID);
-        room_texts(t, e->n, &r, name, NULL);
+        if ((rc = room_texts(t, e->n, &r, name, NULL)) < 0) return rc;
         if (name[0] && find_child(t, e->n, target, name, other) == RUMOR_OK &&
             memcmp(other, e->room, ID) != 0)
             return RUMOR_ERR_EXISTS;
@@ -456,46 +484,59 @@ int rumor_node_room_move(rumor_node_t *n, const uint8_t id[ID], const uint8_t *p
 
 /* ---- reading rooms ------------------------------------------------------------ */
 
-static void fill_room(rumor_txn_t *t, rumor_node_t *n, const rumor_store_room_t *r,
-                      rumor_node_room_t *out)
+/* The room's path from the top ("?" for a name we cannot read) and its depth (0: top level). */
+static int room_path(rumor_txn_t *t, rumor_node_t *n, const rumor_store_room_t *r, const char *name,
+                     char path[RUMOR_PATH_MAX + 1], int *depth_out)
+{
+    char parts[RUMOR_MAX_DEPTH][RUMOR_NAME_MAX + 1];
+    int depth = 0, rc;
+    strcpy(parts[depth++], name[0] ? name : "?");
+    rumor_store_room_t cur = *r;
+    while (!rumor_is_zero(cur.parent, ID) && depth < RUMOR_MAX_DEPTH) {
+        if (rumor_store_room_get(t, cur.parent, &cur) < 0) break;
+        if ((rc = room_texts(t, n, &cur, parts[depth], NULL)) < 0) return rc;
+        if (!parts[depth][0]) strcpy(parts[depth], "?");
+        depth++;
+    }
+    *depth_out = depth - 1;
+    size_t off = 0;
+    for (int i = depth - 1; i >= 0; i--) {
+        size_t l = strlen(parts[i]);
+        if (off + l + 2 > RUMOR_PATH_MAX + 1) break;
+        memcpy(path + off, parts[i], l);
+        off += l;
+        if (i) path[off++] = '/';
+    }
+    path[off] = '\0';
+    return RUMOR_OK;
+}
+
+/* Membership figures of the room's key domain, as seen by this node. */
+static void fill_domain(rumor_txn_t *t, rumor_node_t *n, rumor_node_room_t *out)
+{
+    rumor_store_room_t d;
+    if (rumor_gossip_key_domain(t, out->id, out->domain) < 0) return;
+    out->members = rumor_store_member_count(t, out->domain);
+    if (rumor_store_room_get(t, out->domain, &d) == RUMOR_OK) out->epoch = d.epoch;
+    if (rumor_store_member_get(t, out->domain, n->pk, &out->my_role) < 0) out->my_role = 0;
+}
+
+static int fill_room(rumor_txn_t *t, rumor_node_t *n, const rumor_store_room_t *r,
+                     rumor_node_room_t *out)
 {
     memset(out, 0, sizeof *out);
     memcpy(out->id, r->id, ID);
     memcpy(out->parent, r->parent, ID);
     out->is_private = r->flags & RUMOR_ROOM_FLAG_PRIVATE;
-    room_texts(t, n, r, out->name, out->topic);
+    int rc = room_texts(t, n, r, out->name, out->topic);
+    if (rc < 0) return rc;
     out->readable = out->name[0] != '\0';
     out->messages = r->messages;
     uint64_t seen = 0;
-    rumor_store_read_mark_get(t, r->id, &seen);
+    if (rumor_store_read_mark_get(t, r->id, &seen) < 0) seen = 0;
     out->unread = r->messages > seen ? r->messages - seen : 0;
-    if (rumor_gossip_key_domain(t, r->id, out->domain) == RUMOR_OK) {
-        rumor_store_room_t d;
-        out->members = rumor_store_member_count(t, out->domain);
-        if (rumor_store_room_get(t, out->domain, &d) == RUMOR_OK) out->epoch = d.epoch;
-        rumor_store_member_get(t, out->domain, n->pk, &out->my_role);
-    }
-    /* Path and depth: walk up (bounded by the tree's depth limit). */
-    char parts[RUMOR_MAX_DEPTH][RUMOR_NAME_MAX + 1];
-    int depth = 0;
-    strcpy(parts[depth++], out->readable ? out->name : "?");
-    rumor_store_room_t cur = *r;
-    while (!rumor_is_zero(cur.parent, ID) && depth < RUMOR_MAX_DEPTH) {
-        if (rumor_store_room_get(t, cur.parent, &cur) < 0) break;
-        room_texts(t, n, &cur, parts[depth], NULL);
-        if (!parts[depth][0]) strcpy(parts[depth], "?");
-        depth++;
-    }
-    out->depth = depth - 1;
-    size_t off = 0;
-    for (int i = depth - 1; i >= 0; i--) {
-        size_t l = strlen(parts[i]);
-        if (off + l + 2 > sizeof out->path) break;
-        memcpy(out->path + off, parts[i], l);
-        off += l;
-        if (i) out->path[off++] = '/';
-    }
-    out->path[off] = '\0';
+    fill_domain(t, n, out);
+    return room_path(t, n, r, out->name, out->path, &out->depth);
 }
 
 int rumor_node_room_get(rumor_node_t *n, const uint8_t id[ID], rumor_node_room_t *room)
@@ -505,7 +546,7 @@ int rumor_node_room_get(rumor_node_t *n, const uint8_t id[ID], rumor_node_room_t
     int rc = rumor_store_read_begin(n->store, &t);
     if (rc < 0) return rc;
     rc = rumor_store_room_get(t, id, &r);
-    if (rc == RUMOR_OK) fill_room(t, n, &r, room);
+    if (rc == RUMOR_OK) rc = fill_room(t, n, &r, room);
     rumor_store_read_end(&t);
     return rc;
 }
@@ -527,8 +568,7 @@ static int collect_child(void *ctx, const rumor_store_room_t *r)
         v->items = items;
         v->cap = cap;
     }
-    fill_room(v->t, v->node, r, &v->items[v->n++]);
-    return 0;
+    return fill_room(v->t, v->node, r, &v->items[v->n++]);
 }
 
 static int by_name(const void *a, const void *b)
@@ -649,16 +689,10 @@ typedef struct {
 /* Re-verifies one stored message and hands it to the caller. */
 static int show_message(log_t *l, const uint8_t id[ID])
 {
-    const uint8_t *buf;
-    size_t len;
     rumor_event_t ev;
-    int rc = rumor_store_event_get(l->t, id, &buf, &len);
-    if (rc < 0) return rc == RUMOR_ERR_NOT_FOUND ? RUMOR_ERR_STORE : rc;
-    if (rumor_event_decode(buf, len, &ev) < 0 || memcmp(ev.id, id, ID) != 0 ||
-        rumor_event_verify(&ev) < 0) {
-        memcpy(l->bad, id, ID);
-        return RUMOR_ERR_BAD_SIGNATURE;
-    }
+    int rc = read_verified(l->t, l->n, id, &ev);
+    if (rc == RUMOR_ERR_BAD_SIGNATURE && l->bad) memcpy(l->bad, id, ID);
+    if (rc < 0) return rc;
     char nick[RUMOR_NICK_MAX + 1];
     nick_in(l->t, ev.author, nick);
     rumor_node_message_t m = {.nick = nick, .ts = ev.ts, .lamport = ev.lamport};

@@ -44,6 +44,15 @@ int rumor_node_init_home(const char *home, const char *nick, const rumor_passphr
 int rumor_node_import_home(const char *home, const char *file, const rumor_passphrase_t *pass,
                            uint8_t id_out[RUMOR_ID_BYTES]);
 
+/* True when `home` holds an identity (a key file). */
+bool rumor_node_home_has_identity(const char *home);
+/*
+ * Checks that `file` is a rumor key file or backup and tells whether it is
+ * sealed under a passphrase. RUMOR_ERR_NOT_FOUND, RUMOR_ERR_IO, or
+ * RUMOR_ERR_MALFORMED when it is not a version-1 key file.
+ */
+int rumor_node_inspect_backup(const char *file, bool *is_protected);
+
 /* Opens a home without unlocking the identity. RUMOR_ERR_NO_IDENTITY when there is none. */
 int rumor_node_open(const char *home, rumor_node_t **out);
 void rumor_node_close(rumor_node_t **node);
@@ -86,7 +95,14 @@ typedef struct {
     uint8_t my_role; /* RUMOR_ROLE_*, 0 when not a member */
 } rumor_node_room_t;
 
+/*
+ * The id of the last stored event that failed its signature or id check while
+ * this node read it (operations then return RUMOR_ERR_BAD_SIGNATURE), or NULL.
+ */
+const uint8_t *rumor_node_tampered_event(const rumor_node_t *node);
+
 /* Resolves a path ("lan/general") or an id prefix of >= 8 hex characters.
+ * RUMOR_ERR_INVALID for a malformed path (empty part, leading or trailing '/'),
  * RUMOR_ERR_NOT_FOUND / RUMOR_ERR_AMBIGUOUS otherwise. */
 int rumor_node_room_resolve(rumor_node_t *node, const char *name, uint8_t id[RUMOR_ID_BYTES]);
 /* Creates a room at `path` (its parent must exist). `topic` may be NULL. */

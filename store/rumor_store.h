@@ -35,6 +35,7 @@
 #define RUMOR_STORE_MAP_INITIAL      ((size_t)8 << 20)
 #define RUMOR_STORE_MAP_MAX          ((size_t)1 << 40)
 #define RUMOR_STORE_KEY_SEALED_BYTES 72
+#define RUMOR_STORE_KEY_ID_BYTES     8
 #define RUMOR_STORE_NICK_MAX         64
 
 typedef struct rumor_store rumor_store_t;
@@ -150,18 +151,32 @@ int rumor_store_member_each(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES],
 uint64_t rumor_store_member_count(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES]);
 
 /* ---- room keys (sealed at rest by the caller) --------------------------- */
-int rumor_store_key_put(rumor_txn_t *t, const uint8_t key_id[8], const uint8_t room[RUMOR_ID_BYTES],
-                        uint32_t epoch, const uint8_t sealed[RUMOR_STORE_KEY_SEALED_BYTES]);
+int rumor_store_key_put(rumor_txn_t *t, const uint8_t key_id[RUMOR_STORE_KEY_ID_BYTES],
+                        const uint8_t room[RUMOR_ID_BYTES], uint32_t epoch,
+                        const uint8_t sealed[RUMOR_STORE_KEY_SEALED_BYTES]);
 /* Gets a key by id; `room` and `epoch` may be NULL. */
-int rumor_store_key_get(rumor_txn_t *t, const uint8_t key_id[8], uint8_t room[RUMOR_ID_BYTES],
-                        uint32_t *epoch, uint8_t sealed[RUMOR_STORE_KEY_SEALED_BYTES]);
+int rumor_store_key_get(rumor_txn_t *t, const uint8_t key_id[RUMOR_STORE_KEY_ID_BYTES],
+                        uint8_t room[RUMOR_ID_BYTES], uint32_t *epoch,
+                        uint8_t sealed[RUMOR_STORE_KEY_SEALED_BYTES]);
 /* The key id of the room's newest epoch. RUMOR_ERR_NOT_FOUND when it has none. */
-int rumor_store_key_current(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], uint8_t key_id[8],
-                            uint32_t *epoch);
+int rumor_store_key_current(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES],
+                            uint8_t key_id[RUMOR_STORE_KEY_ID_BYTES], uint32_t *epoch);
 /* Calls cb for each key of the room, newest epoch first. */
-typedef int (*rumor_store_key_fn)(void *ctx, const uint8_t key_id[8], uint32_t epoch);
+typedef int (*rumor_store_key_fn)(void *ctx, const uint8_t key_id[RUMOR_STORE_KEY_ID_BYTES],
+                                  uint32_t epoch);
 int rumor_store_key_each(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], rumor_store_key_fn cb,
                          void *ctx);
+
+/*
+ * Key epochs announced by the room's own events (its ROOM_CREATE box for
+ * epoch 0, KEY_EPOCH events after). Keys handed to us are kept only for
+ * announced (room, epoch, key id) triples, so a member cannot slip others a
+ * key the room never announced.
+ */
+int rumor_store_epoch_announce(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], uint32_t epoch,
+                               const uint8_t key_id[RUMOR_STORE_KEY_ID_BYTES]);
+bool rumor_store_epoch_announced(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], uint32_t epoch,
+                                 const uint8_t key_id[RUMOR_STORE_KEY_ID_BYTES]);
 
 /* ---- profiles (public nicks) -------------------------------------------- */
 typedef struct {

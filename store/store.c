@@ -22,7 +22,8 @@
     X(children, 0)  /* parent | child -> "" (parent zero: top-level) */                            \
     X(members, 0)   /* key room | public key -> role */                                            \
     X(keys, 0)      /* key id -> room | epoch | sealed key */                                      \
-    X(room_keys, 0) /* room | epoch | key id -> "" */                                              \
+    X(room_keys, 0) /* room | epoch | key id -> "" : keys we hold */                               \
+    X(epochs, 0)    /* room | epoch | key id -> "" : keys the room announced */                    \
     X(profiles, 0)  /* public key -> lamport | event id | nick_len | nick */                       \
     X(reads, 0)     /* room -> messages seen (read marker) */                                      \
     X(peers, 0)     /* public key -> "host:port" */                                                \
@@ -141,9 +142,14 @@ static int walk_prefix(rumor_txn_t *t, MDB_dbi dbi, const uint8_t *prefix, size_
 typedef int (*migration_fn)(rumor_txn_t *t);
 static const migration_fn migrations[RUMOR_STORE_SCHEMA] = {NULL};
 
-static int schema_check(rumor_txn_t *t, void *ctx)
+/* What opening needs from the schema check, and what it reports back. */
+typedef struct {
+    bool read_only; /* must not write */
+    bool wrote;     /* set when the check stamped or migrated the store */
+} schema_ctx_t;
+
+static int schema_check(rumor_txn_t *t, schema_ctx_t *c)
 {
-    bool *read_only = ctx;
     uint8_t buf[4];
     size_t n = 0;
     uint32_t found;
@@ -151,13 +157,13 @@ static int schema_check(rumor_txn_t *t, void *ctx)
     if (rc == RUMOR_ERR_NOT_FOUND) {
         if (entries(t, t->s->events) || entries(t, t->s->rooms)) return RUMOR_ERR_STORE;
         found = RUMOR_STORE_SCHEMA;
-        if (*read_only) {
+        if (c->read_only) {
             t->s->schema = found;
             return RUMOR_OK;
         }
         rumor_put_u32(buf, found);
-        rc = rumor_store_meta_put(t, "schema", buf, 4);
-        if (rc < 0) return rc;
+        if ((rc = rumor_store_meta_put(t, "schema", buf, 4)) < 0) return rc;
+        c->wrote = true;
     } else if (rc < 0) {
         return rc;
     } else {
@@ -167,13 +173,31 @@ static int schema_check(rumor_txn_t *t, void *ctx)
     if (found > RUMOR_STORE_SCHEMA) return RUMOR_ERR_SCHEMA_NEWER;
     if (found == 0) return RUMOR_ERR_STORE;
     while (found < RUMOR_STORE_SCHEMA) {
-        if (*read_only) return RUMOR_ERR_STORE;
+        if (c->read_only) return RUMOR_ERR_STORE;
         if (migrations[found] && (rc = migrations[found](t)) < 0) return rc;
         found++;
         rumor_put_u32(buf, found);
         if ((rc = rumor_store_meta_put(t, "schema", buf, 4)) < 0) return rc;
+        c->wrote = true;
     }
     t->s->schema = found;
+    return RUMOR_OK;
+}
+
+/* Reads the schema stamp without creating anything: 0 for a new store. */
+static int peek_schema(MDB_txn *txn, uint32_t *schema)
+{
+    MDB_dbi meta;
+    MDB_val k = val("schema", 6), v;
+    *schema = 0;
+    int mrc = mdb_dbi_open(txn, "meta", 0, &meta);
+    if (mrc == MDB_NOTFOUND) return RUMOR_OK;
+    if (mrc) return map_err(mrc);
+    mrc = mdb_get(txn, meta, &k, &v);
+    if (mrc == MDB_NOTFOUND) return RUMOR_OK;
+    if (mrc) return map_err(mrc);
+    if (v.mv_size != 4) return RUMOR_ERR_STORE;
+    *schema = rumor_get_u32(v.mv_data);
     return RUMOR_OK;
 }
 
@@ -197,26 +221,30 @@ int rumor_store_open(const char *dir, const rumor_store_options_t *opt, rumor_st
         if (mdb_env_info(s->env, &info) == 0 && info.me_mapsize > s->map_size)
             s->map_size = info.me_mapsize;
     }
+    /*
+     * One transaction: refuse a newer schema before anything is created, then
+     * open (creating) the tables, then stamp or migrate. A refusal or a crash
+     * leaves the store exactly as it was.
+     */
     if (mdb_txn_begin(s->env, NULL, opt->read_only ? MDB_RDONLY : 0, &txn)) goto fail;
+    uint32_t on_disk;
+    if ((rc = peek_schema(txn, &on_disk)) < 0) goto fail;
+    if (on_disk > RUMOR_STORE_SCHEMA) {
+        rc = RUMOR_ERR_SCHEMA_NEWER;
+        goto fail;
+    }
     unsigned dflags = opt->read_only ? 0 : MDB_CREATE;
 #define STORE_DBI_OPEN_(name, f)                                                                   \
     if ((rc = map_err(mdb_dbi_open(txn, #name, dflags | (f), &s->name))) < 0) goto fail;
     STORE_DBS(STORE_DBI_OPEN_)
 #undef STORE_DBI_OPEN_
-    if ((rc = map_err(mdb_txn_commit(txn))) < 0) {
-        txn = NULL;
-        goto fail;
-    }
+    schema_ctx_t sc = {opt->read_only, false};
+    rumor_txn_t t = {txn, s};
+    if ((rc = schema_check(&t, &sc)) < 0) goto fail;
+    /* Committing a read-only transaction too keeps its table handles for the store's life. */
+    rc = map_err(mdb_txn_commit(txn));
     txn = NULL;
-    bool ro = opt->read_only;
-    if (ro) {
-        rumor_txn_t *t;
-        if ((rc = rumor_store_read_begin(s, &t)) < 0) goto fail;
-        rc = schema_check(t, &ro);
-        rumor_store_read_end(&t);
-    } else {
-        rc = rumor_store_write(s, schema_check, &ro);
-    }
+    if (rc == RUMOR_OK && sc.wrote) rc = rumor_store_sync(s);
     if (rc < 0) goto fail;
     *out = s;
     return RUMOR_OK;
@@ -634,8 +662,9 @@ uint64_t rumor_store_member_count(rumor_txn_t *t, const uint8_t room[ID])
 
 #define KEY_REC_BYTES (ID + 4 + RUMOR_STORE_KEY_SEALED_BYTES)
 
-int rumor_store_key_put(rumor_txn_t *t, const uint8_t key_id[8], const uint8_t room[ID],
-                        uint32_t epoch, const uint8_t sealed[RUMOR_STORE_KEY_SEALED_BYTES])
+int rumor_store_key_put(rumor_txn_t *t, const uint8_t key_id[RUMOR_STORE_KEY_ID_BYTES],
+                        const uint8_t room[ID], uint32_t epoch,
+                        const uint8_t sealed[RUMOR_STORE_KEY_SEALED_BYTES])
 {
     uint8_t rec[KEY_REC_BYTES], k[ID + 4 + 8];
     memcpy(rec, room, ID);
@@ -649,7 +678,8 @@ int rumor_store_key_put(rumor_txn_t *t, const uint8_t key_id[8], const uint8_t r
     return put(t, t->s->room_keys, k, sizeof k, "", 0, 0);
 }
 
-int rumor_store_key_get(rumor_txn_t *t, const uint8_t key_id[8], uint8_t room[ID], uint32_t *epoch,
+int rumor_store_key_get(rumor_txn_t *t, const uint8_t key_id[RUMOR_STORE_KEY_ID_BYTES],
+                        uint8_t room[ID], uint32_t *epoch,
                         uint8_t sealed[RUMOR_STORE_KEY_SEALED_BYTES])
 {
     MDB_val v;
@@ -666,7 +696,7 @@ int rumor_store_key_get(rumor_txn_t *t, const uint8_t key_id[8], uint8_t room[ID
 typedef struct {
     rumor_store_key_fn cb; /* caller's callback, or NULL to just take the first */
     void *ctx;
-    uint8_t key_id[8]; /* first key seen */
+    uint8_t key_id[RUMOR_STORE_KEY_ID_BYTES]; /* first key seen */
     uint32_t epoch;
     bool found;
 } key_walk_t;
@@ -686,8 +716,8 @@ static int key_step(void *ctx, const MDB_val *k, const MDB_val *v)
     return w->cb(w->ctx, p + ID + 4, rumor_get_u32(p + ID));
 }
 
-int rumor_store_key_current(rumor_txn_t *t, const uint8_t room[ID], uint8_t key_id[8],
-                            uint32_t *epoch)
+int rumor_store_key_current(rumor_txn_t *t, const uint8_t room[ID],
+                            uint8_t key_id[RUMOR_STORE_KEY_ID_BYTES], uint32_t *epoch)
 {
     key_walk_t w = {0};
     int rc = walk_prefix(t, t->s->room_keys, room, ID, true, key_step, &w);
@@ -702,6 +732,33 @@ int rumor_store_key_each(rumor_txn_t *t, const uint8_t room[ID], rumor_store_key
 {
     key_walk_t w = {cb, ctx, {0}, 0, false};
     return walk_prefix(t, t->s->room_keys, room, ID, true, key_step, &w);
+}
+
+/* ---- announced key epochs --------------------------------------------------- */
+
+static void epoch_key(uint8_t k[ID + 4 + RUMOR_STORE_KEY_ID_BYTES], const uint8_t room[ID],
+                      uint32_t epoch, const uint8_t key_id[RUMOR_STORE_KEY_ID_BYTES])
+{
+    memcpy(k, room, ID);
+    rumor_put_u32(k + ID, epoch);
+    memcpy(k + ID + 4, key_id, RUMOR_STORE_KEY_ID_BYTES);
+}
+
+int rumor_store_epoch_announce(rumor_txn_t *t, const uint8_t room[ID], uint32_t epoch,
+                               const uint8_t key_id[RUMOR_STORE_KEY_ID_BYTES])
+{
+    uint8_t k[ID + 4 + RUMOR_STORE_KEY_ID_BYTES];
+    epoch_key(k, room, epoch, key_id);
+    return put(t, t->s->epochs, k, sizeof k, "", 0, 0);
+}
+
+bool rumor_store_epoch_announced(rumor_txn_t *t, const uint8_t room[ID], uint32_t epoch,
+                                 const uint8_t key_id[RUMOR_STORE_KEY_ID_BYTES])
+{
+    uint8_t k[ID + 4 + RUMOR_STORE_KEY_ID_BYTES];
+    MDB_val v;
+    epoch_key(k, room, epoch, key_id);
+    return get(t, t->s->epochs, k, sizeof k, &v) == RUMOR_OK;
 }
 
 /* ---- profiles ------------------------------------------------------------------ */

@@ -835,13 +835,15 @@ static void test_event_bodies(void)
 
     rumor_put_u32(body, 3);
     rumor_put_u16(body + 4, 1);
-    memset(body + 6, 0x55, RUMOR_EPOCH_ENTRY_BYTES);
+    memset(body + 6, 0x4b, RUMOR_KEY_ID_BYTES);
+    memset(body + RUMOR_KEY_EPOCH_FIXED, 0x55, RUMOR_EPOCH_ENTRY_BYTES);
     len = encode(out, sizeof out, id, RUMOR_EV_KEY_EPOCH, room, parent, 1, body,
-                 6 + RUMOR_EPOCH_ENTRY_BYTES, NULL);
+                 RUMOR_KEY_EPOCH_FIXED + RUMOR_EPOCH_ENTRY_BYTES, NULL);
     if (!DECODES(out, len, &ev)) goto done;
     CHECK_EQ_INT(ev.epoch, 3);
     CHECK_EQ_INT(ev.n_entries, 1);
-    CHECK(ev.entries == ev.body + 6);
+    CHECK(ev.key_id == ev.body + 6);
+    CHECK(ev.entries == ev.body + RUMOR_KEY_EPOCH_FIXED);
 done:
     CHECK_EQ_STR(rumor_event_type_name(RUMOR_EV_MESSAGE), "message");
     CHECK_EQ_STR(rumor_event_type_name(RUMOR_EV_KEY_EPOCH), "key_epoch");
@@ -909,20 +911,21 @@ static void test_event_decode_rejects_bodies(void)
     BAD_BODY(RUMOR_EV_MEMBER_ADD, room, 1, b, ID + 1);
 
     /* KEY_EPOCH: epoch >= 1, 1..512 entries, exactly n entries. */
+    const size_t kf = RUMOR_KEY_EPOCH_FIXED;
     rumor_put_u32(b, 0);
     rumor_put_u16(b + 4, 1);
-    memset(b + 6, 0x55, RUMOR_EPOCH_ENTRY_BYTES);
-    BAD_BODY(RUMOR_EV_KEY_EPOCH, room, 1, b, 6 + RUMOR_EPOCH_ENTRY_BYTES);
+    memset(b + kf, 0x55, RUMOR_EPOCH_ENTRY_BYTES);
+    BAD_BODY(RUMOR_EV_KEY_EPOCH, room, 1, b, kf + RUMOR_EPOCH_ENTRY_BYTES);
     rumor_put_u32(b, 1);
     rumor_put_u16(b + 4, 0);
-    BAD_BODY(RUMOR_EV_KEY_EPOCH, room, 1, b, 6);
+    BAD_BODY(RUMOR_EV_KEY_EPOCH, room, 1, b, kf);
     rumor_put_u16(b + 4, RUMOR_MAX_MEMBERS + 1);
-    BAD_BODY(RUMOR_EV_KEY_EPOCH, room, 1, b, 6);
+    BAD_BODY(RUMOR_EV_KEY_EPOCH, room, 1, b, kf);
     rumor_put_u16(b + 4, 2);
-    BAD_BODY(RUMOR_EV_KEY_EPOCH, room, 1, b, 6 + RUMOR_EPOCH_ENTRY_BYTES);
+    BAD_BODY(RUMOR_EV_KEY_EPOCH, room, 1, b, kf + RUMOR_EPOCH_ENTRY_BYTES);
     rumor_put_u16(b + 4, 1);
-    BAD_BODY(RUMOR_EV_KEY_EPOCH, zero, 1, b, 6 + RUMOR_EPOCH_ENTRY_BYTES);
-    BAD_BODY(RUMOR_EV_KEY_EPOCH, room, 1, b, 5);
+    BAD_BODY(RUMOR_EV_KEY_EPOCH, zero, 1, b, kf + RUMOR_EPOCH_ENTRY_BYTES);
+    BAD_BODY(RUMOR_EV_KEY_EPOCH, room, 1, b, kf - 1);
 
     /* ROOM_CREATE: only the private flag, and a box with at least name_len and one byte. */
     b[0] = 0x02;

@@ -196,16 +196,17 @@ static ev_t *key_epoch(fx_t *f, ev_t *ev, const rumor_identity_t *author, const 
                        uint32_t epoch, const uint8_t key[RUMOR_ROOM_KEY_BYTES],
                        const rumor_identity_t *const *members, uint16_t n)
 {
-    uint8_t body[6 + 4 * RUMOR_EPOCH_ENTRY_BYTES];
+    uint8_t body[RUMOR_KEY_EPOCH_FIXED + 4 * RUMOR_EPOCH_ENTRY_BYTES];
     rumor_put_u32(body, epoch);
     rumor_put_u16(body + 4, n);
+    rumor_room_key_id(body + 6, key); /* announces the new key */
     for (uint16_t i = 0; i < n; i++) {
-        uint8_t *e = body + 6 + (size_t)i * RUMOR_EPOCH_ENTRY_BYTES;
+        uint8_t *e = body + RUMOR_KEY_EPOCH_FIXED + (size_t)i * RUMOR_EPOCH_ENTRY_BYTES;
         memcpy(e, pk(members[i]), ID);
         if (rumor_seal_to(e + ID, pk(members[i]), key, RUMOR_ROOM_KEY_BYTES) != RUMOR_OK) exit(2);
     }
     return build(f, ev, author, RUMOR_EV_KEY_EPOCH, room, body,
-                 6 + (size_t)n * RUMOR_EPOCH_ENTRY_BYTES);
+                 RUMOR_KEY_EPOCH_FIXED + (size_t)n * RUMOR_EPOCH_ENTRY_BYTES);
 }
 
 /* ---- ingesting and looking ------------------------------------------------------------------- */
@@ -552,6 +553,12 @@ static void test_membership_rules(void)
                  RUMOR_ERR_DENIED);
     CHECK_EQ_INT(role_in(&f, lan, dave), 0);
     CHECK_EQ_INT(role_in(&f, lan, carol), RUMOR_ROLE_MEMBER);
+    /* Nor may a member "re-add" someone to change a role: demoting the admin is refused. */
+    CHECK_EQ_INT(ingest(&f, member_add(&f, &ev, bob, lan, alice, RUMOR_ROLE_MEMBER, NULL, 0)),
+                 RUMOR_ERR_DENIED);
+    CHECK_EQ_INT(ingest(&f, member_add(&f, &ev, bob, lan, carol, RUMOR_ROLE_MEMBER, NULL, 0)),
+                 RUMOR_ERR_DENIED);
+    CHECK_EQ_INT(role_in(&f, lan, alice), RUMOR_ROLE_ADMIN);
 
     /* Membership belongs to key rooms: not even an admin adds to a non-private sub-room. */
     CHECK_EQ_INT(ingest(&f, member_add(&f, &ev, alice, sub, dave, RUMOR_ROLE_MEMBER, NULL, 0)),
@@ -791,7 +798,7 @@ static void test_key_grant_and_epoch(void)
     uint8_t lan[ID], general[ID], id[ID], k0[RUMOR_ROOM_KEY_BYTES], k1[RUMOR_ROOM_KEY_BYTES];
     uint8_t got[RUMOR_ROOM_KEY_BYTES], decoy[RUMOR_ROOM_KEY_BYTES];
     uint32_t epoch = 99;
-    rumor_room_key_generate(k0);
+    memcpy(k0, box_key, sizeof k0); /* the key lan's create box announces as epoch 0 */
     rumor_room_key_generate(k1);
     rumor_room_key_generate(decoy);
     ACCEPT(&f, create(&f, &ev, alice, ZERO, false, "lan"), lan);
@@ -799,15 +806,17 @@ static void test_key_grant_and_epoch(void)
     CHECK_EQ_INT(current_key(&f, lan, got, &epoch), RUMOR_ERR_NOT_FOUND);
 
     /*
-     * Grants: one for Carol (not Bob's to open), one whose label lies about its key,
-     * and Bob's real one. Only the last may become a key of lan.
+     * Grants: one for Carol (not Bob's to open), one whose label lies about its key, one
+     * honestly labelled but never announced by lan (a member slipping Bob its own key), and
+     * Bob's real one. Only the last may become a key of lan.
      */
-    uint8_t grants[3 * RUMOR_SEALED_GRANT_BYTES], wrong_kid[RUMOR_KEY_ID_BYTES];
+    uint8_t grants[4 * RUMOR_SEALED_GRANT_BYTES], wrong_kid[RUMOR_KEY_ID_BYTES];
     rumor_room_key_id(wrong_kid, k1);
     make_grant(grants, carol, 0, decoy, NULL);
     make_grant(grants + RUMOR_SEALED_GRANT_BYTES, bob, 0, decoy, wrong_kid);
     make_grant(grants + 2 * RUMOR_SEALED_GRANT_BYTES, bob, 0, k0, NULL);
-    ACCEPT(&f, member_add(&f, &ev, alice, lan, bob, RUMOR_ROLE_MEMBER, grants, 3), id);
+    make_grant(grants + 3 * RUMOR_SEALED_GRANT_BYTES, bob, 7, decoy, NULL);
+    ACCEPT(&f, member_add(&f, &ev, alice, lan, bob, RUMOR_ROLE_MEMBER, grants, 4), id);
     CHECK_EQ_INT(current_key(&f, lan, got, &epoch), RUMOR_OK);
     CHECK_EQ_MEM(got, k0, sizeof got);
     CHECK_EQ_INT(epoch, 0);

@@ -295,7 +295,7 @@ static void test_room_create_and_resolve(void)
     CHECK_EQ_INT(rumor_node_room_resolve(n, "nope", got), RUMOR_ERR_NOT_FOUND);
     CHECK_EQ_INT(rumor_node_room_resolve(n, "lan/nope", got), RUMOR_ERR_NOT_FOUND);
     CHECK_EQ_INT(rumor_node_room_resolve(n, "general", got), RUMOR_ERR_NOT_FOUND);
-    CHECK_EQ_INT(rumor_node_room_resolve(n, "", got), RUMOR_ERR_NOT_FOUND);
+    CHECK_EQ_INT(rumor_node_room_resolve(n, "", got), RUMOR_ERR_INVALID);
 
     /* What the user sees of a room. */
     rumor_node_room_t r = room_get(n, general);

@@ -227,6 +227,20 @@ static void test_schema_newer_refused(void)
     CHECK_EQ_INT(rumor_store_write(f.s, put_sample, NULL), RUMOR_OK);
     CHECK_EQ_INT(rumor_store_write(f.s, set_schema_99, NULL), RUMOR_OK);
     rumor_store_close(&f.s);
+    {
+        /* A newer rumor might have dropped a table: opening must not create it again. */
+        MDB_env *env = NULL;
+        MDB_txn *txn = NULL;
+        MDB_dbi outbox;
+        CHECK_EQ_INT(mdb_env_create(&env), 0);
+        CHECK_EQ_INT(mdb_env_set_maxdbs(env, 16), 0);
+        CHECK_EQ_INT(mdb_env_open(env, f.dir, 0, 0600), 0);
+        CHECK_EQ_INT(mdb_txn_begin(env, NULL, 0, &txn), 0);
+        CHECK_EQ_INT(mdb_dbi_open(txn, "outbox", 0, &outbox), 0);
+        CHECK_EQ_INT(mdb_drop(txn, outbox, 1), 0);
+        CHECK_EQ_INT(mdb_txn_commit(txn), 0);
+        mdb_env_close(env);
+    }
 
     char data[300];
     uint8_t before[32], after[32];
@@ -261,6 +275,8 @@ static void test_schema_newer_refused(void)
     MDB_stat st;
     CHECK_EQ_INT(mdb_stat(txn, events, &st), 0);
     CHECK_EQ_INT(st.ms_entries, 1);
+    MDB_dbi outbox;
+    CHECK_EQ_INT(mdb_dbi_open(txn, "outbox", 0, &outbox), MDB_NOTFOUND);
     mdb_txn_abort(txn);
     mdb_env_close(env);
     test_rmdir(f.dir);

@@ -255,12 +255,13 @@ static size_t member_add_body(uint8_t *out, const uint8_t member[ID], uint8_t ro
     return ID + 2 + RUMOR_SEALED_GRANT_BYTES;
 }
 
-/* KEY_EPOCH body: epoch ‖ n ‖ n × (member ‖ seal(key)), one entry per harness identity. */
+/* KEY_EPOCH body: epoch ‖ n ‖ key_id ‖ n × (member ‖ seal(key)), one entry per identity. */
 static size_t key_epoch_body(uint8_t *out, uint32_t epoch, const uint8_t *key)
 {
-    uint8_t *p = out + 6;
+    uint8_t *p = out + RUMOR_KEY_EPOCH_FIXED;
     rumor_put_u32(out, epoch);
     rumor_put_u16(out + 4, WHO_COUNT);
+    rumor_room_key_id(out + 6, key);
     for (int i = 0; i < WHO_COUNT; i++, p += RUMOR_EPOCH_ENTRY_BYTES) {
         const uint8_t *pk = rumor_identity_public(world.who[i]);
         memcpy(p, pk, ID);
@@ -521,6 +522,7 @@ static void check_views(const uint8_t *buf, size_t len, const rumor_event_t *ev)
     if (ev->box) ok = ok && view_inside(ev->body, ev->body_len, ev->box, ev->box_len);
     if (ev->nick) ok = ok && view_inside(ev->body, ev->body_len, ev->nick, ev->nick_len);
     if (ev->target) ok = ok && view_inside(ev->body, ev->body_len, ev->target, ID);
+    if (ev->key_id) ok = ok && view_inside(ev->body, ev->body_len, ev->key_id, RUMOR_KEY_ID_BYTES);
     if (ev->entries)
         ok = ok && ev->type < sizeof entry_bytes / sizeof entry_bytes[0] &&
              view_inside(ev->body, ev->body_len, ev->entries,
