@@ -1119,9 +1119,49 @@ done:
     rumor_identity_destroy(&other);
 }
 
+/* The test vector printed in PROTOCOL.md section 8: byte for byte. */
+static void test_protocol_vector(void)
+{
+    static const char want_pk[] =
+        "03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8";
+    static const char want_event[] =
+        "0103000000000000000000000000000000000000000000000000000000000000000003a107bff3ce10be"
+        "1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b800000000000000010000019b76daa8000000"
+        "00000605616c69636564156b78f22bbb69d088d29914ce0b04d426dcbddf7afaa54c204d4789b038c836"
+        "83aec8c4c5712ab667e922e6aaeaf1a799f43ba29f9bc5a22c68a0d355470a";
+    static const char want_id[] =
+        "282c03a8d878fa5ef3ff796ada31a2585c0e43518ca91aa846004536cf3c7531";
+    uint8_t seed[RUMOR_SEED_BYTES];
+    for (int i = 0; i < RUMOR_SEED_BYTES; i++) seed[i] = (uint8_t)i;
+    rumor_identity_t *id = NULL;
+    CHECK_EQ_INT(rumor_identity_from_seed(seed, &id), RUMOR_OK);
+    if (!id) return;
+    uint8_t body[] = {5, 'a', 'l', 'i', 'c', 'e'}, out[256], eid[RUMOR_ID_BYTES];
+    rumor_event_draft_t d = {.type = RUMOR_EV_PROFILE,
+                             .lamport = 1,
+                             .ts = UINT64_C(1767225600000),
+                             .body = body,
+                             .body_len = sizeof body};
+    size_t len = 0;
+    char hex[2 * sizeof out + 1];
+    CHECK_EQ_INT(rumor_event_encode(out, sizeof out, &len, eid, &d, id), RUMOR_OK);
+    rumor_hex_encode(hex, rumor_identity_public(id), RUMOR_ID_BYTES);
+    CHECK_EQ_STR(hex, want_pk);
+    CHECK_EQ_INT(len, (sizeof want_event - 1) / 2);
+    rumor_hex_encode(hex, out, len);
+    CHECK_EQ_STR(hex, want_event);
+    rumor_hex_encode(hex, eid, RUMOR_ID_BYTES);
+    CHECK_EQ_STR(hex, want_id);
+    rumor_event_t ev;
+    CHECK_EQ_INT(rumor_event_decode(out, len, &ev), RUMOR_OK);
+    CHECK_EQ_INT(rumor_event_verify(&ev), RUMOR_OK);
+    rumor_identity_destroy(&id);
+}
+
 int main(void)
 {
     if (rumor_crypto_init() != RUMOR_OK) return 2;
+    RUN(test_protocol_vector);
     RUN(test_error_strings);
     RUN(test_hex);
     RUN(test_utf8);
