@@ -369,7 +369,8 @@ static void build_templates(rumor_txn_t *t)
     const rumor_identity_t *alice = world.who[WHO_ALICE], *bob = world.who[WHO_BOB];
     const uint8_t *bob_pk = rumor_identity_public(bob);
     uint8_t key2[RUMOR_ROOM_KEY_BYTES], text[1 + RUMOR_NAME_MAX + RUMOR_TOPIC_MAX];
-    uint8_t add[ID + 2 + RUMOR_SEALED_GRANT_BYTES], epoch[6 + WHO_COUNT * RUMOR_EPOCH_ENTRY_BYTES];
+    uint8_t add[ID + 2 + RUMOR_SEALED_GRANT_BYTES],
+        epoch[RUMOR_KEY_EPOCH_FIXED + WHO_COUNT * RUMOR_EPOCH_ENTRY_BYTES];
     blob_t *tp = world.templates;
     size_t n;
 
