@@ -3,14 +3,14 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #define EXIT_USAGE 2
 #define STDIN_MAX  (RUMOR_TEXT_MAX + 1)
+/* rumor_node_log holds `limit` ids in memory: the largest --limit accepted. */
+#define LIMIT_MAX 1000000ULL
 
 /* What every command gets: the home and the global options. */
 typedef struct {
@@ -28,19 +28,6 @@ typedef struct {
 
 #define MAX_POS 8
 
-/* ---- messages ------------------------------------------------------------ */
-
-static int fail(int code, const char *fmt, ...)
-{
-    va_list ap;
-    fputs("rumor: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return code;
-}
-
 /* Parses argv into options and positionals. Returns 0, or EXIT_USAGE with a message. */
 static int parse(int argc, char **argv, const opt_t *opts, const char **pos, int min_pos,
                  int max_pos, int *n_pos, const char *usage)
@@ -57,9 +44,11 @@ static int parse(int argc, char **argv, const opt_t *opts, const char **pos, int
             const opt_t *o = opts;
             for (; o && o->name; o++)
                 if (strcmp(o->name, a) == 0) break;
-            if (!o || !o->name) return fail(EXIT_USAGE, "unknown option %s; usage: %s", a, usage);
+            if (!o || !o->name)
+                return cli_fail(EXIT_USAGE, "unknown option %s; usage: %s", a, usage);
             if (o->has_arg) {
-                if (i + 1 >= argc) return fail(EXIT_USAGE, "%s needs a value; usage: %s", a, usage);
+                if (i + 1 >= argc)
+                    return cli_fail(EXIT_USAGE, "%s needs a value; usage: %s", a, usage);
                 *o->value = argv[++i];
             } else {
                 *o->flag = true;
@@ -67,11 +56,25 @@ static int parse(int argc, char **argv, const opt_t *opts, const char **pos, int
             continue;
         }
         if (*n_pos >= max_pos)
-            return fail(EXIT_USAGE, "unexpected argument '%s'; usage: %s", a, usage);
+            return cli_fail(EXIT_USAGE, "unexpected argument '%s'; usage: %s", a, usage);
         pos[(*n_pos)++] = a;
     }
-    if (*n_pos < min_pos) return fail(EXIT_USAGE, "missing argument; usage: %s", usage);
+    if (*n_pos < min_pos) return cli_fail(EXIT_USAGE, "missing argument; usage: %s", usage);
     return 0;
+}
+
+/* Parses a count: plain decimal digits (no sign, no spaces), from 1 to `max`. */
+static bool parse_count(const char *s, unsigned long long max, unsigned long long *out)
+{
+    unsigned long long v = 0;
+    if (!*s) return false;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9') return false;
+        v = v * 10 + (unsigned)(*s - '0');
+        if (v > max) return false;
+    }
+    *out = v;
+    return v > 0;
 }
 
 static void print_id_hex(FILE *f, const uint8_t id[RUMOR_ID_BYTES])
@@ -81,70 +84,184 @@ static void print_id_hex(FILE *f, const uint8_t id[RUMOR_ID_BYTES])
     fputs(hex, f);
 }
 
-/* ---- opening the home ------------------------------------------------------ */
-
-static int open_error(const cli_t *c, int rc)
+static void print_id_line(const uint8_t id[RUMOR_ID_BYTES])
 {
-    switch (rc) {
-    case RUMOR_ERR_NO_IDENTITY:
-        return fail(1, "no identity in %s; create one with 'rumor init'", c->home);
-    case RUMOR_ERR_MALFORMED:
-        return fail(1,
-                    "%s/identity.key is not a valid rumor key file (corrupted or truncated); "
-                    "restore it with 'rumor id import BACKUP'",
-                    c->home);
-    case RUMOR_ERR_SCHEMA_NEWER:
-        return fail(1, "the store in %s was written by a newer rumor; upgrade rumor to open it",
-                    c->home);
-    case RUMOR_ERR_PASSPHRASE: return fail(1, "wrong passphrase for %s/identity.key", c->home);
-    case RUMOR_ERR_STORE:
-        return fail(1, "cannot open the store in %s/store: %s", c->home, rumor_strerror(rc));
-    }
-    return fail(1, "cannot open %s: %s", c->home, rumor_strerror(rc));
+    print_id_hex(stdout, id);
+    fputc('\n', stdout);
 }
 
-/* Opens the home; with `unlock`, also unlocks the identity with a passphrase. */
+/* ---- what went wrong -------------------------------------------------------- */
+
+/* A stored event failed verification: name it when the node knows which. */
+static int tampered(const rumor_node_t *n)
+{
+    const uint8_t *id = n ? rumor_node_tampered_event(n) : NULL;
+    if (!id)
+        return cli_fail(1, "an event in the store fails verification: the store was altered "
+                           "outside rumor");
+    char hex[RUMOR_ID_HEX + 1];
+    rumor_hex_encode(hex, id, RUMOR_ID_BYTES);
+    return cli_fail(
+        1, "event %.16s in the store fails verification: the store was altered outside rumor", hex);
+}
+
+/*
+ * The one line for a node error whose meaning does not depend on the command;
+ * every command maps its own codes first and ends here. `doing` completes
+ * "cannot ..." for the rest ("send to 'lan'"). `n` may be NULL.
+ */
+static int node_error(const cli_t *c, const rumor_node_t *n, int rc, const char *doing)
+{
+    switch (rc) {
+    case RUMOR_ERR_BAD_SIGNATURE: return tampered(n);
+    case RUMOR_ERR_NO_IDENTITY:
+        return cli_fail(1, "no identity in %s; create one with 'rumor init'", c->home);
+    case RUMOR_ERR_SCHEMA_NEWER:
+        return cli_fail(1, "the store in %s was written by a newer rumor; upgrade rumor to open it",
+                        c->home);
+    case RUMOR_ERR_FOREIGN_STORE:
+        return cli_fail(1, "%s/store belongs to another identity; use another home or remove it",
+                        c->home);
+    case RUMOR_ERR_PASSPHRASE:
+        return cli_fail(1, "wrong passphrase for the identity in %s", c->home);
+    }
+    return cli_fail(1, "cannot %s: %s", doing, rumor_strerror(rc));
+}
+
+/* Errors of opening the home and unlocking its identity. */
+static int open_error(const cli_t *c, int rc)
+{
+    char doing[PATH_MAX + 16];
+    if (rc == RUMOR_ERR_MALFORMED)
+        return cli_fail(1,
+                        "the identity in %s is not a valid rumor key file (corrupted or "
+                        "truncated); restore it with 'rumor id import BACKUP'",
+                        c->home);
+    snprintf(doing, sizeof doing, "open %s", c->home);
+    return node_error(c, NULL, rc, doing);
+}
+
+static int already_has_identity(const cli_t *c)
+{
+    return cli_fail(1, "%s already holds an identity; refusing to overwrite it", c->home);
+}
+
+/* Errors of making a home (init, import). */
+static int create_home_error(const cli_t *c, int rc)
+{
+    char doing[PATH_MAX + 16];
+    if (rc == RUMOR_ERR_EXISTS) return already_has_identity(c);
+    if (rc == RUMOR_ERR_NOT_FOUND)
+        return cli_fail(1, "cannot create %s: its parent directory does not exist", c->home);
+    snprintf(doing, sizeof doing, "create %s", c->home);
+    return node_error(c, NULL, rc, doing);
+}
+
+/* The codes the node returns for a bad nick, and only for one. */
+static bool is_nick_error(int rc)
+{
+    return rc == RUMOR_ERR_INVALID || rc == RUMOR_ERR_TOO_BIG || rc == RUMOR_ERR_BAD_UTF8;
+}
+
+static int invalid_nick(void)
+{
+    return cli_fail(1, "invalid nick: 1 to %d bytes of UTF-8 without control characters",
+                    RUMOR_NICK_MAX);
+}
+
+/* Errors about a room the user named by path or id. */
+static int room_error(const cli_t *c, const rumor_node_t *n, const char *name, int rc)
+{
+    char doing[RUMOR_PATH_MAX + 64];
+    switch (rc) {
+    case RUMOR_ERR_NOT_FOUND: return cli_fail(1, "no room '%s'; see 'rumor room list'", name);
+    case RUMOR_ERR_AMBIGUOUS:
+        return cli_fail(1, "'%s' names more than one room; use a longer id prefix", name);
+    case RUMOR_ERR_BAD_PATH:
+        return cli_fail(1, "invalid room path '%s': names joined by '/', none empty", name);
+    }
+    snprintf(doing, sizeof doing, "find room '%s'", name);
+    return node_error(c, n, rc, doing);
+}
+
+/* Errors of an edit of the tree (create, rename, topic, move) that all of them share. */
+static int edit_error(const cli_t *c, const rumor_node_t *n, const char *what, const char *room,
+                      int rc)
+{
+    char doing[RUMOR_PATH_MAX + 64];
+    switch (rc) {
+    case RUMOR_ERR_DENIED:
+        return cli_fail(1, "you may not %s '%s': only its admins can", what, room);
+    case RUMOR_ERR_EXISTS: return cli_fail(1, "a room of that name already exists there");
+    case RUMOR_ERR_INVALID:
+    case RUMOR_ERR_TOO_BIG:
+    case RUMOR_ERR_BAD_UTF8:
+        return cli_fail(
+            1,
+            "invalid name or topic: names are 1 to %d bytes without '/' or control characters, "
+            "topics at most %d bytes",
+            RUMOR_NAME_MAX, RUMOR_TOPIC_MAX);
+    }
+    snprintf(doing, sizeof doing, "%s '%s'", what, room);
+    return node_error(c, n, rc, doing);
+}
+
+/* ---- opening the home ------------------------------------------------------ */
+
+/*
+ * Gets a passphrase; when there is no source at all, says so with `need`
+ * ("the backup needs its passphrase") and the sources, then `also` (another
+ * way out, or ""). Returns 0, or 1 once the one error line is printed.
+ */
+static int get_pass(cli_pass_t *p, const char *file, const char *prompt, bool confirm,
+                    const char *need, const char *also)
+{
+    int rc = cli_pass_get(p, file, prompt, confirm);
+    if (rc == RUMOR_ERR_NOT_FOUND)
+        return cli_fail(1,
+                        "%s: pass --passphrase-file F, set RUMOR_PASSPHRASE, or run on a "
+                        "terminal%s",
+                        need, also);
+    return rc < 0 ? 1 : 0;
+}
+
+/*
+ * Unlocks the identity, asking for its passphrase when it is protected. With
+ * `keep`, the passphrase is handed to the caller (who frees it); otherwise it
+ * is wiped here.
+ */
+static int unlock_identity(const cli_t *c, rumor_node_t *n, cli_pass_t *keep)
+{
+    cli_pass_t p = {0};
+    int rc = 0;
+    if (rumor_node_is_protected(n))
+        rc = get_pass(&p, c->passphrase_file, "Passphrase: ", false,
+                      "the identity is protected by a passphrase", "");
+    if (rc == 0) {
+        int urc = rumor_node_unlock(n, p.buf ? &p.pass : NULL);
+        if (urc < 0) rc = open_error(c, urc);
+    }
+    if (keep && rc == 0)
+        *keep = p;
+    else
+        cli_pass_free(&p);
+    return rc;
+}
+
+/* Opens the home; with `unlock`, also unlocks the identity. */
 static int open_node(const cli_t *c, bool unlock, rumor_node_t **out)
 {
     int rc = rumor_node_open(c->home, out);
     if (rc < 0) return open_error(c, rc);
-    if (!unlock) return 0;
-    cli_pass_t p = {0};
-    if (rumor_node_is_protected(*out)) {
-        rc = cli_pass_get(&p, c->passphrase_file, "Passphrase: ", false);
-        if (rc == RUMOR_ERR_NOT_FOUND) {
-            rumor_node_close(out);
-            return fail(1, "the identity is protected by a passphrase: set RUMOR_PASSPHRASE, "
-                           "pass --passphrase-file F, or run on a terminal");
-        }
-        if (rc < 0) {
-            rumor_node_close(out);
-            return 1;
-        }
-    }
-    rc = rumor_node_unlock(*out, p.buf ? &p.pass : NULL);
-    cli_pass_free(&p);
-    if (rc < 0) {
-        rumor_node_close(out);
-        return open_error(c, rc);
-    }
-    return 0;
+    if (unlock && (rc = unlock_identity(c, *out, NULL)) != 0) rumor_node_close(out);
+    return rc;
 }
 
-static int room_error(const char *name, int rc)
-{
-    switch (rc) {
-    case RUMOR_ERR_NOT_FOUND: return fail(1, "no room '%s'; see 'rumor room list'", name);
-    case RUMOR_ERR_AMBIGUOUS:
-        return fail(1, "'%s' names more than one room; use a longer id prefix", name);
-    }
-    return fail(1, "cannot find room '%s': %s", name, rumor_strerror(rc));
-}
-
-static int resolve_room(rumor_node_t *n, const char *name, uint8_t id[RUMOR_ID_BYTES])
+static int resolve_room(const cli_t *c, rumor_node_t *n, const char *name,
+                        uint8_t id[RUMOR_ID_BYTES])
 {
     int rc = rumor_node_room_resolve(n, name, id);
-    return rc < 0 ? room_error(name, rc) : 0;
+    return rc < 0 ? room_error(c, n, name, rc) : 0;
 }
 
 /* ---- init, id, nick ------------------------------------------------------- */
@@ -161,32 +278,17 @@ static int cmd_init(const cli_t *c, int argc, char **argv)
                     {NULL, false, NULL, NULL}};
     int np, rc = parse(argc, argv, opts, pos, 0, 0, &np, usage);
     if (rc) return rc;
-    if (access(c->home, F_OK) == 0) {
-        char kpath[PATH_MAX];
-        snprintf(kpath, sizeof kpath, "%s/identity.key", c->home);
-        if (access(kpath, F_OK) == 0)
-            return fail(1, "%s already holds an identity; refusing to overwrite it", c->home);
-    }
+    if (rumor_node_home_has_identity(c->home)) return already_has_identity(c);
     cli_pass_t p = {0};
-    if (!no_pass) {
-        rc = cli_pass_get(&p, pfile, "New passphrase: ", true);
-        if (rc == RUMOR_ERR_NOT_FOUND)
-            return fail(1,
-                        "no passphrase: set RUMOR_PASSPHRASE, pass --passphrase-file F, run on a "
-                        "terminal, or use --no-passphrase for an unattended node");
-        if (rc < 0) return 1;
-    }
+    if (!no_pass &&
+        (rc = get_pass(&p, pfile, "New passphrase: ", true, "a new identity needs a passphrase",
+                       "; or use --no-passphrase for an unattended node")))
+        return rc;
     uint8_t id[RUMOR_ID_BYTES];
     rc = rumor_node_init_home(c->home, nick, no_pass ? NULL : &p.pass, id);
     cli_pass_free(&p);
-    if (rc == RUMOR_ERR_EXISTS)
-        return fail(1, "%s already holds an identity; refusing to overwrite it", c->home);
-    if (rc == RUMOR_ERR_INVALID || rc == RUMOR_ERR_TOO_BIG || rc == RUMOR_ERR_BAD_UTF8)
-        return fail(1, "invalid nick: 1 to %d bytes of UTF-8 without control characters",
-                    RUMOR_NICK_MAX);
-    if (rc < 0) return fail(1, "cannot create %s: %s", c->home, rumor_strerror(rc));
-    print_id_hex(stdout, id);
-    fputc('\n', stdout);
+    if (rc < 0) return nick && is_nick_error(rc) ? invalid_nick() : create_home_error(c, rc);
+    print_id_line(id);
     return 0;
 }
 
@@ -199,25 +301,46 @@ static int cmd_id_export(const cli_t *c, int argc, char **argv)
     if (rc) return rc;
     cli_t c2 = *c;
     c2.passphrase_file = pfile;
-    rumor_node_t *n;
-    if ((rc = open_node(&c2, true, &n))) return rc;
-    cli_pass_t p = {0};
-    rc = cli_pass_get(&p, pfile, "Passphrase for the backup: ", true);
-    if (rc == RUMOR_ERR_NOT_FOUND) {
-        rumor_node_close(&n);
-        return fail(1,
-                    "a backup needs a passphrase: set RUMOR_PASSPHRASE, pass --passphrase-file F, "
-                    "or run on a terminal");
+    rumor_node_t *n = NULL;
+    cli_pass_t home_pass = {0}, typed = {0};
+    const cli_pass_t *backup = &home_pass;
+    if ((rc = open_node(&c2, false, &n))) return rc;
+    if ((rc = unlock_identity(&c2, n, &home_pass))) goto out;
+    /* A passphrase from a file or the environment seals the backup too; a typed one is asked
+     * again, with a confirmation, as is one for an unprotected identity. */
+    if (!home_pass.buf || home_pass.typed) {
+        if ((rc = get_pass(&typed, pfile, "Passphrase for the backup: ", true,
+                           "a backup needs a passphrase", "")))
+            goto out;
+        backup = &typed;
     }
-    if (rc == RUMOR_OK)
-        rc = rumor_node_export_identity(n, pos[0], &p.pass);
-    else
-        rc = 1;
-    cli_pass_free(&p);
+    rc = rumor_node_export_identity(n, pos[0], &backup->pass);
+    if (rc == RUMOR_ERR_EXISTS)
+        rc = cli_fail(1, "%s exists; refusing to overwrite it", pos[0]);
+    else if (rc == RUMOR_ERR_NOT_FOUND)
+        rc = cli_fail(1, "cannot write %s: its directory does not exist", pos[0]);
+    else if (rc < 0)
+        rc = node_error(&c2, n, rc, "write the backup");
+out:
+    cli_pass_free(&home_pass);
+    cli_pass_free(&typed);
     rumor_node_close(&n);
-    if (rc == RUMOR_ERR_EXISTS) return fail(1, "%s exists; refusing to overwrite it", pos[0]);
-    if (rc < 0) return fail(1, "cannot write %s: %s", pos[0], rumor_strerror(rc));
-    return rc ? 1 : 0;
+    return rc;
+}
+
+/* Errors about a backup file being read. */
+static int backup_error(const cli_t *c, const char *file, int rc)
+{
+    char doing[PATH_MAX + 16];
+    switch (rc) {
+    case RUMOR_ERR_NOT_FOUND: return cli_fail(1, "cannot read %s: no such file", file);
+    case RUMOR_ERR_IO: return cli_fail(1, "cannot read %s: check that it is readable", file);
+    case RUMOR_ERR_MALFORMED:
+        return cli_fail(1, "%s is not a rumor identity backup (corrupted or truncated)", file);
+    case RUMOR_ERR_PASSPHRASE: return cli_fail(1, "wrong passphrase for %s", file);
+    }
+    snprintf(doing, sizeof doing, "import %s", file);
+    return node_error(c, NULL, rc, doing);
 }
 
 static int cmd_id_import(const cli_t *c, int argc, char **argv)
@@ -227,32 +350,20 @@ static int cmd_id_import(const cli_t *c, int argc, char **argv)
     opt_t opts[] = {{"--passphrase-file", true, &pfile, NULL}, {NULL, false, NULL, NULL}};
     int np, rc = parse(argc, argv, opts, pos, 1, 1, &np, usage);
     if (rc) return rc;
-    char kpath[PATH_MAX];
-    snprintf(kpath, sizeof kpath, "%s/identity.key", c->home);
-    if (access(kpath, F_OK) == 0)
-        return fail(1, "%s already holds an identity; refusing to overwrite it", c->home);
-    if (access(pos[0], R_OK) != 0) return fail(1, "cannot read %s: %s", pos[0], strerror(errno));
+    if (rumor_node_home_has_identity(c->home)) return already_has_identity(c);
+    bool is_protected = false;
+    if ((rc = rumor_node_inspect_backup(pos[0], &is_protected)) < 0)
+        return backup_error(c, pos[0], rc);
     cli_pass_t p = {0};
-    rc = cli_pass_get(&p, pfile, "Passphrase of the backup: ", false);
-    if (rc == RUMOR_ERR_NOT_FOUND)
-        return fail(
-            1, "the backup needs its passphrase: set RUMOR_PASSPHRASE, pass --passphrase-file F, "
-               "or run on a terminal");
-    if (rc < 0) return 1;
+    if (is_protected && (rc = get_pass(&p, pfile, "Passphrase of the backup: ", false,
+                                       "the backup needs its passphrase", "")))
+        return rc;
     uint8_t id[RUMOR_ID_BYTES];
-    rc = rumor_node_import_home(c->home, pos[0], &p.pass, id);
+    rc = rumor_node_import_home(c->home, pos[0], p.buf ? &p.pass : NULL, id);
     cli_pass_free(&p);
-    switch (rc) {
-    case RUMOR_OK: break;
-    case RUMOR_ERR_PASSPHRASE: return fail(1, "wrong passphrase for %s", pos[0]);
-    case RUMOR_ERR_MALFORMED:
-        return fail(1, "%s is not a rumor identity backup (corrupted or truncated)", pos[0]);
-    case RUMOR_ERR_EXISTS:
-        return fail(1, "%s already holds an identity; refusing to overwrite it", c->home);
-    default: return fail(1, "cannot import %s: %s", pos[0], rumor_strerror(rc));
-    }
-    print_id_hex(stdout, id);
-    fputc('\n', stdout);
+    if (rc == RUMOR_ERR_PASSPHRASE || rc == RUMOR_ERR_MALFORMED) return backup_error(c, pos[0], rc);
+    if (rc < 0) return create_home_error(c, rc);
+    print_id_line(id);
     return 0;
 }
 
@@ -278,8 +389,7 @@ static int cmd_id(const cli_t *c, int argc, char **argv)
         fputs(rumor_node_is_protected(n) ? "true" : "false", stdout);
         fputs("}\n", stdout);
     } else {
-        print_id_hex(stdout, rumor_node_id(n));
-        fputc('\n', stdout);
+        print_id_line(rumor_node_id(n));
         if (nick[0]) {
             fputs("nick: ", stdout);
             term_text(stdout, nick, strlen(nick));
@@ -298,31 +408,36 @@ static int cmd_nick(const cli_t *c, int argc, char **argv)
     rumor_node_t *n;
     if ((rc = open_node(c, true, &n))) return rc;
     rc = rumor_node_set_nick(n, pos[0]);
+    if (rc < 0) rc = is_nick_error(rc) ? invalid_nick() : node_error(c, n, rc, "set the nick");
     rumor_node_close(&n);
-    if (rc == RUMOR_ERR_INVALID || rc == RUMOR_ERR_TOO_BIG || rc == RUMOR_ERR_BAD_UTF8)
-        return fail(1, "invalid nick: 1 to %d bytes of UTF-8 without control characters",
-                    RUMOR_NICK_MAX);
-    if (rc < 0) return fail(1, "cannot set the nick: %s", rumor_strerror(rc));
-    return 0;
+    return rc;
 }
 
 /* ---- rooms ---------------------------------------------------------------- */
 
-static int edit_error(const char *what, const char *room, int rc)
+static int create_error(const cli_t *c, const rumor_node_t *n, const char *path, int rc)
 {
+    const char *slash = strrchr(path, '/');
+    int parent_len = (int)(slash ? slash - path : 0);
     switch (rc) {
-    case RUMOR_ERR_DENIED: return fail(1, "you may not %s '%s': only its admins can", what, room);
-    case RUMOR_ERR_EXISTS: return fail(1, "a room of that name already exists there");
-    case RUMOR_ERR_INVALID:
+    case RUMOR_ERR_NOT_FOUND:
+        return cli_fail(1, "the parent room '%.*s' does not exist; create it first", parent_len,
+                        path);
+    case RUMOR_ERR_AMBIGUOUS:
+        return cli_fail(1, "the parent room '%.*s' names more than one room", parent_len, path);
+    case RUMOR_ERR_DENIED:
+        return cli_fail(1,
+                        "cannot create '%s': you must be a member of the parent room, and the "
+                        "tree is at most %d levels deep",
+                        path, RUMOR_MAX_DEPTH);
+    case RUMOR_ERR_EXISTS: return cli_fail(1, "a room '%s' already exists", path);
     case RUMOR_ERR_TOO_BIG:
-    case RUMOR_ERR_BAD_UTF8:
-        return fail(
-            1,
-            "invalid name or topic: names are 1 to %d bytes without '/' or control characters, "
-            "topics at most %d bytes",
-            RUMOR_NAME_MAX, RUMOR_TOPIC_MAX);
+        if (strlen(path) > RUMOR_PATH_MAX)
+            return cli_fail(1, "room path is too long (at most %d bytes)", RUMOR_PATH_MAX);
+        break;
+    case RUMOR_ERR_BAD_PATH: return room_error(c, n, path, rc);
     }
-    return fail(1, "cannot %s '%s': %s", what, room, rumor_strerror(rc));
+    return edit_error(c, n, "create", path, rc);
 }
 
 static int cmd_room_create(const cli_t *c, int argc, char **argv)
@@ -338,19 +453,12 @@ static int cmd_room_create(const cli_t *c, int argc, char **argv)
     if ((rc = open_node(c, true, &n))) return rc;
     uint8_t id[RUMOR_ID_BYTES];
     rc = rumor_node_room_create(n, pos[0], priv, topic, id);
+    if (rc < 0)
+        rc = create_error(c, n, pos[0], rc);
+    else
+        print_id_line(id);
     rumor_node_close(&n);
-    if (rc == RUMOR_ERR_NOT_FOUND || rc == RUMOR_ERR_AMBIGUOUS) {
-        const char *slash = strrchr(pos[0], '/');
-        return fail(1, "the parent room '%.*s' %s", (int)(slash ? slash - pos[0] : 0), pos[0],
-                    rc == RUMOR_ERR_NOT_FOUND ? "does not exist; create it first" : "is ambiguous");
-    }
-    if (rc == RUMOR_ERR_DENIED)
-        return fail(1, "you are not a member of the parent room of '%s'", pos[0]);
-    if (rc == RUMOR_ERR_EXISTS) return fail(1, "a room '%s' already exists", pos[0]);
-    if (rc < 0) return edit_error("create", pos[0], rc);
-    print_id_hex(stdout, id);
-    fputc('\n', stdout);
-    return 0;
+    return rc;
 }
 
 /* Rooms collected for drawing the tree. */
@@ -407,10 +515,11 @@ static int cmd_room_list(const cli_t *c, int argc, char **argv)
     if ((rc = open_node(c, true, &n))) return rc;
     rooms_t rs = {0};
     rc = rumor_node_room_walk(n, collect_room, &rs);
+    if (rc < 0) rc = node_error(c, n, rc, "list rooms");
     rumor_node_close(&n);
-    if (rc < 0) {
+    if (rc) {
         free(rs.v);
-        return fail(1, "cannot list rooms: %s", rumor_strerror(rc));
+        return rc;
     }
     if (json) {
         fputs("{\"rooms\":[", stdout);
@@ -490,17 +599,15 @@ static int cmd_room_info(const cli_t *c, int argc, char **argv)
     if ((rc = open_node(c, true, &n))) return rc;
     uint8_t id[RUMOR_ID_BYTES];
     rumor_node_room_t r;
-    if ((rc = resolve_room(n, pos[0], id))) goto out;
+    if ((rc = resolve_room(c, n, pos[0], id))) goto out;
     if ((rc = rumor_node_room_get(n, id, &r)) < 0) {
-        rc = room_error(pos[0], rc);
+        rc = room_error(c, n, pos[0], rc);
         goto out;
     }
     members_out_t m = {json, 0};
     if (json) {
         room_json(&r);
         fputs(",\"members_list\":[", stdout);
-        rumor_node_room_members(n, id, print_member, &m);
-        fputs("]}\n", stdout);
     } else {
         fputs("id:        ", stdout);
         print_id_hex(stdout, r.id);
@@ -511,9 +618,10 @@ static int cmd_room_info(const cli_t *c, int argc, char **argv)
         printf("\nprivate:   %s\nkey epoch: %u\nmessages:  %llu\nmembers:   %llu\n",
                r.is_private ? "yes" : "no", r.epoch, (unsigned long long)r.messages,
                (unsigned long long)r.members);
-        rumor_node_room_members(n, id, print_member, &m);
     }
-    rc = 0;
+    rc = rumor_node_room_members(n, id, print_member, &m);
+    if (json) fputs("]}\n", stdout);
+    if (rc < 0) rc = node_error(c, n, rc, "list the members");
 out:
     rumor_node_close(&n);
     return rc;
@@ -533,7 +641,7 @@ static int cmd_room_edit(const cli_t *c, int argc, char **argv, const char *what
     rumor_node_t *n;
     if ((rc = open_node(c, true, &n))) return rc;
     uint8_t id[RUMOR_ID_BYTES], parent[RUMOR_ID_BYTES];
-    if ((rc = resolve_room(n, pos[0], id))) goto out;
+    if ((rc = resolve_room(c, n, pos[0], id))) goto out;
     if (strcmp(what, "rename") == 0) {
         rc = rumor_node_room_rename(n, id, pos[1]);
     } else if (strcmp(what, "topic") == 0) {
@@ -541,18 +649,18 @@ static int cmd_room_edit(const cli_t *c, int argc, char **argv, const char *what
     } else if (strcmp(pos[1], "/") == 0) {
         rc = rumor_node_room_move(n, id, NULL);
     } else {
-        if ((rc = resolve_room(n, pos[1], parent))) goto out;
+        if ((rc = resolve_room(c, n, pos[1], parent))) goto out;
         rc = rumor_node_room_move(n, id, parent);
     }
     if (rc == RUMOR_ERR_DENIED && strcmp(what, "move") == 0)
-        rc = fail(
+        rc = cli_fail(
             1,
             "cannot move '%s' there: you must be its admin, the new parent must not be inside it, "
             "and a shared room stays in its key domain (only a private room may move to another "
             "tree or to the top level)",
             pos[0]);
     else if (rc < 0)
-        rc = edit_error(what, pos[0], rc);
+        rc = edit_error(c, n, what, pos[0], rc);
 out:
     rumor_node_close(&n);
     return rc;
@@ -568,9 +676,10 @@ static int cmd_room(const cli_t *c, int argc, char **argv)
         return cmd_room_edit(c, argc - 1, argv + 1, sub);
     if (strcmp(sub, "invite") == 0 || strcmp(sub, "join") == 0 || strcmp(sub, "leave") == 0 ||
         strcmp(sub, "kick") == 0)
-        return fail(1, "'room %s' needs the gossip mesh, which this build does not have yet", sub);
-    return fail(EXIT_USAGE,
-                "usage: rumor room create|list|info|move|rename|topic ...; see 'rumor help'");
+        return cli_fail(1, "'room %s' needs the gossip mesh, which this build does not have yet",
+                        sub);
+    return cli_fail(EXIT_USAGE,
+                    "usage: rumor room create|list|info|move|rename|topic ...; see 'rumor help'");
 }
 
 /* ---- send and log --------------------------------------------------------- */
@@ -588,6 +697,18 @@ static int read_stdin(char *buf, size_t cap, size_t *len)
     return RUMOR_OK;
 }
 
+static int send_error(const cli_t *c, const rumor_node_t *n, const char *room, int rc)
+{
+    char doing[RUMOR_PATH_MAX + 64];
+    switch (rc) {
+    case RUMOR_ERR_BAD_UTF8: return cli_fail(1, "message is not valid UTF-8 text; nothing sent");
+    case RUMOR_ERR_DENIED: return cli_fail(1, "you are not a member of '%s'; nothing sent", room);
+    case RUMOR_ERR_NO_KEY: return cli_fail(1, "no key for '%s' on this node; nothing sent", room);
+    }
+    snprintf(doing, sizeof doing, "send to '%s'", room);
+    return node_error(c, n, rc, doing);
+}
+
 static int cmd_send(const cli_t *c, int argc, char **argv)
 {
     const char *usage = "rumor send ROOM TEXT|-", *pos[2];
@@ -597,10 +718,10 @@ static int cmd_send(const cli_t *c, int argc, char **argv)
     const char *text = pos[1];
     size_t len = strlen(text);
     if (strcmp(text, "-") == 0) {
-        if (!(buf = malloc(STDIN_MAX + 1))) return fail(1, "out of memory");
+        if (!(buf = malloc(STDIN_MAX + 1))) return cli_fail(1, "out of memory for the message");
         if (read_stdin(buf, STDIN_MAX + 1, &len) < 0) {
             free(buf);
-            return fail(1, "cannot read standard input: %s", strerror(errno));
+            return cli_fail(1, "cannot read standard input: %s", strerror(errno));
         }
         /* A final newline from `echo` or a file is not part of the message. */
         if (len > 0 && len <= STDIN_MAX && buf[len - 1] == '\n') len--;
@@ -608,13 +729,13 @@ static int cmd_send(const cli_t *c, int argc, char **argv)
     }
     if (len > RUMOR_TEXT_MAX) {
         free(buf);
-        return fail(1, "message is %s%zu bytes, over the limit of %d bytes",
-                    len > STDIN_MAX ? "over " : "", len > STDIN_MAX ? (size_t)STDIN_MAX : len,
-                    RUMOR_TEXT_MAX);
+        return cli_fail(1, "message is %s%zu bytes, over the limit of %d bytes",
+                        len > STDIN_MAX ? "over " : "", len > STDIN_MAX ? (size_t)STDIN_MAX : len,
+                        RUMOR_TEXT_MAX);
     }
     if (len == 0) {
         free(buf);
-        return fail(1, "empty message; nothing sent");
+        return cli_fail(1, "empty message; nothing sent");
     }
     rumor_node_t *n;
     if ((rc = open_node(c, true, &n))) {
@@ -622,20 +743,12 @@ static int cmd_send(const cli_t *c, int argc, char **argv)
         return rc;
     }
     uint8_t room[RUMOR_ID_BYTES], id[RUMOR_ID_BYTES];
-    if ((rc = resolve_room(n, pos[0], room)) == 0) {
+    if ((rc = resolve_room(c, n, pos[0], room)) == 0) {
         rc = rumor_node_send(n, room, text, len, id);
-        if (rc == RUMOR_ERR_BAD_UTF8)
-            rc = fail(1, "message is not valid UTF-8 text; nothing sent");
-        else if (rc == RUMOR_ERR_DENIED)
-            rc = fail(1, "you are not a member of '%s'; nothing sent", pos[0]);
-        else if (rc == RUMOR_ERR_NO_KEY)
-            rc = fail(1, "no key for '%s' on this node; nothing sent", pos[0]);
-        else if (rc < 0)
-            rc = fail(1, "cannot send: %s", rumor_strerror(rc));
-        else {
-            print_id_hex(stdout, id);
-            fputc('\n', stdout);
-        }
+        if (rc < 0)
+            rc = send_error(c, n, pos[0], rc);
+        else
+            print_id_line(id);
     }
     rumor_node_close(&n);
     free(buf);
@@ -646,6 +759,19 @@ typedef struct {
     bool json;
     const char *path;
 } log_out_t;
+
+/* Writes the author's timestamp as local time, or as milliseconds when it has no calendar date. */
+static void print_when(uint64_t ts)
+{
+    time_t secs = (time_t)(ts / 1000);
+    struct tm tm;
+    char when[64];
+    if ((uint64_t)secs == ts / 1000 && localtime_r(&secs, &tm) &&
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm) > 0)
+        printf("[%s] ", when);
+    else
+        printf("[%llu ms] ", (unsigned long long)ts);
+}
 
 static int print_message(void *ctx, const rumor_node_message_t *m)
 {
@@ -670,12 +796,7 @@ static int print_message(void *ctx, const rumor_node_message_t *m)
         fputs("}\n", stdout);
         return 0;
     }
-    time_t secs = (time_t)(m->ts / 1000);
-    struct tm tm;
-    char when[32];
-    localtime_r(&secs, &tm);
-    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
-    printf("[%s] ", when);
+    print_when(m->ts);
     if (m->nick[0])
         term_text(stdout, m->nick, strlen(m->nick));
     else {
@@ -703,37 +824,28 @@ static int cmd_log(const cli_t *c, int argc, char **argv)
     int np, rc = parse(argc, argv, opts, pos, 1, 1, &np, usage);
     if (rc) return rc;
     unsigned long long limit = 0;
-    if (limit_s) {
-        char *end;
-        errno = 0;
-        limit = strtoull(limit_s, &end, 10);
-        if (errno || *end || !*limit_s || limit_s[0] == '-' || limit == 0)
-            return fail(EXIT_USAGE, "--limit takes a positive number; usage: %s", usage);
-    }
-    if (follow) return fail(1, "--follow needs a running node, which this build does not have yet");
+    if (limit_s && !parse_count(limit_s, LIMIT_MAX, &limit))
+        return cli_fail(EXIT_USAGE, "--limit takes a number from 1 to %llu; usage: %s", LIMIT_MAX,
+                        usage);
+    if (follow)
+        return cli_fail(1, "--follow needs a running node, which this build does not have yet");
     if (pos[0][0] == '@')
-        return fail(1, "direct messages need the gossip mesh, which this build does not have yet");
+        return cli_fail(1,
+                        "direct messages need the gossip mesh, which this build does not have yet");
     rumor_node_t *n;
     if ((rc = open_node(c, true, &n))) return rc;
-    uint8_t room[RUMOR_ID_BYTES], bad[RUMOR_ID_BYTES];
+    uint8_t room[RUMOR_ID_BYTES];
     rumor_node_room_t info;
-    if ((rc = resolve_room(n, pos[0], room))) goto out;
+    if ((rc = resolve_room(c, n, pos[0], room))) goto out;
     if ((rc = rumor_node_room_get(n, room, &info)) < 0) {
-        rc = room_error(pos[0], rc);
+        rc = room_error(c, n, pos[0], rc);
         goto out;
     }
     log_out_t o = {json, info.path};
-    rc = rumor_node_log(n, room, limit, print_message, &o, bad);
+    /* A tampered event is named by rumor_node_tampered_event(), so no `bad` buffer. */
+    rc = rumor_node_log(n, room, limit, print_message, &o, NULL);
     fflush(stdout);
-    if (rc == RUMOR_ERR_BAD_SIGNATURE) {
-        char hex[RUMOR_ID_HEX + 1];
-        rumor_hex_encode(hex, bad, RUMOR_ID_BYTES);
-        rc = fail(
-            1, "event %.16s in the store fails verification: the store was altered outside rumor",
-            hex);
-    } else if (rc < 0) {
-        rc = fail(1, "cannot read the log: %s", rumor_strerror(rc));
-    }
+    if (rc < 0) rc = node_error(c, n, rc, "read the log");
 out:
     rumor_node_close(&n);
     return rc;
@@ -753,8 +865,9 @@ static int cmd_status(const cli_t *c, int argc, char **argv)
     rumor_node_counts_t k;
     rc = rumor_node_counts(n, &k);
     if (rc < 0) {
+        rc = node_error(c, n, rc, "read the store");
         rumor_node_close(&n);
-        return fail(1, "cannot read the store: %s", rumor_strerror(rc));
+        return rc;
     }
     if (json) {
         fputs("{\"running\":false,\"id\":", stdout);
@@ -780,7 +893,7 @@ static int not_yet(const cli_t *c, int argc, char **argv)
     (void)c;
     (void)argc;
     (void)argv;
-    return fail(1, "this command needs the gossip mesh, which this build does not have yet");
+    return cli_fail(1, "this command needs the gossip mesh, which this build does not have yet");
 }
 
 /* ---- help and dispatch ------------------------------------------------------ */
@@ -832,8 +945,8 @@ static void usage_all(FILE *f)
     fputs("usage: rumor [--home DIR] [--passphrase-file F] COMMAND ...\n\n"
           "A peer-to-peer, end-to-end encrypted chat node. DIR defaults to $RUMOR_HOME, else "
           "~/.rumor.\n"
-          "The passphrase comes from RUMOR_PASSPHRASE, --passphrase-file F, or a prompt on the "
-          "terminal.\n\n"
+          "The passphrase comes from --passphrase-file F (its first line), else RUMOR_PASSPHRASE,\n"
+          "else a no-echo prompt on the terminal.\n\n"
           "commands:\n",
           f);
     for (size_t i = 0; i < N_COMMANDS; i++)
@@ -854,7 +967,7 @@ static int cmd_help(const cli_t *c, int argc, char **argv)
     (void)c;
     if (argc > 0) {
         const command_t *cmd = find_command(argv[0]);
-        if (!cmd) return fail(EXIT_USAGE, "unknown command '%s'; see 'rumor help'", argv[0]);
+        if (!cmd) return cli_fail(EXIT_USAGE, "unknown command '%s'; see 'rumor help'", argv[0]);
         usage_one(stdout, cmd);
         return 0;
     }
@@ -862,17 +975,39 @@ static int cmd_help(const cli_t *c, int argc, char **argv)
     return 0;
 }
 
+/*
+ * Sets c->home: `flag` (--home), else $RUMOR_HOME, else ~/.rumor (an empty
+ * RUMOR_HOME counts as unset; an empty --home is a usage error). Returns 0, or
+ * the exit status once the message is printed. `buf` holds a built path.
+ */
+static int resolve_home(cli_t *c, const char *flag, char *buf, size_t cap)
+{
+    if (flag && !*flag)
+        return cli_fail(EXIT_USAGE,
+                        "--home needs a directory, not an empty string; see 'rumor help'");
+    c->home = flag ? flag : getenv("RUMOR_HOME");
+    if (!c->home || !*c->home) {
+        const char *h = getenv("HOME");
+        if (!h || !*h) return cli_fail(1, "no home: pass --home DIR or set RUMOR_HOME or HOME");
+        if (snprintf(buf, cap, "%s/.rumor", h) >= (int)cap) return cli_fail(1, "HOME is too long");
+        c->home = buf;
+    }
+    if (strlen(c->home) > PATH_MAX - 64) return cli_fail(1, "home path is too long");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     cli_t c = {0};
     static char home_buf[PATH_MAX];
+    const char *home_flag = NULL;
     int i = 1;
     for (; i < argc; i++) {
         if (strcmp(argv[i], "--home") == 0 || strcmp(argv[i], "--passphrase-file") == 0) {
             if (i + 1 >= argc)
-                return fail(EXIT_USAGE, "%s needs a value; see 'rumor help'", argv[i]);
+                return cli_fail(EXIT_USAGE, "%s needs a value; see 'rumor help'", argv[i]);
             if (argv[i][2] == 'h')
-                c.home = argv[++i];
+                home_flag = argv[++i];
             else
                 c.passphrase_file = argv[++i];
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -882,14 +1017,14 @@ int main(int argc, char **argv)
             puts("rumor 0.1.0");
             return 0;
         } else if (argv[i][0] == '-') {
-            return fail(EXIT_USAGE, "unknown option %s; see 'rumor help'", argv[i]);
+            return cli_fail(EXIT_USAGE, "unknown option %s; see 'rumor help'", argv[i]);
         } else {
             break;
         }
     }
-    if (i >= argc) return fail(EXIT_USAGE, "no command given; see 'rumor help'");
+    if (i >= argc) return cli_fail(EXIT_USAGE, "no command given; see 'rumor help'");
     const command_t *cmd = find_command(argv[i]);
-    if (!cmd) return fail(EXIT_USAGE, "unknown command '%s'; see 'rumor help'", argv[i]);
+    if (!cmd) return cli_fail(EXIT_USAGE, "unknown command '%s'; see 'rumor help'", argv[i]);
     for (int k = i + 1; k < argc; k++) {
         if (strcmp(argv[k], "--") == 0) break;
         if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
@@ -897,16 +1032,10 @@ int main(int argc, char **argv)
             return 0;
         }
     }
-    if (!c.home) c.home = getenv("RUMOR_HOME");
-    if (!c.home || !*c.home) {
-        const char *h = getenv("HOME");
-        if (!h || !*h) return fail(1, "no home: pass --home DIR or set RUMOR_HOME or HOME");
-        if (snprintf(home_buf, sizeof home_buf, "%s/.rumor", h) >= (int)sizeof home_buf)
-            return fail(1, "HOME is too long");
-        c.home = home_buf;
-    }
-    if (strlen(c.home) > PATH_MAX - 64) return fail(1, "home path is too long");
-    int rc = cmd->fn(&c, argc - i - 1, argv + i + 1);
-    if (fflush(stdout) != 0) return fail(1, "cannot write output: %s", strerror(errno));
+    /* Help needs no home, so it works where none can be found. */
+    int rc = cmd->fn == cmd_help ? 0 : resolve_home(&c, home_flag, home_buf, sizeof home_buf);
+    if (rc) return rc;
+    rc = cmd->fn(&c, argc - i - 1, argv + i + 1);
+    if (fflush(stdout) != 0) return cli_fail(1, "cannot write output: %s", strerror(errno));
     return rc;
 }

@@ -44,7 +44,8 @@
     X(ERR_CRYPTO, -19, "cryptographic failure")                                                    \
     X(ERR_NO_KEY, -20, "no key for this room")                                                     \
     X(ERR_BUSY, -21, "resource busy")                                                              \
-    X(ERR_FOREIGN_STORE, -22, "the store belongs to another identity")
+    X(ERR_FOREIGN_STORE, -22, "the store belongs to another identity")                             \
+    X(ERR_BAD_PATH, -23, "malformed room path")
 
 typedef enum {
     RUMOR_OK = 0,

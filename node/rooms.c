@@ -328,7 +328,7 @@ static bool path_ok(const char *path, size_t len)
 
 static int resolve_in(rumor_txn_t *t, rumor_node_t *n, const char *name, uint8_t out[ID])
 {
-    if (!path_ok(name, strlen(name))) return RUMOR_ERR_INVALID;
+    if (!path_ok(name, strlen(name))) return RUMOR_ERR_BAD_PATH;
     int rc = resolve_path(t, n, name, strlen(name), out);
     if (rc != RUMOR_ERR_NOT_FOUND) return rc;
     if (strlen(name) >= RUMOR_ID_PREFIX_MIN && rumor_hex_is_prefix(name))
@@ -363,7 +363,7 @@ static int create_fn(rumor_txn_t *t, void *ctx)
     uint8_t parent[ID] = {0};
     const char *slash = strrchr(c->path, '/');
     const char *name = slash ? slash + 1 : c->path;
-    if (!path_ok(c->path, strlen(c->path))) return RUMOR_ERR_INVALID;
+    if (!path_ok(c->path, strlen(c->path))) return RUMOR_ERR_BAD_PATH;
     int rc = check_name(name);
     if (rc < 0) return rc;
     if (slash && (rc = resolve_path(t, n, c->path, (size_t)(slash - c->path), parent)) < 0)

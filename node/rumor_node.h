@@ -102,10 +102,11 @@ typedef struct {
 const uint8_t *rumor_node_tampered_event(const rumor_node_t *node);
 
 /* Resolves a path ("lan/general") or an id prefix of >= 8 hex characters.
- * RUMOR_ERR_INVALID for a malformed path (empty part, leading or trailing '/'),
+ * RUMOR_ERR_BAD_PATH for a malformed path (empty part, leading or trailing '/'),
  * RUMOR_ERR_NOT_FOUND / RUMOR_ERR_AMBIGUOUS otherwise. */
 int rumor_node_room_resolve(rumor_node_t *node, const char *name, uint8_t id[RUMOR_ID_BYTES]);
-/* Creates a room at `path` (its parent must exist). `topic` may be NULL. */
+/* Creates a room at `path` (its parent must exist). `topic` may be NULL.
+ * RUMOR_ERR_BAD_PATH for a malformed path, RUMOR_ERR_INVALID for a bad name or topic. */
 int rumor_node_room_create(rumor_node_t *node, const char *path, bool is_private, const char *topic,
                            uint8_t id_out[RUMOR_ID_BYTES]);
 int rumor_node_room_get(rumor_node_t *node, const uint8_t id[RUMOR_ID_BYTES],
@@ -143,7 +144,8 @@ typedef struct {
 /*
  * Calls cb for the room's last `limit` messages (0: all) in causal order,
  * re-verifying each event, and marks them read. RUMOR_ERR_BAD_SIGNATURE
- * when a stored event fails verification (*bad gets its id).
+ * when a stored event fails verification (*bad, when not NULL, gets its id;
+ * rumor_node_tampered_event() tells it too).
  */
 typedef int (*rumor_node_message_fn)(void *ctx, const rumor_node_message_t *msg);
 int rumor_node_log(rumor_node_t *node, const uint8_t room[RUMOR_ID_BYTES], uint64_t limit,

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+import select
 import shutil
 import stat
 import subprocess
@@ -19,6 +20,7 @@ import tempfile
 import traceback
 
 RUMOR = os.path.abspath(sys.argv[1])
+SOURCE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 PASS = "correct horse battery staple"
 
@@ -77,6 +79,53 @@ def expect_unchanged(home, *args, stdin=None, env=None, contains=None):
         assert contains in err, f"{contains!r} not in {err!r}"
     assert home.snapshot() == before, f"rumor {' '.join(args)} changed the home"
     return err
+
+
+def run_on_terminal(home, *args, typed=(), env=None):
+    """Runs rumor with a terminal of its own as /dev/tty (stdin, stdout and stderr are not it).
+
+    Each entry of `typed` is typed, with a newline, once a prompt ending in ': ' shows.
+    Returns (exit status, stdout, stderr).
+    """
+    master, slave = os.openpty()
+    slave_name = os.ttyname(slave)
+
+    def own_the_terminal():
+        os.setsid()
+        # The first terminal a session leader opens becomes its controlling terminal.
+        os.close(os.open(slave_name, os.O_RDWR))
+
+    e = dict(home.env)
+    for k, v in (env or {}).items():
+        if v is None:
+            e.pop(k, None)
+        else:
+            e[k] = v
+    p = subprocess.Popen([RUMOR, "--home", home.path] + list(args), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e,
+                         preexec_fn=own_the_terminal)
+    try:
+        for line in typed:
+            shown = b""
+            while not shown.endswith(b": "):
+                ready, _, _ = select.select([master], [], [], 30)
+                assert ready, f"no prompt from rumor {' '.join(args)}; terminal shows {shown!r}"
+                shown += os.read(master, 4096)
+            os.write(master, line.encode() + b"\n")
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        # The slave stays open until here: a master whose slave is closed reads as an error.
+        os.close(slave)
+        os.close(master)
+    return p.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+
+def assert_one_error_line(err):
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rumor: "), f"error is not one 'rumor: ' line: {err!r}"
 
 
 def patch_file(path, old, new):
@@ -293,6 +342,197 @@ def test_tampered_event_is_detected(root):
         pos = data.find(marker, pos + 1)
     err = expect_unchanged(h, "log", "lan", contains="fails verification")
     assert "altered" in err
+
+
+def test_tampered_room_event_is_detected(root):
+    """A room whose ROOM_CREATE was altered on disk: every command that shows it says so."""
+    h = Home(root)
+    h.init()
+    h.run("room", "create", "lan")
+    h.run("send", "lan", "hello")
+    author = json.loads(h.run("id", "--json")[0])["id"]
+    # Version 1, type ROOM_CREATE (1), an all-zero room (top level), the author: flip a box byte.
+    marker = bytes([1, 1]) + bytes(32) + bytes.fromhex(author)
+    data_path = os.path.join(h.path, "store", "data.mdb")
+    with open(data_path, "rb") as fh:
+        data = fh.read()
+    pos = data.find(marker)
+    assert pos >= 0, "room event not found in the store"
+    while pos >= 0:
+        with open(data_path, "r+b") as fh:
+            fh.seek(pos + 110)
+            b = fh.read(1)
+            fh.seek(pos + 110)
+            fh.write(bytes([b[0] ^ 0x40]))
+        pos = data.find(marker, pos + 1)
+    for args in (["room", "list"], ["room", "info", "lan"], ["log", "lan"]):
+        err = expect_unchanged(h, *args, contains="in the store fails verification")
+        assert re.search(r"rumor: event [0-9a-f]{16} in the store fails verification: "
+                         r"the store was altered outside rumor", err), err
+
+
+def test_passphrase_file_wins_over_environment(root):
+    h = Home(root)
+    pf = os.path.join(root, "pass.txt")
+    with open(pf, "w") as fh:
+        fh.write("from the file\n")
+    h.run("--passphrase-file", pf, "init", env={"RUMOR_PASSPHRASE": "from the environment"})
+    # The identity is sealed under the file's passphrase, not the environment's.
+    h.run("--passphrase-file", pf, "room", "create", "lan", env={"RUMOR_PASSPHRASE": None})
+    h.run("--passphrase-file", pf, "room", "create", "dev",
+          env={"RUMOR_PASSPHRASE": "from the environment"})
+    expect_unchanged(h, "room", "create", "x", env={"RUMOR_PASSPHRASE": "from the environment"},
+                     contains="wrong passphrase")
+    out, _ = h.run("help")
+    assert "--passphrase-file F (its first line), else RUMOR_PASSPHRASE" in out, out
+
+
+def test_cli_uses_only_the_node_header(root):
+    """cli/ reaches libsodium and the home's layout only through node/ and crypto/ headers."""
+    cli = os.path.join(SOURCE, "cli")
+    for name in sorted(os.listdir(cli)):
+        if not name.endswith((".c", ".h")):
+            continue
+        with open(os.path.join(cli, name)) as fh:
+            text = fh.read()
+        assert "<sodium.h>" not in text and "sodium_" not in text, f"cli/{name} calls libsodium"
+        assert "identity.key" not in text, f"cli/{name} knows the home's layout"
+
+
+def test_import_unprotected_key_file(root):
+    h = Home(root)
+    no_env = {"RUMOR_PASSPHRASE": None}
+    h.run("init", "--no-passphrase", env=no_env)
+    ident = json.loads(h.run("id", "--json", env=no_env)[0])["id"]
+    plain = os.path.join(root, "plain.key")
+    shutil.copyfile(os.path.join(h.path, "identity.key"), plain)
+    h2 = Home(root, "restored")
+    out, _ = h2.run("id", "import", plain, env=no_env)
+    assert out.strip() == ident
+    j = json.loads(h2.run("id", "--json", env=no_env)[0])
+    assert j["id"] == ident and j["protected"] is False
+    # A damaged file is named as such, without asking for a passphrase first.
+    truncated = os.path.join(root, "truncated.key")
+    with open(plain, "rb") as fh:
+        data = fh.read()
+    with open(truncated, "wb") as fh:
+        fh.write(data[:40])
+    h3 = Home(root, "nope")
+    _, err = h3.run("id", "import", truncated, env=no_env, expect=1)
+    assert f"rumor: {truncated} is not a rumor identity backup (corrupted or truncated)" in err, err
+    _, err = h3.run("id", "import", os.path.join(root, "missing.key"), env=no_env, expect=1)
+    assert "no such file" in err, err
+    assert not os.path.exists(h3.path)
+
+
+def test_home_errors(root):
+    alice, bob = Home(root, "alice"), Home(root, "bob")
+    alice.init()
+    bob.init()
+    # A store made for another identity is never adopted nor opened.
+    os.rename(os.path.join(alice.path, "identity.key"), os.path.join(root, "alice.key"))
+    expect_unchanged(alice, "init", contains="/store belongs to another identity; use another home")
+    backup = os.path.join(root, "bob-backup.key")
+    bob.run("id", "export", backup)
+    expect_unchanged(alice, "id", "import", backup, contains="belongs to another identity; use")
+    shutil.copyfile(os.path.join(bob.path, "identity.key"), os.path.join(alice.path, "identity.key"))
+    expect_unchanged(alice, "status", contains="belongs to another identity; use another home")
+    # A home whose parent is missing: not a nick problem.
+    lost = Home(root, os.path.join("missing", "home"))
+    _, err = lost.run("init", "--nick", "carol", expect=1)
+    assert "its parent directory does not exist" in err and "nick" not in err, err
+    _, err = lost.run("id", "import", backup, expect=1)
+    assert "its parent directory does not exist" in err, err
+    assert not os.path.exists(os.path.join(root, "missing"))
+    _, err = Home(root, "carol").run("init", "--nick", "bad\x07nick", expect=1)
+    assert "invalid nick" in err, err
+
+
+def test_errors_are_one_line_with_hostile_input(root):
+    h = Home(root)
+    h.init()
+    for name in ("no\nsuch", "esc\x1b[2Jroom", "c1\u0085line\u009bx", "tab\tdel\x7f"):
+        _, err = h.run("send", name, "x", expect=1)  # Home.run checks for exactly one line
+        assert "\x1b" not in err and "\u0085" not in err and "\u009b" not in err, repr(err)
+        assert "\t" not in err and "\x7f" not in err, repr(err)
+    _, err = h.run("send", "no\nsuch", "x", expect=1)
+    assert "rumor: no room 'no?such'" in err, repr(err)
+    h.run("room", "create", "lan")
+    expect_unchanged(h, "room", "create", "lan/bad\nname")
+    h.run("log", "lan", "--limit", "\x1b[31m\n", expect=2)
+
+
+def test_limit_is_a_plain_positive_number(root):
+    h = Home(root)
+    h.init()
+    h.run("room", "create", "lan")
+    h.run("send", "lan", "one")
+    for bad in (" -3", "-3", "+3", " 3", "3 ", "0", "", "0x10", "1e3", "1000001",
+                "18446744073709551617"):
+        h.run("log", "lan", "--limit", bad, expect=2)
+    assert len(h.run("log", "lan", "--limit", "1000000")[0].splitlines()) == 1
+
+
+def test_empty_home(root):
+    h = Home(root)
+    env = {"HOME": root}
+    h.run("--home", "", "status", env=env, home=False, expect=2)
+    h.run("--home", "", "init", env=env, home=False, expect=2)
+    assert not os.path.exists(os.path.join(root, ".rumor"))
+    # An empty RUMOR_HOME is as if unset: the home is HOME/.rumor.
+    h.run("init", env={"HOME": root, "RUMOR_HOME": ""}, home=False)
+    assert os.path.exists(os.path.join(root, ".rumor"))
+
+
+def test_malformed_room_paths(root):
+    h = Home(root)
+    h.init()
+    h.run("room", "create", "lan")
+    for args in (["room", "create", "lan//x"], ["room", "create", "/x"], ["room", "info", "lan/"],
+                 ["room", "create", "lan/"], ["send", "/lan", "x"], ["log", "lan//"]):
+        path = args[1] if args[0] != "room" else args[2]
+        expect_unchanged(h, *args,
+                         contains=f"rumor: invalid room path '{path}': names joined by '/', none empty")
+
+
+def test_room_create_errors_say_why(root):
+    h = Home(root)
+    h.init()
+    path = "a"
+    for _ in range(16):
+        h.run("room", "create", path)
+        path += "/a"
+    expect_unchanged(h, "room", "create", path,
+                     contains=f"cannot create '{path}': you must be a member of the parent room, "
+                              "and the tree is at most 16 levels deep")
+    expect_unchanged(h, "room", "create", "b" * 1041,
+                     contains="room path is too long (at most 1040 bytes)")
+    expect_unchanged(h, "room", "create", "a/" + "n" * 65, contains="invalid name")
+
+
+def test_terminal_prompt(root):
+    h = Home(root)
+    no_env = {"RUMOR_PASSPHRASE": None}
+    # Every prompt failure prints its one line: here a passphrase over the limit.
+    rc, _, err = run_on_terminal(h, "init", typed=["x" * 1100], env=no_env)
+    assert rc == 1, (rc, err)
+    assert_one_error_line(err)
+    assert "longer than 1024 bytes" in err, err
+    assert not os.path.exists(h.path)
+    rc, _, err = run_on_terminal(h, "init", typed=["one thing", "another"], env=no_env)
+    assert rc == 1 and "differ" in err, (rc, err)
+    assert_one_error_line(err)
+    rc, out, err = run_on_terminal(h, "init", typed=["typed words", "typed words"], env=no_env)
+    assert rc == 0 and HEX64.match(out.strip()), (rc, out, err)
+    h.run("room", "create", "lan", env={"RUMOR_PASSPHRASE": "typed words"})
+    # A typed home passphrase is not reused for a backup: that one is asked for, twice.
+    backup = os.path.join(root, "backup.key")
+    rc, _, err = run_on_terminal(h, "id", "export", backup,
+                                 typed=["typed words", "backup words", "backup words"], env=no_env)
+    assert rc == 0, (rc, err)
+    rc, out, err = run_on_terminal(Home(root, "restored"), "id", "import", backup,
+                                   typed=["backup words"], env=no_env)
+    assert rc == 0 and HEX64.match(out.strip()), (rc, out, err)
 
 
 def test_newer_schema_is_refused(root):

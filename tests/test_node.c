@@ -295,7 +295,7 @@ static void test_room_create_and_resolve(void)
     CHECK_EQ_INT(rumor_node_room_resolve(n, "nope", got), RUMOR_ERR_NOT_FOUND);
     CHECK_EQ_INT(rumor_node_room_resolve(n, "lan/nope", got), RUMOR_ERR_NOT_FOUND);
     CHECK_EQ_INT(rumor_node_room_resolve(n, "general", got), RUMOR_ERR_NOT_FOUND);
-    CHECK_EQ_INT(rumor_node_room_resolve(n, "", got), RUMOR_ERR_INVALID);
+    CHECK_EQ_INT(rumor_node_room_resolve(n, "", got), RUMOR_ERR_BAD_PATH);
 
     /* What the user sees of a room. */
     rumor_node_room_t r = room_get(n, general);
@@ -339,8 +339,8 @@ static void test_room_create_refusals(void)
     memset(longname, 'n', RUMOR_NAME_MAX + 1);
     longname[RUMOR_NAME_MAX + 1] = '\0';
     CHECK_EQ_INT(rumor_node_room_create(n, longname, false, NULL, id), RUMOR_ERR_TOO_BIG);
-    CHECK_EQ_INT(rumor_node_room_create(n, "lan/", false, NULL, id), RUMOR_ERR_INVALID);
-    CHECK_EQ_INT(rumor_node_room_create(n, "", false, NULL, id), RUMOR_ERR_INVALID);
+    CHECK_EQ_INT(rumor_node_room_create(n, "lan/", false, NULL, id), RUMOR_ERR_BAD_PATH);
+    CHECK_EQ_INT(rumor_node_room_create(n, "", false, NULL, id), RUMOR_ERR_BAD_PATH);
     CHECK_EQ_INT(rumor_node_room_create(n, "bell\a", false, NULL, id), RUMOR_ERR_INVALID);
     CHECK_EQ_INT(rumor_node_room_create(n, "caf\xc3", false, NULL, id), RUMOR_ERR_BAD_UTF8);
     CHECK_EQ_INT(rumor_node_room_create(n, "ok", false, "two\nlines", id), RUMOR_ERR_INVALID);
