@@ -186,8 +186,9 @@ static int check_rules(rumor_txn_t *t, const rumor_event_t *ev)
         if (role == RUMOR_ROLE_ADMIN) return RUMOR_OK;
         return role && memcmp(ev->target, ev->author, ID) == 0 ? RUMOR_OK : RUMOR_ERR_DENIED;
     case RUMOR_EV_KEY_EPOCH:
-        if (!rumor_gossip_is_key_room(&room)) return RUMOR_ERR_DENIED;
-        return role ? RUMOR_OK : RUMOR_ERR_DENIED;
+        if (!rumor_gossip_is_key_room(&room) || !role) return RUMOR_ERR_DENIED;
+        /* Exactly the next epoch: a member cannot jump ahead of rotations still to come. */
+        return ev->epoch == room.epoch + 1 ? RUMOR_OK : RUMOR_ERR_DENIED;
     }
     return RUMOR_ERR_MALFORMED;
 }

@@ -844,6 +844,13 @@ static void test_key_grant_and_epoch(void)
     CHECK_EQ_INT(room_of(&f, lan).epoch, 2);
     CHECK_EQ_INT(current_key(&f, lan, got, &epoch), RUMOR_OK);
     CHECK_EQ_INT(epoch, 1); /* Bob still sends with the newest key he holds */
+
+    /* No jumping ahead: a member's far-future epoch would outrank every later rotation. */
+    CHECK_EQ_INT(ingest(&f, key_epoch(&f, &ev, bob, lan, 0xffffffffu, decoy, both, 2)),
+                 RUMOR_ERR_DENIED);
+    CHECK_EQ_INT(ingest(&f, key_epoch(&f, &ev, bob, lan, 2, decoy, both, 2)), RUMOR_ERR_DENIED);
+    CHECK_EQ_INT(ingest(&f, key_epoch(&f, &ev, bob, lan, 4, decoy, both, 2)), RUMOR_ERR_DENIED);
+    CHECK_EQ_INT(room_of(&f, lan).epoch, 2);
     fx_close(&f);
 
     /* The same events on Alice's node give Bob's keys to no one. */
