@@ -59,10 +59,20 @@ void json_str_n(FILE *f, const char *s, size_t len)
         case '\r': fputs("\\r", f); break;
         case '\t': fputs("\\t", f); break;
         default:
-            if (c < 0x20 || c == 0x7f)
+            if (c < 0x20 || c == 0x7f) {
                 fprintf(f, "\\u%04x", c);
-            else
+            } else if (c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] >= 0x80 &&
+                       (unsigned char)s[i + 1] <= 0x9f) {
+                /* C1 controls (U+0080..U+009F, NEL among them) break line-based readers. */
+                fprintf(f, "\\u%04x", (unsigned char)s[++i]);
+            } else if (c == 0xe2 && i + 2 < len && (unsigned char)s[i + 1] == 0x80 &&
+                       ((unsigned char)s[i + 2] == 0xa8 || (unsigned char)s[i + 2] == 0xa9)) {
+                /* U+2028 and U+2029 are line breaks to JavaScript and many splitters. */
+                fprintf(f, "\\u%04x", 0x2000 + (unsigned char)s[i + 2] - 0x80);
+                i += 2;
+            } else {
                 fputc(c, f);
+            }
         }
     }
     fputc('"', f);

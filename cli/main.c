@@ -1036,6 +1036,10 @@ int main(int argc, char **argv)
     int rc = cmd->fn == cmd_help ? 0 : resolve_home(&c, home_flag, home_buf, sizeof home_buf);
     if (rc) return rc;
     rc = cmd->fn(&c, argc - i - 1, argv + i + 1);
-    if (fflush(stdout) != 0) return cli_fail(1, "cannot write output: %s", strerror(errno));
+    /* Output that did not reach its reader is a failure (a full disk, a closed pipe). */
+    int flushed = fflush(stdout);
+    if ((flushed != 0 || ferror(stdout)) && rc == 0)
+        return cli_fail(1, "cannot write output: %s",
+                        flushed != 0 ? strerror(errno) : "write error");
     return rc;
 }

@@ -74,11 +74,15 @@ static char *dir_of(const char *path)
 static int write_new_file(const char *path, const uint8_t *buf, size_t len)
 {
     char tmp[PATH_MAX];
-    if (!*path || snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp)
-        return RUMOR_ERR_INVALID;
+    if (!*path || path[strlen(path) - 1] == '/') return RUMOR_ERR_INVALID;
     char *dir = dir_of(path);
     if (!dir) return RUMOR_ERR_NOMEM;
     int rc = RUMOR_OK;
+    /* A short temporary name, so any legal file name can be the target. */
+    if (snprintf(tmp, sizeof tmp, "%s/.rumor-XXXXXX", dir) >= (int)sizeof tmp) {
+        rc = RUMOR_ERR_INVALID;
+        goto out;
+    }
     int fd = mkstemp(tmp); /* O_EXCL, mode 0600 */
     if (fd < 0) {
         rc = errno == ENOENT ? RUMOR_ERR_NOT_FOUND : RUMOR_ERR_IO;
@@ -108,8 +112,9 @@ out:
 
 /* What a failed init made, so that exactly that is removed. */
 typedef struct {
-    bool made_home;  /* we made the home directory */
-    bool made_store; /* we made the store directory */
+    bool made_home;    /* we made the home directory */
+    bool made_keyfile; /* we wrote the key file */
+    bool made_store;   /* we made the store directory */
 } created_t;
 
 static void undo_created(const char *home, const created_t *c)
@@ -120,6 +125,7 @@ static void undo_created(const char *home, const created_t *c)
         if (join(p, sizeof p, home, STORE_NAME "/lock.mdb") == 0) unlink(p);
         if (join(p, sizeof p, home, STORE_NAME) == 0) rmdir(p);
     }
+    if (c->made_keyfile && join(p, sizeof p, home, KEYFILE_NAME) == 0) unlink(p);
     if (c->made_home) rmdir(home);
 }
 
@@ -164,10 +170,13 @@ static int node_new(const char *home, rumor_node_t **out)
     return RUMOR_OK;
 }
 
+/* Opens the home's store, making its directory if an init stopped before it. */
 static int open_store(rumor_node_t *n)
 {
     char p[PATH_MAX];
+    bool made;
     int rc = join(p, sizeof p, n->home, STORE_NAME);
+    if (rc == RUMOR_OK) rc = make_dir(p, &made);
     if (rc < 0) return rc;
     return rumor_store_open(p, NULL, &n->store);
 }
@@ -191,9 +200,31 @@ static int put_owner(rumor_txn_t *t, void *ctx)
 }
 
 /*
+ * Makes sure the node's store is its own: one naming this identity is; an
+ * empty one without an owner (from an init that stopped early) is claimed;
+ * anything else belongs to another identity.
+ */
+static int claim_store(rumor_node_t *n)
+{
+    uint8_t owner[RUMOR_ID_BYTES];
+    int rc = store_owner(n, owner);
+    if (rc == RUMOR_OK)
+        return memcmp(owner, n->pk, RUMOR_ID_BYTES) == 0 ? RUMOR_OK : RUMOR_ERR_FOREIGN_STORE;
+    if (rc != RUMOR_ERR_NOT_FOUND) return rc;
+    rumor_txn_t *t;
+    if ((rc = rumor_store_read_begin(n->store, &t)) < 0) return rc;
+    uint64_t events = rumor_store_event_count(t);
+    rumor_store_read_end(&t);
+    if (events) return RUMOR_ERR_FOREIGN_STORE;
+    return rumor_store_write(n->store, put_owner, n->pk);
+}
+
+/*
  * Shared by init and import: makes the home around an identity and its key
- * file image. A store already in the home is adopted only if it was made for
- * this identity (restoring a backup); any other is refused.
+ * file image. The key file comes first: a crash after it leaves a home that
+ * opens (its store is made or claimed on the next open), and of two inits
+ * racing for one home only the one that wrote the key file goes on. A store
+ * already in the home is kept only if it is this identity's or empty.
  */
 static int make_home(const char *home, rumor_identity_t **idp, const uint8_t *keyfile,
                      const char *nick)
@@ -201,33 +232,24 @@ static int make_home(const char *home, rumor_identity_t **idp, const uint8_t *ke
     char kpath[PATH_MAX], spath[PATH_MAX];
     created_t made = {0};
     rumor_node_t *n = NULL;
-    uint8_t owner[RUMOR_ID_BYTES];
     int rc = join(kpath, sizeof kpath, home, KEYFILE_NAME);
     if (rc == RUMOR_OK) rc = join(spath, sizeof spath, home, STORE_NAME);
     if (rc < 0) return rc;
     if (access(kpath, F_OK) == 0) return RUMOR_ERR_EXISTS;
 
     if ((rc = make_dir(home, &made.made_home)) < 0) goto out;
+    if ((rc = write_new_file(kpath, keyfile, RUMOR_KEYFILE_BYTES)) < 0) goto out;
+    made.made_keyfile = true;
     if ((rc = make_dir(spath, &made.made_store)) < 0) goto out;
     if ((rc = node_new(home, &n)) < 0) goto out;
     if ((rc = open_store(n)) < 0) goto out;
     n->id = *idp;
     *idp = NULL;
     memcpy(n->pk, rumor_identity_public(n->id), RUMOR_ID_BYTES);
-    if (!made.made_store) {
-        rc = store_owner(n, owner);
-        if (rc == RUMOR_OK && memcmp(owner, n->pk, RUMOR_ID_BYTES) != 0)
-            rc = RUMOR_ERR_FOREIGN_STORE;
-        if (rc == RUMOR_ERR_NOT_FOUND) rc = RUMOR_ERR_FOREIGN_STORE; /* not ours to adopt */
-        if (rc < 0) goto out;
-    } else if ((rc = rumor_store_write(n->store, put_owner, n->pk)) < 0) {
-        goto out;
-    }
+    if ((rc = claim_store(n)) < 0) goto out;
     if (nick && (rc = rumor_node_set_nick(n, nick)) < 0) goto out;
-    /* The key file last: a home with a key file is a complete home. */
-    rc = write_new_file(kpath, keyfile, RUMOR_KEYFILE_BYTES);
     /* The home holds secrets: only its owner may enter it. */
-    if (rc == RUMOR_OK && chmod(home, 0700) != 0) rc = RUMOR_ERR_IO;
+    if (chmod(home, 0700) != 0) rc = RUMOR_ERR_IO;
 out:
     if (n) rumor_node_close(&n);
     if (rc < 0) undo_created(home, &made);
@@ -293,7 +315,6 @@ int rumor_node_import_home(const char *home, const char *file, const rumor_passp
 int rumor_node_open(const char *home, rumor_node_t **out)
 {
     char kpath[PATH_MAX];
-    uint8_t owner[RUMOR_ID_BYTES];
     size_t len = 0;
     rumor_node_t *n = NULL;
     int rc = rumor_crypto_init();
@@ -304,12 +325,7 @@ int rumor_node_open(const char *home, rumor_node_t **out)
     if (rc == RUMOR_ERR_NOT_FOUND) rc = RUMOR_ERR_NO_IDENTITY;
     if (rc == RUMOR_OK) rc = rumor_keyfile_inspect(n->keyfile, len, n->pk, &n->is_protected);
     if (rc == RUMOR_OK) rc = open_store(n);
-    if (rc == RUMOR_OK) {
-        rc = store_owner(n, owner);
-        if (rc == RUMOR_OK && memcmp(owner, n->pk, RUMOR_ID_BYTES) != 0)
-            rc = RUMOR_ERR_FOREIGN_STORE;
-        if (rc == RUMOR_ERR_NOT_FOUND) rc = RUMOR_OK; /* made before stores named their owner */
-    }
+    if (rc == RUMOR_OK) rc = claim_store(n);
     if (rc < 0) {
         rumor_node_close(&n);
         return rc;

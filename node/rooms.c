@@ -239,13 +239,24 @@ int rumor_node_set_nick(rumor_node_t *n, const char *nick)
     return rumor_store_write(n->store, post_fn, &p);
 }
 
-static void nick_in(rumor_txn_t *t, const uint8_t pk[ID], char out[RUMOR_NICK_MAX + 1])
+/*
+ * The nick of `pk` ("" when it has none), taken from its signed PROFILE event,
+ * which is verified again: the profiles table only says which event is current.
+ */
+static int nick_in(rumor_txn_t *t, rumor_node_t *n, const uint8_t pk[ID],
+                   char out[RUMOR_NICK_MAX + 1])
 {
     rumor_store_profile_t p;
-    if (rumor_store_profile_get(t, pk, &p) == RUMOR_OK)
-        memcpy(out, p.nick, sizeof p.nick);
-    else
-        out[0] = '\0';
+    rumor_event_t ev;
+    out[0] = '\0';
+    int rc = rumor_store_profile_get(t, pk, &p);
+    if (rc == RUMOR_ERR_NOT_FOUND) return RUMOR_OK;
+    if (rc < 0) return rc;
+    if ((rc = read_verified(t, n, p.set_by.event, &ev)) < 0) return rc;
+    if (ev.type != RUMOR_EV_PROFILE || memcmp(ev.author, pk, ID) != 0) return RUMOR_ERR_STORE;
+    memcpy(out, ev.nick, ev.nick_len);
+    out[ev.nick_len] = '\0';
+    return RUMOR_OK;
 }
 
 void rumor_node_nick_of(rumor_node_t *n, const uint8_t pk[ID], char out[RUMOR_NICK_MAX + 1])
@@ -253,7 +264,7 @@ void rumor_node_nick_of(rumor_node_t *n, const uint8_t pk[ID], char out[RUMOR_NI
     rumor_txn_t *t;
     out[0] = '\0';
     if (rumor_store_read_begin(n->store, &t) < 0) return;
-    nick_in(t, pk, out);
+    if (nick_in(t, n, pk, out) < 0) out[0] = '\0'; /* shown as no nick; log and info report it */
     rumor_store_read_end(&t);
 }
 
@@ -606,6 +617,7 @@ int rumor_node_room_walk(rumor_node_t *n, rumor_node_room_fn cb, void *ctx)
 
 typedef struct {
     rumor_txn_t *t;
+    rumor_node_t *n;
     rumor_node_member_fn cb;
     void *ctx;
 } members_t;
@@ -614,8 +626,8 @@ static int member_step(void *ctx, const uint8_t pk[ID], uint8_t role)
 {
     members_t *m = ctx;
     char nick[RUMOR_NICK_MAX + 1];
-    nick_in(m->t, pk, nick);
-    return m->cb(m->ctx, pk, role, nick);
+    int rc = nick_in(m->t, m->n, pk, nick);
+    return rc < 0 ? rc : m->cb(m->ctx, pk, role, nick);
 }
 
 int rumor_node_room_members(rumor_node_t *n, const uint8_t id[ID], rumor_node_member_fn cb,
@@ -626,7 +638,7 @@ int rumor_node_room_members(rumor_node_t *n, const uint8_t id[ID], rumor_node_me
     int rc = rumor_store_read_begin(n->store, &t);
     if (rc < 0) return rc;
     rc = rumor_gossip_key_domain(t, id, domain);
-    members_t m = {t, cb, ctx};
+    members_t m = {t, n, cb, ctx};
     if (rc == RUMOR_OK) rc = rumor_store_member_each(t, domain, member_step, &m);
     rumor_store_read_end(&t);
     return rc;
@@ -694,7 +706,7 @@ static int show_message(log_t *l, const uint8_t id[ID])
     if (rc == RUMOR_ERR_BAD_SIGNATURE && l->bad) memcpy(l->bad, id, ID);
     if (rc < 0) return rc;
     char nick[RUMOR_NICK_MAX + 1];
-    nick_in(l->t, ev.author, nick);
+    if ((rc = nick_in(l->t, l->n, ev.author, nick)) < 0) return rc;
     rumor_node_message_t m = {.nick = nick, .ts = ev.ts, .lamport = ev.lamport};
     memcpy(m.id, id, ID);
     memcpy(m.room, ev.room, ID);

@@ -608,6 +608,61 @@ def test_no_identity(root):
     assert not os.path.exists(h.path)
 
 
+def test_output_errors_are_failures(root):
+    h = Home(root)
+    h.init()
+    h.run("room", "create", "lan")
+    for i in range(3):
+        h.run("send", "lan", "x" * 4000)
+    with open("/dev/full", "wb") as full:
+        for args in (["log", "lan"], ["log", "lan", "--json"], ["room", "list"]):
+            p = subprocess.run([RUMOR, "--home", h.path] + args, stdout=full, stderr=subprocess.PIPE,
+                               env=h.env, timeout=60, start_new_session=True)
+            err = p.stderr.decode()
+            assert p.returncode == 1, (args, p.returncode, err)
+            assert err.count("\n") == 1 and err.startswith("rumor: "), err
+
+
+def test_json_escapes_line_breaks(root):
+    h = Home(root)
+    h.init()
+    h.run("room", "create", "lan")
+    h.run("send", "lan", "nel\u0085 ls\u2028 ps\u2029 end")
+    out, _ = h.run("log", "lan", "--json")
+    assert len(out.splitlines()) == 1, out  # str.splitlines() splits on NEL, U+2028, U+2029
+    assert "\\u0085" in out and "\\u2028" in out and "\\u2029" in out, out
+    assert json.loads(out)["text"] == "nel\u0085 ls\u2028 ps\u2029 end"
+
+
+def test_init_recovers_from_an_early_stop(root):
+    # A home whose store directory exists but is empty (an init that stopped early): init works.
+    h = Home(root)
+    os.makedirs(os.path.join(h.path, "store"))
+    ident = h.init()
+    assert json.loads(h.run("status", "--json")[0])["id"] == ident
+    # A key file without its store (stopped right after the key file): the home still opens.
+    h2 = Home(root, "h2")
+    h2.init()
+    shutil.rmtree(os.path.join(h2.path, "store"))
+    h2.run("room", "create", "lan")
+    assert json.loads(h2.run("status", "--json")[0])["rooms"] == 1
+
+
+def test_concurrent_inits(root):
+    h = Home(root)
+    procs = [subprocess.Popen([RUMOR, "--home", h.path, "init", "--no-passphrase"], env=h.env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+             for _ in range(4)]
+    results = [(p.wait(timeout=60), p.stdout.read().decode(), p.stderr.read().decode()) for p in procs]
+    winners = [out.strip() for rc, out, _ in results if rc == 0]
+    assert len(winners) == 1, results
+    for rc, _, err in results:
+        if rc != 0:
+            assert rc == 1 and "already holds an identity" in err, err
+    assert json.loads(h.run("id", "--json")[0])["id"] == winners[0]
+    h.run("room", "create", "lan")
+
+
 def test_status(root):
     h = Home(root)
     ident = h.init()
