@@ -843,7 +843,7 @@ static int cmd_log(const cli_t *c, int argc, char **argv)
     }
     log_out_t o = {json, info.path};
     /* A tampered event is named by rumor_node_tampered_event(), so no `bad` buffer. */
-    rc = rumor_node_log(n, room, limit, print_message, &o, NULL);
+    rc = rumor_node_log(n, room, limit, print_message, &o);
     fflush(stdout);
     if (rc < 0) rc = node_error(c, n, rc, "read the log");
 out:

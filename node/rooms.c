@@ -82,31 +82,40 @@ static int read_verified(rumor_txn_t *t, rumor_node_t *n, const uint8_t eid[ID],
 }
 
 /*
- * Decrypts the box of stored event `eid` into `pt` (capacity `cap`, NUL added).
- * *type gets the event type. RUMOR_ERR_BAD_SIGNATURE when the stored event was
- * altered; RUMOR_ERR_NO_KEY / RUMOR_ERR_DECRYPT when it cannot be read.
+ * Decrypts the box of an event already read and verified into `pt` (capacity
+ * `cap`, NUL added). RUMOR_ERR_NO_KEY / RUMOR_ERR_DECRYPT when it cannot be read.
+ */
+static int open_box(rumor_txn_t *t, rumor_node_t *n, const rumor_event_t *ev, char *pt, size_t cap,
+                    size_t *pt_len)
+{
+    uint8_t key_id[RUMOR_KEY_ID_BYTES], ad[RUMOR_EVENT_AD_BYTES];
+    if (!ev->box || rumor_box_key_id(ev->box, ev->box_len, key_id) < 0) return RUMOR_ERR_MALFORMED;
+    if (ev->box_len - RUMOR_BOX_OVERHEAD >= cap) return RUMOR_ERR_TOO_BIG;
+    uint8_t *key = rumor_secret_alloc(RUMOR_ROOM_KEY_BYTES);
+    if (!key) return RUMOR_ERR_NOMEM;
+    int rc = load_key(t, n, key_id, key);
+    if (rc == RUMOR_OK) {
+        rumor_event_ad(ad, ev->type, ev->room, ev->author);
+        rc = rumor_box_open((uint8_t *)pt, pt_len, key, ad, sizeof ad, ev->box, ev->box_len);
+    }
+    rumor_secret_free(key);
+    if (rc < 0) return rc;
+    pt[*pt_len] = '\0';
+    return RUMOR_OK;
+}
+
+/*
+ * Reads stored event `eid`, verifies it and decrypts its box (see open_box);
+ * *type gets the event type. RUMOR_ERR_BAD_SIGNATURE when it was altered.
  */
 static int open_event_box(rumor_txn_t *t, rumor_node_t *n, const uint8_t eid[ID], char *pt,
                           size_t cap, size_t *pt_len, uint8_t *type)
 {
     rumor_event_t ev;
-    uint8_t key_id[RUMOR_KEY_ID_BYTES], ad[RUMOR_EVENT_AD_BYTES];
     int rc = read_verified(t, n, eid, &ev);
-    if (rc < 0) return rc;
-    if (!ev.box || rumor_box_key_id(ev.box, ev.box_len, key_id) < 0) return RUMOR_ERR_MALFORMED;
-    if (ev.box_len - RUMOR_BOX_OVERHEAD >= cap) return RUMOR_ERR_TOO_BIG;
-    uint8_t *key = rumor_secret_alloc(RUMOR_ROOM_KEY_BYTES);
-    if (!key) return RUMOR_ERR_NOMEM;
-    rc = load_key(t, n, key_id, key);
-    if (rc == RUMOR_OK) {
-        rumor_event_ad(ad, ev.type, ev.room, ev.author);
-        rc = rumor_box_open((uint8_t *)pt, pt_len, key, ad, sizeof ad, ev.box, ev.box_len);
-    }
-    rumor_secret_free(key);
-    if (rc < 0) return rc;
-    pt[*pt_len] = '\0';
-    *type = ev.type;
-    return RUMOR_OK;
+    if (rc == RUMOR_OK) rc = open_box(t, n, &ev, pt, cap, pt_len);
+    if (rc == RUMOR_OK) *type = ev.type;
+    return rc;
 }
 
 /*
@@ -117,8 +126,8 @@ static int room_texts(rumor_txn_t *t, rumor_node_t *n, const rumor_store_room_t 
                       char *topic)
 {
     char buf[RUMOR_NAME_MAX + RUMOR_TOPIC_MAX + 2];
-    size_t len;
-    uint8_t type;
+    size_t len = 0;
+    uint8_t type = 0;
     name[0] = '\0';
     if (topic) topic[0] = '\0';
     int rc = open_event_box(t, n, r->name.event, buf, sizeof buf, &len, &type);
@@ -137,8 +146,11 @@ static int room_texts(rumor_txn_t *t, rumor_node_t *n, const rumor_store_room_t 
             name[0] = '\0';
     }
     if (!topic) return RUMOR_OK;
-    rc = open_event_box(t, n, r->topic.event, buf, sizeof buf, &len, &type);
-    if (rc == RUMOR_ERR_BAD_SIGNATURE) return rc;
+    /* Until renamed or re-topiced, one create event holds both: decrypt it once. */
+    if (memcmp(r->topic.event, r->name.event, ID) != 0) {
+        rc = open_event_box(t, n, r->topic.event, buf, sizeof buf, &len, &type);
+        if (rc == RUMOR_ERR_BAD_SIGNATURE) return rc;
+    }
     if (rc == RUMOR_OK) {
         size_t off = type == RUMOR_EV_ROOM_CREATE ? 1 + (size_t)(uint8_t)buf[0] : 0;
         if (off <= len && len - off <= RUMOR_TOPIC_MAX) memcpy(topic, buf + off, len - off + 1);
@@ -694,8 +706,7 @@ typedef struct {
     size_t count;
     rumor_node_message_fn cb;
     void *ctx;
-    uint8_t *bad; /* out: id of an event that fails verification */
-    char *text;   /* decrypt buffer */
+    char *text; /* decrypt buffer */
 } log_t;
 
 /* Re-verifies one stored message and hands it to the caller. */
@@ -703,7 +714,6 @@ static int show_message(log_t *l, const uint8_t id[ID])
 {
     rumor_event_t ev;
     int rc = read_verified(l->t, l->n, id, &ev);
-    if (rc == RUMOR_ERR_BAD_SIGNATURE && l->bad) memcpy(l->bad, id, ID);
     if (rc < 0) return rc;
     char nick[RUMOR_NICK_MAX + 1];
     if ((rc = nick_in(l->t, l->n, ev.author, nick)) < 0) return rc;
@@ -711,9 +721,9 @@ static int show_message(log_t *l, const uint8_t id[ID])
     memcpy(m.id, id, ID);
     memcpy(m.room, ev.room, ID);
     memcpy(m.author, ev.author, ID);
-    uint8_t type;
     size_t tl;
-    if (open_event_box(l->t, l->n, id, l->text, RUMOR_TEXT_MAX + 1, &tl, &type) == RUMOR_OK &&
+    /* The event is verified already: only its box is left to open. */
+    if (open_box(l->t, l->n, &ev, l->text, RUMOR_TEXT_MAX + 1, &tl) == RUMOR_OK &&
         rumor_utf8_valid((const uint8_t *)l->text, tl)) {
         m.text = l->text;
         m.text_len = tl;
@@ -746,12 +756,12 @@ static int mark_fn(rumor_txn_t *t, void *ctx)
 }
 
 int rumor_node_log(rumor_node_t *n, const uint8_t room[ID], uint64_t limit,
-                   rumor_node_message_fn cb, void *ctx, uint8_t bad[ID])
+                   rumor_node_message_fn cb, void *ctx)
 {
     rumor_txn_t *t;
     rumor_store_room_t r;
     if (limit > 1000000) limit = 1000000;
-    log_t l = {.n = n, .limit = limit, .cb = cb, .ctx = ctx, .bad = bad};
+    log_t l = {.n = n, .limit = limit, .cb = cb, .ctx = ctx};
     l.text = malloc(RUMOR_TEXT_MAX + 1);
     l.ids = limit ? malloc(limit * ID) : NULL;
     if (!l.text || (limit && !l.ids)) {

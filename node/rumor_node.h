@@ -144,12 +144,11 @@ typedef struct {
 /*
  * Calls cb for the room's last `limit` messages (0: all) in causal order,
  * re-verifying each event, and marks them read. RUMOR_ERR_BAD_SIGNATURE
- * when a stored event fails verification (*bad, when not NULL, gets its id;
- * rumor_node_tampered_event() tells it too).
+ * when a stored event fails verification (rumor_node_tampered_event() names it).
  */
 typedef int (*rumor_node_message_fn)(void *ctx, const rumor_node_message_t *msg);
 int rumor_node_log(rumor_node_t *node, const uint8_t room[RUMOR_ID_BYTES], uint64_t limit,
-                   rumor_node_message_fn cb, void *ctx, uint8_t bad[RUMOR_ID_BYTES]);
+                   rumor_node_message_fn cb, void *ctx);
 
 /* Numbers for `status`. */
 typedef struct {

@@ -1132,7 +1132,7 @@ static void test_protocol_vector(void)
     static const char want_id[] =
         "282c03a8d878fa5ef3ff796ada31a2585c0e43518ca91aa846004536cf3c7531";
     uint8_t seed[RUMOR_SEED_BYTES];
-    for (int i = 0; i < RUMOR_SEED_BYTES; i++) seed[i] = (uint8_t)i;
+    kat_seed(seed);
     rumor_identity_t *id = NULL;
     CHECK_EQ_INT(rumor_identity_from_seed(seed, &id), RUMOR_OK);
     if (!id) return;
