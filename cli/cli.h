@@ -13,6 +13,70 @@
 #define CLI_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 #else
 #define CLI_PRINTF(fmt, args)
+/* ---- shared by the command files (main.c, mesh.c) ---------------------------- */
+
+#define EXIT_USAGE 2
+
+/* What every command gets: the home and the global options. */
+typedef struct {
+    const char *home;            /* resolved home directory */
+    const char *passphrase_file; /* --passphrase-file, or NULL */
+} cli_t;
+
+/* One option a command accepts. */
+typedef struct {
+    const char *name;   /* "--json" */
+    bool has_arg;       /* takes a value */
+    const char **value; /* where the value goes (has_arg) */
+    bool *flag;         /* set when present (no arg) */
+} opt_t;
+
+/* Parses argv into options and positionals. Returns 0, or EXIT_USAGE with a message. */
+int parse(int argc, char **argv, const opt_t *opts, const char **pos, int min_pos, int max_pos,
+          int *n_pos, const char *usage);
+/* Parses a count: plain decimal digits, from 1 to `max`. */
+bool parse_count(const char *s, unsigned long long max, unsigned long long *out);
+void print_id_line(const uint8_t id[RUMOR_ID_BYTES]);
+/* One `rumor:` line for a node error; `doing` completes "cannot ...". Returns 1. */
+int node_error(const cli_t *c, const rumor_node_t *n, int rc, const char *doing);
+int room_error(const cli_t *c, const rumor_node_t *n, const char *name, int rc);
+int send_error(const cli_t *c, const rumor_node_t *n, const char *room, int rc);
+/* Opens the home (and unlocks the identity with `unlock`); returns 0 or the exit status. */
+int open_node(const cli_t *c, bool unlock, rumor_node_t **out);
+int unlock_identity(const cli_t *c, rumor_node_t *n, cli_pass_t *keep);
+int resolve_room(const cli_t *c, rumor_node_t *n, const char *name, uint8_t id[RUMOR_ID_BYTES]);
+
+/* How `log` prints messages, and the last ones it printed (so --follow shows none twice). */
+#define LOG_RECENT 256
+typedef struct {
+    bool json;
+    const char *path;
+    uint8_t recent[LOG_RECENT][RUMOR_ID_BYTES];
+    size_t n_recent; /* messages printed so far (the ring holds the last LOG_RECENT) */
+} log_out_t;
+int print_message(void *ctx, const rumor_node_message_t *m);
+bool log_out_was_shown(const log_out_t *o, const uint8_t id[RUMOR_ID_BYTES]);
+
+/* mesh.c: commands that talk to the running node. */
+int cmd_node(const cli_t *c, int argc, char **argv);
+int cmd_peers(const cli_t *c, int argc, char **argv);
+int cmd_peer(const cli_t *c, int argc, char **argv);
+int cmd_stats(const cli_t *c, int argc, char **argv);
+int cmd_chat(const cli_t *c, int argc, char **argv);
+int cmd_room_invite(const cli_t *c, int argc, char **argv);
+int cmd_room_join(const cli_t *c, int argc, char **argv);
+/* Prints the running node's status (JSON or text); RUMOR_ERR_NOT_FOUND when none runs. */
+int status_running(const cli_t *c, bool json);
+/* Lists the node's addresses as JSON array items (nothing when it is not running). */
+void print_addresses_json(const cli_t *c);
+/* Follows a room after its history was printed (log --follow). */
+int follow_room(const cli_t *c, rumor_node_t *n, const uint8_t room[RUMOR_ID_BYTES],
+                log_out_t *o, int fd);
+/* Opens a follow stream on the running node before history is printed; -1 when none runs. */
+int follow_open(const cli_t *c, const uint8_t *room);
+/* Tells a running node that new own events wait in the outbox (best effort). */
+void notify_node(const cli_t *c);
+
 #endif
 
 /*
@@ -48,5 +112,69 @@ typedef struct {
 int cli_pass_get(cli_pass_t *p, const char *file, const char *prompt, bool confirm);
 /* Wipes and frees the passphrase; accepts one that was never filled. */
 void cli_pass_free(cli_pass_t *p);
+
+/* ---- shared by the command files (main.c, mesh.c) ---------------------------- */
+
+#define EXIT_USAGE 2
+
+/* What every command gets: the home and the global options. */
+typedef struct {
+    const char *home;            /* resolved home directory */
+    const char *passphrase_file; /* --passphrase-file, or NULL */
+} cli_t;
+
+/* One option a command accepts. */
+typedef struct {
+    const char *name;   /* "--json" */
+    bool has_arg;       /* takes a value */
+    const char **value; /* where the value goes (has_arg) */
+    bool *flag;         /* set when present (no arg) */
+} opt_t;
+
+/* Parses argv into options and positionals. Returns 0, or EXIT_USAGE with a message. */
+int parse(int argc, char **argv, const opt_t *opts, const char **pos, int min_pos, int max_pos,
+          int *n_pos, const char *usage);
+/* Parses a count: plain decimal digits, from 1 to `max`. */
+bool parse_count(const char *s, unsigned long long max, unsigned long long *out);
+void print_id_line(const uint8_t id[RUMOR_ID_BYTES]);
+/* One `rumor:` line for a node error; `doing` completes "cannot ...". Returns 1. */
+int node_error(const cli_t *c, const rumor_node_t *n, int rc, const char *doing);
+int room_error(const cli_t *c, const rumor_node_t *n, const char *name, int rc);
+int send_error(const cli_t *c, const rumor_node_t *n, const char *room, int rc);
+/* Opens the home (and unlocks the identity with `unlock`); returns 0 or the exit status. */
+int open_node(const cli_t *c, bool unlock, rumor_node_t **out);
+int unlock_identity(const cli_t *c, rumor_node_t *n, cli_pass_t *keep);
+int resolve_room(const cli_t *c, rumor_node_t *n, const char *name, uint8_t id[RUMOR_ID_BYTES]);
+
+/* How `log` prints messages, and the last ones it printed (so --follow shows none twice). */
+#define LOG_RECENT 256
+typedef struct {
+    bool json;
+    const char *path;
+    uint8_t recent[LOG_RECENT][RUMOR_ID_BYTES];
+    size_t n_recent; /* messages printed so far (the ring holds the last LOG_RECENT) */
+} log_out_t;
+int print_message(void *ctx, const rumor_node_message_t *m);
+bool log_out_was_shown(const log_out_t *o, const uint8_t id[RUMOR_ID_BYTES]);
+
+/* mesh.c: commands that talk to the running node. */
+int cmd_node(const cli_t *c, int argc, char **argv);
+int cmd_peers(const cli_t *c, int argc, char **argv);
+int cmd_peer(const cli_t *c, int argc, char **argv);
+int cmd_stats(const cli_t *c, int argc, char **argv);
+int cmd_chat(const cli_t *c, int argc, char **argv);
+int cmd_room_invite(const cli_t *c, int argc, char **argv);
+int cmd_room_join(const cli_t *c, int argc, char **argv);
+/* Prints the running node's status (JSON or text); RUMOR_ERR_NOT_FOUND when none runs. */
+int status_running(const cli_t *c, bool json);
+/* Lists the node's addresses as JSON array items (nothing when it is not running). */
+void print_addresses_json(const cli_t *c);
+/* Follows a room after its history was printed (log --follow). */
+int follow_room(const cli_t *c, rumor_node_t *n, const uint8_t room[RUMOR_ID_BYTES],
+                log_out_t *o, int fd);
+/* Opens a follow stream on the running node before history is printed; -1 when none runs. */
+int follow_open(const cli_t *c, const uint8_t *room);
+/* Tells a running node that new own events wait in the outbox (best effort). */
+void notify_node(const cli_t *c);
 
 #endif

@@ -6,30 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
-#define EXIT_USAGE 2
-#define STDIN_MAX  (RUMOR_TEXT_MAX + 1)
+#define STDIN_MAX (RUMOR_TEXT_MAX + 1)
 /* rumor_node_log holds `limit` ids in memory: the largest --limit accepted. */
 #define LIMIT_MAX 1000000ULL
 
-/* What every command gets: the home and the global options. */
-typedef struct {
-    const char *home;            /* resolved home directory */
-    const char *passphrase_file; /* --passphrase-file, or NULL */
-} cli_t;
-
-/* One option a command accepts. */
-typedef struct {
-    const char *name;   /* "--json" */
-    bool has_arg;       /* takes a value */
-    const char **value; /* where the value goes (has_arg) */
-    bool *flag;         /* set when present (no arg) */
-} opt_t;
-
-#define MAX_POS 8
-
 /* Parses argv into options and positionals. Returns 0, or EXIT_USAGE with a message. */
-static int parse(int argc, char **argv, const opt_t *opts, const char **pos, int min_pos,
+int parse(int argc, char **argv, const opt_t *opts, const char **pos, int min_pos,
                  int max_pos, int *n_pos, const char *usage)
 {
     bool only_pos = false;
@@ -64,7 +48,7 @@ static int parse(int argc, char **argv, const opt_t *opts, const char **pos, int
 }
 
 /* Parses a count: plain decimal digits (no sign, no spaces), from 1 to `max`. */
-static bool parse_count(const char *s, unsigned long long max, unsigned long long *out)
+bool parse_count(const char *s, unsigned long long max, unsigned long long *out)
 {
     unsigned long long v = 0;
     if (!*s) return false;
@@ -84,7 +68,7 @@ static void print_id_hex(FILE *f, const uint8_t id[RUMOR_ID_BYTES])
     fputs(hex, f);
 }
 
-static void print_id_line(const uint8_t id[RUMOR_ID_BYTES])
+void print_id_line(const uint8_t id[RUMOR_ID_BYTES])
 {
     print_id_hex(stdout, id);
     fputc('\n', stdout);
@@ -110,7 +94,7 @@ static int tampered(const rumor_node_t *n)
  * every command maps its own codes first and ends here. `doing` completes
  * "cannot ..." for the rest ("send to 'lan'"). `n` may be NULL.
  */
-static int node_error(const cli_t *c, const rumor_node_t *n, int rc, const char *doing)
+int node_error(const cli_t *c, const rumor_node_t *n, int rc, const char *doing)
 {
     switch (rc) {
     case RUMOR_ERR_BAD_SIGNATURE: return tampered(n);
@@ -170,7 +154,7 @@ static int invalid_nick(void)
 }
 
 /* Errors about a room the user named by path or id. */
-static int room_error(const cli_t *c, const rumor_node_t *n, const char *name, int rc)
+int room_error(const cli_t *c, const rumor_node_t *n, const char *name, int rc)
 {
     char doing[RUMOR_PATH_MAX + 64];
     switch (rc) {
@@ -230,7 +214,7 @@ static int get_pass(cli_pass_t *p, const char *file, const char *prompt, bool co
  * `keep`, the passphrase is handed to the caller (who frees it); otherwise it
  * is wiped here.
  */
-static int unlock_identity(const cli_t *c, rumor_node_t *n, cli_pass_t *keep)
+int unlock_identity(const cli_t *c, rumor_node_t *n, cli_pass_t *keep)
 {
     cli_pass_t p = {0};
     int rc = 0;
@@ -249,7 +233,7 @@ static int unlock_identity(const cli_t *c, rumor_node_t *n, cli_pass_t *keep)
 }
 
 /* Opens the home; with `unlock`, also unlocks the identity. */
-static int open_node(const cli_t *c, bool unlock, rumor_node_t **out)
+int open_node(const cli_t *c, bool unlock, rumor_node_t **out)
 {
     int rc = rumor_node_open(c->home, out);
     if (rc < 0) return open_error(c, rc);
@@ -257,7 +241,7 @@ static int open_node(const cli_t *c, bool unlock, rumor_node_t **out)
     return rc;
 }
 
-static int resolve_room(const cli_t *c, rumor_node_t *n, const char *name,
+int resolve_room(const cli_t *c, rumor_node_t *n, const char *name,
                         uint8_t id[RUMOR_ID_BYTES])
 {
     int rc = rumor_node_room_resolve(n, name, id);
@@ -385,7 +369,9 @@ static int cmd_id(const cli_t *c, int argc, char **argv)
         json_id(stdout, rumor_node_id(n));
         fputs(",\"nick\":", stdout);
         json_str(stdout, nick);
-        fputs(",\"addresses\":[],\"protected\":", stdout);
+        fputs(",\"addresses\":[", stdout);
+        print_addresses_json(c);
+        fputs("],\"protected\":", stdout);
         fputs(rumor_node_is_protected(n) ? "true" : "false", stdout);
         fputs("}\n", stdout);
     } else {
@@ -410,6 +396,7 @@ static int cmd_nick(const cli_t *c, int argc, char **argv)
     rc = rumor_node_set_nick(n, pos[0]);
     if (rc < 0) rc = is_nick_error(rc) ? invalid_nick() : node_error(c, n, rc, "set the nick");
     rumor_node_close(&n);
+    if (rc == 0) notify_node(c);
     return rc;
 }
 
@@ -458,6 +445,7 @@ static int cmd_room_create(const cli_t *c, int argc, char **argv)
     else
         print_id_line(id);
     rumor_node_close(&n);
+    if (rc == 0) notify_node(c);
     return rc;
 }
 
@@ -663,6 +651,7 @@ static int cmd_room_edit(const cli_t *c, int argc, char **argv, const char *what
         rc = edit_error(c, n, what, pos[0], rc);
 out:
     rumor_node_close(&n);
+    if (rc == 0) notify_node(c);
     return rc;
 }
 
@@ -674,10 +663,10 @@ static int cmd_room(const cli_t *c, int argc, char **argv)
     if (strcmp(sub, "info") == 0) return cmd_room_info(c, argc - 1, argv + 1);
     if (strcmp(sub, "rename") == 0 || strcmp(sub, "topic") == 0 || strcmp(sub, "move") == 0)
         return cmd_room_edit(c, argc - 1, argv + 1, sub);
-    if (strcmp(sub, "invite") == 0 || strcmp(sub, "join") == 0 || strcmp(sub, "leave") == 0 ||
-        strcmp(sub, "kick") == 0)
-        return cli_fail(1, "'room %s' needs the gossip mesh, which this build does not have yet",
-                        sub);
+    if (strcmp(sub, "invite") == 0) return cmd_room_invite(c, argc - 1, argv + 1);
+    if (strcmp(sub, "join") == 0) return cmd_room_join(c, argc - 1, argv + 1);
+    if (strcmp(sub, "leave") == 0 || strcmp(sub, "kick") == 0)
+        return cli_fail(1, "'room %s' is not in this build yet (it needs key rotation)", sub);
     return cli_fail(EXIT_USAGE,
                     "usage: rumor room create|list|info|move|rename|topic ...; see 'rumor help'");
 }
@@ -697,7 +686,7 @@ static int read_stdin(char *buf, size_t cap, size_t *len)
     return RUMOR_OK;
 }
 
-static int send_error(const cli_t *c, const rumor_node_t *n, const char *room, int rc)
+int send_error(const cli_t *c, const rumor_node_t *n, const char *room, int rc)
 {
     char doing[RUMOR_PATH_MAX + 64];
     switch (rc) {
@@ -745,20 +734,18 @@ static int cmd_send(const cli_t *c, int argc, char **argv)
     uint8_t room[RUMOR_ID_BYTES], id[RUMOR_ID_BYTES];
     if ((rc = resolve_room(c, n, pos[0], room)) == 0) {
         rc = rumor_node_send(n, room, text, len, id);
-        if (rc < 0)
+        if (rc < 0) {
             rc = send_error(c, n, pos[0], rc);
-        else
+        } else {
             print_id_line(id);
+            notify_node(c);
+        }
     }
     rumor_node_close(&n);
     free(buf);
     return rc;
 }
 
-typedef struct {
-    bool json;
-    const char *path;
-} log_out_t;
 
 /* Writes the author's timestamp as local time, or as milliseconds when it has no calendar date. */
 static void print_when(uint64_t ts)
@@ -773,9 +760,18 @@ static void print_when(uint64_t ts)
         printf("[%llu ms] ", (unsigned long long)ts);
 }
 
-static int print_message(void *ctx, const rumor_node_message_t *m)
+bool log_out_was_shown(const log_out_t *o, const uint8_t id[RUMOR_ID_BYTES])
+{
+    size_t n = o->n_recent < LOG_RECENT ? o->n_recent : LOG_RECENT;
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(o->recent[i], id, RUMOR_ID_BYTES) == 0) return true;
+    return false;
+}
+
+int print_message(void *ctx, const rumor_node_message_t *m)
 {
     log_out_t *o = ctx;
+    memcpy(o->recent[o->n_recent++ % LOG_RECENT], m->id, RUMOR_ID_BYTES);
     if (o->json) {
         fputs("{\"id\":", stdout);
         json_id(stdout, m->id);
@@ -827,8 +823,6 @@ static int cmd_log(const cli_t *c, int argc, char **argv)
     if (limit_s && !parse_count(limit_s, LIMIT_MAX, &limit))
         return cli_fail(EXIT_USAGE, "--limit takes a number from 1 to %llu; usage: %s", LIMIT_MAX,
                         usage);
-    if (follow)
-        return cli_fail(1, "--follow needs a running node, which this build does not have yet");
     if (pos[0][0] == '@')
         return cli_fail(1,
                         "direct messages need the gossip mesh, which this build does not have yet");
@@ -841,11 +835,19 @@ static int cmd_log(const cli_t *c, int argc, char **argv)
         rc = room_error(c, n, pos[0], rc);
         goto out;
     }
-    log_out_t o = {json, info.path};
+    log_out_t o = {.json = json, .path = info.path};
+    /* Following starts before the history is read, so nothing falls between the two. */
+    int fd = -1;
+    if (follow && (fd = follow_open(c, room)) < 0) {
+        rc = fd == -2 ? 1 : cli_fail(1, "--follow needs the running node; start it with 'rumor node'");
+        goto out;
+    }
     /* A tampered event is named by rumor_node_tampered_event(), so no `bad` buffer. */
     rc = rumor_node_log(n, room, limit, print_message, &o);
     fflush(stdout);
     if (rc < 0) rc = node_error(c, n, rc, "read the log");
+    if (rc == 0 && follow) rc = follow_room(c, n, room, &o, fd);
+    if (fd >= 0) close(fd);
 out:
     rumor_node_close(&n);
     return rc;
@@ -860,6 +862,7 @@ static int cmd_status(const cli_t *c, int argc, char **argv)
     opt_t opts[] = {{"--json", false, NULL, &json}, {NULL, false, NULL, NULL}};
     int np, rc = parse(argc, argv, opts, pos, 0, 0, &np, usage);
     if (rc) return rc;
+    if ((rc = status_running(c, json)) != RUMOR_ERR_NOT_FOUND) return rc;
     rumor_node_t *n;
     if ((rc = open_node(c, false, &n))) return rc;
     rumor_node_counts_t k;
@@ -893,7 +896,7 @@ static int not_yet(const cli_t *c, int argc, char **argv)
     (void)c;
     (void)argc;
     (void)argv;
-    return cli_fail(1, "this command needs the gossip mesh, which this build does not have yet");
+    return cli_fail(1, "this command is not in this build yet");
 }
 
 /* ---- help and dispatch ------------------------------------------------------ */
@@ -915,20 +918,22 @@ static const command_t commands[] = {
     {"nick", cmd_nick, "nick NAME", "set your display name (a signed, public profile event)"},
     {"room", cmd_room,
      "room create PATH [--private] [--topic TEXT] | list [--json] | info ROOM [--json]\n"
-     "         | move ROOM PARENT|/ | rename ROOM NAME | topic ROOM TEXT",
-     "create rooms and sub-rooms, show the tree, edit it (admins)"},
+     "         | move ROOM PARENT|/ | rename ROOM NAME | topic ROOM TEXT\n"
+     "         | invite ROOM [--member PUBKEY] [--role member|admin] | join CODE|ROOM",
+     "create rooms and sub-rooms, show the tree, edit it (admins), invite and join"},
     {"send", cmd_send, "send ROOM TEXT|-",
      "post a message ('-' reads standard input); prints its id once stored"},
-    {"log", cmd_log, "log ROOM [--limit N] [--json]", "history of a room in causal order"},
+    {"log", cmd_log, "log ROOM [--limit N] [--follow] [--json]",
+     "history of a room in causal order; --follow then shows new messages (running node)"},
     {"status", cmd_status, "status [--json]", "whether the node runs, and what the store holds"},
-    {"node", not_yet, "node [--listen HOST:PORT] [--peer PUBKEY@HOST:PORT]... [--no-lan]",
-     "run the node (not in this build yet)"},
-    {"peers", not_yet, "peers [--json]", "connected peers (not in this build yet)"},
-    {"peer", not_yet, "peer add PUBKEY@HOST:PORT",
-     "remember a bootstrap peer (not in this build yet)"},
+    {"node", cmd_node,
+     "node [--listen HOST:PORT] [--peer PUBKEY@HOST:PORT]... [--no-lan] [--config FILE]",
+     "run the node in the foreground until SIGINT/SIGTERM (logs on stderr)"},
+    {"peers", cmd_peers, "peers [--json]", "the running node's connected peers"},
+    {"peer", cmd_peer, "peer add PUBKEY@HOST:PORT", "remember a bootstrap peer"},
     {"dm", not_yet, "dm PUBKEY TEXT|-", "direct message (not in this build yet)"},
-    {"chat", not_yet, "chat ROOM", "interactive chat (not in this build yet)"},
-    {"stats", not_yet, "stats [--json]", "protocol counters (not in this build yet)"},
+    {"chat", cmd_chat, "chat ROOM", "interactive: history, live messages, typed lines are sent"},
+    {"stats", cmd_stats, "stats [--json]", "the running node's protocol counters"},
     {"help", cmd_help, "help [COMMAND]", "this help, or one command's"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

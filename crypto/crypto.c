@@ -97,6 +97,16 @@ const uint8_t *rumor_identity_public(const rumor_identity_t *id)
     return id->pk;
 }
 
+const uint8_t *rumor_identity_curve_secret(const rumor_identity_t *id)
+{
+    return id->xsk;
+}
+
+int rumor_curve_public(uint8_t out[32], const uint8_t pk[RUMOR_ID_BYTES])
+{
+    return crypto_sign_ed25519_pk_to_curve25519(out, pk) == 0 ? RUMOR_OK : RUMOR_ERR_INVALID;
+}
+
 void rumor_identity_sign(const rumor_identity_t *id, uint8_t sig[RUMOR_SIG_BYTES],
                          const uint8_t *msg, size_t len)
 {

@@ -106,6 +106,14 @@ int rumor_identity_from_seed(const uint8_t seed[RUMOR_SEED_BYTES], rumor_identit
 void rumor_identity_destroy(rumor_identity_t **id);
 /* The public key (the rumor id). Valid while `id` lives. */
 const uint8_t *rumor_identity_public(const rumor_identity_t *id);
+/*
+ * The X25519 (Curve) key pair of an identity, used as its CurveZMQ link key
+ * (PROTOCOL.md 9.1). The secret is a view into the identity's secret memory,
+ * valid while `id` lives.
+ */
+const uint8_t *rumor_identity_curve_secret(const rumor_identity_t *id);
+/* Converts an Ed25519 public key to its X25519 key; RUMOR_ERR_INVALID when it is not a valid point. */
+int rumor_curve_public(uint8_t out[32], const uint8_t pk[RUMOR_ID_BYTES]);
 /* Signs `len` bytes of `msg` into `sig`. */
 void rumor_identity_sign(const rumor_identity_t *id, uint8_t sig[RUMOR_SIG_BYTES],
                          const uint8_t *msg, size_t len);

@@ -20,6 +20,38 @@ struct rumor_node {
     void *clock_ctx;                  /* its context */
 };
 
+/* Everything needed to sign one event inside a write transaction. */
+typedef struct {
+    rumor_node_t *n;
+    uint8_t type;
+    uint8_t room[RUMOR_ID_BYTES]; /* the event's room field */
+    const uint8_t *plain;         /* plain body prefix */
+    size_t plain_len;
+    const uint8_t *text; /* boxed plaintext, or NULL for no box */
+    size_t text_len;
+    const uint8_t *box_key;     /* key for the box; NULL: the room's domain key */
+    uint8_t id[RUMOR_ID_BYTES]; /* out: the event id */
+} post_t;
+
+/* Builds, signs and ingests one event inside `t`, and queues it in the outbox. */
+int rumor_node_post_in(rumor_txn_t *t, post_t *p);
+/* Opens the room key named `key_id` into `key` (secret memory of the caller). */
+int rumor_node_load_key(rumor_txn_t *t, rumor_node_t *n, const uint8_t key_id[RUMOR_KEY_ID_BYTES],
+                        uint8_t *key);
+
+/* Adds `member` to the key domain of `room` inside `t` (see rumor_node_member_add). */
+int rumor_node_member_add_in(rumor_txn_t *t, rumor_node_t *n, const uint8_t room[RUMOR_ID_BYTES],
+                             const uint8_t member[RUMOR_ID_BYTES], uint8_t role,
+                             uint8_t id_out[RUMOR_ID_BYTES]);
+/*
+ * Redeems an invite token for `joiner` (the key its link authenticated):
+ * returns a RUMOR_JOIN_* status; *added tells whether a MEMBER_ADD (id_out)
+ * was authored and must be gossiped.
+ */
+uint8_t rumor_node_invite_redeem(rumor_node_t *n, const uint8_t room[RUMOR_ID_BYTES],
+                                 const uint8_t *token, const uint8_t joiner[RUMOR_ID_BYTES],
+                                 uint8_t id_out[RUMOR_ID_BYTES], bool *added);
+
 /* Checks a nick: UTF-8, 1..RUMOR_NICK_MAX bytes, no control characters. */
 int rumor_node_check_nick(const char *nick);
 

@@ -36,7 +36,7 @@ static int check_topic(const char *topic)
 /* ---- keys and boxes ------------------------------------------------------- */
 
 /* Opens the room key named `key_id` into `key` (secret memory of the caller). */
-static int load_key(rumor_txn_t *t, rumor_node_t *n, const uint8_t key_id[RUMOR_KEY_ID_BYTES],
+int rumor_node_load_key(rumor_txn_t *t, rumor_node_t *n, const uint8_t key_id[RUMOR_KEY_ID_BYTES],
                     uint8_t *key)
 {
     uint8_t sealed[RUMOR_STORE_KEY_SEALED_BYTES];
@@ -57,7 +57,7 @@ static int domain_key(rumor_txn_t *t, rumor_node_t *n, const uint8_t room[ID], u
     rc = rumor_store_key_current(t, domain, key_id, NULL);
     if (rc == RUMOR_ERR_NOT_FOUND) return RUMOR_ERR_NO_KEY;
     if (rc < 0) return rc;
-    return load_key(t, n, key_id, key);
+    return rumor_node_load_key(t, n, key_id, key);
 }
 
 /*
@@ -93,7 +93,7 @@ static int open_box(rumor_txn_t *t, rumor_node_t *n, const rumor_event_t *ev, ch
     if (ev->box_len - RUMOR_BOX_OVERHEAD >= cap) return RUMOR_ERR_TOO_BIG;
     uint8_t *key = rumor_secret_alloc(RUMOR_ROOM_KEY_BYTES);
     if (!key) return RUMOR_ERR_NOMEM;
-    int rc = load_key(t, n, key_id, key);
+    int rc = rumor_node_load_key(t, n, key_id, key);
     if (rc == RUMOR_OK) {
         rumor_event_ad(ad, ev->type, ev->room, ev->author);
         rc = rumor_box_open((uint8_t *)pt, pt_len, key, ad, sizeof ad, ev->box, ev->box_len);
@@ -161,21 +161,7 @@ static int room_texts(rumor_txn_t *t, rumor_node_t *n, const rumor_store_room_t 
 
 /* ---- posting ---------------------------------------------------------------- */
 
-/* Everything needed to sign one event inside a write transaction. */
-typedef struct {
-    rumor_node_t *n;
-    uint8_t type;
-    uint8_t room[ID];     /* the event's room field */
-    const uint8_t *plain; /* plain body prefix */
-    size_t plain_len;
-    const uint8_t *text; /* boxed plaintext, or NULL for no box */
-    size_t text_len;
-    const uint8_t *box_key; /* key for the box; NULL: the room's domain key */
-    uint8_t id[ID];         /* out: the event id */
-} post_t;
-
-/* Builds, signs and ingests one event (and queues it in the outbox). */
-static int post_in(rumor_txn_t *t, post_t *p)
+int rumor_node_post_in(rumor_txn_t *t, post_t *p)
 {
     rumor_node_t *n = p->n;
     uint8_t parents[RUMOR_MAX_PARENTS * ID], ad[RUMOR_EVENT_AD_BYTES];
@@ -237,7 +223,7 @@ out:
 
 static int post_fn(rumor_txn_t *t, void *ctx)
 {
-    return post_in(t, ctx);
+    return rumor_node_post_in(t, ctx);
 }
 
 int rumor_node_set_nick(rumor_node_t *n, const char *nick)
@@ -414,7 +400,7 @@ static int create_fn(rumor_txn_t *t, void *ctx)
                 .text_len = 1 + nl + tl,
                 .box_key = key_room ? key : NULL};
     memcpy(p.room, parent, ID);
-    rc = post_in(t, &p);
+    rc = rumor_node_post_in(t, &p);
     /* Our own copy of the new room's first key, which its create event announced. */
     if (rc == RUMOR_OK && key_room) rc = rumor_gossip_keep_key(t, n->id, p.id, 0, key);
     rumor_secret_free(key);
@@ -480,7 +466,7 @@ static int edit_fn(rumor_txn_t *t, void *ctx)
         p.plain = target;
         p.plain_len = ID;
     }
-    return post_in(t, &p);
+    return rumor_node_post_in(t, &p);
 }
 
 int rumor_node_room_rename(rumor_node_t *n, const uint8_t id[ID], const char *name)
@@ -676,7 +662,7 @@ static int send_fn(rumor_txn_t *t, void *ctx)
     post_t p = {
         .n = s->n, .type = RUMOR_EV_MESSAGE, .text = (const uint8_t *)s->text, .text_len = s->len};
     memcpy(p.room, s->room, ID);
-    rc = post_in(t, &p);
+    rc = rumor_node_post_in(t, &p);
     memcpy(s->id, p.id, ID);
     /* One's own message is never unread: move the read marker past it. */
     uint64_t seen = 0;
@@ -786,6 +772,38 @@ out:
     free(l.text);
     free(l.ids);
     return rc;
+}
+
+int rumor_node_message(rumor_node_t *n, const uint8_t id[ID], rumor_node_message_fn cb, void *ctx)
+{
+    rumor_txn_t *t;
+    log_t l = {.n = n, .cb = cb, .ctx = ctx};
+    if (!(l.text = malloc(RUMOR_TEXT_MAX + 1))) return RUMOR_ERR_NOMEM;
+    int rc = rumor_store_read_begin(n->store, &t);
+    if (rc == RUMOR_OK) {
+        l.t = t;
+        rc = rumor_store_event_has(t, id) ? show_message(&l, id) : RUMOR_ERR_NOT_FOUND;
+        rumor_store_read_end(&t);
+    }
+    free(l.text);
+    return rc;
+}
+
+typedef struct {
+    const uint8_t *pk;
+    const char *addr;
+} peer_add_t;
+
+static int peer_add_fn(rumor_txn_t *t, void *ctx)
+{
+    peer_add_t *p = ctx;
+    return rumor_store_peer_put(t, p->pk, p->addr);
+}
+
+int rumor_node_peer_add(rumor_node_t *n, const uint8_t pk[ID], const char *addr)
+{
+    peer_add_t p = {pk, addr};
+    return rumor_store_write(n->store, peer_add_fn, &p);
 }
 
 int rumor_node_counts(rumor_node_t *n, rumor_node_counts_t *out)

@@ -124,6 +124,23 @@ int rumor_node_room_topic(rumor_node_t *node, const uint8_t id[RUMOR_ID_BYTES], 
 int rumor_node_room_move(rumor_node_t *node, const uint8_t id[RUMOR_ID_BYTES],
                          const uint8_t *parent);
 
+/*
+ * Adds `member` to the key domain of `room` with `role` (RUMOR_ROLE_*), sealing
+ * every epoch key we hold to it (a MEMBER_ADD). Admins may add anyone; members
+ * may add a non-member as a member to a room that is not private
+ * (RUMOR_ERR_DENIED otherwise); RUMOR_ERR_EXISTS when it already has that role.
+ */
+int rumor_node_member_add(rumor_node_t *node, const uint8_t room[RUMOR_ID_BYTES],
+                          const uint8_t member[RUMOR_ID_BYTES], uint8_t role,
+                          uint8_t id_out[RUMOR_ID_BYTES]);
+/*
+ * Stores a single-use invite to the key domain of `room` and writes its code
+ * (PROTOCOL.md 10.1) naming this node at host:port. Same rights as
+ * rumor_node_member_add for a newcomer.
+ */
+int rumor_node_invite_create(rumor_node_t *node, const uint8_t room[RUMOR_ID_BYTES], uint8_t role,
+                             const char *host, uint16_t port, char *code, size_t cap);
+
 /* ---- messages ------------------------------------------------------------- */
 
 /* Validates and posts `len` bytes of UTF-8 text; returns after the commit. */
@@ -150,6 +167,16 @@ typedef int (*rumor_node_message_fn)(void *ctx, const rumor_node_message_t *msg)
 int rumor_node_log(rumor_node_t *node, const uint8_t room[RUMOR_ID_BYTES], uint64_t limit,
                    rumor_node_message_fn cb, void *ctx);
 
+/*
+ * Calls cb once for the stored message `id`, re-verified and decrypted as in
+ * rumor_node_log (RUMOR_ERR_NOT_FOUND when it is not stored).
+ */
+int rumor_node_message(rumor_node_t *node, const uint8_t id[RUMOR_ID_BYTES],
+                       rumor_node_message_fn cb, void *ctx);
+
+/* Remembers a bootstrap peer ("HOST:PORT", checked by the caller) for every later start. */
+int rumor_node_peer_add(rumor_node_t *node, const uint8_t pk[RUMOR_ID_BYTES], const char *addr);
+
 /* Numbers for `status`. */
 typedef struct {
     uint64_t rooms;
@@ -158,5 +185,148 @@ typedef struct {
     uint32_t schema;
 } rumor_node_counts_t;
 int rumor_node_counts(rumor_node_t *node, rumor_node_counts_t *out);
+
+/* ---- control records (PROTOCOL.md 11) ---------------------------------------- */
+
+#define RUMOR_CTL_FIELDS_MAX 128
+#define RUMOR_CTL_KEY_MAX    32
+#define RUMOR_CTL_STR_MAX    65536
+#define RUMOR_CTL_MSG_MAX    ((size_t)1 << 20)
+
+typedef enum { RUMOR_CTL_U64 = 'u', RUMOR_CTL_STR = 's', RUMOR_CTL_BOOL = 'b' } rumor_ctl_type_t;
+
+typedef struct {
+    char key[RUMOR_CTL_KEY_MAX + 1]; /* NUL-terminated */
+    uint8_t type;                    /* rumor_ctl_type_t */
+    uint64_t u;                      /* RUMOR_CTL_U64 */
+    bool b;                          /* RUMOR_CTL_BOOL */
+    const char *s;                   /* RUMOR_CTL_STR: view into the record, not NUL-terminated */
+    size_t s_len;
+} rumor_ctl_field_t;
+
+typedef struct {
+    size_t n;
+    rumor_ctl_field_t f[RUMOR_CTL_FIELDS_MAX];
+} rumor_ctl_record_t;
+
+/*
+ * Decodes one record body (without its len[4] prefix). RUMOR_ERR_MALFORMED
+ * for anything section 11 does not allow (bad key characters, duplicate
+ * keys, unknown type, bool not 0/1, string not UTF-8 or too long, trailing
+ * bytes, too many fields).
+ */
+int rumor_ctl_decode(const uint8_t *buf, size_t len, rumor_ctl_record_t *r);
+/* The field named `key`, or NULL. */
+const rumor_ctl_field_t *rumor_ctl_get(const rumor_ctl_record_t *r, const char *key);
+
+/*
+ * Builds one message (len[4] prefix included). Functions record the first
+ * error (no memory, bad key, too big) in `err` and do nothing after it.
+ * Owns `buf`; release with rumor_ctl_writer_free.
+ */
+typedef struct {
+    uint8_t *buf;
+    size_t len, cap;
+    size_t n; /* fields so far */
+    int err;
+} rumor_ctl_writer_t;
+
+void rumor_ctl_writer_init(rumor_ctl_writer_t *w);
+void rumor_ctl_put_u64(rumor_ctl_writer_t *w, const char *key, uint64_t v);
+void rumor_ctl_put_str(rumor_ctl_writer_t *w, const char *key, const char *s, size_t len);
+void rumor_ctl_put_bool(rumor_ctl_writer_t *w, const char *key, bool v);
+/* Finishes the message: *msg, *len point into w->buf (still owned by w). */
+int rumor_ctl_writer_finish(rumor_ctl_writer_t *w, const uint8_t **msg, size_t *len);
+void rumor_ctl_writer_free(rumor_ctl_writer_t *w);
+
+/* ---- invite codes (PROTOCOL.md 10.1) ----------------------------------------- */
+
+#define RUMOR_INVITE_PREFIX  "rumor-invite:"
+#define RUMOR_INVITE_HOST_MAX 64
+#define RUMOR_INVITE_CODE_MAX 256
+
+typedef struct {
+    uint8_t room[RUMOR_ID_BYTES];
+    uint8_t inviter[RUMOR_ID_BYTES];
+    uint8_t token[16];
+    uint8_t role; /* RUMOR_ROLE_MEMBER or RUMOR_ROLE_ADMIN */
+    uint16_t port;
+    char host[RUMOR_INVITE_HOST_MAX + 1]; /* IPv4 or IPv6 literal */
+} rumor_invite_t;
+
+/* Writes the code (NUL-terminated) into out; RUMOR_ERR_INVALID for a bad invite. */
+int rumor_invite_encode(const rumor_invite_t *inv, char *out, size_t cap);
+/* Parses a code (surrounding whitespace allowed); RUMOR_ERR_MALFORMED otherwise. */
+int rumor_invite_decode(const char *code, size_t len, rumor_invite_t *inv);
+
+/* ---- configuration (rumor node --config FILE) --------------------------------- */
+
+typedef struct {
+    uint32_t d, d_lo, d_hi, d_lazy; /* mesh degree and watermarks, lazy fan-out */
+    uint32_t heartbeat_ms;
+    uint32_t history_length;  /* heartbeats of ids kept for IWANT answers from memory */
+    uint32_t history_gossip;  /* heartbeats of ids announced in IHAVE */
+    uint32_t seen_max;        /* seen-cache entries */
+    uint32_t seen_ttl_ms;
+    uint32_t peers_target;    /* peers to dial */
+    uint32_t peers_max;       /* peers in all, inbound included */
+    uint32_t passive_max;     /* candidates kept */
+    uint32_t peer_timeout_ms; /* silence before a peer is dropped */
+    uint32_t dial_timeout_ms;
+    uint32_t peer_queue;      /* ZMQ_SNDHWM per link */
+    uint32_t peer_rate;       /* frames per second per peer (burst: twice) */
+    uint32_t ban_ms;
+    uint32_t beacon_ms;
+    uint32_t beacon_port;
+    uint32_t batch_max;       /* peer events per store transaction */
+    bool peer_exchange;
+    char log_level[8];        /* error, warn, info, debug */
+    char trace_file[4096];    /* JSON Lines of deliveries; "" for none */
+} rumor_node_config_t;
+
+/* Fills `cfg` with the defaults of PROTOCOL.md section 9. */
+void rumor_node_config_defaults(rumor_node_config_t *cfg);
+/*
+ * Parses `key = value` lines (# comments, blank lines) over `cfg`. Unknown
+ * keys, bad numbers, values out of range and d_lo <= d <= d_hi violations
+ * are RUMOR_ERR_INVALID with a one-line reason in `why` (with the line number).
+ */
+int rumor_node_config_parse(const char *text, size_t len, rumor_node_config_t *cfg, char *why,
+                            size_t why_cap);
+
+/* ---- running the node (PROTOCOL.md 9) ------------------------------------------ */
+
+typedef struct {
+    const char *listen;        /* "HOST:PORT" (IPv6 as [HOST]:PORT); NULL: 0.0.0.0:7470 */
+    const char *const *peers;  /* bootstrap peers, "PUBKEY@HOST:PORT" */
+    size_t n_peers;
+    bool lan;                  /* LAN beacons */
+    const rumor_node_config_t *cfg;
+} rumor_node_run_t;
+
+/*
+ * Runs the node on the calling thread until SIGINT or SIGTERM: the mesh, LAN
+ * discovery, and the control socket. Needs an unlocked identity. Returns
+ * RUMOR_ERR_BUSY when another node runs on the home, RUMOR_ERR_INVALID for a
+ * bad listen or peer address, RUMOR_ERR_IO when a port cannot be bound.
+ */
+int rumor_node_run(rumor_node_t *node, const rumor_node_run_t *opt);
+
+/* Parses "HOST:PORT" or "[HOST]:PORT" with an IP literal HOST; RUMOR_ERR_INVALID otherwise. */
+int rumor_node_parse_hostport(const char *s, char host[RUMOR_INVITE_HOST_MAX + 1], uint16_t *port);
+/* Parses "PUBKEY@HOST:PORT" (PUBKEY: 64 hex characters); RUMOR_ERR_INVALID otherwise. */
+int rumor_node_parse_peer(const char *s, uint8_t pk[RUMOR_ID_BYTES],
+                          char host[RUMOR_INVITE_HOST_MAX + 1], uint16_t *port);
+
+/*
+ * The CLI's side of the control socket. rumor_node_ctl_connect returns
+ * RUMOR_ERR_NOT_FOUND when no node runs on `home`. rumor_node_ctl_recv reads
+ * one record into *buf (grown as needed; the caller frees it) and decodes it
+ * into r, which points into *buf; timeout_ms < 0 waits for ever.
+ * RUMOR_ERR_IO when the node went away.
+ */
+int rumor_node_ctl_connect(const char *home, int *fd);
+int rumor_node_ctl_send(int fd, rumor_ctl_writer_t *w);
+int rumor_node_ctl_recv(int fd, uint8_t **buf, size_t *cap, rumor_ctl_record_t *r, int timeout_ms);
 
 #endif

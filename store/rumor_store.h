@@ -30,7 +30,7 @@
 #include "rumor_common.h"
 
 /* The schema this build writes. A store with a higher one is refused. */
-#define RUMOR_STORE_SCHEMA 1
+#define RUMOR_STORE_SCHEMA 2
 /* Initial map size; it doubles on MDB_MAP_FULL up to RUMOR_STORE_MAP_MAX. */
 #define RUMOR_STORE_MAP_INITIAL      ((size_t)8 << 20)
 #define RUMOR_STORE_MAP_MAX          ((size_t)1 << 40)
@@ -95,6 +95,10 @@ int rumor_store_log_add(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], uint
  * non-zero to stop, and that value is returned. */
 typedef int (*rumor_store_log_fn)(void *ctx, uint64_t lamport, const uint8_t id[RUMOR_ID_BYTES],
                                   uint8_t type);
+/* Like rumor_store_log_each (in order), starting after the entry (lamport, after_id). */
+int rumor_store_log_after(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], uint64_t lamport,
+                          const uint8_t after_id[RUMOR_ID_BYTES], rumor_store_log_fn cb,
+                          void *ctx);
 int rumor_store_log_each(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], bool reverse,
                          rumor_store_log_fn cb, void *ctx);
 
@@ -197,6 +201,17 @@ int rumor_store_peer_each(rumor_txn_t *t, rumor_store_peer_fn cb, void *ctx);
 int rumor_store_outbox_add(rumor_txn_t *t, const uint8_t id[RUMOR_ID_BYTES]);
 int rumor_store_outbox_del(rumor_txn_t *t, const uint8_t id[RUMOR_ID_BYTES]);
 uint64_t rumor_store_outbox_count(rumor_txn_t *t);
+typedef int (*rumor_store_id_fn)(void *ctx, const uint8_t id[RUMOR_ID_BYTES]);
+/* Calls cb for each outbox id (in id order); a non-zero return stops the walk and is returned. */
+int rumor_store_outbox_each(rumor_txn_t *t, rumor_store_id_fn cb, void *ctx);
+
+/* ---- invites (PROTOCOL.md 10.1) ---------------------------------------- */
+/* Remembers an invite under the hash of its token. */
+int rumor_store_invite_put(rumor_txn_t *t, const uint8_t token_hash[RUMOR_ID_BYTES],
+                           const uint8_t room[RUMOR_ID_BYTES], uint8_t role, uint64_t expires_ms);
+/* Finds and deletes an invite (each is used once). RUMOR_ERR_NOT_FOUND when unknown. */
+int rumor_store_invite_take(rumor_txn_t *t, const uint8_t token_hash[RUMOR_ID_BYTES],
+                            uint8_t room[RUMOR_ID_BYTES], uint8_t *role, uint64_t *expires_ms);
 
 /* ---- lookups by hex prefix ---------------------------------------------- */
 typedef enum { RUMOR_STORE_ROOMS, RUMOR_STORE_EVENTS, RUMOR_STORE_PROFILES } rumor_store_table_t;

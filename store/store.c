@@ -27,7 +27,8 @@
     X(profiles, 0)  /* public key -> lamport | event id | nick_len | nick */                       \
     X(reads, 0)     /* room -> messages seen (read marker) */                                      \
     X(peers, 0)     /* public key -> "host:port" */                                                \
-    X(outbox, 0)    /* event id -> "" : own events not yet handed to a peer */
+    X(outbox, 0)    /* event id -> "" : own events not yet handed to a peer */                     \
+    X(invites, 0)   /* BLAKE2b(token) -> room | role | expiry ms */
 
 struct rumor_store {
     MDB_env *env;    /* the LMDB environment */
@@ -138,9 +139,12 @@ static int walk_prefix(rumor_txn_t *t, MDB_dbi dbi, const uint8_t *prefix, size_
 
 /* ---- open, schema, transactions ---------------------------------------- */
 
-/* Migrations from schema N to N+1 live here, indexed by N. None yet. */
+/*
+ * Migrations from schema N to N+1 live here, indexed by N. 1 -> 2 added the
+ * `invites` table, which opening creates: nothing to convert.
+ */
 typedef int (*migration_fn)(rumor_txn_t *t);
-static const migration_fn migrations[RUMOR_STORE_SCHEMA] = {NULL};
+static const migration_fn migrations[RUMOR_STORE_SCHEMA] = {NULL, NULL};
 
 /* What opening needs from the schema check, and what it reports back. */
 typedef struct {
@@ -423,6 +427,31 @@ int rumor_store_log_each(rumor_txn_t *t, const uint8_t room[ID], bool reverse,
 {
     log_walk_t w = {cb, ctx};
     return walk_prefix(t, t->s->log, room, ID, reverse, log_step, &w);
+}
+
+int rumor_store_log_after(rumor_txn_t *t, const uint8_t room[ID], uint64_t lamport,
+                          const uint8_t after_id[ID], rumor_store_log_fn cb, void *ctx)
+{
+    uint8_t seek[2 * ID + 8];
+    memcpy(seek, room, ID);
+    rumor_put_u64(seek + ID, lamport);
+    memcpy(seek + ID + 8, after_id, ID);
+    MDB_cursor *c;
+    int mrc = mdb_cursor_open(t->txn, t->s->log, &c);
+    if (mrc) return map_err(mrc);
+    MDB_val k = val(seek, sizeof seek), v;
+    int rc = RUMOR_OK;
+    mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    /* The cursor itself was sent already: start after it. */
+    if (mrc == 0 && k.mv_size == sizeof seek && memcmp(k.mv_data, seek, sizeof seek) == 0)
+        mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    while (mrc == 0 && k.mv_size >= ID && memcmp(k.mv_data, room, ID) == 0) {
+        if ((rc = log_step(&(log_walk_t){cb, ctx}, &k, &v)) != 0) break;
+        mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    if (mrc && mrc != MDB_NOTFOUND) rc = map_err(mrc);
+    mdb_cursor_close(c);
+    return rc;
 }
 
 /* ---- heads ---------------------------------------------------------------- */
@@ -851,6 +880,52 @@ int rumor_store_outbox_del(rumor_txn_t *t, const uint8_t id[ID])
 uint64_t rumor_store_outbox_count(rumor_txn_t *t)
 {
     return entries(t, t->s->outbox);
+}
+
+typedef struct {
+    rumor_store_id_fn cb; /* caller's callback */
+    void *ctx;            /* its context */
+} id_walk_t;
+
+static int id_step(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+    (void)v;
+    id_walk_t *w = ctx;
+    if (k->mv_size != ID) return RUMOR_ERR_STORE;
+    return w->cb(w->ctx, k->mv_data);
+}
+
+int rumor_store_outbox_each(rumor_txn_t *t, rumor_store_id_fn cb, void *ctx)
+{
+    id_walk_t w = {cb, ctx};
+    return walk_prefix(t, t->s->outbox, NULL, 0, false, id_step, &w);
+}
+
+/* ---- invites ------------------------------------------------------------------------ */
+
+#define INVITE_VALUE (ID + 1 + 8)
+
+int rumor_store_invite_put(rumor_txn_t *t, const uint8_t token_hash[ID], const uint8_t room[ID],
+                           uint8_t role, uint64_t expires_ms)
+{
+    uint8_t v[INVITE_VALUE];
+    memcpy(v, room, ID);
+    v[ID] = role;
+    rumor_put_u64(v + ID + 1, expires_ms);
+    return put(t, t->s->invites, token_hash, ID, v, sizeof v, 0);
+}
+
+int rumor_store_invite_take(rumor_txn_t *t, const uint8_t token_hash[ID], uint8_t room[ID],
+                            uint8_t *role, uint64_t *expires_ms)
+{
+    MDB_val v;
+    int rc = get(t, t->s->invites, token_hash, ID, &v);
+    if (rc < 0) return rc;
+    if (v.mv_size != INVITE_VALUE) return RUMOR_ERR_STORE;
+    memcpy(room, v.mv_data, ID);
+    *role = ((const uint8_t *)v.mv_data)[ID];
+    *expires_ms = rumor_get_u64((const uint8_t *)v.mv_data + ID + 1);
+    return del(t, t->s->invites, token_hash, ID);
 }
 
 /* ---- prefix lookups ----------------------------------------------------------------- */

@@ -120,14 +120,14 @@ static void test_open_creates_schema(void)
     fixture_t f;
     fx_open(&f);
     CHECK_EQ_INT(rumor_store_schema(f.s), RUMOR_STORE_SCHEMA);
-    CHECK_EQ_INT(RUMOR_STORE_SCHEMA, 1);
+    CHECK_EQ_INT(RUMOR_STORE_SCHEMA, 2);
     CHECK_EQ_INT(rumor_store_map_size(f.s), RUMOR_STORE_MAP_INITIAL);
     rumor_txn_t *t = rd(f.s);
     uint8_t v[8];
     size_t n = 0;
     CHECK_EQ_INT(rumor_store_meta_get(t, "schema", v, sizeof v, &n), RUMOR_OK);
     CHECK_EQ_INT(n, 4);
-    CHECK_EQ_INT(rumor_get_u32(v), 1);
+    CHECK_EQ_INT(rumor_get_u32(v), RUMOR_STORE_SCHEMA);
     CHECK_EQ_INT(rumor_store_meta_get(t, "schema", v, 3, &n), RUMOR_ERR_TOO_BIG);
     CHECK_EQ_INT(rumor_store_meta_get(t, "absent", v, sizeof v, &n), RUMOR_ERR_NOT_FOUND);
     CHECK_EQ_INT(rumor_store_event_count(t), 0);
@@ -153,7 +153,7 @@ static void test_reopen_keeps_data(void)
 
     CHECK_EQ_INT(rumor_store_open(f.dir, NULL, &f.s), RUMOR_OK);
     if (!f.s) return;
-    CHECK_EQ_INT(rumor_store_schema(f.s), 1);
+    CHECK_EQ_INT(rumor_store_schema(f.s), RUMOR_STORE_SCHEMA);
     check_sample(f.s);
     rumor_store_close(&f.s);
 

@@ -1,0 +1,672 @@
+/*
+ * mesh.c - the commands that run the node or talk to it over its control
+ * socket (PROTOCOL.md 11): node, status (running), peers, stats, peer add,
+ * room invite/join, log --follow, chat.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ID RUMOR_ID_BYTES
+
+/* Largest config file read. */
+#define CONFIG_MAX (1 << 20)
+/* --peer given at most this many times. */
+#define PEERS_MAX 64
+/* How long a request may take (a join waits for the room's history). */
+#define CTL_TIMEOUT_MS  10000
+#define JOIN_TIMEOUT_MS 120000
+
+static int not_running(void)
+{
+    return cli_fail(1, "the node is not running on this home; start it with 'rumor node'");
+}
+
+typedef int (*record_fn)(void *ctx, const rumor_ctl_record_t *r);
+
+/*
+ * Sends a request (op plus the fields in `extra`, which is consumed) and reads
+ * the answer: item records go to `item`, the final one to `final`. Returns
+ * RUMOR_ERR_NOT_FOUND (nothing printed) when no node runs, 0 on success, or
+ * an exit status once the error is printed.
+ */
+static int ctl_request(const cli_t *c, rumor_ctl_writer_t *w, record_fn item, record_fn final,
+                       void *ctx, int timeout_ms)
+{
+    int fd, rc = rumor_node_ctl_connect(c->home, &fd);
+    if (rc == RUMOR_ERR_NOT_FOUND) {
+        rumor_ctl_writer_free(w);
+        return rc;
+    }
+    if (rc < 0) {
+        rumor_ctl_writer_free(w);
+        return cli_fail(1, "cannot reach the node's control socket: %s", rumor_strerror(rc));
+    }
+    rc = rumor_node_ctl_send(fd, w);
+    rumor_ctl_writer_free(w);
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    while (rc == RUMOR_OK) {
+        rumor_ctl_record_t r;
+        if ((rc = rumor_node_ctl_recv(fd, &buf, &cap, &r, timeout_ms)) < 0) break;
+        const rumor_ctl_field_t *ok = rumor_ctl_get(&r, "ok");
+        if (!ok) {
+            if (item && (rc = item(ctx, &r)) != 0) break;
+            continue;
+        }
+        if (ok->type == RUMOR_CTL_BOOL && ok->b) {
+            rc = final ? final(ctx, &r) : 0;
+        } else {
+            const rumor_ctl_field_t *e = rumor_ctl_get(&r, "error");
+            rc = cli_fail(1, "the node says: %.*s", e && e->type == RUMOR_CTL_STR ? (int)e->s_len : 7,
+                          e && e->type == RUMOR_CTL_STR ? e->s : "failure");
+        }
+        break;
+    }
+    if (rc == RUMOR_ERR_BUSY) rc = cli_fail(1, "the node did not answer in time");
+    else if (rc < 0) rc = cli_fail(1, "lost the node's control socket: %s", rumor_strerror(rc));
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+static void writer_op(rumor_ctl_writer_t *w, const char *op)
+{
+    rumor_ctl_writer_init(w);
+    rumor_ctl_put_str(w, "op", op, strlen(op));
+}
+
+/* Prints a record's fields (but `ok`) as one JSON object. */
+static void record_json(const rumor_ctl_record_t *r, const char *extra)
+{
+    bool first = true;
+    fputc('{', stdout);
+    if (extra) {
+        fputs(extra, stdout);
+        first = false;
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        const rumor_ctl_field_t *f = &r->f[i];
+        if (strcmp(f->key, "ok") == 0) continue;
+        if (!first) fputc(',', stdout);
+        first = false;
+        json_str(stdout, f->key);
+        fputc(':', stdout);
+        if (f->type == RUMOR_CTL_U64)
+            printf("%llu", (unsigned long long)f->u);
+        else if (f->type == RUMOR_CTL_BOOL)
+            fputs(f->b ? "true" : "false", stdout);
+        else
+            json_str_n(stdout, f->s, f->s_len);
+    }
+    fputc('}', stdout);
+}
+
+/* Prints a record's fields (but `ok`) as "key: value" lines. */
+static void record_text(const rumor_ctl_record_t *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        const rumor_ctl_field_t *f = &r->f[i];
+        if (strcmp(f->key, "ok") == 0) continue;
+        printf("%-22s ", f->key);
+        if (f->type == RUMOR_CTL_U64)
+            printf("%llu", (unsigned long long)f->u);
+        else if (f->type == RUMOR_CTL_BOOL)
+            fputs(f->b ? "yes" : "no", stdout);
+        else
+            term_text(stdout, f->s, f->s_len);
+        fputc('\n', stdout);
+    }
+}
+
+static const char *str_field(const rumor_ctl_record_t *r, const char *key, char *out, size_t cap)
+{
+    const rumor_ctl_field_t *f = rumor_ctl_get(r, key);
+    if (!f || f->type != RUMOR_CTL_STR || f->s_len >= cap) return NULL;
+    memcpy(out, f->s, f->s_len);
+    out[f->s_len] = '\0';
+    return out;
+}
+
+static uint64_t u64_field(const rumor_ctl_record_t *r, const char *key)
+{
+    const rumor_ctl_field_t *f = rumor_ctl_get(r, key);
+    return f && f->type == RUMOR_CTL_U64 ? f->u : 0;
+}
+
+/* ---- node ------------------------------------------------------------------------ */
+
+static int load_config(const char *file, rumor_node_config_t *cfg)
+{
+    FILE *f = fopen(file, "rb");
+    if (!f) return cli_fail(1, "cannot open the config file %s: %s", file, strerror(errno));
+    char *text = malloc(CONFIG_MAX + 1);
+    size_t len = text ? fread(text, 1, CONFIG_MAX + 1, f) : 0;
+    bool bad = !text || ferror(f);
+    fclose(f);
+    if (bad) {
+        free(text);
+        return cli_fail(1, "cannot read the config file %s", file);
+    }
+    if (len > CONFIG_MAX) {
+        free(text);
+        return cli_fail(1, "the config file %s is over %d bytes", file, CONFIG_MAX);
+    }
+    char why[160] = "";
+    int rc = rumor_node_config_parse(text, len, cfg, why, sizeof why);
+    free(text);
+    if (rc < 0) return cli_fail(1, "config file %s: %s", file, why[0] ? why : rumor_strerror(rc));
+    return 0;
+}
+
+int cmd_node(const cli_t *c, int argc, char **argv)
+{
+    const char *usage =
+        "rumor node [--listen HOST:PORT] [--peer PUBKEY@HOST:PORT]... [--no-lan] [--config FILE]";
+    const char *peers[PEERS_MAX], *listen = NULL, *config = NULL;
+    size_t n_peers = 0;
+    bool lan = true;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        bool takes = strcmp(a, "--listen") == 0 || strcmp(a, "--peer") == 0 ||
+                     strcmp(a, "--config") == 0;
+        if (takes && i + 1 >= argc)
+            return cli_fail(EXIT_USAGE, "%s needs a value; usage: %s", a, usage);
+        if (strcmp(a, "--listen") == 0) {
+            listen = argv[++i];
+        } else if (strcmp(a, "--config") == 0) {
+            config = argv[++i];
+        } else if (strcmp(a, "--peer") == 0) {
+            if (n_peers >= PEERS_MAX)
+                return cli_fail(EXIT_USAGE, "at most %d --peer options", PEERS_MAX);
+            peers[n_peers++] = argv[++i];
+        } else if (strcmp(a, "--no-lan") == 0) {
+            lan = false;
+        } else {
+            return cli_fail(EXIT_USAGE, "unexpected argument '%s'; usage: %s", a, usage);
+        }
+    }
+    char host[RUMOR_INVITE_HOST_MAX + 1];
+    uint16_t port;
+    uint8_t pk[ID];
+    if (listen && rumor_node_parse_hostport(listen, host, &port) < 0)
+        return cli_fail(EXIT_USAGE, "--listen takes HOST:PORT with an IP address, not '%s'",
+                        listen);
+    for (size_t i = 0; i < n_peers; i++)
+        if (rumor_node_parse_peer(peers[i], pk, host, &port) < 0)
+            return cli_fail(EXIT_USAGE,
+                            "--peer takes PUBKEY@HOST:PORT (64 hex characters, an IP address, a "
+                            "port), not '%s'",
+                            peers[i]);
+    rumor_node_config_t cfg;
+    rumor_node_config_defaults(&cfg);
+    int rc;
+    if (config && (rc = load_config(config, &cfg))) return rc;
+    rumor_node_t *n;
+    if ((rc = open_node(c, true, &n))) return rc;
+    rumor_node_run_t opt = {
+        .listen = listen, .peers = peers, .n_peers = n_peers, .lan = lan, .cfg = &cfg};
+    rc = rumor_node_run(n, &opt);
+    rumor_node_close(&n);
+    switch (rc) {
+    case RUMOR_OK: return 0;
+    case RUMOR_ERR_BUSY: return cli_fail(1, "a node already runs on %s", c->home);
+    case RUMOR_ERR_IO:
+        return cli_fail(1, "cannot start the node: a port or file could not be opened (see the "
+                           "log above)");
+    case RUMOR_ERR_TOO_BIG:
+        return cli_fail(1, "the home path %s is too long for the control socket", c->home);
+    }
+    return node_error(c, NULL, rc, "run the node");
+}
+
+/* ---- status, peers, stats -------------------------------------------------------- */
+
+static int status_final(void *ctx, const rumor_ctl_record_t *r)
+{
+    bool json = *(bool *)ctx;
+    if (json) {
+        char extra[64];
+        snprintf(extra, sizeof extra, "\"running\":true,\"uptime_s\":%llu",
+                 (unsigned long long)(u64_field(r, "uptime_ms") / 1000));
+        record_json(r, extra);
+        fputc('\n', stdout);
+    } else {
+        fputs("node                   running\n", stdout);
+        record_text(r);
+    }
+    return 0;
+}
+
+int status_running(const cli_t *c, bool json)
+{
+    rumor_ctl_writer_t w;
+    writer_op(&w, "status");
+    return ctl_request(c, &w, NULL, status_final, &json, CTL_TIMEOUT_MS);
+}
+
+static int address_final(void *ctx, const rumor_ctl_record_t *r)
+{
+    (void)ctx;
+    char addr[256];
+    if (str_field(r, "address", addr, sizeof addr)) json_str(stdout, addr);
+    return 0;
+}
+
+void print_addresses_json(const cli_t *c)
+{
+    rumor_ctl_writer_t w;
+    writer_op(&w, "status");
+    ctl_request(c, &w, NULL, address_final, NULL, CTL_TIMEOUT_MS);
+}
+
+typedef struct {
+    bool json;
+    size_t n;
+} peers_out_t;
+
+static int peer_item(void *ctx, const rumor_ctl_record_t *r)
+{
+    peers_out_t *o = ctx;
+    if (o->json) {
+        fputs(o->n ? "," : "", stdout);
+        record_json(r, NULL);
+    } else {
+        char id[RUMOR_ID_HEX + 1], addr[128], found[32], dir[16];
+        printf("%.16s  %-22s %-9s %-4s rtt %.1f ms\n",
+               str_field(r, "id", id, sizeof id) ? id : "?",
+               str_field(r, "address", addr, sizeof addr) ? addr : "?",
+               str_field(r, "found", found, sizeof found) ? found : "?",
+               str_field(r, "direction", dir, sizeof dir) ? dir : "?",
+               (double)u64_field(r, "rtt_us") / 1000.0);
+    }
+    o->n++;
+    return 0;
+}
+
+int cmd_peers(const cli_t *c, int argc, char **argv)
+{
+    const char *usage = "rumor peers [--json]", *pos[1];
+    bool json = false;
+    opt_t opts[] = {{"--json", false, NULL, &json}, {NULL, false, NULL, NULL}};
+    int np, rc = parse(argc, argv, opts, pos, 0, 0, &np, usage);
+    if (rc) return rc;
+    peers_out_t o = {json, 0};
+    rumor_ctl_writer_t w;
+    writer_op(&w, "peers");
+    if (json) fputc('[', stdout);
+    rc = ctl_request(c, &w, peer_item, NULL, &o, CTL_TIMEOUT_MS);
+    if (rc == RUMOR_ERR_NOT_FOUND) return not_running();
+    if (json) fputs("]\n", stdout);
+    else if (rc == 0 && o.n == 0) fputs("no peers connected\n", stdout);
+    return rc;
+}
+
+static int stats_final(void *ctx, const rumor_ctl_record_t *r)
+{
+    if (*(bool *)ctx) {
+        record_json(r, NULL);
+        fputc('\n', stdout);
+    } else {
+        record_text(r);
+    }
+    return 0;
+}
+
+int cmd_stats(const cli_t *c, int argc, char **argv)
+{
+    const char *usage = "rumor stats [--json]", *pos[1];
+    bool json = false;
+    opt_t opts[] = {{"--json", false, NULL, &json}, {NULL, false, NULL, NULL}};
+    int np, rc = parse(argc, argv, opts, pos, 0, 0, &np, usage);
+    if (rc) return rc;
+    rumor_ctl_writer_t w;
+    writer_op(&w, "stats");
+    rc = ctl_request(c, &w, NULL, stats_final, &json, CTL_TIMEOUT_MS);
+    return rc == RUMOR_ERR_NOT_FOUND ? not_running() : rc;
+}
+
+void notify_node(const cli_t *c)
+{
+    rumor_ctl_writer_t w;
+    writer_op(&w, "flush");
+    int rc = ctl_request(c, &w, NULL, NULL, NULL, CTL_TIMEOUT_MS);
+    (void)rc; /* the node gossips the outbox on its next heartbeat anyway */
+}
+
+int cmd_peer(const cli_t *c, int argc, char **argv)
+{
+    const char *usage = "rumor peer add PUBKEY@HOST:PORT", *pos[2];
+    int np, rc = parse(argc, argv, NULL, pos, 2, 2, &np, usage);
+    if (rc) return rc;
+    if (strcmp(pos[0], "add") != 0) return cli_fail(EXIT_USAGE, "usage: %s", usage);
+    uint8_t pk[ID];
+    char host[RUMOR_INVITE_HOST_MAX + 1], addr[RUMOR_INVITE_HOST_MAX + 16];
+    uint16_t port;
+    if (rumor_node_parse_peer(pos[1], pk, host, &port) < 0)
+        return cli_fail(EXIT_USAGE,
+                        "a peer is PUBKEY@HOST:PORT (64 hex characters, an IP address, a port), "
+                        "not '%s'",
+                        pos[1]);
+    snprintf(addr, sizeof addr, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, port);
+    rumor_node_t *n;
+    if ((rc = open_node(c, false, &n))) return rc;
+    rc = rumor_node_peer_add(n, pk, addr);
+    rumor_node_close(&n);
+    if (rc < 0) return node_error(c, NULL, rc, "remember the peer");
+    notify_node(c);
+    return 0;
+}
+
+/* ---- invites ---------------------------------------------------------------------- */
+
+typedef struct {
+    char host[RUMOR_INVITE_HOST_MAX + 1];
+    uint16_t port;
+} where_t;
+
+static int where_final(void *ctx, const rumor_ctl_record_t *r)
+{
+    where_t *w = ctx;
+    if (!str_field(r, "host", w->host, sizeof w->host)) return cli_fail(1, "the node gave no address");
+    w->port = (uint16_t)u64_field(r, "port");
+    return 0;
+}
+
+int cmd_room_invite(const cli_t *c, int argc, char **argv)
+{
+    const char *usage = "rumor room invite ROOM [--member PUBKEY] [--role member|admin]", *pos[1];
+    const char *member = NULL, *role_s = NULL;
+    opt_t opts[] = {{"--member", true, &member, NULL},
+                    {"--role", true, &role_s, NULL},
+                    {NULL, false, NULL, NULL}};
+    int np, rc = parse(argc, argv, opts, pos, 1, 1, &np, usage);
+    if (rc) return rc;
+    uint8_t role = RUMOR_ROLE_MEMBER, pk[ID];
+    if (role_s && strcmp(role_s, "admin") == 0)
+        role = RUMOR_ROLE_ADMIN;
+    else if (role_s && strcmp(role_s, "member") != 0)
+        return cli_fail(EXIT_USAGE, "--role is member or admin; usage: %s", usage);
+    if (member && (strlen(member) != RUMOR_ID_HEX || rumor_hex_decode(pk, ID, member) < 0))
+        return cli_fail(EXIT_USAGE, "--member takes a public key of 64 hex characters");
+    where_t where = {0};
+    if (!member) {
+        rumor_ctl_writer_t w;
+        writer_op(&w, "status");
+        rc = ctl_request(c, &w, NULL, where_final, &where, CTL_TIMEOUT_MS);
+        if (rc == RUMOR_ERR_NOT_FOUND)
+            return cli_fail(1, "an invite code names your running node, so the invitee can reach "
+                               "it; start it with 'rumor node'");
+        if (rc) return rc;
+    }
+    rumor_node_t *n;
+    if ((rc = open_node(c, true, &n))) return rc; /* room names are encrypted */
+    uint8_t room[ID];
+    if ((rc = resolve_room(c, n, pos[0], room))) goto out;
+    if (member) {
+        uint8_t id[ID];
+        rc = rumor_node_member_add(n, room, pk, role, id);
+        if (rc == RUMOR_OK) print_id_line(id);
+    } else {
+        char code[RUMOR_INVITE_CODE_MAX];
+        rc = rumor_node_invite_create(n, room, role, where.host, where.port, code, sizeof code);
+        if (rc == RUMOR_OK) puts(code);
+    }
+    if (rc == RUMOR_ERR_DENIED)
+        rc = cli_fail(1,
+                      "you may not invite to '%s': members invite members to shared rooms; only "
+                      "admins invite admins or to private rooms",
+                      pos[0]);
+    else if (rc == RUMOR_ERR_EXISTS)
+        rc = cli_fail(1, "that identity is already a member of '%s' with that role", pos[0]);
+    else if (rc == RUMOR_ERR_INVALID)
+        rc = cli_fail(1, "that is not a valid public key");
+    else if (rc < 0)
+        rc = node_error(c, n, rc, "invite");
+out:
+    rumor_node_close(&n);
+    if (rc == 0 && member) notify_node(c);
+    return rc;
+}
+
+static int joined_final(void *ctx, const rumor_ctl_record_t *r)
+{
+    (void)ctx;
+    char room[RUMOR_ID_HEX + 1];
+    if (!str_field(r, "room", room, sizeof room)) return cli_fail(1, "the node gave no room");
+    puts(room);
+    return 0;
+}
+
+int cmd_room_join(const cli_t *c, int argc, char **argv)
+{
+    const char *usage = "rumor room join CODE|ROOM", *pos[1];
+    int np, rc = parse(argc, argv, NULL, pos, 1, 1, &np, usage);
+    if (rc) return rc;
+    const char *arg = pos[0];
+    while (*arg == ' ' || *arg == '\t' || *arg == '\n') arg++;
+    if (strncmp(arg, RUMOR_INVITE_PREFIX, strlen(RUMOR_INVITE_PREFIX)) == 0) {
+        rumor_invite_t inv;
+        if (rumor_invite_decode(pos[0], strlen(pos[0]), &inv) < 0)
+            return cli_fail(1, "this invite code is damaged or incomplete; ask for it again");
+        memset(&inv, 0, sizeof inv);
+        rumor_ctl_writer_t w;
+        writer_op(&w, "join");
+        rumor_ctl_put_str(&w, "code", pos[0], strlen(pos[0]));
+        rc = ctl_request(c, &w, NULL, joined_final, NULL, JOIN_TIMEOUT_MS);
+        return rc == RUMOR_ERR_NOT_FOUND
+                   ? cli_fail(1, "joining needs your running node; start it with 'rumor node'")
+                   : rc;
+    }
+    rumor_node_t *n;
+    if ((rc = open_node(c, false, &n))) return rc;
+    uint8_t room[ID];
+    rumor_node_room_t info;
+    if ((rc = resolve_room(c, n, pos[0], room)) == 0) {
+        rc = rumor_node_room_get(n, room, &info);
+        if (rc < 0)
+            rc = room_error(c, n, pos[0], rc);
+        else if (!info.my_role)
+            rc = cli_fail(1, "no membership of '%s' waits for you; ask a member for an invite code",
+                          pos[0]);
+        else
+            print_id_line(room);
+    }
+    rumor_node_close(&n);
+    return rc;
+}
+
+/* ---- following -------------------------------------------------------------------- */
+
+int follow_open(const cli_t *c, const uint8_t *room)
+{
+    int fd, rc = rumor_node_ctl_connect(c->home, &fd);
+    if (rc < 0) return -1;
+    rumor_ctl_writer_t w;
+    writer_op(&w, "follow");
+    if (room) {
+        char hex[RUMOR_ID_HEX + 1];
+        rumor_hex_encode(hex, room, ID);
+        rumor_ctl_put_str(&w, "room", hex, RUMOR_ID_HEX);
+    }
+    rc = rumor_node_ctl_send(fd, &w);
+    rumor_ctl_writer_free(&w);
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    rumor_ctl_record_t r;
+    if (rc == RUMOR_OK) rc = rumor_node_ctl_recv(fd, &buf, &cap, &r, CTL_TIMEOUT_MS);
+    const rumor_ctl_field_t *ok = rc == RUMOR_OK ? rumor_ctl_get(&r, "ok") : NULL;
+    free(buf);
+    if (!ok || ok->type != RUMOR_CTL_BOOL || !ok->b) {
+        close(fd);
+        cli_fail(1, "the node refused to stream messages");
+        return -2;
+    }
+    return fd;
+}
+
+/* Reads one notification; *id gets the event id. 0, or an exit status once printed. */
+static int next_notification(int fd, uint8_t **buf, size_t *cap, uint8_t id[ID], uint8_t room[ID])
+{
+    rumor_ctl_record_t r;
+    char hex[RUMOR_ID_HEX + 1];
+    int rc = rumor_node_ctl_recv(fd, buf, cap, &r, -1);
+    if (rc == RUMOR_ERR_IO) return cli_fail(1, "the node stopped");
+    if (rc < 0) return cli_fail(1, "lost the node's control socket: %s", rumor_strerror(rc));
+    if (!str_field(&r, "id", hex, sizeof hex) || rumor_hex_decode(id, ID, hex) < 0 ||
+        !str_field(&r, "room", hex, sizeof hex) || rumor_hex_decode(room, ID, hex) < 0)
+        return cli_fail(1, "the node sent a notification without an id");
+    return 0;
+}
+
+int follow_room(const cli_t *c, rumor_node_t *n, const uint8_t room[ID], log_out_t *o, int fd)
+{
+    uint8_t *buf = NULL, id[ID], from[ID];
+    size_t cap = 0;
+    int rc;
+    (void)room;
+    while ((rc = next_notification(fd, &buf, &cap, id, from)) == 0) {
+        if (log_out_was_shown(o, id)) continue;
+        rc = rumor_node_message(n, id, print_message, o);
+        if (rc == RUMOR_ERR_BAD_SIGNATURE) {
+            rc = node_error(c, n, rc, "read a message");
+            break;
+        }
+        if (fflush(stdout) != 0) {
+            rc = cli_fail(1, "cannot write output: %s", strerror(errno));
+            break;
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+/* ---- chat ------------------------------------------------------------------------- */
+
+typedef struct {
+    rumor_node_t *n;
+    size_t shown;
+} rooms_out_t;
+
+static int print_room_path(void *ctx, const rumor_node_room_t *r)
+{
+    rooms_out_t *o = ctx;
+    printf("  %s%s\n", r->path[0] ? r->path : "(unreadable)", r->my_role ? "" : " (not a member)");
+    o->shown++;
+    return 0;
+}
+
+/* Switches the chat to `name`: resolves it and shows its last messages. */
+static int chat_enter(const cli_t *c, rumor_node_t *n, const char *name, uint8_t room[ID],
+                      log_out_t *o, char *path, size_t cap)
+{
+    uint8_t id[ID];
+    rumor_node_room_t info;
+    int rc = rumor_node_room_resolve(n, name, id);
+    if (rc == RUMOR_OK) rc = rumor_node_room_get(n, id, &info);
+    if (rc < 0) {
+        room_error(c, n, name, rc);
+        return rc;
+    }
+    memcpy(room, id, ID);
+    snprintf(path, cap, "%s", info.path);
+    o->path = path;
+    printf("-- %s: /rooms, /join ROOM, /nick NAME, /quit --\n", path);
+    rc = rumor_node_log(n, room, 20, print_message, o);
+    if (rc < 0) node_error(c, n, rc, "read the log");
+    fflush(stdout);
+    return rc;
+}
+
+/* Handles one typed line; returns 1 to quit. */
+static int chat_line(const cli_t *c, rumor_node_t *n, char *line, uint8_t room[ID], log_out_t *o,
+                     char *path, size_t cap)
+{
+    size_t len = strlen(line);
+    if (len == 0) return 0;
+    if (strcmp(line, "/quit") == 0) return 1;
+    if (strcmp(line, "/rooms") == 0) {
+        rooms_out_t ro = {n, 0};
+        rumor_node_room_walk(n, print_room_path, &ro);
+    } else if (strncmp(line, "/join ", 6) == 0) {
+        chat_enter(c, n, line + 6, room, o, path, cap);
+    } else if (strncmp(line, "/nick ", 6) == 0) {
+        int rc = rumor_node_set_nick(n, line + 6);
+        if (rc < 0) cli_fail(1, "cannot set the nick: %s", rumor_strerror(rc));
+        else notify_node(c);
+    } else if (line[0] == '/') {
+        cli_fail(1, "unknown command %s: /rooms, /join ROOM, /nick NAME, /quit", line);
+    } else {
+        uint8_t id[ID];
+        int rc = rumor_node_send(n, room, line, len, id);
+        if (rc < 0) send_error(c, n, path, rc);
+        else notify_node(c);
+    }
+    fflush(stdout);
+    return 0;
+}
+
+int cmd_chat(const cli_t *c, int argc, char **argv)
+{
+    const char *usage = "rumor chat ROOM", *pos[1];
+    int np, rc = parse(argc, argv, NULL, pos, 1, 1, &np, usage);
+    if (rc) return rc;
+    rumor_node_t *n;
+    if ((rc = open_node(c, true, &n))) return rc;
+    int fd = follow_open(c, NULL);
+    if (fd < 0) {
+        rumor_node_close(&n);
+        return fd == -2 ? 1 : cli_fail(1, "chat needs the running node; start it with 'rumor node'");
+    }
+    uint8_t room[ID], *buf = NULL;
+    size_t cap = 0;
+    char path[RUMOR_PATH_MAX + 1];
+    log_out_t o = {.json = false, .path = path};
+    char *line = malloc(RUMOR_TEXT_MAX + 2);
+    size_t used = 0;
+    if (!line || chat_enter(c, n, pos[0], room, &o, path, sizeof path) < 0) {
+        rc = line ? 1 : cli_fail(1, "out of memory");
+        goto out;
+    }
+    for (;;) {
+        struct pollfd p[2] = {{.fd = 0, .events = POLLIN}, {.fd = fd, .events = POLLIN}};
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        if (p[1].revents) {
+            uint8_t id[ID], from[ID];
+            if ((rc = next_notification(fd, &buf, &cap, id, from))) break;
+            if (memcmp(from, room, ID) == 0) rumor_node_message(n, id, print_message, &o);
+            fflush(stdout);
+        }
+        if (p[0].revents) {
+            ssize_t got = read(0, line + used, RUMOR_TEXT_MAX + 1 - used);
+            if (got <= 0) break; /* end of input: done */
+            used += (size_t)got;
+            char *nl;
+            while ((nl = memchr(line, '\n', used))) {
+                *nl = '\0';
+                int q = chat_line(c, n, line, room, &o, path, sizeof path);
+                size_t rest = used - (size_t)(nl + 1 - line);
+                memmove(line, nl + 1, rest);
+                used = rest;
+                if (q) goto out;
+            }
+            if (used > RUMOR_TEXT_MAX) {
+                cli_fail(1, "line too long (at most %d bytes); dropped", RUMOR_TEXT_MAX);
+                used = 0;
+            }
+        }
+    }
+out:
+    free(line);
+    free(buf);
+    close(fd);
+    rumor_node_close(&n);
+    return rc;
+}

@@ -1,0 +1,337 @@
+/*
+ * wire.c - the peer frames of PROTOCOL.md 9.2 and the LAN beacon of 9.6.
+ *
+ * The decoder checks every length before it reads and accepts exactly what
+ * section 9.2 allows; the encoder refuses what the decoder would refuse, so a
+ * frame that decodes re-encodes to the same bytes.
+ */
+#include "rumor_gossip.h"
+
+#include <string.h>
+
+#define ID RUMOR_ID_BYTES
+
+/* version[1] ‖ type[1] */
+#define WIRE_HEADER_BYTES 2
+/* HELLO: pk[32] ‖ port[2] ‖ flags[1] */
+#define WIRE_HELLO_BYTES (ID + 2 + 1)
+/* The only HELLO flag: the sender takes part in peer exchange. */
+#define WIRE_HELLO_FLAG_EXCHANGE 0x01
+/* PING, PONG: nonce[8] */
+#define WIRE_NONCE_BYTES 8
+/* SYNC: room[32] ‖ after_lamport[8] ‖ after_id[32] ‖ max[2] */
+#define WIRE_SYNC_BYTES (ID + 8 + ID + 2)
+/* SYNC_END: room[32] ‖ last_lamport[8] ‖ last_id[32] ‖ more[1] */
+#define WIRE_SYNC_END_BYTES (ID + 8 + ID + 1)
+/* A PEERS entry: pk[32] ‖ family[1] ‖ addr[4 or 16] ‖ port[2] */
+#define WIRE_PEER_FIXED_BYTES (ID + 1 + 2)
+
+#define BEACON_MAGIC   "RUMR"
+#define BEACON_VERSION 1
+
+/* A bounds-checked reader: every take checks what remains before reading. */
+typedef struct {
+    const uint8_t *p; /* next unread byte */
+    size_t left;      /* bytes that remain */
+} reader_t;
+
+static const uint8_t *take(reader_t *r, size_t n)
+{
+    if (r->left < n) return NULL;
+    const uint8_t *p = r->p;
+    r->p += n;
+    r->left -= n;
+    return p;
+}
+
+/* True when the `n` ids of 32 bytes at `ids` are strictly ascending. */
+static bool ids_ascending(const uint8_t *ids, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        if (memcmp(ids + (i - 1) * ID, ids + i * ID, ID) >= 0) return false;
+    return true;
+}
+
+/* The address bytes a PEERS entry of `family` carries, or 0 for an unknown family. */
+static size_t family_addr_bytes(uint8_t family)
+{
+    return family == 4 ? 4 : family == 6 ? 16 : 0;
+}
+
+static int decode_peers(reader_t *r, rumor_wire_frame_t *f)
+{
+    const uint8_t *p;
+    if (!(p = take(r, 1))) return RUMOR_ERR_MALFORMED;
+    f->n = p[0];
+    if (f->n > RUMOR_WIRE_PEERS_MAX) return RUMOR_ERR_MALFORMED;
+    for (size_t i = 0; i < f->n; i++) {
+        rumor_wire_peer_t *peer = &f->peers[i];
+        if (!(p = take(r, ID + 1))) return RUMOR_ERR_MALFORMED;
+        memcpy(peer->pk, p, ID);
+        peer->family = p[ID];
+        size_t addr_len = family_addr_bytes(peer->family);
+        if (addr_len == 0 || !(p = take(r, addr_len + 2))) return RUMOR_ERR_MALFORMED;
+        memcpy(peer->addr, p, addr_len);
+        peer->port = rumor_get_u16(p + addr_len);
+        if (peer->port == 0) return RUMOR_ERR_MALFORMED;
+    }
+    return RUMOR_OK;
+}
+
+/* Parses the body of `f->type`; the body must be consumed exactly. */
+static int decode_body(reader_t *r, rumor_wire_frame_t *f)
+{
+    const uint8_t *p;
+
+    switch (f->type) {
+    case RUMOR_WIRE_HELLO:
+        if (!(p = take(r, WIRE_HELLO_BYTES))) return RUMOR_ERR_MALFORMED;
+        f->pk = p;
+        f->port = rumor_get_u16(p + ID);
+        f->flags = p[ID + 2];
+        if (f->flags & ~WIRE_HELLO_FLAG_EXCHANGE) return RUMOR_ERR_MALFORMED;
+        break;
+    case RUMOR_WIRE_PING:
+    case RUMOR_WIRE_PONG:
+        if (!(p = take(r, WIRE_NONCE_BYTES))) return RUMOR_ERR_MALFORMED;
+        f->nonce = rumor_get_u64(p);
+        break;
+    case RUMOR_WIRE_SUB:
+        if (!(p = take(r, 2))) return RUMOR_ERR_MALFORMED;
+        f->n = rumor_get_u16(p);
+        if (f->n > RUMOR_WIRE_TOPICS_MAX) return RUMOR_ERR_MALFORMED;
+        if (f->n) {
+            if (!(f->ids = take(r, f->n * ID))) return RUMOR_ERR_MALFORMED;
+            if (!ids_ascending(f->ids, f->n)) return RUMOR_ERR_MALFORMED;
+        }
+        break;
+    case RUMOR_WIRE_GRAFT:
+    case RUMOR_WIRE_PRUNE:
+        if (!(f->topic = take(r, ID))) return RUMOR_ERR_MALFORMED;
+        break;
+    case RUMOR_WIRE_EVENT:
+        if (r->left == 0 || r->left > RUMOR_EVENT_MAX) return RUMOR_ERR_MALFORMED;
+        f->event_len = r->left;
+        f->event = take(r, r->left);
+        break;
+    case RUMOR_WIRE_IHAVE:
+    case RUMOR_WIRE_IWANT:
+        if (f->type == RUMOR_WIRE_IHAVE && !(f->topic = take(r, ID))) return RUMOR_ERR_MALFORMED;
+        if (!(p = take(r, 1))) return RUMOR_ERR_MALFORMED;
+        f->n = p[0];
+        if (f->n == 0 || f->n > RUMOR_WIRE_IDS_MAX) return RUMOR_ERR_MALFORMED;
+        if (!(f->ids = take(r, f->n * ID))) return RUMOR_ERR_MALFORMED;
+        break;
+    case RUMOR_WIRE_PEERS: return decode_peers(r, f);
+    case RUMOR_WIRE_JOIN:
+        if (!(f->topic = take(r, ID))) return RUMOR_ERR_MALFORMED;
+        if (!(f->token = take(r, RUMOR_WIRE_TOKEN_BYTES))) return RUMOR_ERR_MALFORMED;
+        break;
+    case RUMOR_WIRE_JOINED:
+        if (!(p = take(r, ID + 1))) return RUMOR_ERR_MALFORMED;
+        f->topic = p;
+        f->status = p[ID];
+        if (f->status > RUMOR_JOIN_FAILED) return RUMOR_ERR_MALFORMED;
+        break;
+    case RUMOR_WIRE_SYNC:
+        if (!(p = take(r, WIRE_SYNC_BYTES))) return RUMOR_ERR_MALFORMED;
+        f->topic = p;
+        f->lamport = rumor_get_u64(p + ID);
+        f->cursor_id = p + ID + 8;
+        f->max = rumor_get_u16(p + ID + 8 + ID);
+        if (f->max == 0 || f->max > RUMOR_WIRE_SYNC_MAX) return RUMOR_ERR_MALFORMED;
+        break;
+    case RUMOR_WIRE_SYNC_END:
+        if (!(p = take(r, WIRE_SYNC_END_BYTES))) return RUMOR_ERR_MALFORMED;
+        f->topic = p;
+        f->lamport = rumor_get_u64(p + ID);
+        f->cursor_id = p + ID + 8;
+        f->status = p[ID + 8 + ID];
+        if (f->status > 1) return RUMOR_ERR_MALFORMED;
+        break;
+    default: return RUMOR_ERR_MALFORMED;
+    }
+    return RUMOR_OK;
+}
+
+int rumor_wire_decode(const uint8_t *buf, size_t len, rumor_wire_frame_t *f)
+{
+    memset(f, 0, sizeof *f);
+    if (len > RUMOR_WIRE_FRAME_MAX) return RUMOR_ERR_TOO_BIG;
+    reader_t r = {buf, len};
+    const uint8_t *hdr = take(&r, WIRE_HEADER_BYTES);
+    if (!hdr || hdr[0] != RUMOR_WIRE_VERSION) return RUMOR_ERR_MALFORMED;
+    f->type = hdr[1];
+    int rc = decode_body(&r, f);
+    if (rc == RUMOR_OK && r.left != 0) rc = RUMOR_ERR_MALFORMED;
+    /* A refused frame leaves nothing half-decoded behind. */
+    if (rc < 0) memset(f, 0, sizeof *f);
+    return rc;
+}
+
+/* ---- encoding ---------------------------------------------------------------- */
+
+/* A bounds-checked writer: a put that does not fit marks the writer failed. */
+typedef struct {
+    uint8_t *p;  /* next free byte */
+    size_t left; /* room that remains */
+    bool failed; /* a put did not fit */
+} writer_t;
+
+static uint8_t *put(writer_t *w, size_t n)
+{
+    if (w->failed || w->left < n) {
+        w->failed = true;
+        return NULL;
+    }
+    uint8_t *p = w->p;
+    w->p += n;
+    w->left -= n;
+    return p;
+}
+
+static void put_bytes(writer_t *w, const uint8_t *src, size_t n)
+{
+    uint8_t *p = put(w, n);
+    if (p && n) memcpy(p, src, n);
+}
+
+static void put_u8(writer_t *w, uint8_t v)
+{
+    uint8_t *p = put(w, 1);
+    if (p) p[0] = v;
+}
+
+static void put_u16(writer_t *w, uint16_t v)
+{
+    uint8_t *p = put(w, 2);
+    if (p) rumor_put_u16(p, v);
+}
+
+static void put_u64(writer_t *w, uint64_t v)
+{
+    uint8_t *p = put(w, 8);
+    if (p) rumor_put_u64(p, v);
+}
+
+/* True when `f` carries everything its type needs, within the rules of 9.2. */
+static bool frame_valid(const rumor_wire_frame_t *f)
+{
+    switch (f->type) {
+    case RUMOR_WIRE_HELLO: return f->pk && !(f->flags & ~WIRE_HELLO_FLAG_EXCHANGE);
+    case RUMOR_WIRE_PING:
+    case RUMOR_WIRE_PONG: return true;
+    case RUMOR_WIRE_SUB:
+        return f->n <= RUMOR_WIRE_TOPICS_MAX && (f->n == 0 || f->ids) &&
+               (f->n == 0 || ids_ascending(f->ids, f->n));
+    case RUMOR_WIRE_GRAFT:
+    case RUMOR_WIRE_PRUNE: return f->topic != NULL;
+    case RUMOR_WIRE_EVENT: return f->event && f->event_len >= 1 && f->event_len <= RUMOR_EVENT_MAX;
+    case RUMOR_WIRE_IHAVE:
+        if (!f->topic) return false;
+        /* fall through */
+    case RUMOR_WIRE_IWANT: return f->ids && f->n >= 1 && f->n <= RUMOR_WIRE_IDS_MAX;
+    case RUMOR_WIRE_PEERS:
+        if (f->n > RUMOR_WIRE_PEERS_MAX) return false;
+        for (size_t i = 0; i < f->n; i++)
+            if (family_addr_bytes(f->peers[i].family) == 0 || f->peers[i].port == 0) return false;
+        return true;
+    case RUMOR_WIRE_JOIN: return f->topic && f->token;
+    case RUMOR_WIRE_JOINED: return f->topic && f->status <= RUMOR_JOIN_FAILED;
+    case RUMOR_WIRE_SYNC:
+        return f->topic && f->cursor_id && f->max >= 1 && f->max <= RUMOR_WIRE_SYNC_MAX;
+    case RUMOR_WIRE_SYNC_END: return f->topic && f->cursor_id && f->status <= 1;
+    default: return false;
+    }
+}
+
+static void encode_body(writer_t *w, const rumor_wire_frame_t *f)
+{
+    switch (f->type) {
+    case RUMOR_WIRE_HELLO:
+        put_bytes(w, f->pk, ID);
+        put_u16(w, f->port);
+        put_u8(w, f->flags);
+        break;
+    case RUMOR_WIRE_PING:
+    case RUMOR_WIRE_PONG: put_u64(w, f->nonce); break;
+    case RUMOR_WIRE_SUB:
+        put_u16(w, (uint16_t)f->n);
+        put_bytes(w, f->ids, f->n * ID);
+        break;
+    case RUMOR_WIRE_GRAFT:
+    case RUMOR_WIRE_PRUNE: put_bytes(w, f->topic, ID); break;
+    case RUMOR_WIRE_EVENT: put_bytes(w, f->event, f->event_len); break;
+    case RUMOR_WIRE_IHAVE:
+    case RUMOR_WIRE_IWANT:
+        if (f->type == RUMOR_WIRE_IHAVE) put_bytes(w, f->topic, ID);
+        put_u8(w, (uint8_t)f->n);
+        put_bytes(w, f->ids, f->n * ID);
+        break;
+    case RUMOR_WIRE_PEERS:
+        put_u8(w, (uint8_t)f->n);
+        for (size_t i = 0; i < f->n; i++) {
+            const rumor_wire_peer_t *peer = &f->peers[i];
+            put_bytes(w, peer->pk, ID);
+            put_u8(w, peer->family);
+            put_bytes(w, peer->addr, family_addr_bytes(peer->family));
+            put_u16(w, peer->port);
+        }
+        break;
+    case RUMOR_WIRE_JOIN:
+        put_bytes(w, f->topic, ID);
+        put_bytes(w, f->token, RUMOR_WIRE_TOKEN_BYTES);
+        break;
+    case RUMOR_WIRE_JOINED:
+        put_bytes(w, f->topic, ID);
+        put_u8(w, f->status);
+        break;
+    case RUMOR_WIRE_SYNC:
+        put_bytes(w, f->topic, ID);
+        put_u64(w, f->lamport);
+        put_bytes(w, f->cursor_id, ID);
+        put_u16(w, f->max);
+        break;
+    case RUMOR_WIRE_SYNC_END:
+        put_bytes(w, f->topic, ID);
+        put_u64(w, f->lamport);
+        put_bytes(w, f->cursor_id, ID);
+        put_u8(w, f->status);
+        break;
+    default: w->failed = true; break;
+    }
+}
+
+size_t rumor_wire_encode(const rumor_wire_frame_t *f, uint8_t *out, size_t cap)
+{
+    if (!frame_valid(f)) return 0;
+    writer_t w = {out, cap, false};
+    put_u8(&w, RUMOR_WIRE_VERSION);
+    put_u8(&w, f->type);
+    encode_body(&w, f);
+    return w.failed ? 0 : cap - w.left;
+}
+
+/* ---- LAN beacons (PROTOCOL.md 9.6) ---------------------------------------------- */
+
+void rumor_beacon_encode(const rumor_beacon_t *b, uint8_t out[RUMOR_BEACON_BYTES])
+{
+    memcpy(out, BEACON_MAGIC, 4);
+    out[4] = BEACON_VERSION;
+    out[5] = 0; /* flags */
+    memcpy(out + 6, b->pk, ID);
+    rumor_put_u16(out + 6 + ID, b->port);
+}
+
+int rumor_beacon_decode(const uint8_t *buf, size_t len, rumor_beacon_t *b)
+{
+    memset(b, 0, sizeof *b);
+    if (len != RUMOR_BEACON_BYTES || memcmp(buf, BEACON_MAGIC, 4) != 0 ||
+        buf[4] != BEACON_VERSION || buf[5] != 0)
+        return RUMOR_ERR_MALFORMED;
+    uint16_t port = rumor_get_u16(buf + 6 + ID);
+    if (port == 0) return RUMOR_ERR_MALFORMED;
+    memcpy(b->pk, buf + 6, ID);
+    b->port = port;
+    return RUMOR_OK;
+}

@@ -1,0 +1,512 @@
+/*
+ * control.c - the control socket (PROTOCOL.md 11): the node's side on the
+ * libuv loop, and the CLI's blocking side.
+ */
+#define _GNU_SOURCE /* struct ucred */
+#include "daemon.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define ID RUMOR_ID_BYTES
+
+/* A follower whose unread output passes this is too slow and is dropped. */
+#define FOLLOW_QUEUE_MAX ((size_t)4 << 20)
+
+struct ctl_client {
+    uv_pipe_t pipe;
+    daemon_t *d;
+    uint8_t *buf; /* bytes read, not yet handled */
+    size_t len, cap;
+    bool follow;         /* streams deliveries */
+    bool follow_room;    /* only those of `room` */
+    uint8_t room[ID];
+    bool closing;
+    ctl_client_t *next;
+};
+
+typedef struct {
+    uv_write_t req;
+    uint8_t data[]; /* the message */
+} wreq_t;
+
+static void client_free(uv_handle_t *h)
+{
+    ctl_client_t *c = h->data;
+    free(c->buf);
+    free(c);
+}
+
+static void client_close(ctl_client_t *c)
+{
+    if (c->closing) return;
+    c->closing = true;
+    daemon_t *d = c->d;
+    for (ctl_client_t **q = &d->clients; *q; q = &(*q)->next)
+        if (*q == c) {
+            *q = c->next;
+            break;
+        }
+    rumor_daemon_join_cancel(d, c);
+    uv_close((uv_handle_t *)&c->pipe, client_free);
+}
+
+static void write_done(uv_write_t *req, int status)
+{
+    (void)status;
+    free(req);
+}
+
+/* Sends the writer's message; on failure the client is closed. */
+static void client_send(ctl_client_t *c, rumor_ctl_writer_t *w)
+{
+    const uint8_t *msg;
+    size_t len;
+    if (c->closing) goto out;
+    if (rumor_ctl_writer_finish(w, &msg, &len) < 0) {
+        /* A reply we cannot build is our bug: say so rather than leave the client waiting. */
+        rumor_daemon_log(c->d, LOG_ERROR, "a control reply could not be encoded");
+        rumor_ctl_writer_free(w);
+        rumor_ctl_writer_init(w);
+        rumor_ctl_put_bool(w, "ok", false);
+        rumor_ctl_put_str(w, "error", "reply too large", 15);
+        if (rumor_ctl_writer_finish(w, &msg, &len) < 0) goto out;
+    }
+    wreq_t *r = malloc(sizeof *r + len);
+    if (!r) {
+        client_close(c);
+        goto out;
+    }
+    memcpy(r->data, msg, len);
+    uv_buf_t b = uv_buf_init((char *)r->data, (unsigned)len);
+    if (uv_write(&r->req, (uv_stream_t *)&c->pipe, &b, 1, write_done) < 0) {
+        free(r);
+        client_close(c);
+    }
+out:
+    rumor_ctl_writer_free(w);
+}
+
+static void send_error(ctl_client_t *c, int rc, const char *why)
+{
+    rumor_ctl_writer_t w;
+    rumor_ctl_writer_init(&w);
+    rumor_ctl_put_bool(&w, "ok", false);
+    rumor_ctl_put_str(&w, "error", why, strlen(why));
+    rumor_ctl_put_u64(&w, "code", (uint64_t)-rc);
+    client_send(c, &w);
+}
+
+static void put_hex(rumor_ctl_writer_t *w, const char *key, const uint8_t *id)
+{
+    char hex[RUMOR_ID_HEX + 1];
+    rumor_hex_encode(hex, id, ID);
+    rumor_ctl_put_str(w, key, hex, RUMOR_ID_HEX);
+}
+
+/* The host to give others: the listen host, or for a wildcard the first LAN address. */
+static void advertised_host(daemon_t *d, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", d->listen_host);
+    if (strcmp(d->listen_host, "0.0.0.0") != 0 && strcmp(d->listen_host, "::") != 0) return;
+    snprintf(out, cap, "127.0.0.1");
+    uv_interface_address_t *ifs;
+    int n;
+    if (uv_interface_addresses(&ifs, &n) < 0) return;
+    for (int i = 0; i < n; i++)
+        if (!ifs[i].is_internal && ifs[i].address.address4.sin_family == AF_INET) {
+            uv_ip4_name(&ifs[i].address.address4, out, cap);
+            break;
+        }
+    uv_free_interface_addresses(ifs, n);
+}
+
+static void op_status(ctl_client_t *c)
+{
+    daemon_t *d = c->d;
+    rumor_ctl_writer_t w;
+    char host[RUMOR_INVITE_HOST_MAX + 1], buf[RUMOR_ID_HEX + RUMOR_INVITE_HOST_MAX + 16];
+    char id[RUMOR_ID_HEX + 1];
+    rumor_node_counts_t counts = {0};
+    rumor_node_counts(d->node, &counts);
+    rumor_hex_encode(id, rumor_node_id(d->node), ID);
+    rumor_ctl_writer_init(&w);
+    rumor_ctl_put_bool(&w, "ok", true);
+    rumor_ctl_put_str(&w, "id", id, RUMOR_ID_HEX);
+    bool v6 = strchr(d->listen_host, ':') != NULL;
+    snprintf(buf, sizeof buf, v6 ? "[%s]:%u" : "%s:%u", d->listen_host, d->listen_port);
+    rumor_ctl_put_str(&w, "listen", buf, strlen(buf));
+    advertised_host(d, host, sizeof host);
+    v6 = strchr(host, ':') != NULL;
+    snprintf(buf, sizeof buf, v6 ? "%s@[%s]:%u" : "%s@%s:%u", id, host, d->listen_port);
+    rumor_ctl_put_str(&w, "address", buf, strlen(buf));
+    rumor_ctl_put_str(&w, "host", host, strlen(host));
+    rumor_ctl_put_u64(&w, "port", d->listen_port);
+    rumor_ctl_put_u64(&w, "peers", rumor_daemon_peer_count(d));
+    rumor_ctl_put_u64(&w, "rooms", counts.rooms);
+    rumor_ctl_put_u64(&w, "events", counts.events);
+    rumor_ctl_put_u64(&w, "outbox", counts.outbox);
+    rumor_ctl_put_u64(&w, "topics", d->n_topics ? d->n_topics - 1 : 0);
+    rumor_ctl_put_bool(&w, "lan", d->lan);
+    rumor_ctl_put_u64(&w, "uptime_ms", rumor_now_ms() - d->start_ms);
+    rumor_ctl_put_u64(&w, "pid", (uint64_t)getpid());
+    client_send(c, &w);
+}
+
+static void op_peers(ctl_client_t *c)
+{
+    daemon_t *d = c->d;
+    for (peer_t *p = d->peers; p; p = p->next) {
+        if (!rumor_daemon_peer_ready(p)) continue;
+        rumor_ctl_writer_t w;
+        char addr[RUMOR_INVITE_HOST_MAX + 16];
+        bool v6 = strchr(p->host, ':') != NULL;
+        snprintf(addr, sizeof addr, v6 ? "[%s]:%u" : "%s:%u", p->host, p->port);
+        rumor_ctl_writer_init(&w);
+        put_hex(&w, "id", p->pk);
+        rumor_ctl_put_str(&w, "address", addr, strlen(addr));
+        const char *found = rumor_daemon_found_name(p->found);
+        rumor_ctl_put_str(&w, "found", found, strlen(found));
+        const char *dir = p->out_ready && p->in_ready ? "both" : p->out_ready ? "out" : "in";
+        rumor_ctl_put_str(&w, "direction", dir, strlen(dir));
+        rumor_ctl_put_u64(&w, "rtt_us", p->rtt_us);
+        rumor_ctl_put_u64(&w, "since_ms", p->since_ms);
+        rumor_ctl_put_u64(&w, "topics", p->n_subs);
+        client_send(c, &w);
+    }
+    rumor_ctl_writer_t w;
+    rumor_ctl_writer_init(&w);
+    rumor_ctl_put_bool(&w, "ok", true);
+    client_send(c, &w);
+}
+
+static void op_stats(ctl_client_t *c)
+{
+    daemon_t *d = c->d;
+    const rumor_node_config_t *cfg = d->cfg;
+    rumor_ctl_writer_t w;
+    rumor_ctl_writer_init(&w);
+    rumor_ctl_put_bool(&w, "ok", true);
+#define RUMOR_STAT_PUT_(name) rumor_ctl_put_u64(&w, #name, d->stats.name);
+    RUMOR_DAEMON_STATS(RUMOR_STAT_PUT_)
+#undef RUMOR_STAT_PUT_
+    char key[32];
+    for (size_t i = 0; i < RUMOR_LATENCY_BUCKETS; i++) {
+        if (i < RUMOR_LATENCY_BUCKETS - 1)
+            snprintf(key, sizeof key, "latency_le_%ums", rumor_latency_bounds_ms[i]);
+        else
+            snprintf(key, sizeof key, "latency_over_%ums",
+                     rumor_latency_bounds_ms[RUMOR_LATENCY_BUCKETS - 2]);
+        rumor_ctl_put_u64(&w, key, d->latency[i]);
+    }
+    rumor_ctl_put_u64(&w, "peers", rumor_daemon_peer_count(d));
+    rumor_ctl_put_u64(&w, "param_d", cfg->d);
+    rumor_ctl_put_u64(&w, "param_d_lo", cfg->d_lo);
+    rumor_ctl_put_u64(&w, "param_d_hi", cfg->d_hi);
+    rumor_ctl_put_u64(&w, "param_d_lazy", cfg->d_lazy);
+    rumor_ctl_put_u64(&w, "param_heartbeat_ms", cfg->heartbeat_ms);
+    rumor_ctl_put_u64(&w, "param_history_length", cfg->history_length);
+    rumor_ctl_put_u64(&w, "param_history_gossip", cfg->history_gossip);
+    rumor_ctl_put_u64(&w, "param_seen_ttl_ms", cfg->seen_ttl_ms);
+    rumor_ctl_put_u64(&w, "param_peers_target", cfg->peers_target);
+    rumor_ctl_put_u64(&w, "param_peers_max", cfg->peers_max);
+    client_send(c, &w);
+}
+
+static void join_done(void *ctx, int rc, const uint8_t room[ID])
+{
+    ctl_client_t *c = ctx;
+    if (rc < 0) {
+        send_error(c, rc,
+                   rc == RUMOR_ERR_NOT_FOUND ? "the inviter does not know this invite (used or "
+                                               "wrong code)"
+                   : rc == RUMOR_ERR_BUSY    ? "the inviter could not be reached in time"
+                                             : rumor_strerror(rc));
+        return;
+    }
+    rumor_ctl_writer_t w;
+    rumor_ctl_writer_init(&w);
+    rumor_ctl_put_bool(&w, "ok", true);
+    put_hex(&w, "room", room);
+    client_send(c, &w);
+}
+
+static void handle(ctl_client_t *c, const rumor_ctl_record_t *r)
+{
+    daemon_t *d = c->d;
+    const rumor_ctl_field_t *op = rumor_ctl_get(r, "op");
+    d->stats.ctl_requests++;
+    if (!op || op->type != RUMOR_CTL_STR) {
+        d->stats.ctl_bad++;
+        send_error(c, RUMOR_ERR_MALFORMED, "request without an op");
+        return;
+    }
+#define IS(name) (op->s_len == strlen(name) && memcmp(op->s, name, op->s_len) == 0)
+    if (IS("status")) {
+        op_status(c);
+    } else if (IS("peers")) {
+        op_peers(c);
+    } else if (IS("stats")) {
+        op_stats(c);
+    } else if (IS("flush")) {
+        rumor_daemon_flush(d);
+        rumor_daemon_resubscribe(d);
+        rumor_ctl_writer_t w;
+        rumor_ctl_writer_init(&w);
+        rumor_ctl_put_bool(&w, "ok", true);
+        client_send(c, &w);
+    } else if (IS("follow")) {
+        const rumor_ctl_field_t *room = rumor_ctl_get(r, "room");
+        if (room) {
+            char hex[RUMOR_ID_HEX + 1];
+            if (room->type != RUMOR_CTL_STR || room->s_len != RUMOR_ID_HEX) {
+                send_error(c, RUMOR_ERR_INVALID, "follow: bad room");
+                return;
+            }
+            memcpy(hex, room->s, RUMOR_ID_HEX);
+            hex[RUMOR_ID_HEX] = '\0';
+            if (rumor_hex_decode(c->room, ID, hex) < 0) {
+                send_error(c, RUMOR_ERR_INVALID, "follow: bad room");
+                return;
+            }
+            c->follow_room = true;
+        }
+        c->follow = true;
+        rumor_ctl_writer_t w;
+        rumor_ctl_writer_init(&w);
+        rumor_ctl_put_bool(&w, "ok", true);
+        client_send(c, &w);
+    } else if (IS("join")) {
+        const rumor_ctl_field_t *code = rumor_ctl_get(r, "code");
+        rumor_invite_t inv;
+        if (!code || code->type != RUMOR_CTL_STR ||
+            rumor_invite_decode(code->s, code->s_len, &inv) < 0) {
+            send_error(c, RUMOR_ERR_MALFORMED, "not an invite code");
+            return;
+        }
+        int rc = rumor_daemon_join(d, &inv, join_done, c);
+        sodium_memzero(&inv, sizeof inv);
+        if (rc < 0) send_error(c, rc, rc == RUMOR_ERR_INVALID ? "this is your own invite"
+                                                               : rumor_strerror(rc));
+    } else {
+        d->stats.ctl_bad++;
+        send_error(c, RUMOR_ERR_INVALID, "unknown op");
+    }
+#undef IS
+}
+
+void rumor_ctl_notify(daemon_t *d, const uint8_t room[ID], const uint8_t id[ID])
+{
+    for (ctl_client_t *c = d->clients, *next; c; c = next) {
+        next = c->next;
+        if (!c->follow || (c->follow_room && memcmp(c->room, room, ID) != 0)) continue;
+        if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > FOLLOW_QUEUE_MAX) {
+            rumor_daemon_log(d, LOG_WARN, "a follower reads too slowly: dropped");
+            client_close(c);
+            continue;
+        }
+        rumor_ctl_writer_t w;
+        rumor_ctl_writer_init(&w);
+        put_hex(&w, "id", id);
+        put_hex(&w, "room", room);
+        client_send(c, &w);
+    }
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    ctl_client_t *c = h->data;
+    size_t want = c->len + 65536;
+    if (want > 4 + RUMOR_CTL_MSG_MAX + 65536) want = 4 + RUMOR_CTL_MSG_MAX + 65536;
+    if (c->cap < want) {
+        uint8_t *nb = realloc(c->buf, want);
+        if (nb) {
+            c->buf = nb;
+            c->cap = want;
+        }
+    }
+    *buf = uv_buf_init((char *)c->buf + c->len, (unsigned)(c->cap - c->len));
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    (void)buf;
+    ctl_client_t *c = s->data;
+    if (nread < 0) {
+        client_close(c);
+        return;
+    }
+    c->len += (size_t)nread;
+    while (!c->closing && c->len >= 4) {
+        uint32_t mlen = rumor_get_u32(c->buf);
+        if (mlen == 0 || mlen > RUMOR_CTL_MSG_MAX) {
+            c->d->stats.ctl_bad++;
+            send_error(c, RUMOR_ERR_TOO_BIG, "bad request length");
+            client_close(c);
+            return;
+        }
+        if (c->len < 4 + (size_t)mlen) break;
+        rumor_ctl_record_t r;
+        if (rumor_ctl_decode(c->buf + 4, mlen, &r) < 0) {
+            c->d->stats.ctl_bad++;
+            send_error(c, RUMOR_ERR_MALFORMED, "malformed request");
+            client_close(c);
+            return;
+        }
+        handle(c, &r);
+        memmove(c->buf, c->buf + 4 + mlen, c->len - 4 - mlen);
+        c->len -= 4 + mlen;
+    }
+    if (!c->closing && c->len >= c->cap) client_close(c);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    daemon_t *d = server->data;
+    if (status < 0) return;
+    ctl_client_t *c = calloc(1, sizeof *c);
+    if (!c) return;
+    c->d = d;
+    uv_pipe_init(d->loop, &c->pipe, 0);
+    c->pipe.data = c;
+    if (uv_accept(server, (uv_stream_t *)&c->pipe) < 0) {
+        uv_close((uv_handle_t *)&c->pipe, client_free);
+        return;
+    }
+    /* The socket file is private to the owner; check the caller's uid anyway. */
+    uv_os_fd_t fd;
+    struct ucred cred;
+    socklen_t cl = sizeof cred;
+    if (uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 || cred.uid != getuid()) {
+        d->stats.ctl_bad++;
+        rumor_daemon_log(d, LOG_WARN, "control connection from another user refused");
+        uv_close((uv_handle_t *)&c->pipe, client_free);
+        return;
+    }
+    c->next = d->clients;
+    d->clients = c;
+    uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+}
+
+static char *sock_path(const char *home)
+{
+    size_t n = strlen(home) + sizeof "/node.sock";
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/node.sock", home);
+    return p;
+}
+
+int rumor_ctl_start(daemon_t *d)
+{
+    struct sockaddr_un sa;
+    if (!(d->sock_path = sock_path(d->node->home))) return RUMOR_ERR_NOMEM;
+    if (strlen(d->sock_path) >= sizeof sa.sun_path) {
+        rumor_daemon_log(d, LOG_ERROR, "the home path is too long for a control socket");
+        return RUMOR_ERR_TOO_BIG;
+    }
+    /* We hold the home's lock: a socket file left here is from a node that died. */
+    unlink(d->sock_path);
+    uv_pipe_init(d->loop, &d->ctl, 0);
+    d->ctl.data = d;
+    mode_t old = umask(0077);
+    int rc = uv_pipe_bind(&d->ctl, d->sock_path);
+    umask(old);
+    if (rc < 0 || uv_listen((uv_stream_t *)&d->ctl, 16, on_connection) < 0) {
+        rumor_daemon_log(d, LOG_ERROR, "cannot open the control socket: %s", uv_strerror(rc));
+        return RUMOR_ERR_IO;
+    }
+    return RUMOR_OK;
+}
+
+void rumor_ctl_stop(daemon_t *d)
+{
+    while (d->clients) client_close(d->clients);
+    if (d->sock_path) {
+        if (uv_is_active((uv_handle_t *)&d->ctl)) unlink(d->sock_path);
+        free(d->sock_path);
+        d->sock_path = NULL;
+    }
+    if (d->ctl.loop && !uv_is_closing((uv_handle_t *)&d->ctl)) uv_close((uv_handle_t *)&d->ctl, NULL);
+}
+
+/* ---- the CLI's side ----------------------------------------------------------------- */
+
+int rumor_node_ctl_connect(const char *home, int *fd)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    char *path = sock_path(home);
+    if (!path) return RUMOR_ERR_NOMEM;
+    if (strlen(path) >= sizeof sa.sun_path) {
+        free(path);
+        return RUMOR_ERR_NOT_FOUND;
+    }
+    strcpy(sa.sun_path, path);
+    free(path);
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return RUMOR_ERR_IO;
+    if (connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        int e = errno;
+        close(s);
+        return e == ENOENT || e == ECONNREFUSED ? RUMOR_ERR_NOT_FOUND : RUMOR_ERR_IO;
+    }
+    *fd = s;
+    return RUMOR_OK;
+}
+
+int rumor_node_ctl_send(int fd, rumor_ctl_writer_t *w)
+{
+    const uint8_t *msg;
+    size_t len;
+    int rc = rumor_ctl_writer_finish(w, &msg, &len);
+    if (rc < 0) return rc;
+    while (len) {
+        ssize_t n = send(fd, msg, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return RUMOR_ERR_IO;
+        msg += n;
+        len -= (size_t)n;
+    }
+    return RUMOR_OK;
+}
+
+static int read_full(int fd, uint8_t *buf, size_t len, int timeout_ms)
+{
+    while (len) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int pr = poll(&p, 1, timeout_ms);
+        if (pr < 0 && errno == EINTR) continue;
+        if (pr == 0) return RUMOR_ERR_BUSY;
+        if (pr < 0) return RUMOR_ERR_IO;
+        ssize_t n = read(fd, buf, len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return RUMOR_ERR_IO;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return RUMOR_OK;
+}
+
+int rumor_node_ctl_recv(int fd, uint8_t **buf, size_t *cap, rumor_ctl_record_t *r, int timeout_ms)
+{
+    uint8_t hdr[4];
+    int rc = read_full(fd, hdr, 4, timeout_ms);
+    if (rc < 0) return rc;
+    uint32_t len = rumor_get_u32(hdr);
+    if (len == 0 || len > RUMOR_CTL_MSG_MAX) return RUMOR_ERR_MALFORMED;
+    if (*cap < len) {
+        uint8_t *nb = realloc(*buf, len);
+        if (!nb) return RUMOR_ERR_NOMEM;
+        *buf = nb;
+        *cap = len;
+    }
+    if ((rc = read_full(fd, *buf, len, timeout_ms)) < 0) return rc;
+    return rumor_ctl_decode(*buf, len, r);
+}

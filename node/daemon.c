@@ -1,0 +1,1965 @@
+/*
+ * daemon.c - the running node: ZeroMQ links on a libuv loop, peers and the
+ * partial view, and gossip dissemination (PROTOCOL.md 9 and 10.2).
+ *
+ * ZMQ_FD is edge-triggered: a readable FD means "look at ZMQ_EVENTS", and
+ * any zmq call on the socket (a send included) may consume the edge. So a
+ * socket is drained until ZMQ_EVENTS shows no POLLIN, and every send marks
+ * its socket dirty so the idle handle drains it again.
+ *
+ * Events from peers are collected while sockets drain and validated in one
+ * store transaction per burst (batch commits). A new valid event is pushed
+ * to the mesh inside that transaction, before the commit: relays do not wait
+ * for their disk. A node's own events are committed durably by the command
+ * that made them before the node sees them (the outbox).
+ */
+#include "daemon.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define ID RUMOR_ID_BYTES
+
+enum { ZSOCK_ROUTER = 1, ZSOCK_DEALER, ZSOCK_ZAP };
+
+/* How many frames one drain takes before yielding to the loop. */
+#define DRAIN_BUDGET 512
+/* Malformed frames and invalid events a peer may send before it is banned. */
+#define MALFORMED_MAX 32
+#define INVALID_MAX   256
+#define BANS_MAX      256
+/* Peers dialed per heartbeat at most. */
+#define DIALS_PER_BEAT 4
+/* Ids kept per heartbeat window of the message cache. */
+#define MCACHE_WINDOW_MAX 4096
+/* A join gives up after this long. */
+#define JOIN_TIMEOUT_MS 60000
+/* Rooms one join syncs at most (a key room and its shared sub-rooms). */
+#define JOIN_ROOMS_MAX 256
+
+const uint32_t rumor_latency_bounds_ms[RUMOR_LATENCY_BUCKETS - 1] = {1,   2,   5,    10,   20,  50,
+                                                                      100, 200, 500, 1000, 5000};
+
+static const uint8_t ZERO_TOPIC[ID];
+
+const char *rumor_daemon_found_name(uint8_t found)
+{
+    switch (found) {
+    case FOUND_BOOTSTRAP: return "bootstrap";
+    case FOUND_LAN: return "lan";
+    case FOUND_EXCHANGE: return "exchange";
+    case FOUND_INBOUND: return "inbound";
+    case FOUND_INVITE: return "invite";
+    default: return "unknown";
+    }
+}
+
+void rumor_daemon_log(daemon_t *d, int level, const char *fmt, ...)
+{
+    static const char *names[] = {"error", "warn", "info", "debug"};
+    if (level > d->log_level) return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    uint64_t ms = rumor_now_ms();
+    fprintf(stderr, "rumor node: %llu.%03llu %s: %s\n", (unsigned long long)(ms / 1000),
+            (unsigned long long)(ms % 1000), names[level], line);
+}
+
+static uint64_t now_ms(daemon_t *d)
+{
+    return uv_now(d->loop);
+}
+
+/* ---- seen cache: two generations of 64-bit id prefixes ------------------------- */
+
+/*
+ * Ids are hashes, so their first 8 bytes are as good as the id for a cache
+ * that only decides "skip before the signature check": a peer cannot choose
+ * an id prefix equal to a future honest event's. Zero marks an empty slot.
+ */
+struct seen {
+    uint64_t *gen[2]; /* current, previous */
+    size_t cap;       /* slots per generation (a power of two) */
+    size_t count;     /* entries in the current one */
+    uint64_t rotated_ms;
+};
+
+static uint64_t seen_key(const uint8_t id[ID])
+{
+    uint64_t k;
+    memcpy(&k, id, 8);
+    return k ? k : 1;
+}
+
+static struct seen *seen_new(size_t max)
+{
+    struct seen *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->cap = 16;
+    while (s->cap < max) s->cap <<= 1;
+    s->gen[0] = calloc(s->cap, 8);
+    s->gen[1] = calloc(s->cap, 8);
+    if (!s->gen[0] || !s->gen[1]) {
+        free(s->gen[0]);
+        free(s->gen[1]);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void seen_free(struct seen **s)
+{
+    if (!*s) return;
+    free((*s)->gen[0]);
+    free((*s)->gen[1]);
+    free(*s);
+    *s = NULL;
+}
+
+static bool gen_has(const uint64_t *g, size_t cap, uint64_t k)
+{
+    for (size_t i = k & (cap - 1);; i = (i + 1) & (cap - 1)) {
+        if (g[i] == k) return true;
+        if (g[i] == 0) return false;
+    }
+}
+
+static bool seen_has(const struct seen *s, const uint8_t id[ID])
+{
+    uint64_t k = seen_key(id);
+    return gen_has(s->gen[0], s->cap, k) || gen_has(s->gen[1], s->cap, k);
+}
+
+/* Starts a new generation; the previous one is forgotten. Fresh calloc keeps idle pages untouched. */
+static void seen_rotate(struct seen *s, uint64_t now)
+{
+    uint64_t *fresh = calloc(s->cap, 8);
+    if (!fresh) return; /* keep the old generations; inserts stop at half load */
+    free(s->gen[1]);
+    s->gen[1] = s->gen[0];
+    s->gen[0] = fresh;
+    s->count = 0;
+    s->rotated_ms = now;
+}
+
+static void seen_add(struct seen *s, const uint8_t id[ID], uint64_t now)
+{
+    uint64_t k = seen_key(id);
+    if (s->count >= s->cap / 2) seen_rotate(s, now);
+    if (s->count >= s->cap / 2) return;
+    for (size_t i = k & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+        if (s->gen[0][i] == k) return;
+        if (s->gen[0][i] == 0) {
+            s->gen[0][i] = k;
+            s->count++;
+            return;
+        }
+    }
+}
+
+/* ---- message cache: ids per heartbeat window, for IHAVE ------------------------- */
+
+typedef struct {
+    uint8_t topic[ID];
+    uint8_t id[ID];
+} mentry_t;
+
+struct mcache {
+    size_t windows; /* history_length */
+    mentry_t **win; /* win[0] is the current heartbeat */
+    size_t *n;
+};
+
+static struct mcache *mcache_new(size_t windows)
+{
+    struct mcache *m = calloc(1, sizeof *m);
+    if (!m) return NULL;
+    m->windows = windows ? windows : 1;
+    m->win = calloc(m->windows, sizeof *m->win);
+    m->n = calloc(m->windows, sizeof *m->n);
+    if (!m->win || !m->n) {
+        free(m->win);
+        free(m->n);
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static void mcache_free(struct mcache **m)
+{
+    if (!*m) return;
+    for (size_t i = 0; i < (*m)->windows; i++) free((*m)->win[i]);
+    free((*m)->win);
+    free((*m)->n);
+    free(*m);
+    *m = NULL;
+}
+
+static void mcache_add(struct mcache *m, const uint8_t topic[ID], const uint8_t id[ID])
+{
+    if (m->n[0] >= MCACHE_WINDOW_MAX) return;
+    if (!m->win[0] && !(m->win[0] = malloc(MCACHE_WINDOW_MAX * sizeof(mentry_t)))) return;
+    memcpy(m->win[0][m->n[0]].topic, topic, ID);
+    memcpy(m->win[0][m->n[0]].id, id, ID);
+    m->n[0]++;
+}
+
+static void mcache_shift(struct mcache *m)
+{
+    mentry_t *last = m->win[m->windows - 1];
+    memmove(m->win + 1, m->win, (m->windows - 1) * sizeof *m->win);
+    memmove(m->n + 1, m->n, (m->windows - 1) * sizeof *m->n);
+    m->win[0] = last;
+    m->n[0] = 0;
+}
+
+/* ---- peer events waiting for their batch transaction ---------------------------- */
+
+typedef struct {
+    uint8_t from[ID]; /* the peer it came from */
+    bool by_sync;     /* an answer to our SYNC: stored, not forwarded */
+    bool forwarded;   /* pushed already (a transaction rerun must not push again) */
+    bool counted;     /* stats taken already */
+    size_t len;
+    uint8_t *frame; /* the whole EVENT frame: version | type | event */
+} bentry_t;
+
+struct batch {
+    bentry_t *e;
+    size_t n, cap;
+    bool topics_changed; /* a create or membership change came in */
+};
+
+static struct batch *batch_new(size_t cap)
+{
+    struct batch *b = calloc(1, sizeof *b);
+    if (!b) return NULL;
+    b->cap = cap ? cap : 1;
+    b->e = calloc(b->cap, sizeof *b->e);
+    if (!b->e) {
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+static void batch_clear(struct batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) free(b->e[i].frame);
+    b->n = 0;
+}
+
+static void batch_free(struct batch **b)
+{
+    if (!*b) return;
+    batch_clear(*b);
+    free((*b)->e);
+    free(*b);
+    *b = NULL;
+}
+
+/* ---- joins in progress ----------------------------------------------------------- */
+
+enum { JOIN_DIAL, JOIN_SENT, JOIN_SYNC };
+
+struct join {
+    rumor_invite_t inv;
+    rumor_join_done_fn done; /* NULL once cancelled */
+    void *ctx;
+    int state;
+    uint64_t deadline_ms;
+    uint8_t (*rooms)[ID]; /* rooms to sync: the key room, then its shared sub-rooms */
+    size_t n_rooms, cur;
+    struct join *next;
+};
+
+/* ---- sockets ---------------------------------------------------------------------- */
+
+static void drain(zsock_t *zs);
+static void process_batch(daemon_t *d);
+static void reap(daemon_t *d);
+static void on_idle(uv_idle_t *h);
+
+static void mark_dirty(zsock_t *zs)
+{
+    if (!zs || zs->dirty) return;
+    zs->dirty = true;
+    zs->next = zs->d->dirty;
+    zs->d->dirty = zs;
+    uv_idle_start(&zs->d->idle, on_idle); /* a no-op when it runs already */
+}
+
+static void on_idle(uv_idle_t *h)
+{
+    daemon_t *d = h->data;
+    zsock_t *list = d->dirty;
+    d->dirty = NULL;
+    while (list) {
+        zsock_t *zs = list;
+        list = zs->next;
+        zs->dirty = false;
+        zs->next = NULL;
+        drain(zs);
+    }
+    process_batch(d);
+    reap(d);
+    if (!d->dirty) uv_idle_stop(&d->idle);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    (void)status;
+    (void)events;
+    zsock_t *zs = h->data;
+    daemon_t *d = zs->d;
+    drain(zs);
+    process_batch(d);
+    reap(d);
+}
+
+static void zsock_free_cb(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void zsock_close(zsock_t **p)
+{
+    zsock_t *zs = *p;
+    if (!zs) return;
+    *p = NULL;
+    daemon_t *d = zs->d;
+    if (zs->dirty) {
+        for (zsock_t **q = &d->dirty; *q; q = &(*q)->next)
+            if (*q == zs) {
+                *q = zs->next;
+                break;
+            }
+    }
+    /* uv_close stops polling the FD at once, so the socket may go before the handle. */
+    uv_close((uv_handle_t *)&zs->poll, zsock_free_cb);
+    zmq_close(zs->z);
+    zs->z = NULL;
+}
+
+static zsock_t *zsock_open(daemon_t *d, int type, int kind)
+{
+    zsock_t *zs = calloc(1, sizeof *zs);
+    if (!zs) return NULL;
+    zs->d = d;
+    zs->kind = kind;
+    zs->z = zmq_socket(d->zctx, type);
+    int fd;
+    size_t sz = sizeof fd;
+    if (!zs->z || zmq_getsockopt(zs->z, ZMQ_FD, &fd, &sz) < 0 ||
+        uv_poll_init(d->loop, &zs->poll, fd) < 0) {
+        if (zs->z) zmq_close(zs->z);
+        free(zs);
+        return NULL;
+    }
+    zs->poll.data = zs;
+    int zero = 0;
+    zmq_setsockopt(zs->z, ZMQ_LINGER, &zero, sizeof zero);
+    uv_poll_start(&zs->poll, UV_READABLE, on_poll);
+    return zs;
+}
+
+/* Socket options shared by every link socket. */
+static void link_options(daemon_t *d, void *z, bool ipv6)
+{
+    int64_t max = RUMOR_WIRE_FRAME_MAX;
+    int hwm = (int)d->cfg->peer_queue, hs = (int)d->cfg->dial_timeout_ms, v6 = ipv6;
+    zmq_setsockopt(z, ZMQ_MAXMSGSIZE, &max, sizeof max);
+    zmq_setsockopt(z, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(z, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(z, ZMQ_HANDSHAKE_IVL, &hs, sizeof hs);
+    zmq_setsockopt(z, ZMQ_IPV6, &v6, sizeof v6);
+}
+
+/* ---- peers ------------------------------------------------------------------------ */
+
+bool rumor_daemon_peer_ready(const peer_t *p)
+{
+    return !p->closing && (p->out_ready || p->in_ready);
+}
+
+size_t rumor_daemon_peer_count(const daemon_t *d)
+{
+    size_t n = 0;
+    for (const peer_t *p = d->peers; p; p = p->next) n += rumor_daemon_peer_ready(p);
+    return n;
+}
+
+static peer_t *peer_find(daemon_t *d, const uint8_t pk[ID])
+{
+    for (peer_t *p = d->peers; p; p = p->next)
+        if (!p->closing && memcmp(p->pk, pk, ID) == 0) return p;
+    return NULL;
+}
+
+static peer_t *peer_by_rid(daemon_t *d, const uint8_t *rid, size_t len)
+{
+    for (peer_t *p = d->peers; p; p = p->next)
+        if (!p->closing && p->rid_len == len && memcmp(p->rid, rid, len) == 0) return p;
+    return NULL;
+}
+
+static size_t live_peers(const daemon_t *d)
+{
+    size_t n = 0;
+    for (const peer_t *p = d->peers; p; p = p->next) n += !p->closing;
+    return n;
+}
+
+static peer_t *peer_new(daemon_t *d, const uint8_t pk[ID], uint8_t found)
+{
+    peer_t *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    memcpy(p->pk, pk, ID);
+    rumor_hex_encode(p->hex8, pk, 8);
+    p->found = found;
+    p->tokens = 2.0 * d->cfg->peer_rate;
+    p->tokens_ms = now_ms(d);
+    p->last_heard_ms = now_ms(d);
+    p->next = d->peers;
+    d->peers = p;
+    d->n_peers++;
+    return p;
+}
+
+static void mesh_remove(topic_t *t, peer_t *p)
+{
+    for (size_t i = 0; i < t->n_mesh; i++)
+        if (t->mesh[i] == p) {
+            t->mesh[i] = t->mesh[--t->n_mesh];
+            return;
+        }
+}
+
+static bool in_mesh(const topic_t *t, const peer_t *p)
+{
+    for (size_t i = 0; i < t->n_mesh; i++)
+        if (t->mesh[i] == p) return true;
+    return false;
+}
+
+static void ban(daemon_t *d, const uint8_t pk[ID])
+{
+    uint8_t curve[32];
+    if (rumor_curve_public(curve, pk) < 0) return;
+    size_t slot = d->n_banned < BANS_MAX ? d->n_banned++ : (size_t)randombytes_uniform(BANS_MAX);
+    memcpy(d->banned[slot], curve, 32);
+    rumor_put_u64(d->banned[slot] + 32, now_ms(d) + d->cfg->ban_ms);
+}
+
+static bool is_banned(daemon_t *d, const uint8_t curve[32])
+{
+    for (size_t i = 0; i < d->n_banned; i++)
+        if (memcmp(d->banned[i], curve, 32) == 0 && rumor_get_u64(d->banned[i] + 32) > now_ms(d))
+            return true;
+    return false;
+}
+
+/* Takes a peer out of service now; its memory goes in reap() when no frame handler holds it. */
+static void peer_drop(daemon_t *d, peer_t *p, const char *why, bool banned)
+{
+    if (p->closing) return;
+    bool was_ready = rumor_daemon_peer_ready(p);
+    p->closing = true;
+    for (size_t i = 0; i < d->n_topics; i++) mesh_remove(&d->topics[i], p);
+    if (was_ready || banned) {
+        d->stats.peers_dropped++;
+        rumor_daemon_log(d, banned ? LOG_WARN : LOG_INFO, "peer %s dropped: %s%s", p->hex8, why,
+                         banned ? " (banned)" : "");
+    }
+    if (banned) {
+        d->stats.peers_banned++;
+        ban(d, p->pk);
+    }
+}
+
+static void reap(daemon_t *d)
+{
+    for (peer_t **q = &d->peers; *q;) {
+        peer_t *p = *q;
+        if (!p->closing) {
+            q = &p->next;
+            continue;
+        }
+        *q = p->next;
+        d->n_peers--;
+        zsock_close(&p->out);
+        free(p->subs);
+        free(p);
+    }
+}
+
+/* Counts a frame that broke the protocol; too many and the peer is banned. */
+static void misbehaved(daemon_t *d, peer_t *p, const char *what)
+{
+    d->stats.malformed++;
+    if (!p) return;
+    if (now_ms(d) - p->warn_ms >= 1000) {
+        p->warn_ms = now_ms(d);
+        rumor_daemon_log(d, LOG_WARN, "peer %s sent %s", p->hex8, what);
+    }
+    if (++p->malformed > MALFORMED_MAX) peer_drop(d, p, "too many malformed frames", true);
+}
+
+/* Sends one frame to a peer over whichever of its links is up. */
+static bool peer_send(daemon_t *d, peer_t *p, const uint8_t *buf, size_t len)
+{
+    int rc;
+    if (p->closing) return false;
+    if (p->out && p->out_ready) {
+        rc = zmq_send(p->out->z, buf, len, ZMQ_DONTWAIT);
+        mark_dirty(p->out);
+    } else if (p->rid_len && p->in_ready) {
+        rc = zmq_send(d->router->z, p->rid, p->rid_len, ZMQ_DONTWAIT | ZMQ_SNDMORE);
+        if (rc >= 0) rc = zmq_send(d->router->z, buf, len, ZMQ_DONTWAIT);
+        mark_dirty(d->router);
+    } else {
+        return false;
+    }
+    if (rc < 0) {
+        if (errno == EAGAIN) {
+            d->stats.queue_drops++;
+        } else {
+            d->stats.unroutable++;
+            if (errno == EHOSTUNREACH) p->in_ready = false, p->rid_len = 0;
+        }
+        return false;
+    }
+    d->stats.frames_out++;
+    d->stats.bytes_out += len;
+    return true;
+}
+
+static bool send_frame(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
+{
+    uint8_t buf[2 + 2 + RUMOR_WIRE_TOPICS_MAX * ID];
+    size_t len = rumor_wire_encode(f, buf, sizeof buf);
+    if (!len) {
+        rumor_daemon_log(d, LOG_ERROR, "could not encode a frame of type %u", f->type);
+        return false;
+    }
+    return peer_send(d, p, buf, len);
+}
+
+static void hello_frame(daemon_t *d, rumor_wire_frame_t *f)
+{
+    memset(f, 0, sizeof *f);
+    f->type = RUMOR_WIRE_HELLO;
+    f->pk = rumor_node_id(d->node);
+    f->port = d->listen_port;
+    f->flags = d->cfg->peer_exchange ? 1 : 0;
+}
+
+static void send_sub(daemon_t *d, peer_t *p)
+{
+    uint8_t *ids = malloc(d->n_topics * ID + 1);
+    if (!ids) return;
+    size_t n = 0;
+    for (size_t i = 0; i < d->n_topics && n < RUMOR_WIRE_TOPICS_MAX; i++)
+        memcpy(ids + ID * n++, d->topics[i].id, ID);
+    rumor_wire_frame_t f = {.type = RUMOR_WIRE_SUB, .ids = ids, .n = n};
+    if (send_frame(d, p, &f)) d->stats.sub_out++;
+    free(ids);
+}
+
+static void send_px(daemon_t *d, peer_t *to)
+{
+    if (!d->cfg->peer_exchange || !to->px) return;
+    rumor_wire_frame_t f = {.type = RUMOR_WIRE_PEERS};
+    /* Reservoir-sample up to 16 connected peers that listen and take part. */
+    size_t seen = 0;
+    for (peer_t *p = d->peers; p; p = p->next) {
+        if (p == to || !rumor_daemon_peer_ready(p) || !p->px || !p->port) continue;
+        rumor_wire_peer_t e = {.port = p->port};
+        memcpy(e.pk, p->pk, ID);
+        if (inet_pton(AF_INET, p->host, e.addr) == 1)
+            e.family = 4;
+        else if (inet_pton(AF_INET6, p->host, e.addr) == 1)
+            e.family = 6;
+        else
+            continue;
+        seen++;
+        if (f.n < RUMOR_WIRE_PEERS_MAX) {
+            f.peers[f.n++] = e;
+        } else {
+            uint32_t j = randombytes_uniform((uint32_t)seen);
+            if (j < RUMOR_WIRE_PEERS_MAX) f.peers[j] = e;
+        }
+    }
+    if (f.n && send_frame(d, to, &f)) d->stats.peers_out++;
+}
+
+static void join_peer_ready(daemon_t *d, peer_t *p);
+
+/* A link finished its HELLO: the peer is in service. */
+static void peer_ready(daemon_t *d, peer_t *p, bool was_ready)
+{
+    if (!was_ready) {
+        p->since_ms = rumor_now_ms();
+        d->stats.peers_connected++;
+        rumor_daemon_log(d, LOG_INFO, "peer %s connected (%s, %s:%u)", p->hex8,
+                         rumor_daemon_found_name(p->found), p->host, p->port);
+        for (size_t i = 0; i < d->n_cands; i++)
+            if (memcmp(d->cands[i].pk, p->pk, ID) == 0) d->cands[i].backoff_ms = 0;
+    }
+    send_sub(d, p);
+    send_px(d, p);
+    join_peer_ready(d, p);
+}
+
+/* ---- candidates and dialing ------------------------------------------------------- */
+
+void rumor_daemon_candidate(daemon_t *d, const uint8_t pk[ID], const char *host, uint16_t port,
+                            uint8_t found)
+{
+    if (memcmp(pk, rumor_node_id(d->node), ID) == 0 || !port) return;
+    uint8_t curve[32];
+    if (rumor_curve_public(curve, pk) < 0) return;
+    for (size_t i = 0; i < d->n_cands; i++) {
+        cand_t *c = &d->cands[i];
+        if (memcmp(c->pk, pk, ID) != 0) continue;
+        /* The user's word beats a beacon's, a beacon's beats hearsay. */
+        if (found == FOUND_BOOTSTRAP || found == FOUND_INVITE || c->found == FOUND_EXCHANGE) {
+            snprintf(c->host, sizeof c->host, "%s", host);
+            c->port = port;
+            if (found != FOUND_EXCHANGE) c->found = found;
+        }
+        return;
+    }
+    if (d->n_cands >= d->cfg->passive_max) {
+        /* Full: a bootstrap or invite peer replaces a random hearsay one. */
+        if (found != FOUND_BOOTSTRAP && found != FOUND_INVITE) return;
+        size_t i = randombytes_uniform((uint32_t)d->n_cands);
+        if (d->cands[i].found == FOUND_BOOTSTRAP) return;
+        d->cands[i] = d->cands[--d->n_cands];
+    }
+    cand_t *c = &d->cands[d->n_cands++];
+    memset(c, 0, sizeof *c);
+    memcpy(c->pk, pk, ID);
+    snprintf(c->host, sizeof c->host, "%s", host);
+    c->port = port;
+    c->found = found;
+    rumor_daemon_log(d, LOG_DEBUG, "candidate %02x%02x%02x%02x at %s:%u (%s)", pk[0], pk[1], pk[2],
+                     pk[3], host, port, rumor_daemon_found_name(found));
+}
+
+static peer_t *dial(daemon_t *d, cand_t *c)
+{
+    uint8_t curve[32];
+    if (rumor_curve_public(curve, c->pk) < 0) return NULL;
+    peer_t *p = peer_find(d, c->pk);
+    if (p && p->out) return p;
+    bool v6 = strchr(c->host, ':') != NULL;
+    char ep[RUMOR_INVITE_HOST_MAX + 32];
+    snprintf(ep, sizeof ep, v6 ? "tcp://[%s]:%u" : "tcp://%s:%u", c->host, c->port);
+    zsock_t *zs = zsock_open(d, ZMQ_DEALER, ZSOCK_DEALER);
+    if (!zs) return NULL;
+    link_options(d, zs->z, v6);
+    int ivl = 1000;
+    zmq_setsockopt(zs->z, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+    zmq_setsockopt(zs->z, ZMQ_CURVE_SERVERKEY, curve, 32);
+    zmq_setsockopt(zs->z, ZMQ_CURVE_PUBLICKEY, d->curve_pk, 32);
+    zmq_setsockopt(zs->z, ZMQ_CURVE_SECRETKEY,
+                   rumor_identity_curve_secret(d->node->id), 32);
+    if (zmq_connect(zs->z, ep) < 0) {
+        rumor_daemon_log(d, LOG_WARN, "cannot dial %s: %s", ep, zmq_strerror(errno));
+        zsock_close(&zs);
+        return NULL;
+    }
+    if (!p && !(p = peer_new(d, c->pk, c->found))) {
+        zsock_close(&zs);
+        return NULL;
+    }
+    snprintf(p->host, sizeof p->host, "%s", c->host);
+    p->port = c->port;
+    zs->peer = p;
+    p->out = zs;
+    p->dial_ms = now_ms(d);
+    d->stats.dials++;
+    /* HELLO waits in the pipe until the handshake completes. */
+    rumor_wire_frame_t f;
+    hello_frame(d, &f);
+    uint8_t buf[64];
+    size_t len = rumor_wire_encode(&f, buf, sizeof buf);
+    if (zmq_send(zs->z, buf, len, ZMQ_DONTWAIT) >= 0) {
+        d->stats.frames_out++;
+        d->stats.bytes_out += len;
+    }
+    mark_dirty(zs);
+    return p;
+}
+
+static void dial_some(daemon_t *d)
+{
+    size_t have = live_peers(d);
+    if (have >= d->cfg->peers_target || !d->n_cands) return;
+    size_t want = d->cfg->peers_target - have, dialed = 0;
+    if (want > DIALS_PER_BEAT) want = DIALS_PER_BEAT;
+    uint64_t now = now_ms(d);
+    /* Bootstrap and invite peers first, then the rest from a random start. */
+    for (int pass = 0; pass < 2 && dialed < want; pass++) {
+        size_t start = randombytes_uniform((uint32_t)d->n_cands);
+        for (size_t k = 0; k < d->n_cands && dialed < want; k++) {
+            cand_t *c = &d->cands[(start + k) % d->n_cands];
+            bool preferred = c->found == FOUND_BOOTSTRAP || c->found == FOUND_INVITE;
+            if ((pass == 0) != preferred || c->next_ms > now || peer_find(d, c->pk)) continue;
+            c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : 1000;
+            if (c->backoff_ms > 60000) c->backoff_ms = 60000;
+            c->next_ms = now + c->backoff_ms;
+            if (dial(d, c)) dialed++;
+        }
+    }
+}
+
+/* ---- topics and the mesh ---------------------------------------------------------- */
+
+static int topic_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, ID);
+}
+
+static topic_t *topic_find(daemon_t *d, const uint8_t id[ID])
+{
+    if (!d->n_topics) return NULL;
+    return bsearch(id, d->topics, d->n_topics, sizeof *d->topics, topic_cmp);
+}
+
+static bool peer_subscribes(const peer_t *p, const uint8_t topic[ID])
+{
+    return p->n_subs && bsearch(topic, p->subs, p->n_subs, ID, topic_cmp) != NULL;
+}
+
+static bool joining(daemon_t *d, const uint8_t topic[ID])
+{
+    for (struct join *j = d->joins; j; j = j->next)
+        if (j->state == JOIN_SYNC && memcmp(j->inv.room, topic, ID) == 0) return true;
+    return false;
+}
+
+typedef struct {
+    rumor_txn_t *t;
+    const uint8_t *self;
+    uint8_t (*out)[ID];
+    size_t n, cap;
+    int depth;
+} subs_walk_t;
+
+static int subs_step(void *ctx, const rumor_store_room_t *r)
+{
+    subs_walk_t *w = ctx;
+    uint8_t domain[ID];
+    if (rumor_gossip_key_domain(w->t, r->id, domain) == RUMOR_OK &&
+        rumor_gossip_role(w->t, r->id, w->self) && w->n < w->cap) {
+        bool dup = false;
+        for (size_t i = 0; i < w->n && !dup; i++) dup = memcmp(w->out[i], domain, ID) == 0;
+        if (!dup) memcpy(w->out[w->n++], domain, ID);
+    }
+    if (w->depth >= RUMOR_MAX_DEPTH) return 0;
+    w->depth++;
+    int rc = rumor_store_room_children(w->t, r->id, subs_step, w);
+    w->depth--;
+    return rc;
+}
+
+/* The topics we subscribe to: the profile topic and the domain of every room we are a member of. */
+void rumor_daemon_resubscribe(daemon_t *d)
+{
+    rumor_txn_t *t;
+    uint8_t(*ids)[ID] = calloc(RUMOR_WIRE_TOPICS_MAX, ID);
+    if (!ids) return;
+    subs_walk_t w = {.self = rumor_node_id(d->node), .out = ids, .cap = RUMOR_WIRE_TOPICS_MAX};
+    w.n = 1; /* ids[0]: the profile topic, all zero */
+    if (rumor_store_read_begin(d->node->store, &t) == RUMOR_OK) {
+        w.t = t;
+        rumor_store_room_children(t, ZERO_TOPIC, subs_step, &w);
+        rumor_store_read_end(&t);
+    }
+    qsort(ids, w.n, ID, topic_cmp);
+    bool same = w.n == d->n_topics;
+    for (size_t i = 0; same && i < w.n; i++) same = memcmp(ids[i], d->topics[i].id, ID) == 0;
+    if (same) {
+        free(ids);
+        return;
+    }
+    topic_t *nt = calloc(w.n, sizeof *nt);
+    if (!nt) {
+        free(ids);
+        return;
+    }
+    for (size_t i = 0; i < w.n; i++) {
+        memcpy(nt[i].id, ids[i], ID);
+        topic_t *old = topic_find(d, ids[i]);
+        if (old) {
+            memcpy(nt[i].mesh, old->mesh, sizeof old->mesh);
+            nt[i].n_mesh = old->n_mesh;
+        }
+    }
+    free(d->topics);
+    d->topics = nt;
+    d->n_topics = w.n;
+    free(ids);
+    rumor_daemon_log(d, LOG_INFO, "subscribed to %zu topic%s", d->n_topics - 1,
+                     d->n_topics == 2 ? "" : "s");
+    for (peer_t *p = d->peers; p; p = p->next)
+        if (rumor_daemon_peer_ready(p)) send_sub(d, p);
+}
+
+static void shuffle(peer_t **a, size_t n)
+{
+    for (size_t i = n; i > 1; i--) {
+        size_t j = randombytes_uniform((uint32_t)i);
+        peer_t *x = a[i - 1];
+        a[i - 1] = a[j];
+        a[j] = x;
+    }
+}
+
+static void mesh_maintain(daemon_t *d)
+{
+    const rumor_node_config_t *c = d->cfg;
+    peer_t *cand[64];
+    for (size_t i = 0; i < d->n_topics; i++) {
+        topic_t *t = &d->topics[i];
+        if (t->n_mesh < c->d_lo) {
+            size_t n = 0;
+            for (peer_t *p = d->peers; p && n < 64; p = p->next)
+                if (rumor_daemon_peer_ready(p) && peer_subscribes(p, t->id) && !in_mesh(t, p))
+                    cand[n++] = p;
+            shuffle(cand, n);
+            for (size_t k = 0; k < n && t->n_mesh < c->d && t->n_mesh < 64; k++) {
+                rumor_wire_frame_t f = {.type = RUMOR_WIRE_GRAFT, .topic = t->id};
+                t->mesh[t->n_mesh++] = cand[k];
+                if (send_frame(d, cand[k], &f)) d->stats.graft_out++;
+            }
+        } else if (t->n_mesh > c->d_hi) {
+            shuffle(t->mesh, t->n_mesh);
+            while (t->n_mesh > c->d) {
+                peer_t *p = t->mesh[--t->n_mesh];
+                rumor_wire_frame_t f = {.type = RUMOR_WIRE_PRUNE, .topic = t->id};
+                if (send_frame(d, p, &f)) d->stats.prune_out++;
+            }
+        }
+    }
+}
+
+/* IHAVE to up to D_lazy subscribed peers outside the mesh, for ids of the last history_gossip beats. */
+static void emit_ihave(daemon_t *d)
+{
+    struct mcache *m = d->mcache;
+    size_t windows = d->cfg->history_gossip < m->windows ? d->cfg->history_gossip : m->windows;
+    uint8_t ids[RUMOR_WIRE_IDS_MAX * ID];
+    peer_t *cand[64];
+    for (size_t i = 0; i < d->n_topics; i++) {
+        topic_t *t = &d->topics[i];
+        size_t n = 0;
+        for (size_t w = 0; w < windows && n < RUMOR_WIRE_IDS_MAX; w++)
+            for (size_t k = m->n[w]; k > 0 && n < RUMOR_WIRE_IDS_MAX; k--)
+                if (memcmp(m->win[w][k - 1].topic, t->id, ID) == 0)
+                    memcpy(ids + ID * n++, m->win[w][k - 1].id, ID);
+        if (!n) continue;
+        size_t nc = 0;
+        for (peer_t *p = d->peers; p && nc < 64; p = p->next)
+            if (rumor_daemon_peer_ready(p) && peer_subscribes(p, t->id) && !in_mesh(t, p))
+                cand[nc++] = p;
+        shuffle(cand, nc);
+        rumor_wire_frame_t f = {.type = RUMOR_WIRE_IHAVE, .topic = t->id, .ids = ids, .n = n};
+        for (size_t k = 0; k < nc && k < d->cfg->d_lazy; k++)
+            if (send_frame(d, cand[k], &f)) d->stats.ihave_out++;
+    }
+}
+
+/* ---- events ----------------------------------------------------------------------- */
+
+/* The topic an event travels in (section 9.3). RUMOR_ERR_NOT_FOUND for a room we do not hold. */
+static int event_topic(rumor_txn_t *t, const rumor_event_t *ev, uint8_t topic[ID])
+{
+    if (ev->type == RUMOR_EV_PROFILE) {
+        memset(topic, 0, ID);
+        return RUMOR_OK;
+    }
+    if (rumor_is_zero(ev->room, ID)) {
+        memcpy(topic, ev->id, ID);
+        return RUMOR_OK;
+    }
+    return rumor_gossip_key_domain(t, ev->room, topic);
+}
+
+/* Pushes an EVENT frame to the topic's mesh (or, while it has none, to subscribed peers). */
+static size_t push(daemon_t *d, const uint8_t topic[ID], const uint8_t *frame, size_t len,
+                   const uint8_t *except)
+{
+    topic_t *t = topic_find(d, topic);
+    size_t sent = 0;
+    if (t && t->n_mesh) {
+        for (size_t i = 0; i < t->n_mesh; i++) {
+            peer_t *p = t->mesh[i];
+            if (except && memcmp(p->pk, except, ID) == 0) continue;
+            sent += peer_send(d, p, frame, len);
+        }
+        return sent;
+    }
+    for (peer_t *p = d->peers; p && sent < d->cfg->d; p = p->next) {
+        if (!rumor_daemon_peer_ready(p) || !peer_subscribes(p, topic)) continue;
+        if (except && memcmp(p->pk, except, ID) == 0) continue;
+        sent += peer_send(d, p, frame, len);
+    }
+    return sent;
+}
+
+static void record_delivery(daemon_t *d, const rumor_event_t *ev, const uint8_t *from)
+{
+    uint64_t now = rumor_now_ms();
+    if (ev->type == RUMOR_EV_MESSAGE && from) {
+        uint64_t lat = now > ev->ts ? now - ev->ts : 0;
+        size_t b = 0;
+        while (b < RUMOR_LATENCY_BUCKETS - 1 && lat > rumor_latency_bounds_ms[b]) b++;
+        d->latency[b]++;
+    }
+    if (d->trace) {
+        char id[RUMOR_ID_HEX + 1], room[RUMOR_ID_HEX + 1], author[RUMOR_ID_HEX + 1];
+        char src[RUMOR_ID_HEX + 1] = "self";
+        rumor_hex_encode(id, ev->id, ID);
+        rumor_hex_encode(room, ev->room, ID);
+        rumor_hex_encode(author, ev->author, ID);
+        if (from) rumor_hex_encode(src, from, ID);
+        fprintf(d->trace,
+                "{\"t_ms\":%llu,\"id\":\"%s\",\"room\":\"%s\",\"author\":\"%s\",\"ts\":%llu,"
+                "\"type\":%u,\"from\":\"%s\"}\n",
+                (unsigned long long)now, id, room, author, (unsigned long long)ev->ts, ev->type,
+                src);
+    }
+    if (ev->type == RUMOR_EV_MESSAGE) rumor_ctl_notify(d, ev->room, ev->id);
+}
+
+static int batch_fn(rumor_txn_t *t, void *ctx)
+{
+    daemon_t *d = ctx;
+    struct batch *b = d->batch;
+    for (size_t i = 0; i < b->n; i++) {
+        bentry_t *e = &b->e[i];
+        const uint8_t *buf = e->frame + 2;
+        size_t len = e->len - 2;
+        rumor_event_t ev;
+        uint8_t topic[ID];
+        if (rumor_event_decode(buf, len, &ev) < 0) {
+            /* The frame decoder checked the size only: this is an invalid event. */
+            if (!e->counted) d->stats.invalid++, e->counted = true;
+            continue;
+        }
+        if (!e->counted) d->stats.received++;
+        if (seen_has(d->seen, ev.id)) {
+            if (!e->counted) d->stats.duplicates++, d->stats.seen_hits++, e->counted = true;
+            continue;
+        }
+        int rc = event_topic(t, &ev, topic);
+        if (rc == RUMOR_ERR_NOT_FOUND || (rc == RUMOR_OK && !topic_find(d, topic) &&
+                                          !joining(d, topic))) {
+            /* Not a topic we hold: without its room we cannot judge it. */
+            if (!e->counted) d->stats.unsubscribed++, e->counted = true;
+            continue;
+        }
+        if (rc < 0) return rc;
+        rumor_gossip_counters_t c = {0};
+        rc = rumor_gossip_ingest(t, d->node->id, buf, len, NULL, &c);
+        if (rc == RUMOR_ERR_EXISTS) {
+            if (!e->counted) d->stats.duplicates++, e->counted = true;
+            continue;
+        }
+        if (rc == RUMOR_ERR_MALFORMED || rc == RUMOR_ERR_TOO_BIG || rc == RUMOR_ERR_BAD_SIGNATURE ||
+            rc == RUMOR_ERR_MISSING_PARENT || rc == RUMOR_ERR_DENIED) {
+            if (!e->counted) {
+                e->counted = true;
+                d->stats.invalid++;
+                if (rc == RUMOR_ERR_MISSING_PARENT) {
+                    d->stats.missing_parent++;
+                } else {
+                    peer_t *p = peer_find(d, e->from);
+                    if (p && ++p->invalid > INVALID_MAX)
+                        peer_drop(d, p, "too many invalid events", true);
+                }
+            }
+            continue;
+        }
+        if (rc < 0) return rc; /* the store failed: abort the transaction */
+        if (ev.type == RUMOR_EV_ROOM_CREATE || ev.type == RUMOR_EV_MEMBER_ADD ||
+            ev.type == RUMOR_EV_MEMBER_REMOVE)
+            b->topics_changed = true;
+        if (!e->by_sync && !e->forwarded) {
+            e->forwarded = true;
+            d->stats.forwarded += push(d, topic, e->frame, e->len, e->from);
+        }
+        if (!e->counted) {
+            e->counted = true;
+            d->stats.delivered++;
+            if (e->by_sync) d->stats.sync_events_in++;
+            seen_add(d->seen, ev.id, now_ms(d));
+            if (!e->by_sync) mcache_add(d->mcache, topic, ev.id);
+            record_delivery(d, &ev, e->from);
+        }
+    }
+    return RUMOR_OK;
+}
+
+static void process_batch(daemon_t *d)
+{
+    struct batch *b = d->batch;
+    if (!b->n) return;
+    b->topics_changed = false;
+    int rc = rumor_store_write_as(d->node->store, RUMOR_STORE_BATCH, batch_fn, d);
+    d->stats.commits++;
+    if (rc < 0)
+        rumor_daemon_log(d, LOG_ERROR, "storing %zu peer events failed: %s", b->n,
+                         rumor_strerror(rc));
+    /* Ids of events that were not stored must not block a later, good copy. */
+    batch_clear(b);
+    if (d->trace) fflush(d->trace);
+    if (b->topics_changed) rumor_daemon_resubscribe(d);
+}
+
+static void queue_event(daemon_t *d, peer_t *p, const uint8_t *frame, size_t len, bool by_sync)
+{
+    struct batch *b = d->batch;
+    if (b->n >= b->cap) process_batch(d);
+    uint8_t *copy = malloc(len);
+    if (!copy) return;
+    memcpy(copy, frame, len);
+    bentry_t *e = &b->e[b->n++];
+    memset(e, 0, sizeof *e);
+    memcpy(e->from, p->pk, ID);
+    e->by_sync = by_sync;
+    e->frame = copy;
+    e->len = len;
+}
+
+/* ---- own events: the outbox ------------------------------------------------------- */
+
+typedef struct {
+    daemon_t *d;
+    rumor_txn_t *t;
+    uint8_t (*done)[ID];
+    size_t n_done, cap;
+    uint8_t *frame;
+} flush_t;
+
+static int flush_step(void *ctx, const uint8_t id[ID])
+{
+    flush_t *f = ctx;
+    daemon_t *d = f->d;
+    const uint8_t *buf;
+    size_t len;
+    rumor_event_t ev;
+    uint8_t topic[ID];
+    if (rumor_store_event_get(f->t, id, &buf, &len) < 0 || len > RUMOR_EVENT_MAX ||
+        rumor_event_decode(buf, len, &ev) < 0 || event_topic(f->t, &ev, topic) < 0)
+        return 0;
+    f->frame[0] = RUMOR_WIRE_VERSION;
+    f->frame[1] = RUMOR_WIRE_EVENT;
+    memcpy(f->frame + 2, buf, len);
+    bool first = !seen_has(d->seen, id);
+    if (first) {
+        seen_add(d->seen, id, now_ms(d));
+        mcache_add(d->mcache, topic, id);
+        record_delivery(d, &ev, NULL);
+        if (ev.type == RUMOR_EV_ROOM_CREATE || ev.type == RUMOR_EV_MEMBER_ADD ||
+            ev.type == RUMOR_EV_MEMBER_REMOVE)
+            d->batch->topics_changed = true;
+    }
+    size_t sent = push(d, topic, f->frame, len + 2, NULL);
+    if (sent) {
+        d->stats.published++;
+        d->stats.forwarded += sent;
+        if (f->n_done < f->cap) memcpy(f->done[f->n_done++], id, ID);
+    }
+    return f->n_done >= f->cap ? 1 : 0;
+}
+
+static int unqueue_fn(rumor_txn_t *t, void *ctx)
+{
+    flush_t *f = ctx;
+    for (size_t i = 0; i < f->n_done; i++) {
+        int rc = rumor_store_outbox_del(t, f->done[i]);
+        if (rc < 0 && rc != RUMOR_ERR_NOT_FOUND) return rc;
+    }
+    return RUMOR_OK;
+}
+
+void rumor_daemon_flush(daemon_t *d)
+{
+    rumor_txn_t *t;
+    flush_t f = {.d = d, .cap = 1024};
+    d->batch->topics_changed = false;
+    f.done = malloc(f.cap * ID);
+    f.frame = malloc(RUMOR_WIRE_FRAME_MAX);
+    if (!f.done || !f.frame || rumor_store_read_begin(d->node->store, &t) < 0) goto out;
+    f.t = t;
+    rumor_store_outbox_each(t, flush_step, &f);
+    rumor_store_read_end(&t);
+    if (f.n_done) rumor_store_write_as(d->node->store, RUMOR_STORE_BATCH, unqueue_fn, &f);
+out:
+    free(f.done);
+    free(f.frame);
+    if (d->batch->topics_changed) {
+        d->batch->topics_changed = false;
+        rumor_daemon_resubscribe(d);
+    }
+}
+
+/* ---- joining ---------------------------------------------------------------------- */
+
+static void join_finish(daemon_t *d, struct join *j, int rc)
+{
+    for (struct join **q = &d->joins; *q; q = &(*q)->next)
+        if (*q == j) {
+            *q = j->next;
+            break;
+        }
+    if (rc == RUMOR_OK) rumor_daemon_resubscribe(d);
+    if (j->done) j->done(j->ctx, rc, j->inv.room);
+    rumor_daemon_log(d, rc == RUMOR_OK ? LOG_INFO : LOG_WARN, "join of %02x%02x%02x%02x: %s",
+                     j->inv.room[0], j->inv.room[1], j->inv.room[2], j->inv.room[3],
+                     rc == RUMOR_OK ? "done" : rumor_strerror(rc));
+    sodium_memzero(j->inv.token, sizeof j->inv.token);
+    free(j->rooms);
+    free(j);
+}
+
+static void join_send_sync(daemon_t *d, struct join *j, peer_t *p, uint64_t lamport,
+                           const uint8_t *after)
+{
+    static const uint8_t zero[ID];
+    rumor_wire_frame_t f = {.type = RUMOR_WIRE_SYNC,
+                            .topic = j->rooms[j->cur],
+                            .lamport = lamport,
+                            .cursor_id = after ? after : zero,
+                            .max = RUMOR_WIRE_SYNC_MAX};
+    if (send_frame(d, p, &f)) d->stats.sync_out++;
+}
+
+static void join_peer_ready(daemon_t *d, peer_t *p)
+{
+    for (struct join *j = d->joins; j; j = j->next) {
+        if (j->state != JOIN_DIAL || memcmp(j->inv.inviter, p->pk, ID) != 0) continue;
+        rumor_wire_frame_t f = {
+            .type = RUMOR_WIRE_JOIN, .topic = j->inv.room, .token = j->inv.token};
+        if (send_frame(d, p, &f)) j->state = JOIN_SENT;
+    }
+}
+
+int rumor_daemon_join(daemon_t *d, const rumor_invite_t *inv, rumor_join_done_fn done, void *ctx)
+{
+    if (memcmp(inv->inviter, rumor_node_id(d->node), ID) == 0) return RUMOR_ERR_INVALID;
+    struct join *j = calloc(1, sizeof *j);
+    if (!j || !(j->rooms = calloc(JOIN_ROOMS_MAX, ID))) {
+        free(j);
+        return RUMOR_ERR_NOMEM;
+    }
+    j->inv = *inv;
+    j->done = done;
+    j->ctx = ctx;
+    j->state = JOIN_DIAL;
+    j->deadline_ms = now_ms(d) + JOIN_TIMEOUT_MS;
+    memcpy(j->rooms[0], inv->room, ID);
+    j->n_rooms = 1;
+    j->next = d->joins;
+    d->joins = j;
+    rumor_daemon_candidate(d, inv->inviter, inv->host, inv->port, FOUND_INVITE);
+    peer_t *p = peer_find(d, inv->inviter);
+    if (p && rumor_daemon_peer_ready(p)) {
+        join_peer_ready(d, p);
+    } else if (!p) {
+        for (size_t i = 0; i < d->n_cands; i++)
+            if (memcmp(d->cands[i].pk, inv->inviter, ID) == 0) dial(d, &d->cands[i]);
+    }
+    return RUMOR_OK;
+}
+
+void rumor_daemon_join_cancel(daemon_t *d, void *ctx)
+{
+    for (struct join *j = d->joins; j; j = j->next)
+        if (j->ctx == ctx) j->done = NULL;
+}
+
+typedef struct {
+    struct join *j;
+    rumor_txn_t *t;
+    int depth;
+} subroom_walk_t;
+
+/* Queues the shared sub-rooms of a synced room (private ones are their own domains). */
+static int subroom_step(void *ctx, const rumor_store_room_t *r)
+{
+    subroom_walk_t *w = ctx;
+    if (!rumor_gossip_is_key_room(r) && w->j->n_rooms < JOIN_ROOMS_MAX) {
+        bool dup = false;
+        for (size_t i = 0; i < w->j->n_rooms && !dup; i++)
+            dup = memcmp(w->j->rooms[i], r->id, ID) == 0;
+        if (!dup) memcpy(w->j->rooms[w->j->n_rooms++], r->id, ID);
+    }
+    return 0;
+}
+
+static void on_sync_end(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
+{
+    struct join *j = d->joins;
+    for (; j; j = j->next)
+        if (j->state == JOIN_SYNC && memcmp(j->inv.inviter, p->pk, ID) == 0 &&
+            memcmp(j->rooms[j->cur], f->topic, ID) == 0)
+            break;
+    if (!j) return; /* an answer nobody waits for */
+    process_batch(d); /* the events of this answer come first */
+    if (f->status) {
+        join_send_sync(d, j, p, f->lamport, f->cursor_id);
+        return;
+    }
+    rumor_txn_t *t;
+    if (rumor_store_read_begin(d->node->store, &t) == RUMOR_OK) {
+        subroom_walk_t w = {j, t, 0};
+        rumor_store_room_children(t, j->rooms[j->cur], subroom_step, &w);
+        rumor_store_read_end(&t);
+    }
+    if (++j->cur < j->n_rooms) {
+        join_send_sync(d, j, p, 0, NULL);
+        return;
+    }
+    join_finish(d, j, RUMOR_OK);
+}
+
+static void on_joined(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
+{
+    for (struct join *j = d->joins; j; j = j->next) {
+        if (j->state != JOIN_SENT || memcmp(j->inv.inviter, p->pk, ID) != 0 ||
+            memcmp(j->inv.room, f->topic, ID) != 0)
+            continue;
+        if (f->status != RUMOR_JOIN_OK) {
+            join_finish(d, j, f->status == RUMOR_JOIN_FAILED ? RUMOR_ERR_DENIED
+                                                             : RUMOR_ERR_NOT_FOUND);
+            return;
+        }
+        j->state = JOIN_SYNC;
+        join_send_sync(d, j, p, 0, NULL);
+        return;
+    }
+}
+
+static void on_join(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
+{
+    uint8_t id[ID];
+    bool added = false;
+    d->stats.join_in++;
+    uint8_t status = rumor_node_invite_redeem(d->node, f->topic, f->token, p->pk, id, &added);
+    if (added) {
+        d->stats.members_added++;
+        rumor_daemon_log(d, LOG_INFO, "peer %s joined by invite", p->hex8);
+        rumor_daemon_flush(d);
+    } else if (status != RUMOR_JOIN_OK) {
+        rumor_daemon_log(d, LOG_WARN, "peer %s: invite refused (status %u)", p->hex8, status);
+    }
+    rumor_wire_frame_t r = {.type = RUMOR_WIRE_JOINED, .topic = f->topic, .status = status};
+    send_frame(d, p, &r);
+}
+
+typedef struct {
+    daemon_t *d;
+    peer_t *p;
+    rumor_txn_t *t;
+    uint8_t *frame;
+    size_t sent, max;
+    uint64_t last_lamport;
+    uint8_t last_id[ID];
+} sync_walk_t;
+
+static int sync_step(void *ctx, uint64_t lamport, const uint8_t id[ID], uint8_t type)
+{
+    (void)type;
+    sync_walk_t *w = ctx;
+    if (w->sent >= w->max) return 1; /* there is more */
+    const uint8_t *buf;
+    size_t len;
+    if (rumor_store_event_get(w->t, id, &buf, &len) < 0 || len > RUMOR_EVENT_MAX) return 0;
+    memcpy(w->frame + 2, buf, len);
+    if (peer_send(w->d, w->p, w->frame, len + 2)) w->d->stats.sync_events_out++;
+    w->sent++;
+    w->last_lamport = lamport;
+    memcpy(w->last_id, id, ID);
+    return 0;
+}
+
+static void on_sync(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
+{
+    rumor_txn_t *t;
+    d->stats.sync_in++;
+    sync_walk_t w = {.d = d, .p = p, .max = f->max, .last_lamport = f->lamport};
+    memcpy(w.last_id, f->cursor_id, ID);
+    int more = 0;
+    if (!(w.frame = malloc(RUMOR_WIRE_FRAME_MAX))) return;
+    w.frame[0] = RUMOR_WIRE_VERSION;
+    w.frame[1] = RUMOR_WIRE_EVENT;
+    if (rumor_store_read_begin(d->node->store, &t) == RUMOR_OK) {
+        w.t = t;
+        /* Only members of the room's key domain may read its history. */
+        if (rumor_gossip_role(t, f->topic, p->pk))
+            more = rumor_store_log_after(t, f->topic, f->lamport, f->cursor_id, sync_step, &w) == 1;
+        rumor_store_read_end(&t);
+    }
+    free(w.frame);
+    rumor_wire_frame_t r = {.type = RUMOR_WIRE_SYNC_END,
+                            .topic = f->topic,
+                            .lamport = w.last_lamport,
+                            .cursor_id = w.last_id,
+                            .status = (uint8_t)more};
+    send_frame(d, p, &r);
+}
+
+/* ---- frames ----------------------------------------------------------------------- */
+
+static void on_ihave(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
+{
+    d->stats.ihave_in++;
+    if (!topic_find(d, f->topic)) return;
+    uint8_t want[RUMOR_WIRE_IDS_MAX * ID];
+    size_t n = 0;
+    rumor_txn_t *t;
+    if (rumor_store_read_begin(d->node->store, &t) < 0) return;
+    for (size_t i = 0; i < f->n; i++) {
+        const uint8_t *id = f->ids + i * ID;
+        if (seen_has(d->seen, id) || rumor_store_event_has(t, id)) continue;
+        memcpy(want + ID * n++, id, ID);
+    }
+    rumor_store_read_end(&t);
+    if (!n) return;
+    rumor_wire_frame_t r = {.type = RUMOR_WIRE_IWANT, .ids = want, .n = n};
+    if (send_frame(d, p, &r)) d->stats.iwant_out++;
+}
+
+static void on_iwant(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
+{
+    d->stats.iwant_in++;
+    rumor_txn_t *t;
+    uint8_t *frame = malloc(RUMOR_WIRE_FRAME_MAX);
+    if (!frame || rumor_store_read_begin(d->node->store, &t) < 0) {
+        free(frame);
+        return;
+    }
+    frame[0] = RUMOR_WIRE_VERSION;
+    frame[1] = RUMOR_WIRE_EVENT;
+    for (size_t i = 0; i < f->n; i++) {
+        const uint8_t *buf;
+        size_t len;
+        rumor_event_t ev;
+        uint8_t topic[ID];
+        if (rumor_store_event_get(t, f->ids + i * ID, &buf, &len) < 0 || len > RUMOR_EVENT_MAX ||
+            rumor_event_decode(buf, len, &ev) < 0 || event_topic(t, &ev, topic) < 0 ||
+            !peer_subscribes(p, topic))
+            continue;
+        memcpy(frame + 2, buf, len);
+        if (peer_send(d, p, frame, len + 2)) d->stats.iwant_served++;
+    }
+    rumor_store_read_end(&t);
+    free(frame);
+}
+
+static void on_sub(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
+{
+    d->stats.sub_in++;
+    uint8_t *subs = f->n ? malloc(f->n * ID) : NULL;
+    if (f->n && !subs) return;
+    if (f->n) memcpy(subs, f->ids, f->n * ID);
+    free(p->subs);
+    p->subs = subs;
+    p->n_subs = f->n;
+    for (size_t i = 0; i < d->n_topics; i++)
+        if (!peer_subscribes(p, d->topics[i].id)) mesh_remove(&d->topics[i], p);
+}
+
+static void on_graft(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
+{
+    d->stats.graft_in++;
+    topic_t *t = topic_find(d, f->topic);
+    if (!t || in_mesh(t, p)) return;
+    if (t->n_mesh >= d->cfg->d_hi || t->n_mesh >= 64 || !peer_subscribes(p, f->topic)) {
+        rumor_wire_frame_t r = {.type = RUMOR_WIRE_PRUNE, .topic = f->topic};
+        if (send_frame(d, p, &r)) d->stats.prune_out++;
+        return;
+    }
+    t->mesh[t->n_mesh++] = p;
+}
+
+static void on_peers(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
+{
+    d->stats.peers_in++;
+    if (!d->cfg->peer_exchange) return;
+    for (size_t i = 0; i < f->n; i++) {
+        char host[INET6_ADDRSTRLEN];
+        const rumor_wire_peer_t *e = &f->peers[i];
+        if (!inet_ntop(e->family == 4 ? AF_INET : AF_INET6, e->addr, host, sizeof host)) continue;
+        rumor_daemon_candidate(d, e->pk, host, e->port, FOUND_EXCHANGE);
+    }
+    (void)p;
+}
+
+/* Takes a token from the peer's bucket; false when it is over its rate. */
+static bool rate_ok(daemon_t *d, peer_t *p)
+{
+    uint64_t now = now_ms(d);
+    double cap = 2.0 * d->cfg->peer_rate;
+    p->tokens += (double)(now - p->tokens_ms) * d->cfg->peer_rate / 1000.0;
+    if (p->tokens > cap) p->tokens = cap;
+    p->tokens_ms = now;
+    if (p->tokens < 1.0) {
+        d->stats.rate_limited++;
+        return false;
+    }
+    p->tokens -= 1.0;
+    return true;
+}
+
+/* Handles one frame from a peer whose link finished HELLO. */
+static void on_frame(daemon_t *d, peer_t *p, const uint8_t *buf, size_t len)
+{
+    rumor_wire_frame_t f;
+    if (!rate_ok(d, p)) return;
+    p->last_heard_ms = now_ms(d);
+    if (rumor_wire_decode(buf, len, &f) < 0) {
+        misbehaved(d, p, "a malformed frame");
+        return;
+    }
+    switch (f.type) {
+    case RUMOR_WIRE_HELLO: d->stats.hello_in++; break; /* a repeat: nothing new */
+    case RUMOR_WIRE_PING: {
+        d->stats.ping_in++;
+        rumor_wire_frame_t r = {.type = RUMOR_WIRE_PONG, .nonce = f.nonce};
+        send_frame(d, p, &r);
+        break;
+    }
+    case RUMOR_WIRE_PONG:
+        d->stats.pong_in++;
+        if (f.nonce == p->ping_nonce && p->ping_sent_us) {
+            p->rtt_us = uv_hrtime() / 1000 - p->ping_sent_us;
+            p->ping_sent_us = 0;
+        }
+        break;
+    case RUMOR_WIRE_SUB: on_sub(d, p, &f); break;
+    case RUMOR_WIRE_GRAFT: on_graft(d, p, &f); break;
+    case RUMOR_WIRE_PRUNE: {
+        d->stats.prune_in++;
+        topic_t *t = topic_find(d, f.topic);
+        if (t) mesh_remove(t, p);
+        break;
+    }
+    case RUMOR_WIRE_EVENT: {
+        bool by_sync = false;
+        for (struct join *j = d->joins; j && !by_sync; j = j->next)
+            by_sync = j->state == JOIN_SYNC && memcmp(j->inv.inviter, p->pk, ID) == 0;
+        queue_event(d, p, buf, len, by_sync);
+        break;
+    }
+    case RUMOR_WIRE_IHAVE: on_ihave(d, p, &f); break;
+    case RUMOR_WIRE_IWANT: on_iwant(d, p, &f); break;
+    case RUMOR_WIRE_PEERS: on_peers(d, p, &f); break;
+    case RUMOR_WIRE_JOIN: on_join(d, p, &f); break;
+    case RUMOR_WIRE_JOINED: on_joined(d, p, &f); break;
+    case RUMOR_WIRE_SYNC: on_sync(d, p, &f); break;
+    case RUMOR_WIRE_SYNC_END: on_sync_end(d, p, &f); break;
+    default: misbehaved(d, p, "an unknown frame"); break;
+    }
+}
+
+/* The first frame on an inbound link: HELLO, bound to the key the handshake authenticated. */
+static void on_inbound_hello(daemon_t *d, const uint8_t *rid, size_t rid_len, zmq_msg_t *msg)
+{
+    rumor_wire_frame_t f;
+    const uint8_t *buf = zmq_msg_data(msg);
+    size_t len = zmq_msg_size(msg);
+    if (rumor_wire_decode(buf, len, &f) < 0 || f.type != RUMOR_WIRE_HELLO) {
+        misbehaved(d, NULL, "a frame before HELLO");
+        return;
+    }
+    const char *user = zmq_msg_gets(msg, "User-Id");
+    const char *addr = zmq_msg_gets(msg, "Peer-Address");
+    uint8_t curve[32];
+    char hex[65];
+    if (!user || rumor_curve_public(curve, f.pk) < 0 ||
+        memcmp(f.pk, rumor_node_id(d->node), ID) == 0) {
+        misbehaved(d, NULL, "a HELLO with a bad key");
+        return;
+    }
+    rumor_hex_encode(hex, curve, 32);
+    if (strcmp(hex, user) != 0) {
+        misbehaved(d, NULL, "a HELLO naming a key it does not hold");
+        return;
+    }
+    d->stats.hello_in++;
+    peer_t *p = peer_find(d, f.pk);
+    bool was_ready = p && rumor_daemon_peer_ready(p);
+    if (!p) {
+        if (live_peers(d) >= d->cfg->peers_max) {
+            rumor_daemon_log(d, LOG_DEBUG, "inbound link refused: %zu peers already",
+                             live_peers(d));
+            return;
+        }
+        if (!(p = peer_new(d, f.pk, FOUND_INBOUND))) return;
+        snprintf(p->host, sizeof p->host, "%s", addr ? addr : "");
+        p->port = f.port;
+    }
+    if (rid_len > sizeof p->rid) return;
+    memcpy(p->rid, rid, rid_len);
+    p->rid_len = rid_len;
+    p->in_ready = true;
+    p->px = f.flags & 1;
+    p->last_heard_ms = now_ms(d);
+    rumor_wire_frame_t r;
+    hello_frame(d, &r);
+    send_frame(d, p, &r);
+    peer_ready(d, p, was_ready);
+}
+
+static void router_message(daemon_t *d, zmq_msg_t *rid, zmq_msg_t *msg)
+{
+    const uint8_t *r = zmq_msg_data(rid);
+    size_t rl = zmq_msg_size(rid);
+    d->stats.frames_in++;
+    d->stats.bytes_in += zmq_msg_size(msg);
+    peer_t *p = peer_by_rid(d, r, rl);
+    if (!p) {
+        on_inbound_hello(d, r, rl, msg);
+        return;
+    }
+    on_frame(d, p, zmq_msg_data(msg), zmq_msg_size(msg));
+}
+
+static void dealer_message(daemon_t *d, peer_t *p, zmq_msg_t *msg)
+{
+    const uint8_t *buf = zmq_msg_data(msg);
+    size_t len = zmq_msg_size(msg);
+    d->stats.frames_in++;
+    d->stats.bytes_in += len;
+    if (!p->out_ready) {
+        rumor_wire_frame_t f;
+        if (rumor_wire_decode(buf, len, &f) < 0 || f.type != RUMOR_WIRE_HELLO ||
+            memcmp(f.pk, p->pk, ID) != 0) {
+            misbehaved(d, p, "a bad HELLO");
+            return;
+        }
+        d->stats.hello_in++;
+        bool was_ready = rumor_daemon_peer_ready(p);
+        p->out_ready = true;
+        p->px = f.flags & 1;
+        if (f.port) p->port = f.port;
+        p->last_heard_ms = now_ms(d);
+        peer_ready(d, p, was_ready);
+        return;
+    }
+    on_frame(d, p, buf, len);
+}
+
+/* ZAP (RFC 27): accept every Curve key that is not banned; its hex is the user id. */
+static void zap_request(daemon_t *d)
+{
+    zmq_msg_t part[8];
+    size_t n = 0;
+    int more = 1;
+    while (more && n < 8) {
+        zmq_msg_init(&part[n]);
+        if (zmq_msg_recv(&part[n], d->zap->z, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&part[n]);
+            goto out;
+        }
+        more = zmq_msg_more(&part[n]);
+        n++;
+    }
+    if (n < 7 || more) goto out; /* libzmq never sends this; nothing to answer */
+    char status[4] = "400", user[65] = "";
+    if (zmq_msg_size(&part[6]) == 32) {
+        const uint8_t *key = zmq_msg_data(&part[6]);
+        if (!is_banned(d, key)) {
+            memcpy(status, "200", 4);
+            rumor_hex_encode(user, key, 32);
+        } else {
+            d->stats.zap_denied++;
+        }
+    }
+    const char *text = status[0] == '2' ? "OK" : "banned";
+    zmq_send(d->zap->z, "1.0", 3, ZMQ_SNDMORE);
+    zmq_send(d->zap->z, zmq_msg_data(&part[1]), zmq_msg_size(&part[1]), ZMQ_SNDMORE);
+    zmq_send(d->zap->z, status, 3, ZMQ_SNDMORE);
+    zmq_send(d->zap->z, text, strlen(text), ZMQ_SNDMORE);
+    zmq_send(d->zap->z, user, strlen(user), ZMQ_SNDMORE);
+    zmq_send(d->zap->z, "", 0, 0);
+    mark_dirty(d->zap);
+out:
+    for (size_t i = 0; i < n; i++) zmq_msg_close(&part[i]);
+    /* A multi-part request longer than 8 parts: drop the rest. */
+    while (more) {
+        zmq_msg_t x;
+        zmq_msg_init(&x);
+        if (zmq_msg_recv(&x, d->zap->z, ZMQ_DONTWAIT) < 0) more = 0;
+        else more = zmq_msg_more(&x);
+        zmq_msg_close(&x);
+    }
+}
+
+/* Reads and drops the rest of a multi-part message. */
+static void skip_parts(void *z)
+{
+    int more = 1;
+    while (more) {
+        zmq_msg_t x;
+        zmq_msg_init(&x);
+        more = zmq_msg_recv(&x, z, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(&x);
+        zmq_msg_close(&x);
+    }
+}
+
+static void drain(zsock_t *zs)
+{
+    daemon_t *d = zs->d;
+    for (int budget = 0; budget < DRAIN_BUDGET; budget++) {
+        if (!zs->z || (zs->peer && zs->peer->closing)) return;
+        uint32_t events = 0;
+        size_t sz = sizeof events;
+        if (zmq_getsockopt(zs->z, ZMQ_EVENTS, &events, &sz) < 0 || !(events & ZMQ_POLLIN)) return;
+        if (zs->kind == ZSOCK_ZAP) {
+            zap_request(d);
+            continue;
+        }
+        zmq_msg_t a, b;
+        zmq_msg_init(&a);
+        if (zmq_msg_recv(&a, zs->z, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&a);
+            return;
+        }
+        if (zs->kind == ZSOCK_ROUTER) {
+            zmq_msg_init(&b);
+            if (!zmq_msg_more(&a) || zmq_msg_recv(&b, zs->z, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close(&a);
+                zmq_msg_close(&b);
+                continue;
+            }
+            if (zmq_msg_more(&b)) {
+                skip_parts(zs->z);
+                peer_t *p = peer_by_rid(d, zmq_msg_data(&a), zmq_msg_size(&a));
+                misbehaved(d, p, "a multi-part message");
+            } else {
+                router_message(d, &a, &b);
+            }
+            zmq_msg_close(&b);
+        } else {
+            if (zmq_msg_more(&a)) {
+                skip_parts(zs->z);
+                misbehaved(d, zs->peer, "a multi-part message");
+            } else {
+                dealer_message(d, zs->peer, &a);
+            }
+        }
+        zmq_msg_close(&a);
+    }
+    mark_dirty(zs); /* budget spent: come back after the loop has looked around */
+}
+
+/* ---- heartbeat -------------------------------------------------------------------- */
+
+static void join_timeouts(daemon_t *d)
+{
+    for (struct join *j = d->joins, *next; j; j = next) {
+        next = j->next;
+        if (now_ms(d) > j->deadline_ms) join_finish(d, j, RUMOR_ERR_BUSY);
+    }
+}
+
+static void on_heartbeat(uv_timer_t *h)
+{
+    daemon_t *d = h->data;
+    uint64_t now = now_ms(d);
+    d->heartbeats++;
+    for (peer_t *p = d->peers; p; p = p->next) {
+        if (p->closing) continue;
+        if (!rumor_daemon_peer_ready(p)) {
+            if (p->out && now - p->dial_ms > d->cfg->dial_timeout_ms) {
+                d->stats.dial_failures++;
+                rumor_daemon_log(d, LOG_DEBUG, "dial to %s:%u (%s) failed", p->host, p->port,
+                                 p->hex8);
+                peer_drop(d, p, "no answer", false);
+            }
+            continue;
+        }
+        if (now - p->last_heard_ms > d->cfg->peer_timeout_ms) {
+            peer_drop(d, p, "silent", false);
+            continue;
+        }
+        rumor_wire_frame_t f = {.type = RUMOR_WIRE_PING};
+        randombytes_buf(&f.nonce, sizeof f.nonce);
+        p->ping_nonce = f.nonce;
+        p->ping_sent_us = uv_hrtime() / 1000;
+        send_frame(d, p, &f);
+    }
+    reap(d);
+    mesh_maintain(d);
+    emit_ihave(d);
+    mcache_shift(d->mcache);
+    if (d->heartbeats % 10 == 0)
+        for (peer_t *p = d->peers; p; p = p->next)
+            if (rumor_daemon_peer_ready(p)) send_px(d, p);
+    dial_some(d);
+    rumor_txn_t *t;
+    uint64_t pending = 0;
+    if (rumor_store_read_begin(d->node->store, &t) == RUMOR_OK) {
+        pending = rumor_store_outbox_count(t);
+        rumor_store_read_end(&t);
+    }
+    if (pending) rumor_daemon_flush(d);
+    if (now - d->seen->rotated_ms > d->cfg->seen_ttl_ms / 2) seen_rotate(d->seen, now);
+    join_timeouts(d);
+}
+
+/* ---- start and stop --------------------------------------------------------------- */
+
+static void on_signal(uv_signal_t *h, int sig)
+{
+    daemon_t *d = h->data;
+    rumor_daemon_log(d, LOG_INFO, "signal %d: shutting down", sig);
+    d->stopping = true;
+    uv_stop(d->loop);
+}
+
+int rumor_node_parse_hostport(const char *s, char host[RUMOR_INVITE_HOST_MAX + 1], uint16_t *port)
+{
+    const char *colon, *h = s;
+    size_t hl;
+    if (s[0] == '[') {
+        const char *end = strchr(s, ']');
+        if (!end || end[1] != ':') return RUMOR_ERR_INVALID;
+        h = s + 1;
+        hl = (size_t)(end - h);
+        colon = end + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon) return RUMOR_ERR_INVALID;
+        hl = (size_t)(colon - s);
+    }
+    if (hl == 0 || hl > RUMOR_INVITE_HOST_MAX) return RUMOR_ERR_INVALID;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    uint8_t a[16];
+    if (inet_pton(AF_INET, host, a) != 1 && inet_pton(AF_INET6, host, a) != 1)
+        return RUMOR_ERR_INVALID;
+    const char *ps = colon + 1;
+    if (!*ps || strlen(ps) > 5) return RUMOR_ERR_INVALID;
+    unsigned long v = 0;
+    for (const char *c = ps; *c; c++) {
+        if (*c < '0' || *c > '9') return RUMOR_ERR_INVALID;
+        v = v * 10 + (unsigned long)(*c - '0');
+    }
+    if (v > 65535) return RUMOR_ERR_INVALID;
+    *port = (uint16_t)v;
+    return RUMOR_OK;
+}
+
+int rumor_node_parse_peer(const char *s, uint8_t pk[ID], char host[RUMOR_INVITE_HOST_MAX + 1],
+                          uint16_t *port)
+{
+    const char *at = strchr(s, '@');
+    char hex[RUMOR_ID_HEX + 1];
+    uint8_t curve[32];
+    if (!at || at - s != RUMOR_ID_HEX) return RUMOR_ERR_INVALID;
+    memcpy(hex, s, RUMOR_ID_HEX);
+    hex[RUMOR_ID_HEX] = '\0';
+    if (rumor_hex_decode(pk, ID, hex) < 0 || rumor_curve_public(curve, pk) < 0)
+        return RUMOR_ERR_INVALID;
+    int rc = rumor_node_parse_hostport(at + 1, host, port);
+    if (rc == RUMOR_OK && *port == 0) rc = RUMOR_ERR_INVALID;
+    return rc;
+}
+
+static int stored_peer(void *ctx, const uint8_t pk[ID], const char *addr)
+{
+    daemon_t *d = ctx;
+    char host[RUMOR_INVITE_HOST_MAX + 1];
+    uint16_t port;
+    if (rumor_node_parse_hostport(addr, host, &port) == RUMOR_OK && port)
+        rumor_daemon_candidate(d, pk, host, port, FOUND_BOOTSTRAP);
+    return 0;
+}
+
+static int take_lock(daemon_t *d)
+{
+    const char *home = d->node->home;
+    size_t n = strlen(home) + 32;
+    char *path = malloc(n);
+    if (!path) return RUMOR_ERR_NOMEM;
+    snprintf(path, n, "%s/node.lock", home);
+    d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    free(path);
+    if (d->lock_fd < 0) return RUMOR_ERR_IO;
+    if (flock(d->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        close(d->lock_fd);
+        d->lock_fd = -1;
+        return errno == EWOULDBLOCK ? RUMOR_ERR_BUSY : RUMOR_ERR_IO;
+    }
+    return RUMOR_OK;
+}
+
+static int open_links(daemon_t *d, const char *listen)
+{
+    char host[RUMOR_INVITE_HOST_MAX + 1] = "0.0.0.0";
+    uint16_t port = 7470;
+    if (listen && rumor_node_parse_hostport(listen, host, &port) < 0) return RUMOR_ERR_INVALID;
+    if (!(d->zctx = zmq_ctx_new())) return RUMOR_ERR_NOMEM;
+    zmq_ctx_set(d->zctx, ZMQ_IO_THREADS, 1);
+    zmq_ctx_set(d->zctx, ZMQ_BLOCKY, 0);
+    if (rumor_curve_public(d->curve_pk, rumor_node_id(d->node)) < 0) return RUMOR_ERR_CRYPTO;
+
+    /* The ZAP handler must be bound before any Curve server socket. */
+    if (!(d->zap = zsock_open(d, ZMQ_REP, ZSOCK_ZAP))) return RUMOR_ERR_NOMEM;
+    if (zmq_bind(d->zap->z, "inproc://zeromq.zap.01") < 0) return RUMOR_ERR_IO;
+
+    if (!(d->router = zsock_open(d, ZMQ_ROUTER, ZSOCK_ROUTER))) return RUMOR_ERR_NOMEM;
+    bool v6 = strchr(host, ':') != NULL;
+    link_options(d, d->router->z, v6);
+    int one = 1;
+    zmq_setsockopt(d->router->z, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    zmq_setsockopt(d->router->z, ZMQ_CURVE_SERVER, &one, sizeof one);
+    zmq_setsockopt(d->router->z, ZMQ_CURVE_SECRETKEY, rumor_identity_curve_secret(d->node->id), 32);
+    zmq_setsockopt(d->router->z, ZMQ_ZAP_DOMAIN, "rumor", 5);
+    char ep[RUMOR_INVITE_HOST_MAX + 32];
+    if (port)
+        snprintf(ep, sizeof ep, v6 ? "tcp://[%s]:%u" : "tcp://%s:%u", host, port);
+    else
+        snprintf(ep, sizeof ep, v6 ? "tcp://[%s]:*" : "tcp://%s:*", host);
+    if (zmq_bind(d->router->z, ep) < 0) {
+        rumor_daemon_log(d, LOG_ERROR, "cannot listen on %s: %s", ep, zmq_strerror(errno));
+        return RUMOR_ERR_IO;
+    }
+    char last[256];
+    size_t ll = sizeof last;
+    if (zmq_getsockopt(d->router->z, ZMQ_LAST_ENDPOINT, last, &ll) == 0) {
+        const char *c = strrchr(last, ':');
+        if (c) port = (uint16_t)atoi(c + 1);
+    }
+    snprintf(d->listen_host, sizeof d->listen_host, "%s", host);
+    d->listen_port = port;
+    return RUMOR_OK;
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h)) uv_close(h, h->type == UV_POLL ? zsock_free_cb : NULL);
+}
+
+int rumor_node_run(rumor_node_t *node, const rumor_node_run_t *opt)
+{
+    static const char *levels[] = {"error", "warn", "info", "debug"};
+    if (!node->id) return RUMOR_ERR_PASSPHRASE;
+    daemon_t *d = calloc(1, sizeof *d);
+    uv_loop_t loop;
+    int rc = RUMOR_OK;
+    if (!d) return RUMOR_ERR_NOMEM;
+    d->node = node;
+    d->cfg = opt->cfg;
+    d->lock_fd = -1;
+    d->log_level = LOG_INFO;
+    for (int i = 0; i < 4; i++)
+        if (strcmp(opt->cfg->log_level, levels[i]) == 0) d->log_level = i;
+    d->lan = opt->lan;
+    d->start_ms = rumor_now_ms();
+    signal(SIGPIPE, SIG_IGN);
+    if (uv_loop_init(&loop) < 0) {
+        free(d);
+        return RUMOR_ERR_NOMEM;
+    }
+    d->loop = &loop;
+    uv_idle_init(&loop, &d->idle);
+    d->idle.data = d;
+
+    d->seen = seen_new(opt->cfg->seen_max);
+    d->mcache = mcache_new(opt->cfg->history_length);
+    d->batch = batch_new(opt->cfg->batch_max);
+    d->cands = calloc(opt->cfg->passive_max + 1, sizeof *d->cands);
+    d->banned = calloc(BANS_MAX, sizeof *d->banned);
+    if (!d->seen || !d->mcache || !d->batch || !d->cands || !d->banned) {
+        rc = RUMOR_ERR_NOMEM;
+        goto out;
+    }
+    if ((rc = take_lock(d)) < 0) goto out;
+    if (opt->cfg->trace_file[0] && !(d->trace = fopen(opt->cfg->trace_file, "a"))) {
+        rumor_daemon_log(d, LOG_ERROR, "cannot open the trace file");
+        rc = RUMOR_ERR_IO;
+        goto out;
+    }
+    for (size_t i = 0; i < opt->n_peers; i++) {
+        uint8_t pk[ID];
+        char host[RUMOR_INVITE_HOST_MAX + 1];
+        uint16_t port;
+        if (rumor_node_parse_peer(opt->peers[i], pk, host, &port) < 0) {
+            rc = RUMOR_ERR_INVALID;
+            goto out;
+        }
+        rumor_daemon_candidate(d, pk, host, port, FOUND_BOOTSTRAP);
+    }
+    if ((rc = open_links(d, opt->listen)) < 0) goto out;
+    rumor_txn_t *t;
+    if (rumor_store_read_begin(node->store, &t) == RUMOR_OK) {
+        rumor_store_peer_each(t, stored_peer, d);
+        rumor_store_read_end(&t);
+    }
+    if ((rc = rumor_ctl_start(d)) < 0) goto out;
+    if (d->lan && (rc = rumor_lan_start(d)) < 0) goto out;
+    rumor_daemon_resubscribe(d);
+
+    uv_signal_init(&loop, &d->sigint);
+    uv_signal_init(&loop, &d->sigterm);
+    d->sigint.data = d->sigterm.data = d;
+    uv_signal_start(&d->sigint, on_signal, SIGINT);
+    uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+    uv_timer_init(&loop, &d->heartbeat);
+    d->heartbeat.data = d;
+    uv_timer_start(&d->heartbeat, on_heartbeat, 0, opt->cfg->heartbeat_ms);
+    char id[RUMOR_ID_HEX + 1];
+    rumor_hex_encode(id, rumor_node_id(node), ID);
+    rumor_daemon_log(d, LOG_INFO, "listening on %s:%u as %s%s", d->listen_host, d->listen_port, id,
+                     d->lan ? ", LAN discovery on" : "");
+
+    uv_run(&loop, UV_RUN_DEFAULT);
+    process_batch(d);
+    rc = RUMOR_OK;
+out:
+    while (d->joins) join_finish(d, d->joins, RUMOR_ERR_BUSY);
+    rumor_ctl_stop(d);
+    rumor_lan_stop(d);
+    for (peer_t *p = d->peers; p; p = p->next) p->closing = true;
+    reap(d);
+    zsock_close(&d->router);
+    zsock_close(&d->zap);
+    uv_walk(&loop, close_walk, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    if (d->zctx) zmq_ctx_term(d->zctx);
+    if (d->trace) fclose(d->trace);
+    if (d->lock_fd >= 0) close(d->lock_fd);
+    seen_free(&d->seen);
+    mcache_free(&d->mcache);
+    batch_free(&d->batch);
+    free(d->cands);
+    free(d->banned);
+    free(d->topics);
+    free(d);
+    return rc;
+}

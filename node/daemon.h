@@ -1,0 +1,234 @@
+/*
+ * daemon.h - private to node/: the running node (PROTOCOL.md 9-11), shared by
+ * daemon.c (links, peers, dissemination), lan.c (beacons) and control.c (the
+ * control socket). One daemon per process, on one libuv loop and thread.
+ */
+#ifndef RUMOR_DAEMON_H
+#define RUMOR_DAEMON_H
+
+#include "node_internal.h"
+
+#include <stdio.h>
+#include <uv.h>
+
+/* Counters reported by `stats`, in the order they are printed. */
+#define RUMOR_DAEMON_STATS(X)                                                                      \
+    X(received)        /* events offered by peers */                                               \
+    X(delivered)       /* new, valid events stored (from peers) */                                 \
+    X(published)       /* own events handed to the mesh */                                         \
+    X(duplicates)      /* events we already had (seen cache or store) */                           \
+    X(seen_hits)       /* of the duplicates: caught by the seen cache */                           \
+    X(invalid)         /* events that failed validation */                                         \
+    X(missing_parent)  /* of the invalid: a parent not stored */                                   \
+    X(unsubscribed)    /* events of topics we do not hold */                                       \
+    X(forwarded)       /* EVENT frames pushed on to mesh peers */                                  \
+    X(frames_in)       /* frames received */                                                       \
+    X(frames_out)      /* frames sent */                                                           \
+    X(bytes_in)        /* their bytes */                                                           \
+    X(bytes_out)       /* frame bytes sent */                                                      \
+    X(malformed)       /* frames that broke section 9.2 */                                         \
+    X(rate_limited)    /* frames dropped by a peer's rate limit */                                 \
+    X(queue_drops)     /* frames dropped: a peer's send queue was full */                          \
+    X(unroutable)      /* frames to a link that had gone */                                        \
+    X(hello_in)        /* HELLO frames */                                                          \
+    X(ping_in)         /* PING frames */                                                           \
+    X(pong_in)         /* PONG frames */                                                           \
+    X(sub_in)          /* SUB frames received */                                                   \
+    X(sub_out)         /* SUB frames sent */                                                       \
+    X(graft_in)        /* GRAFT received */                                                        \
+    X(graft_out)       /* GRAFT sent */                                                            \
+    X(prune_in)        /* PRUNE received */                                                        \
+    X(prune_out)       /* PRUNE sent */                                                            \
+    X(ihave_in)        /* IHAVE received */                                                        \
+    X(ihave_out)       /* IHAVE sent */                                                            \
+    X(iwant_in)        /* IWANT received */                                                        \
+    X(iwant_out)       /* IWANT sent */                                                            \
+    X(iwant_served)    /* events sent in answer to IWANT */                                        \
+    X(peers_in)        /* PEERS frames received */                                                 \
+    X(peers_out)       /* PEERS frames sent */                                                     \
+    X(join_in)         /* JOIN requests answered */                                                \
+    X(members_added)   /* MEMBER_ADD authored for joiners */                                       \
+    X(sync_in)         /* SYNC requests answered */                                                \
+    X(sync_out)        /* SYNC requests sent */                                                    \
+    X(sync_events_out) /* events sent in answer to SYNC */                                         \
+    X(sync_events_in)  /* events received by SYNC that were new */                                 \
+    X(peers_connected) /* links that completed HELLO */                                            \
+    X(peers_dropped)   /* peers dropped (silence, errors, misbehaviour) */                         \
+    X(peers_banned)    /* of those: banned for misbehaviour */                                     \
+    X(dials)           /* outgoing dials */                                                        \
+    X(dial_failures)   /* dials that never reached HELLO */                                        \
+    X(zap_denied)      /* handshakes refused by the ZAP handler */                                 \
+    X(beacons_in)      /* beacons taken */                                                         \
+    X(beacons_out)     /* beacons sent */                                                          \
+    X(beacons_bad)     /* datagrams on the beacon port that were not beacons */                    \
+    X(beacons_dropped) /* beacons over the rate limit */                                           \
+    X(ctl_requests)    /* control requests */                                                      \
+    X(ctl_bad)         /* malformed control requests or foreign users */                           \
+    X(commits)         /* store transactions for peer events */
+
+typedef struct {
+#define RUMOR_STAT_FIELD_(name) uint64_t name;
+    RUMOR_DAEMON_STATS(RUMOR_STAT_FIELD_)
+#undef RUMOR_STAT_FIELD_
+} rumor_daemon_stats_t;
+
+/* Delivery latency buckets (author's timestamp to delivery), upper bounds in ms. */
+#define RUMOR_LATENCY_BUCKETS 12
+extern const uint32_t rumor_latency_bounds_ms[RUMOR_LATENCY_BUCKETS - 1];
+
+typedef enum {
+    FOUND_BOOTSTRAP = 1,
+    FOUND_LAN,
+    FOUND_EXCHANGE,
+    FOUND_INBOUND,
+    FOUND_INVITE,
+} found_t;
+const char *rumor_daemon_found_name(uint8_t found);
+
+typedef struct daemon daemon_t;
+typedef struct peer peer_t;
+typedef struct ctl_client ctl_client_t;
+
+/* A ZeroMQ socket watched by the loop. */
+typedef struct zsock {
+    void *z;             /* the ZeroMQ socket */
+    uv_poll_t poll;      /* on its ZMQ_FD */
+    daemon_t *d;         /* owner */
+    peer_t *peer;        /* the peer of an outgoing DEALER; NULL for ROUTER and ZAP */
+    int kind;            /* ZSOCK_* */
+    bool dirty;          /* must be drained again (ZMQ_FD is edge-triggered) */
+    struct zsock *next;  /* in the dirty list */
+} zsock_t;
+
+struct peer {
+    uint8_t pk[RUMOR_ID_BYTES];
+    char hex8[17];                           /* first 8 bytes in hex, for logs */
+    char host[RUMOR_INVITE_HOST_MAX + 1];    /* where it listens (or its link's address) */
+    uint16_t port;                           /* its listen port, 0 when unknown */
+    uint8_t found;                           /* found_t */
+    zsock_t *out;                            /* our DEALER to it, or NULL */
+    bool out_ready;                          /* its HELLO came back over `out` */
+    uint64_t dial_ms;                        /* when `out` was opened */
+    uint8_t rid[256];                        /* routing id of its link to our ROUTER */
+    size_t rid_len;                          /* 0: no inbound link */
+    bool in_ready;                           /* its HELLO arrived on the inbound link */
+    uint64_t since_ms;                       /* wall clock when it became ready */
+    uint64_t last_heard_ms;                  /* loop time of its last frame */
+    uint64_t rtt_us;                         /* last round-trip time */
+    uint64_t ping_nonce, ping_sent_us;       /* the outstanding PING */
+    uint8_t *subs;                           /* its topics, sorted (n_subs x 32) */
+    size_t n_subs;
+    bool px;                                 /* takes part in peer exchange */
+    double tokens;                           /* rate limit bucket */
+    uint64_t tokens_ms;                      /* last refill */
+    uint32_t malformed, invalid;             /* misbehaviour so far */
+    uint64_t warn_ms;                        /* last warning logged about it */
+    bool closing;                            /* dropped; freed after the current batch */
+    peer_t *next;
+};
+
+/* A candidate peer (the passive view). */
+typedef struct {
+    uint8_t pk[RUMOR_ID_BYTES];
+    char host[RUMOR_INVITE_HOST_MAX + 1];
+    uint16_t port;
+    uint8_t found;
+    uint64_t next_ms;    /* loop time before which it is not dialed */
+    uint32_t backoff_ms; /* next back-off after a failure */
+} cand_t;
+
+/* One topic we subscribe to and its mesh. */
+typedef struct {
+    uint8_t id[RUMOR_ID_BYTES];
+    peer_t *mesh[64];
+    size_t n_mesh;
+} topic_t;
+
+struct daemon {
+    rumor_node_t *node;
+    const rumor_node_config_t *cfg;
+    uv_loop_t *loop;
+    int log_level;
+    FILE *trace; /* deliveries as JSON Lines, or NULL */
+    uint64_t start_ms;
+
+    /* links */
+    void *zctx;
+    zsock_t *router, *zap;
+    zsock_t *dirty; /* sockets to drain again */
+    uv_idle_t idle; /* drains dirty sockets */
+    uint8_t curve_pk[32];
+    char listen_host[RUMOR_INVITE_HOST_MAX + 1];
+    uint16_t listen_port;
+    peer_t *peers;
+    size_t n_peers;
+    cand_t *cands;
+    size_t n_cands;
+    uint8_t (*banned)[RUMOR_ID_BYTES + 8]; /* curve key | until (loop ms) */
+    size_t n_banned;
+
+    /* dissemination */
+    topic_t *topics; /* sorted by id */
+    size_t n_topics;
+    struct seen *seen;
+    struct mcache *mcache;
+    struct batch *batch;
+    uint64_t heartbeats;
+    uv_timer_t heartbeat;
+
+    /* LAN */
+    bool lan;
+    uv_udp_t udp;
+    uv_timer_t beacon_timer;
+    double beacon_tokens;
+    uint64_t beacon_tokens_ms;
+
+    /* control */
+    uv_pipe_t ctl;
+    ctl_client_t *clients;
+    char *sock_path;
+    int lock_fd;
+    struct join *joins;
+
+    uv_signal_t sigint, sigterm;
+    bool stopping;
+
+    rumor_daemon_stats_t stats;
+    uint64_t latency[RUMOR_LATENCY_BUCKETS];
+};
+
+/* Logs one line on stderr at `level` (0 error .. 3 debug). */
+void rumor_daemon_log(daemon_t *d, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#define LOG_ERROR 0
+#define LOG_WARN  1
+#define LOG_INFO  2
+#define LOG_DEBUG 3
+
+/* daemon.c, for control.c */
+size_t rumor_daemon_peer_count(const daemon_t *d);
+bool rumor_daemon_peer_ready(const peer_t *p);
+/* Gossips the outbox now (the CLI stored events). */
+void rumor_daemon_flush(daemon_t *d);
+/* Re-reads the rooms we hold and announces a changed subscription set. */
+void rumor_daemon_resubscribe(daemon_t *d);
+/* Starts redeeming an invite; done(ctx, rc, room) is called once. */
+typedef void (*rumor_join_done_fn)(void *ctx, int rc, const uint8_t room[RUMOR_ID_BYTES]);
+int rumor_daemon_join(daemon_t *d, const rumor_invite_t *inv, rumor_join_done_fn done, void *ctx);
+/* Forgets a pending join's callback (its client went away). */
+void rumor_daemon_join_cancel(daemon_t *d, void *ctx);
+
+/* control.c */
+int rumor_ctl_start(daemon_t *d);
+void rumor_ctl_stop(daemon_t *d);
+/* Tells following clients that `id` of `room` was delivered. */
+void rumor_ctl_notify(daemon_t *d, const uint8_t room[RUMOR_ID_BYTES], const uint8_t id[RUMOR_ID_BYTES]);
+
+/* lan.c */
+int rumor_lan_start(daemon_t *d);
+void rumor_lan_stop(daemon_t *d);
+/* daemon.c: a candidate learned from a beacon, exchange or the user. */
+void rumor_daemon_candidate(daemon_t *d, const uint8_t pk[RUMOR_ID_BYTES], const char *host,
+                            uint16_t port, uint8_t found);
+
+#endif
