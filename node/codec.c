@@ -306,6 +306,22 @@ int rumor_invite_encode(const rumor_invite_t *inv, char *out, size_t cap)
     return RUMOR_OK;
 }
 
+/*
+ * True when `s[0..len)` is all base64url alphabet. libsodium 1.0.18 reads
+ * every byte from 0x80 up as 'A' where char is signed, so its decoder alone
+ * would take codes that do not re-encode the same.
+ */
+static bool b64url_alphabet_only(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
+            return false;
+    }
+    return true;
+}
+
 static bool is_ascii_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
@@ -326,6 +342,7 @@ int rumor_invite_decode(const char *code, size_t len, rumor_invite_t *inv)
     /* The longest valid payload, without the NUL sodium_base64_ENCODED_LEN counts. */
     if (b64_len > sodium_base64_ENCODED_LEN(INVITE_BIN_MAX, INVITE_B64_VARIANT) - 1)
         return RUMOR_ERR_MALFORMED;
+    if (!b64url_alphabet_only(b64, b64_len)) return RUMOR_ERR_MALFORMED;
 
     uint8_t bin[INVITE_BIN_MAX];
     size_t bin_len = 0;

@@ -234,6 +234,9 @@ typedef struct {
     bool by_sync;     /* an answer to our SYNC: stored, not forwarded */
     bool forwarded;   /* pushed already (a transaction rerun must not push again) */
     bool counted;     /* stats taken already */
+    bool notify;      /* a new message: tell followers once it is committed */
+    uint8_t room[ID]; /* its room and id, for that */
+    uint8_t id[ID];
     size_t len;
     uint8_t *frame; /* the whole EVENT frame: version | type | event */
 } bentry_t;
@@ -293,6 +296,7 @@ static void drain(zsock_t *zs);
 static void process_batch(daemon_t *d);
 static void reap(daemon_t *d);
 static void on_idle(uv_idle_t *h);
+static void mesh_fill(daemon_t *d, topic_t *t);
 
 static void mark_dirty(zsock_t *zs)
 {
@@ -609,6 +613,34 @@ static void send_px(daemon_t *d, peer_t *to)
 
 static void join_peer_ready(daemon_t *d, peer_t *p);
 
+/* Sends `pk`'s PROFILE event (its nick) to a peer, if we hold one. */
+static void send_profile(daemon_t *d, rumor_txn_t *t, peer_t *p, const uint8_t pk[ID],
+                         uint8_t *frame)
+{
+    rumor_store_profile_t prof;
+    const uint8_t *buf;
+    size_t len;
+    if (rumor_store_profile_get(t, pk, &prof) < 0 ||
+        rumor_store_event_get(t, prof.set_by.event, &buf, &len) < 0 || len > RUMOR_EVENT_MAX)
+        return;
+    frame[0] = RUMOR_WIRE_VERSION;
+    frame[1] = RUMOR_WIRE_EVENT;
+    memcpy(frame + 2, buf, len);
+    peer_send(d, p, frame, len + 2);
+}
+
+/* A new peer learns our nick at once (profiles otherwise travel only when they change). */
+static void send_own_profile(daemon_t *d, peer_t *p)
+{
+    rumor_txn_t *t;
+    uint8_t *frame = malloc(RUMOR_WIRE_FRAME_MAX);
+    if (frame && rumor_store_read_begin(d->node->store, &t) == RUMOR_OK) {
+        send_profile(d, t, p, rumor_node_id(d->node), frame);
+        rumor_store_read_end(&t);
+    }
+    free(frame);
+}
+
 /* A link finished its HELLO: the peer is in service. */
 static void peer_ready(daemon_t *d, peer_t *p, bool was_ready)
 {
@@ -622,6 +654,7 @@ static void peer_ready(daemon_t *d, peer_t *p, bool was_ready)
     }
     send_sub(d, p);
     send_px(d, p);
+    if (!was_ready) send_own_profile(d, p);
     join_peer_ready(d, p);
 }
 
@@ -820,6 +853,8 @@ void rumor_daemon_resubscribe(daemon_t *d)
                      d->n_topics == 2 ? "" : "s");
     for (peer_t *p = d->peers; p; p = p->next)
         if (rumor_daemon_peer_ready(p)) send_sub(d, p);
+    for (size_t i = 0; i < d->n_topics; i++)
+        if (d->topics[i].n_mesh < d->cfg->d_lo) mesh_fill(d, &d->topics[i]);
 }
 
 static void shuffle(peer_t **a, size_t n)
@@ -832,23 +867,56 @@ static void shuffle(peer_t **a, size_t n)
     }
 }
 
+/* Recent ids of a topic (the last history_gossip heartbeats), newest first. */
+static size_t recent_ids(daemon_t *d, const uint8_t topic[ID], uint8_t *ids)
+{
+    struct mcache *m = d->mcache;
+    size_t windows = d->cfg->history_gossip < m->windows ? d->cfg->history_gossip : m->windows;
+    size_t n = 0;
+    for (size_t w = 0; w < windows && n < RUMOR_WIRE_IDS_MAX; w++)
+        for (size_t k = m->n[w]; k > 0 && n < RUMOR_WIRE_IDS_MAX; k--)
+            if (memcmp(m->win[w][k - 1].topic, topic, ID) == 0)
+                memcpy(ids + ID * n++, m->win[w][k - 1].id, ID);
+    return n;
+}
+
+/*
+ * Puts a peer in a topic's mesh. It missed what was pushed before, and mesh
+ * peers get no IHAVE, so it hears of the recent ids at once.
+ */
+static void mesh_add(daemon_t *d, topic_t *t, peer_t *p)
+{
+    uint8_t ids[RUMOR_WIRE_IDS_MAX * ID];
+    if (t->n_mesh >= 64 || in_mesh(t, p)) return;
+    t->mesh[t->n_mesh++] = p;
+    size_t n = recent_ids(d, t->id, ids);
+    rumor_wire_frame_t f = {.type = RUMOR_WIRE_IHAVE, .topic = t->id, .ids = ids, .n = n};
+    if (n && send_frame(d, p, &f)) d->stats.ihave_out++;
+}
+
+/* Grafts subscribed peers into one topic's mesh until it has D. */
+static void mesh_fill(daemon_t *d, topic_t *t)
+{
+    peer_t *cand[64];
+    size_t n = 0;
+    for (peer_t *p = d->peers; p && n < 64; p = p->next)
+        if (rumor_daemon_peer_ready(p) && peer_subscribes(p, t->id) && !in_mesh(t, p))
+            cand[n++] = p;
+    shuffle(cand, n);
+    for (size_t k = 0; k < n && t->n_mesh < d->cfg->d && t->n_mesh < 64; k++) {
+        rumor_wire_frame_t f = {.type = RUMOR_WIRE_GRAFT, .topic = t->id};
+        mesh_add(d, t, cand[k]);
+        if (send_frame(d, cand[k], &f)) d->stats.graft_out++;
+    }
+}
+
 static void mesh_maintain(daemon_t *d)
 {
     const rumor_node_config_t *c = d->cfg;
-    peer_t *cand[64];
     for (size_t i = 0; i < d->n_topics; i++) {
         topic_t *t = &d->topics[i];
         if (t->n_mesh < c->d_lo) {
-            size_t n = 0;
-            for (peer_t *p = d->peers; p && n < 64; p = p->next)
-                if (rumor_daemon_peer_ready(p) && peer_subscribes(p, t->id) && !in_mesh(t, p))
-                    cand[n++] = p;
-            shuffle(cand, n);
-            for (size_t k = 0; k < n && t->n_mesh < c->d && t->n_mesh < 64; k++) {
-                rumor_wire_frame_t f = {.type = RUMOR_WIRE_GRAFT, .topic = t->id};
-                t->mesh[t->n_mesh++] = cand[k];
-                if (send_frame(d, cand[k], &f)) d->stats.graft_out++;
-            }
+            mesh_fill(d, t);
         } else if (t->n_mesh > c->d_hi) {
             shuffle(t->mesh, t->n_mesh);
             while (t->n_mesh > c->d) {
@@ -863,17 +931,11 @@ static void mesh_maintain(daemon_t *d)
 /* IHAVE to up to D_lazy subscribed peers outside the mesh, for ids of the last history_gossip beats. */
 static void emit_ihave(daemon_t *d)
 {
-    struct mcache *m = d->mcache;
-    size_t windows = d->cfg->history_gossip < m->windows ? d->cfg->history_gossip : m->windows;
     uint8_t ids[RUMOR_WIRE_IDS_MAX * ID];
     peer_t *cand[64];
     for (size_t i = 0; i < d->n_topics; i++) {
         topic_t *t = &d->topics[i];
-        size_t n = 0;
-        for (size_t w = 0; w < windows && n < RUMOR_WIRE_IDS_MAX; w++)
-            for (size_t k = m->n[w]; k > 0 && n < RUMOR_WIRE_IDS_MAX; k--)
-                if (memcmp(m->win[w][k - 1].topic, t->id, ID) == 0)
-                    memcpy(ids + ID * n++, m->win[w][k - 1].id, ID);
+        size_t n = recent_ids(d, t->id, ids);
         if (!n) continue;
         size_t nc = 0;
         for (peer_t *p = d->peers; p && nc < 64; p = p->next)
@@ -924,6 +986,10 @@ static size_t push(daemon_t *d, const uint8_t topic[ID], const uint8_t *frame, s
     return sent;
 }
 
+/*
+ * Counts and traces a delivery. Followers are told only about committed
+ * events (they read them from the store): peer events after their batch.
+ */
 static void record_delivery(daemon_t *d, const rumor_event_t *ev, const uint8_t *from)
 {
     uint64_t now = rumor_now_ms();
@@ -946,7 +1012,7 @@ static void record_delivery(daemon_t *d, const rumor_event_t *ev, const uint8_t 
                 (unsigned long long)now, id, room, author, (unsigned long long)ev->ts, ev->type,
                 src);
     }
-    if (ev->type == RUMOR_EV_MESSAGE) rumor_ctl_notify(d, ev->room, ev->id);
+    if (ev->type == RUMOR_EV_MESSAGE && !from) rumor_ctl_notify(d, ev->room, ev->id);
 }
 
 static int batch_fn(rumor_txn_t *t, void *ctx)
@@ -1013,6 +1079,11 @@ static int batch_fn(rumor_txn_t *t, void *ctx)
             seen_add(d->seen, ev.id, now_ms(d));
             if (!e->by_sync) mcache_add(d->mcache, topic, ev.id);
             record_delivery(d, &ev, e->from);
+            if (ev.type == RUMOR_EV_MESSAGE) {
+                e->notify = true;
+                memcpy(e->room, ev.room, ID);
+                memcpy(e->id, ev.id, ID);
+            }
         }
     }
     return RUMOR_OK;
@@ -1028,6 +1099,9 @@ static void process_batch(daemon_t *d)
     if (rc < 0)
         rumor_daemon_log(d, LOG_ERROR, "storing %zu peer events failed: %s", b->n,
                          rumor_strerror(rc));
+    else
+        for (size_t i = 0; i < b->n; i++)
+            if (b->e[i].notify) rumor_ctl_notify(d, b->e[i].room, b->e[i].id);
     /* Ids of events that were not stored must not block a later, good copy. */
     batch_clear(b);
     if (d->trace) fflush(d->trace);
@@ -1302,6 +1376,21 @@ static int sync_step(void *ctx, uint64_t lamport, const uint8_t id[ID], uint8_t 
     return 0;
 }
 
+typedef struct {
+    daemon_t *d;
+    peer_t *p;
+    rumor_txn_t *t;
+    uint8_t *frame;
+} profiles_walk_t;
+
+static int member_profile(void *ctx, const uint8_t pk[ID], uint8_t role)
+{
+    (void)role;
+    profiles_walk_t *w = ctx;
+    send_profile(w->d, w->t, w->p, pk, w->frame);
+    return 0;
+}
+
 static void on_sync(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
 {
     rumor_txn_t *t;
@@ -1315,8 +1404,12 @@ static void on_sync(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
     if (rumor_store_read_begin(d->node->store, &t) == RUMOR_OK) {
         w.t = t;
         /* Only members of the room's key domain may read its history. */
-        if (rumor_gossip_role(t, f->topic, p->pk))
+        if (rumor_gossip_role(t, f->topic, p->pk)) {
             more = rumor_store_log_after(t, f->topic, f->lamport, f->cursor_id, sync_step, &w) == 1;
+            /* With a key room's history come its members' nicks (before SYNC_END). */
+            profiles_walk_t pw = {d, p, t, w.frame};
+            if (!more) rumor_store_member_each(t, f->topic, member_profile, &pw);
+        }
         rumor_store_read_end(&t);
     }
     free(w.frame);
@@ -1385,8 +1478,17 @@ static void on_sub(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
     free(p->subs);
     p->subs = subs;
     p->n_subs = f->n;
-    for (size_t i = 0; i < d->n_topics; i++)
-        if (!peer_subscribes(p, d->topics[i].id)) mesh_remove(&d->topics[i], p);
+    /* A topic we hold that is short of peers takes the newcomer now, not at the next heartbeat. */
+    for (size_t i = 0; i < d->n_topics; i++) {
+        topic_t *t = &d->topics[i];
+        if (!peer_subscribes(p, t->id)) {
+            mesh_remove(t, p);
+        } else if (t->n_mesh < d->cfg->d_lo && !in_mesh(t, p)) {
+            rumor_wire_frame_t g = {.type = RUMOR_WIRE_GRAFT, .topic = t->id};
+            mesh_add(d, t, p);
+            if (send_frame(d, p, &g)) d->stats.graft_out++;
+        }
+    }
 }
 
 static void on_graft(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
@@ -1399,7 +1501,7 @@ static void on_graft(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
         if (send_frame(d, p, &r)) d->stats.prune_out++;
         return;
     }
-    t->mesh[t->n_mesh++] = p;
+    mesh_add(d, t, p);
 }
 
 static void on_peers(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)

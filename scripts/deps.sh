@@ -7,6 +7,7 @@ PACKAGES=(
   build-essential cmake pkg-config           # compiler and build
   libsodium-dev libuv1-dev libzmq3-dev liblmdb-dev  # rumor's libraries
   python3                                    # CLI tests
+  python3-zmq iproute2                       # mesh tests: a CURVE client, network namespaces
   clang libclang-rt-14-dev                   # libFuzzer targets and clang sanitizers
   lmdb-utils                                 # mdb_stat/mdb_dump, to inspect a store by hand
   clang-format                               # the format check

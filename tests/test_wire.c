@@ -1224,6 +1224,12 @@ static void test_invite_malformed(void)
         code[good_len - 5] = swap[i];
         CHECK_EQ_INT(decode_str(code, &back), RUMOR_ERR_MALFORMED);
     }
+    /* Every byte outside ASCII, where the room id is (so any value there would do). */
+    for (int c = 0x80; c <= 0xff; c++) {
+        snprintf(code, sizeof code, "%s", good);
+        code[strlen(RUMOR_INVITE_PREFIX) + 4] = (char)c;
+        CHECK_EQ_INT(decode_str(code, &back), RUMOR_ERR_MALFORMED);
+    }
     snprintf(code, sizeof code, "%s==", good);
     CHECK_EQ_INT(decode_str(code, &back), RUMOR_ERR_MALFORMED);
     snprintf(code, sizeof code, "\x01%s", good);
