@@ -463,7 +463,7 @@ int cmd_room_join(const cli_t *c, int argc, char **argv)
                    : rc;
     }
     rumor_node_t *n;
-    if ((rc = open_node(c, false, &n))) return rc;
+    if ((rc = open_node(c, true, &n))) return rc; /* room names are encrypted */
     uint8_t room[ID];
     rumor_node_room_t info;
     if ((rc = resolve_room(c, n, pos[0], room)) == 0) {

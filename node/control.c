@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -419,6 +420,7 @@ int rumor_ctl_start(daemon_t *d)
     mode_t old = umask(0077);
     int rc = uv_pipe_bind(&d->ctl, d->sock_path);
     umask(old);
+    if (rc == 0 && chmod(d->sock_path, 0600) < 0) rc = UV_EPERM;
     if (rc < 0 || uv_listen((uv_stream_t *)&d->ctl, 16, on_connection) < 0) {
         rumor_daemon_log(d, LOG_ERROR, "cannot open the control socket: %s", uv_strerror(rc));
         return RUMOR_ERR_IO;

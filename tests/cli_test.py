@@ -681,6 +681,139 @@ def test_home_from_environment(root):
     assert HEX64.match(json.loads(out)["id"])
 
 
+# ---- the node and the commands that talk to it (loopback only, LAN off) -------------
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Node:
+    """A `rumor node` process on 127.0.0.1 with LAN discovery off."""
+
+    def __init__(self, home, *extra):
+        self.home = home
+        self.port = free_port()
+        self.log = open(os.path.join(os.path.dirname(home.path), os.path.basename(home.path) + ".log"), "wb")
+        self.p = subprocess.Popen([RUMOR, "--home", home.path, "node", "--listen", f"127.0.0.1:{self.port}",
+                                   "--no-lan", *extra], env=home.env, stdout=subprocess.DEVNULL,
+                                  stderr=self.log, start_new_session=True)
+        for _ in range(100):
+            out, _ = home.run("status", "--json")
+            if json.loads(out)["running"]:
+                return
+            assert self.p.poll() is None, f"node exited with {self.p.returncode}"
+            import time
+            time.sleep(0.05)
+        raise AssertionError("node did not start")
+
+    def stop(self, sig=None):
+        import signal
+        if self.p.poll() is None:
+            self.p.send_signal(sig or signal.SIGTERM)
+        try:
+            rc = self.p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            rc = self.p.wait()
+        self.log.close()
+        return rc
+
+
+def test_node_running_and_second_refused(root):
+    h = Home(root)
+    ident = h.init("--no-passphrase")
+    n = Node(h)
+    try:
+        j = json.loads(h.run("status", "--json")[0])
+        assert j["running"] is True and j["id"] == ident
+        assert j["address"] == f"{ident}@127.0.0.1:{n.port}", j
+        assert json.loads(h.run("id", "--json")[0])["addresses"] == [j["address"]]
+        sock = os.path.join(h.path, "node.sock")
+        assert stat.S_IMODE(os.lstat(sock).st_mode) == 0o600
+        assert json.loads(h.run("peers", "--json")[0]) == []
+        stats = json.loads(h.run("stats", "--json")[0])
+        for k in ("received", "delivered", "duplicates", "forwarded", "invalid", "bytes_in", "bytes_out",
+                  "param_d", "param_d_lo", "param_d_hi", "latency_le_10ms"):
+            assert k in stats, k
+        _, err = h.run("node", "--listen", f"127.0.0.1:{free_port()}", "--no-lan", expect=1)
+        assert "already runs" in err, err
+    finally:
+        assert n.stop() == 0, "SIGTERM must stop the node cleanly"
+    assert json.loads(h.run("status", "--json")[0])["running"] is False
+    assert not os.path.exists(os.path.join(h.path, "node.sock"))
+
+
+def test_node_killed_leaves_a_home_that_starts_again(root):
+    import signal
+    h = Home(root)
+    h.init("--no-passphrase")
+    n = Node(h)
+    n.stop(signal.SIGKILL)
+    n = Node(h)  # the stale socket and lock are taken over
+    try:
+        assert json.loads(h.run("status", "--json")[0])["running"] is True
+    finally:
+        n.stop()
+
+
+def test_node_bad_arguments(root):
+    h = Home(root)
+    h.init("--no-passphrase")
+    for args in (["--listen", "nowhere"], ["--listen", "127.0.0.1:99999"], ["--peer", "abc@127.0.0.1:1"],
+                 ["--peer", "00" * 32 + "@127.0.0.1"], ["--bogus"], ["--listen"]):
+        h.run("node", "--no-lan", *args, expect=2)
+    cfg = os.path.join(root, "bad.conf")
+    with open(cfg, "w") as fh:
+        fh.write("# comment\nd = 6\nno_such_key = 1\n")
+    _, err = h.run("node", "--no-lan", "--config", cfg, expect=1)
+    assert "line 3" in err, err
+    with open(cfg, "w") as fh:
+        fh.write("d = 3\nd_lo = 4\n")
+    h.run("node", "--no-lan", "--config", cfg, expect=1)
+    h.run("node", "--no-lan", "--config", os.path.join(root, "missing.conf"), expect=1)
+
+
+def test_mesh_commands_without_a_node(root):
+    h = Home(root)
+    h.init()
+    h.run("room", "create", "lan")
+    for args in (["peers"], ["stats"], ["room", "invite", "lan"], ["log", "lan", "--follow"]):
+        _, err = h.run(*args, expect=1)
+        assert "rumor node" in err, err
+    _, err = h.run("room", "join", "rumor-invite:AAAA", expect=1)
+    assert "damaged" in err, err
+    _, err = h.run("room", "join", "lan")
+    h.run("peer", "add", "not-a-peer", expect=2)
+    ident = json.loads(h.run("id", "--json")[0])["id"]
+    h.run("peer", "add", f"{ident}@127.0.0.1:7470")
+    h.run("peer", "add", f"{ident}@[::1]:7470")
+
+
+def test_send_while_the_node_runs_is_gossiped_and_followed(root):
+    h = Home(root)
+    h.init("--no-passphrase")
+    h.run("room", "create", "lan")
+    n = Node(h)
+    try:
+        f = subprocess.Popen([RUMOR, "--home", h.path, "log", "lan", "--follow", "--json"], env=h.env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        import time
+        time.sleep(0.5)
+        eid = h.run("send", "lan", "live")[0].strip()
+        ready, _, _ = select.select([f.stdout], [], [], 10)
+        assert ready, "log --follow showed nothing"
+        line = json.loads(f.stdout.readline())
+        assert line["id"] == eid and line["text"] == "live", line
+        f.terminate()
+        f.wait(timeout=10)
+    finally:
+        n.stop()
+
+
 def main():
     tests = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_") and callable(f)]
     passed = failed = 0
