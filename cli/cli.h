@@ -70,8 +70,8 @@ int status_running(const cli_t *c, bool json);
 /* Lists the node's addresses as JSON array items (nothing when it is not running). */
 void print_addresses_json(const cli_t *c);
 /* Follows a room after its history was printed (log --follow). */
-int follow_room(const cli_t *c, rumor_node_t *n, const uint8_t room[RUMOR_ID_BYTES],
-                log_out_t *o, int fd);
+int follow_room(const cli_t *c, rumor_node_t *n, const uint8_t room[RUMOR_ID_BYTES], log_out_t *o,
+                int fd);
 /* Opens a follow stream on the running node before history is printed; -1 when none runs. */
 int follow_open(const cli_t *c, const uint8_t *room);
 /* Tells a running node that new own events wait in the outbox (best effort). */
@@ -170,8 +170,8 @@ int status_running(const cli_t *c, bool json);
 /* Lists the node's addresses as JSON array items (nothing when it is not running). */
 void print_addresses_json(const cli_t *c);
 /* Follows a room after its history was printed (log --follow). */
-int follow_room(const cli_t *c, rumor_node_t *n, const uint8_t room[RUMOR_ID_BYTES],
-                log_out_t *o, int fd);
+int follow_room(const cli_t *c, rumor_node_t *n, const uint8_t room[RUMOR_ID_BYTES], log_out_t *o,
+                int fd);
 /* Opens a follow stream on the running node before history is printed; -1 when none runs. */
 int follow_open(const cli_t *c, const uint8_t *room);
 /* Tells a running node that new own events wait in the outbox (best effort). */

@@ -13,8 +13,8 @@
 #define LIMIT_MAX 1000000ULL
 
 /* Parses argv into options and positionals. Returns 0, or EXIT_USAGE with a message. */
-int parse(int argc, char **argv, const opt_t *opts, const char **pos, int min_pos,
-                 int max_pos, int *n_pos, const char *usage)
+int parse(int argc, char **argv, const opt_t *opts, const char **pos, int min_pos, int max_pos,
+          int *n_pos, const char *usage)
 {
     bool only_pos = false;
     *n_pos = 0;
@@ -241,8 +241,7 @@ int open_node(const cli_t *c, bool unlock, rumor_node_t **out)
     return rc;
 }
 
-int resolve_room(const cli_t *c, rumor_node_t *n, const char *name,
-                        uint8_t id[RUMOR_ID_BYTES])
+int resolve_room(const cli_t *c, rumor_node_t *n, const char *name, uint8_t id[RUMOR_ID_BYTES])
 {
     int rc = rumor_node_room_resolve(n, name, id);
     return rc < 0 ? room_error(c, n, name, rc) : 0;
@@ -746,7 +745,6 @@ static int cmd_send(const cli_t *c, int argc, char **argv)
     return rc;
 }
 
-
 /* Writes the author's timestamp as local time, or as milliseconds when it has no calendar date. */
 static void print_when(uint64_t ts)
 {
@@ -839,7 +837,8 @@ static int cmd_log(const cli_t *c, int argc, char **argv)
     /* Following starts before the history is read, so nothing falls between the two. */
     int fd = -1;
     if (follow && (fd = follow_open(c, room)) < 0) {
-        rc = fd == -2 ? 1 : cli_fail(1, "--follow needs the running node; start it with 'rumor node'");
+        rc = fd == -2 ? 1
+                      : cli_fail(1, "--follow needs the running node; start it with 'rumor node'");
         goto out;
     }
     /* A tampered event is named by rumor_node_tampered_event(), so no `bad` buffer. */

@@ -62,13 +62,16 @@ static int ctl_request(const cli_t *c, rumor_ctl_writer_t *w, record_fn item, re
             rc = final ? final(ctx, &r) : 0;
         } else {
             const rumor_ctl_field_t *e = rumor_ctl_get(&r, "error");
-            rc = cli_fail(1, "the node says: %.*s", e && e->type == RUMOR_CTL_STR ? (int)e->s_len : 7,
+            rc = cli_fail(1, "the node says: %.*s",
+                          e && e->type == RUMOR_CTL_STR ? (int)e->s_len : 7,
                           e && e->type == RUMOR_CTL_STR ? e->s : "failure");
         }
         break;
     }
-    if (rc == RUMOR_ERR_BUSY) rc = cli_fail(1, "the node did not answer in time");
-    else if (rc < 0) rc = cli_fail(1, "lost the node's control socket: %s", rumor_strerror(rc));
+    if (rc == RUMOR_ERR_BUSY)
+        rc = cli_fail(1, "the node did not answer in time");
+    else if (rc < 0)
+        rc = cli_fail(1, "lost the node's control socket: %s", rumor_strerror(rc));
     free(buf);
     close(fd);
     return rc;
@@ -172,8 +175,8 @@ int cmd_node(const cli_t *c, int argc, char **argv)
     bool lan = true;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
-        bool takes = strcmp(a, "--listen") == 0 || strcmp(a, "--peer") == 0 ||
-                     strcmp(a, "--config") == 0;
+        bool takes =
+            strcmp(a, "--listen") == 0 || strcmp(a, "--peer") == 0 || strcmp(a, "--config") == 0;
         if (takes && i + 1 >= argc)
             return cli_fail(EXIT_USAGE, "%s needs a value; usage: %s", a, usage);
         if (strcmp(a, "--listen") == 0) {
@@ -277,8 +280,7 @@ static int peer_item(void *ctx, const rumor_ctl_record_t *r)
         record_json(r, NULL);
     } else {
         char id[RUMOR_ID_HEX + 1], addr[128], found[32], dir[16];
-        printf("%.16s  %-22s %-9s %-4s rtt %.1f ms\n",
-               str_field(r, "id", id, sizeof id) ? id : "?",
+        printf("%.16s  %-22s %-9s %-4s rtt %.1f ms\n", str_field(r, "id", id, sizeof id) ? id : "?",
                str_field(r, "address", addr, sizeof addr) ? addr : "?",
                str_field(r, "found", found, sizeof found) ? found : "?",
                str_field(r, "direction", dir, sizeof dir) ? dir : "?",
@@ -301,8 +303,10 @@ int cmd_peers(const cli_t *c, int argc, char **argv)
     if (json) fputc('[', stdout);
     rc = ctl_request(c, &w, peer_item, NULL, &o, CTL_TIMEOUT_MS);
     if (rc == RUMOR_ERR_NOT_FOUND) return not_running();
-    if (json) fputs("]\n", stdout);
-    else if (rc == 0 && o.n == 0) fputs("no peers connected\n", stdout);
+    if (json)
+        fputs("]\n", stdout);
+    else if (rc == 0 && o.n == 0)
+        fputs("no peers connected\n", stdout);
     return rc;
 }
 
@@ -372,7 +376,8 @@ typedef struct {
 static int where_final(void *ctx, const rumor_ctl_record_t *r)
 {
     where_t *w = ctx;
-    if (!str_field(r, "host", w->host, sizeof w->host)) return cli_fail(1, "the node gave no address");
+    if (!str_field(r, "host", w->host, sizeof w->host))
+        return cli_fail(1, "the node gave no address");
     w->port = (uint16_t)u64_field(r, "port");
     return 0;
 }
@@ -596,15 +601,19 @@ static int chat_line(const cli_t *c, rumor_node_t *n, char *line, uint8_t room[I
         chat_enter(c, n, line + 6, room, o, path, cap);
     } else if (strncmp(line, "/nick ", 6) == 0) {
         int rc = rumor_node_set_nick(n, line + 6);
-        if (rc < 0) cli_fail(1, "cannot set the nick: %s", rumor_strerror(rc));
-        else notify_node(c);
+        if (rc < 0)
+            cli_fail(1, "cannot set the nick: %s", rumor_strerror(rc));
+        else
+            notify_node(c);
     } else if (line[0] == '/') {
         cli_fail(1, "unknown command %s: /rooms, /join ROOM, /nick NAME, /quit", line);
     } else {
         uint8_t id[ID];
         int rc = rumor_node_send(n, room, line, len, id);
-        if (rc < 0) send_error(c, n, path, rc);
-        else notify_node(c);
+        if (rc < 0)
+            send_error(c, n, path, rc);
+        else
+            notify_node(c);
     }
     fflush(stdout);
     return 0;
@@ -620,7 +629,8 @@ int cmd_chat(const cli_t *c, int argc, char **argv)
     int fd = follow_open(c, NULL);
     if (fd < 0) {
         rumor_node_close(&n);
-        return fd == -2 ? 1 : cli_fail(1, "chat needs the running node; start it with 'rumor node'");
+        return fd == -2 ? 1
+                        : cli_fail(1, "chat needs the running node; start it with 'rumor node'");
     }
     uint8_t room[ID], *buf = NULL;
     size_t cap = 0;

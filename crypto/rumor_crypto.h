@@ -112,7 +112,8 @@ const uint8_t *rumor_identity_public(const rumor_identity_t *id);
  * valid while `id` lives.
  */
 const uint8_t *rumor_identity_curve_secret(const rumor_identity_t *id);
-/* Converts an Ed25519 public key to its X25519 key; RUMOR_ERR_INVALID when it is not a valid point. */
+/* Converts an Ed25519 public key to its X25519 key; RUMOR_ERR_INVALID when it is not a valid point.
+ */
 int rumor_curve_public(uint8_t out[32], const uint8_t pk[RUMOR_ID_BYTES]);
 /* Signs `len` bytes of `msg` into `sig`. */
 void rumor_identity_sign(const rumor_identity_t *id, uint8_t sig[RUMOR_SIG_BYTES],

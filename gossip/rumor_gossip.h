@@ -66,14 +66,14 @@ int rumor_gossip_next_parents(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES]
 
 /* ---- wire frames (PROTOCOL.md 9.2) and LAN beacons (9.6) ---------------------- */
 
-#define RUMOR_WIRE_VERSION    1
-#define RUMOR_WIRE_FRAME_MAX  (RUMOR_EVENT_MAX + 64)
-#define RUMOR_WIRE_TOPICS_MAX 256
-#define RUMOR_WIRE_IDS_MAX    64
-#define RUMOR_WIRE_PEERS_MAX  16
-#define RUMOR_WIRE_SYNC_MAX   256
+#define RUMOR_WIRE_VERSION     1
+#define RUMOR_WIRE_FRAME_MAX   (RUMOR_EVENT_MAX + 64)
+#define RUMOR_WIRE_TOPICS_MAX  256
+#define RUMOR_WIRE_IDS_MAX     64
+#define RUMOR_WIRE_PEERS_MAX   16
+#define RUMOR_WIRE_SYNC_MAX    256
 #define RUMOR_WIRE_TOKEN_BYTES 16
-#define RUMOR_BEACON_BYTES    40
+#define RUMOR_BEACON_BYTES     40
 
 typedef enum {
     RUMOR_WIRE_HELLO = 1,
@@ -112,21 +112,21 @@ typedef struct {
  * the type uses.
  */
 typedef struct {
-    uint8_t type;                /* rumor_wire_type_t */
-    const uint8_t *pk;           /* HELLO: sender's public key [32] */
-    uint16_t port;               /* HELLO: sender's listen port (0: none) */
-    uint8_t flags;               /* HELLO: bit 0 peer exchange */
-    uint64_t nonce;              /* PING, PONG */
-    const uint8_t *topic;        /* GRAFT, PRUNE, IHAVE: topic; JOIN, JOINED, SYNC, SYNC_END: room */
-    const uint8_t *ids;          /* SUB: topics; IHAVE, IWANT: event ids; n x 32 bytes */
-    size_t n;                    /* count of ids, topics or peers */
-    const uint8_t *event;        /* EVENT: the event bytes */
-    size_t event_len;            /* EVENT: their length (1..RUMOR_EVENT_MAX) */
-    const uint8_t *token;        /* JOIN: token [16] */
-    uint8_t status;              /* JOINED: status; SYNC_END: more (0 or 1) */
-    uint64_t lamport;            /* SYNC: after_lamport; SYNC_END: last_lamport */
-    const uint8_t *cursor_id;    /* SYNC: after_id; SYNC_END: last_id [32] */
-    uint16_t max;                /* SYNC: 1..RUMOR_WIRE_SYNC_MAX */
+    uint8_t type;             /* rumor_wire_type_t */
+    const uint8_t *pk;        /* HELLO: sender's public key [32] */
+    uint16_t port;            /* HELLO: sender's listen port (0: none) */
+    uint8_t flags;            /* HELLO: bit 0 peer exchange */
+    uint64_t nonce;           /* PING, PONG */
+    const uint8_t *topic;     /* GRAFT, PRUNE, IHAVE: topic; JOIN, JOINED, SYNC, SYNC_END: room */
+    const uint8_t *ids;       /* SUB: topics; IHAVE, IWANT: event ids; n x 32 bytes */
+    size_t n;                 /* count of ids, topics or peers */
+    const uint8_t *event;     /* EVENT: the event bytes */
+    size_t event_len;         /* EVENT: their length (1..RUMOR_EVENT_MAX) */
+    const uint8_t *token;     /* JOIN: token [16] */
+    uint8_t status;           /* JOINED: status; SYNC_END: more (0 or 1) */
+    uint64_t lamport;         /* SYNC: after_lamport; SYNC_END: last_lamport */
+    const uint8_t *cursor_id; /* SYNC: after_id; SYNC_END: last_id [32] */
+    uint16_t max;             /* SYNC: 1..RUMOR_WIRE_SYNC_MAX */
     rumor_wire_peer_t peers[RUMOR_WIRE_PEERS_MAX]; /* PEERS, decoded (copied) */
 } rumor_wire_frame_t;
 

@@ -25,8 +25,8 @@ struct ctl_client {
     daemon_t *d;
     uint8_t *buf; /* bytes read, not yet handled */
     size_t len, cap;
-    bool follow;         /* streams deliveries */
-    bool follow_room;    /* only those of `room` */
+    bool follow;      /* streams deliveries */
+    bool follow_room; /* only those of `room` */
     uint8_t room[ID];
     bool closing;
     ctl_client_t *next;
@@ -293,8 +293,9 @@ static void handle(ctl_client_t *c, const rumor_ctl_record_t *r)
         }
         int rc = rumor_daemon_join(d, &inv, join_done, c);
         sodium_memzero(&inv, sizeof inv);
-        if (rc < 0) send_error(c, rc, rc == RUMOR_ERR_INVALID ? "this is your own invite"
-                                                               : rumor_strerror(rc));
+        if (rc < 0)
+            send_error(c, rc,
+                       rc == RUMOR_ERR_INVALID ? "this is your own invite" : rumor_strerror(rc));
     } else {
         d->stats.ctl_bad++;
         send_error(c, RUMOR_ERR_INVALID, "unknown op");
@@ -436,7 +437,8 @@ void rumor_ctl_stop(daemon_t *d)
         free(d->sock_path);
         d->sock_path = NULL;
     }
-    if (d->ctl.loop && !uv_is_closing((uv_handle_t *)&d->ctl)) uv_close((uv_handle_t *)&d->ctl, NULL);
+    if (d->ctl.loop && !uv_is_closing((uv_handle_t *)&d->ctl))
+        uv_close((uv_handle_t *)&d->ctl, NULL);
 }
 
 /* ---- the CLI's side ----------------------------------------------------------------- */

@@ -46,8 +46,8 @@ enum { ZSOCK_ROUTER = 1, ZSOCK_DEALER, ZSOCK_ZAP };
 /* Rooms one join syncs at most (a key room and its shared sub-rooms). */
 #define JOIN_ROOMS_MAX 256
 
-const uint32_t rumor_latency_bounds_ms[RUMOR_LATENCY_BUCKETS - 1] = {1,   2,   5,    10,   20,  50,
-                                                                      100, 200, 500, 1000, 5000};
+const uint32_t rumor_latency_bounds_ms[RUMOR_LATENCY_BUCKETS - 1] = {1,   2,   5,   10,   20,  50,
+                                                                     100, 200, 500, 1000, 5000};
 
 static const uint8_t ZERO_TOPIC[ID];
 
@@ -143,7 +143,8 @@ static bool seen_has(const struct seen *s, const uint8_t id[ID])
     return gen_has(s->gen[0], s->cap, k) || gen_has(s->gen[1], s->cap, k);
 }
 
-/* Starts a new generation; the previous one is forgotten. Fresh calloc keeps idle pages untouched. */
+/* Starts a new generation; the previous one is forgotten. Fresh calloc keeps idle pages untouched.
+ */
 static void seen_rotate(struct seen *s, uint64_t now)
 {
     uint64_t *fresh = calloc(s->cap, 8);
@@ -710,8 +711,7 @@ static peer_t *dial(daemon_t *d, cand_t *c)
     zmq_setsockopt(zs->z, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
     zmq_setsockopt(zs->z, ZMQ_CURVE_SERVERKEY, curve, 32);
     zmq_setsockopt(zs->z, ZMQ_CURVE_PUBLICKEY, d->curve_pk, 32);
-    zmq_setsockopt(zs->z, ZMQ_CURVE_SECRETKEY,
-                   rumor_identity_curve_secret(d->node->id), 32);
+    zmq_setsockopt(zs->z, ZMQ_CURVE_SECRETKEY, rumor_identity_curve_secret(d->node->id), 32);
     if (zmq_connect(zs->z, ep) < 0) {
         rumor_daemon_log(d, LOG_WARN, "cannot dial %s: %s", ep, zmq_strerror(errno));
         zsock_close(&zs);
@@ -928,7 +928,8 @@ static void mesh_maintain(daemon_t *d)
     }
 }
 
-/* IHAVE to up to D_lazy subscribed peers outside the mesh, for ids of the last history_gossip beats. */
+/* IHAVE to up to D_lazy subscribed peers outside the mesh, for ids of the last history_gossip
+ * beats. */
 static void emit_ihave(daemon_t *d)
 {
     uint8_t ids[RUMOR_WIRE_IDS_MAX * ID];
@@ -1036,8 +1037,8 @@ static int batch_fn(rumor_txn_t *t, void *ctx)
             continue;
         }
         int rc = event_topic(t, &ev, topic);
-        if (rc == RUMOR_ERR_NOT_FOUND || (rc == RUMOR_OK && !topic_find(d, topic) &&
-                                          !joining(d, topic))) {
+        if (rc == RUMOR_ERR_NOT_FOUND ||
+            (rc == RUMOR_OK && !topic_find(d, topic) && !joining(d, topic))) {
             /* Not a topic we hold: without its room we cannot judge it. */
             if (!e->counted) d->stats.unsubscribed++, e->counted = true;
             continue;
@@ -1297,7 +1298,7 @@ static void on_sync_end(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
         if (j->state == JOIN_SYNC && memcmp(j->inv.inviter, p->pk, ID) == 0 &&
             memcmp(j->rooms[j->cur], f->topic, ID) == 0)
             break;
-    if (!j) return; /* an answer nobody waits for */
+    if (!j) return;   /* an answer nobody waits for */
     process_batch(d); /* the events of this answer come first */
     if (f->status) {
         join_send_sync(d, j, p, f->lamport, f->cursor_id);
@@ -1323,8 +1324,8 @@ static void on_joined(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
             memcmp(j->inv.room, f->topic, ID) != 0)
             continue;
         if (f->status != RUMOR_JOIN_OK) {
-            join_finish(d, j, f->status == RUMOR_JOIN_FAILED ? RUMOR_ERR_DENIED
-                                                             : RUMOR_ERR_NOT_FOUND);
+            join_finish(d, j,
+                        f->status == RUMOR_JOIN_FAILED ? RUMOR_ERR_DENIED : RUMOR_ERR_NOT_FOUND);
             return;
         }
         j->state = JOIN_SYNC;
@@ -1712,8 +1713,10 @@ out:
     while (more) {
         zmq_msg_t x;
         zmq_msg_init(&x);
-        if (zmq_msg_recv(&x, d->zap->z, ZMQ_DONTWAIT) < 0) more = 0;
-        else more = zmq_msg_more(&x);
+        if (zmq_msg_recv(&x, d->zap->z, ZMQ_DONTWAIT) < 0)
+            more = 0;
+        else
+            more = zmq_msg_more(&x);
         zmq_msg_close(&x);
     }
 }

@@ -91,39 +91,39 @@ typedef struct ctl_client ctl_client_t;
 
 /* A ZeroMQ socket watched by the loop. */
 typedef struct zsock {
-    void *z;             /* the ZeroMQ socket */
-    uv_poll_t poll;      /* on its ZMQ_FD */
-    daemon_t *d;         /* owner */
-    peer_t *peer;        /* the peer of an outgoing DEALER; NULL for ROUTER and ZAP */
-    int kind;            /* ZSOCK_* */
-    bool dirty;          /* must be drained again (ZMQ_FD is edge-triggered) */
-    struct zsock *next;  /* in the dirty list */
+    void *z;            /* the ZeroMQ socket */
+    uv_poll_t poll;     /* on its ZMQ_FD */
+    daemon_t *d;        /* owner */
+    peer_t *peer;       /* the peer of an outgoing DEALER; NULL for ROUTER and ZAP */
+    int kind;           /* ZSOCK_* */
+    bool dirty;         /* must be drained again (ZMQ_FD is edge-triggered) */
+    struct zsock *next; /* in the dirty list */
 } zsock_t;
 
 struct peer {
     uint8_t pk[RUMOR_ID_BYTES];
-    char hex8[17];                           /* first 8 bytes in hex, for logs */
-    char host[RUMOR_INVITE_HOST_MAX + 1];    /* where it listens (or its link's address) */
-    uint16_t port;                           /* its listen port, 0 when unknown */
-    uint8_t found;                           /* found_t */
-    zsock_t *out;                            /* our DEALER to it, or NULL */
-    bool out_ready;                          /* its HELLO came back over `out` */
-    uint64_t dial_ms;                        /* when `out` was opened */
-    uint8_t rid[256];                        /* routing id of its link to our ROUTER */
-    size_t rid_len;                          /* 0: no inbound link */
-    bool in_ready;                           /* its HELLO arrived on the inbound link */
-    uint64_t since_ms;                       /* wall clock when it became ready */
-    uint64_t last_heard_ms;                  /* loop time of its last frame */
-    uint64_t rtt_us;                         /* last round-trip time */
-    uint64_t ping_nonce, ping_sent_us;       /* the outstanding PING */
-    uint8_t *subs;                           /* its topics, sorted (n_subs x 32) */
+    char hex8[17];                        /* first 8 bytes in hex, for logs */
+    char host[RUMOR_INVITE_HOST_MAX + 1]; /* where it listens (or its link's address) */
+    uint16_t port;                        /* its listen port, 0 when unknown */
+    uint8_t found;                        /* found_t */
+    zsock_t *out;                         /* our DEALER to it, or NULL */
+    bool out_ready;                       /* its HELLO came back over `out` */
+    uint64_t dial_ms;                     /* when `out` was opened */
+    uint8_t rid[256];                     /* routing id of its link to our ROUTER */
+    size_t rid_len;                       /* 0: no inbound link */
+    bool in_ready;                        /* its HELLO arrived on the inbound link */
+    uint64_t since_ms;                    /* wall clock when it became ready */
+    uint64_t last_heard_ms;               /* loop time of its last frame */
+    uint64_t rtt_us;                      /* last round-trip time */
+    uint64_t ping_nonce, ping_sent_us;    /* the outstanding PING */
+    uint8_t *subs;                        /* its topics, sorted (n_subs x 32) */
     size_t n_subs;
-    bool px;                                 /* takes part in peer exchange */
-    double tokens;                           /* rate limit bucket */
-    uint64_t tokens_ms;                      /* last refill */
-    uint32_t malformed, invalid;             /* misbehaviour so far */
-    uint64_t warn_ms;                        /* last warning logged about it */
-    bool closing;                            /* dropped; freed after the current batch */
+    bool px;                     /* takes part in peer exchange */
+    double tokens;               /* rate limit bucket */
+    uint64_t tokens_ms;          /* last refill */
+    uint32_t malformed, invalid; /* misbehaviour so far */
+    uint64_t warn_ms;            /* last warning logged about it */
+    bool closing;                /* dropped; freed after the current batch */
     peer_t *next;
 };
 
@@ -222,7 +222,8 @@ void rumor_daemon_join_cancel(daemon_t *d, void *ctx);
 int rumor_ctl_start(daemon_t *d);
 void rumor_ctl_stop(daemon_t *d);
 /* Tells following clients that `id` of `room` was delivered. */
-void rumor_ctl_notify(daemon_t *d, const uint8_t room[RUMOR_ID_BYTES], const uint8_t id[RUMOR_ID_BYTES]);
+void rumor_ctl_notify(daemon_t *d, const uint8_t room[RUMOR_ID_BYTES],
+                      const uint8_t id[RUMOR_ID_BYTES]);
 
 /* lan.c */
 int rumor_lan_start(daemon_t *d);

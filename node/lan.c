@@ -104,7 +104,8 @@ int rumor_lan_start(daemon_t *d)
 
 void rumor_lan_stop(daemon_t *d)
 {
-    if (d->udp.loop && !uv_is_closing((uv_handle_t *)&d->udp)) uv_close((uv_handle_t *)&d->udp, NULL);
+    if (d->udp.loop && !uv_is_closing((uv_handle_t *)&d->udp))
+        uv_close((uv_handle_t *)&d->udp, NULL);
     if (d->beacon_timer.loop && !uv_is_closing((uv_handle_t *)&d->beacon_timer))
         uv_close((uv_handle_t *)&d->beacon_timer, NULL);
 }

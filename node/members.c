@@ -1,4 +1,5 @@
-/* members.c - adding members to a room's key domain, directly or by invite code (PROTOCOL.md 10). */
+/* members.c - adding members to a room's key domain, directly or by invite code (PROTOCOL.md 10).
+ */
 #include "node_internal.h"
 
 #include <sodium.h>
@@ -195,8 +196,8 @@ static int redeem_fn(rumor_txn_t *t, void *ctx)
 uint8_t rumor_node_invite_redeem(rumor_node_t *n, const uint8_t room[ID], const uint8_t *token,
                                  const uint8_t joiner[ID], uint8_t id_out[ID], bool *added)
 {
-    redeem_t r = {.n = n, .room = room, .token = token, .joiner = joiner,
-                  .status = RUMOR_JOIN_FAILED};
+    redeem_t r = {
+        .n = n, .room = room, .token = token, .joiner = joiner, .status = RUMOR_JOIN_FAILED};
     int rc = rumor_store_write(n->store, redeem_fn, &r);
     *added = rc == RUMOR_OK && r.status == RUMOR_JOIN_OK && !rumor_is_zero(r.id, ID);
     if (*added) memcpy(id_out, r.id, ID);

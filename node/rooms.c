@@ -37,7 +37,7 @@ static int check_topic(const char *topic)
 
 /* Opens the room key named `key_id` into `key` (secret memory of the caller). */
 int rumor_node_load_key(rumor_txn_t *t, rumor_node_t *n, const uint8_t key_id[RUMOR_KEY_ID_BYTES],
-                    uint8_t *key)
+                        uint8_t *key)
 {
     uint8_t sealed[RUMOR_STORE_KEY_SEALED_BYTES];
     if (!n->id) return RUMOR_ERR_PASSPHRASE;

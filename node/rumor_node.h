@@ -241,7 +241,7 @@ void rumor_ctl_writer_free(rumor_ctl_writer_t *w);
 
 /* ---- invite codes (PROTOCOL.md 10.1) ----------------------------------------- */
 
-#define RUMOR_INVITE_PREFIX  "rumor-invite:"
+#define RUMOR_INVITE_PREFIX   "rumor-invite:"
 #define RUMOR_INVITE_HOST_MAX 64
 #define RUMOR_INVITE_CODE_MAX 256
 
@@ -264,24 +264,24 @@ int rumor_invite_decode(const char *code, size_t len, rumor_invite_t *inv);
 typedef struct {
     uint32_t d, d_lo, d_hi, d_lazy; /* mesh degree and watermarks, lazy fan-out */
     uint32_t heartbeat_ms;
-    uint32_t history_length;  /* heartbeats of ids kept for IWANT answers from memory */
-    uint32_t history_gossip;  /* heartbeats of ids announced in IHAVE */
-    uint32_t seen_max;        /* seen-cache entries */
+    uint32_t history_length; /* heartbeats of ids kept for IWANT answers from memory */
+    uint32_t history_gossip; /* heartbeats of ids announced in IHAVE */
+    uint32_t seen_max;       /* seen-cache entries */
     uint32_t seen_ttl_ms;
     uint32_t peers_target;    /* peers to dial */
     uint32_t peers_max;       /* peers in all, inbound included */
     uint32_t passive_max;     /* candidates kept */
     uint32_t peer_timeout_ms; /* silence before a peer is dropped */
     uint32_t dial_timeout_ms;
-    uint32_t peer_queue;      /* ZMQ_SNDHWM per link */
-    uint32_t peer_rate;       /* frames per second per peer (burst: twice) */
+    uint32_t peer_queue; /* ZMQ_SNDHWM per link */
+    uint32_t peer_rate;  /* frames per second per peer (burst: twice) */
     uint32_t ban_ms;
     uint32_t beacon_ms;
     uint32_t beacon_port;
-    uint32_t batch_max;       /* peer events per store transaction */
+    uint32_t batch_max; /* peer events per store transaction */
     bool peer_exchange;
-    char log_level[8];        /* error, warn, info, debug */
-    char trace_file[4096];    /* JSON Lines of deliveries; "" for none */
+    char log_level[8];     /* error, warn, info, debug */
+    char trace_file[4096]; /* JSON Lines of deliveries; "" for none */
 } rumor_node_config_t;
 
 /* Fills `cfg` with the defaults of PROTOCOL.md section 9. */
@@ -297,10 +297,10 @@ int rumor_node_config_parse(const char *text, size_t len, rumor_node_config_t *c
 /* ---- running the node (PROTOCOL.md 9) ------------------------------------------ */
 
 typedef struct {
-    const char *listen;        /* "HOST:PORT" (IPv6 as [HOST]:PORT); NULL: 0.0.0.0:7470 */
-    const char *const *peers;  /* bootstrap peers, "PUBKEY@HOST:PORT" */
+    const char *listen;       /* "HOST:PORT" (IPv6 as [HOST]:PORT); NULL: 0.0.0.0:7470 */
+    const char *const *peers; /* bootstrap peers, "PUBKEY@HOST:PORT" */
     size_t n_peers;
-    bool lan;                  /* LAN beacons */
+    bool lan; /* LAN beacons */
     const rumor_node_config_t *cfg;
 } rumor_node_run_t;
 

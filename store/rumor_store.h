@@ -97,8 +97,7 @@ typedef int (*rumor_store_log_fn)(void *ctx, uint64_t lamport, const uint8_t id[
                                   uint8_t type);
 /* Like rumor_store_log_each (in order), starting after the entry (lamport, after_id). */
 int rumor_store_log_after(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], uint64_t lamport,
-                          const uint8_t after_id[RUMOR_ID_BYTES], rumor_store_log_fn cb,
-                          void *ctx);
+                          const uint8_t after_id[RUMOR_ID_BYTES], rumor_store_log_fn cb, void *ctx);
 int rumor_store_log_each(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], bool reverse,
                          rumor_store_log_fn cb, void *ctx);
 
