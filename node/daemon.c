@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -41,6 +42,9 @@ enum { ZSOCK_ROUTER = 1, ZSOCK_DEALER, ZSOCK_ZAP };
 #define DIALS_PER_BEAT 4
 /* Ids kept per heartbeat window of the message cache. */
 #define MCACHE_WINDOW_MAX 4096
+/* Events kept while their parents are fetched, and for how long. */
+#define PENDING_MAX    1024
+#define PENDING_TTL_MS 30000
 /* A join gives up after this long. */
 #define JOIN_TIMEOUT_MS 60000
 /* Rooms one join syncs at most (a key room and its shared sub-rooms). */
@@ -234,6 +238,7 @@ typedef struct {
     uint8_t from[ID]; /* the peer it came from */
     bool by_sync;     /* an answer to our SYNC: stored, not forwarded */
     bool forwarded;   /* pushed already (a transaction rerun must not push again) */
+    bool retried;     /* came back from the pending set (counted as received already) */
     bool counted;     /* stats taken already */
     bool notify;      /* a new message: tell followers once it is committed */
     uint8_t room[ID]; /* its room and id, for that */
@@ -247,6 +252,34 @@ struct batch {
     size_t n, cap;
     bool topics_changed; /* a create or membership change came in */
 };
+
+/* ---- events waiting for their parents -------------------------------------------- */
+
+typedef struct {
+    uint8_t id[ID];
+    uint8_t from[ID];
+    uint8_t *frame; /* the EVENT frame */
+    size_t len;
+    uint64_t added_ms;
+} pend_t;
+
+struct pending {
+    pend_t e[PENDING_MAX];
+    size_t n;
+};
+
+static bool pending_has(const struct pending *p, const uint8_t id[ID])
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (memcmp(p->e[i].id, id, ID) == 0) return true;
+    return false;
+}
+
+static void pending_remove(struct pending *p, size_t i, bool free_frame)
+{
+    if (free_frame) free(p->e[i].frame);
+    p->e[i] = p->e[--p->n];
+}
 
 static struct batch *batch_new(size_t cap)
 {
@@ -1016,11 +1049,83 @@ static void record_delivery(daemon_t *d, const rumor_event_t *ev, const uint8_t 
     if (ev->type == RUMOR_EV_MESSAGE && !from) rumor_ctl_notify(d, ev->room, ev->id);
 }
 
+/* Asks for an event's missing parents (not stored, not pending) from the peer that sent it. */
+static void ask_parents(daemon_t *d, rumor_txn_t *t, const rumor_event_t *ev, const uint8_t *from)
+{
+    uint8_t want[RUMOR_WIRE_IDS_MAX * ID];
+    size_t n = 0;
+    for (size_t k = 0; k < ev->n_parents && n < RUMOR_WIRE_IDS_MAX; k++) {
+        const uint8_t *pid = ev->parents + k * ID;
+        if (!rumor_store_event_has(t, pid) && !pending_has(d->pending, pid))
+            memcpy(want + ID * n++, pid, ID);
+    }
+    peer_t *p = peer_find(d, from);
+    if (!n || !p) return;
+    rumor_wire_frame_t f = {.type = RUMOR_WIRE_IWANT, .ids = want, .n = n};
+    if (send_frame(d, p, &f)) d->stats.iwant_out++;
+}
+
+/* Keeps an event whose parents are missing, and asks for them. */
+static void keep_pending(daemon_t *d, rumor_txn_t *t, bentry_t *e, const rumor_event_t *ev)
+{
+    struct pending *p = d->pending;
+    if (pending_has(p, ev->id)) return;
+    if (p->n >= PENDING_MAX) {
+        d->stats.pending_dropped++;
+        return;
+    }
+    pend_t *x = &p->e[p->n];
+    if (!(x->frame = malloc(e->len))) return;
+    memcpy(x->frame, e->frame, e->len);
+    x->len = e->len;
+    memcpy(x->id, ev->id, ID);
+    memcpy(x->from, e->from, ID);
+    x->added_ms = now_ms(d);
+    p->n++;
+    ask_parents(d, t, ev, e->from);
+}
+
+/* Moves pending events whose parents are all stored now into the batch; returns how many. */
+static size_t release_pending(daemon_t *d, rumor_txn_t *t)
+{
+    struct pending *p = d->pending;
+    struct batch *b = d->batch;
+    size_t moved = 0;
+    for (size_t i = 0; i < p->n;) {
+        rumor_event_t ev;
+        bool ready = rumor_event_decode(p->e[i].frame + 2, p->e[i].len - 2, &ev) == RUMOR_OK;
+        for (size_t k = 0; ready && k < ev.n_parents; k++)
+            ready = rumor_store_event_has(t, ev.parents + k * ID);
+        if (!ready) {
+            i++;
+            continue;
+        }
+        if (b->n >= b->cap) {
+            bentry_t *ne = realloc(b->e, 2 * b->cap * sizeof *ne);
+            if (!ne) break;
+            b->e = ne;
+            b->cap *= 2;
+        }
+        bentry_t *e = &b->e[b->n++];
+        memset(e, 0, sizeof *e);
+        memcpy(e->from, p->e[i].from, ID);
+        e->frame = p->e[i].frame;
+        e->len = p->e[i].len;
+        e->retried = true;
+        pending_remove(p, i, false);
+        moved++;
+    }
+    return moved;
+}
+
 static int batch_fn(rumor_txn_t *t, void *ctx)
 {
     daemon_t *d = ctx;
     struct batch *b = d->batch;
-    for (size_t i = 0; i < b->n; i++) {
+    for (size_t i = 0;; i++) {
+        /* After the batch, pending events whose parents just came are taken in the same
+         * transaction. */
+        if (i == b->n && (!d->pending->n || !release_pending(d, t))) break;
         bentry_t *e = &b->e[i];
         const uint8_t *buf = e->frame + 2;
         size_t len = e->len - 2;
@@ -1031,7 +1136,7 @@ static int batch_fn(rumor_txn_t *t, void *ctx)
             if (!e->counted) d->stats.invalid++, e->counted = true;
             continue;
         }
-        if (!e->counted) d->stats.received++;
+        if (!e->counted && !e->retried) d->stats.received++;
         if (seen_has(d->seen, ev.id)) {
             if (!e->counted) d->stats.duplicates++, d->stats.seen_hits++, e->counted = true;
             continue;
@@ -1050,18 +1155,21 @@ static int batch_fn(rumor_txn_t *t, void *ctx)
             if (!e->counted) d->stats.duplicates++, e->counted = true;
             continue;
         }
+        if (rc == RUMOR_ERR_MISSING_PARENT) {
+            /* Signed and well-formed, but early: keep it and fetch what it builds on. */
+            if (!e->counted && !e->retried) d->stats.missing_parent++;
+            e->counted = true;
+            keep_pending(d, t, e, &ev);
+            continue;
+        }
         if (rc == RUMOR_ERR_MALFORMED || rc == RUMOR_ERR_TOO_BIG || rc == RUMOR_ERR_BAD_SIGNATURE ||
-            rc == RUMOR_ERR_MISSING_PARENT || rc == RUMOR_ERR_DENIED) {
+            rc == RUMOR_ERR_DENIED) {
             if (!e->counted) {
                 e->counted = true;
                 d->stats.invalid++;
-                if (rc == RUMOR_ERR_MISSING_PARENT) {
-                    d->stats.missing_parent++;
-                } else {
-                    peer_t *p = peer_find(d, e->from);
-                    if (p && ++p->invalid > INVALID_MAX)
-                        peer_drop(d, p, "too many invalid events", true);
-                }
+                peer_t *p = peer_find(d, e->from);
+                if (p && ++p->invalid > INVALID_MAX)
+                    peer_drop(d, p, "too many invalid events", true);
             }
             continue;
         }
@@ -1073,8 +1181,10 @@ static int batch_fn(rumor_txn_t *t, void *ctx)
             e->forwarded = true;
             d->stats.forwarded += push(d, topic, e->frame, e->len, e->from);
         }
-        if (!e->counted) {
+        if (!e->counted || e->retried) {
+            if (e->retried) d->stats.pending_resolved++;
             e->counted = true;
+            e->retried = false;
             d->stats.delivered++;
             if (e->by_sync) d->stats.sync_events_in++;
             seen_add(d->seen, ev.id, now_ms(d));
@@ -1112,7 +1222,16 @@ static void process_batch(daemon_t *d)
 static void queue_event(daemon_t *d, peer_t *p, const uint8_t *frame, size_t len, bool by_sync)
 {
     struct batch *b = d->batch;
-    if (b->n >= b->cap) process_batch(d);
+    /* Most copies of an event are duplicates from other mesh peers: drop them here, before any
+     * copy, transaction or signature check. */
+    rumor_event_t ev;
+    if (rumor_event_decode(frame + 2, len - 2, &ev) == RUMOR_OK && seen_has(d->seen, ev.id)) {
+        d->stats.received++;
+        d->stats.duplicates++;
+        d->stats.seen_hits++;
+        return;
+    }
+    if (b->n >= d->cfg->batch_max || b->n >= b->cap) process_batch(d);
     uint8_t *copy = malloc(len);
     if (!copy) return;
     memcpy(copy, frame, len);
@@ -1497,7 +1616,8 @@ static void on_graft(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
     d->stats.graft_in++;
     topic_t *t = topic_find(d, f->topic);
     if (!t || in_mesh(t, p)) return;
-    if (t->n_mesh >= d->cfg->d_hi || t->n_mesh >= 64 || !peer_subscribes(p, f->topic)) {
+    /* Accepting up to D (not D_hi) keeps the degree, and so the duplicates, near D. */
+    if (t->n_mesh >= d->cfg->d || t->n_mesh >= 64 || !peer_subscribes(p, f->topic)) {
         rumor_wire_frame_t r = {.type = RUMOR_WIRE_PRUNE, .topic = f->topic};
         if (send_frame(d, p, &r)) d->stats.prune_out++;
         return;
@@ -1831,6 +1951,14 @@ static void on_heartbeat(uv_timer_t *h)
     }
     if (pending) rumor_daemon_flush(d);
     if (now - d->seen->rotated_ms > d->cfg->seen_ttl_ms / 2) seen_rotate(d->seen, now);
+    for (size_t i = 0; i < d->pending->n;) {
+        if (now - d->pending->e[i].added_ms > PENDING_TTL_MS) {
+            d->stats.pending_dropped++;
+            pending_remove(d->pending, i, true);
+        } else {
+            i++;
+        }
+    }
     join_timeouts(d);
 }
 
@@ -1986,6 +2114,9 @@ int rumor_node_run(rumor_node_t *node, const rumor_node_run_t *opt)
     d->lan = opt->lan;
     d->start_ms = rumor_now_ms();
     signal(SIGPIPE, SIG_IGN);
+    /* libzmq's I/O thread would otherwise get a malloc arena of its own: hundreds of nodes share a
+     * machine, and an idle node should stay small. */
+    mallopt(M_ARENA_MAX, 1);
     if (uv_loop_init(&loop) < 0) {
         free(d);
         return RUMOR_ERR_NOMEM;
@@ -1997,9 +2128,10 @@ int rumor_node_run(rumor_node_t *node, const rumor_node_run_t *opt)
     d->seen = seen_new(opt->cfg->seen_max);
     d->mcache = mcache_new(opt->cfg->history_length);
     d->batch = batch_new(opt->cfg->batch_max);
+    d->pending = calloc(1, sizeof *d->pending);
     d->cands = calloc(opt->cfg->passive_max + 1, sizeof *d->cands);
     d->banned = calloc(BANS_MAX, sizeof *d->banned);
-    if (!d->seen || !d->mcache || !d->batch || !d->cands || !d->banned) {
+    if (!d->seen || !d->mcache || !d->batch || !d->pending || !d->cands || !d->banned) {
         rc = RUMOR_ERR_NOMEM;
         goto out;
     }
@@ -2062,6 +2194,8 @@ out:
     seen_free(&d->seen);
     mcache_free(&d->mcache);
     batch_free(&d->batch);
+    while (d->pending && d->pending->n) pending_remove(d->pending, 0, true);
+    free(d->pending);
     free(d->cands);
     free(d->banned);
     free(d->topics);

@@ -13,58 +13,60 @@
 
 /* Counters reported by `stats`, in the order they are printed. */
 #define RUMOR_DAEMON_STATS(X)                                                                      \
-    X(received)        /* events offered by peers */                                               \
-    X(delivered)       /* new, valid events stored (from peers) */                                 \
-    X(published)       /* own events handed to the mesh */                                         \
-    X(duplicates)      /* events we already had (seen cache or store) */                           \
-    X(seen_hits)       /* of the duplicates: caught by the seen cache */                           \
-    X(invalid)         /* events that failed validation */                                         \
-    X(missing_parent)  /* of the invalid: a parent not stored */                                   \
-    X(unsubscribed)    /* events of topics we do not hold */                                       \
-    X(forwarded)       /* EVENT frames pushed on to mesh peers */                                  \
-    X(frames_in)       /* frames received */                                                       \
-    X(frames_out)      /* frames sent */                                                           \
-    X(bytes_in)        /* their bytes */                                                           \
-    X(bytes_out)       /* frame bytes sent */                                                      \
-    X(malformed)       /* frames that broke section 9.2 */                                         \
-    X(rate_limited)    /* frames dropped by a peer's rate limit */                                 \
-    X(queue_drops)     /* frames dropped: a peer's send queue was full */                          \
-    X(unroutable)      /* frames to a link that had gone */                                        \
-    X(hello_in)        /* HELLO frames */                                                          \
-    X(ping_in)         /* PING frames */                                                           \
-    X(pong_in)         /* PONG frames */                                                           \
-    X(sub_in)          /* SUB frames received */                                                   \
-    X(sub_out)         /* SUB frames sent */                                                       \
-    X(graft_in)        /* GRAFT received */                                                        \
-    X(graft_out)       /* GRAFT sent */                                                            \
-    X(prune_in)        /* PRUNE received */                                                        \
-    X(prune_out)       /* PRUNE sent */                                                            \
-    X(ihave_in)        /* IHAVE received */                                                        \
-    X(ihave_out)       /* IHAVE sent */                                                            \
-    X(iwant_in)        /* IWANT received */                                                        \
-    X(iwant_out)       /* IWANT sent */                                                            \
-    X(iwant_served)    /* events sent in answer to IWANT */                                        \
-    X(peers_in)        /* PEERS frames received */                                                 \
-    X(peers_out)       /* PEERS frames sent */                                                     \
-    X(join_in)         /* JOIN requests answered */                                                \
-    X(members_added)   /* MEMBER_ADD authored for joiners */                                       \
-    X(sync_in)         /* SYNC requests answered */                                                \
-    X(sync_out)        /* SYNC requests sent */                                                    \
-    X(sync_events_out) /* events sent in answer to SYNC */                                         \
-    X(sync_events_in)  /* events received by SYNC that were new */                                 \
-    X(peers_connected) /* links that completed HELLO */                                            \
-    X(peers_dropped)   /* peers dropped (silence, errors, misbehaviour) */                         \
-    X(peers_banned)    /* of those: banned for misbehaviour */                                     \
-    X(dials)           /* outgoing dials */                                                        \
-    X(dial_failures)   /* dials that never reached HELLO */                                        \
-    X(zap_denied)      /* handshakes refused by the ZAP handler */                                 \
-    X(beacons_in)      /* beacons taken */                                                         \
-    X(beacons_out)     /* beacons sent */                                                          \
-    X(beacons_bad)     /* datagrams on the beacon port that were not beacons */                    \
-    X(beacons_dropped) /* beacons over the rate limit */                                           \
-    X(ctl_requests)    /* control requests */                                                      \
-    X(ctl_bad)         /* malformed control requests or foreign users */                           \
-    X(commits)         /* store transactions for peer events */
+    X(received)       /* events offered by peers */                                                \
+    X(delivered)      /* new, valid events stored (from peers) */                                  \
+    X(published)      /* own events handed to the mesh */                                          \
+    X(duplicates)     /* events we already had (seen cache or store) */                            \
+    X(seen_hits)      /* of the duplicates: caught by the seen cache */                            \
+    X(invalid)        /* events that failed validation */                                          \
+    X(missing_parent) /* events that arrived before a parent (kept pending, parents asked for) */  \
+    X(pending_resolved) /* pending events stored once their parents came */                        \
+    X(pending_dropped)  /* pending events given up (too many, or parents never came) */            \
+    X(unsubscribed)     /* events of topics we do not hold */                                      \
+    X(forwarded)        /* EVENT frames pushed on to mesh peers */                                 \
+    X(frames_in)        /* frames received */                                                      \
+    X(frames_out)       /* frames sent */                                                          \
+    X(bytes_in)         /* their bytes */                                                          \
+    X(bytes_out)        /* frame bytes sent */                                                     \
+    X(malformed)        /* frames that broke section 9.2 */                                        \
+    X(rate_limited)     /* frames dropped by a peer's rate limit */                                \
+    X(queue_drops)      /* frames dropped: a peer's send queue was full */                         \
+    X(unroutable)       /* frames to a link that had gone */                                       \
+    X(hello_in)         /* HELLO frames */                                                         \
+    X(ping_in)          /* PING frames */                                                          \
+    X(pong_in)          /* PONG frames */                                                          \
+    X(sub_in)           /* SUB frames received */                                                  \
+    X(sub_out)          /* SUB frames sent */                                                      \
+    X(graft_in)         /* GRAFT received */                                                       \
+    X(graft_out)        /* GRAFT sent */                                                           \
+    X(prune_in)         /* PRUNE received */                                                       \
+    X(prune_out)        /* PRUNE sent */                                                           \
+    X(ihave_in)         /* IHAVE received */                                                       \
+    X(ihave_out)        /* IHAVE sent */                                                           \
+    X(iwant_in)         /* IWANT received */                                                       \
+    X(iwant_out)        /* IWANT sent */                                                           \
+    X(iwant_served)     /* events sent in answer to IWANT */                                       \
+    X(peers_in)         /* PEERS frames received */                                                \
+    X(peers_out)        /* PEERS frames sent */                                                    \
+    X(join_in)          /* JOIN requests answered */                                               \
+    X(members_added)    /* MEMBER_ADD authored for joiners */                                      \
+    X(sync_in)          /* SYNC requests answered */                                               \
+    X(sync_out)         /* SYNC requests sent */                                                   \
+    X(sync_events_out)  /* events sent in answer to SYNC */                                        \
+    X(sync_events_in)   /* events received by SYNC that were new */                                \
+    X(peers_connected)  /* links that completed HELLO */                                           \
+    X(peers_dropped)    /* peers dropped (silence, errors, misbehaviour) */                        \
+    X(peers_banned)     /* of those: banned for misbehaviour */                                    \
+    X(dials)            /* outgoing dials */                                                       \
+    X(dial_failures)    /* dials that never reached HELLO */                                       \
+    X(zap_denied)       /* handshakes refused by the ZAP handler */                                \
+    X(beacons_in)       /* beacons taken */                                                        \
+    X(beacons_out)      /* beacons sent */                                                         \
+    X(beacons_bad)      /* datagrams on the beacon port that were not beacons */                   \
+    X(beacons_dropped)  /* beacons over the rate limit */                                          \
+    X(ctl_requests)     /* control requests */                                                     \
+    X(ctl_bad)          /* malformed control requests or foreign users */                          \
+    X(commits)          /* store transactions for peer events */
 
 typedef struct {
 #define RUMOR_STAT_FIELD_(name) uint64_t name;
@@ -173,6 +175,7 @@ struct daemon {
     struct seen *seen;
     struct mcache *mcache;
     struct batch *batch;
+    struct pending *pending; /* events waiting for their parents */
     uint64_t heartbeats;
     uv_timer_t heartbeat;
 
