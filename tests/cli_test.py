@@ -814,6 +814,26 @@ def test_send_while_the_node_runs_is_gossiped_and_followed(root):
         n.stop()
 
 
+def test_chat_sends_typed_lines(root):
+    h = Home(root)
+    h.init("--no-passphrase")
+    h.run("room", "create", "lan")
+    h.run("room", "create", "lan/general")
+    h.run("send", "lan", "before")
+    n = Node(h)
+    try:
+        out, _ = h.run("chat", "lan", stdin="typed line\n/rooms\n/join lan/general\nin general\n/nick carol\n/quit\n")
+        assert "before" in out and "lan/general" in out, out
+        texts = [json.loads(l)["text"] for l in h.run("log", "lan", "--json")[0].splitlines()]
+        assert texts == ["before", "typed line"], texts
+        texts = [json.loads(l)["text"] for l in h.run("log", "lan/general", "--json")[0].splitlines()]
+        assert texts == ["in general"], texts
+        assert json.loads(h.run("id", "--json")[0])["nick"] == "carol"
+    finally:
+        n.stop()
+    h.run("chat", "lan", stdin="", expect=1)  # needs the running node
+
+
 def main():
     tests = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_") and callable(f)]
     passed = failed = 0
