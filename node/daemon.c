@@ -1133,7 +1133,14 @@ static int batch_fn(rumor_txn_t *t, void *ctx)
         uint8_t topic[ID];
         if (rumor_event_decode(buf, len, &ev) < 0) {
             /* The frame decoder checked the size only: this is an invalid event. */
-            if (!e->counted) d->stats.invalid++, e->counted = true;
+            if (!e->counted) {
+                e->counted = true;
+                d->stats.received++;
+                d->stats.invalid++;
+                peer_t *p = peer_find(d, e->from);
+                if (p && ++p->invalid > INVALID_MAX)
+                    peer_drop(d, p, "too many invalid events", true);
+            }
             continue;
         }
         if (!e->counted && !e->retried) d->stats.received++;

@@ -36,7 +36,7 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
                     unsigned flags)
 {
     daemon_t *d = h->data;
-    if (nread <= 0 || !addr) return;
+    if (nread < 0 || !addr) return; /* an error, or nothing more to read */
     if (flags & UV_UDP_PARTIAL) {
         d->stats.beacons_bad++;
         return;
