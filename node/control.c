@@ -70,6 +70,12 @@ static void client_send(ctl_client_t *c, rumor_ctl_writer_t *w)
     const uint8_t *msg;
     size_t len;
     if (c->closing) goto out;
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > FOLLOW_QUEUE_MAX) {
+        /* A client that does not read its answers does not get to grow our memory. */
+        rumor_daemon_log(c->d, LOG_WARN, "a control client reads too slowly: dropped");
+        client_close(c);
+        goto out;
+    }
     if (rumor_ctl_writer_finish(w, &msg, &len) < 0) {
         /* A reply we cannot build is our bug: say so rather than leave the client waiting. */
         rumor_daemon_log(c->d, LOG_ERROR, "a control reply could not be encoded");

@@ -38,6 +38,8 @@ enum { ZSOCK_ROUTER = 1, ZSOCK_DEALER, ZSOCK_ZAP };
 #define MALFORMED_MAX 32
 #define INVALID_MAX   256
 #define BANS_MAX      256
+/* Events a peer may have sent to it in answers (IWANT, SYNC) per heartbeat. */
+#define ANSWER_BUDGET 1024
 /* Peers dialed per heartbeat at most. */
 #define DIALS_PER_BEAT 4
 /* Ids kept per heartbeat window of the message cache. */
@@ -235,14 +237,13 @@ static void mcache_shift(struct mcache *m)
 /* ---- peer events waiting for their batch transaction ---------------------------- */
 
 typedef struct {
-    uint8_t from[ID]; /* the peer it came from */
-    bool by_sync;     /* an answer to our SYNC: stored, not forwarded */
-    bool forwarded;   /* pushed already (a transaction rerun must not push again) */
-    bool retried;     /* came back from the pending set (counted as received already) */
-    bool counted;     /* stats taken already */
-    bool notify;      /* a new message: tell followers once it is committed */
-    uint8_t room[ID]; /* its room and id, for that */
-    uint8_t id[ID];
+    uint8_t from[ID];  /* the peer it came from */
+    bool by_sync;      /* an answer to our SYNC: stored, not forwarded */
+    bool forwarded;    /* pushed already (a transaction rerun must not push again) */
+    bool retried;      /* came back from the pending set */
+    bool stored;       /* stored by the current attempt of the transaction */
+    uint8_t topic[ID]; /* its topic, once stored */
+    bool counted;      /* stats taken already */
     size_t len;
     uint8_t *frame; /* the whole EVENT frame: version | type | event */
 } bentry_t;
@@ -470,6 +471,7 @@ static peer_t *peer_new(daemon_t *d, const uint8_t pk[ID], uint8_t found)
     rumor_hex_encode(p->hex8, pk, 8);
     p->found = found;
     p->tokens = 2.0 * d->cfg->peer_rate;
+    p->budget = ANSWER_BUDGET;
     p->tokens_ms = now_ms(d);
     p->last_heard_ms = now_ms(d);
     p->next = d->peers;
@@ -557,15 +559,17 @@ static void misbehaved(daemon_t *d, peer_t *p, const char *what)
     if (++p->malformed > MALFORMED_MAX) peer_drop(d, p, "too many malformed frames", true);
 }
 
-/* Sends one frame to a peer over whichever of its links is up. */
-static bool peer_send(daemon_t *d, peer_t *p, const uint8_t *buf, size_t len)
+enum { LINK_ANY, LINK_OUT, LINK_IN };
+
+/* Sends one frame to a peer over the given link, or (LINK_ANY) whichever is up. */
+static bool peer_send_on(daemon_t *d, peer_t *p, int link, const uint8_t *buf, size_t len)
 {
     int rc;
     if (p->closing) return false;
-    if (p->out && p->out_ready) {
+    if (link != LINK_IN && p->out && p->out_ready) {
         rc = zmq_send(p->out->z, buf, len, ZMQ_DONTWAIT);
         mark_dirty(p->out);
-    } else if (p->rid_len && p->in_ready) {
+    } else if (link != LINK_OUT && p->rid_len && p->in_ready) {
         rc = zmq_send(d->router->z, p->rid, p->rid_len, ZMQ_DONTWAIT | ZMQ_SNDMORE);
         if (rc >= 0) rc = zmq_send(d->router->z, buf, len, ZMQ_DONTWAIT);
         mark_dirty(d->router);
@@ -586,7 +590,12 @@ static bool peer_send(daemon_t *d, peer_t *p, const uint8_t *buf, size_t len)
     return true;
 }
 
-static bool send_frame(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
+static bool peer_send(daemon_t *d, peer_t *p, const uint8_t *buf, size_t len)
+{
+    return peer_send_on(d, p, LINK_ANY, buf, len);
+}
+
+static bool send_frame_on(daemon_t *d, peer_t *p, int link, const rumor_wire_frame_t *f)
 {
     uint8_t buf[2 + 2 + RUMOR_WIRE_TOPICS_MAX * ID];
     size_t len = rumor_wire_encode(f, buf, sizeof buf);
@@ -594,7 +603,12 @@ static bool send_frame(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
         rumor_daemon_log(d, LOG_ERROR, "could not encode a frame of type %u", f->type);
         return false;
     }
-    return peer_send(d, p, buf, len);
+    return peer_send_on(d, p, link, buf, len);
+}
+
+static bool send_frame(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
+{
+    return send_frame_on(d, p, LINK_ANY, f);
 }
 
 static void hello_frame(daemon_t *d, rumor_wire_frame_t *f)
@@ -731,7 +745,7 @@ void rumor_daemon_candidate(daemon_t *d, const uint8_t pk[ID], const char *host,
 static peer_t *dial(daemon_t *d, cand_t *c)
 {
     uint8_t curve[32];
-    if (rumor_curve_public(curve, c->pk) < 0) return NULL;
+    if (rumor_curve_public(curve, c->pk) < 0 || is_banned(d, curve)) return NULL;
     peer_t *p = peer_find(d, c->pk);
     if (p && p->out) return p;
     bool v6 = strchr(c->host, ':') != NULL;
@@ -740,7 +754,9 @@ static peer_t *dial(daemon_t *d, cand_t *c)
     zsock_t *zs = zsock_open(d, ZMQ_DEALER, ZSOCK_DEALER);
     if (!zs) return NULL;
     link_options(d, zs->z, v6);
-    int ivl = 1000;
+    /* No silent reconnect: a new connection would need a new HELLO. A link that breaks goes
+     * quiet, the peer is dropped after peer_timeout_ms and dialed again with HELLO. */
+    int ivl = -1;
     zmq_setsockopt(zs->z, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
     zmq_setsockopt(zs->z, ZMQ_CURVE_SERVERKEY, curve, 32);
     zmq_setsockopt(zs->z, ZMQ_CURVE_PUBLICKEY, d->curve_pk, 32);
@@ -1021,8 +1037,9 @@ static size_t push(daemon_t *d, const uint8_t topic[ID], const uint8_t *frame, s
 }
 
 /*
- * Counts and traces a delivery. Followers are told only about committed
- * events (they read them from the store): peer events after their batch.
+ * Counts and traces a delivery and tells followers. Called only for events
+ * that are committed (followers read them from the store): peer events once
+ * their batch committed, own events (committed by the CLI) when flushed.
  */
 static void record_delivery(daemon_t *d, const rumor_event_t *ev, const uint8_t *from)
 {
@@ -1046,7 +1063,7 @@ static void record_delivery(daemon_t *d, const rumor_event_t *ev, const uint8_t 
                 (unsigned long long)now, id, room, author, (unsigned long long)ev->ts, ev->type,
                 src);
     }
-    if (ev->type == RUMOR_EV_MESSAGE && !from) rumor_ctl_notify(d, ev->room, ev->id);
+    if (ev->type == RUMOR_EV_MESSAGE) rumor_ctl_notify(d, ev->room, ev->id);
 }
 
 /* Asks for an event's missing parents (not stored, not pending) from the peer that sent it. */
@@ -1118,10 +1135,18 @@ static size_t release_pending(daemon_t *d, rumor_txn_t *t)
     return moved;
 }
 
+/*
+ * Validates and stores a batch of peer events in one transaction, pushing
+ * each new one on at once. The store may run this again from the start (a
+ * grown map): everything here is either inside the transaction or guarded
+ * by a flag of the entry; what must only follow a commit (seen cache,
+ * message cache, trace, followers) happens in process_batch.
+ */
 static int batch_fn(rumor_txn_t *t, void *ctx)
 {
     daemon_t *d = ctx;
     struct batch *b = d->batch;
+    for (size_t i = 0; i < b->n; i++) b->e[i].stored = false;
     for (size_t i = 0;; i++) {
         /* After the batch, pending events whose parents just came are taken in the same
          * transaction. */
@@ -1135,7 +1160,6 @@ static int batch_fn(rumor_txn_t *t, void *ctx)
             /* The frame decoder checked the size only: this is an invalid event. */
             if (!e->counted) {
                 e->counted = true;
-                d->stats.received++;
                 d->stats.invalid++;
                 peer_t *p = peer_find(d, e->from);
                 if (p && ++p->invalid > INVALID_MAX)
@@ -1143,7 +1167,6 @@ static int batch_fn(rumor_txn_t *t, void *ctx)
             }
             continue;
         }
-        if (!e->counted && !e->retried) d->stats.received++;
         if (seen_has(d->seen, ev.id)) {
             if (!e->counted) d->stats.duplicates++, d->stats.seen_hits++, e->counted = true;
             continue;
@@ -1188,21 +1211,8 @@ static int batch_fn(rumor_txn_t *t, void *ctx)
             e->forwarded = true;
             d->stats.forwarded += push(d, topic, e->frame, e->len, e->from);
         }
-        if (!e->counted || e->retried) {
-            if (e->retried) d->stats.pending_resolved++;
-            e->counted = true;
-            e->retried = false;
-            d->stats.delivered++;
-            if (e->by_sync) d->stats.sync_events_in++;
-            seen_add(d->seen, ev.id, now_ms(d));
-            if (!e->by_sync) mcache_add(d->mcache, topic, ev.id);
-            record_delivery(d, &ev, e->from);
-            if (ev.type == RUMOR_EV_MESSAGE) {
-                e->notify = true;
-                memcpy(e->room, ev.room, ID);
-                memcpy(e->id, ev.id, ID);
-            }
-        }
+        e->stored = true;
+        memcpy(e->topic, topic, ID);
     }
     return RUMOR_OK;
 }
@@ -1217,9 +1227,17 @@ static void process_batch(daemon_t *d)
     if (rc < 0)
         rumor_daemon_log(d, LOG_ERROR, "storing %zu peer events failed: %s", b->n,
                          rumor_strerror(rc));
-    else
-        for (size_t i = 0; i < b->n; i++)
-            if (b->e[i].notify) rumor_ctl_notify(d, b->e[i].room, b->e[i].id);
+    for (size_t i = 0; rc == RUMOR_OK && i < b->n; i++) {
+        bentry_t *e = &b->e[i];
+        rumor_event_t ev;
+        if (!e->stored || rumor_event_decode(e->frame + 2, e->len - 2, &ev) < 0) continue;
+        d->stats.delivered++;
+        if (e->retried) d->stats.pending_resolved++;
+        if (e->by_sync) d->stats.sync_events_in++;
+        seen_add(d->seen, ev.id, now_ms(d));
+        if (!e->by_sync) mcache_add(d->mcache, e->topic, ev.id);
+        record_delivery(d, &ev, e->from);
+    }
     /* Ids of events that were not stored must not block a later, good copy. */
     batch_clear(b);
     if (d->trace) fflush(d->trace);
@@ -1232,8 +1250,8 @@ static void queue_event(daemon_t *d, peer_t *p, const uint8_t *frame, size_t len
     /* Most copies of an event are duplicates from other mesh peers: drop them here, before any
      * copy, transaction or signature check. */
     rumor_event_t ev;
+    d->stats.received++;
     if (rumor_event_decode(frame + 2, len - 2, &ev) == RUMOR_OK && seen_has(d->seen, ev.id)) {
-        d->stats.received++;
         d->stats.duplicates++;
         d->stats.seen_hits++;
         return;
@@ -1252,75 +1270,111 @@ static void queue_event(daemon_t *d, peer_t *p, const uint8_t *frame, size_t len
 
 /* ---- own events: the outbox ------------------------------------------------------- */
 
-typedef struct {
-    daemon_t *d;
-    rumor_txn_t *t;
-    uint8_t (*done)[ID];
-    size_t n_done, cap;
-    uint8_t *frame;
-} flush_t;
+/* Own events handed to peers per flush at most (the rest go at the next heartbeat). */
+#define FLUSH_MAX 1024
+/* Outbox entries looked at per flush at most. */
+#define OUTBOX_SCAN_MAX 65536
 
-static int flush_step(void *ctx, const uint8_t id[ID])
+typedef struct {
+    uint64_t lamport;
+    uint8_t id[ID];
+} outbox_entry_t;
+
+typedef struct {
+    rumor_txn_t *t;
+    outbox_entry_t *e;
+    size_t n, cap;
+} outbox_scan_t;
+
+static int outbox_collect(void *ctx, const uint8_t id[ID])
 {
-    flush_t *f = ctx;
-    daemon_t *d = f->d;
+    outbox_scan_t *o = ctx;
     const uint8_t *buf;
     size_t len;
-    rumor_event_t ev;
-    uint8_t topic[ID];
-    if (rumor_store_event_get(f->t, id, &buf, &len) < 0 || len > RUMOR_EVENT_MAX ||
-        rumor_event_decode(buf, len, &ev) < 0 || event_topic(f->t, &ev, topic) < 0)
-        return 0;
-    f->frame[0] = RUMOR_WIRE_VERSION;
-    f->frame[1] = RUMOR_WIRE_EVENT;
-    memcpy(f->frame + 2, buf, len);
-    bool first = !seen_has(d->seen, id);
-    if (first) {
-        seen_add(d->seen, id, now_ms(d));
-        mcache_add(d->mcache, topic, id);
-        record_delivery(d, &ev, NULL);
-        if (ev.type == RUMOR_EV_ROOM_CREATE || ev.type == RUMOR_EV_MEMBER_ADD ||
-            ev.type == RUMOR_EV_MEMBER_REMOVE)
-            d->batch->topics_changed = true;
-    }
-    size_t sent = push(d, topic, f->frame, len + 2, NULL);
-    if (sent) {
-        d->stats.published++;
-        d->stats.forwarded += sent;
-        if (f->n_done < f->cap) memcpy(f->done[f->n_done++], id, ID);
-    }
-    return f->n_done >= f->cap ? 1 : 0;
+    if (o->n >= o->cap) return 1;
+    if (rumor_store_event_get(o->t, id, &buf, &len) < 0 || len < RUMOR_EVENT_FIXED) return 0;
+    o->e[o->n].lamport = rumor_get_u64(buf + 66);
+    memcpy(o->e[o->n].id, id, ID);
+    o->n++;
+    return 0;
 }
+
+/* Causal order: a parent has a smaller lamport than its children (section 4.1). */
+static int outbox_cmp(const void *a, const void *b)
+{
+    const outbox_entry_t *x = a, *y = b;
+    if (x->lamport != y->lamport) return x->lamport < y->lamport ? -1 : 1;
+    return memcmp(x->id, y->id, ID);
+}
+
+typedef struct {
+    outbox_entry_t *e;
+    size_t n;
+} unqueue_t;
 
 static int unqueue_fn(rumor_txn_t *t, void *ctx)
 {
-    flush_t *f = ctx;
-    for (size_t i = 0; i < f->n_done; i++) {
-        int rc = rumor_store_outbox_del(t, f->done[i]);
+    unqueue_t *u = ctx;
+    for (size_t i = 0; i < u->n; i++) {
+        int rc = rumor_store_outbox_del(t, u->e[i].id);
         if (rc < 0 && rc != RUMOR_ERR_NOT_FOUND) return rc;
     }
     return RUMOR_OK;
 }
 
+/*
+ * Pushes own events from the outbox in causal order (the outbox is keyed by
+ * id, which is no order at all), so receivers never get a child before its
+ * parent, and removes those a peer took.
+ */
 void rumor_daemon_flush(daemon_t *d)
 {
     rumor_txn_t *t;
-    flush_t f = {.d = d, .cap = 1024};
-    d->batch->topics_changed = false;
-    f.done = malloc(f.cap * ID);
-    f.frame = malloc(RUMOR_WIRE_FRAME_MAX);
-    if (!f.done || !f.frame || rumor_store_read_begin(d->node->store, &t) < 0) goto out;
-    f.t = t;
-    rumor_store_outbox_each(t, flush_step, &f);
-    rumor_store_read_end(&t);
-    if (f.n_done) rumor_store_write_as(d->node->store, RUMOR_STORE_BATCH, unqueue_fn, &f);
-out:
-    free(f.done);
-    free(f.frame);
-    if (d->batch->topics_changed) {
-        d->batch->topics_changed = false;
-        rumor_daemon_resubscribe(d);
+    outbox_scan_t o = {.cap = OUTBOX_SCAN_MAX};
+    uint8_t *frame = malloc(RUMOR_WIRE_FRAME_MAX);
+    outbox_entry_t *sent = malloc(FLUSH_MAX * sizeof *sent);
+    size_t n_sent = 0;
+    bool topics_changed = false;
+    o.e = malloc(o.cap * sizeof *o.e);
+    if (!frame || !sent || !o.e || rumor_store_read_begin(d->node->store, &t) < 0) goto out;
+    o.t = t;
+    rumor_store_outbox_each(t, outbox_collect, &o);
+    qsort(o.e, o.n, sizeof *o.e, outbox_cmp);
+    for (size_t i = 0; i < o.n && i < FLUSH_MAX; i++) {
+        const uint8_t *buf;
+        size_t len;
+        rumor_event_t ev;
+        uint8_t topic[ID];
+        if (rumor_store_event_get(t, o.e[i].id, &buf, &len) < 0 || len > RUMOR_EVENT_MAX ||
+            rumor_event_decode(buf, len, &ev) < 0 || event_topic(t, &ev, topic) < 0)
+            continue;
+        frame[0] = RUMOR_WIRE_VERSION;
+        frame[1] = RUMOR_WIRE_EVENT;
+        memcpy(frame + 2, buf, len);
+        if (!seen_has(d->seen, ev.id)) {
+            seen_add(d->seen, ev.id, now_ms(d));
+            mcache_add(d->mcache, topic, ev.id);
+            record_delivery(d, &ev, NULL);
+            topics_changed |= ev.type == RUMOR_EV_ROOM_CREATE || ev.type == RUMOR_EV_MEMBER_ADD ||
+                              ev.type == RUMOR_EV_MEMBER_REMOVE;
+        }
+        size_t pushed = push(d, topic, frame, len + 2, NULL);
+        if (pushed) {
+            d->stats.published++;
+            d->stats.forwarded += pushed;
+            sent[n_sent++] = o.e[i];
+        }
     }
+    rumor_store_read_end(&t);
+    if (n_sent) {
+        unqueue_t u = {sent, n_sent};
+        rumor_store_write_as(d->node->store, RUMOR_STORE_BATCH, unqueue_fn, &u);
+    }
+out:
+    free(o.e);
+    free(sent);
+    free(frame);
+    if (topics_changed) rumor_daemon_resubscribe(d);
 }
 
 /* ---- joining ---------------------------------------------------------------------- */
@@ -1491,12 +1545,13 @@ static int sync_step(void *ctx, uint64_t lamport, const uint8_t id[ID], uint8_t 
 {
     (void)type;
     sync_walk_t *w = ctx;
-    if (w->sent >= w->max) return 1; /* there is more */
+    if (w->sent >= w->max || !w->p->budget) return 1; /* there is more */
     const uint8_t *buf;
     size_t len;
     if (rumor_store_event_get(w->t, id, &buf, &len) < 0 || len > RUMOR_EVENT_MAX) return 0;
     memcpy(w->frame + 2, buf, len);
     if (peer_send(w->d, w->p, w->frame, len + 2)) w->d->stats.sync_events_out++;
+    w->p->budget--;
     w->sent++;
     w->last_lamport = lamport;
     memcpy(w->last_id, id, ID);
@@ -1535,7 +1590,7 @@ static void on_sync(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
             more = rumor_store_log_after(t, f->topic, f->lamport, f->cursor_id, sync_step, &w) == 1;
             /* With a key room's history come its members' nicks (before SYNC_END). */
             profiles_walk_t pw = {d, p, t, w.frame};
-            if (!more) rumor_store_member_each(t, f->topic, member_profile, &pw);
+            if (!more && f->lamport == 0) rumor_store_member_each(t, f->topic, member_profile, &pw);
         }
         rumor_store_read_end(&t);
     }
@@ -1580,7 +1635,7 @@ static void on_iwant(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
     }
     frame[0] = RUMOR_WIRE_VERSION;
     frame[1] = RUMOR_WIRE_EVENT;
-    for (size_t i = 0; i < f->n; i++) {
+    for (size_t i = 0; i < f->n && p->budget; i++) {
         const uint8_t *buf;
         size_t len;
         rumor_event_t ev;
@@ -1591,6 +1646,7 @@ static void on_iwant(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
             continue;
         memcpy(frame + 2, buf, len);
         if (peer_send(d, p, frame, len + 2)) d->stats.iwant_served++;
+        p->budget--;
     }
     rumor_store_read_end(&t);
     free(frame);
@@ -1661,8 +1717,8 @@ static bool rate_ok(daemon_t *d, peer_t *p)
     return true;
 }
 
-/* Handles one frame from a peer whose link finished HELLO. */
-static void on_frame(daemon_t *d, peer_t *p, const uint8_t *buf, size_t len)
+/* Handles one frame from a peer whose link finished HELLO; `link` is the one it came on. */
+static void on_frame(daemon_t *d, peer_t *p, int link, const uint8_t *buf, size_t len)
 {
     rumor_wire_frame_t f;
     if (!rate_ok(d, p)) return;
@@ -1676,7 +1732,7 @@ static void on_frame(daemon_t *d, peer_t *p, const uint8_t *buf, size_t len)
     case RUMOR_WIRE_PING: {
         d->stats.ping_in++;
         rumor_wire_frame_t r = {.type = RUMOR_WIRE_PONG, .nonce = f.nonce};
-        send_frame(d, p, &r);
+        send_frame_on(d, p, link, &r); /* the link that asked is the one being measured */
         break;
     }
     case RUMOR_WIRE_PONG:
@@ -1736,6 +1792,11 @@ static void on_inbound_hello(daemon_t *d, const uint8_t *rid, size_t rid_len, zm
         misbehaved(d, NULL, "a HELLO naming a key it does not hold");
         return;
     }
+    /* A ban closes no open link: a banned key's new HELLO on one is refused here. */
+    if (is_banned(d, curve)) {
+        d->stats.zap_denied++;
+        return;
+    }
     d->stats.hello_in++;
     peer_t *p = peer_find(d, f.pk);
     bool was_ready = p && rumor_daemon_peer_ready(p);
@@ -1757,7 +1818,7 @@ static void on_inbound_hello(daemon_t *d, const uint8_t *rid, size_t rid_len, zm
     p->last_heard_ms = now_ms(d);
     rumor_wire_frame_t r;
     hello_frame(d, &r);
-    send_frame(d, p, &r);
+    send_frame_on(d, p, LINK_IN, &r); /* the answer goes back on the link that said HELLO */
     peer_ready(d, p, was_ready);
 }
 
@@ -1772,7 +1833,7 @@ static void router_message(daemon_t *d, zmq_msg_t *rid, zmq_msg_t *msg)
         on_inbound_hello(d, r, rl, msg);
         return;
     }
-    on_frame(d, p, zmq_msg_data(msg), zmq_msg_size(msg));
+    on_frame(d, p, LINK_IN, zmq_msg_data(msg), zmq_msg_size(msg));
 }
 
 static void dealer_message(daemon_t *d, peer_t *p, zmq_msg_t *msg)
@@ -1797,7 +1858,7 @@ static void dealer_message(daemon_t *d, peer_t *p, zmq_msg_t *msg)
         peer_ready(d, p, was_ready);
         return;
     }
-    on_frame(d, p, buf, len);
+    on_frame(d, p, LINK_OUT, buf, len);
 }
 
 /* ZAP (RFC 27): accept every Curve key that is not banned; its hex is the user id. */
@@ -1924,10 +1985,22 @@ static void on_heartbeat(uv_timer_t *h)
     for (peer_t *p = d->peers; p; p = p->next) {
         if (p->closing) continue;
         if (!rumor_daemon_peer_ready(p)) {
-            if (p->out && now - p->dial_ms > d->cfg->dial_timeout_ms) {
+            if (!p->out) {
+                /* Its only link (inbound) went away. */
+                peer_drop(d, p, "link closed", false);
+            } else if (now - p->dial_ms > d->cfg->dial_timeout_ms) {
                 d->stats.dial_failures++;
                 rumor_daemon_log(d, LOG_DEBUG, "dial to %s:%u (%s) failed", p->host, p->port,
                                  p->hex8);
+                for (size_t i = 0; i < d->n_cands; i++) {
+                    cand_t *c = &d->cands[i];
+                    /* Hearsay that never answers makes room for other candidates. */
+                    if (memcmp(c->pk, p->pk, ID) == 0 && c->found == FOUND_EXCHANGE &&
+                        ++c->failures >= 3) {
+                        d->cands[i] = d->cands[--d->n_cands];
+                        break;
+                    }
+                }
                 peer_drop(d, p, "no answer", false);
             }
             continue;
@@ -1936,6 +2009,7 @@ static void on_heartbeat(uv_timer_t *h)
             peer_drop(d, p, "silent", false);
             continue;
         }
+        p->budget = ANSWER_BUDGET;
         rumor_wire_frame_t f = {.type = RUMOR_WIRE_PING};
         randombytes_buf(&f.nonce, sizeof f.nonce);
         p->ping_nonce = f.nonce;

@@ -124,6 +124,7 @@ struct peer {
     double tokens;               /* rate limit bucket */
     uint64_t tokens_ms;          /* last refill */
     uint32_t malformed, invalid; /* misbehaviour so far */
+    uint32_t budget;             /* events it may still be sent in answers this heartbeat */
     uint64_t warn_ms;            /* last warning logged about it */
     bool closing;                /* dropped; freed after the current batch */
     peer_t *next;
@@ -137,6 +138,7 @@ typedef struct {
     uint8_t found;
     uint64_t next_ms;    /* loop time before which it is not dialed */
     uint32_t backoff_ms; /* next back-off after a failure */
+    uint32_t failures;   /* dials that never reached HELLO */
 } cand_t;
 
 /* One topic we subscribe to and its mesh. */
