@@ -916,7 +916,11 @@ static void shuffle(peer_t **a, size_t n)
     }
 }
 
-/* Recent ids of a topic (the last history_gossip heartbeats), newest first. */
+/*
+ * The newest ids of a topic (of the last history_gossip heartbeats), listed
+ * oldest first: the IWANT that answers an IHAVE keeps its order, and so the
+ * events come back parents before children.
+ */
 static size_t recent_ids(daemon_t *d, const uint8_t topic[ID], uint8_t *ids)
 {
     struct mcache *m = d->mcache;
@@ -926,6 +930,12 @@ static size_t recent_ids(daemon_t *d, const uint8_t topic[ID], uint8_t *ids)
         for (size_t k = m->n[w]; k > 0 && n < RUMOR_WIRE_IDS_MAX; k--)
             if (memcmp(m->win[w][k - 1].topic, topic, ID) == 0)
                 memcpy(ids + ID * n++, m->win[w][k - 1].id, ID);
+    for (size_t i = 0; i < n / 2; i++) {
+        uint8_t tmp[ID];
+        memcpy(tmp, ids + ID * i, ID);
+        memcpy(ids + ID * i, ids + ID * (n - 1 - i), ID);
+        memcpy(ids + ID * (n - 1 - i), tmp, ID);
+    }
     return n;
 }
 
@@ -1353,13 +1363,14 @@ void rumor_daemon_flush(daemon_t *d)
         memcpy(frame + 2, buf, len);
         if (!seen_has(d->seen, ev.id)) {
             seen_add(d->seen, ev.id, now_ms(d));
-            mcache_add(d->mcache, topic, ev.id);
             record_delivery(d, &ev, NULL);
             topics_changed |= ev.type == RUMOR_EV_ROOM_CREATE || ev.type == RUMOR_EV_MEMBER_ADD ||
                               ev.type == RUMOR_EV_MEMBER_REMOVE;
         }
         size_t pushed = push(d, topic, frame, len + 2, NULL);
         if (pushed) {
+            /* Announced (IHAVE) only once it is out, in the order it went out. */
+            mcache_add(d->mcache, topic, ev.id);
             d->stats.published++;
             d->stats.forwarded += pushed;
             sent[n_sent++] = o.e[i];
