@@ -67,8 +67,9 @@ int cmd_room_invite(const cli_t *c, int argc, char **argv);
 int cmd_room_join(const cli_t *c, int argc, char **argv);
 /* Prints the running node's status (JSON or text); RUMOR_ERR_NOT_FOUND when none runs. */
 int status_running(const cli_t *c, bool json);
-/* Lists the node's addresses as JSON array items (nothing when it is not running). */
-void print_addresses_json(const cli_t *c);
+/* Prints the running node's address: a JSON array item, or an "address:" line (nothing when it
+ * is not running). */
+void print_addresses(const cli_t *c, bool json);
 /* Follows a room after its history was printed (log --follow). */
 int follow_room(const cli_t *c, rumor_node_t *n, const uint8_t room[RUMOR_ID_BYTES], log_out_t *o,
                 int fd);
@@ -167,8 +168,9 @@ int cmd_room_invite(const cli_t *c, int argc, char **argv);
 int cmd_room_join(const cli_t *c, int argc, char **argv);
 /* Prints the running node's status (JSON or text); RUMOR_ERR_NOT_FOUND when none runs. */
 int status_running(const cli_t *c, bool json);
-/* Lists the node's addresses as JSON array items (nothing when it is not running). */
-void print_addresses_json(const cli_t *c);
+/* Prints the running node's address: a JSON array item, or an "address:" line (nothing when it
+ * is not running). */
+void print_addresses(const cli_t *c, bool json);
 /* Follows a room after its history was printed (log --follow). */
 int follow_room(const cli_t *c, rumor_node_t *n, const uint8_t room[RUMOR_ID_BYTES], log_out_t *o,
                 int fd);

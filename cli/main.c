@@ -369,7 +369,7 @@ static int cmd_id(const cli_t *c, int argc, char **argv)
         fputs(",\"nick\":", stdout);
         json_str(stdout, nick);
         fputs(",\"addresses\":[", stdout);
-        print_addresses_json(c);
+        print_addresses(c, true);
         fputs("],\"protected\":", stdout);
         fputs(rumor_node_is_protected(n) ? "true" : "false", stdout);
         fputs("}\n", stdout);
@@ -380,6 +380,7 @@ static int cmd_id(const cli_t *c, int argc, char **argv)
             term_text(stdout, nick, strlen(nick));
             fputc('\n', stdout);
         }
+        print_addresses(c, false);
     }
     rumor_node_close(&n);
     return 0;

@@ -254,17 +254,21 @@ int status_running(const cli_t *c, bool json)
 
 static int address_final(void *ctx, const rumor_ctl_record_t *r)
 {
-    (void)ctx;
+    bool json = *(bool *)ctx;
     char addr[256];
-    if (str_field(r, "address", addr, sizeof addr)) json_str(stdout, addr);
+    if (!str_field(r, "address", addr, sizeof addr)) return 0;
+    if (json)
+        json_str(stdout, addr);
+    else
+        printf("address: %s\n", addr);
     return 0;
 }
 
-void print_addresses_json(const cli_t *c)
+void print_addresses(const cli_t *c, bool json)
 {
     rumor_ctl_writer_t w;
     writer_op(&w, "status");
-    ctl_request(c, &w, NULL, address_final, NULL, CTL_TIMEOUT_MS);
+    ctl_request(c, &w, NULL, address_final, &json, CTL_TIMEOUT_MS);
 }
 
 typedef struct {
