@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds rumor and runs every test:
-#   1. the ASan+UBSan build of the unit tests and fuzz seed replays,
+#   1. the ASan+UBSan build of the unit tests and fuzz seed replays, and the mesh
+#      tests with sanitized nodes (any sanitizer report fails a node's clean exit),
 #   2. each libFuzzer target for a bounded time (FUZZ_SECONDS, default 30),
 #   3. the normal build's full CTest suite (unit, fuzz replays, CLI).
 # It exits non-zero if anything fails. CI runs exactly this.
@@ -19,6 +20,9 @@ cmake -S . -B build-asan -DRUMOR_WERROR=ON -DRUMOR_SANITIZE=ON -DCMAKE_BUILD_TYP
 cmake --build build-asan -j"$JOBS" >/dev/null
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j"$JOBS" -R 'unit|fuzz_replay'
+echo "== sanitizer build: the mesh tests against ASan+UBSan nodes"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  python3 tests/mesh_test.py build-asan/rumor
 
 if command -v clang >/dev/null 2>&1; then
   echo "== fuzzing: ${FUZZ_SECONDS}s per target"

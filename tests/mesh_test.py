@@ -166,6 +166,13 @@ class Node:
                 except ProcessLookupError:
                     pass
                 self.proc.wait(timeout=10)
+                raise AssertionError(f"[{self.name}] did not stop within 10 s of signal {sig}")
+            rc = self.proc.returncode
+            self.proc = None
+            # SIGTERM must shut down cleanly (exit 0); under sanitizers a leak or an error
+            # found on the way out changes the exit status too.
+            if sig == signal.SIGTERM and rc != 0:
+                raise AssertionError(f"[{self.name}] exited {rc} after SIGTERM:\n{self.log_tail()}")
         self.proc = None
 
     def log_tail(self, n=25):
