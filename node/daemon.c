@@ -1779,14 +1779,40 @@ static void on_frame(daemon_t *d, peer_t *p, int link, const uint8_t *buf, size_
     }
 }
 
+/*
+ * A full node still takes newcomers (an invitee must reach its inviter): it
+ * drops a random peer that dialed us and is in no mesh, so the partial view
+ * keeps turning over. False when every peer is in use.
+ */
+static bool make_room(daemon_t *d)
+{
+    peer_t *victim = NULL;
+    uint32_t seen = 0;
+    for (peer_t *p = d->peers; p; p = p->next) {
+        if (p->closing || p->out) continue;
+        bool meshed = false;
+        for (size_t i = 0; i < d->n_topics && !meshed; i++) meshed = in_mesh(&d->topics[i], p);
+        if (meshed) continue;
+        if (randombytes_uniform(++seen) == 0) victim = p;
+    }
+    if (!victim) return false;
+    peer_drop(d, victim, "making room for a newcomer", false);
+    return true;
+}
+
 /* The first frame on an inbound link: HELLO, bound to the key the handshake authenticated. */
 static void on_inbound_hello(daemon_t *d, const uint8_t *rid, size_t rid_len, zmq_msg_t *msg)
 {
     rumor_wire_frame_t f;
     const uint8_t *buf = zmq_msg_data(msg);
     size_t len = zmq_msg_size(msg);
-    if (rumor_wire_decode(buf, len, &f) < 0 || f.type != RUMOR_WIRE_HELLO) {
-        misbehaved(d, NULL, "a frame before HELLO");
+    if (rumor_wire_decode(buf, len, &f) < 0) {
+        misbehaved(d, NULL, "a malformed frame before HELLO");
+        return;
+    }
+    if (f.type != RUMOR_WIRE_HELLO) {
+        /* A link whose peer we dropped (its TCP connection stays until it gives up on us). */
+        d->stats.orphan_frames++;
         return;
     }
     const char *user = zmq_msg_gets(msg, "User-Id");
@@ -1812,7 +1838,7 @@ static void on_inbound_hello(daemon_t *d, const uint8_t *rid, size_t rid_len, zm
     peer_t *p = peer_find(d, f.pk);
     bool was_ready = p && rumor_daemon_peer_ready(p);
     if (!p) {
-        if (live_peers(d) >= d->cfg->peers_max) {
+        if (live_peers(d) >= d->cfg->peers_max && !make_room(d)) {
             rumor_daemon_log(d, LOG_DEBUG, "inbound link refused: %zu peers already",
                              live_peers(d));
             return;

@@ -29,6 +29,7 @@
     X(bytes_in)         /* their bytes */                                                          \
     X(bytes_out)        /* frame bytes sent */                                                     \
     X(malformed)        /* frames that broke section 9.2 */                                        \
+    X(orphan_frames)    /* well-formed frames on links of peers we dropped (ignored) */            \
     X(rate_limited)     /* frames dropped by a peer's rate limit */                                \
     X(queue_drops)      /* frames dropped: a peer's send queue was full */                         \
     X(unroutable)       /* frames to a link that had gone */                                       \
