@@ -243,6 +243,7 @@ typedef struct {
     bool retried;      /* came back from the pending set */
     bool stored;       /* stored by the current attempt of the transaction */
     uint8_t topic[ID]; /* its topic, once stored */
+    uint64_t valid_ms; /* wall clock when it was found valid (and pushed on) */
     bool counted;      /* stats taken already */
     size_t len;
     uint8_t *frame; /* the whole EVENT frame: version | type | event */
@@ -1051,9 +1052,11 @@ static size_t push(daemon_t *d, const uint8_t topic[ID], const uint8_t *frame, s
  * that are committed (followers read them from the store): peer events once
  * their batch committed, own events (committed by the CLI) when flushed.
  */
-static void record_delivery(daemon_t *d, const rumor_event_t *ev, const uint8_t *from)
+static void record_delivery(daemon_t *d, const rumor_event_t *ev, const uint8_t *from,
+                            uint64_t valid_ms)
 {
     uint64_t now = rumor_now_ms();
+    if (!valid_ms) valid_ms = now;
     if (ev->type == RUMOR_EV_MESSAGE && from) {
         uint64_t lat = now > ev->ts ? now - ev->ts : 0;
         size_t b = 0;
@@ -1068,10 +1071,10 @@ static void record_delivery(daemon_t *d, const rumor_event_t *ev, const uint8_t 
         rumor_hex_encode(author, ev->author, ID);
         if (from) rumor_hex_encode(src, from, ID);
         fprintf(d->trace,
-                "{\"t_ms\":%llu,\"id\":\"%s\",\"room\":\"%s\",\"author\":\"%s\",\"ts\":%llu,"
-                "\"type\":%u,\"from\":\"%s\"}\n",
-                (unsigned long long)now, id, room, author, (unsigned long long)ev->ts, ev->type,
-                src);
+                "{\"t_ms\":%llu,\"v_ms\":%llu,\"id\":\"%s\",\"room\":\"%s\",\"author\":\"%s\","
+                "\"ts\":%llu,\"type\":%u,\"from\":\"%s\"}\n",
+                (unsigned long long)now, (unsigned long long)valid_ms, id, room, author,
+                (unsigned long long)ev->ts, ev->type, src);
     }
     if (ev->type == RUMOR_EV_MESSAGE) rumor_ctl_notify(d, ev->room, ev->id);
 }
@@ -1225,6 +1228,7 @@ static int batch_fn(rumor_txn_t *t, void *ctx)
             d->stats.forwarded += push(d, topic, e->frame, e->len, e->from);
         }
         e->stored = true;
+        e->valid_ms = rumor_now_ms();
         memcpy(e->topic, topic, ID);
     }
     return RUMOR_OK;
@@ -1249,7 +1253,7 @@ static void process_batch(daemon_t *d)
         if (e->by_sync) d->stats.sync_events_in++;
         seen_add(d->seen, ev.id, now_ms(d));
         if (!e->by_sync) mcache_add(d->mcache, e->topic, ev.id);
-        record_delivery(d, &ev, e->from);
+        record_delivery(d, &ev, e->from, e->valid_ms);
     }
     /* Ids of events that were not stored must not block a later, good copy. */
     batch_clear(b);
@@ -1366,7 +1370,7 @@ void rumor_daemon_flush(daemon_t *d)
         memcpy(frame + 2, buf, len);
         if (!seen_has(d->seen, ev.id)) {
             seen_add(d->seen, ev.id, now_ms(d));
-            record_delivery(d, &ev, NULL);
+            record_delivery(d, &ev, NULL, 0);
             topics_changed |= ev.type == RUMOR_EV_ROOM_CREATE || ev.type == RUMOR_EV_MEMBER_ADD ||
                               ev.type == RUMOR_EV_MEMBER_REMOVE;
         }
