@@ -89,6 +89,7 @@ Usage
                       [--json FILE] [--sweep 50,100,150,200] [--repeat K]
                       [--converge S] [--idle S] [--join-concurrency K]
                       [--set key=value]... [--keep-logs DIR] [--seed S]
+                      [--quiet-wait S]
 
   --set adds node config lines (d, d_lo, d_hi, d_lazy, heartbeat_ms,
   peers_target, peers_max, log_level, ...); later lines override earlier ones.
@@ -561,12 +562,13 @@ class Mesh:
 
 
 def machine_cpu():
-    """(busy, total, iowait) jiffies of the whole machine from /proc/stat's first line."""
+    """(busy, total, iowait, irq + softirq) jiffies of the whole machine from the first
+    line of /proc/stat (user nice system idle iowait irq softirq steal ...)."""
     with open("/proc/stat") as f:
-        vals = [int(x) for x in f.readline().split()[1:]]
-    iowait = vals[4] if len(vals) > 4 else 0
+        vals = [int(x) for x in f.readline().split()[1:]] + [0] * 8
+    iowait, irq = vals[4], vals[5] + vals[6]
     total = sum(vals[:8])                                     # guest time is inside user
-    return total - vals[3] - iowait, total, iowait
+    return total - vals[3] - iowait, total, iowait, irq
 
 
 def machine_state():
@@ -583,6 +585,23 @@ def machine_state():
     with open("/proc/loadavg") as f:
         load = float(f.read().split()[0])
     return {"loadavg_1m_before": load, "foreign_rumor_procs_before": procs}
+
+
+def wait_quiet(max_s):
+    """Waits (at most max_s seconds) until no `rumor` process runs and the machine's
+    cores are less than 20% busy over one second. Returns (seconds waited, quiet?)."""
+    t0 = time.monotonic()
+    for _ in range(int(max_s / 5) + 2):
+        a = machine_cpu()
+        time.sleep(1.0)
+        b = machine_cpu()
+        busy = (b[0] - a[0]) / max(1, b[1] - a[1])
+        if machine_state()["foreign_rumor_procs_before"] == 0 and busy < 0.2:
+            return time.monotonic() - t0, True
+        if time.monotonic() - t0 + 5 > max_s:
+            break
+        time.sleep(4.0)
+    return time.monotonic() - t0, False
 
 
 def delta(before, after, key):
@@ -623,11 +642,17 @@ def run_one(args, n, rng):
            "drain_s": args.drain, "bootstrap": args.bootstrap,
            "join_concurrency": args.join_concurrency, "config": dict(args.set),
            "cores": os.cpu_count(), "deaths": []}
+    if args.quiet_wait > 0:
+        waited, quiet = wait_quiet(args.quiet_wait)
+        res["quiet_wait_s"], res["quiet_before"] = rnd(waited, 1), quiet
+        if waited > 1.5:
+            log("waited %.0f s for a quiet machine (%s)" % (waited, "quiet" if quiet else
+                                                            "gave up"))
     res.update(machine_state())
-    if res["foreign_rumor_procs_before"] or res["loadavg_1m_before"] > 1.5:
-        log("note: before the run: load %.2f (1 min), %d rumor processes not ours; other work "
-            "on the machine skews the figures (see foreign_cpu_share)"
-            % (res["loadavg_1m_before"], res["foreign_rumor_procs_before"]))
+    if res["foreign_rumor_procs_before"]:
+        log("note: %d rumor processes not ours run before the run; other work on the "
+            "machine skews the figures (see foreign_cpu_share)"
+            % res["foreign_rumor_procs_before"])
     mesh = Mesh(args, n, rng)
     killed = 0
     try:
@@ -706,11 +731,14 @@ def run_one(args, n, rng):
             span = mc1[1] - mc0[1]
             res["machine_cpu_busy"] = rnd((mc1[0] - mc0[0]) / span, 3)
             res["machine_iowait"] = rnd((mc1[2] - mc0[2]) / span, 3)
+            # Interrupt time (loopback TCP is largely softirq work) is nobody's process
+            # time: it is ours as much as anyone's, so it is left out of the foreign share.
+            res["machine_irq"] = rnd((mc1[3] - mc0[3]) / span, 3)
             ours_ms = (delta_cpu(snap0, snap1)
                        + (ru2.ru_utime + ru2.ru_stime - ru0.ru_utime - ru0.ru_stime) * 1000.0
                        + (me1.ru_utime + me1.ru_stime - me0.ru_utime - me0.ru_stime) * 1000.0)
-            res["foreign_cpu_share"] = rnd(
-                max(0.0, (mc1[0] - mc0[0]) - ours_ms * CLK_TCK / 1000.0) / span, 3)
+            res["foreign_cpu_share"] = rnd(max(0.0, (mc1[0] - mc0[0]) - (mc1[3] - mc0[3])
+                                               - ours_ms * CLK_TCK / 1000.0) / span, 3)
 
         published = {s["id"]: s for s in sends if s.get("id")}
         failed = [s for s in sends if not s.get("id")]
@@ -886,7 +914,7 @@ def print_table(results):
              ("members ok/converge", ("nodes_seeing_all_members", "converge_s")),
              ("send CLI cpu ms/msg", ("send_cli_cpu_ms_per_msg",)),
              ("machine/foreign cpu", ("machine_cpu_busy", "foreign_cpu_share")),
-             ("machine iowait", ("machine_iowait",)),
+             ("machine iowait/irq", ("machine_iowait", "machine_irq")),
              ("load/other rumors", ("loadavg_1m_before", "foreign_rumor_procs_before")),
              ("idle cpu ms/node/s", ("idle_cpu_ms_per_node_s",)),
              ("idle frames/node/s", ("idle_frames_out_per_node_s",)),
@@ -962,6 +990,9 @@ def parse_args(argv):
     ap.add_argument("--json", help="write the results here (one object per run)")
     ap.add_argument("--keep-logs", help="copy node logs, traces and stores (data.mdb) here "
                                         "before cleaning up, for a post-mortem")
+    ap.add_argument("--quiet-wait", type=float, default=0.0, metavar="S",
+                    help="before each run wait up to S seconds until no other rumor process "
+                         "runs and the cores are under 20%% busy (shared machines)")
     ap.add_argument("--seed", type=int, help="random seed (bootstrap links, join pairs)")
     a = ap.parse_args(argv)
     a.rumor = os.path.abspath(a.rumor)
