@@ -102,6 +102,24 @@ static inline uint64_t rumor_get_u64(const uint8_t *p)
     return v;
 }
 
+/*
+ * A bounds-checked reader for parsers of outside bytes: rumor_take returns
+ * the next `n` bytes and advances, or NULL (and stays put) when fewer remain.
+ */
+typedef struct {
+    const uint8_t *p; /* next unread byte */
+    size_t left;      /* bytes that remain */
+} rumor_reader_t;
+
+static inline const uint8_t *rumor_take(rumor_reader_t *r, size_t n)
+{
+    if (r->left < n) return NULL;
+    const uint8_t *p = r->p;
+    r->p += n;
+    r->left -= n;
+    return p;
+}
+
 /* True when all `len` bytes are zero. */
 bool rumor_is_zero(const uint8_t *p, size_t len);
 

@@ -5,36 +5,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A bounds-checked reader: every take checks what remains before reading. */
-typedef struct {
-    const uint8_t *p; /* next unread byte */
-    size_t left;      /* bytes that remain */
-} reader_t;
-
-static const uint8_t *take(reader_t *r, size_t n)
-{
-    if (r->left < n) return NULL;
-    const uint8_t *p = r->p;
-    r->p += n;
-    r->left -= n;
-    return p;
-}
-
 /* Parses the type-specific body (PROTOCOL.md 2.3); the body must be consumed exactly. */
 static int decode_body(rumor_event_t *ev)
 {
-    reader_t r = {ev->body, ev->body_len};
+    rumor_reader_t r = {ev->body, ev->body_len};
     const uint8_t *p;
     bool room_zero = rumor_is_zero(ev->room, RUMOR_ID_BYTES);
 
     switch (ev->type) {
     case RUMOR_EV_ROOM_CREATE:
-        if (!(p = take(&r, 1))) return RUMOR_ERR_MALFORMED;
+        if (!(p = rumor_take(&r, 1))) return RUMOR_ERR_MALFORMED;
         ev->flags = p[0];
         if (ev->flags & ~RUMOR_ROOM_FLAG_PRIVATE) return RUMOR_ERR_MALFORMED;
         /* name_len | name (>= 1 byte) inside: at least 2 bytes of plaintext. */
         if (r.left < RUMOR_BOX_OVERHEAD + 2) return RUMOR_ERR_MALFORMED;
-        ev->box = take(&r, r.left);
+        ev->box = rumor_take(&r, r.left);
         ev->box_len = ev->body_len - 1;
         break;
     case RUMOR_EV_MESSAGE:
@@ -44,41 +29,41 @@ static int decode_body(rumor_event_t *ev)
         if (r.left < RUMOR_BOX_OVERHEAD + (ev->type == RUMOR_EV_ROOM_TOPIC ? 0 : 1))
             return RUMOR_ERR_MALFORMED;
         ev->box_len = r.left;
-        ev->box = take(&r, r.left);
+        ev->box = rumor_take(&r, r.left);
         break;
     case RUMOR_EV_PROFILE:
         if (!room_zero || ev->n_parents) return RUMOR_ERR_MALFORMED;
-        if (!(p = take(&r, 1))) return RUMOR_ERR_MALFORMED;
+        if (!(p = rumor_take(&r, 1))) return RUMOR_ERR_MALFORMED;
         ev->nick_len = p[0];
         if (ev->nick_len == 0 || ev->nick_len > RUMOR_NICK_MAX) return RUMOR_ERR_MALFORMED;
-        if (!(ev->nick = take(&r, ev->nick_len))) return RUMOR_ERR_MALFORMED;
+        if (!(ev->nick = rumor_take(&r, ev->nick_len))) return RUMOR_ERR_MALFORMED;
         if (!rumor_utf8_valid_line(ev->nick, ev->nick_len)) return RUMOR_ERR_MALFORMED;
         break;
     case RUMOR_EV_ROOM_MOVE:
-        if (room_zero || !(ev->target = take(&r, RUMOR_ID_BYTES))) return RUMOR_ERR_MALFORMED;
+        if (room_zero || !(ev->target = rumor_take(&r, RUMOR_ID_BYTES))) return RUMOR_ERR_MALFORMED;
         break;
     case RUMOR_EV_MEMBER_ADD:
-        if (room_zero || !(ev->target = take(&r, RUMOR_ID_BYTES))) return RUMOR_ERR_MALFORMED;
-        if (!(p = take(&r, 2))) return RUMOR_ERR_MALFORMED;
+        if (room_zero || !(ev->target = rumor_take(&r, RUMOR_ID_BYTES))) return RUMOR_ERR_MALFORMED;
+        if (!(p = rumor_take(&r, 2))) return RUMOR_ERR_MALFORMED;
         ev->role = p[0];
         ev->n_entries = p[1];
         if (ev->role != RUMOR_ROLE_MEMBER && ev->role != RUMOR_ROLE_ADMIN)
             return RUMOR_ERR_MALFORMED;
         if (ev->n_entries > RUMOR_MAX_SEALED_KEYS) return RUMOR_ERR_MALFORMED;
-        if (!(ev->entries = take(&r, (size_t)ev->n_entries * RUMOR_SEALED_GRANT_BYTES)))
+        if (!(ev->entries = rumor_take(&r, (size_t)ev->n_entries * RUMOR_SEALED_GRANT_BYTES)))
             return RUMOR_ERR_MALFORMED;
         break;
     case RUMOR_EV_MEMBER_REMOVE:
-        if (room_zero || !(ev->target = take(&r, RUMOR_ID_BYTES))) return RUMOR_ERR_MALFORMED;
+        if (room_zero || !(ev->target = rumor_take(&r, RUMOR_ID_BYTES))) return RUMOR_ERR_MALFORMED;
         break;
     case RUMOR_EV_KEY_EPOCH:
-        if (room_zero || !(p = take(&r, RUMOR_KEY_EPOCH_FIXED))) return RUMOR_ERR_MALFORMED;
+        if (room_zero || !(p = rumor_take(&r, RUMOR_KEY_EPOCH_FIXED))) return RUMOR_ERR_MALFORMED;
         ev->epoch = rumor_get_u32(p);
         ev->n_entries = rumor_get_u16(p + 4);
         ev->key_id = p + 6;
         if (ev->epoch == 0 || ev->n_entries == 0 || ev->n_entries > RUMOR_MAX_MEMBERS)
             return RUMOR_ERR_MALFORMED;
-        if (!(ev->entries = take(&r, (size_t)ev->n_entries * RUMOR_EPOCH_ENTRY_BYTES)))
+        if (!(ev->entries = rumor_take(&r, (size_t)ev->n_entries * RUMOR_EPOCH_ENTRY_BYTES)))
             return RUMOR_ERR_MALFORMED;
         break;
     default: return RUMOR_ERR_MALFORMED;
@@ -90,8 +75,8 @@ int rumor_event_decode(const uint8_t *buf, size_t len, rumor_event_t *ev)
 {
     memset(ev, 0, sizeof *ev);
     if (len > RUMOR_EVENT_MAX) return RUMOR_ERR_TOO_BIG;
-    reader_t r = {buf, len};
-    const uint8_t *p = take(&r, RUMOR_EVENT_FIXED);
+    rumor_reader_t r = {buf, len};
+    const uint8_t *p = rumor_take(&r, RUMOR_EVENT_FIXED);
     if (!p) return RUMOR_ERR_MALFORMED;
     ev->version = p[0];
     ev->type = p[1];
@@ -102,18 +87,18 @@ int rumor_event_decode(const uint8_t *buf, size_t len, rumor_event_t *ev)
     ev->ts = rumor_get_u64(p + 74);
     ev->n_parents = p[82];
     if (ev->lamport == 0 || ev->n_parents > RUMOR_MAX_PARENTS) return RUMOR_ERR_MALFORMED;
-    if (!(ev->parents = take(&r, (size_t)ev->n_parents * RUMOR_ID_BYTES)))
+    if (!(ev->parents = rumor_take(&r, (size_t)ev->n_parents * RUMOR_ID_BYTES)))
         return RUMOR_ERR_MALFORMED;
     for (unsigned i = 1; i < ev->n_parents; i++) /* strictly ascending: sorted, no duplicates */
         if (memcmp(ev->parents + (i - 1) * RUMOR_ID_BYTES, ev->parents + i * RUMOR_ID_BYTES,
                    RUMOR_ID_BYTES) >= 0)
             return RUMOR_ERR_MALFORMED;
-    if (!(p = take(&r, 4))) return RUMOR_ERR_MALFORMED;
+    if (!(p = rumor_take(&r, 4))) return RUMOR_ERR_MALFORMED;
     ev->body_len = rumor_get_u32(p);
-    if (!(ev->body = take(&r, ev->body_len))) return RUMOR_ERR_MALFORMED;
+    if (!(ev->body = rumor_take(&r, ev->body_len))) return RUMOR_ERR_MALFORMED;
     ev->signed_bytes = buf;
     ev->signed_len = len - r.left;
-    if (!(ev->sig = take(&r, RUMOR_SIG_BYTES)) || r.left != 0) return RUMOR_ERR_MALFORMED;
+    if (!(ev->sig = rumor_take(&r, RUMOR_SIG_BYTES)) || r.left != 0) return RUMOR_ERR_MALFORMED;
     ev->encoded_len = len;
     int rc = decode_body(ev);
     if (rc < 0) return rc;

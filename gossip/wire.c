@@ -29,21 +29,6 @@
 #define BEACON_MAGIC   "RUMR"
 #define BEACON_VERSION 1
 
-/* A bounds-checked reader: every take checks what remains before reading. */
-typedef struct {
-    const uint8_t *p; /* next unread byte */
-    size_t left;      /* bytes that remain */
-} reader_t;
-
-static const uint8_t *take(reader_t *r, size_t n)
-{
-    if (r->left < n) return NULL;
-    const uint8_t *p = r->p;
-    r->p += n;
-    r->left -= n;
-    return p;
-}
-
 /* True when the `n` ids of 32 bytes at `ids` are strictly ascending. */
 static bool ids_ascending(const uint8_t *ids, size_t n)
 {
@@ -58,19 +43,19 @@ static size_t family_addr_bytes(uint8_t family)
     return family == 4 ? 4 : family == 6 ? 16 : 0;
 }
 
-static int decode_peers(reader_t *r, rumor_wire_frame_t *f)
+static int decode_peers(rumor_reader_t *r, rumor_wire_frame_t *f)
 {
     const uint8_t *p;
-    if (!(p = take(r, 1))) return RUMOR_ERR_MALFORMED;
+    if (!(p = rumor_take(r, 1))) return RUMOR_ERR_MALFORMED;
     f->n = p[0];
     if (f->n > RUMOR_WIRE_PEERS_MAX) return RUMOR_ERR_MALFORMED;
     for (size_t i = 0; i < f->n; i++) {
         rumor_wire_peer_t *peer = &f->peers[i];
-        if (!(p = take(r, ID + 1))) return RUMOR_ERR_MALFORMED;
+        if (!(p = rumor_take(r, ID + 1))) return RUMOR_ERR_MALFORMED;
         memcpy(peer->pk, p, ID);
         peer->family = p[ID];
         size_t addr_len = family_addr_bytes(peer->family);
-        if (addr_len == 0 || !(p = take(r, addr_len + 2))) return RUMOR_ERR_MALFORMED;
+        if (addr_len == 0 || !(p = rumor_take(r, addr_len + 2))) return RUMOR_ERR_MALFORMED;
         memcpy(peer->addr, p, addr_len);
         peer->port = rumor_get_u16(p + addr_len);
         if (peer->port == 0) return RUMOR_ERR_MALFORMED;
@@ -79,13 +64,13 @@ static int decode_peers(reader_t *r, rumor_wire_frame_t *f)
 }
 
 /* Parses the body of `f->type`; the body must be consumed exactly. */
-static int decode_body(reader_t *r, rumor_wire_frame_t *f)
+static int decode_body(rumor_reader_t *r, rumor_wire_frame_t *f)
 {
     const uint8_t *p;
 
     switch (f->type) {
     case RUMOR_WIRE_HELLO:
-        if (!(p = take(r, WIRE_HELLO_BYTES))) return RUMOR_ERR_MALFORMED;
+        if (!(p = rumor_take(r, WIRE_HELLO_BYTES))) return RUMOR_ERR_MALFORMED;
         f->pk = p;
         f->port = rumor_get_u16(p + ID);
         f->flags = p[ID + 2];
@@ -93,48 +78,49 @@ static int decode_body(reader_t *r, rumor_wire_frame_t *f)
         break;
     case RUMOR_WIRE_PING:
     case RUMOR_WIRE_PONG:
-        if (!(p = take(r, WIRE_NONCE_BYTES))) return RUMOR_ERR_MALFORMED;
+        if (!(p = rumor_take(r, WIRE_NONCE_BYTES))) return RUMOR_ERR_MALFORMED;
         f->nonce = rumor_get_u64(p);
         break;
     case RUMOR_WIRE_SUB:
-        if (!(p = take(r, 2))) return RUMOR_ERR_MALFORMED;
+        if (!(p = rumor_take(r, 2))) return RUMOR_ERR_MALFORMED;
         f->n = rumor_get_u16(p);
         if (f->n > RUMOR_WIRE_TOPICS_MAX) return RUMOR_ERR_MALFORMED;
         if (f->n) {
-            if (!(f->ids = take(r, f->n * ID))) return RUMOR_ERR_MALFORMED;
+            if (!(f->ids = rumor_take(r, f->n * ID))) return RUMOR_ERR_MALFORMED;
             if (!ids_ascending(f->ids, f->n)) return RUMOR_ERR_MALFORMED;
         }
         break;
     case RUMOR_WIRE_GRAFT:
     case RUMOR_WIRE_PRUNE:
-        if (!(f->topic = take(r, ID))) return RUMOR_ERR_MALFORMED;
+        if (!(f->topic = rumor_take(r, ID))) return RUMOR_ERR_MALFORMED;
         break;
     case RUMOR_WIRE_EVENT:
         if (r->left == 0 || r->left > RUMOR_EVENT_MAX) return RUMOR_ERR_MALFORMED;
         f->event_len = r->left;
-        f->event = take(r, r->left);
+        f->event = rumor_take(r, r->left);
         break;
     case RUMOR_WIRE_IHAVE:
     case RUMOR_WIRE_IWANT:
-        if (f->type == RUMOR_WIRE_IHAVE && !(f->topic = take(r, ID))) return RUMOR_ERR_MALFORMED;
-        if (!(p = take(r, 1))) return RUMOR_ERR_MALFORMED;
+        if (f->type == RUMOR_WIRE_IHAVE && !(f->topic = rumor_take(r, ID)))
+            return RUMOR_ERR_MALFORMED;
+        if (!(p = rumor_take(r, 1))) return RUMOR_ERR_MALFORMED;
         f->n = p[0];
         if (f->n == 0 || f->n > RUMOR_WIRE_IDS_MAX) return RUMOR_ERR_MALFORMED;
-        if (!(f->ids = take(r, f->n * ID))) return RUMOR_ERR_MALFORMED;
+        if (!(f->ids = rumor_take(r, f->n * ID))) return RUMOR_ERR_MALFORMED;
         break;
     case RUMOR_WIRE_PEERS: return decode_peers(r, f);
     case RUMOR_WIRE_JOIN:
-        if (!(f->topic = take(r, ID))) return RUMOR_ERR_MALFORMED;
-        if (!(f->token = take(r, RUMOR_WIRE_TOKEN_BYTES))) return RUMOR_ERR_MALFORMED;
+        if (!(f->topic = rumor_take(r, ID))) return RUMOR_ERR_MALFORMED;
+        if (!(f->token = rumor_take(r, RUMOR_WIRE_TOKEN_BYTES))) return RUMOR_ERR_MALFORMED;
         break;
     case RUMOR_WIRE_JOINED:
-        if (!(p = take(r, ID + 1))) return RUMOR_ERR_MALFORMED;
+        if (!(p = rumor_take(r, ID + 1))) return RUMOR_ERR_MALFORMED;
         f->topic = p;
         f->status = p[ID];
         if (f->status > RUMOR_JOIN_FAILED) return RUMOR_ERR_MALFORMED;
         break;
     case RUMOR_WIRE_SYNC:
-        if (!(p = take(r, WIRE_SYNC_BYTES))) return RUMOR_ERR_MALFORMED;
+        if (!(p = rumor_take(r, WIRE_SYNC_BYTES))) return RUMOR_ERR_MALFORMED;
         f->topic = p;
         f->lamport = rumor_get_u64(p + ID);
         f->cursor_id = p + ID + 8;
@@ -142,7 +128,7 @@ static int decode_body(reader_t *r, rumor_wire_frame_t *f)
         if (f->max == 0 || f->max > RUMOR_WIRE_SYNC_MAX) return RUMOR_ERR_MALFORMED;
         break;
     case RUMOR_WIRE_SYNC_END:
-        if (!(p = take(r, WIRE_SYNC_END_BYTES))) return RUMOR_ERR_MALFORMED;
+        if (!(p = rumor_take(r, WIRE_SYNC_END_BYTES))) return RUMOR_ERR_MALFORMED;
         f->topic = p;
         f->lamport = rumor_get_u64(p + ID);
         f->cursor_id = p + ID + 8;
@@ -158,8 +144,8 @@ int rumor_wire_decode(const uint8_t *buf, size_t len, rumor_wire_frame_t *f)
 {
     memset(f, 0, sizeof *f);
     if (len > RUMOR_WIRE_FRAME_MAX) return RUMOR_ERR_TOO_BIG;
-    reader_t r = {buf, len};
-    const uint8_t *hdr = take(&r, WIRE_HEADER_BYTES);
+    rumor_reader_t r = {buf, len};
+    const uint8_t *hdr = rumor_take(&r, WIRE_HEADER_BYTES);
     if (!hdr || hdr[0] != RUMOR_WIRE_VERSION) return RUMOR_ERR_MALFORMED;
     f->type = hdr[1];
     int rc = decode_body(&r, f);

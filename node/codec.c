@@ -19,21 +19,6 @@
 /* type[1] ‖ key_len[1] in front of every key. */
 #define CTL_FIELD_HEAD_BYTES 2
 
-/* A bounds-checked reader: every take checks what remains before reading. */
-typedef struct {
-    const uint8_t *p; /* next unread byte */
-    size_t left;      /* bytes that remain */
-} reader_t;
-
-static const uint8_t *take(reader_t *r, size_t n)
-{
-    if (r->left < n) return NULL;
-    const uint8_t *p = r->p;
-    r->p += n;
-    r->left -= n;
-    return p;
-}
-
 /* True when `key[0..len)` is 1..RUMOR_CTL_KEY_MAX bytes of [a-z0-9_]. */
 static bool ctl_key_valid(const char *key, size_t len)
 {
@@ -46,32 +31,32 @@ static bool ctl_key_valid(const char *key, size_t len)
 }
 
 /* Decodes one field at `r` into `fld`. */
-static int decode_field(reader_t *r, rumor_ctl_field_t *fld)
+static int decode_field(rumor_reader_t *r, rumor_ctl_field_t *fld)
 {
-    const uint8_t *p = take(r, CTL_FIELD_HEAD_BYTES);
+    const uint8_t *p = rumor_take(r, CTL_FIELD_HEAD_BYTES);
     if (!p) return RUMOR_ERR_MALFORMED;
     fld->type = p[0];
     size_t key_len = p[1];
-    const uint8_t *key = take(r, key_len);
+    const uint8_t *key = rumor_take(r, key_len);
     if (!key || !ctl_key_valid((const char *)key, key_len)) return RUMOR_ERR_MALFORMED;
     memcpy(fld->key, key, key_len);
     fld->key[key_len] = '\0';
 
     switch (fld->type) {
     case RUMOR_CTL_U64:
-        if (!(p = take(r, 8))) return RUMOR_ERR_MALFORMED;
+        if (!(p = rumor_take(r, 8))) return RUMOR_ERR_MALFORMED;
         fld->u = rumor_get_u64(p);
         break;
     case RUMOR_CTL_STR:
-        if (!(p = take(r, CTL_STR_LEN_BYTES))) return RUMOR_ERR_MALFORMED;
+        if (!(p = rumor_take(r, CTL_STR_LEN_BYTES))) return RUMOR_ERR_MALFORMED;
         fld->s_len = rumor_get_u32(p);
         if (fld->s_len > RUMOR_CTL_STR_MAX) return RUMOR_ERR_MALFORMED;
-        if (!(p = take(r, fld->s_len))) return RUMOR_ERR_MALFORMED;
+        if (!(p = rumor_take(r, fld->s_len))) return RUMOR_ERR_MALFORMED;
         if (!rumor_utf8_valid(p, fld->s_len)) return RUMOR_ERR_MALFORMED;
         fld->s = (const char *)p;
         break;
     case RUMOR_CTL_BOOL:
-        if (!(p = take(r, 1)) || p[0] > 1) return RUMOR_ERR_MALFORMED;
+        if (!(p = rumor_take(r, 1)) || p[0] > 1) return RUMOR_ERR_MALFORMED;
         fld->b = p[0] == 1;
         break;
     default: return RUMOR_ERR_MALFORMED;
@@ -83,8 +68,8 @@ int rumor_ctl_decode(const uint8_t *buf, size_t len, rumor_ctl_record_t *r)
 {
     memset(r, 0, sizeof *r);
     if (len > RUMOR_CTL_MSG_MAX) return RUMOR_ERR_MALFORMED;
-    reader_t rd = {buf, len};
-    const uint8_t *p = take(&rd, 1);
+    rumor_reader_t rd = {buf, len};
+    const uint8_t *p = rumor_take(&rd, 1);
     if (!p || p[0] > RUMOR_CTL_FIELDS_MAX) return RUMOR_ERR_MALFORMED;
     size_t n = p[0];
     int rc = RUMOR_OK;

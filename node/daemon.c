@@ -1151,6 +1151,16 @@ static size_t release_pending(daemon_t *d, rumor_txn_t *t)
     return moved;
 }
 
+/* Counts an invalid event once, against its sender too (too many and it is banned). */
+static void count_invalid(daemon_t *d, bentry_t *e)
+{
+    if (e->counted) return;
+    e->counted = true;
+    d->stats.invalid++;
+    peer_t *p = peer_find(d, e->from);
+    if (p && ++p->invalid > INVALID_MAX) peer_drop(d, p, "too many invalid events", true);
+}
+
 /*
  * Validates and stores a batch of peer events in one transaction, pushing
  * each new one on at once. The store may run this again from the start (a
@@ -1174,13 +1184,7 @@ static int batch_fn(rumor_txn_t *t, void *ctx)
         uint8_t topic[ID];
         if (rumor_event_decode(buf, len, &ev) < 0) {
             /* The frame decoder checked the size only: this is an invalid event. */
-            if (!e->counted) {
-                e->counted = true;
-                d->stats.invalid++;
-                peer_t *p = peer_find(d, e->from);
-                if (p && ++p->invalid > INVALID_MAX)
-                    peer_drop(d, p, "too many invalid events", true);
-            }
+            count_invalid(d, e);
             continue;
         }
         if (seen_has(d->seen, ev.id)) {
@@ -1210,13 +1214,7 @@ static int batch_fn(rumor_txn_t *t, void *ctx)
         }
         if (rc == RUMOR_ERR_MALFORMED || rc == RUMOR_ERR_TOO_BIG || rc == RUMOR_ERR_BAD_SIGNATURE ||
             rc == RUMOR_ERR_DENIED) {
-            if (!e->counted) {
-                e->counted = true;
-                d->stats.invalid++;
-                peer_t *p = peer_find(d, e->from);
-                if (p && ++p->invalid > INVALID_MAX)
-                    peer_drop(d, p, "too many invalid events", true);
-            }
+            count_invalid(d, e);
             continue;
         }
         if (rc < 0) return rc; /* the store failed: abort the transaction */
