@@ -323,6 +323,9 @@ struct join {
     uint64_t deadline_ms;
     uint8_t (*rooms)[ID]; /* rooms to sync: the key room, then its shared sub-rooms */
     size_t n_rooms, cur;
+    uint64_t want_lamport; /* the cursor of the SYNC in flight */
+    uint8_t want_id[ID];
+    bool stalled; /* the inviter's answer budget ran out: ask again at the next heartbeat */
     struct join *next;
 };
 
@@ -1416,6 +1419,9 @@ static void join_send_sync(daemon_t *d, struct join *j, peer_t *p, uint64_t lamp
                            const uint8_t *after)
 {
     static const uint8_t zero[ID];
+    j->want_lamport = lamport;
+    memcpy(j->want_id, after ? after : zero, ID);
+    j->stalled = false;
     rumor_wire_frame_t f = {.type = RUMOR_WIRE_SYNC,
                             .topic = j->rooms[j->cur],
                             .lamport = lamport,
@@ -1497,6 +1503,11 @@ static void on_sync_end(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
     if (!j) return;   /* an answer nobody waits for */
     process_batch(d); /* the events of this answer come first */
     if (f->status) {
+        if (f->lamport == j->want_lamport && memcmp(f->cursor_id, j->want_id, ID) == 0) {
+            j->stalled = true; /* no progress: the inviter's budget is spent for this beat */
+            return;
+        }
+        j->deadline_ms = now_ms(d) + JOIN_TIMEOUT_MS; /* a long history is fine while it moves */
         join_send_sync(d, j, p, f->lamport, f->cursor_id);
         return;
     }
@@ -2015,7 +2026,12 @@ static void join_timeouts(daemon_t *d)
 {
     for (struct join *j = d->joins, *next; j; j = next) {
         next = j->next;
-        if (now_ms(d) > j->deadline_ms) join_finish(d, j, RUMOR_ERR_BUSY);
+        if (now_ms(d) > j->deadline_ms) {
+            join_finish(d, j, RUMOR_ERR_BUSY);
+            continue;
+        }
+        peer_t *p = j->stalled ? peer_find(d, j->inv.inviter) : NULL;
+        if (p) join_send_sync(d, j, p, j->want_lamport, j->want_id);
     }
 }
 
