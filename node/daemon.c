@@ -1803,13 +1803,17 @@ static void on_frame(daemon_t *d, peer_t *p, int link, const uint8_t *buf, size_
 static bool make_room(daemon_t *d)
 {
     peer_t *victim = NULL;
-    uint32_t seen = 0;
-    for (peer_t *p = d->peers; p; p = p->next) {
-        if (p->closing || p->out) continue;
-        bool meshed = false;
-        for (size_t i = 0; i < d->n_topics && !meshed; i++) meshed = in_mesh(&d->topics[i], p);
-        if (meshed) continue;
-        if (randombytes_uniform(++seen) == 0) victim = p;
+    /* A peer in no mesh first; failing that any peer that dialed us (its meshes heal). */
+    for (int pass = 0; pass < 2 && !victim; pass++) {
+        uint32_t seen = 0;
+        for (peer_t *p = d->peers; p; p = p->next) {
+            if (p->closing || p->out) continue;
+            bool meshed = false;
+            for (size_t i = 0; pass == 0 && i < d->n_topics && !meshed; i++)
+                meshed = in_mesh(&d->topics[i], p);
+            if (meshed) continue;
+            if (randombytes_uniform(++seen) == 0) victim = p;
+        }
     }
     if (!victim) return false;
     peer_drop(d, victim, "making room for a newcomer", false);
@@ -2030,8 +2034,13 @@ static void join_timeouts(daemon_t *d)
             join_finish(d, j, RUMOR_ERR_BUSY);
             continue;
         }
-        peer_t *p = j->stalled ? peer_find(d, j->inv.inviter) : NULL;
-        if (p) join_send_sync(d, j, p, j->want_lamport, j->want_id);
+        peer_t *p = peer_find(d, j->inv.inviter);
+        if (p && j->stalled) join_send_sync(d, j, p, j->want_lamport, j->want_id);
+        if (!p && j->state == JOIN_DIAL) {
+            /* An earlier dial to the inviter failed: a join does not wait out its back-off. */
+            for (size_t i = 0; i < d->n_cands; i++)
+                if (memcmp(d->cands[i].pk, j->inv.inviter, ID) == 0) dial(d, &d->cands[i]);
+        }
     }
 }
 
