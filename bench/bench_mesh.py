@@ -697,7 +697,8 @@ def run_one(args, n, rng):
         res["rss_mib_min"] = rnd(min(rss_ok)) if rss_ok else None
         for key in ("RssAnon", "RssFile", "RssShmem", "RssPss", "RssUss"):
             vals = [r[key] for r in rss if key in r]
-            res["rss_mib_median_" + key[3:].lower()] = rnd(statistics.median(vals)) if vals else None
+            res["rss_mib_median_" + key[3:].lower()] = (rnd(statistics.median(vals))
+                                                         if vals else None)
         idle_s = snap0["t"] - idle0["t"]
         res["idle_frames_out_per_node_s"] = rnd(delta(idle0, snap0, "frames_out") / n / idle_s)
         res["idle_bytes_out_per_node_s"] = rnd(delta(idle0, snap0, "bytes_out") / n / idle_s)
