@@ -332,6 +332,35 @@ def test_line(root, cl):
     assert st["forwarded"] >= 2, f"b relayed the messages but counts forwarded={st['forwarded']}"
 
 
+# ---- 2b. a backlog written while the node was stopped --------------------------------
+
+def test_backlog_in_causal_order(root, cl):
+    """b posts while its node is stopped; when it runs again, a gets the whole backlog.
+
+    The outbox is keyed by event id, which is no order at all: a node that pushed it in
+    that order made its peers hold most messages as early (missing parents) until the
+    parents came. Pushed in causal order, none arrives before its parent.
+    """
+    a, b = cl.node("a"), cl.node("b")
+    a.start()
+    b.start(peers=[a])
+    wait_connected(a, b)
+    create_rooms(a)
+    b.join(a.invite())
+    b.stop()
+    texts = [f"offline {i}" for i in range(60)]
+    for t in texts:
+        b.send(t)
+    assert b.status()["outbox"] >= 60, b.status()
+    before = a.stats()
+    b.start(peers=[a], port=b.port)
+    wait_texts([a], texts, timeout=20)
+    after = a.stats()
+    assert after["missing_parent"] == before["missing_parent"], (
+        f"the backlog reached a out of order: {delta(before, after, 'missing_parent', 'pending_resolved')}")
+    poll("b's outbox to empty", lambda: b.status()["outbox"] == 0 or None, timeout=10)
+
+
 # ---- 1b. a message sent right after a join ---------------------------------------
 
 def test_send_right_after_join(root, cl):
@@ -993,6 +1022,7 @@ TESTS = [
     ("send_right_after_join", test_send_right_after_join),
     ("ten", test_ten),
     ("killed_node_routed_around", test_killed_node_routed_around),
+    ("backlog_in_causal_order", test_backlog_in_causal_order),
     ("hostile_bytes", test_hostile_bytes),
     ("lan_namespaces", test_lan_namespaces),
 ]
