@@ -278,6 +278,14 @@ static int apply(rumor_txn_t *t, const rumor_identity_t *self, const rumor_event
     if ((rc = rumor_store_heads_advance(t, home, ev->id, ev->lamport, ev->parents, ev->n_parents)) <
         0)
         return rc;
+    /* The key domain's set for anti-entropy (PROTOCOL.md 12.1); a top-level create opens its own.
+     */
+    uint8_t domain[ID];
+    if (rumor_is_zero(ev->room, ID))
+        memcpy(domain, ev->id, ID);
+    else if ((rc = rumor_gossip_key_domain(t, ev->room, domain)) < 0)
+        return rc;
+    if ((rc = rumor_store_dlog_add(t, domain, ev->lamport, ev->id)) < 0) return rc;
 
     if (ev->type == RUMOR_EV_ROOM_CREATE) {
         rumor_store_room_t r = {0};
@@ -294,6 +302,10 @@ static int apply(rumor_txn_t *t, const rumor_identity_t *self, const rumor_event
             /* A sub-room's create is also the first event of the new room. */
             if ((rc = rumor_store_log_add(t, ev->id, ev->lamport, ev->id, ev->type)) < 0) return rc;
             if ((rc = rumor_store_heads_advance(t, ev->id, ev->id, ev->lamport, NULL, 0)) < 0)
+                return rc;
+            /* A private room is a domain of its own, and its create is in its set too. */
+            if ((ev->flags & RUMOR_ROOM_FLAG_PRIVATE) &&
+                (rc = rumor_store_dlog_add(t, ev->id, ev->lamport, ev->id)) < 0)
                 return rc;
         }
         if (!rumor_gossip_is_key_room(&r)) return RUMOR_OK;

@@ -74,6 +74,12 @@ int rumor_gossip_next_parents(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES]
 #define RUMOR_WIRE_SYNC_MAX    256
 #define RUMOR_WIRE_TOKEN_BYTES 16
 #define RUMOR_BEACON_BYTES     40
+/* Anti-entropy (PROTOCOL.md 12.2). */
+#define RUMOR_RECON_RANGES_MAX 64
+#define RUMOR_RECON_IDS_MAX    64   /* ids in one IDS range */
+#define RUMOR_RECON_FRAME_IDS  1024 /* ids in all IDS ranges of one frame */
+#define RUMOR_RECON_FP_BYTES   16
+#define RUMOR_CREDIT_MAX       64
 
 typedef enum {
     RUMOR_WIRE_HELLO = 1,
@@ -90,7 +96,31 @@ typedef enum {
     RUMOR_WIRE_JOINED = 12,
     RUMOR_WIRE_SYNC = 13,
     RUMOR_WIRE_SYNC_END = 14,
+    RUMOR_WIRE_RECON = 15,
+    RUMOR_WIRE_BATCH = 16,
+    RUMOR_WIRE_CREDIT = 17,
 } rumor_wire_type_t;
+
+/* RECON range modes (PROTOCOL.md 12.2). */
+#define RUMOR_RECON_SKIP        0
+#define RUMOR_RECON_FINGERPRINT 1
+#define RUMOR_RECON_IDS         2
+
+/* A point of the order of 12.1: (lamport, id). The top bound is all ones. */
+typedef struct {
+    uint64_t lamport;
+    uint8_t id[RUMOR_ID_BYTES];
+} rumor_bound_t;
+
+/* One RECON range: [previous upper, upper). */
+typedef struct {
+    rumor_bound_t upper;
+    uint8_t mode;                     /* RUMOR_RECON_* */
+    uint32_t count;                   /* FINGERPRINT */
+    uint8_t fp[RUMOR_RECON_FP_BYTES]; /* FINGERPRINT */
+    size_t k;                         /* IDS: how many */
+    const uint8_t *ids;               /* IDS: k x 32 bytes */
+} rumor_recon_range_t;
 
 /* JOINED status (PROTOCOL.md 9.2). */
 #define RUMOR_JOIN_OK      0
@@ -128,6 +158,12 @@ typedef struct {
     const uint8_t *cursor_id; /* SYNC: after_id; SYNC_END: last_id [32] */
     uint16_t max;             /* SYNC: 1..RUMOR_WIRE_SYNC_MAX */
     rumor_wire_peer_t peers[RUMOR_WIRE_PEERS_MAX]; /* PEERS, decoded (copied) */
+    uint8_t round;                                 /* RECON */
+    rumor_recon_range_t *ranges;                   /* RECON: n ranges (decode fills `range_buf`) */
+    rumor_recon_range_t range_buf[RUMOR_RECON_RANGES_MAX];
+    uint32_t remaining; /* BATCH: events the sender still has queued; topic: the topic,
+                           event/event_len: the n entries (len[4] | event), n: their count;
+                           CREDIT: n */
 } rumor_wire_frame_t;
 
 /*
@@ -143,10 +179,79 @@ int rumor_wire_decode(const uint8_t *buf, size_t len, rumor_wire_frame_t *f);
  */
 size_t rumor_wire_encode(const rumor_wire_frame_t *f, uint8_t *out, size_t cap);
 
+/*
+ * Walks the entries of a decoded BATCH: *pos starts at 0; each call sets
+ * *ev and *len to the next event and returns true, false after the last.
+ */
+bool rumor_wire_batch_next(const rumor_wire_frame_t *f, size_t *pos, const uint8_t **ev,
+                           size_t *len);
+/* The bytes of a BATCH frame before its entries, and per entry before the event. */
+#define RUMOR_BATCH_HEADER_BYTES (2 + RUMOR_ID_BYTES + 4 + 2)
+#define RUMOR_BATCH_ENTRY_BYTES  4
+
 typedef struct {
     uint8_t pk[RUMOR_ID_BYTES];
     uint16_t port; /* the sender's listen port, never 0 */
 } rumor_beacon_t;
+
+/* ---- anti-entropy (PROTOCOL.md 12) --------------------------------------------- */
+
+/* A differing range is cut into this many; a side with at most LIST_MAX items lists them. */
+#define RUMOR_RECON_SPLIT    16
+#define RUMOR_RECON_LIST_MAX 32
+
+/* Sets the top bound (lamport 2^64-1, id all ones), which a range ending there includes. */
+void rumor_bound_top(rumor_bound_t *b);
+bool rumor_bound_is_top(const rumor_bound_t *b);
+int rumor_bound_cmp(const rumor_bound_t *a, const rumor_bound_t *b);
+
+/* A RECON frame being built: its ranges and the ids their IDS lists point into. */
+typedef struct {
+    uint8_t topic[RUMOR_ID_BYTES];
+    uint8_t round;
+    size_t n;
+    rumor_recon_range_t r[RUMOR_RECON_RANGES_MAX];
+    size_t n_ids;
+    uint8_t ids[RUMOR_RECON_FRAME_IDS * RUMOR_ID_BYTES];
+} rumor_recon_msg_t;
+
+/* Events to send a peer: the topic's items in [lo, hi) except `excl` (what it listed). */
+typedef struct {
+    uint8_t topic[RUMOR_ID_BYTES];
+    rumor_bound_t lo, hi;
+    uint8_t excl[RUMOR_RECON_IDS_MAX * RUMOR_ID_BYTES];
+    size_t n_excl;
+    uint32_t total;     /* items it covers (when it was made) */
+    uint32_t sent;      /* items walked so far */
+    rumor_bound_t next; /* where the walk resumes */
+    bool started;       /* `next` was sent already */
+} rumor_recon_job_t;
+
+/* Where an answer puts what it found: a range to send (copied by the callee), ids to ask for. */
+typedef struct {
+    int (*job)(void *ctx, const rumor_recon_job_t *job);
+    void (*want)(void *ctx, const uint8_t *ids, size_t n);
+    void *ctx;
+} rumor_recon_sink_t;
+
+/* The opening RECON (round 0) of an exchange about `topic`. */
+int rumor_recon_open(rumor_txn_t *t, const uint8_t topic[RUMOR_ID_BYTES], rumor_recon_msg_t *out);
+/*
+ * Answers a decoded RECON frame (PROTOCOL.md 12.3): fills `out` and reports
+ * settled ranges to `sink`. Returns 1 when `out` is to be sent, 0 when the
+ * exchange ended (nothing to send), or a store error.
+ */
+int rumor_recon_answer(rumor_txn_t *t, const rumor_wire_frame_t *in, rumor_recon_msg_t *out,
+                       const rumor_recon_sink_t *sink);
+/* Points `f` at `m` for rumor_wire_encode (f is valid while m is). */
+void rumor_recon_frame(const rumor_recon_msg_t *m, rumor_wire_frame_t *f);
+/*
+ * Walks a job from where it stopped: fn(ctx, lamport, id) for each item to
+ * send, in order, until fn returns 1 (that item not taken; the walk stops
+ * there) or the job is done (*done set).
+ */
+int rumor_recon_job_walk(rumor_txn_t *t, rumor_recon_job_t *job, rumor_store_item_fn fn, void *ctx,
+                         bool *done);
 
 void rumor_beacon_encode(const rumor_beacon_t *b, uint8_t out[RUMOR_BEACON_BYTES]);
 /* RUMOR_ERR_MALFORMED unless `len` bytes are exactly a version-1 beacon. */

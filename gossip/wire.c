@@ -26,6 +26,9 @@
 /* A PEERS entry: pk[32] ‖ family[1] ‖ addr[4 or 16] ‖ port[2] */
 #define WIRE_PEER_FIXED_BYTES (ID + 1 + 2)
 
+/* A RECON range before its payload: upper bound [40] | mode [1] */
+#define WIRE_RANGE_BYTES (8 + ID + 1)
+
 #define BEACON_MAGIC   "RUMR"
 #define BEACON_VERSION 1
 
@@ -61,6 +64,94 @@ static int decode_peers(rumor_reader_t *r, rumor_wire_frame_t *f)
         if (peer->port == 0) return RUMOR_ERR_MALFORMED;
     }
     return RUMOR_OK;
+}
+
+/* The rules of 12.2 on a RECON's ranges, shared by decoder and encoder. */
+static bool ranges_valid(const rumor_recon_range_t *r, size_t n)
+{
+    if (n == 0 || n > RUMOR_RECON_RANGES_MAX || !r) return false;
+    size_t ids = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i && rumor_bound_cmp(&r[i - 1].upper, &r[i].upper) >= 0) return false;
+        if (r[i].mode > RUMOR_RECON_IDS) return false;
+        if (r[i].mode == RUMOR_RECON_IDS) {
+            if (r[i].k > RUMOR_RECON_IDS_MAX || (r[i].k && !r[i].ids)) return false;
+            ids += r[i].k;
+        }
+    }
+    return ids <= RUMOR_RECON_FRAME_IDS && rumor_bound_is_top(&r[n - 1].upper);
+}
+
+static int decode_recon(rumor_reader_t *r, rumor_wire_frame_t *f)
+{
+    const uint8_t *p;
+    if (!(p = rumor_take(r, ID + 2))) return RUMOR_ERR_MALFORMED;
+    f->topic = p;
+    f->round = p[ID];
+    f->n = p[ID + 1];
+    if (f->n == 0 || f->n > RUMOR_RECON_RANGES_MAX) return RUMOR_ERR_MALFORMED;
+    f->ranges = f->range_buf;
+    for (size_t i = 0; i < f->n; i++) {
+        rumor_recon_range_t *g = &f->ranges[i];
+        if (!(p = rumor_take(r, WIRE_RANGE_BYTES))) return RUMOR_ERR_MALFORMED;
+        g->upper.lamport = rumor_get_u64(p);
+        memcpy(g->upper.id, p + 8, ID);
+        g->mode = p[8 + ID];
+        if (g->mode == RUMOR_RECON_FINGERPRINT) {
+            if (!(p = rumor_take(r, 4 + RUMOR_RECON_FP_BYTES))) return RUMOR_ERR_MALFORMED;
+            g->count = rumor_get_u32(p);
+            memcpy(g->fp, p + 4, RUMOR_RECON_FP_BYTES);
+        } else if (g->mode == RUMOR_RECON_IDS) {
+            if (!(p = rumor_take(r, 1))) return RUMOR_ERR_MALFORMED;
+            g->k = p[0];
+            if (g->k > RUMOR_RECON_IDS_MAX) return RUMOR_ERR_MALFORMED;
+            if (g->k && !(g->ids = rumor_take(r, g->k * ID))) return RUMOR_ERR_MALFORMED;
+        } else if (g->mode != RUMOR_RECON_SKIP) {
+            return RUMOR_ERR_MALFORMED;
+        }
+    }
+    return ranges_valid(f->ranges, f->n) ? RUMOR_OK : RUMOR_ERR_MALFORMED;
+}
+
+/* True when `len` bytes are exactly `n` BATCH entries, each len[4] | 1..RUMOR_EVENT_MAX bytes. */
+static bool entries_valid(const uint8_t *buf, size_t len, size_t n)
+{
+    rumor_reader_t r = {buf, len};
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *p = rumor_take(&r, RUMOR_BATCH_ENTRY_BYTES);
+        if (!p) return false;
+        uint32_t elen = rumor_get_u32(p);
+        if (elen == 0 || elen > RUMOR_EVENT_MAX || !rumor_take(&r, elen)) return false;
+    }
+    return r.left == 0;
+}
+
+static int decode_batch(rumor_reader_t *r, rumor_wire_frame_t *f)
+{
+    const uint8_t *p;
+    if (!(p = rumor_take(r, ID + 4 + 2))) return RUMOR_ERR_MALFORMED;
+    f->topic = p;
+    f->remaining = rumor_get_u32(p + ID);
+    f->n = rumor_get_u16(p + ID + 4);
+    if (f->n == 0) return RUMOR_ERR_MALFORMED;
+    f->event = r->p;
+    f->event_len = r->left;
+    if (!entries_valid(f->event, f->event_len, f->n)) return RUMOR_ERR_MALFORMED;
+    rumor_take(r, r->left);
+    return RUMOR_OK;
+}
+
+bool rumor_wire_batch_next(const rumor_wire_frame_t *f, size_t *pos, const uint8_t **ev,
+                           size_t *len)
+{
+    /* The decoder checked every length, so this walk stays inside the entries. */
+    if (f->type != RUMOR_WIRE_BATCH || *pos + RUMOR_BATCH_ENTRY_BYTES > f->event_len) return false;
+    uint32_t n = rumor_get_u32(f->event + *pos);
+    if (n > f->event_len - *pos - RUMOR_BATCH_ENTRY_BYTES) return false;
+    *ev = f->event + *pos + RUMOR_BATCH_ENTRY_BYTES;
+    *len = n;
+    *pos += RUMOR_BATCH_ENTRY_BYTES + n;
+    return true;
 }
 
 /* Parses the body of `f->type`; the body must be consumed exactly. */
@@ -134,6 +225,13 @@ static int decode_body(rumor_reader_t *r, rumor_wire_frame_t *f)
         f->cursor_id = p + ID + 8;
         f->status = p[ID + 8 + ID];
         if (f->status > 1) return RUMOR_ERR_MALFORMED;
+        break;
+    case RUMOR_WIRE_RECON: return decode_recon(r, f);
+    case RUMOR_WIRE_BATCH: return decode_batch(r, f);
+    case RUMOR_WIRE_CREDIT:
+        if (!(p = rumor_take(r, 2))) return RUMOR_ERR_MALFORMED;
+        f->n = rumor_get_u16(p);
+        if (f->n == 0 || f->n > RUMOR_CREDIT_MAX) return RUMOR_ERR_MALFORMED;
         break;
     default: return RUMOR_ERR_MALFORMED;
     }
@@ -227,6 +325,11 @@ static bool frame_valid(const rumor_wire_frame_t *f)
     case RUMOR_WIRE_SYNC:
         return f->topic && f->cursor_id && f->max >= 1 && f->max <= RUMOR_WIRE_SYNC_MAX;
     case RUMOR_WIRE_SYNC_END: return f->topic && f->cursor_id && f->status <= 1;
+    case RUMOR_WIRE_RECON: return f->topic && ranges_valid(f->ranges, f->n);
+    case RUMOR_WIRE_BATCH:
+        return f->topic && f->event && f->n >= 1 && f->n <= UINT16_MAX &&
+               entries_valid(f->event, f->event_len, f->n);
+    case RUMOR_WIRE_CREDIT: return f->n >= 1 && f->n <= RUMOR_CREDIT_MAX;
     default: return false;
     }
 }
@@ -284,6 +387,34 @@ static void encode_body(writer_t *w, const rumor_wire_frame_t *f)
         put_bytes(w, f->cursor_id, ID);
         put_u8(w, f->status);
         break;
+    case RUMOR_WIRE_RECON:
+        put_bytes(w, f->topic, ID);
+        put_u8(w, f->round);
+        put_u8(w, (uint8_t)f->n);
+        for (size_t i = 0; i < f->n; i++) {
+            const rumor_recon_range_t *g = &f->ranges[i];
+            put_u64(w, g->upper.lamport);
+            put_bytes(w, g->upper.id, ID);
+            put_u8(w, g->mode);
+            if (g->mode == RUMOR_RECON_FINGERPRINT) {
+                uint8_t *p = put(w, 4);
+                if (p) rumor_put_u32(p, g->count);
+                put_bytes(w, g->fp, RUMOR_RECON_FP_BYTES);
+            } else if (g->mode == RUMOR_RECON_IDS) {
+                put_u8(w, (uint8_t)g->k);
+                put_bytes(w, g->ids, g->k * ID);
+            }
+        }
+        break;
+    case RUMOR_WIRE_BATCH: {
+        put_bytes(w, f->topic, ID);
+        uint8_t *p = put(w, 4);
+        if (p) rumor_put_u32(p, f->remaining);
+        put_u16(w, (uint16_t)f->n);
+        put_bytes(w, f->event, f->event_len);
+        break;
+    }
+    case RUMOR_WIRE_CREDIT: put_u16(w, (uint16_t)f->n); break;
     default: w->failed = true; break;
     }
 }

@@ -30,7 +30,7 @@
 #include "rumor_common.h"
 
 /* The schema this build writes. A store with a higher one is refused. */
-#define RUMOR_STORE_SCHEMA 2
+#define RUMOR_STORE_SCHEMA 3
 /* Initial map size; it doubles on MDB_MAP_FULL up to RUMOR_STORE_MAP_MAX. */
 #define RUMOR_STORE_MAP_INITIAL      ((size_t)8 << 20)
 #define RUMOR_STORE_MAP_MAX          ((size_t)1 << 40)
@@ -100,6 +100,16 @@ int rumor_store_log_after(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], ui
                           const uint8_t after_id[RUMOR_ID_BYTES], rumor_store_log_fn cb, void *ctx);
 int rumor_store_log_each(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], bool reverse,
                          rumor_store_log_fn cb, void *ctx);
+
+/* ---- domain sets: a key domain's events by (lamport, id) (PROTOCOL.md 12.1) ---- */
+/* Adds (lamport, id) to the domain's set (again: no change). */
+int rumor_store_dlog_add(rumor_txn_t *t, const uint8_t domain[RUMOR_ID_BYTES], uint64_t lamport,
+                         const uint8_t id[RUMOR_ID_BYTES]);
+typedef int (*rumor_store_item_fn)(void *ctx, uint64_t lamport, const uint8_t id[RUMOR_ID_BYTES]);
+/* Calls cb for the domain's items from (lamport, id) on, that one included, in order, until cb
+ * returns non-zero (which is returned). */
+int rumor_store_dlog_from(rumor_txn_t *t, const uint8_t domain[RUMOR_ID_BYTES], uint64_t lamport,
+                          const uint8_t id[RUMOR_ID_BYTES], rumor_store_item_fn cb, void *ctx);
 
 /* ---- heads: the room's events that no stored event names as a parent ---- */
 /* Fills up to `max` heads (newest lamport first) and the largest head lamport. */

@@ -28,7 +28,8 @@
     X(reads, 0)     /* room -> messages seen (read marker) */                                      \
     X(peers, 0)     /* public key -> "host:port" */                                                \
     X(outbox, 0)    /* event id -> "" : own events not yet handed to a peer */                     \
-    X(invites, 0)   /* BLAKE2b(token) -> room | role | expiry ms */
+    X(invites, 0)   /* BLAKE2b(token) -> room | role | expiry ms */                                \
+    X(dlog, 0)      /* key domain | lamport | id -> "" : the domain's set (schema 3) */
 
 struct rumor_store {
     MDB_env *env;    /* the LMDB environment */
@@ -139,12 +140,63 @@ static int walk_prefix(rumor_txn_t *t, MDB_dbi dbi, const uint8_t *prefix, size_
 
 /* ---- open, schema, transactions ---------------------------------------- */
 
+/* The room flag that makes a sub-room its own key domain (RUMOR_ROOM_FLAG_PRIVATE). */
+#define ROOM_FLAG_PRIVATE 0x01
+
+/* The key domain of `room` (PROTOCOL.md 4.3): its nearest ancestor that is top-level or private. */
+static int domain_of(rumor_txn_t *t, const uint8_t room[ID], uint8_t domain[ID])
+{
+    uint8_t cur[ID];
+    memcpy(cur, room, ID);
+    for (int depth = 0; depth < 64; depth++) {
+        rumor_store_room_t r;
+        int rc = rumor_store_room_get(t, cur, &r);
+        if (rc < 0) return rc == RUMOR_ERR_NOT_FOUND ? RUMOR_ERR_STORE : rc;
+        if (rumor_is_zero(r.parent, ID) || (r.flags & ROOM_FLAG_PRIVATE)) {
+            memcpy(domain, cur, ID);
+            return RUMOR_OK;
+        }
+        memcpy(cur, r.parent, ID);
+    }
+    return RUMOR_ERR_STORE;
+}
+
+typedef struct {
+    rumor_txn_t *t;
+    uint8_t domain[ID];
+} dlog_fill_t;
+
+static int dlog_fill_step(void *ctx, uint64_t lamport, const uint8_t id[ID], uint8_t type)
+{
+    (void)type;
+    dlog_fill_t *f = ctx;
+    return rumor_store_dlog_add(f->t, f->domain, lamport, id);
+}
+
+static int dlog_fill_room(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+    (void)v;
+    dlog_fill_t *f = ctx;
+    if (k->mv_size != ID) return RUMOR_ERR_STORE;
+    int rc = domain_of(f->t, k->mv_data, f->domain);
+    if (rc < 0) return rc;
+    return rumor_store_log_each(f->t, k->mv_data, false, dlog_fill_step, f);
+}
+
+/* 2 -> 3: each room's log entries, under the room's key domain, make `dlog`. */
+static int migrate_dlog(rumor_txn_t *t)
+{
+    dlog_fill_t f = {.t = t};
+    return walk_prefix(t, t->s->rooms, NULL, 0, false, dlog_fill_room, &f);
+}
+
 /*
  * Migrations from schema N to N+1 live here, indexed by N. 1 -> 2 added the
- * `invites` table, which opening creates: nothing to convert.
+ * `invites` table, which opening creates: nothing to convert. 2 -> 3 fills
+ * `dlog` from `log`.
  */
 typedef int (*migration_fn)(rumor_txn_t *t);
-static const migration_fn migrations[RUMOR_STORE_SCHEMA] = {NULL, NULL};
+static const migration_fn migrations[RUMOR_STORE_SCHEMA] = {NULL, NULL, migrate_dlog};
 
 /* What opening needs from the schema check, and what it reports back. */
 typedef struct {
@@ -447,6 +499,41 @@ int rumor_store_log_after(rumor_txn_t *t, const uint8_t room[ID], uint64_t lampo
         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
     while (mrc == 0 && k.mv_size >= ID && memcmp(k.mv_data, room, ID) == 0) {
         if ((rc = log_step(&(log_walk_t){cb, ctx}, &k, &v)) != 0) break;
+        mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    if (mrc && mrc != MDB_NOTFOUND) rc = map_err(mrc);
+    mdb_cursor_close(c);
+    return rc;
+}
+
+/* ---- domain sets (anti-entropy) ------------------------------------------- */
+
+int rumor_store_dlog_add(rumor_txn_t *t, const uint8_t domain[ID], uint64_t lamport,
+                         const uint8_t id[ID])
+{
+    uint8_t k[ID + 8 + ID];
+    memcpy(k, domain, ID);
+    rumor_put_u64(k + ID, lamport);
+    memcpy(k + ID + 8, id, ID);
+    return put(t, t->s->dlog, k, sizeof k, "", 0, 0);
+}
+
+int rumor_store_dlog_from(rumor_txn_t *t, const uint8_t domain[ID], uint64_t lamport,
+                          const uint8_t id[ID], rumor_store_item_fn cb, void *ctx)
+{
+    uint8_t seek[2 * ID + 8];
+    memcpy(seek, domain, ID);
+    rumor_put_u64(seek + ID, lamport);
+    memcpy(seek + ID + 8, id, ID);
+    MDB_cursor *c;
+    int mrc = mdb_cursor_open(t->txn, t->s->dlog, &c);
+    if (mrc) return map_err(mrc);
+    MDB_val k = val(seek, sizeof seek), v;
+    int rc = RUMOR_OK;
+    mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    while (mrc == 0 && k.mv_size == sizeof seek && memcmp(k.mv_data, domain, ID) == 0) {
+        const uint8_t *p = k.mv_data;
+        if ((rc = cb(ctx, rumor_get_u64(p + ID), p + ID + 8)) != 0) break;
         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
     }
     if (mrc && mrc != MDB_NOTFOUND) rc = map_err(mrc);

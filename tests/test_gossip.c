@@ -1020,6 +1020,263 @@ static void test_profiles(void)
     fx_close(&f);
 }
 
+/* ---- anti-entropy (PROTOCOL.md 12) ------------------------------------------------------------
+ */
+
+/* Copies event `id` from one store into another (ingest: validated as from a peer). */
+static int copy_event(fx_t *from, fx_t *to, const uint8_t id[ID])
+{
+    static uint8_t buf[RUMOR_EVENT_MAX];
+    const uint8_t *p;
+    size_t len = 0;
+    rumor_txn_t *t = rd(from);
+    int rc = rumor_store_event_get(t, id, &p, &len);
+    if (rc == RUMOR_OK) memcpy(buf, p, len);
+    rumor_store_read_end(&t);
+    if (rc < 0) return rc;
+    rc = ingest_bytes(to, buf, len);
+    return rc == RUMOR_ERR_EXISTS ? RUMOR_OK : rc;
+}
+
+/* One side of an exchange: what its answers settle moves between the two stores. */
+typedef struct {
+    fx_t *me, *peer;
+    size_t sent, wanted; /* events sent to the peer by jobs; asked for */
+    bool failed;
+} side_t;
+
+typedef struct {
+    uint8_t *ids;
+    size_t n, cap;
+} idlist_t;
+
+static int collect_item(void *ctx, uint64_t lamport, const uint8_t id[ID])
+{
+    (void)lamport;
+    idlist_t *l = ctx;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 64;
+        l->ids = realloc(l->ids, l->cap * ID);
+        if (!l->ids) exit(2);
+    }
+    memcpy(l->ids + ID * l->n++, id, ID);
+    return 0;
+}
+
+static int side_job(void *ctx, const rumor_recon_job_t *job)
+{
+    side_t *s = ctx;
+    rumor_recon_job_t j = *job;
+    idlist_t l = {0};
+    bool done = false;
+    rumor_txn_t *t = rd(s->me);
+    int rc = rumor_recon_job_walk(t, &j, collect_item, &l, &done);
+    rumor_store_read_end(&t);
+    if (rc < 0 || !done || l.n != job->total) s->failed = true;
+    for (size_t i = 0; i < l.n; i++)
+        if (copy_event(s->me, s->peer, l.ids + i * ID) < 0) s->failed = true;
+    s->sent += l.n;
+    free(l.ids);
+    return RUMOR_OK;
+}
+
+static void side_want(void *ctx, const uint8_t *ids, size_t n)
+{
+    side_t *s = ctx;
+    for (size_t i = 0; i < n; i++)
+        if (copy_event(s->peer, s->me, ids + i * ID) < 0) s->failed = true;
+    s->wanted += n;
+}
+
+/* The topic's items in order, as one buffer (lamport | id each), for comparing two stores. */
+static idlist_t topic_items(fx_t *f, const uint8_t topic[ID])
+{
+    idlist_t l = {0};
+    rumor_txn_t *t = rd(f);
+    CHECK_EQ_INT(rumor_store_dlog_from(t, topic, 0, ZERO, collect_item, &l), RUMOR_OK);
+    rumor_store_read_end(&t);
+    return l;
+}
+
+/*
+ * Runs an exchange between two stores through the wire codec, as two nodes
+ * would, opened by `a`. Returns the number of RECON frames (or -1 when it
+ * does not end within the round limit); *summary gets their encoded bytes.
+ */
+static int reconcile(fx_t *a, fx_t *b, const uint8_t topic[ID], size_t *summary, side_t *sa,
+                     side_t *sb)
+{
+    static uint8_t frame[RUMOR_WIRE_FRAME_MAX];
+    rumor_recon_msg_t *m = malloc(sizeof *m);
+    rumor_wire_frame_t *f = malloc(sizeof *f);
+    if (!m || !f) exit(2);
+    *sa = (side_t){a, b, 0, 0, false};
+    *sb = (side_t){b, a, 0, 0, false};
+    rumor_txn_t *t = rd(a);
+    CHECK_EQ_INT(rumor_recon_open(t, topic, m), RUMOR_OK);
+    rumor_store_read_end(&t);
+    int frames = 0;
+    *summary = 0;
+    side_t *turn = sb;
+    for (int more = 1; more == 1; turn = turn == sa ? sb : sa) {
+        if (frames > 16) {
+            frames = -1;
+            break;
+        }
+        rumor_wire_frame_t out;
+        rumor_recon_frame(m, &out);
+        size_t len = rumor_wire_encode(&out, frame, sizeof frame);
+        CHECK(len > 0);
+        if (!len) break;
+        frames++;
+        *summary += len;
+        CHECK_EQ_INT(rumor_wire_decode(frame, len, f), RUMOR_OK);
+        rumor_recon_sink_t sink = {side_job, side_want, turn};
+        t = rd(turn->me);
+        more = rumor_recon_answer(t, f, m, &sink);
+        rumor_store_read_end(&t);
+        CHECK(more >= 0);
+    }
+    free(m);
+    free(f);
+    return frames;
+}
+
+static void check_same_set(fx_t *a, fx_t *b, const uint8_t topic[ID], size_t expect)
+{
+    idlist_t x = topic_items(a, topic), y = topic_items(b, topic);
+    CHECK_EQ_INT(x.n, expect);
+    CHECK_EQ_INT(y.n, expect);
+    if (x.n == y.n && x.n) CHECK_EQ_MEM(x.ids, y.ids, x.n * ID);
+    free(x.ids);
+    free(y.ids);
+}
+
+static void test_recon_converges(void)
+{
+    fx_t a, b;
+    ev_t ev;
+    uint8_t lan[ID], id[ID], sub[ID], priv[ID];
+    fx_open(&a);
+    fx_open(&b);
+    /* A shared history: the room, bob as a member, 300 messages. */
+    ACCEPT(&a, create(&a, &ev, alice, ZERO, false, "lan"), lan);
+    CHECK_EQ_INT(ingest(&b, &ev), RUMOR_OK);
+    ACCEPT(&a, member_add(&a, &ev, alice, lan, bob, RUMOR_ROLE_MEMBER, NULL, 0), id);
+    CHECK_EQ_INT(ingest(&b, &ev), RUMOR_OK);
+    for (int i = 0; i < 300; i++) {
+        ACCEPT(&a, message(&a, &ev, alice, lan, "before"), id);
+        CHECK_EQ_INT(ingest(&b, &ev), RUMOR_OK);
+    }
+    size_t summary = 0;
+    side_t sa, sb;
+    /* Equal sets: one frame (the opening), answered by nothing. */
+    CHECK_EQ_INT(reconcile(&a, &b, lan, &summary, &sa, &sb), 1);
+    CHECK_EQ_INT(sa.sent + sb.sent, 0);
+
+    /* A partition: each side writes on its own, a sub-room and a private room on one side. */
+    for (int i = 0; i < 700; i++) ACCEPT(&a, message(&a, &ev, alice, lan, "side a"), id);
+    ACCEPT(&a, create(&a, &ev, alice, lan, false, "sub"), sub);
+    for (int i = 0; i < 50; i++) ACCEPT(&a, message(&a, &ev, alice, sub, "in sub"), id);
+    ACCEPT(&a, create(&a, &ev, alice, lan, true, "priv"), priv);
+    ACCEPT(&a, message(&a, &ev, alice, priv, "private"), id);
+    for (int i = 0; i < 40; i++) ACCEPT(&b, message(&b, &ev, bob, lan, "side b"), id);
+
+    int frames = reconcile(&b, &a, lan, &summary, &sb, &sa);
+    CHECK(frames >= 2 && frames <= 6);
+    CHECK(!sa.failed && !sb.failed);
+    /* lan: 2 + 300 + 700 + sub create + 50 in sub + priv create, and b's 40. */
+    check_same_set(&a, &b, lan, 2 + 300 + 700 + 1 + 50 + 1 + 40);
+    /* What a had and b lacked went over by a's jobs or b's asking, each event once. */
+    CHECK_EQ_INT(sa.sent + sb.wanted, 700 + 1 + 50 + 1);
+    CHECK_EQ_INT(sb.sent + sa.wanted, 40);
+    /* The summaries are small next to the events they moved (about 250 bytes each). */
+    CHECK(summary < 20 * 1024);
+    /* The private room is its own topic: reconciled apart, it moves over too. */
+    CHECK_EQ_INT(reconcile(&a, &b, priv, &summary, &sa, &sb) > 0, 1);
+    check_same_set(&a, &b, priv, 2);
+    /* And now every topic agrees in one frame. */
+    CHECK_EQ_INT(reconcile(&a, &b, lan, &summary, &sa, &sb), 1);
+    fx_close(&a);
+    fx_close(&b);
+}
+
+static void test_recon_empty_side(void)
+{
+    fx_t a, b;
+    ev_t ev;
+    uint8_t lan[ID], id[ID];
+    fx_open(&a);
+    fx_open(&b);
+    ACCEPT(&a, create(&a, &ev, alice, ZERO, false, "lan"), lan);
+    for (int i = 0; i < 2000; i++) ACCEPT(&a, message(&a, &ev, alice, lan, "m"), id);
+    size_t summary = 0;
+    side_t sa, sb;
+    /* b holds nothing of the topic: its empty list is answered by the events alone. */
+    CHECK_EQ_INT(reconcile(&b, &a, lan, &summary, &sb, &sa), 1);
+    CHECK_EQ_INT(sa.sent, 2001);
+    check_same_set(&a, &b, lan, 2001);
+    CHECK(summary < 200);
+    /* a opens instead: its 16 fingerprints, then c's empty lists (a sends, and says nothing). */
+    fx_t c;
+    fx_open(&c);
+    CHECK_EQ_INT(reconcile(&a, &c, lan, &summary, &sa, &sb), 2);
+    check_same_set(&a, &c, lan, 2001);
+    fx_close(&a);
+    fx_close(&b);
+    fx_close(&c);
+}
+
+/* Hostile frames: an answer to any well-formed RECON fits a frame and ends in the round limit. */
+static void test_recon_hostile(void)
+{
+    fx_t a;
+    ev_t ev;
+    uint8_t lan[ID], id[ID];
+    fx_open(&a);
+    ACCEPT(&a, create(&a, &ev, alice, ZERO, false, "lan"), lan);
+    for (int i = 0; i < 100; i++) ACCEPT(&a, message(&a, &ev, alice, lan, "m"), id);
+    rumor_recon_msg_t *m = malloc(sizeof *m);
+    rumor_wire_frame_t *f = calloc(1, sizeof *f);
+    static uint8_t frame[RUMOR_WIRE_FRAME_MAX];
+    /* 64 ranges, each a fingerprint that matches nothing: the answer must stay within 64. */
+    f->type = RUMOR_WIRE_RECON;
+    f->topic = lan;
+    f->n = RUMOR_RECON_RANGES_MAX;
+    f->ranges = f->range_buf;
+    for (size_t i = 0; i < f->n; i++) {
+        rumor_recon_range_t *g = &f->range_buf[i];
+        g->upper.lamport = i * 2 + 2;
+        g->mode = RUMOR_RECON_FINGERPRINT;
+        g->count = 7;
+        memset(g->fp, 0x5a, sizeof g->fp);
+    }
+    rumor_bound_top(&f->range_buf[f->n - 1].upper);
+    rumor_recon_sink_t sink = {NULL, NULL, NULL};
+    rumor_txn_t *t = rd(&a);
+    CHECK_EQ_INT(rumor_recon_answer(t, f, m, &sink), 1);
+    rumor_store_read_end(&t);
+    CHECK(m->n <= RUMOR_RECON_RANGES_MAX);
+    rumor_wire_frame_t out;
+    rumor_recon_frame(m, &out);
+    size_t len = rumor_wire_encode(&out, frame, sizeof frame);
+    CHECK(len > 0);
+    rumor_wire_frame_t *g = malloc(sizeof *g);
+    CHECK_EQ_INT(rumor_wire_decode(frame, len, g), RUMOR_OK);
+    free(g);
+    /* A topic we do not hold: our side is empty, so every fingerprint is answered by a list. */
+    uint8_t other[ID];
+    memset(other, 0x77, ID);
+    f->topic = other;
+    t = rd(&a);
+    CHECK_EQ_INT(rumor_recon_answer(t, f, m, &sink), 1);
+    rumor_store_read_end(&t);
+    for (size_t i = 0; i < m->n; i++) CHECK(m->r[i].mode != RUMOR_RECON_FINGERPRINT);
+    free(m);
+    free(f);
+    fx_close(&a);
+}
+
 int main(void)
 {
     if (rumor_crypto_init() != RUMOR_OK) return 2;
@@ -1042,6 +1299,9 @@ int main(void)
     RUN(test_key_grant_and_epoch);
     RUN(test_depth_limit);
     RUN(test_profiles);
+    RUN(test_recon_converges);
+    RUN(test_recon_empty_side);
+    RUN(test_recon_hostile);
 #ifdef RUMOR_PENDING_CONCURRENT_AUTH
     RUN(test_concurrent_removal_and_message);
     RUN(test_concurrent_moves_making_a_cycle);

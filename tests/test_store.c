@@ -120,7 +120,7 @@ static void test_open_creates_schema(void)
     fixture_t f;
     fx_open(&f);
     CHECK_EQ_INT(rumor_store_schema(f.s), RUMOR_STORE_SCHEMA);
-    CHECK_EQ_INT(RUMOR_STORE_SCHEMA, 2);
+    CHECK_EQ_INT(RUMOR_STORE_SCHEMA, 3);
     CHECK_EQ_INT(rumor_store_map_size(f.s), RUMOR_STORE_MAP_INITIAL);
     rumor_txn_t *t = rd(f.s);
     uint8_t v[8];
