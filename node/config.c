@@ -57,6 +57,10 @@ static const cfg_key_t cfg_keys[] = {
     U32_KEY(beacon_ms, 10, 60000),
     U32_KEY(beacon_port, 1, 65535),
     U32_KEY(batch_max, 1, 65536),
+    U32_KEY(recon_interval_ms, 100, 86400000),
+    U32_KEY(recon_rounds_max, 2, 255),
+    U32_KEY(recon_window, 1, 64),
+    U32_KEY(recon_jobs_max, 1, 4096),
     {"peer_exchange", CFG_BOOL, offsetof(rumor_node_config_t, peer_exchange), 0, 0},
     {"log_level", CFG_LOG_LEVEL, offsetof(rumor_node_config_t, log_level), 0, 0},
     {"trace_file", CFG_PATH, offsetof(rumor_node_config_t, trace_file), 0, 0},
@@ -89,6 +93,10 @@ void rumor_node_config_defaults(rumor_node_config_t *cfg)
     cfg->beacon_ms = 1000;
     cfg->beacon_port = 7470;
     cfg->batch_max = 256;
+    cfg->recon_interval_ms = 30000;
+    cfg->recon_rounds_max = 16;
+    cfg->recon_window = 8;
+    cfg->recon_jobs_max = 64;
     cfg->peer_exchange = true;
     strcpy(cfg->log_level, "info");
     cfg->trace_file[0] = '\0';

@@ -161,6 +161,14 @@ static void op_status(ctl_client_t *c)
     rumor_ctl_put_u64(&w, "outbox", counts.outbox);
     rumor_ctl_put_u64(&w, "topics", d->n_topics ? d->n_topics - 1 : 0);
     rumor_ctl_put_bool(&w, "lan", d->lan);
+    rumor_catchup_progress_t cp;
+    rumor_catchup_progress(d, &cp);
+    rumor_ctl_put_u64(&w, "catchup_peers", cp.peers_in);
+    rumor_ctl_put_u64(&w, "catchup_events", cp.events_in);
+    rumor_ctl_put_u64(&w, "catchup_remaining", cp.remaining_in);
+    rumor_ctl_put_u64(&w, "sending_peers", cp.peers_out);
+    rumor_ctl_put_u64(&w, "sending_remaining", cp.remaining_out);
+    rumor_ctl_put_u64(&w, "exchanges", cp.exchanges);
     rumor_ctl_put_u64(&w, "uptime_ms", rumor_now_ms() - d->start_ms);
     rumor_ctl_put_u64(&w, "pid", (uint64_t)getpid());
     client_send(c, &w);

@@ -238,7 +238,8 @@ static void mcache_shift(struct mcache *m)
 
 typedef struct {
     uint8_t from[ID];  /* the peer it came from */
-    bool by_sync;      /* an answer to our SYNC: stored, not forwarded */
+    bool by_sync;      /* an answer to our SYNC or a BATCH: stored, not forwarded */
+    bool by_batch;     /* from a BATCH (anti-entropy) */
     bool forwarded;    /* pushed already (a transaction rerun must not push again) */
     bool retried;      /* came back from the pending set */
     bool stored;       /* stored by the current attempt of the transaction */
@@ -547,6 +548,7 @@ static void reap(daemon_t *d)
         d->n_peers--;
         zsock_close(&p->out);
         free(p->subs);
+        rumor_catchup_peer_free(p);
         free(p);
     }
 }
@@ -599,6 +601,11 @@ static bool peer_send(daemon_t *d, peer_t *p, const uint8_t *buf, size_t len)
     return peer_send_on(d, p, LINK_ANY, buf, len);
 }
 
+bool rumor_daemon_send(daemon_t *d, peer_t *p, const uint8_t *buf, size_t len)
+{
+    return peer_send(d, p, buf, len);
+}
+
 static bool send_frame_on(daemon_t *d, peer_t *p, int link, const rumor_wire_frame_t *f)
 {
     uint8_t buf[2 + 2 + RUMOR_WIRE_TOPICS_MAX * ID];
@@ -613,6 +620,11 @@ static bool send_frame_on(daemon_t *d, peer_t *p, int link, const rumor_wire_fra
 static bool send_frame(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
 {
     return send_frame_on(d, p, LINK_ANY, f);
+}
+
+bool rumor_daemon_send_frame(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
+{
+    return send_frame(d, p, f);
 }
 
 static void hello_frame(daemon_t *d, rumor_wire_frame_t *f)
@@ -707,6 +719,7 @@ static void peer_ready(daemon_t *d, peer_t *p, bool was_ready)
     send_sub(d, p);
     send_px(d, p);
     if (!was_ready) send_own_profile(d, p);
+    if (!was_ready) rumor_catchup_peer_ready(d, p);
     join_peer_ready(d, p);
 }
 
@@ -831,6 +844,16 @@ static topic_t *topic_find(daemon_t *d, const uint8_t id[ID])
 static bool peer_subscribes(const peer_t *p, const uint8_t topic[ID])
 {
     return p->n_subs && bsearch(topic, p->subs, p->n_subs, ID, topic_cmp) != NULL;
+}
+
+bool rumor_daemon_holds(daemon_t *d, const uint8_t topic[ID])
+{
+    return topic_find(d, topic) != NULL;
+}
+
+bool rumor_daemon_peer_subscribes(const peer_t *p, const uint8_t topic[ID])
+{
+    return peer_subscribes(p, topic);
 }
 
 static bool joining(daemon_t *d, const uint8_t topic[ID])
@@ -1195,6 +1218,13 @@ static int batch_fn(rumor_txn_t *t, void *ctx)
             continue;
         }
         int rc = event_topic(t, &ev, topic);
+        if (rc == RUMOR_ERR_NOT_FOUND && e->by_batch) {
+            /* A catch-up event of a room whose create is still on its way: early, not foreign. */
+            if (!e->counted && !e->retried) d->stats.missing_parent++;
+            e->counted = true;
+            keep_pending(d, t, e, &ev);
+            continue;
+        }
         if (rc == RUMOR_ERR_NOT_FOUND ||
             (rc == RUMOR_OK && !topic_find(d, topic) && !joining(d, topic))) {
             /* Not a topic we hold: without its room we cannot judge it. */
@@ -1238,7 +1268,10 @@ static int batch_fn(rumor_txn_t *t, void *ctx)
 static void process_batch(daemon_t *d)
 {
     struct batch *b = d->batch;
-    if (!b->n) return;
+    if (!b->n) {
+        rumor_catchup_committed(d);
+        return;
+    }
     b->topics_changed = false;
     int rc = rumor_store_write_as(d->node->store, RUMOR_STORE_BATCH, batch_fn, d);
     d->stats.commits++;
@@ -1251,7 +1284,12 @@ static void process_batch(daemon_t *d)
         if (!e->stored || rumor_event_decode(e->frame + 2, e->len - 2, &ev) < 0) continue;
         d->stats.delivered++;
         if (e->retried) d->stats.pending_resolved++;
-        if (e->by_sync) d->stats.sync_events_in++;
+        if (e->by_batch) {
+            d->stats.catchup_events_in++;
+            rumor_catchup_stored(d, e->from);
+        } else if (e->by_sync) {
+            d->stats.sync_events_in++;
+        }
         seen_add(d->seen, ev.id, now_ms(d));
         if (!e->by_sync) mcache_add(d->mcache, e->topic, ev.id);
         record_delivery(d, &ev, e->from, e->valid_ms);
@@ -1260,9 +1298,10 @@ static void process_batch(daemon_t *d)
     batch_clear(b);
     if (d->trace) fflush(d->trace);
     if (b->topics_changed) rumor_daemon_resubscribe(d);
+    rumor_catchup_committed(d);
 }
 
-static void queue_event(daemon_t *d, peer_t *p, const uint8_t *frame, size_t len, bool by_sync)
+void rumor_daemon_queue_event(daemon_t *d, peer_t *p, const uint8_t *frame, size_t len, int origin)
 {
     struct batch *b = d->batch;
     /* Most copies of an event are duplicates from other mesh peers: drop them here, before any
@@ -1281,7 +1320,8 @@ static void queue_event(daemon_t *d, peer_t *p, const uint8_t *frame, size_t len
     bentry_t *e = &b->e[b->n++];
     memset(e, 0, sizeof *e);
     memcpy(e->from, p->pk, ID);
-    e->by_sync = by_sync;
+    e->by_sync = origin != ORIGIN_PUSH;
+    e->by_batch = origin == ORIGIN_BATCH;
     e->frame = copy;
     e->len = len;
 }
@@ -1699,6 +1739,7 @@ static void on_sub(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
             if (send_frame(d, p, &g)) d->stats.graft_out++;
         }
     }
+    rumor_catchup_on_sub(d, p);
 }
 
 static void on_graft(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
@@ -1781,7 +1822,7 @@ static void on_frame(daemon_t *d, peer_t *p, int link, const uint8_t *buf, size_
         bool by_sync = false;
         for (struct join *j = d->joins; j && !by_sync; j = j->next)
             by_sync = j->state == JOIN_SYNC && memcmp(j->inv.inviter, p->pk, ID) == 0;
-        queue_event(d, p, buf, len, by_sync);
+        rumor_daemon_queue_event(d, p, buf, len, by_sync ? ORIGIN_SYNC : ORIGIN_PUSH);
         break;
     }
     case RUMOR_WIRE_IHAVE: on_ihave(d, p, &f); break;
@@ -1791,6 +1832,9 @@ static void on_frame(daemon_t *d, peer_t *p, int link, const uint8_t *buf, size_
     case RUMOR_WIRE_JOINED: on_joined(d, p, &f); break;
     case RUMOR_WIRE_SYNC: on_sync(d, p, &f); break;
     case RUMOR_WIRE_SYNC_END: on_sync_end(d, p, &f); break;
+    case RUMOR_WIRE_RECON:
+    case RUMOR_WIRE_BATCH:
+    case RUMOR_WIRE_CREDIT: rumor_catchup_on_frame(d, p, &f, len); break;
     default: misbehaved(d, p, "an unknown frame"); break;
     }
 }
@@ -2091,6 +2135,7 @@ static void on_heartbeat(uv_timer_t *h)
     reap(d);
     mesh_maintain(d);
     emit_ihave(d);
+    rumor_catchup_heartbeat(d);
     mcache_shift(d->mcache);
     if (d->heartbeats % 10 == 0)
         for (peer_t *p = d->peers; p; p = p->next)
@@ -2284,7 +2329,8 @@ int rumor_node_run(rumor_node_t *node, const rumor_node_run_t *opt)
     d->pending = calloc(1, sizeof *d->pending);
     d->cands = calloc(opt->cfg->passive_max + 1, sizeof *d->cands);
     d->banned = calloc(BANS_MAX, sizeof *d->banned);
-    if (!d->seen || !d->mcache || !d->batch || !d->pending || !d->cands || !d->banned) {
+    if (!d->seen || !d->mcache || !d->batch || !d->pending || !d->cands || !d->banned ||
+        rumor_catchup_start(d) < 0) {
         rc = RUMOR_ERR_NOMEM;
         goto out;
     }
@@ -2343,6 +2389,7 @@ out:
     uv_loop_close(&loop);
     if (d->zctx) zmq_ctx_term(d->zctx);
     if (d->trace) fclose(d->trace);
+    rumor_catchup_stop(d);
     if (d->lock_fd >= 0) close(d->lock_fd);
     seen_free(&d->seen);
     mcache_free(&d->mcache);

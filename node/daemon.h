@@ -20,54 +20,76 @@
     X(seen_hits)      /* of the duplicates: caught by the seen cache */                            \
     X(invalid)        /* events that failed validation */                                          \
     X(missing_parent) /* events that arrived before a parent (kept pending, parents asked for) */  \
-    X(pending_resolved) /* pending events stored once their parents came */                        \
-    X(pending_dropped)  /* pending events given up (too many, or parents never came) */            \
-    X(unsubscribed)     /* events of topics we do not hold */                                      \
-    X(forwarded)        /* EVENT frames pushed on to mesh peers */                                 \
-    X(frames_in)        /* frames received */                                                      \
-    X(frames_out)       /* frames sent */                                                          \
-    X(bytes_in)         /* their bytes */                                                          \
-    X(bytes_out)        /* frame bytes sent */                                                     \
-    X(malformed)        /* frames that broke section 9.2 */                                        \
-    X(orphan_frames)    /* well-formed frames on links of peers we dropped (ignored) */            \
-    X(rate_limited)     /* frames dropped by a peer's rate limit */                                \
-    X(queue_drops)      /* frames dropped: a peer's send queue was full */                         \
-    X(unroutable)       /* frames to a link that had gone */                                       \
-    X(hello_in)         /* HELLO frames */                                                         \
-    X(ping_in)          /* PING frames */                                                          \
-    X(pong_in)          /* PONG frames */                                                          \
-    X(sub_in)           /* SUB frames received */                                                  \
-    X(sub_out)          /* SUB frames sent */                                                      \
-    X(graft_in)         /* GRAFT received */                                                       \
-    X(graft_out)        /* GRAFT sent */                                                           \
-    X(prune_in)         /* PRUNE received */                                                       \
-    X(prune_out)        /* PRUNE sent */                                                           \
-    X(ihave_in)         /* IHAVE received */                                                       \
-    X(ihave_out)        /* IHAVE sent */                                                           \
-    X(iwant_in)         /* IWANT received */                                                       \
-    X(iwant_out)        /* IWANT sent */                                                           \
-    X(iwant_served)     /* events sent in answer to IWANT */                                       \
-    X(peers_in)         /* PEERS frames received */                                                \
-    X(peers_out)        /* PEERS frames sent */                                                    \
-    X(join_in)          /* JOIN requests answered */                                               \
-    X(members_added)    /* MEMBER_ADD authored for joiners */                                      \
-    X(sync_in)          /* SYNC requests answered */                                               \
-    X(sync_out)         /* SYNC requests sent */                                                   \
-    X(sync_events_out)  /* events sent in answer to SYNC */                                        \
-    X(sync_events_in)   /* events received by SYNC that were new */                                \
-    X(peers_connected)  /* links that completed HELLO */                                           \
-    X(peers_dropped)    /* peers dropped (silence, errors, misbehaviour) */                        \
-    X(peers_banned)     /* of those: banned for misbehaviour */                                    \
-    X(dials)            /* outgoing dials */                                                       \
-    X(dial_failures)    /* dials that never reached HELLO */                                       \
-    X(zap_denied)       /* handshakes refused by the ZAP handler */                                \
-    X(beacons_in)       /* beacons taken */                                                        \
-    X(beacons_out)      /* beacons sent */                                                         \
-    X(beacons_bad)      /* datagrams on the beacon port that were not beacons */                   \
-    X(beacons_dropped)  /* beacons over the rate limit */                                          \
-    X(ctl_requests)     /* control requests */                                                     \
-    X(ctl_bad)          /* malformed control requests or foreign users */                          \
-    X(commits)          /* store transactions for peer events */
+    X(pending_resolved)      /* pending events stored once their parents came */                   \
+    X(pending_dropped)       /* pending events given up (too many, or parents never came) */       \
+    X(unsubscribed)          /* events of topics we do not hold */                                 \
+    X(forwarded)             /* EVENT frames pushed on to mesh peers */                            \
+    X(frames_in)             /* frames received */                                                 \
+    X(frames_out)            /* frames sent */                                                     \
+    X(bytes_in)              /* their bytes */                                                     \
+    X(bytes_out)             /* frame bytes sent */                                                \
+    X(malformed)             /* frames that broke section 9.2 */                                   \
+    X(orphan_frames)         /* well-formed frames on links of peers we dropped (ignored) */       \
+    X(rate_limited)          /* frames dropped by a peer's rate limit */                           \
+    X(queue_drops)           /* frames dropped: a peer's send queue was full */                    \
+    X(unroutable)            /* frames to a link that had gone */                                  \
+    X(hello_in)              /* HELLO frames */                                                    \
+    X(ping_in)               /* PING frames */                                                     \
+    X(pong_in)               /* PONG frames */                                                     \
+    X(sub_in)                /* SUB frames received */                                             \
+    X(sub_out)               /* SUB frames sent */                                                 \
+    X(graft_in)              /* GRAFT received */                                                  \
+    X(graft_out)             /* GRAFT sent */                                                      \
+    X(prune_in)              /* PRUNE received */                                                  \
+    X(prune_out)             /* PRUNE sent */                                                      \
+    X(ihave_in)              /* IHAVE received */                                                  \
+    X(ihave_out)             /* IHAVE sent */                                                      \
+    X(iwant_in)              /* IWANT received */                                                  \
+    X(iwant_out)             /* IWANT sent */                                                      \
+    X(iwant_served)          /* events sent in answer to IWANT */                                  \
+    X(peers_in)              /* PEERS frames received */                                           \
+    X(peers_out)             /* PEERS frames sent */                                               \
+    X(join_in)               /* JOIN requests answered */                                          \
+    X(members_added)         /* MEMBER_ADD authored for joiners */                                 \
+    X(sync_in)               /* SYNC requests answered */                                          \
+    X(sync_out)              /* SYNC requests sent */                                              \
+    X(sync_events_out)       /* events sent in answer to SYNC */                                   \
+    X(sync_events_in)        /* events received by SYNC that were new */                           \
+    X(peers_connected)       /* links that completed HELLO */                                      \
+    X(peers_dropped)         /* peers dropped (silence, errors, misbehaviour) */                   \
+    X(peers_banned)          /* of those: banned for misbehaviour */                               \
+    X(dials)                 /* outgoing dials */                                                  \
+    X(dial_failures)         /* dials that never reached HELLO */                                  \
+    X(zap_denied)            /* handshakes refused by the ZAP handler */                           \
+    X(beacons_in)            /* beacons taken */                                                   \
+    X(beacons_out)           /* beacons sent */                                                    \
+    X(beacons_bad)           /* datagrams on the beacon port that were not beacons */              \
+    X(beacons_dropped)       /* beacons over the rate limit */                                     \
+    X(ctl_requests)          /* control requests */                                                \
+    X(ctl_bad)               /* malformed control requests or foreign users */                     \
+    X(commits)               /* store transactions for peer events */                              \
+    X(recon_opened)          /* anti-entropy exchanges we opened */                                \
+    X(recon_done)            /* exchanges that ended settled (on our side) */                      \
+    X(recon_in)              /* RECON frames received */                                           \
+    X(recon_out)             /* RECON frames sent */                                               \
+    X(recon_bytes_in)        /* their bytes */                                                     \
+    X(recon_bytes_out)       /* bytes of RECON frames sent */                                      \
+    X(recon_refused)         /* RECON/BATCH for a topic we do not hold or a peer not a member */   \
+    X(recon_limited)         /* opening RECON over the rate limit */                               \
+    X(recon_aborted)         /* RECON past recon_rounds_max */                                     \
+    X(recon_timeouts)        /* exchanges that went silent */                                      \
+    X(recon_jobs_dropped)    /* ranges to send dropped: the peer's queue was full */               \
+    X(batch_in)              /* BATCH frames received */                                           \
+    X(batch_out)             /* BATCH frames sent */                                               \
+    X(batch_bytes_in)        /* their bytes */                                                     \
+    X(batch_bytes_out)       /* bytes of BATCH frames sent */                                      \
+    X(batch_events_in)       /* events received in BATCH frames */                                 \
+    X(batch_events_out)      /* events sent in BATCH frames */                                     \
+    X(batch_event_bytes_in)  /* their event bytes */                                               \
+    X(batch_event_bytes_out) /* event bytes sent in BATCH frames */                                \
+    X(catchup_events_in)     /* events from BATCH frames that were new */                          \
+    X(credit_in)             /* CREDIT frames received */                                          \
+    X(credit_out)            /* CREDIT frames sent */
 
 typedef struct {
 #define RUMOR_STAT_FIELD_(name) uint64_t name;
@@ -128,6 +150,7 @@ struct peer {
     uint32_t budget;             /* events it may still be sent in answers this heartbeat */
     uint64_t warn_ms;            /* last warning logged about it */
     bool closing;                /* dropped; freed after the current batch */
+    struct catchup *cu;          /* anti-entropy state (catchup.c), or NULL */
     peer_t *next;
 };
 
@@ -199,6 +222,8 @@ struct daemon {
     uv_signal_t sigint, sigterm;
     bool stopping;
 
+    struct catchup_ctx *cx; /* anti-entropy scratch space */
+
     rumor_daemon_stats_t stats;
     uint64_t latency[RUMOR_LATENCY_BUCKETS];
 };
@@ -223,6 +248,39 @@ typedef void (*rumor_join_done_fn)(void *ctx, int rc, const uint8_t room[RUMOR_I
 int rumor_daemon_join(daemon_t *d, const rumor_invite_t *inv, rumor_join_done_fn done, void *ctx);
 /* Forgets a pending join's callback (its client went away). */
 void rumor_daemon_join_cancel(daemon_t *d, void *ctx);
+
+/* daemon.c, for catchup.c */
+/* Where a peer event came from: pushed, a SYNC answer, a BATCH (the last two are not forwarded). */
+enum { ORIGIN_PUSH, ORIGIN_SYNC, ORIGIN_BATCH };
+bool rumor_daemon_send(daemon_t *d, peer_t *p, const uint8_t *buf, size_t len);
+/* Encodes and sends a small frame (not RECON or BATCH). */
+bool rumor_daemon_send_frame(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f);
+/* Queues an EVENT frame (version | type | event) from a peer for the next batch transaction. */
+void rumor_daemon_queue_event(daemon_t *d, peer_t *p, const uint8_t *frame, size_t len, int origin);
+bool rumor_daemon_holds(daemon_t *d, const uint8_t topic[RUMOR_ID_BYTES]);
+bool rumor_daemon_peer_subscribes(const peer_t *p, const uint8_t topic[RUMOR_ID_BYTES]);
+
+/* catchup.c: anti-entropy (PROTOCOL.md 12) */
+int rumor_catchup_start(daemon_t *d);
+void rumor_catchup_stop(daemon_t *d);
+void rumor_catchup_peer_free(peer_t *p);
+/* A peer finished HELLO: it gets our initial credit. */
+void rumor_catchup_peer_ready(daemon_t *d, peer_t *p);
+/* A peer's SUB came: exchanges on the topics we share may open. */
+void rumor_catchup_on_sub(daemon_t *d, peer_t *p);
+/* A RECON, BATCH or CREDIT frame of `len` bytes. */
+void rumor_catchup_on_frame(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f, size_t len);
+/* An event from a BATCH of `from` was stored. */
+void rumor_catchup_stored(daemon_t *d, const uint8_t from[RUMOR_ID_BYTES]);
+/* A batch transaction committed: credit goes back, finished catch-ups are reported. */
+void rumor_catchup_committed(daemon_t *d);
+void rumor_catchup_heartbeat(daemon_t *d);
+typedef struct {
+    uint64_t peers_in, events_in, remaining_in; /* catch-ups from peers that run */
+    uint64_t peers_out, remaining_out;          /* peers we are sending to */
+    uint64_t exchanges;                         /* RECON exchanges that run */
+} rumor_catchup_progress_t;
+void rumor_catchup_progress(daemon_t *d, rumor_catchup_progress_t *out);
 
 /* control.c */
 int rumor_ctl_start(daemon_t *d);

@@ -278,7 +278,11 @@ typedef struct {
     uint32_t ban_ms;
     uint32_t beacon_ms;
     uint32_t beacon_port;
-    uint32_t batch_max; /* peer events per store transaction */
+    uint32_t batch_max;         /* peer events per store transaction */
+    uint32_t recon_interval_ms; /* anti-entropy exchange per peer and topic */
+    uint32_t recon_rounds_max;  /* RECON rounds per exchange */
+    uint32_t recon_window;      /* BATCH frames a peer may have in flight to us */
+    uint32_t recon_jobs_max;    /* ranges queued for sending per peer */
     bool peer_exchange;
     char log_level[8];     /* error, warn, info, debug */
     char trace_file[4096]; /* JSON Lines of deliveries; "" for none */

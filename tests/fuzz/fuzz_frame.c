@@ -1,5 +1,5 @@
 /*
- * fuzz_frame.c - libFuzzer target for the peer frame decoder (PROTOCOL.md 9.2).
+ * fuzz_frame.c - libFuzzer target for the peer frame decoder (PROTOCOL.md 9.2, 12.2).
  *
  * Every input goes through rumor_wire_decode. A refused input must be
  * refused as malformed (or too big, beyond RUMOR_WIRE_FRAME_MAX) and leave
@@ -46,6 +46,12 @@ static void check_views(const rumor_wire_frame_t *f, const uint8_t *data, size_t
         !inside(f->token, f->token ? RUMOR_WIRE_TOKEN_BYTES : 0, data, size) ||
         !inside(f->cursor_id, f->cursor_id ? ID : 0, data, size))
         fuzz_fail("a decoded view points outside the frame", RUMOR_OK);
+    /* RECON ranges are copied into the frame; only their id lists point into the input. */
+    if (f->type == RUMOR_WIRE_RECON && f->ranges != f->range_buf)
+        fuzz_fail("a decoded RECON does not use its own range buffer", RUMOR_OK);
+    for (size_t i = 0; f->type == RUMOR_WIRE_RECON && i < f->n; i++)
+        if (!inside(f->ranges[i].ids, f->ranges[i].ids ? f->ranges[i].k * ID : 0, data, size))
+            fuzz_fail("a decoded RECON id list points outside the frame", RUMOR_OK);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -61,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (memcmp(&f, &zero, sizeof f) != 0) fuzz_fail("a refused frame is not zeroed", rc);
         return 0;
     }
-    if (f.type < RUMOR_WIRE_HELLO || f.type > RUMOR_WIRE_SYNC_END)
+    if (f.type < RUMOR_WIRE_HELLO || f.type > RUMOR_WIRE_CREDIT)
         fuzz_fail("decoded an unknown type", RUMOR_OK);
     check_views(&f, data, size);
 
@@ -142,9 +148,63 @@ void fuzz_seeds(fuzz_seed_fn emit, void *ctx)
         .type = RUMOR_WIRE_SYNC_END, .topic = a, .lamport = 42, .cursor_id = b, .status = 1};
     emit_frame(emit, ctx, "seed-sync-end", &f);
 
+    /* Anti-entropy (12.2): a RECON of every range mode, a BATCH of two events, a CREDIT. */
+    rumor_recon_range_t *g = calloc(RUMOR_RECON_RANGES_MAX, sizeof *g);
+    if (!g) fuzz_fail("out of memory", RUMOR_ERR_NOMEM);
+    g[0].upper.lamport = 7;
+    memcpy(g[0].upper.id, b, ID);
+    g[0].mode = RUMOR_RECON_SKIP;
+    g[1].upper.lamport = 42;
+    g[1].mode = RUMOR_RECON_FINGERPRINT;
+    g[1].count = 33;
+    memset(g[1].fp, 0xf1, sizeof g[1].fp);
+    g[2].upper.lamport = 43;
+    memcpy(g[2].upper.id, a, ID);
+    g[2].mode = RUMOR_RECON_IDS;
+    g[2].k = 3;
+    g[2].ids = ids;
+    rumor_bound_top(&g[3].upper);
+    g[3].mode = RUMOR_RECON_IDS; /* k = 0: "send me everything here" */
+    f = (rumor_wire_frame_t){.type = RUMOR_WIRE_RECON, .topic = a, .round = 1, .n = 4, .ranges = g};
+    emit_frame(emit, ctx, "seed-recon-modes", &f);
+    memset(g, 0, sizeof *g);
+    rumor_bound_top(&g[0].upper);
+    g[0].mode = RUMOR_RECON_SKIP;
+    f = (rumor_wire_frame_t){.type = RUMOR_WIRE_RECON, .topic = b, .n = 1, .ranges = g};
+    emit_frame(emit, ctx, "seed-recon-skip", &f);
+    /* The largest range count: 64 fingerprints, the last at the top bound. */
+    for (size_t i = 0; i < RUMOR_RECON_RANGES_MAX; i++) {
+        memset(&g[i], 0, sizeof g[i]);
+        g[i].upper.lamport = 2 * i + 2;
+        g[i].upper.id[0] = (uint8_t)i;
+        g[i].mode = RUMOR_RECON_FINGERPRINT;
+        g[i].count = (uint32_t)i + 1;
+        memset(g[i].fp, (int)i, sizeof g[i].fp);
+    }
+    rumor_bound_top(&g[RUMOR_RECON_RANGES_MAX - 1].upper);
+    f = (rumor_wire_frame_t){
+        .type = RUMOR_WIRE_RECON, .topic = a, .n = RUMOR_RECON_RANGES_MAX, .ranges = g};
+    emit_frame(emit, ctx, "seed-recon-fp-64", &f);
+    free(g);
+    /* Entries are len[4] | event; the events need not be valid events here. */
+    uint8_t entries[2 * RUMOR_BATCH_ENTRY_BYTES + 100 + 1];
+    rumor_put_u32(entries, 100);
+    memcpy(entries + RUMOR_BATCH_ENTRY_BYTES, event, 100);
+    rumor_put_u32(entries + RUMOR_BATCH_ENTRY_BYTES + 100, 1);
+    entries[sizeof entries - 1] = 0x5a;
+    f = (rumor_wire_frame_t){.type = RUMOR_WIRE_BATCH,
+                             .topic = a,
+                             .remaining = 9,
+                             .n = 2,
+                             .event = entries,
+                             .event_len = sizeof entries};
+    emit_frame(emit, ctx, "seed-batch-2", &f);
+    f = (rumor_wire_frame_t){.type = RUMOR_WIRE_CREDIT, .n = 8};
+    emit_frame(emit, ctx, "seed-credit", &f);
+
     static const uint8_t bad_version[] = {2, RUMOR_WIRE_PING, 0, 0, 0, 0, 0, 0, 0, 0};
     emit(ctx, "seed-bad-version", bad_version, sizeof bad_version);
-    static const uint8_t bad_type[] = {1, 15, 0};
+    static const uint8_t bad_type[] = {1, 18, 0};
     emit(ctx, "seed-bad-type", bad_type, sizeof bad_type);
     static const uint8_t short_frame[] = {1};
     emit(ctx, "seed-short", short_frame, sizeof short_frame);

@@ -1,0 +1,519 @@
+/*
+ * catchup.c - anti-entropy on the running node (PROTOCOL.md 12): opening
+ * and answering RECON exchanges, sending what a peer lacks in BATCH frames
+ * paced by its CREDIT, taking BATCH frames in, and reporting progress.
+ *
+ * The reconciliation itself (ranges, fingerprints, what to send) is
+ * gossip/recon.c; this file holds the per-peer state around it:
+ * exchanges per topic, the queue of ranges to send, credit both ways.
+ */
+#include "daemon.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define ID RUMOR_ID_BYTES
+
+/* An exchange that hears nothing for this long is over. */
+#define EXCHANGE_TIMEOUT_MS 10000
+/* A running catch-up logs its progress this often. */
+#define PROGRESS_LOG_MS 5000
+/* Topics a catch-up remembers as having brought news (to pass on to other peers). */
+#define FRESH_MAX 8
+
+/* One (peer, topic) exchange. */
+typedef struct {
+    uint8_t topic[ID];
+    bool active;         /* an exchange runs */
+    bool forced;         /* open at next_ms even when the peer is the opener */
+    uint64_t last_ms;    /* its last frame, loop time */
+    uint64_t next_ms;    /* when we open next (0: as soon as we may) */
+    uint64_t opened_ms;  /* when the peer last opened one (its rate limit) */
+    bool opened_by_peer; /* opened_ms is set */
+} xchg_t;
+
+struct catchup {
+    xchg_t *x;
+    size_t n_x, cap_x;
+    rumor_recon_job_t *jobs; /* ranges to send, in order; jobs[0] is being sent */
+    size_t n_jobs;
+    uint32_t credit; /* BATCH frames we may send it */
+    uint32_t owed;   /* its BATCH frames we took in and have not granted back */
+    /* Our catch-up from it. */
+    bool in_active;
+    uint64_t in_events, in_new, in_start_ms, in_log_ms;
+    uint32_t in_remaining;
+    uint8_t fresh[FRESH_MAX][ID]; /* topics its batches brought */
+    size_t n_fresh;
+};
+
+/* Scratch space shared by all peers (one loop, one thread). */
+struct catchup_ctx {
+    rumor_recon_msg_t msg;
+    uint8_t frame[RUMOR_WIRE_FRAME_MAX];
+    uint8_t event_frame[RUMOR_WIRE_FRAME_MAX];
+};
+
+int rumor_catchup_start(daemon_t *d)
+{
+    d->cx = calloc(1, sizeof *d->cx);
+    return d->cx ? RUMOR_OK : RUMOR_ERR_NOMEM;
+}
+
+void rumor_catchup_stop(daemon_t *d)
+{
+    free(d->cx);
+    d->cx = NULL;
+}
+
+static struct catchup *state(peer_t *p)
+{
+    if (!p->cu) p->cu = calloc(1, sizeof *p->cu);
+    return p->cu;
+}
+
+void rumor_catchup_peer_free(peer_t *p)
+{
+    if (!p->cu) return;
+    free(p->cu->x);
+    free(p->cu->jobs);
+    free(p->cu);
+    p->cu = NULL;
+}
+
+static xchg_t *exchange(struct catchup *cu, const uint8_t topic[ID])
+{
+    for (size_t i = 0; i < cu->n_x; i++)
+        if (memcmp(cu->x[i].topic, topic, ID) == 0) return &cu->x[i];
+    if (cu->n_x == cu->cap_x) {
+        size_t cap = cu->cap_x ? 2 * cu->cap_x : 8;
+        xchg_t *nx = realloc(cu->x, cap * sizeof *nx);
+        if (!nx) return NULL;
+        cu->x = nx;
+        cu->cap_x = cap;
+    }
+    xchg_t *x = &cu->x[cu->n_x++];
+    memset(x, 0, sizeof *x);
+    memcpy(x->topic, topic, ID);
+    return x;
+}
+
+/* Of two peers, the one with the smaller key opens (12.3). */
+static bool we_open(daemon_t *d, const peer_t *p)
+{
+    return memcmp(rumor_node_id(d->node), p->pk, ID) < 0;
+}
+
+static bool send_recon(daemon_t *d, peer_t *p, const rumor_recon_msg_t *m)
+{
+    rumor_wire_frame_t f;
+    rumor_recon_frame(m, &f);
+    size_t len = rumor_wire_encode(&f, d->cx->frame, sizeof d->cx->frame);
+    if (!len) {
+        rumor_daemon_log(d, LOG_ERROR, "could not encode a RECON frame");
+        return false;
+    }
+    if (!rumor_daemon_send(d, p, d->cx->frame, len)) return false;
+    d->stats.recon_out++;
+    d->stats.recon_bytes_out += len;
+    return true;
+}
+
+static void open_exchange(daemon_t *d, peer_t *p, xchg_t *x)
+{
+    rumor_txn_t *t;
+    if (rumor_store_read_begin(d->node->store, &t) < 0) return;
+    int rc = rumor_recon_open(t, x->topic, &d->cx->msg);
+    rumor_store_read_end(&t);
+    uint64_t now = uv_now(d->loop);
+    x->next_ms = now + d->cfg->recon_interval_ms;
+    x->forced = false;
+    if (rc < 0 || !send_recon(d, p, &d->cx->msg)) return;
+    x->active = true;
+    x->last_ms = now;
+    d->stats.recon_opened++;
+}
+
+/* Opens the exchanges that are due with one peer. */
+static void open_due(daemon_t *d, peer_t *p)
+{
+    struct catchup *cu = state(p);
+    if (!cu || !rumor_daemon_peer_ready(p)) return;
+    uint64_t now = uv_now(d->loop);
+    bool opener = we_open(d, p);
+    for (size_t i = 0; i < d->n_topics; i++) {
+        const uint8_t *topic = d->topics[i].id;
+        if (rumor_is_zero(topic, ID) || !rumor_daemon_peer_subscribes(p, topic)) continue;
+        xchg_t *x = exchange(cu, topic);
+        if (!x) return;
+        if (x->active && now - x->last_ms > EXCHANGE_TIMEOUT_MS) {
+            x->active = false;
+            d->stats.recon_timeouts++;
+        }
+        if (x->active || (!opener && !x->forced) || now < x->next_ms) continue;
+        open_exchange(d, p, x);
+    }
+}
+
+void rumor_catchup_peer_ready(daemon_t *d, peer_t *p)
+{
+    if (!state(p)) return;
+    rumor_wire_frame_t f = {.type = RUMOR_WIRE_CREDIT, .n = d->cfg->recon_window};
+    if (rumor_daemon_send_frame(d, p, &f)) d->stats.credit_out++;
+}
+
+void rumor_catchup_on_sub(daemon_t *d, peer_t *p)
+{
+    open_due(d, p);
+}
+
+/* ---- sending what a peer lacks ----------------------------------------------------- */
+
+static int queue_job(void *ctx, const rumor_recon_job_t *job)
+{
+    peer_t *p = ((void **)ctx)[0];
+    daemon_t *d = ((void **)ctx)[1];
+    struct catchup *cu = p->cu;
+    if (cu->n_jobs >= d->cfg->recon_jobs_max) {
+        d->stats.recon_jobs_dropped++;
+        return RUMOR_OK;
+    }
+    rumor_recon_job_t *nj = realloc(cu->jobs, (cu->n_jobs + 1) * sizeof *nj);
+    if (!nj) return RUMOR_OK;
+    cu->jobs = nj;
+    cu->jobs[cu->n_jobs++] = *job;
+    return RUMOR_OK;
+}
+
+static void want_ids(void *ctx, const uint8_t *ids, size_t n)
+{
+    peer_t *p = ((void **)ctx)[0];
+    daemon_t *d = ((void **)ctx)[1];
+    rumor_wire_frame_t f = {.type = RUMOR_WIRE_IWANT, .ids = ids, .n = n};
+    if (n && n <= RUMOR_WIRE_IDS_MAX && rumor_daemon_send_frame(d, p, &f)) d->stats.iwant_out++;
+}
+
+typedef struct {
+    daemon_t *d;
+    rumor_txn_t *t;
+    uint8_t *out; /* the frame being filled */
+    size_t used, cap;
+    size_t n;          /* entries */
+    uint64_t ev_bytes; /* their event bytes */
+} fill_t;
+
+static bool append(fill_t *c, const uint8_t *ev, size_t len)
+{
+    if (c->n >= UINT16_MAX || len > c->cap - c->used - RUMOR_BATCH_ENTRY_BYTES) return false;
+    rumor_put_u32(c->out + c->used, (uint32_t)len);
+    memcpy(c->out + c->used + RUMOR_BATCH_ENTRY_BYTES, ev, len);
+    c->used += RUMOR_BATCH_ENTRY_BYTES + len;
+    c->n++;
+    c->ev_bytes += len;
+    return true;
+}
+
+static int fill_item(void *ctx, uint64_t lamport, const uint8_t id[ID])
+{
+    (void)lamport;
+    fill_t *c = ctx;
+    const uint8_t *ev;
+    size_t len;
+    if (rumor_store_event_get(c->t, id, &ev, &len) < 0) return 0; /* gone: skip it */
+    if (c->cap - c->used < RUMOR_BATCH_ENTRY_BYTES + len) return 1;
+    append(c, ev, len);
+    /* A new member's nick comes with its admission (12.4), when there is room. */
+    rumor_event_t view;
+    rumor_store_profile_t prof;
+    const uint8_t *pev;
+    size_t plen;
+    if (ev[1] == RUMOR_EV_MEMBER_ADD && rumor_event_decode(ev, len, &view) == RUMOR_OK &&
+        rumor_store_profile_get(c->t, view.target, &prof) == RUMOR_OK &&
+        rumor_store_event_get(c->t, prof.set_by.event, &pev, &plen) == RUMOR_OK)
+        append(c, pev, plen);
+    return 0;
+}
+
+static uint32_t remaining(const struct catchup *cu)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < cu->n_jobs; i++)
+        if (cu->jobs[i].total > cu->jobs[i].sent) n += cu->jobs[i].total - cu->jobs[i].sent;
+    return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+}
+
+static void pop_job(struct catchup *cu)
+{
+    memmove(cu->jobs, cu->jobs + 1, (cu->n_jobs - 1) * sizeof *cu->jobs);
+    cu->n_jobs--;
+}
+
+typedef struct {
+    const uint8_t *frame; /* a BATCH frame as sent */
+    size_t len;
+    const uint8_t *self;
+} unqueue_own_t;
+
+/* Own events that went out in a BATCH have been handed to a peer: they leave the outbox. */
+static int unqueue_own(rumor_txn_t *t, void *ctx)
+{
+    unqueue_own_t *u = ctx;
+    rumor_wire_frame_t f;
+    if (rumor_wire_decode(u->frame, u->len, &f) < 0) return RUMOR_OK;
+    size_t pos = 0, len;
+    const uint8_t *ev;
+    while (rumor_wire_batch_next(&f, &pos, &ev, &len)) {
+        rumor_event_t view;
+        if (rumor_event_decode(ev, len, &view) < 0 || memcmp(view.author, u->self, ID) != 0)
+            continue;
+        int rc = rumor_store_outbox_del(t, view.id);
+        if (rc < 0) return rc;
+    }
+    return RUMOR_OK;
+}
+
+/* Sends BATCH frames while the peer's credit lasts. */
+static void pump(daemon_t *d, peer_t *p)
+{
+    struct catchup *cu = p->cu;
+    while (cu && cu->credit && cu->n_jobs && !p->closing) {
+        rumor_txn_t *t;
+        if (rumor_store_read_begin(d->node->store, &t) < 0) return;
+        uint8_t topic[ID];
+        memcpy(topic, cu->jobs[0].topic, ID);
+        fill_t c = {.d = d,
+                    .t = t,
+                    .out = d->cx->frame,
+                    .used = RUMOR_BATCH_HEADER_BYTES,
+                    .cap = RUMOR_WIRE_FRAME_MAX};
+        int rc = RUMOR_OK;
+        bool outbox = rumor_store_outbox_count(t) > 0;
+        while (cu->n_jobs && memcmp(cu->jobs[0].topic, topic, ID) == 0) {
+            bool done = false;
+            rc = rumor_recon_job_walk(t, &cu->jobs[0], fill_item, &c, &done);
+            if (rc < 0 || !done) break;
+            pop_job(cu);
+        }
+        rumor_store_read_end(&t);
+        if (rc < 0) {
+            rumor_daemon_log(d, LOG_ERROR, "reading events for %s failed: %s", p->hex8,
+                             rumor_strerror(rc));
+            pop_job(cu);
+            continue;
+        }
+        if (!c.n) continue; /* the range held nothing (any more) */
+        rumor_wire_frame_t f = {
+            .type = RUMOR_WIRE_BATCH, .topic = topic, .remaining = remaining(cu), .n = c.n};
+        /* The entries are already in place behind the header: write the header around them. */
+        d->cx->frame[0] = RUMOR_WIRE_VERSION;
+        d->cx->frame[1] = RUMOR_WIRE_BATCH;
+        memcpy(d->cx->frame + 2, topic, ID);
+        rumor_put_u32(d->cx->frame + 2 + ID, f.remaining);
+        rumor_put_u16(d->cx->frame + 2 + ID + 4, (uint16_t)c.n);
+        if (!rumor_daemon_send(d, p, d->cx->frame, c.used)) return;
+        if (outbox) {
+            unqueue_own_t u = {d->cx->frame, c.used, rumor_node_id(d->node)};
+            rumor_store_write_as(d->node->store, RUMOR_STORE_BATCH, unqueue_own, &u);
+        }
+        cu->credit--;
+        d->stats.batch_out++;
+        d->stats.batch_events_out += c.n;
+        d->stats.batch_bytes_out += c.used;
+        d->stats.batch_event_bytes_out += c.ev_bytes;
+    }
+}
+
+/* ---- frames ------------------------------------------------------------------------ */
+
+static void on_recon(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
+{
+    struct catchup *cu = state(p);
+    d->stats.recon_in++;
+    if (!cu) return;
+    if (!rumor_daemon_holds(d, f->topic) || rumor_is_zero(f->topic, ID)) {
+        d->stats.recon_refused++;
+        return;
+    }
+    xchg_t *x = exchange(cu, f->topic);
+    if (!x) return;
+    uint64_t now = uv_now(d->loop);
+    if (f->round >= d->cfg->recon_rounds_max) {
+        d->stats.recon_aborted++;
+        x->active = false;
+        return;
+    }
+    if (f->round == 0) {
+        /* One opening per peer and topic per heartbeat: each costs a walk of the topic. */
+        if (x->opened_by_peer && now - x->opened_ms < d->cfg->heartbeat_ms) {
+            d->stats.recon_limited++;
+            return;
+        }
+        x->opened_by_peer = true;
+        x->opened_ms = now;
+    }
+    rumor_txn_t *t;
+    if (rumor_store_read_begin(d->node->store, &t) < 0) return;
+    uint8_t role;
+    if (rumor_store_member_get(t, f->topic, p->pk, &role) != RUMOR_OK) {
+        rumor_store_read_end(&t);
+        d->stats.recon_refused++;
+        return;
+    }
+    void *ctx[2] = {p, d};
+    rumor_recon_sink_t sink = {queue_job, want_ids, ctx};
+    int rc = rumor_recon_answer(t, f, &d->cx->msg, &sink);
+    rumor_store_read_end(&t);
+    x->last_ms = now;
+    if (rc == 1 && send_recon(d, p, &d->cx->msg)) {
+        x->active = true;
+    } else {
+        if (rc == 0) d->stats.recon_done++;
+        x->active = false;
+        if (rc < 0)
+            rumor_daemon_log(d, LOG_ERROR, "answering %s's RECON failed: %s", p->hex8,
+                             rumor_strerror(rc));
+    }
+    pump(d, p);
+}
+
+static void on_batch(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f, size_t len)
+{
+    struct catchup *cu = state(p);
+    if (!cu) return;
+    d->stats.batch_in++;
+    d->stats.batch_bytes_in += len;
+    cu->owed++;
+    if (!rumor_daemon_holds(d, f->topic)) {
+        d->stats.recon_refused++;
+        return;
+    }
+    uint64_t now = rumor_now_ms();
+    if (!cu->in_active) {
+        cu->in_active = true;
+        cu->in_start_ms = cu->in_log_ms = now;
+        cu->in_events = cu->in_new = 0;
+        if (f->remaining)
+            rumor_daemon_log(d, LOG_INFO, "catching up from %s: %zu events, %u more to come",
+                             p->hex8, f->n, f->remaining);
+    } else if (now - cu->in_log_ms >= PROGRESS_LOG_MS) {
+        cu->in_log_ms = now;
+        rumor_daemon_log(d, LOG_INFO, "catching up from %s: %llu events in, %u to come", p->hex8,
+                         (unsigned long long)cu->in_events, f->remaining);
+    }
+    /* Set before the events go in: a full batch commits in the middle of this loop. */
+    cu->in_remaining = f->remaining;
+    uint8_t *ef = d->cx->event_frame;
+    ef[0] = RUMOR_WIRE_VERSION;
+    ef[1] = RUMOR_WIRE_EVENT;
+    size_t pos = 0, elen;
+    const uint8_t *ev;
+    while (rumor_wire_batch_next(f, &pos, &ev, &elen)) {
+        memcpy(ef + 2, ev, elen);
+        d->stats.batch_events_in++;
+        d->stats.batch_event_bytes_in += elen;
+        cu->in_events++;
+        rumor_daemon_queue_event(d, p, ef, elen + 2, ORIGIN_BATCH);
+    }
+    size_t i = 0;
+    while (i < cu->n_fresh && memcmp(cu->fresh[i], f->topic, ID) != 0) i++;
+    if (i == cu->n_fresh && cu->n_fresh < FRESH_MAX) memcpy(cu->fresh[cu->n_fresh++], f->topic, ID);
+}
+
+void rumor_catchup_on_frame(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f, size_t len)
+{
+    switch (f->type) {
+    case RUMOR_WIRE_RECON:
+        d->stats.recon_bytes_in += len;
+        on_recon(d, p, f);
+        break;
+    case RUMOR_WIRE_BATCH: on_batch(d, p, f, len); break;
+    case RUMOR_WIRE_CREDIT: {
+        struct catchup *cu = state(p);
+        d->stats.credit_in++;
+        if (!cu) return;
+        /* Credit only paces our sending; a peer cannot make us hold more than the cap. */
+        cu->credit = cu->credit + f->n > RUMOR_CREDIT_MAX ? RUMOR_CREDIT_MAX : cu->credit + f->n;
+        pump(d, p);
+        break;
+    }
+    default: break;
+    }
+}
+
+/* A stored catch-up event: counted for its peer's progress. */
+void rumor_catchup_stored(daemon_t *d, const uint8_t from[ID])
+{
+    (void)d;
+    for (peer_t *p = d->peers; p; p = p->next)
+        if (p->cu && memcmp(p->pk, from, ID) == 0) {
+            p->cu->in_new++;
+            return;
+        }
+}
+
+/* Other peers may lack what a catch-up brought: reconcile those topics with them now. */
+static void pass_on(daemon_t *d, peer_t *from)
+{
+    struct catchup *cu = from->cu;
+    for (peer_t *p = d->peers; p; p = p->next) {
+        if (p == from || !rumor_daemon_peer_ready(p) || !state(p)) continue;
+        for (size_t i = 0; i < cu->n_fresh; i++) {
+            if (!rumor_daemon_peer_subscribes(p, cu->fresh[i])) continue;
+            xchg_t *x = exchange(p->cu, cu->fresh[i]);
+            if (x && !x->active) x->forced = true, x->next_ms = 0;
+        }
+    }
+}
+
+void rumor_catchup_committed(daemon_t *d)
+{
+    uint64_t now = rumor_now_ms();
+    for (peer_t *p = d->peers; p; p = p->next) {
+        struct catchup *cu = p->cu;
+        if (!cu || p->closing) continue;
+        while (cu->owed) {
+            uint32_t n = cu->owed > RUMOR_CREDIT_MAX ? RUMOR_CREDIT_MAX : cu->owed;
+            rumor_wire_frame_t f = {.type = RUMOR_WIRE_CREDIT, .n = n};
+            if (!rumor_daemon_send_frame(d, p, &f)) break;
+            d->stats.credit_out++;
+            cu->owed -= n;
+        }
+        if (cu->in_active && cu->in_remaining == 0) {
+            cu->in_active = false;
+            rumor_daemon_log(d, cu->in_events >= 100 ? LOG_INFO : LOG_DEBUG,
+                             "caught up from %s: %llu events (%llu new) in %llu ms", p->hex8,
+                             (unsigned long long)cu->in_events, (unsigned long long)cu->in_new,
+                             (unsigned long long)(now - cu->in_start_ms));
+            if (cu->in_new) pass_on(d, p);
+            cu->n_fresh = 0;
+        }
+    }
+}
+
+void rumor_catchup_heartbeat(daemon_t *d)
+{
+    for (peer_t *p = d->peers; p; p = p->next) {
+        if (p->closing || !rumor_daemon_peer_ready(p)) continue;
+        open_due(d, p);
+        pump(d, p);
+    }
+}
+
+void rumor_catchup_progress(daemon_t *d, rumor_catchup_progress_t *out)
+{
+    memset(out, 0, sizeof *out);
+    for (peer_t *p = d->peers; p; p = p->next) {
+        struct catchup *cu = p->cu;
+        if (!cu || p->closing) continue;
+        if (cu->in_active) {
+            out->peers_in++;
+            out->events_in += cu->in_events;
+            out->remaining_in += cu->in_remaining;
+        }
+        if (cu->n_jobs) {
+            out->peers_out++;
+            out->remaining_out += remaining(cu);
+        }
+        for (size_t i = 0; i < cu->n_x; i++) out->exchanges += cu->x[i].active;
+    }
+}
