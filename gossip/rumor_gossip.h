@@ -188,6 +188,9 @@ bool rumor_wire_batch_next(const rumor_wire_frame_t *f, size_t *pos, const uint8
 /* The bytes of a BATCH frame before its entries, and per entry before the event. */
 #define RUMOR_BATCH_HEADER_BYTES (2 + RUMOR_ID_BYTES + 4 + 2)
 #define RUMOR_BATCH_ENTRY_BYTES  4
+/* A BATCH is no larger than the largest EVENT frame: CurveZMQ's own framing must stay within
+ * every link's message limit (RUMOR_WIRE_FRAME_MAX). */
+#define RUMOR_BATCH_FRAME_MAX (2 + RUMOR_EVENT_MAX)
 
 typedef struct {
     uint8_t pk[RUMOR_ID_BYTES];

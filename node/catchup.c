@@ -220,7 +220,12 @@ static int fill_item(void *ctx, uint64_t lamport, const uint8_t id[ID])
     const uint8_t *ev;
     size_t len;
     if (rumor_store_event_get(c->t, id, &ev, &len) < 0) return 0; /* gone: skip it */
-    if (c->cap - c->used < RUMOR_BATCH_ENTRY_BYTES + len) return 1;
+    if (c->cap - c->used < RUMOR_BATCH_ENTRY_BYTES + len) {
+        if (c->n) return 1; /* the next frame takes it */
+        /* Too big for any BATCH (12.2): the peer fetches it as a missing parent instead. */
+        c->d->stats.batch_too_big++;
+        return 0;
+    }
     append(c, ev, len);
     /* A new member's nick comes with its admission (12.4), when there is room. */
     rumor_event_t view;
@@ -285,7 +290,7 @@ static void pump(daemon_t *d, peer_t *p)
                     .t = t,
                     .out = d->cx->frame,
                     .used = RUMOR_BATCH_HEADER_BYTES,
-                    .cap = RUMOR_WIRE_FRAME_MAX};
+                    .cap = RUMOR_BATCH_FRAME_MAX};
         int rc = RUMOR_OK;
         bool outbox = rumor_store_outbox_count(t) > 0;
         while (cu->n_jobs && memcmp(cu->jobs[0].topic, topic, ID) == 0) {

@@ -572,9 +572,15 @@ static bool peer_send_on(daemon_t *d, peer_t *p, int link, const uint8_t *buf, s
 {
     int rc;
     if (p->closing) return false;
-    if (link != LINK_IN && p->out && p->out_ready) {
+    if (link != LINK_IN && p->out && p->out_ready && !p->out_stalled) {
         rc = zmq_send(p->out->z, buf, len, ZMQ_DONTWAIT);
         mark_dirty(p->out);
+        if (rc < 0 && errno == EAGAIN && link == LINK_ANY && p->rid_len && p->in_ready) {
+            /* Our DEALER takes nothing (its connection died with the peer's old process, or it
+             * is full) while the peer talks to us on its own link: move over to that one. */
+            p->out_stalled = true;
+            return peer_send_on(d, p, LINK_IN, buf, len);
+        }
     } else if (link != LINK_OUT && p->rid_len && p->in_ready) {
         rc = zmq_send(d->router->z, p->rid, p->rid_len, ZMQ_DONTWAIT | ZMQ_SNDMORE);
         if (rc >= 0) rc = zmq_send(d->router->z, buf, len, ZMQ_DONTWAIT);
@@ -2121,6 +2127,12 @@ static void on_heartbeat(uv_timer_t *h)
             continue;
         }
         p->budget = ANSWER_BUDGET;
+        if (p->out_stalled) {
+            rumor_daemon_log(d, LOG_INFO, "peer %s: our link to it stalled; using its link to us",
+                             p->hex8);
+            zsock_close(&p->out);
+            p->out_ready = p->out_stalled = false;
+        }
         /* Any frame shows a peer is alive: ping only one quiet for two heartbeats (and every
          * fifth heartbeat anyway, to keep its round-trip time fresh). Idle meshes of hundreds of
          * nodes then cost a quarter of the frames. */

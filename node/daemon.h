@@ -88,6 +88,7 @@
     X(batch_event_bytes_in)  /* their event bytes */                                               \
     X(batch_event_bytes_out) /* event bytes sent in BATCH frames */                                \
     X(catchup_events_in)     /* events from BATCH frames that were new */                          \
+    X(batch_too_big)         /* events too big for a BATCH frame (left to parent fetches) */                          \
     X(credit_in)             /* CREDIT frames received */                                          \
     X(credit_out)            /* CREDIT frames sent */
 
@@ -133,6 +134,7 @@ struct peer {
     uint8_t found;                        /* found_t */
     zsock_t *out;                         /* our DEALER to it, or NULL */
     bool out_ready;                       /* its HELLO came back over `out` */
+    bool out_stalled;                     /* `out` refused a send: closed at the next heartbeat */
     uint64_t dial_ms;                     /* when `out` was opened */
     uint8_t rid[256];                     /* routing id of its link to our ROUTER */
     size_t rid_len;                       /* 0: no inbound link */

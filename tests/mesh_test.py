@@ -1015,6 +1015,157 @@ def test_lan_namespaces(root, cl):
             sh("ip", "link", "del", br, check=False)
 
 
+# ---- 3. anti-entropy: catch-up, partitions, crashes (PROTOCOL.md 12) ----------------
+
+def post_many(node, texts, room="lan/general"):
+    """Posts each text as a message with one `rumor chat` (each line is a durable send)."""
+    p = subprocess.run([RUMOR, "--home", node.path, "chat", room],
+                       input=("\n".join(texts) + "\n").encode(), capture_output=True,
+                       env=node.env, timeout=180, start_new_session=True)
+    assert p.returncode == 0, p.stderr.decode(errors="replace")
+
+
+def log_ids(node, room="lan/general"):
+    out = node.run("log", room, "--json", timeout=30)
+    return [json.loads(l)["id"] for l in out.splitlines() if l.strip()]
+
+
+def wait_same_log(nodes, count, room="lan/general", timeout=30):
+    """Waits until every node's log of `room` holds `count` messages, in the same order."""
+
+    def same():
+        logs = {n.name: log_ids(n, room) for n in nodes}
+        sizes = {k: len(v) for k, v in logs.items()}
+        if any(v != count for v in sizes.values()):
+            raise AssertionError(f"log sizes {sizes}, want {count} each")
+        first = next(iter(logs.values()))
+        for k, v in logs.items():
+            assert v == first, f"{k} shows another order than {nodes[0].name}"
+        return True
+
+    poll(f"{len(nodes)} nodes to show the same {count} messages", same, timeout=timeout,
+         interval=0.5)
+
+
+def test_offline_catchup(root, cl):
+    """b is stopped while 1,000 messages are posted; restarted, it gets every one of them.
+
+    The author c is connected to a only, and b only to a: b never meets the author, so the
+    history reaches it by a's anti-entropy, not by gossip (which only repairs seconds).
+    """
+    cfg = {"peer_exchange": "false"}
+    a, b, c = cl.node("a"), cl.node("b"), cl.node("c")
+    a.start(config=cfg)
+    b.start(peers=[a], config=cfg)
+    c.start(peers=[a], config=cfg)
+    wait_connected(a, b)
+    wait_connected(a, c)
+    create_rooms(a)
+    b.join(a.invite())
+    c.join(a.invite())
+    c.send("before")
+    wait_texts([a, b], ["before"])
+    b.stop()
+    texts = [f"missed {i}" for i in range(1000)]
+    post_many(c, texts)
+    wait_texts([a], texts[-1:], timeout=30)
+    poll("c's outbox to empty", lambda: c.status()["outbox"] == 0 or None, timeout=15)
+    b.start(peers=[a], config=cfg, port=b.port)
+    wait_texts([b], texts, timeout=60)
+    wait_same_log([a, b, c], 1001)
+    st = b.stats()
+    assert st["catchup_events_in"] >= 1000, {k: v for k, v in st.items() if "batch" in k or "recon" in k}
+    frames = st["recon_in"] + st["recon_out"]
+    assert frames <= 8, f"catch-up of 1,000 events took {frames} RECON frames"
+    with open(b.log_path, "rb") as fh:
+        log = fh.read().decode(errors="replace")
+    assert "caught up from" in log, b.log_tail()
+    print(f"  b caught up 1,000 events: {frames} RECON frames, "
+          f"{st['recon_bytes_in'] + st['recon_bytes_out']} summary bytes, "
+          f"{st['batch_event_bytes_in']} event bytes", flush=True)
+
+
+def test_partition_heals(root, cl):
+    """{a1, a2} - m - {d1, d2}: stopping m splits the mesh; both sides write; m comes back.
+
+    Every node then holds the same messages, and `log` shows them in the same order.
+    """
+    cfg = {"peer_exchange": "false"}
+    m = cl.node("m")
+    a1, a2, d1, d2 = (cl.node(n) for n in ("a1", "a2", "d1", "d2"))
+    m.start(config=cfg)
+    a1.start(peers=[m], config=cfg)
+    a2.start(peers=[m, a1], config=cfg)
+    d1.start(peers=[m], config=cfg)
+    d2.start(peers=[m, d1], config=cfg)
+    create_rooms(m)
+    for n in (a1, a2, d1, d2):
+        n.join(m.invite())
+    everyone = [m, a1, a2, d1, d2]
+    m.send("all together")
+    wait_texts(everyone, ["all together"])
+    m.stop()
+    side_a = [f"a side {i}" for i in range(40)]
+    side_d = [f"d side {i}" for i in range(40)]
+    post_many(a1, side_a[:20])
+    post_many(a2, side_a[20:])
+    post_many(d2, side_d[:30])
+    d1.send(side_d[30])
+    post_many(d1, side_d[31:])
+    wait_texts([a1, a2], side_a, timeout=20)
+    wait_texts([d1, d2], side_d, timeout=20)
+    for n in (a1, a2):
+        assert not set(side_d) & set(n.texts()), f"{n.name} got d's messages across the partition"
+    t0 = time.monotonic()
+    m.start(peers=[a1, d1], config=cfg, port=m.port)
+    wait_same_log(everyone, 1 + 40 + 40, timeout=60)
+    print(f"  converged {time.monotonic() - t0:.1f}s after m came back", flush=True)
+
+
+def test_kill9_during_sends(root, cl):
+    """kill -9 of the node, and of sending CLIs, in the middle of a burst of sends.
+
+    Every send that printed an id (acknowledged) must be in the store after a restart and
+    reach the peer; the store opens cleanly.
+    """
+    a, b = cl.node("a"), cl.node("b")
+    a.start()
+    b.start(peers=[a])
+    wait_connected(a, b)
+    create_rooms(a)
+    b.join(a.invite())
+    acked = []
+    killed_clis = 0
+    rng = random.Random(7)
+    node_killed = False
+    for i in range(120):
+        if not node_killed and i == 40:
+            a.stop(signal.SIGKILL)
+            node_killed = True
+        argv = [RUMOR, "--home", a.path, "send", "lan/general", f"burst {i}"]
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=a.env,
+                             stdin=subprocess.DEVNULL, start_new_session=True)
+        if i % 5 == 4:
+            time.sleep(rng.random() * 0.02)
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+                killed_clis += 1
+            except ProcessLookupError:
+                pass
+        out, _ = p.communicate(timeout=60)
+        eid = out.decode().strip()
+        if p.returncode == 0 and HEX64.match(eid):
+            acked.append((f"burst {i}", eid))
+    assert node_killed
+    assert len(acked) >= 90, f"only {len(acked)} of 120 sends were acknowledged"
+    a.start(peers=[b], port=a.port)
+    ids = set(log_ids(a))
+    lost = [t for t, e in acked if e not in ids]
+    assert not lost, f"acknowledged but lost after kill -9: {lost}"
+    wait_texts([b], [t for t, _ in acked], timeout=30)
+    print(f"  {len(acked)} acknowledged sends kept, {killed_clis} CLIs killed mid-send", flush=True)
+
+
 # ---- main --------------------------------------------------------------------
 
 TESTS = [
@@ -1023,6 +1174,9 @@ TESTS = [
     ("ten", test_ten),
     ("killed_node_routed_around", test_killed_node_routed_around),
     ("backlog_in_causal_order", test_backlog_in_causal_order),
+    ("offline_catchup", test_offline_catchup),
+    ("partition_heals", test_partition_heals),
+    ("kill9_during_sends", test_kill9_during_sends),
     ("hostile_bytes", test_hostile_bytes),
     ("lan_namespaces", test_lan_namespaces),
 ]

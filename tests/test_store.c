@@ -282,6 +282,182 @@ static void test_schema_newer_refused(void)
     test_rmdir(f.dir);
 }
 
+/* ---- migration 2 -> 3: the per-domain dlog -----------------------------------------------------
+ */
+
+/* One log entry of the migration's rooms: which room's log, and the entry. */
+typedef struct {
+    char room; /* 'R', 'S', 'P' or 'T' */
+    uint64_t lamport;
+    uint8_t fill, last; /* the id: make_id(fill, last) */
+    uint8_t type;
+} mig_entry_t;
+
+/*
+ * A top-level room R with a non-private sub-room S and a private sub-room P,
+ * and a second top-level room T, as ingest logs them: each event in its
+ * room's log, and a sub-room's create in its parent's log and its own.
+ * Lamports interleave across R and S, and some share a lamport, so the
+ * domain's order is (lamport, id) and not the order of either log.
+ */
+#define MIG_R 0x52
+#define MIG_S 0x53
+#define MIG_P 0x50
+#define MIG_T 0x54
+static const mig_entry_t MIG_LOG[] = {
+    {'R', 1, MIG_R, 0, RUMOR_EV_ROOM_CREATE}, {'R', 2, 0xa1, 0, RUMOR_EV_MESSAGE},
+    {'R', 3, MIG_S, 0, RUMOR_EV_ROOM_CREATE}, {'R', 4, 0xa2, 0, RUMOR_EV_MESSAGE},
+    {'R', 4, 0xa0, 0, RUMOR_EV_MESSAGE},      {'R', 5, MIG_P, 0, RUMOR_EV_ROOM_CREATE},
+    {'R', 9, 0xa3, 0, RUMOR_EV_MESSAGE},      {'S', 3, MIG_S, 0, RUMOR_EV_ROOM_CREATE},
+    {'S', 4, 0xa1, 1, RUMOR_EV_MESSAGE},      {'S', 6, 0x0b, 2, RUMOR_EV_MESSAGE},
+    {'S', 9, 0xff, 3, RUMOR_EV_MESSAGE},      {'P', 5, MIG_P, 0, RUMOR_EV_ROOM_CREATE},
+    {'P', 6, 0xc1, 0, RUMOR_EV_MESSAGE},      {'P', 7, 0xc2, 0, RUMOR_EV_MESSAGE},
+    {'T', 1, MIG_T, 0, RUMOR_EV_ROOM_CREATE}, {'T', 2, 0xd1, 0, RUMOR_EV_MESSAGE},
+};
+#define N_MIG_LOG (sizeof MIG_LOG / sizeof MIG_LOG[0])
+
+/* R's domain after the migration: R's and S's entries, each once (S's create), in order. */
+static const mig_entry_t MIG_DLOG_R[] = {
+    {'R', 1, MIG_R, 0, 0}, {'R', 2, 0xa1, 0, 0}, {'R', 3, MIG_S, 0, 0}, {'R', 4, 0xa0, 0, 0},
+    {'R', 4, 0xa1, 1, 0},  {'R', 4, 0xa2, 0, 0}, {'R', 5, MIG_P, 0, 0}, {'R', 6, 0x0b, 2, 0},
+    {'R', 9, 0xa3, 0, 0},  {'R', 9, 0xff, 3, 0},
+};
+/* P's domain: P's own entries, its create included. */
+static const mig_entry_t MIG_DLOG_P[] = {
+    {'P', 5, MIG_P, 0, 0}, {'P', 6, 0xc1, 0, 0}, {'P', 7, 0xc2, 0, 0}};
+static const mig_entry_t MIG_DLOG_T[] = {{'T', 1, MIG_T, 0, 0}, {'T', 2, 0xd1, 0, 0}};
+
+static void mig_room_id(char room, uint8_t id[ID])
+{
+    make_id(id, room == 'R' ? MIG_R : room == 'S' ? MIG_S : room == 'P' ? MIG_P : MIG_T, 0);
+}
+
+static int put_schema2_rooms(rumor_txn_t *t, void *ctx)
+{
+    (void)ctx;
+    static const struct {
+        char room, parent;
+        uint8_t flags;
+    } rooms[] = {{'R', 0, 0}, {'S', 'R', 0}, {'P', 'R', RUMOR_ROOM_FLAG_PRIVATE}, {'T', 0, 0}};
+    int rc;
+    for (size_t i = 0; i < sizeof rooms / sizeof rooms[0]; i++) {
+        rumor_store_room_t r = {.flags = rooms[i].flags};
+        mig_room_id(rooms[i].room, r.id);
+        if (rooms[i].parent) mig_room_id(rooms[i].parent, r.parent);
+        if ((rc = rumor_store_room_put(t, &r)) < 0) return rc;
+    }
+    for (size_t i = 0; i < N_MIG_LOG; i++) {
+        uint8_t room[ID], id[ID];
+        mig_room_id(MIG_LOG[i].room, room);
+        make_id(id, MIG_LOG[i].fill, MIG_LOG[i].last);
+        if ((rc = rumor_store_log_add(t, room, MIG_LOG[i].lamport, id, MIG_LOG[i].type)) < 0)
+            return rc;
+    }
+    /* A stray item: gone with the table, so only the migration fills the new one. */
+    uint8_t room[ID], stray[ID];
+    mig_room_id('R', room);
+    make_id(stray, 0xee, 0xee);
+    return rumor_store_dlog_add(t, room, 3, stray);
+}
+
+typedef struct {
+    uint64_t lamport[32];
+    uint8_t ids[32][ID];
+    size_t n;
+} dlog_seen_t;
+
+static int collect_dlog(void *ctx, uint64_t lamport, const uint8_t id[ID])
+{
+    dlog_seen_t *d = ctx;
+    if (d->n == 32) return 9;
+    d->lamport[d->n] = lamport;
+    memcpy(d->ids[d->n++], id, ID);
+    return 0;
+}
+
+/* The domain's items from (lamport, id) on must be want[from..n), in that order. */
+static void check_dlog(rumor_store_t *s, char domain, const mig_entry_t *want, size_t n,
+                       size_t from)
+{
+    static const uint8_t zero[ID];
+    uint8_t room[ID], id[ID];
+    mig_room_id(domain, room);
+    dlog_seen_t d = {.n = 0};
+    rumor_txn_t *t = rd(s);
+    if (from == 0) {
+        CHECK_EQ_INT(rumor_store_dlog_from(t, room, 0, zero, collect_dlog, &d), RUMOR_OK);
+    } else {
+        make_id(id, want[from].fill, want[from].last);
+        CHECK_EQ_INT(rumor_store_dlog_from(t, room, want[from].lamport, id, collect_dlog, &d),
+                     RUMOR_OK);
+    }
+    rumor_store_read_end(&t);
+    CHECK_EQ_INT(d.n, n - from);
+    for (size_t i = 0; i < d.n && from + i < n; i++) {
+        make_id(id, want[from + i].fill, want[from + i].last);
+        CHECK_EQ_INT(d.lamport[i], want[from + i].lamport);
+        CHECK_EQ_MEM(d.ids[i], id, ID);
+    }
+}
+
+static void check_migrated(rumor_store_t *s)
+{
+    CHECK_EQ_INT(rumor_store_schema(s), 3);
+    uint8_t v[8];
+    size_t n = 0;
+    rumor_txn_t *t = rd(s);
+    CHECK_EQ_INT(rumor_store_meta_get(t, "schema", v, sizeof v, &n), RUMOR_OK);
+    CHECK(n == 4 && rumor_get_u32(v) == 3);
+    rumor_store_read_end(&t);
+    size_t nr = sizeof MIG_DLOG_R / sizeof MIG_DLOG_R[0];
+    size_t np = sizeof MIG_DLOG_P / sizeof MIG_DLOG_P[0];
+    check_dlog(s, 'R', MIG_DLOG_R, nr, 0);
+    check_dlog(s, 'R', MIG_DLOG_R, nr, 4); /* from an item, that one included */
+    check_dlog(s, 'P', MIG_DLOG_P, np, 0);
+    check_dlog(s, 'T', MIG_DLOG_T, sizeof MIG_DLOG_T / sizeof MIG_DLOG_T[0], 0);
+    /* S is not a key domain: its entries are under R. */
+    check_dlog(s, 'S', NULL, 0, 0);
+}
+
+static void test_migrate_2_to_3(void)
+{
+    fixture_t f;
+    fx_open(&f);
+    CHECK_EQ_INT(rumor_store_write(f.s, put_schema2_rooms, NULL), RUMOR_OK);
+    rumor_store_close(&f.s);
+    {
+        /* Make it a schema-2 store: no `dlog` table at all, and the stamp says 2. */
+        MDB_env *env = NULL;
+        MDB_txn *txn = NULL;
+        MDB_dbi dlog, meta;
+        uint8_t two[4];
+        rumor_put_u32(two, 2);
+        MDB_val k = {6, "schema"}, v = {sizeof two, two};
+        CHECK_EQ_INT(mdb_env_create(&env), 0);
+        CHECK_EQ_INT(mdb_env_set_maxdbs(env, 16), 0);
+        CHECK_EQ_INT(mdb_env_open(env, f.dir, 0, 0600), 0);
+        CHECK_EQ_INT(mdb_txn_begin(env, NULL, 0, &txn), 0);
+        CHECK_EQ_INT(mdb_dbi_open(txn, "dlog", 0, &dlog), 0);
+        CHECK_EQ_INT(mdb_drop(txn, dlog, 1), 0);
+        CHECK_EQ_INT(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+        CHECK_EQ_INT(mdb_put(txn, meta, &k, &v, 0), 0);
+        CHECK_EQ_INT(mdb_txn_commit(txn), 0);
+        CHECK_EQ_INT(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+        CHECK_EQ_INT(mdb_dbi_open(txn, "dlog", 0, &dlog), MDB_NOTFOUND);
+        mdb_txn_abort(txn);
+        mdb_env_close(env);
+    }
+    /* Opening migrates: the table is made and filled from the logs, and stamped 3. */
+    CHECK_EQ_INT(rumor_store_open(f.dir, NULL, &f.s), RUMOR_OK);
+    if (!f.s) return;
+    check_migrated(f.s);
+    /* A migrated store opens as it is. */
+    rumor_store_close(&f.s);
+    CHECK_EQ_INT(rumor_store_open(f.dir, NULL, &f.s), RUMOR_OK);
+    if (f.s) check_migrated(f.s);
+    fx_close(&f);
+}
+
 /* ---- map growth and rollback ----------------------------------------------------------------- */
 
 #define BIG_EVENTS_PER_TXN 80
@@ -1293,6 +1469,7 @@ int main(void)
     RUN(test_reopen_keeps_data);
     RUN(test_batch_commits);
     RUN(test_schema_newer_refused);
+    RUN(test_migrate_2_to_3);
     RUN(test_map_growth);
     RUN(test_write_error_rolls_back);
     RUN(test_events_are_immutable);
