@@ -746,6 +746,12 @@ void rumor_daemon_candidate(daemon_t *d, const uint8_t pk[ID], const char *host,
             c->port = port;
             if (found != FOUND_EXCHANGE) c->found = found;
         }
+        /* A beacon shows the candidate is back in reach (devices meeting again after a
+         * partition): its back-off from failed dials ends within two seconds. */
+        if (found == FOUND_LAN && c->next_ms > now_ms(d) + 2000) {
+            c->next_ms = now_ms(d) + 2000;
+            c->backoff_ms = 1000;
+        }
         return;
     }
     if (d->n_cands >= d->cfg->passive_max) {

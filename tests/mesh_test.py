@@ -1166,6 +1166,101 @@ def test_kill9_during_sends(root, cl):
     print(f"  {len(acked)} acknowledged sends kept, {killed_clis} CLIs killed mid-send", flush=True)
 
 
+def test_partition_namespaces(root, cl):
+    """Four LAN nodes on two bridges joined by one veth pair; the pair goes down, both
+    halves write, the pair comes back: discovery finds the other half again and
+    anti-entropy makes all four hold the same history in the same order."""
+    if os.geteuid() != 0:
+        raise Skip("not root (network namespaces need CAP_SYS_ADMIN)")
+    if not shutil.which("ip"):
+        raise Skip("no `ip` command (iproute2)")
+    tag = str(os.getpid() % 100000)
+    x = random.randint(1, 254)
+    brs = [f"rpa{tag}", f"rpb{tag}"]
+    names = [f"rpns{tag}{i}" for i in range(4)]
+    link_a, link_b = f"rpxa{tag}", f"rpxb{tag}"
+    made_ns, made_links, made_brs = [], [], []
+    nodes = []
+    cfg = {"peer_timeout_ms": "3000", "dial_timeout_ms": "2000"}
+    try:
+        try:
+            for br in brs:
+                sh("ip", "link", "add", br, "type", "bridge")
+                made_brs.append(br)
+                sh("ip", "link", "set", br, "up")
+            sh("ip", "link", "add", link_a, "type", "veth", "peer", "name", link_b)
+            made_links.append(link_a)
+            sh("ip", "link", "set", link_a, "master", brs[0])
+            sh("ip", "link", "set", link_b, "master", brs[1])
+            sh("ip", "link", "set", link_a, "up")
+            sh("ip", "link", "set", link_b, "up")
+            for i, ns in enumerate(names):
+                sh("ip", "netns", "add", ns)
+                made_ns.append(ns)
+                outer, inner = f"rpv{tag}{i}", f"rpe{tag}{i}"
+                sh("ip", "link", "add", outer, "type", "veth", "peer", "name", inner)
+                made_links.append(outer)
+                sh("ip", "link", "set", inner, "netns", ns)
+                sh("ip", "link", "set", outer, "master", brs[i // 2])
+                sh("ip", "link", "set", outer, "up")
+                sh("ip", "-n", ns, "addr", "add", f"10.78.{x}.{i + 1}/24", "brd", "+", "dev", inner)
+                sh("ip", "-n", ns, "link", "set", inner, "up")
+                sh("ip", "-n", ns, "link", "set", "lo", "up")
+        except RuntimeError as e:
+            raise Skip(f"cannot build the namespace network: {e}")
+        p = sh("ip", "netns", "exec", names[0], "ping", "-c", "1", "-W", "2", f"10.78.{x}.4", check=False)
+        if p.returncode != 0 and shutil.which("ping"):
+            raise Skip("namespaces cannot reach each other over the bridges")
+
+        for i, ns in enumerate(names):
+            n = cl.node(f"p{i}")
+            n.start(lan=True, netns=ns, host=f"10.78.{x}.{i + 1}", port=7470, config=cfg)
+            nodes.append(n)
+        p0, p1, p2, p3 = nodes
+        create_rooms(p0)
+        for m in (p1, p2, p3):
+            m.join(p0.invite())
+        p0.send("before the split")
+        wait_texts(nodes, ["before the split"], timeout=15)
+
+        sh("ip", "link", "set", link_a, "down")
+
+        def split():
+            for n, others in ((p0, (p2, p3)), (p1, (p2, p3)), (p2, (p0, p1)), (p3, (p0, p1))):
+                ids = n.peer_ids()
+                if any(o.id in ids for o in others):
+                    raise AssertionError(f"{n.name} still has a peer across the split")
+            return True
+
+        poll("the halves to lose each other", split, timeout=20, interval=0.5)
+        left = [f"left {i}" for i in range(25)]
+        right = [f"right {i}" for i in range(25)]
+        post_many(p0, left[:15])
+        post_many(p1, left[15:])
+        post_many(p3, right)
+        wait_texts([p0, p1], left, timeout=15)
+        wait_texts([p2, p3], right, timeout=15)
+        for n in (p2, p3):
+            assert not set(left) & set(n.texts()), f"{n.name} got the left half's messages"
+
+        t0 = time.monotonic()
+        sh("ip", "link", "set", link_a, "up")
+        wait_same_log(nodes, 1 + 25 + 25, timeout=60)
+        print(f"  converged {time.monotonic() - t0:.1f}s after the link came back", flush=True)
+    finally:
+        for n in nodes:
+            try:
+                n.stop()
+            except Exception:
+                traceback.print_exc()
+        for v in made_links:
+            sh("ip", "link", "del", v, check=False)
+        for ns in made_ns:
+            sh("ip", "netns", "del", ns, check=False)
+        for br in made_brs:
+            sh("ip", "link", "del", br, check=False)
+
+
 # ---- main --------------------------------------------------------------------
 
 TESTS = [
@@ -1177,6 +1272,7 @@ TESTS = [
     ("offline_catchup", test_offline_catchup),
     ("partition_heals", test_partition_heals),
     ("kill9_during_sends", test_kill9_during_sends),
+    ("partition_namespaces", test_partition_namespaces),
     ("hostile_bytes", test_hostile_bytes),
     ("lan_namespaces", test_lan_namespaces),
 ]
