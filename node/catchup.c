@@ -18,18 +18,20 @@
 #define EXCHANGE_TIMEOUT_MS 10000
 /* A running catch-up logs its progress this often. */
 #define PROGRESS_LOG_MS 5000
+/* Openings a peer may make per topic and heartbeat. */
+#define OPENS_PER_BEAT 4
 /* Topics a catch-up remembers as having brought news (to pass on to other peers). */
 #define FRESH_MAX 8
 
 /* One (peer, topic) exchange. */
 typedef struct {
     uint8_t topic[ID];
-    bool active;         /* an exchange runs */
-    bool forced;         /* open at next_ms even when the peer is the opener */
-    uint64_t last_ms;    /* its last frame, loop time */
-    uint64_t next_ms;    /* when we open next (0: as soon as we may) */
-    uint64_t opened_ms;  /* when the peer last opened one (its rate limit) */
-    bool opened_by_peer; /* opened_ms is set */
+    bool active;       /* an exchange runs */
+    bool forced;       /* open at next_ms even when the peer is the opener */
+    uint64_t last_ms;  /* its last frame, loop time */
+    uint64_t next_ms;  /* when we open next (0: as soon as we may) */
+    uint64_t opens_ms; /* start of the heartbeat in which the peer's openings are counted */
+    uint32_t opens;    /* openings by the peer in it */
 } xchg_t;
 
 struct catchup {
@@ -132,6 +134,7 @@ static void open_exchange(daemon_t *d, peer_t *p, xchg_t *x)
     x->active = true;
     x->last_ms = now;
     d->stats.recon_opened++;
+    rumor_daemon_log(d, LOG_DEBUG, "exchange with %s opened (%zu ranges)", p->hex8, d->cx->msg.n);
 }
 
 /* Opens the exchanges that are due with one peer. */
@@ -157,9 +160,20 @@ static void open_due(daemon_t *d, peer_t *p)
 
 void rumor_catchup_peer_ready(daemon_t *d, peer_t *p)
 {
-    if (!state(p)) return;
+    struct catchup *cu = state(p);
+    if (!cu) return;
+    /* Every HELLO may come from a new process of the peer (a restart while our side still
+     * held the old link): it starts with no credit from us and no exchange. Credit is capped
+     * on the sender's side, so granting it again costs nothing; an exchange older than a
+     * heartbeat belonged to the old process. */
     rumor_wire_frame_t f = {.type = RUMOR_WIRE_CREDIT, .n = d->cfg->recon_window};
     if (rumor_daemon_send_frame(d, p, &f)) d->stats.credit_out++;
+    uint64_t now = uv_now(d->loop);
+    for (size_t i = 0; i < cu->n_x; i++) {
+        xchg_t *x = &cu->x[i];
+        if (x->active && now - x->last_ms > d->cfg->heartbeat_ms) x->active = false;
+        x->next_ms = 0;
+    }
 }
 
 void rumor_catchup_on_sub(daemon_t *d, peer_t *p)
@@ -348,13 +362,12 @@ static void on_recon(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
         return;
     }
     if (f->round == 0) {
-        /* One opening per peer and topic per heartbeat: each costs a walk of the topic. */
-        if (x->opened_by_peer && now - x->opened_ms < d->cfg->heartbeat_ms) {
+        /* Each opening costs a walk of the topic: a few per peer and topic per heartbeat. */
+        if (now - x->opens_ms >= d->cfg->heartbeat_ms) x->opens_ms = now, x->opens = 0;
+        if (++x->opens > OPENS_PER_BEAT) {
             d->stats.recon_limited++;
             return;
         }
-        x->opened_by_peer = true;
-        x->opened_ms = now;
     }
     rumor_txn_t *t;
     if (rumor_store_read_begin(d->node->store, &t) < 0) return;
@@ -369,14 +382,19 @@ static void on_recon(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
     int rc = rumor_recon_answer(t, f, &d->cx->msg, &sink);
     rumor_store_read_end(&t);
     x->last_ms = now;
-    if (rc == 1 && send_recon(d, p, &d->cx->msg)) {
+    x->active = false;
+    rumor_daemon_log(d, LOG_DEBUG, "RECON round %u from %s (%zu ranges): %d, %zu ranges back",
+                     f->round, p->hex8, f->n, rc, d->cx->msg.n);
+    bool ending = f->n == 1 && f->ranges[0].mode == RUMOR_RECON_SKIP;
+    if (rc < 0) {
+        rumor_daemon_log(d, LOG_ERROR, "answering %s's RECON failed: %s", p->hex8,
+                         rumor_strerror(rc));
+    } else if (rc == 0) {
+        /* Settled. The all-SKIP answer tells the peer so (and is itself never answered). */
+        d->stats.recon_done++;
+        if (!ending) send_recon(d, p, &d->cx->msg);
+    } else if (send_recon(d, p, &d->cx->msg)) {
         x->active = true;
-    } else {
-        if (rc == 0) d->stats.recon_done++;
-        x->active = false;
-        if (rc < 0)
-            rumor_daemon_log(d, LOG_ERROR, "answering %s's RECON failed: %s", p->hex8,
-                             rumor_strerror(rc));
     }
     pump(d, p);
 }
@@ -465,7 +483,8 @@ static void pass_on(daemon_t *d, peer_t *from)
         for (size_t i = 0; i < cu->n_fresh; i++) {
             if (!rumor_daemon_peer_subscribes(p, cu->fresh[i])) continue;
             xchg_t *x = exchange(p->cu, cu->fresh[i]);
-            if (x && !x->active) x->forced = true, x->next_ms = 0;
+            /* (One running now may have summed its ranges before the news: another follows.) */
+            if (x) x->forced = true, x->next_ms = 0;
         }
     }
 }

@@ -725,7 +725,7 @@ static void peer_ready(daemon_t *d, peer_t *p, bool was_ready)
     send_sub(d, p);
     send_px(d, p);
     if (!was_ready) send_own_profile(d, p);
-    if (!was_ready) rumor_catchup_peer_ready(d, p);
+    rumor_catchup_peer_ready(d, p);
     join_peer_ready(d, p);
 }
 
