@@ -540,6 +540,7 @@ def run_one(args, rep, rng):
         startup_s = None
         done_s = None
         last = {}
+        last_answer_s = -1.0
         poll_cli_ms = []
         polls = 0
         progress = []            # (s after launch, events) at most ~1 per 0.5 s
@@ -563,6 +564,7 @@ def run_one(args, rep, rng):
                                  st.get("events")])
             if st:
                 last = st
+                last_answer_s = q1 - launch_mono
             if startup_s is None and st.get("running") is True:
                 startup_s = q1 - launch_mono
             ev = st.get("events")
@@ -584,7 +586,7 @@ def run_one(args, rep, rng):
             res["errors"].append("b did not show all %d events within %g s (last status: %s "
                                  "events, answered %.3f s after launch)"
                                  % (expected, args.timeout, last.get("events"),
-                                    poll_log[-1][1] / 1000.0 if poll_log else -1))
+                                    last_answer_s))
 
         # let the exchange end, then the counters: nothing in flight either way and b's
         # exchange counters still for 3 polls in a row. (b's `exchanges` is not waited for:

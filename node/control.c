@@ -231,6 +231,12 @@ static void op_stats(ctl_client_t *c)
     rumor_ctl_put_u64(&w, "param_seen_ttl_ms", cfg->seen_ttl_ms);
     rumor_ctl_put_u64(&w, "param_peers_target", cfg->peers_target);
     rumor_ctl_put_u64(&w, "param_peers_max", cfg->peers_max);
+    rumor_ctl_put_u64(&w, "param_recon_interval_ms", cfg->recon_interval_ms);
+    rumor_ctl_put_u64(&w, "param_recon_rounds_max", cfg->recon_rounds_max);
+    rumor_ctl_put_u64(&w, "param_recon_window", cfg->recon_window);
+    rumor_ctl_put_u64(&w, "param_recon_jobs_max", cfg->recon_jobs_max);
+    rumor_ctl_put_u64(&w, "param_pending_max", cfg->pending_max);
+    rumor_ctl_put_u64(&w, "param_pending_ttl_ms", cfg->pending_ttl_ms);
     client_send(c, &w);
 }
 

@@ -44,9 +44,6 @@ enum { ZSOCK_ROUTER = 1, ZSOCK_DEALER, ZSOCK_ZAP };
 #define DIALS_PER_BEAT 4
 /* Ids kept per heartbeat window of the message cache. */
 #define MCACHE_WINDOW_MAX 4096
-/* Events kept while their parents are fetched, and for how long. */
-#define PENDING_MAX    1024
-#define PENDING_TTL_MS 30000
 /* A join gives up after this long. */
 #define JOIN_TIMEOUT_MS 60000
 /* Rooms one join syncs at most (a key room and its shared sub-rooms). */
@@ -267,7 +264,7 @@ typedef struct {
 } pend_t;
 
 struct pending {
-    pend_t e[PENDING_MAX];
+    pend_t *e; /* cfg->pending_max slots */
     size_t n;
 };
 
@@ -1141,7 +1138,7 @@ static void keep_pending(daemon_t *d, rumor_txn_t *t, bentry_t *e, const rumor_e
     /* Anyone can sign an event with made-up parents: one peer fills at most a quarter. */
     size_t mine = 0;
     for (size_t i = 0; i < p->n; i++) mine += memcmp(p->e[i].from, e->from, ID) == 0;
-    if (p->n >= PENDING_MAX || mine >= PENDING_MAX / 4) {
+    if (p->n >= d->cfg->pending_max || mine >= (d->cfg->pending_max + 3) / 4) {
         d->stats.pending_dropped++;
         return;
     }
@@ -2168,7 +2165,7 @@ static void on_heartbeat(uv_timer_t *h)
     if (pending) rumor_daemon_flush(d);
     if (now - d->seen->rotated_ms > d->cfg->seen_ttl_ms / 2) seen_rotate(d->seen, now);
     for (size_t i = 0; i < d->pending->n;) {
-        if (now - d->pending->e[i].added_ms > PENDING_TTL_MS) {
+        if (now - d->pending->e[i].added_ms > d->cfg->pending_ttl_ms) {
             d->stats.pending_dropped++;
             pending_remove(d->pending, i, true);
         } else {
@@ -2345,6 +2342,10 @@ int rumor_node_run(rumor_node_t *node, const rumor_node_run_t *opt)
     d->mcache = mcache_new(opt->cfg->history_length);
     d->batch = batch_new(opt->cfg->batch_max);
     d->pending = calloc(1, sizeof *d->pending);
+    if (d->pending && !(d->pending->e = calloc(opt->cfg->pending_max, sizeof *d->pending->e))) {
+        free(d->pending);
+        d->pending = NULL;
+    }
     d->cands = calloc(opt->cfg->passive_max + 1, sizeof *d->cands);
     d->banned = calloc(BANS_MAX, sizeof *d->banned);
     if (!d->seen || !d->mcache || !d->batch || !d->pending || !d->cands || !d->banned ||
@@ -2413,6 +2414,7 @@ out:
     mcache_free(&d->mcache);
     batch_free(&d->batch);
     while (d->pending && d->pending->n) pending_remove(d->pending, 0, true);
+    if (d->pending) free(d->pending->e);
     free(d->pending);
     free(d->cands);
     free(d->banned);

@@ -88,7 +88,7 @@
     X(batch_event_bytes_in)  /* their event bytes */                                               \
     X(batch_event_bytes_out) /* event bytes sent in BATCH frames */                                \
     X(catchup_events_in)     /* events from BATCH frames that were new */                          \
-    X(batch_too_big)         /* events too big for a BATCH frame (left to parent fetches) */                          \
+    X(batch_too_big)         /* events too big for a BATCH frame (left to parent fetches) */       \
     X(credit_in)             /* CREDIT frames received */                                          \
     X(credit_out)            /* CREDIT frames sent */
 

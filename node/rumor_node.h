@@ -283,6 +283,9 @@ typedef struct {
     uint32_t recon_rounds_max;  /* RECON rounds per exchange */
     uint32_t recon_window;      /* BATCH frames a peer may have in flight to us */
     uint32_t recon_jobs_max;    /* ranges queued for sending per peer */
+    uint32_t pending_max;       /* events kept while their parents are fetched (a quarter per
+                                   peer) */
+    uint32_t pending_ttl_ms;    /* how long one is kept */
     bool peer_exchange;
     char log_level[8];     /* error, warn, info, debug */
     char trace_file[4096]; /* JSON Lines of deliveries; "" for none */

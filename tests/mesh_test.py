@@ -661,6 +661,60 @@ elif phase in ("flood_sig", "flood_junk"):
     s2.send(hello(pk))
     res["banned_key_hello_reply"] = wait_hello(s2, 3)
     s2.close()
+elif phase == "member":
+    # A member that misbehaves in anti-entropy (PROTOCOL.md 12): it joins with an invite,
+    # then sends summaries that never converge, floods openings, and streams events whose
+    # parents never come, some stamped far in the future.
+    room, token = bytes.fromhex(sys.argv[4]), bytes.fromhex(sys.argv[5])
+    ident = identity()
+    pk, sk = ident[0], ident[1]
+    s = dealer(ident)
+    s.send(hello(pk))
+    res["hello_reply"] = wait_hello(s, 5)
+    s.send(b"\x01\x0b" + room + token)
+    deadline, joined = time.monotonic() + 10, None
+    while time.monotonic() < deadline and joined is None:
+        if s.poll(100):
+            f = s.recv()
+            if f[:2] == b"\x01\x0c" and f[2:34] == room:
+                joined = f[34]
+    res["joined"] = joined
+    time.sleep(0.5)
+    top = b"\xff" * 40
+
+    def fingerprints(round_):
+        ranges = b""
+        for i in range(16):
+            upper = top if i == 15 else (i + 1).to_bytes(8, "big") + bytes(32)
+            ranges += upper + b"\x01" + (7).to_bytes(4, "big") + rnd(16)
+        return b"\x01\x0f" + room + bytes([round_, 16]) + ranges
+
+    for r in range(40):                     # rounds past the limit (16) are dropped
+        s.send(fingerprints(r))
+        time.sleep(0.01)
+    for _ in range(50):                     # openings past 4 per heartbeat are dropped
+        s.send(fingerprints(0))
+    for _ in range(20):                     # credit past 64 is capped
+        s.send(b"\x01\x11\x00\x40")
+
+    def orphan(i):
+        parents = b"".join(sorted(rnd(32) for _ in range(2)))
+        body = rnd(8) + rnd(24) + rnd(40)   # a box: key id, nonce, ciphertext
+        ts = (1 << 62) if i % 2 else int(time.time() * 1000)
+        signed = (bytes([1, 2]) + room + pk + (1000 + i).to_bytes(8, "big") + ts.to_bytes(8, "big")
+                  + b"\x02" + parents + len(body).to_bytes(4, "big") + body)
+        return signed + sign(signed, sk)
+
+    sent = 0
+    for b in range(6):                      # 6 BATCH frames of 60 orphans each
+        evs = [orphan(b * 60 + i) for i in range(60)]
+        entries = b"".join(len(e).to_bytes(4, "big") + e for e in evs)
+        s.send(b"\x01\x10" + room + (0).to_bytes(4, "big") + len(evs).to_bytes(2, "big") + entries)
+        sent += len(evs)
+        time.sleep(0.05)
+    res["sent_orphans"] = sent
+    time.sleep(1.5)
+    s.close()
 elif phase == "mismatch":
     ident, other = identity(), identity()
     s = dealer(ident)
@@ -693,11 +747,11 @@ def pyzmq_available():
     return None
 
 
-def run_zmq_client(root, a, phase):
+def run_zmq_client(root, a, phase, *extra):
     script = os.path.join(root, "zmq_client.py")
     with open(script, "w") as fh:
         fh.write(ZMQ_CLIENT)
-    p = subprocess.run([SYSTEM_PYTHON, script, str(a.port), a.id, phase], capture_output=True,
+    p = subprocess.run([SYSTEM_PYTHON, script, str(a.port), a.id, phase, *extra], capture_output=True,
                        timeout=60, stdin=subprocess.DEVNULL)
     out, err = p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
     assert p.returncode == 0, f"zmq client ({phase}) failed: exit {p.returncode}\n{out}\n{err}"
@@ -808,6 +862,25 @@ def test_hostile_bytes(root, cl):
 
         flood_sig = flood(root, a, "flood_sig")
         assert flood_sig is None, flood_sig
+
+        # A member that abuses anti-entropy: every excess is dropped and counted, nothing grows.
+        s3 = a.stats()
+        code = a.invite()
+        b64 = code.split(":", 1)[1].strip()
+        raw = base64.urlsafe_b64decode(b64 + "=" * (-len(b64) % 4))
+        r = run_zmq_client(root, a, "member", raw[1:33].hex(), raw[65:81].hex())
+        assert r["hello_reply"] and r["joined"] == 0, f"the hostile member did not get in: {r}"
+        s4 = poll("a to count the hostile member's excess",
+                  lambda: (lambda s: s if s["recon_aborted"] - s3["recon_aborted"] >= 24
+                           and s["pending_dropped"] + s["missing_parent"]
+                           - s3["pending_dropped"] - s3["missing_parent"] >= r["sent_orphans"]
+                           else None)(a.stats()), timeout=10)
+        d = delta(s3, s4, "recon_in", "recon_out", "recon_aborted", "recon_limited",
+                  "missing_parent", "pending_dropped", "batch_in", "invalid", "credit_in")
+        print(f"  hostile member phase: {d} (sent {r['sent_orphans']} orphans)", flush=True)
+        assert d["recon_limited"] >= 40, d
+        assert d["pending_dropped"] >= r["sent_orphans"] - 256, f"one peer held more than 256 pending: {d}"
+        assert_node_ok(a, "a hostile member")
 
         r = run_zmq_client(root, a, "oversize")
         assert r["hello_reply"], f"no HELLO reply in the oversize phase: {r}"
