@@ -1330,6 +1330,12 @@ static void check_defaults(const rumor_node_config_t *c)
     CHECK_EQ_INT(c->beacon_ms, 1000);
     CHECK_EQ_INT(c->beacon_port, 7470);
     CHECK_EQ_INT(c->batch_max, 256);
+    CHECK_EQ_INT(c->recon_interval_ms, 30000);
+    CHECK_EQ_INT(c->recon_rounds_max, 16);
+    CHECK_EQ_INT(c->recon_window, 8);
+    CHECK_EQ_INT(c->recon_jobs_max, 64);
+    CHECK_EQ_INT(c->pending_max, 1024);
+    CHECK_EQ_INT(c->pending_ttl_ms, 30000);
     CHECK(c->peer_exchange);
     CHECK_EQ_STR(c->log_level, "info");
     CHECK_EQ_STR(c->trace_file, "");
@@ -1380,6 +1386,12 @@ static void test_config_every_key(void)
                        "beacon_ms = 500\n"
                        "beacon_port = 17470\n"
                        "batch_max = 1\n"
+                       "recon_interval_ms = 5000\n"
+                       "recon_rounds_max = 3\n"
+                       "recon_window = 64\n"
+                       "recon_jobs_max = 2\n"
+                       "pending_max = 16\n"
+                       "pending_ttl_ms = 100\n"
                        "peer_exchange = false\n"
                        "log_level = debug\n"
                        "trace_file = /tmp/rumor trace#1.jsonl\n";
@@ -1404,6 +1416,12 @@ static void test_config_every_key(void)
     CHECK_EQ_INT(c.beacon_ms, 500);
     CHECK_EQ_INT(c.beacon_port, 17470);
     CHECK_EQ_INT(c.batch_max, 1);
+    CHECK_EQ_INT(c.recon_interval_ms, 5000);
+    CHECK_EQ_INT(c.recon_rounds_max, 3);
+    CHECK_EQ_INT(c.recon_window, 64);
+    CHECK_EQ_INT(c.recon_jobs_max, 2);
+    CHECK_EQ_INT(c.pending_max, 16);
+    CHECK_EQ_INT(c.pending_ttl_ms, 100);
     CHECK(!c.peer_exchange);
     CHECK_EQ_STR(c.log_level, "debug");
     CHECK_EQ_STR(c.trace_file, "/tmp/rumor trace#1.jsonl");
@@ -1482,6 +1500,10 @@ static void test_config_errors(void)
                         "line 1: peer_queue: expected a decimal number from 1 to 1000000");
     expect_config_error("seen_max = 15\n",
                         "line 1: seen_max: expected a decimal number from 16 to 10000000");
+    expect_config_error("recon_window = 65\n",
+                        "line 1: recon_window: expected a decimal number from 1 to 64");
+    expect_config_error("recon_rounds_max = 1\n",
+                        "line 1: recon_rounds_max: expected a decimal number from 2 to 255");
     expect_config_error("batch_max = 65537\n",
                         "line 1: batch_max: expected a decimal number from 1 to 65536");
     expect_config_error("peer_exchange = yes\n", "line 1: peer_exchange: expected true or false");
