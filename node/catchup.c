@@ -218,7 +218,8 @@ typedef struct {
 
 static bool append(fill_t *c, const uint8_t *ev, size_t len)
 {
-    if (c->n >= UINT16_MAX || len > c->cap - c->used - RUMOR_BATCH_ENTRY_BYTES) return false;
+    /* (used never exceeds cap, so this difference cannot wrap.) */
+    if (c->n >= UINT16_MAX || c->cap - c->used < RUMOR_BATCH_ENTRY_BYTES + len) return false;
     rumor_put_u32(c->out + c->used, (uint32_t)len);
     memcpy(c->out + c->used + RUMOR_BATCH_ENTRY_BYTES, ev, len);
     c->used += RUMOR_BATCH_ENTRY_BYTES + len;
