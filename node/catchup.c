@@ -26,12 +26,14 @@
 /* One (peer, topic) exchange. */
 typedef struct {
     uint8_t topic[ID];
-    bool active;       /* an exchange runs */
-    bool forced;       /* open at next_ms even when the peer is the opener */
-    uint64_t last_ms;  /* its last frame, loop time */
-    uint64_t next_ms;  /* when we open next (0: as soon as we may) */
-    uint64_t opens_ms; /* start of the heartbeat in which the peer's openings are counted */
-    uint32_t opens;    /* openings by the peer in it */
+    bool active;             /* an exchange runs */
+    bool forced;             /* open at next_ms even when the peer is the opener */
+    uint64_t last_ms;        /* its last frame, loop time */
+    uint64_t next_ms;        /* when we open next (0: as soon as we may) */
+    uint64_t opens_ms;       /* start of the heartbeat in which the peer's openings are counted */
+    uint32_t opens;          /* openings by the peer in it */
+    rumor_recon_job_t *held; /* ranges it settled so far, sent in order when it ends */
+    size_t n_held;
 } xchg_t;
 
 struct catchup {
@@ -43,11 +45,14 @@ struct catchup {
     uint32_t owed;   /* its BATCH frames we took in and have not granted back */
     /* Our catch-up from it. */
     bool in_active;
+    bool in_feeding; /* a BATCH's events are being queued (a commit may come in between) */
     uint64_t in_events, in_new, in_start_ms, in_log_ms;
     uint32_t in_remaining;
     uint8_t fresh[FRESH_MAX][ID]; /* topics its batches brought */
     size_t n_fresh;
 };
+
+static void release(struct catchup *cu, xchg_t *x);
 
 /* Scratch space shared by all peers (one loop, one thread). */
 struct catchup_ctx {
@@ -77,6 +82,7 @@ static struct catchup *state(peer_t *p)
 void rumor_catchup_peer_free(peer_t *p)
 {
     if (!p->cu) return;
+    for (size_t i = 0; i < p->cu->n_x; i++) free(p->cu->x[i].held);
     free(p->cu->x);
     free(p->cu->jobs);
     free(p->cu);
@@ -150,7 +156,7 @@ static void open_due(daemon_t *d, peer_t *p)
         xchg_t *x = exchange(cu, topic);
         if (!x) return;
         if (x->active && now - x->last_ms > EXCHANGE_TIMEOUT_MS) {
-            x->active = false;
+            release(cu, x);
             d->stats.recon_timeouts++;
         }
         if (x->active || (!opener && !x->forced) || now < x->next_ms) continue;
@@ -171,7 +177,7 @@ void rumor_catchup_peer_ready(daemon_t *d, peer_t *p)
     uint64_t now = uv_now(d->loop);
     for (size_t i = 0; i < cu->n_x; i++) {
         xchg_t *x = &cu->x[i];
-        if (x->active && now - x->last_ms > d->cfg->heartbeat_ms) x->active = false;
+        if (x->active && now - x->last_ms > d->cfg->heartbeat_ms) release(cu, x);
         x->next_ms = 0;
     }
 }
@@ -183,20 +189,50 @@ void rumor_catchup_on_sub(daemon_t *d, peer_t *p)
 
 /* ---- sending what a peer lacks ----------------------------------------------------- */
 
-static int queue_job(void *ctx, const rumor_recon_job_t *job)
+/*
+ * A range the peer lacks waits in its exchange until the exchange ends:
+ * rounds settle the newest ranges first (the peer holds nothing there) and
+ * the one where both sides' histories meet last, but the events must go in
+ * the order of 12.1, parents first, or the peer holds them as early.
+ */
+static int hold_job(void *ctx, const rumor_recon_job_t *job)
 {
     peer_t *p = ((void **)ctx)[0];
     daemon_t *d = ((void **)ctx)[1];
+    xchg_t *x = ((void **)ctx)[2];
     struct catchup *cu = p->cu;
-    if (cu->n_jobs >= d->cfg->recon_jobs_max) {
+    if (cu->n_jobs + x->n_held >= d->cfg->recon_jobs_max) {
         d->stats.recon_jobs_dropped++;
         return RUMOR_OK;
     }
-    rumor_recon_job_t *nj = realloc(cu->jobs, (cu->n_jobs + 1) * sizeof *nj);
+    rumor_recon_job_t *nj = realloc(x->held, (x->n_held + 1) * sizeof *nj);
     if (!nj) return RUMOR_OK;
-    cu->jobs = nj;
-    cu->jobs[cu->n_jobs++] = *job;
+    x->held = nj;
+    x->held[x->n_held++] = *job;
     return RUMOR_OK;
+}
+
+static int job_cmp(const void *a, const void *b)
+{
+    return rumor_bound_cmp(&((const rumor_recon_job_t *)a)->lo,
+                           &((const rumor_recon_job_t *)b)->lo);
+}
+
+/* The exchange ended: its ranges join the send queue in order. */
+static void release(struct catchup *cu, xchg_t *x)
+{
+    x->active = false;
+    if (!x->n_held) return;
+    qsort(x->held, x->n_held, sizeof *x->held, job_cmp);
+    rumor_recon_job_t *nj = realloc(cu->jobs, (cu->n_jobs + x->n_held) * sizeof *nj);
+    if (nj) {
+        cu->jobs = nj;
+        memcpy(cu->jobs + cu->n_jobs, x->held, x->n_held * sizeof *nj);
+        cu->n_jobs += x->n_held;
+    }
+    free(x->held);
+    x->held = NULL;
+    x->n_held = 0;
 }
 
 static void want_ids(void *ctx, const uint8_t *ids, size_t n)
@@ -359,7 +395,8 @@ static void on_recon(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
     uint64_t now = uv_now(d->loop);
     if (f->round >= d->cfg->recon_rounds_max) {
         d->stats.recon_aborted++;
-        x->active = false;
+        release(cu, x);
+        pump(d, p);
         return;
     }
     if (f->round == 0) {
@@ -378,24 +415,24 @@ static void on_recon(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
         d->stats.recon_refused++;
         return;
     }
-    void *ctx[2] = {p, d};
-    rumor_recon_sink_t sink = {queue_job, want_ids, ctx};
+    void *ctx[3] = {p, d, x};
+    rumor_recon_sink_t sink = {hold_job, want_ids, ctx};
     int rc = rumor_recon_answer(t, f, &d->cx->msg, &sink);
     rumor_store_read_end(&t);
     x->last_ms = now;
-    x->active = false;
     rumor_daemon_log(d, LOG_DEBUG, "RECON round %u from %s (%zu ranges): %d, %zu ranges back",
                      f->round, p->hex8, f->n, rc, d->cx->msg.n);
     bool ending = f->n == 1 && f->ranges[0].mode == RUMOR_RECON_SKIP;
-    if (rc < 0) {
-        rumor_daemon_log(d, LOG_ERROR, "answering %s's RECON failed: %s", p->hex8,
-                         rumor_strerror(rc));
-    } else if (rc == 0) {
-        /* Settled. The all-SKIP answer tells the peer so (and is itself never answered). */
-        d->stats.recon_done++;
-        if (!ending) send_recon(d, p, &d->cx->msg);
-    } else if (send_recon(d, p, &d->cx->msg)) {
+    if (rc == 1 && send_recon(d, p, &d->cx->msg)) {
         x->active = true;
+    } else {
+        if (rc < 0)
+            rumor_daemon_log(d, LOG_ERROR, "answering %s's RECON failed: %s", p->hex8,
+                             rumor_strerror(rc));
+        /* Settled. The all-SKIP answer tells the peer so (and is itself never answered). */
+        if (rc == 0) d->stats.recon_done++;
+        if (rc == 0 && !ending) send_recon(d, p, &d->cx->msg);
+        release(cu, x);
     }
     pump(d, p);
 }
@@ -431,6 +468,8 @@ static void on_batch(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f, size_t
     ef[1] = RUMOR_WIRE_EVENT;
     size_t pos = 0, elen;
     const uint8_t *ev;
+    cu->in_feeding = true;
+    d->drain_cost += f->n; /* a BATCH is many frames' worth of work for the loop */
     while (rumor_wire_batch_next(f, &pos, &ev, &elen)) {
         memcpy(ef + 2, ev, elen);
         d->stats.batch_events_in++;
@@ -438,6 +477,7 @@ static void on_batch(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f, size_t
         cu->in_events++;
         rumor_daemon_queue_event(d, p, ef, elen + 2, ORIGIN_BATCH);
     }
+    cu->in_feeding = false;
     size_t i = 0;
     while (i < cu->n_fresh && memcmp(cu->fresh[i], f->topic, ID) != 0) i++;
     if (i == cu->n_fresh && cu->n_fresh < FRESH_MAX) memcpy(cu->fresh[cu->n_fresh++], f->topic, ID);
@@ -503,7 +543,7 @@ void rumor_catchup_committed(daemon_t *d)
             d->stats.credit_out++;
             cu->owed -= n;
         }
-        if (cu->in_active && cu->in_remaining == 0) {
+        if (cu->in_active && !cu->in_feeding && cu->in_remaining == 0) {
             cu->in_active = false;
             rumor_daemon_log(d, cu->in_events >= 100 ? LOG_INFO : LOG_DEBUG,
                              "caught up from %s: %llu events (%llu new) in %llu ms", p->hex8,

@@ -225,6 +225,7 @@ struct daemon {
     bool stopping;
 
     struct catchup_ctx *cx; /* anti-entropy scratch space */
+    uint32_t drain_cost;    /* work the current drain did beyond its frames (BATCH events) */
 
     rumor_daemon_stats_t stats;
     uint64_t latency[RUMOR_LATENCY_BUCKETS];
