@@ -451,13 +451,20 @@ uint64_t rumor_store_event_count(rumor_txn_t *t)
 
 /* ---- log ------------------------------------------------------------------ */
 
+/* A cursor position: prefix [32] | lamport [8] | id [32]. */
+static void seek_key(uint8_t out[2 * ID + 8], const uint8_t prefix[ID], uint64_t lamport,
+                     const uint8_t id[ID])
+{
+    memcpy(out, prefix, ID);
+    rumor_put_u64(out + ID, lamport);
+    memcpy(out + ID + 8, id, ID);
+}
+
 int rumor_store_log_add(rumor_txn_t *t, const uint8_t room[ID], uint64_t lamport,
                         const uint8_t id[ID], uint8_t type)
 {
-    uint8_t k[ID + 8 + ID];
-    memcpy(k, room, ID);
-    rumor_put_u64(k + ID, lamport);
-    memcpy(k + ID + 8, id, ID);
+    uint8_t k[2 * ID + 8];
+    seek_key(k, room, lamport, id);
     return put(t, t->s->log, k, sizeof k, &type, 1, 0);
 }
 
@@ -481,29 +488,39 @@ int rumor_store_log_each(rumor_txn_t *t, const uint8_t room[ID], bool reverse,
     return walk_prefix(t, t->s->log, room, ID, reverse, log_step, &w);
 }
 
-int rumor_store_log_after(rumor_txn_t *t, const uint8_t room[ID], uint64_t lamport,
-                          const uint8_t after_id[ID], rumor_store_log_fn cb, void *ctx)
+/*
+ * Walks `dbi` from the first key at or past `seek` (`len` bytes; past it only
+ * when `after`) while keys start with its first `plen` bytes, calling
+ * fn(ctx, key, val) until it returns non-zero (which is then returned).
+ */
+static int walk_from(rumor_txn_t *t, MDB_dbi dbi, const uint8_t *seek, size_t len, size_t plen,
+                     bool after, walk_fn fn, void *ctx)
 {
-    uint8_t seek[2 * ID + 8];
-    memcpy(seek, room, ID);
-    rumor_put_u64(seek + ID, lamport);
-    memcpy(seek + ID + 8, after_id, ID);
     MDB_cursor *c;
-    int mrc = mdb_cursor_open(t->txn, t->s->log, &c);
+    int mrc = mdb_cursor_open(t->txn, dbi, &c);
     if (mrc) return map_err(mrc);
-    MDB_val k = val(seek, sizeof seek), v;
+    MDB_val k = val(seek, len), v;
     int rc = RUMOR_OK;
     mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-    /* The cursor itself was sent already: start after it. */
-    if (mrc == 0 && k.mv_size == sizeof seek && memcmp(k.mv_data, seek, sizeof seek) == 0)
+    if (after && mrc == 0 && k.mv_size == len && memcmp(k.mv_data, seek, len) == 0)
         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-    while (mrc == 0 && k.mv_size >= ID && memcmp(k.mv_data, room, ID) == 0) {
-        if ((rc = log_step(&(log_walk_t){cb, ctx}, &k, &v)) != 0) break;
+    while (mrc == 0 && k.mv_size >= plen && memcmp(k.mv_data, seek, plen) == 0) {
+        if ((rc = fn(ctx, &k, &v)) != 0) break;
         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
     }
     if (mrc && mrc != MDB_NOTFOUND) rc = map_err(mrc);
     mdb_cursor_close(c);
     return rc;
+}
+
+int rumor_store_log_after(rumor_txn_t *t, const uint8_t room[ID], uint64_t lamport,
+                          const uint8_t after_id[ID], rumor_store_log_fn cb, void *ctx)
+{
+    uint8_t seek[2 * ID + 8];
+    seek_key(seek, room, lamport, after_id);
+    log_walk_t w = {cb, ctx};
+    /* The cursor itself was sent already: start after it. */
+    return walk_from(t, t->s->log, seek, sizeof seek, ID, true, log_step, &w);
 }
 
 /* ---- domain sets (anti-entropy) ------------------------------------------- */
@@ -511,34 +528,32 @@ int rumor_store_log_after(rumor_txn_t *t, const uint8_t room[ID], uint64_t lampo
 int rumor_store_dlog_add(rumor_txn_t *t, const uint8_t domain[ID], uint64_t lamport,
                          const uint8_t id[ID])
 {
-    uint8_t k[ID + 8 + ID];
-    memcpy(k, domain, ID);
-    rumor_put_u64(k + ID, lamport);
-    memcpy(k + ID + 8, id, ID);
+    uint8_t k[2 * ID + 8];
+    seek_key(k, domain, lamport, id);
     return put(t, t->s->dlog, k, sizeof k, "", 0, 0);
+}
+
+typedef struct {
+    rumor_store_item_fn cb;
+    void *ctx;
+} dlog_walk_t;
+
+static int dlog_step(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+    (void)v;
+    dlog_walk_t *w = ctx;
+    if (k->mv_size != 2 * ID + 8) return RUMOR_ERR_STORE;
+    const uint8_t *p = k->mv_data;
+    return w->cb(w->ctx, rumor_get_u64(p + ID), p + ID + 8);
 }
 
 int rumor_store_dlog_from(rumor_txn_t *t, const uint8_t domain[ID], uint64_t lamport,
                           const uint8_t id[ID], rumor_store_item_fn cb, void *ctx)
 {
     uint8_t seek[2 * ID + 8];
-    memcpy(seek, domain, ID);
-    rumor_put_u64(seek + ID, lamport);
-    memcpy(seek + ID + 8, id, ID);
-    MDB_cursor *c;
-    int mrc = mdb_cursor_open(t->txn, t->s->dlog, &c);
-    if (mrc) return map_err(mrc);
-    MDB_val k = val(seek, sizeof seek), v;
-    int rc = RUMOR_OK;
-    mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-    while (mrc == 0 && k.mv_size == sizeof seek && memcmp(k.mv_data, domain, ID) == 0) {
-        const uint8_t *p = k.mv_data;
-        if ((rc = cb(ctx, rumor_get_u64(p + ID), p + ID + 8)) != 0) break;
-        mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-    }
-    if (mrc && mrc != MDB_NOTFOUND) rc = map_err(mrc);
-    mdb_cursor_close(c);
-    return rc;
+    seek_key(seek, domain, lamport, id);
+    dlog_walk_t w = {cb, ctx};
+    return walk_from(t, t->s->dlog, seek, sizeof seek, ID, false, dlog_step, &w);
 }
 
 /* ---- heads ---------------------------------------------------------------- */

@@ -540,7 +540,7 @@ def test_newer_schema_is_refused(root):
     h.init()
     h.run("room", "create", "lan")
     data_path = os.path.join(h.path, "store", "data.mdb")
-    n = patch_file(data_path, b"schema\x00\x00\x00\x02", b"schema\x00\x00\x00\x63")
+    n = patch_file(data_path, b"schema\x00\x00\x00\x03", b"schema\x00\x00\x00\x63")  # schema 3
     assert n >= 1, "schema record not found"
     for args in (["status"], ["room", "list"], ["send", "lan", "x"], ["log", "lan"]):
         expect_unchanged(h, *args, contains="newer rumor")

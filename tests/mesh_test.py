@@ -1156,6 +1156,9 @@ def test_offline_catchup(root, cl):
     with open(b.log_path, "rb") as fh:
         log = fh.read().decode(errors="replace")
     assert "caught up from" in log, b.log_tail()
+    # status reports catch-up progress (nothing left to come now).
+    st_b = b.status()
+    assert st_b["catchup_remaining"] == 0 and "catchup_peers" in st_b, st_b
     print(f"  b caught up 1,000 events: {frames} RECON frames, "
           f"{st['recon_bytes_in'] + st['recon_bytes_out']} summary bytes, "
           f"{st['batch_event_bytes_in']} event bytes", flush=True)
