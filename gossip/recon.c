@@ -209,18 +209,35 @@ static int msg_cut(rumor_txn_t *t, rumor_recon_msg_t *m, const rumor_bound_t *lo
 }
 
 /*
- * Our side of [lo, hi) that differs from the peer's: a list, a cut, or our
- * fingerprint. `reserve` ranges must stay free for the peer's ranges that
- * follow (each takes at most one), so the answer never outgrows a frame.
+ * Our side of [lo, hi) that differs from the peer's: a list or a cut.
+ * Returns 1 (nothing added) when neither fits the frame with one range
+ * kept free for the tail (see rumor_recon_answer).
  */
 static int msg_differs(rumor_txn_t *t, rumor_recon_msg_t *m, const rumor_bound_t *lo,
-                       const rumor_bound_t *hi, const acc_t *mine, size_t reserve)
+                       const rumor_bound_t *hi, const acc_t *mine)
 {
-    if (mine->count <= RUMOR_RECON_LIST_MAX && m->n_ids + mine->count <= RUMOR_RECON_FRAME_IDS)
+    if (mine->count == 0 && m->n && m->r[m->n - 1].mode == RUMOR_RECON_IDS &&
+        m->r[m->n - 1].k == 0) {
+        m->r[m->n - 1].upper = *hi; /* empty lists side by side are one empty list */
+        return RUMOR_OK;
+    }
+    if (mine->count <= RUMOR_RECON_LIST_MAX) {
+        if (m->n_ids + mine->count > RUMOR_RECON_FRAME_IDS || !msg_room(m, 2)) return 1;
         return msg_list(t, m, lo, hi);
-    if (mine->count > RUMOR_RECON_LIST_MAX && msg_room(m, RUMOR_RECON_SPLIT + reserve))
-        return msg_cut(t, m, lo, hi, mine->count);
-    msg_fingerprint(m, hi, mine);
+    }
+    if (!msg_room(m, RUMOR_RECON_SPLIT + 1)) return 1;
+    return msg_cut(t, m, lo, hi, mine->count);
+}
+
+/* The rest of the order, [lo, top), as one fingerprint of ours: the frame is full. */
+static int msg_tail(rumor_txn_t *t, rumor_recon_msg_t *m, const rumor_bound_t *lo)
+{
+    rumor_bound_t top;
+    rumor_bound_top(&top);
+    acc_t mine;
+    int rc = range_acc(t, m->topic, lo, &top, &mine);
+    if (rc < 0) return rc;
+    msg_fingerprint(m, &top, &mine);
     return RUMOR_OK;
 }
 
@@ -233,7 +250,8 @@ int rumor_recon_open(rumor_txn_t *t, const uint8_t topic[ID], rumor_recon_msg_t 
     acc_t mine;
     int rc = range_acc(t, topic, &BOTTOM, &top, &mine);
     if (rc < 0) return rc;
-    return msg_differs(t, out, &BOTTOM, &top, &mine, 0);
+    rc = msg_differs(t, out, &BOTTOM, &top, &mine);
+    return rc < 0 ? rc : RUMOR_OK; /* an empty frame has room for either */
 }
 
 /* ---- answering a RECON ---------------------------------------------------------- */
@@ -296,6 +314,14 @@ int rumor_recon_answer(rumor_txn_t *t, const rumor_wire_frame_t *in, rumor_recon
     for (size_t i = 0; i < in->n; i++) {
         const rumor_recon_range_t *g = &in->ranges[i];
         const rumor_bound_t *hi = &g->upper;
+        /* One range stays free: when the frame is full, the rest of the order goes back as
+         * one fingerprint of ours (the tail), so every answer fits a frame and every round
+         * settles or cuts at least its first differing range: the exchange cannot stall. */
+        bool merges = out->n && out->r[out->n - 1].mode == RUMOR_RECON_SKIP;
+        if (!merges && !msg_room(out, 2)) {
+            if ((rc = msg_tail(t, out, &lo)) < 0) return rc;
+            break;
+        }
         if (g->mode == RUMOR_RECON_SKIP) {
             msg_add(out, hi, RUMOR_RECON_SKIP);
         } else if (g->mode == RUMOR_RECON_IDS) {
@@ -312,8 +338,10 @@ int rumor_recon_answer(rumor_txn_t *t, const rumor_wire_frame_t *in, rumor_recon
                 /* The peer holds nothing here: all of ours is what it lacks. */
                 if ((rc = settle(t, out->topic, &lo, hi, NULL, 0, sink)) < 0) return rc;
                 msg_add(out, hi, RUMOR_RECON_SKIP);
-            } else if ((rc = msg_differs(t, out, &lo, hi, &mine, in->n - i - 1)) < 0) {
-                return rc;
+            } else if ((rc = msg_differs(t, out, &lo, hi, &mine)) != 0) {
+                if (rc < 0) return rc;
+                if ((rc = msg_tail(t, out, &lo)) < 0) return rc;
+                break;
             }
         }
         lo = *hi;

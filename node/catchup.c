@@ -394,8 +394,12 @@ static void on_recon(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
     if (!x) return;
     uint64_t now = uv_now(d->loop);
     if (f->round >= d->cfg->recon_rounds_max) {
+        /* What it settled so far goes out; a fresh exchange takes up the rest soon (histories
+         * that differ all over the order can take more rounds than one exchange allows). */
         d->stats.recon_aborted++;
         release(cu, x);
+        x->forced = true;
+        x->next_ms = now + d->cfg->heartbeat_ms;
         pump(d, p);
         return;
     }
