@@ -257,6 +257,8 @@ static int peek_schema(MDB_txn *txn, uint32_t *schema)
     return RUMOR_OK;
 }
 
+static int grow(rumor_store_t *s);
+
 int rumor_store_open(const char *dir, const rumor_store_options_t *opt, rumor_store_t **out)
 {
     rumor_store_options_t defaults = {0};
@@ -280,28 +282,40 @@ int rumor_store_open(const char *dir, const rumor_store_options_t *opt, rumor_st
     /*
      * One transaction: refuse a newer schema before anything is created, then
      * open (creating) the tables, then stamp or migrate. A refusal or a crash
-     * leaves the store exactly as it was.
+     * leaves the store exactly as it was. A migration that fills the map
+     * (one fills a new table) is run again in a map twice the size.
      */
-    if (mdb_txn_begin(s->env, NULL, opt->read_only ? MDB_RDONLY : 0, &txn)) goto fail;
-    uint32_t on_disk;
-    if ((rc = peek_schema(txn, &on_disk)) < 0) goto fail;
-    if (on_disk > RUMOR_STORE_SCHEMA) {
-        rc = RUMOR_ERR_SCHEMA_NEWER;
-        goto fail;
-    }
-    unsigned dflags = opt->read_only ? 0 : MDB_CREATE;
+    for (int attempt = 0;; attempt++) {
+        if (mdb_txn_begin(s->env, NULL, opt->read_only ? MDB_RDONLY : 0, &txn)) goto fail;
+        uint32_t on_disk;
+        if ((rc = peek_schema(txn, &on_disk)) < 0) goto fail;
+        if (on_disk > RUMOR_STORE_SCHEMA) {
+            rc = RUMOR_ERR_SCHEMA_NEWER;
+            goto fail;
+        }
+        unsigned dflags = opt->read_only ? 0 : MDB_CREATE;
 #define STORE_DBI_OPEN_(name, f)                                                                   \
     if ((rc = map_err(mdb_dbi_open(txn, #name, dflags | (f), &s->name))) < 0) goto fail;
-    STORE_DBS(STORE_DBI_OPEN_)
+        STORE_DBS(STORE_DBI_OPEN_)
 #undef STORE_DBI_OPEN_
-    schema_ctx_t sc = {opt->read_only, false};
-    rumor_txn_t t = {txn, s};
-    if ((rc = schema_check(&t, &sc)) < 0) goto fail;
-    /* Committing a read-only transaction too keeps its table handles for the store's life. */
-    rc = map_err(mdb_txn_commit(txn));
-    txn = NULL;
-    if (rc == RUMOR_OK && sc.wrote) rc = rumor_store_sync(s);
-    if (rc < 0) goto fail;
+        schema_ctx_t sc = {opt->read_only, false};
+        rumor_txn_t t = {txn, s};
+        rc = schema_check(&t, &sc);
+        /* Committing a read-only transaction too keeps its table handles for the store's life. */
+        if (rc == RUMOR_OK) {
+            rc = map_err(mdb_txn_commit(txn));
+            txn = NULL;
+        }
+        if (rc == RUMOR_ERR_MAP_FULL && !opt->read_only && attempt < WRITE_ATTEMPTS) {
+            if (txn) mdb_txn_abort(txn);
+            txn = NULL;
+            if ((rc = grow(s)) < 0) goto fail;
+            continue;
+        }
+        if (rc == RUMOR_OK && sc.wrote) rc = rumor_store_sync(s);
+        if (rc < 0) goto fail;
+        break;
+    }
     *out = s;
     return RUMOR_OK;
 fail:

@@ -419,12 +419,9 @@ static void check_migrated(rumor_store_t *s)
     check_dlog(s, 'S', NULL, 0, 0);
 }
 
-static void test_migrate_2_to_3(void)
+/* Makes the (closed) store in `dir` a schema-2 store: no `dlog` table, stamp 2. */
+static void stamp_schema2(const char *dir)
 {
-    fixture_t f;
-    fx_open(&f);
-    CHECK_EQ_INT(rumor_store_write(f.s, put_schema2_rooms, NULL), RUMOR_OK);
-    rumor_store_close(&f.s);
     {
         /* Make it a schema-2 store: no `dlog` table at all, and the stamp says 2. */
         MDB_env *env = NULL;
@@ -435,7 +432,7 @@ static void test_migrate_2_to_3(void)
         MDB_val k = {6, "schema"}, v = {sizeof two, two};
         CHECK_EQ_INT(mdb_env_create(&env), 0);
         CHECK_EQ_INT(mdb_env_set_maxdbs(env, 16), 0);
-        CHECK_EQ_INT(mdb_env_open(env, f.dir, 0, 0600), 0);
+        CHECK_EQ_INT(mdb_env_open(env, dir, 0, 0600), 0);
         CHECK_EQ_INT(mdb_txn_begin(env, NULL, 0, &txn), 0);
         CHECK_EQ_INT(mdb_dbi_open(txn, "dlog", 0, &dlog), 0);
         CHECK_EQ_INT(mdb_drop(txn, dlog, 1), 0);
@@ -447,6 +444,15 @@ static void test_migrate_2_to_3(void)
         mdb_txn_abort(txn);
         mdb_env_close(env);
     }
+}
+
+static void test_migrate_2_to_3(void)
+{
+    fixture_t f;
+    fx_open(&f);
+    CHECK_EQ_INT(rumor_store_write(f.s, put_schema2_rooms, NULL), RUMOR_OK);
+    rumor_store_close(&f.s);
+    stamp_schema2(f.dir);
     /* Opening migrates: the table is made and filled from the logs, and stamped 3. */
     CHECK_EQ_INT(rumor_store_open(f.dir, NULL, &f.s), RUMOR_OK);
     if (!f.s) return;
@@ -456,6 +462,61 @@ static void test_migrate_2_to_3(void)
     CHECK_EQ_INT(rumor_store_open(f.dir, NULL, &f.s), RUMOR_OK);
     if (f.s) check_migrated(f.s);
     fx_close(&f);
+}
+
+#define MIGRATE_ENTRIES 20000
+
+static int put_big_log(rumor_txn_t *t, void *ctx)
+{
+    (void)ctx;
+    rumor_store_room_t r = {0};
+    memset(r.id, 0x42, ID);
+    int rc = rumor_store_room_put(t, &r);
+    for (uint32_t i = 0; rc == RUMOR_OK && i < MIGRATE_ENTRIES; i++) {
+        uint8_t id[ID];
+        memset(id, 0, ID);
+        rumor_put_u32(id, i * 2654435761u); /* spread over the key space, as hashes are */
+        rumor_put_u32(id + 4, i);
+        rc = rumor_store_log_add(t, r.id, 1 + i / 3, id, RUMOR_EV_MESSAGE);
+    }
+    return rc;
+}
+
+static int count_item(void *ctx, uint64_t lamport, const uint8_t id[ID])
+{
+    (void)lamport;
+    (void)id;
+    (*(uint64_t *)ctx)++;
+    return 0;
+}
+
+/* The migration writes a table as large as `log` inside the opening transaction: a store whose
+ * map has no room for it must still open (the map grows), not fail for good. */
+static void test_migrate_grows_the_map(void)
+{
+    char dir[256];
+    test_tmpdir(dir);
+    rumor_store_t *s = NULL;
+    rumor_store_options_t opt = {.initial_map_bytes = 64 << 10};
+    CHECK_EQ_INT(rumor_store_open(dir, &opt, &s), RUMOR_OK);
+    if (!s) return;
+    CHECK_EQ_INT(rumor_store_write(s, put_big_log, NULL), RUMOR_OK);
+    size_t before = rumor_store_map_size(s);
+    rumor_store_close(&s);
+    stamp_schema2(dir);
+    CHECK_EQ_INT(rumor_store_open(dir, &opt, &s), RUMOR_OK);
+    if (!s) return;
+    CHECK_EQ_INT(rumor_store_schema(s), 3);
+    CHECK(rumor_store_map_size(s) > before);
+    uint8_t room[ID], zero[ID] = {0};
+    memset(room, 0x42, ID);
+    uint64_t n = 0;
+    rumor_txn_t *t = rd(s);
+    CHECK_EQ_INT(rumor_store_dlog_from(t, room, 0, zero, count_item, &n), RUMOR_OK);
+    rumor_store_read_end(&t);
+    CHECK_EQ_INT(n, MIGRATE_ENTRIES);
+    rumor_store_close(&s);
+    test_rmdir(dir);
 }
 
 /* ---- map growth and rollback ----------------------------------------------------------------- */
@@ -1470,6 +1531,7 @@ int main(void)
     RUN(test_batch_commits);
     RUN(test_schema_newer_refused);
     RUN(test_migrate_2_to_3);
+    RUN(test_migrate_grows_the_map);
     RUN(test_map_growth);
     RUN(test_write_error_rolls_back);
     RUN(test_events_are_immutable);
