@@ -20,6 +20,13 @@
 #define PROGRESS_LOG_MS 5000
 /* Openings a peer may make per topic and heartbeat. */
 #define OPENS_PER_BEAT 4
+/* With ranges to send and no credit for this long, one BATCH goes as a probe: credit lost
+ * with a link that closed (frames it held) would otherwise stop the transfer for good. */
+#define CREDIT_PROBE_MS 5000
+/* A catch-up that hears no BATCH for this long is over (its sender went away). */
+#define CATCHUP_STALL_MS 30000
+/* Ranges an exchange may hold before it ends, as a multiple of recon_jobs_max. */
+#define HELD_FACTOR 4
 /* Topics a catch-up remembers as having brought news (to pass on to other peers). */
 #define FRESH_MAX 8
 
@@ -34,6 +41,7 @@ typedef struct {
     uint32_t opens;          /* openings by the peer in it */
     rumor_recon_job_t *held; /* ranges it settled so far, sent in order when it ends */
     size_t n_held;
+    uint8_t sent_round; /* the round of our last RECON in it: only the next is answered */
 } xchg_t;
 
 struct catchup {
@@ -41,18 +49,19 @@ struct catchup {
     size_t n_x, cap_x;
     rumor_recon_job_t *jobs; /* ranges to send, in order; jobs[0] is being sent */
     size_t n_jobs;
-    uint32_t credit; /* BATCH frames we may send it */
-    uint32_t owed;   /* its BATCH frames we took in and have not granted back */
+    uint32_t credit;    /* BATCH frames we may send it */
+    uint64_t credit_ms; /* when credit last came (or was probed) */
+    uint32_t owed;      /* its BATCH frames we took in and have not granted back */
     /* Our catch-up from it. */
     bool in_active;
     bool in_feeding; /* a BATCH's events are being queued (a commit may come in between) */
-    uint64_t in_events, in_new, in_start_ms, in_log_ms;
+    uint64_t in_events, in_new, in_start_ms, in_log_ms, in_last_ms;
     uint32_t in_remaining;
     uint8_t fresh[FRESH_MAX][ID]; /* topics its batches brought */
     size_t n_fresh;
 };
 
-static void release(struct catchup *cu, xchg_t *x);
+static void release(daemon_t *d, struct catchup *cu, xchg_t *x);
 
 /* Scratch space shared by all peers (one loop, one thread). */
 struct catchup_ctx {
@@ -138,6 +147,7 @@ static void open_exchange(daemon_t *d, peer_t *p, xchg_t *x)
     x->forced = false;
     if (rc < 0 || !send_recon(d, p, &d->cx->msg)) return;
     x->active = true;
+    x->sent_round = 0;
     x->last_ms = now;
     d->stats.recon_opened++;
     rumor_daemon_log(d, LOG_DEBUG, "exchange with %s opened (%zu ranges)", p->hex8, d->cx->msg.n);
@@ -156,11 +166,14 @@ static void open_due(daemon_t *d, peer_t *p)
         xchg_t *x = exchange(cu, topic);
         if (!x) return;
         if (x->active && now - x->last_ms > EXCHANGE_TIMEOUT_MS) {
-            release(cu, x);
+            release(d, cu, x);
             d->stats.recon_timeouts++;
         }
         if (x->active || (!opener && !x->forced) || now < x->next_ms) continue;
-        open_exchange(d, p, x);
+        bool sending = false; /* what the last exchange found is still going out */
+        for (size_t j = 0; j < cu->n_jobs && !sending; j++)
+            sending = memcmp(cu->jobs[j].topic, topic, ID) == 0;
+        if (!sending) open_exchange(d, p, x);
     }
 }
 
@@ -177,7 +190,7 @@ void rumor_catchup_peer_ready(daemon_t *d, peer_t *p)
     uint64_t now = uv_now(d->loop);
     for (size_t i = 0; i < cu->n_x; i++) {
         xchg_t *x = &cu->x[i];
-        if (x->active && now - x->last_ms > d->cfg->heartbeat_ms) release(cu, x);
+        if (x->active && now - x->last_ms > d->cfg->heartbeat_ms) release(d, cu, x);
         x->next_ms = 0;
     }
 }
@@ -201,7 +214,8 @@ static int hold_job(void *ctx, const rumor_recon_job_t *job)
     daemon_t *d = ((void **)ctx)[1];
     xchg_t *x = ((void **)ctx)[2];
     struct catchup *cu = p->cu;
-    if (cu->n_jobs + x->n_held >= d->cfg->recon_jobs_max) {
+    (void)cu;
+    if (x->n_held >= HELD_FACTOR * (size_t)d->cfg->recon_jobs_max) {
         d->stats.recon_jobs_dropped++;
         return RUMOR_OK;
     }
@@ -218,8 +232,22 @@ static int job_cmp(const void *a, const void *b)
                            &((const rumor_recon_job_t *)b)->lo);
 }
 
-/* The exchange ended: its ranges join the send queue in order. */
-static void release(struct catchup *cu, xchg_t *x)
+static bool queued(const struct catchup *cu, const rumor_recon_job_t *j)
+{
+    for (size_t i = 0; i < cu->n_jobs; i++)
+        if (memcmp(cu->jobs[i].topic, j->topic, ID) == 0 &&
+            rumor_bound_cmp(&cu->jobs[i].lo, &j->lo) == 0 &&
+            rumor_bound_cmp(&cu->jobs[i].hi, &j->hi) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * The exchange ended: its ranges join the send queue in order, up to
+ * recon_jobs_max in all. The lowest are kept: the others build on them,
+ * and the next exchange finds what was left out.
+ */
+static void release(daemon_t *d, struct catchup *cu, xchg_t *x)
 {
     x->active = false;
     if (!x->n_held) return;
@@ -227,8 +255,14 @@ static void release(struct catchup *cu, xchg_t *x)
     rumor_recon_job_t *nj = realloc(cu->jobs, (cu->n_jobs + x->n_held) * sizeof *nj);
     if (nj) {
         cu->jobs = nj;
-        memcpy(cu->jobs + cu->n_jobs, x->held, x->n_held * sizeof *nj);
-        cu->n_jobs += x->n_held;
+        for (size_t i = 0; i < x->n_held; i++) {
+            if (queued(cu, &x->held[i])) continue; /* a repeat of a range still going out */
+            if (cu->n_jobs >= d->cfg->recon_jobs_max) {
+                d->stats.recon_jobs_dropped += x->n_held - i;
+                break;
+            }
+            cu->jobs[cu->n_jobs++] = x->held[i];
+        }
     }
     free(x->held);
     x->held = NULL;
@@ -344,20 +378,32 @@ static void pump(daemon_t *d, peer_t *p)
                     .cap = RUMOR_BATCH_FRAME_MAX};
         int rc = RUMOR_OK;
         bool outbox = rumor_store_outbox_count(t) > 0;
+        /* The jobs as they were, to put back if the frame cannot be sent. */
+        rumor_recon_job_t *saved = NULL;
+        size_t n_saved = 0, popped = 0;
         while (cu->n_jobs && memcmp(cu->jobs[0].topic, topic, ID) == 0) {
+            rumor_recon_job_t *ns = realloc(saved, (n_saved + 1) * sizeof *ns);
+            if (!ns) break;
+            saved = ns;
+            saved[n_saved++] = cu->jobs[0];
             bool done = false;
             rc = rumor_recon_job_walk(t, &cu->jobs[0], fill_item, &c, &done);
             if (rc < 0 || !done) break;
             pop_job(cu);
+            popped++;
         }
         rumor_store_read_end(&t);
         if (rc < 0) {
             rumor_daemon_log(d, LOG_ERROR, "reading events for %s failed: %s", p->hex8,
                              rumor_strerror(rc));
-            pop_job(cu);
+            free(saved);
+            if (cu->n_jobs) pop_job(cu);
             continue;
         }
-        if (!c.n) continue; /* the range held nothing (any more) */
+        if (!c.n) { /* the range held nothing (any more) */
+            free(saved);
+            continue;
+        }
         rumor_wire_frame_t f = {
             .type = RUMOR_WIRE_BATCH, .topic = topic, .remaining = remaining(cu), .n = c.n};
         /* The entries are already in place behind the header: write the header around them. */
@@ -366,7 +412,21 @@ static void pump(daemon_t *d, peer_t *p)
         memcpy(d->cx->frame + 2, topic, ID);
         rumor_put_u32(d->cx->frame + 2 + ID, f.remaining);
         rumor_put_u16(d->cx->frame + 2 + ID + 4, (uint16_t)c.n);
-        if (!rumor_daemon_send(d, p, d->cx->frame, c.used)) return;
+        if (!rumor_daemon_send(d, p, d->cx->frame, c.used)) {
+            /* Not sent: the walk goes back to where it was, for the next try. */
+            if (n_saved > popped) cu->jobs[0] = saved[n_saved - 1];
+            rumor_recon_job_t *nj =
+                popped ? realloc(cu->jobs, (cu->n_jobs + popped) * sizeof *nj) : cu->jobs;
+            if (nj) {
+                cu->jobs = nj;
+                memmove(cu->jobs + popped, cu->jobs, cu->n_jobs * sizeof *nj);
+                memcpy(cu->jobs, saved, popped * sizeof *nj);
+                cu->n_jobs += popped;
+            }
+            free(saved);
+            return;
+        }
+        free(saved);
         if (outbox) {
             unqueue_own_t u = {d->cx->frame, c.used, rumor_node_id(d->node)};
             rumor_store_write_as(d->node->store, RUMOR_STORE_BATCH, unqueue_own, &u);
@@ -397,7 +457,7 @@ static void on_recon(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
         /* What it settled so far goes out; a fresh exchange takes up the rest soon (histories
          * that differ all over the order can take more rounds than one exchange allows). */
         d->stats.recon_aborted++;
-        release(cu, x);
+        release(d, cu, x);
         x->forced = true;
         x->next_ms = now + d->cfg->heartbeat_ms;
         pump(d, p);
@@ -410,6 +470,10 @@ static void on_recon(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
             d->stats.recon_limited++;
             return;
         }
+    } else if (!x->active || f->round != (uint8_t)(x->sent_round + 1)) {
+        /* Only the answer to our last frame is taken: anything else would be a free walk. */
+        d->stats.recon_limited++;
+        return;
     }
     rumor_txn_t *t;
     if (rumor_store_read_begin(d->node->store, &t) < 0) return;
@@ -429,6 +493,7 @@ static void on_recon(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
     bool ending = f->n == 1 && f->ranges[0].mode == RUMOR_RECON_SKIP;
     if (rc == 1 && send_recon(d, p, &d->cx->msg)) {
         x->active = true;
+        x->sent_round = d->cx->msg.round;
     } else {
         if (rc < 0)
             rumor_daemon_log(d, LOG_ERROR, "answering %s's RECON failed: %s", p->hex8,
@@ -436,7 +501,7 @@ static void on_recon(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
         /* Settled. The all-SKIP answer tells the peer so (and is itself never answered). */
         if (rc == 0) d->stats.recon_done++;
         if (rc == 0 && !ending) send_recon(d, p, &d->cx->msg);
-        release(cu, x);
+        release(d, cu, x);
     }
     pump(d, p);
 }
@@ -453,6 +518,7 @@ static void on_batch(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f, size_t
         return;
     }
     uint64_t now = rumor_now_ms();
+    cu->in_last_ms = now;
     if (!cu->in_active) {
         cu->in_active = true;
         cu->in_start_ms = cu->in_log_ms = now;
@@ -501,6 +567,7 @@ void rumor_catchup_on_frame(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f,
         if (!cu) return;
         /* Credit only paces our sending; a peer cannot make us hold more than the cap. */
         cu->credit = cu->credit + f->n > RUMOR_CREDIT_MAX ? RUMOR_CREDIT_MAX : cu->credit + f->n;
+        cu->credit_ms = uv_now(d->loop);
         pump(d, p);
         break;
     }
@@ -561,8 +628,21 @@ void rumor_catchup_committed(daemon_t *d)
 
 void rumor_catchup_heartbeat(daemon_t *d)
 {
+    uint64_t now = uv_now(d->loop), wall = rumor_now_ms();
     for (peer_t *p = d->peers; p; p = p->next) {
+        struct catchup *cu = p->cu;
         if (p->closing || !rumor_daemon_peer_ready(p)) continue;
+        if (cu && !cu->credit && cu->n_jobs && now - cu->credit_ms > CREDIT_PROBE_MS) {
+            cu->credit = 1;
+            cu->credit_ms = now;
+            d->stats.credit_probes++;
+        }
+        if (cu && cu->in_active && wall - cu->in_last_ms > CATCHUP_STALL_MS) {
+            cu->in_active = false;
+            rumor_daemon_log(d, LOG_WARN,
+                             "catch-up from %s stopped: %llu events in, %u were still to come",
+                             p->hex8, (unsigned long long)cu->in_events, cu->in_remaining);
+        }
         open_due(d, p);
         pump(d, p);
     }

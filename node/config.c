@@ -61,7 +61,7 @@ static const cfg_key_t cfg_keys[] = {
     U32_KEY(recon_rounds_max, 2, 255),
     U32_KEY(recon_window, 1, 64),
     U32_KEY(recon_jobs_max, 1, 4096),
-    U32_KEY(pending_max, 4, 1000000),
+    U32_KEY(pending_max, 4, 65536),
     U32_KEY(pending_ttl_ms, 100, 86400000),
     {"peer_exchange", CFG_BOOL, offsetof(rumor_node_config_t, peer_exchange), 0, 0},
     {"log_level", CFG_LOG_LEVEL, offsetof(rumor_node_config_t, log_level), 0, 0},

@@ -258,7 +258,8 @@ struct batch {
 typedef struct {
     uint8_t id[ID];
     uint8_t from[ID];
-    uint8_t *frame; /* the EVENT frame */
+    bool by_sync, by_batch; /* its origin, kept for when it is released */
+    uint8_t *frame;         /* the EVENT frame */
     size_t len;
     uint64_t added_ms;
 } pend_t;
@@ -743,11 +744,16 @@ void rumor_daemon_candidate(daemon_t *d, const uint8_t pk[ID], const char *host,
             c->port = port;
             if (found != FOUND_EXCHANGE) c->found = found;
         }
-        /* A beacon shows the candidate is back in reach (devices meeting again after a
-         * partition): its back-off from failed dials ends within two seconds. */
-        if (found == FOUND_LAN && c->next_ms > now_ms(d) + 2000) {
-            c->next_ms = now_ms(d) + 2000;
-            c->backoff_ms = 1000;
+        /* Beacons coming back after a silence show the candidate is in reach again (devices
+         * meeting after a partition): its back-off from failed dials ends within two seconds.
+         * A node that answers beacons but refuses us keeps its back-off. */
+        if (found == FOUND_LAN) {
+            uint64_t now = now_ms(d);
+            if (now - c->beacon_ms > 3000 && c->next_ms > now + 2000) {
+                c->next_ms = now + 2000;
+                c->backoff_ms = 1000;
+            }
+            c->beacon_ms = now;
         }
         return;
     }
@@ -764,6 +770,7 @@ void rumor_daemon_candidate(daemon_t *d, const uint8_t pk[ID], const char *host,
     snprintf(c->host, sizeof c->host, "%s", host);
     c->port = port;
     c->found = found;
+    if (found == FOUND_LAN) c->beacon_ms = now_ms(d);
     rumor_daemon_log(d, LOG_DEBUG, "candidate %02x%02x%02x%02x at %s:%u (%s)", pk[0], pk[1], pk[2],
                      pk[3], host, port, rumor_daemon_found_name(found));
 }
@@ -1148,6 +1155,8 @@ static void keep_pending(daemon_t *d, rumor_txn_t *t, bentry_t *e, const rumor_e
     x->len = e->len;
     memcpy(x->id, ev->id, ID);
     memcpy(x->from, e->from, ID);
+    x->by_sync = e->by_sync;
+    x->by_batch = e->by_batch;
     x->added_ms = now_ms(d);
     p->n++;
     ask_parents(d, t, ev, e->from);
@@ -1179,6 +1188,8 @@ static size_t release_pending(daemon_t *d, rumor_txn_t *t)
         memcpy(e->from, p->e[i].from, ID);
         e->frame = p->e[i].frame;
         e->len = p->e[i].len;
+        e->by_sync = p->e[i].by_sync;
+        e->by_batch = p->e[i].by_batch;
         e->retried = true;
         pending_remove(p, i, false);
         moved++;
@@ -1952,6 +1963,7 @@ static void dealer_message(daemon_t *d, peer_t *p, zmq_msg_t *msg)
     size_t len = zmq_msg_size(msg);
     d->stats.frames_in++;
     d->stats.bytes_in += len;
+    p->out_heard_ms = now_ms(d);
     if (!p->out_ready) {
         rumor_wire_frame_t f;
         if (rumor_wire_decode(buf, len, &f) < 0 || f.type != RUMOR_WIRE_HELLO ||
@@ -2133,11 +2145,14 @@ static void on_heartbeat(uv_timer_t *h)
             continue;
         }
         p->budget = ANSWER_BUDGET;
-        if (p->out_stalled) {
+        if (p->out_stalled && now - p->out_heard_ms > 2 * (uint64_t)d->cfg->heartbeat_ms) {
+            /* Refusing sends and silent: its connection died (the peer restarted). */
             rumor_daemon_log(d, LOG_INFO, "peer %s: our link to it stalled; using its link to us",
                              p->hex8);
             zsock_close(&p->out);
             p->out_ready = p->out_stalled = false;
+        } else {
+            p->out_stalled = false; /* only full, and alive: try it again */
         }
         /* Any frame shows a peer is alive: ping only one quiet for two heartbeats (and every
          * fifth heartbeat anyway, to keep its round-trip time fresh). Idle meshes of hundreds of

@@ -90,7 +90,8 @@
     X(catchup_events_in)     /* events from BATCH frames that were new */                          \
     X(batch_too_big)         /* events too big for a BATCH frame (left to parent fetches) */       \
     X(credit_in)             /* CREDIT frames received */                                          \
-    X(credit_out)            /* CREDIT frames sent */
+    X(credit_out)            /* CREDIT frames sent */                                              \
+    X(credit_probes)         /* BATCH frames sent without credit after a long wait (lost credit) */
 
 typedef struct {
 #define RUMOR_STAT_FIELD_(name) uint64_t name;
@@ -134,16 +135,17 @@ struct peer {
     uint8_t found;                        /* found_t */
     zsock_t *out;                         /* our DEALER to it, or NULL */
     bool out_ready;                       /* its HELLO came back over `out` */
-    bool out_stalled;                     /* `out` refused a send: closed at the next heartbeat */
-    uint64_t dial_ms;                     /* when `out` was opened */
-    uint8_t rid[256];                     /* routing id of its link to our ROUTER */
-    size_t rid_len;                       /* 0: no inbound link */
-    bool in_ready;                        /* its HELLO arrived on the inbound link */
-    uint64_t since_ms;                    /* wall clock when it became ready */
-    uint64_t last_heard_ms;               /* loop time of its last frame */
-    uint64_t rtt_us;                      /* last round-trip time */
-    uint64_t ping_nonce, ping_sent_us;    /* the outstanding PING */
-    uint8_t *subs;                        /* its topics, sorted (n_subs x 32) */
+    bool out_stalled;       /* `out` refused a send: closed at the next heartbeat if it is silent */
+    uint64_t out_heard_ms;  /* loop time of its last frame on `out` */
+    uint64_t dial_ms;       /* when `out` was opened */
+    uint8_t rid[256];       /* routing id of its link to our ROUTER */
+    size_t rid_len;         /* 0: no inbound link */
+    bool in_ready;          /* its HELLO arrived on the inbound link */
+    uint64_t since_ms;      /* wall clock when it became ready */
+    uint64_t last_heard_ms; /* loop time of its last frame */
+    uint64_t rtt_us;        /* last round-trip time */
+    uint64_t ping_nonce, ping_sent_us; /* the outstanding PING */
+    uint8_t *subs;                     /* its topics, sorted (n_subs x 32) */
     size_t n_subs;
     bool px;                     /* takes part in peer exchange */
     double tokens;               /* rate limit bucket */
@@ -165,6 +167,7 @@ typedef struct {
     uint64_t next_ms;    /* loop time before which it is not dialed */
     uint32_t backoff_ms; /* next back-off after a failure */
     uint32_t failures;   /* dials that never reached HELLO */
+    uint64_t beacon_ms;  /* loop time of its last beacon */
 } cand_t;
 
 /* One topic we subscribe to and its mesh. */
