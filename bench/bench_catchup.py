@@ -442,7 +442,7 @@ def delta(before, after):
 def run_one(args, rep, rng):
     bench = Bench(args)
     base = tempfile.mkdtemp(prefix="rbc", dir="/tmp")
-    res = {"run": rep + 1, "events": args.events, "history": args.history,
+    res = {"run": rep + 1, "events": args.events, "history": args.history, "both": args.both,
            "dir": base if args.keep else None, "ok": False, "errors": []}
     nodes = []
     try:
@@ -503,6 +503,16 @@ def run_one(args, rep, rng):
         res["b_stop_exit"] = rc
         if rc != 0:
             res["errors"].append("b exited %s after SIGTERM" % rc)
+        if args.both:
+            # a partition with writers on both sides: b, alone, posts too
+            b.start([])
+            rc, _, err = post_texts(b, base, "both.txt", make_texts(args.both, rng),
+                                    120 + 0.05 * args.both)
+            if rc != 0:
+                raise BenchError("rumor chat (b alone) exit %d: %s" % (rc, err[-500:]))
+            if b.stop() != 0:
+                res["errors"].append("b (alone) did not exit 0 after SIGTERM")
+            log("run %d: b posted %d messages alone" % (rep + 1, args.both))
         a_before = a.status().get("events")
         texts = make_texts(args.events, rng)
         res["text_chars_mean"] = rnd(statistics.mean(len(t) for t in texts), 1)
@@ -522,11 +532,12 @@ def run_one(args, rep, rng):
         res["post_to_a_all_s"] = rnd(time.monotonic() - t0 - res["post_s"])
         res["a_events"] = sa.get("events")
         res["c_events"] = sc.get("events")
-        expected = b_before + args.events
+        expected = b_before + args.events + args.both
         res["expected_b_events"] = expected
-        if sa.get("events") != expected:
+        if sa.get("events") != expected - args.both:
             res["errors"].append("a holds %s events, b's %s + %d posted = %d"
-                                 % (sa.get("events"), b_before, args.events, expected))
+                                 % (sa.get("events"), b_before, args.events,
+                                    expected - args.both))
         a_stats0 = a.stats()
         a_cpu0 = cpu_ms(a.proc.pid)
         time.sleep(args.pause)
@@ -672,6 +683,13 @@ def run_one(args, rep, rng):
                                            / (res["node_catchup_ms"] / 1000.0), 0)
 
         # 4. correctness
+        if args.both:
+            t_a = time.monotonic()
+            poll_until("a to get b's %d messages" % args.both,
+                       lambda: a.status().get("events", -1) >= expected, timeout=60,
+                       interval=0.05)
+            res["a_got_b_s"] = rnd(time.monotonic() - launch_mono, 3)
+            res["a_got_b_after_b_s"] = rnd(time.monotonic() - t_a, 3)
         b_events = b.status().get("events")
         res["b_events_end"] = b_events
         if b_events != expected:
@@ -681,9 +699,9 @@ def run_one(args, rep, rng):
         ids_a, ids_b = a.log_ids(), b.log_ids()
         res["log_len_a"], res["log_len_b"] = len(ids_a), len(ids_b)
         res["log_same_order"] = ids_a == ids_b
-        if len(ids_b) != args.events + args.history + 1:
+        if len(ids_b) != args.events + args.history + args.both + 1:
             res["errors"].append("b's log of %s has %d messages, expected %d"
-                                 % (ROOM, len(ids_b), args.events + args.history + 1))
+                                 % (ROOM, len(ids_b), args.events + args.history + args.both + 1))
         if ids_a != ids_b:
             first = next((i for i, (x, y) in enumerate(zip(ids_a, ids_b)) if x != y),
                          min(len(ids_a), len(ids_b)))
@@ -845,6 +863,9 @@ def parse_args(argv):
     ap.add_argument("--history", type=int, default=0,
                     help="messages posted before b stops, which b holds too (default 0): "
                          "the exchange must then find the N missed ones in a larger set")
+    ap.add_argument("--both", type=int, default=0, metavar="M",
+                    help="b also posts M messages while it is cut off (alone), so both sides "
+                         "of the partition wrote: each must get the other's")
     ap.add_argument("--repeat", type=int, default=1, help="runs, each with fresh homes")
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directories")
@@ -866,6 +887,8 @@ def parse_args(argv):
     a.rumor = os.path.abspath(a.rumor)
     if not os.access(a.rumor, os.X_OK):
         ap.error("not an executable: %s" % a.rumor)
+    if not 0 <= a.both <= 1000000:
+        ap.error("--both must be 0..1000000")
     if not 1 <= a.events <= 1000000 or not 0 <= a.history <= 1000000:
         ap.error("--events must be 1..1000000 and --history 0..1000000")
     if not 1 <= a.repeat <= 20:

@@ -176,6 +176,7 @@ static int msg_list(rumor_txn_t *t, rumor_recon_msg_t *m, const rumor_bound_t *l
 typedef struct {
     rumor_recon_msg_t *m;
     uint64_t count, i; /* items in the range; index of the next one */
+    size_t parts;      /* how many sub-ranges */
     size_t part;       /* the sub-range being summed */
     acc_t acc;
 } cut_t;
@@ -184,8 +185,8 @@ static int cut_step(void *ctx, uint64_t lamport, const uint8_t id[ID])
 {
     cut_t *c = ctx;
     /* Sub-range j starts at item floor(j * count / SPLIT). */
-    uint64_t next_start = (uint64_t)(c->part + 1) * c->count / RUMOR_RECON_SPLIT;
-    if (c->part + 1 < RUMOR_RECON_SPLIT && c->i == next_start) {
+    uint64_t next_start = (uint64_t)(c->part + 1) * c->count / c->parts;
+    if (c->part + 1 < c->parts && c->i == next_start) {
         rumor_bound_t b = {.lamport = lamport};
         memcpy(b.id, id, ID);
         msg_fingerprint(c->m, &b, &c->acc);
@@ -197,11 +198,11 @@ static int cut_step(void *ctx, uint64_t lamport, const uint8_t id[ID])
     return 0;
 }
 
-/* Our `count` (> RUMOR_RECON_SPLIT) items of [lo, hi) cut into SPLIT ranges of equal count. */
+/* Our `count` (> parts) items of [lo, hi) cut into `parts` ranges of equal count. */
 static int msg_cut(rumor_txn_t *t, rumor_recon_msg_t *m, const rumor_bound_t *lo,
-                   const rumor_bound_t *hi, uint64_t count)
+                   const rumor_bound_t *hi, uint64_t count, size_t parts)
 {
-    cut_t c = {.m = m, .count = count};
+    cut_t c = {.m = m, .count = count, .parts = parts};
     int rc = range_walk(t, m->topic, lo, hi, cut_step, &c);
     if (rc < 0) return rc;
     msg_fingerprint(m, hi, &c.acc);
@@ -214,7 +215,7 @@ static int msg_cut(rumor_txn_t *t, rumor_recon_msg_t *m, const rumor_bound_t *lo
  * kept free for the tail (see rumor_recon_answer).
  */
 static int msg_differs(rumor_txn_t *t, rumor_recon_msg_t *m, const rumor_bound_t *lo,
-                       const rumor_bound_t *hi, const acc_t *mine)
+                       const rumor_bound_t *hi, const acc_t *mine, size_t parts)
 {
     if (mine->count == 0 && m->n && m->r[m->n - 1].mode == RUMOR_RECON_IDS &&
         m->r[m->n - 1].k == 0) {
@@ -225,8 +226,8 @@ static int msg_differs(rumor_txn_t *t, rumor_recon_msg_t *m, const rumor_bound_t
         if (m->n_ids + mine->count > RUMOR_RECON_FRAME_IDS || !msg_room(m, 2)) return 1;
         return msg_list(t, m, lo, hi);
     }
-    if (!msg_room(m, RUMOR_RECON_SPLIT + 1)) return 1;
-    return msg_cut(t, m, lo, hi, mine->count);
+    if (!msg_room(m, parts + 1)) return 1;
+    return msg_cut(t, m, lo, hi, mine->count, parts);
 }
 
 /* The rest of the order, [lo, top), as one fingerprint of ours: the frame is full. */
@@ -250,7 +251,7 @@ int rumor_recon_open(rumor_txn_t *t, const uint8_t topic[ID], rumor_recon_msg_t 
     acc_t mine;
     int rc = range_acc(t, topic, &BOTTOM, &top, &mine);
     if (rc < 0) return rc;
-    rc = msg_differs(t, out, &BOTTOM, &top, &mine);
+    rc = msg_differs(t, out, &BOTTOM, &top, &mine, RUMOR_RECON_SPLIT);
     return rc < 0 ? rc : RUMOR_OK; /* an empty frame has room for either */
 }
 
@@ -306,11 +307,44 @@ int rumor_recon_answer(rumor_txn_t *t, const rumor_wire_frame_t *in, rumor_recon
                        const rumor_recon_sink_t *sink)
 {
     memset(out, 0, offsetof(rumor_recon_msg_t, ids));
-    if (in->type != RUMOR_WIRE_RECON || !in->ranges || !in->topic) return RUMOR_ERR_MALFORMED;
+    if (in->type != RUMOR_WIRE_RECON || !in->ranges || !in->topic || in->n == 0 ||
+        in->n > RUMOR_RECON_RANGES_MAX)
+        return RUMOR_ERR_MALFORMED;
     memcpy(out->topic, in->topic, ID);
     out->round = (uint8_t)(in->round + 1);
-    rumor_bound_t lo = BOTTOM;
     int rc;
+
+    /* First pass: our side of every FINGERPRINT range, and how many differ and need a cut. The
+     * cut is then as fine as the frame allows for all of them (16, down to 2), so every
+     * differing range moves on in this round, not only the first few. */
+    acc_t mine[RUMOR_RECON_RANGES_MAX];
+    size_t cuts = 0, others = 0;
+    rumor_bound_t lo = BOTTOM;
+    for (size_t i = 0; i < in->n; i++) {
+        const rumor_recon_range_t *g = &in->ranges[i];
+        memset(&mine[i], 0, sizeof mine[i]);
+        if (g->mode == RUMOR_RECON_FINGERPRINT &&
+            (rc = range_acc(t, out->topic, &lo, &g->upper, &mine[i])) < 0)
+            return rc;
+        uint8_t fp[RUMOR_RECON_FP_BYTES];
+        acc_fingerprint(&mine[i], fp);
+        bool differs = g->mode == RUMOR_RECON_FINGERPRINT && g->count &&
+                       !(mine[i].count == g->count && memcmp(fp, g->fp, sizeof fp) == 0);
+        if (differs && mine[i].count > RUMOR_RECON_LIST_MAX)
+            cuts++;
+        else
+            others++;
+        lo = g->upper;
+    }
+    size_t parts = RUMOR_RECON_SPLIT;
+    if (cuts) {
+        size_t room = RUMOR_RECON_RANGES_MAX - 1 > others ? RUMOR_RECON_RANGES_MAX - 1 - others : 0;
+        parts = room / cuts;
+        if (parts > RUMOR_RECON_SPLIT) parts = RUMOR_RECON_SPLIT;
+        if (parts < 2) parts = 2;
+    }
+
+    lo = BOTTOM;
     for (size_t i = 0; i < in->n; i++) {
         const rumor_recon_range_t *g = &in->ranges[i];
         const rumor_bound_t *hi = &g->upper;
@@ -328,17 +362,15 @@ int rumor_recon_answer(rumor_txn_t *t, const rumor_wire_frame_t *in, rumor_recon
             if ((rc = settle(t, out->topic, &lo, hi, g->ids, g->k, sink)) < 0) return rc;
             msg_add(out, hi, RUMOR_RECON_SKIP);
         } else {
-            acc_t mine;
-            if ((rc = range_acc(t, out->topic, &lo, hi, &mine)) < 0) return rc;
             uint8_t fp[RUMOR_RECON_FP_BYTES];
-            acc_fingerprint(&mine, fp);
-            if (mine.count == g->count && memcmp(fp, g->fp, sizeof fp) == 0) {
+            acc_fingerprint(&mine[i], fp);
+            if (mine[i].count == g->count && memcmp(fp, g->fp, sizeof fp) == 0) {
                 msg_add(out, hi, RUMOR_RECON_SKIP);
             } else if (g->count == 0) {
                 /* The peer holds nothing here: all of ours is what it lacks. */
                 if ((rc = settle(t, out->topic, &lo, hi, NULL, 0, sink)) < 0) return rc;
                 msg_add(out, hi, RUMOR_RECON_SKIP);
-            } else if ((rc = msg_differs(t, out, &lo, hi, &mine)) != 0) {
+            } else if ((rc = msg_differs(t, out, &lo, hi, &mine[i], parts)) != 0) {
                 if (rc < 0) return rc;
                 if ((rc = msg_tail(t, out, &lo)) < 0) return rc;
                 break;
@@ -346,7 +378,7 @@ int rumor_recon_answer(rumor_txn_t *t, const rumor_wire_frame_t *in, rumor_recon
         }
         lo = *hi;
     }
-    /* All settled: the exchange ends here, unanswered. */
+    /* All settled: the exchange ends here (the caller still says so, once). */
     return out->n == 1 && out->r[0].mode == RUMOR_RECON_SKIP ? 0 : 1;
 }
 

@@ -75,9 +75,9 @@ int rumor_gossip_next_parents(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES]
 #define RUMOR_WIRE_TOKEN_BYTES 16
 #define RUMOR_BEACON_BYTES     40
 /* Anti-entropy (PROTOCOL.md 12.2). */
-#define RUMOR_RECON_RANGES_MAX 64
+#define RUMOR_RECON_RANGES_MAX 128
 #define RUMOR_RECON_IDS_MAX    64   /* ids in one IDS range */
-#define RUMOR_RECON_FRAME_IDS  1024 /* ids in all IDS ranges of one frame */
+#define RUMOR_RECON_FRAME_IDS  1536 /* ids in all IDS ranges of one frame */
 #define RUMOR_RECON_FP_BYTES   16
 #define RUMOR_CREDIT_MAX       64
 
