@@ -269,18 +269,24 @@ static bool listed(const uint8_t *ids, size_t k, const uint8_t id[ID])
     return false;
 }
 
+/* True when a job sends this item: not listed, or with `only`, listed. */
+static bool job_takes(const rumor_recon_job_t *j, const uint8_t id[ID])
+{
+    return listed(j->excl, j->n_excl, id) == j->only;
+}
+
 static int job_count_step(void *ctx, uint64_t lamport, const uint8_t id[ID])
 {
     (void)lamport;
     job_count_t *c = ctx;
-    if (!listed(c->job->excl, c->job->n_excl, id)) c->job->total++;
+    if (job_takes(c->job, id)) c->job->total++;
     return 0;
 }
 
-/* The peer listed all it holds in [lo, hi): queue what it lacks, ask for what we lack. */
-static int settle(rumor_txn_t *t, const uint8_t topic[ID], const rumor_bound_t *lo,
-                  const rumor_bound_t *hi, const uint8_t *ids, size_t k,
-                  const rumor_recon_sink_t *sink)
+/* Queues, for the peer, our items of [lo, hi) not in `ids` (or, with `only`, in `ids`). */
+static int queue(rumor_txn_t *t, const uint8_t topic[ID], const rumor_bound_t *lo,
+                 const rumor_bound_t *hi, const uint8_t *ids, size_t k, bool only,
+                 const rumor_recon_sink_t *sink)
 {
     rumor_recon_job_t job;
     memset(&job, 0, sizeof job);
@@ -290,16 +296,29 @@ static int settle(rumor_txn_t *t, const uint8_t topic[ID], const rumor_bound_t *
     job.next = *lo;
     if (k) memcpy(job.excl, ids, k * ID);
     job.n_excl = k;
+    job.only = only;
     job_count_t c = {NULL, &job};
     int rc = range_walk(t, topic, lo, hi, job_count_step, &c);
     if (rc < 0) return rc;
     if (job.total && sink->job && (rc = sink->job(sink->ctx, &job)) < 0) return rc;
+    return RUMOR_OK;
+}
 
-    uint8_t want[RUMOR_RECON_IDS_MAX * ID];
-    size_t n = 0;
+/*
+ * The peer listed all it holds in [lo, hi): queue what it lacks, and put the
+ * listed ids we lack in `need` (*n_need of them) for a NEED range, so they
+ * come back in the peer's BATCH stream, in order.
+ */
+static int settle(rumor_txn_t *t, const uint8_t topic[ID], const rumor_bound_t *lo,
+                  const rumor_bound_t *hi, const uint8_t *ids, size_t k,
+                  const rumor_recon_sink_t *sink, uint8_t *need, size_t *n_need)
+{
+    int rc = queue(t, topic, lo, hi, ids, k, false, sink);
+    if (rc < 0) return rc;
+    *n_need = 0;
     for (size_t i = 0; i < k; i++)
-        if (!rumor_store_event_has(t, ids + i * ID)) memcpy(want + ID * n++, ids + i * ID, ID);
-    if (n && sink->want) sink->want(sink->ctx, want, n);
+        if (!rumor_store_event_has(t, ids + i * ID))
+            memcpy(need + ID * (*n_need)++, ids + i * ID, ID);
     return RUMOR_OK;
 }
 
@@ -359,7 +378,24 @@ int rumor_recon_answer(rumor_txn_t *t, const rumor_wire_frame_t *in, rumor_recon
         if (g->mode == RUMOR_RECON_SKIP) {
             msg_add(out, hi, RUMOR_RECON_SKIP);
         } else if (g->mode == RUMOR_RECON_IDS) {
-            if ((rc = settle(t, out->topic, &lo, hi, g->ids, g->k, sink)) < 0) return rc;
+            uint8_t need[RUMOR_RECON_IDS_MAX * ID];
+            size_t n = 0;
+            if ((rc = settle(t, out->topic, &lo, hi, g->ids, g->k, sink, need, &n)) < 0) return rc;
+            if (!n) {
+                msg_add(out, hi, RUMOR_RECON_SKIP);
+            } else if (out->n_ids + n <= RUMOR_RECON_FRAME_IDS) {
+                rumor_recon_range_t *r = msg_add(out, hi, RUMOR_RECON_NEED);
+                r->ids = out->ids + out->n_ids * ID;
+                memcpy(out->ids + out->n_ids * ID, need, n * ID);
+                r->k = n;
+                out->n_ids += n;
+            } else {
+                /* No room for the ids in this frame: ask for them the plain way. */
+                if (sink->want) sink->want(sink->ctx, need, n);
+                msg_add(out, hi, RUMOR_RECON_SKIP);
+            }
+        } else if (g->mode == RUMOR_RECON_NEED) {
+            if ((rc = queue(t, out->topic, &lo, hi, g->ids, g->k, true, sink)) < 0) return rc;
             msg_add(out, hi, RUMOR_RECON_SKIP);
         } else {
             uint8_t fp[RUMOR_RECON_FP_BYTES];
@@ -368,7 +404,7 @@ int rumor_recon_answer(rumor_txn_t *t, const rumor_wire_frame_t *in, rumor_recon
                 msg_add(out, hi, RUMOR_RECON_SKIP);
             } else if (g->count == 0) {
                 /* The peer holds nothing here: all of ours is what it lacks. */
-                if ((rc = settle(t, out->topic, &lo, hi, NULL, 0, sink)) < 0) return rc;
+                if ((rc = queue(t, out->topic, &lo, hi, NULL, 0, false, sink)) < 0) return rc;
                 msg_add(out, hi, RUMOR_RECON_SKIP);
             } else if ((rc = msg_differs(t, out, &lo, hi, &mine[i], parts)) != 0) {
                 if (rc < 0) return rc;
@@ -406,7 +442,7 @@ static int job_step(void *ctx, uint64_t lamport, const uint8_t id[ID])
     job_walk_t *w = ctx;
     rumor_recon_job_t *j = w->job;
     if (j->started && lamport == j->next.lamport && memcmp(id, j->next.id, ID) == 0) return 0;
-    if (listed(j->excl, j->n_excl, id)) return 0;
+    if (!job_takes(j, id)) return 0;
     int rc = w->fn(w->ctx, lamport, id);
     if (rc) {
         w->stopped = true;

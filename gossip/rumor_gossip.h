@@ -105,6 +105,7 @@ typedef enum {
 #define RUMOR_RECON_SKIP        0
 #define RUMOR_RECON_FINGERPRINT 1
 #define RUMOR_RECON_IDS         2
+#define RUMOR_RECON_NEED        3 /* the listed ids the sender lacks: send them */
 
 /* A point of the order of 12.1: (lamport, id). The top bound is all ones. */
 typedef struct {
@@ -218,12 +219,14 @@ typedef struct {
     uint8_t ids[RUMOR_RECON_FRAME_IDS * RUMOR_ID_BYTES];
 } rumor_recon_msg_t;
 
-/* Events to send a peer: the topic's items in [lo, hi) except `excl` (what it listed). */
+/* Events to send a peer: the topic's items in [lo, hi) except `excl` (what it listed), or
+ * with `only`, just those in `excl` (what it said it needs). */
 typedef struct {
     uint8_t topic[RUMOR_ID_BYTES];
     rumor_bound_t lo, hi;
     uint8_t excl[RUMOR_RECON_IDS_MAX * RUMOR_ID_BYTES];
     size_t n_excl;
+    bool only;          /* send only the listed ids */
     uint32_t total;     /* items it covers (when it was made) */
     uint32_t sent;      /* items walked so far */
     rumor_bound_t next; /* where the walk resumes */

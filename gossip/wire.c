@@ -73,8 +73,8 @@ static bool ranges_valid(const rumor_recon_range_t *r, size_t n)
     size_t ids = 0;
     for (size_t i = 0; i < n; i++) {
         if (i && rumor_bound_cmp(&r[i - 1].upper, &r[i].upper) >= 0) return false;
-        if (r[i].mode > RUMOR_RECON_IDS) return false;
-        if (r[i].mode == RUMOR_RECON_IDS) {
+        if (r[i].mode > RUMOR_RECON_NEED) return false;
+        if (r[i].mode == RUMOR_RECON_IDS || r[i].mode == RUMOR_RECON_NEED) {
             if (r[i].k > RUMOR_RECON_IDS_MAX || (r[i].k && !r[i].ids)) return false;
             ids += r[i].k;
         }
@@ -101,7 +101,7 @@ static int decode_recon(rumor_reader_t *r, rumor_wire_frame_t *f)
             if (!(p = rumor_take(r, 4 + RUMOR_RECON_FP_BYTES))) return RUMOR_ERR_MALFORMED;
             g->count = rumor_get_u32(p);
             memcpy(g->fp, p + 4, RUMOR_RECON_FP_BYTES);
-        } else if (g->mode == RUMOR_RECON_IDS) {
+        } else if (g->mode == RUMOR_RECON_IDS || g->mode == RUMOR_RECON_NEED) {
             if (!(p = rumor_take(r, 1))) return RUMOR_ERR_MALFORMED;
             g->k = p[0];
             if (g->k > RUMOR_RECON_IDS_MAX) return RUMOR_ERR_MALFORMED;
@@ -400,7 +400,7 @@ static void encode_body(writer_t *w, const rumor_wire_frame_t *f)
                 uint8_t *p = put(w, 4);
                 if (p) rumor_put_u32(p, g->count);
                 put_bytes(w, g->fp, RUMOR_RECON_FP_BYTES);
-            } else if (g->mode == RUMOR_RECON_IDS) {
+            } else if (g->mode == RUMOR_RECON_IDS || g->mode == RUMOR_RECON_NEED) {
                 put_u8(w, (uint8_t)g->k);
                 put_bytes(w, g->ids, g->k * ID);
             }

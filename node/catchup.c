@@ -258,7 +258,10 @@ static void release(daemon_t *d, struct catchup *cu, xchg_t *x)
         for (size_t i = 0; i < x->n_held; i++) {
             if (queued(cu, &x->held[i])) continue; /* a repeat of a range still going out */
             if (cu->n_jobs >= d->cfg->recon_jobs_max) {
+                /* The rest waits for a new exchange, opened once these have gone out. */
                 d->stats.recon_jobs_dropped += x->n_held - i;
+                x->forced = true;
+                x->next_ms = 0;
                 break;
             }
             cu->jobs[cu->n_jobs++] = x->held[i];

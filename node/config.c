@@ -98,7 +98,7 @@ void rumor_node_config_defaults(rumor_node_config_t *cfg)
     cfg->recon_interval_ms = 30000;
     cfg->recon_rounds_max = 16;
     cfg->recon_window = 8;
-    cfg->recon_jobs_max = 64;
+    cfg->recon_jobs_max = 256;
     cfg->pending_max = 1024;
     cfg->pending_ttl_ms = 30000;
     cfg->peer_exchange = true;

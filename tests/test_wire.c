@@ -1333,7 +1333,7 @@ static void check_defaults(const rumor_node_config_t *c)
     CHECK_EQ_INT(c->recon_interval_ms, 30000);
     CHECK_EQ_INT(c->recon_rounds_max, 16);
     CHECK_EQ_INT(c->recon_window, 8);
-    CHECK_EQ_INT(c->recon_jobs_max, 64);
+    CHECK_EQ_INT(c->recon_jobs_max, 256);
     CHECK_EQ_INT(c->pending_max, 1024);
     CHECK_EQ_INT(c->pending_ttl_ms, 30000);
     CHECK(c->peer_exchange);

@@ -263,7 +263,10 @@ static int take_item(void *ctx, uint64_t lamport, const uint8_t id[ID])
     if (rumor_bound_cmp(&b, &j->lo) < 0 ||
         (!rumor_bound_is_top(&j->hi) && rumor_bound_cmp(&b, &j->hi) >= 0))
         fuzz_fail("a job walked an item outside its range", RUMOR_OK);
-    if (is_listed(j->excl, j->n_excl, id)) fuzz_fail("a job walked an item the peer listed", 0);
+    if (is_listed(j->excl, j->n_excl, id) != j->only)
+        fuzz_fail(j->only ? "a job walked an item the peer did not ask for"
+                          : "a job walked an item the peer listed",
+                  0);
     if (s->taken && rumor_bound_cmp(&b, &s->last) <= 0)
         fuzz_fail("a job walked items out of order or twice", RUMOR_OK);
     if (++s->taken > j->total) fuzz_fail("a job walked more items than it counted", RUMOR_OK);
