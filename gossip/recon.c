@@ -329,6 +329,8 @@ int rumor_recon_answer(rumor_txn_t *t, const rumor_wire_frame_t *in, rumor_recon
     if (in->type != RUMOR_WIRE_RECON || !in->ranges || !in->topic || in->n == 0 ||
         in->n > RUMOR_RECON_RANGES_MAX)
         return RUMOR_ERR_MALFORMED;
+    for (size_t i = 0; i < in->n; i++)
+        if (in->ranges[i].k > RUMOR_RECON_IDS_MAX) return RUMOR_ERR_MALFORMED;
     memcpy(out->topic, in->topic, ID);
     out->round = (uint8_t)(in->round + 1);
     int rc;
@@ -370,7 +372,9 @@ int rumor_recon_answer(rumor_txn_t *t, const rumor_wire_frame_t *in, rumor_recon
         /* One range stays free: when the frame is full, the rest of the order goes back as
          * one fingerprint of ours (the tail), so every answer fits a frame and every round
          * settles or cuts at least its first differing range: the exchange cannot stall. */
-        bool merges = out->n && out->r[out->n - 1].mode == RUMOR_RECON_SKIP;
+        /* (An IDS may answer with a NEED, which does not merge.) */
+        bool merges =
+            out->n && out->r[out->n - 1].mode == RUMOR_RECON_SKIP && g->mode != RUMOR_RECON_IDS;
         if (!merges && !msg_room(out, 2)) {
             if ((rc = msg_tail(t, out, &lo)) < 0) return rc;
             break;

@@ -217,6 +217,8 @@ static int hold_job(void *ctx, const rumor_recon_job_t *job)
     (void)cu;
     if (x->n_held >= HELD_FACTOR * (size_t)d->cfg->recon_jobs_max) {
         d->stats.recon_jobs_dropped++;
+        x->forced = true; /* a new exchange finds it once the rest went out */
+        x->next_ms = 0;
         return RUMOR_OK;
     }
     rumor_recon_job_t *nj = realloc(x->held, (x->n_held + 1) * sizeof *nj);
@@ -386,7 +388,10 @@ static void pump(daemon_t *d, peer_t *p)
         size_t n_saved = 0, popped = 0;
         while (cu->n_jobs && memcmp(cu->jobs[0].topic, topic, ID) == 0) {
             rumor_recon_job_t *ns = realloc(saved, (n_saved + 1) * sizeof *ns);
-            if (!ns) break;
+            if (!ns) {
+                rc = RUMOR_ERR_NOMEM;
+                break;
+            }
             saved = ns;
             saved[n_saved++] = cu->jobs[0];
             bool done = false;
@@ -396,6 +401,10 @@ static void pump(daemon_t *d, peer_t *p)
             popped++;
         }
         rumor_store_read_end(&t);
+        if (rc == RUMOR_ERR_NOMEM) {
+            free(saved);
+            return; /* the heartbeat tries again */
+        }
         if (rc < 0) {
             rumor_daemon_log(d, LOG_ERROR, "reading events for %s failed: %s", p->hex8,
                              rumor_strerror(rc));
@@ -464,6 +473,11 @@ static void on_recon(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
         x->forced = true;
         x->next_ms = now + d->cfg->heartbeat_ms;
         pump(d, p);
+        return;
+    }
+    if (f->round == 0 && x->active && x->sent_round == 0 && we_open(d, p)) {
+        /* Both opened at once: ours stands (the peer, not the opener, drops its own). */
+        d->stats.recon_limited++;
         return;
     }
     if (f->round == 0) {

@@ -294,13 +294,15 @@ int rumor_store_open(const char *dir, const rumor_store_options_t *opt, rumor_st
             goto fail;
         }
         unsigned dflags = opt->read_only ? 0 : MDB_CREATE;
+        rc = RUMOR_OK;
+        /* (Creating a new table can fill the map too.) */
 #define STORE_DBI_OPEN_(name, f)                                                                   \
-    if ((rc = map_err(mdb_dbi_open(txn, #name, dflags | (f), &s->name))) < 0) goto fail;
+    if (rc == RUMOR_OK) rc = map_err(mdb_dbi_open(txn, #name, dflags | (f), &s->name));
         STORE_DBS(STORE_DBI_OPEN_)
 #undef STORE_DBI_OPEN_
         schema_ctx_t sc = {opt->read_only, false};
         rumor_txn_t t = {txn, s};
-        rc = schema_check(&t, &sc);
+        if (rc == RUMOR_OK) rc = schema_check(&t, &sc);
         /* Committing a read-only transaction too keeps its table handles for the store's life. */
         if (rc == RUMOR_OK) {
             rc = map_err(mdb_txn_commit(txn));

@@ -12,6 +12,8 @@
 #include "rumor_store.h"
 #include "test.h"
 
+#include <sodium.h>
+
 #define ID RUMOR_ID_BYTES
 
 static const uint8_t ZERO[ID];
@@ -1319,6 +1321,70 @@ static void test_recon_spread_differences(void)
     fx_close(&b);
 }
 
+#define FULL_ITEMS 2400
+
+static int fill_dlog(rumor_txn_t *t, void *ctx)
+{
+    const uint8_t *topic = ctx;
+    for (uint32_t i = 0; i < FULL_ITEMS; i++) {
+        uint8_t id[ID];
+        crypto_generichash(id, ID, (const uint8_t *)&i, sizeof i, NULL, 0);
+        int rc = rumor_store_dlog_add(t, topic, 1 + i, id);
+        if (rc < 0) return rc;
+    }
+    return RUMOR_OK;
+}
+
+/* An answer that fills its frame with cuts and then meets a list whose ids we lack (a NEED, which
+ * does not merge with the SKIP before it) must still end within 128 ranges and encode. */
+static void test_recon_full_frame(void)
+{
+    fx_t a;
+    fx_open(&a);
+    uint8_t topic[ID];
+    memset(topic, 0x5c, ID);
+    CHECK_EQ_INT(rumor_store_write(a.s, fill_dlog, topic), RUMOR_OK);
+    rumor_wire_frame_t *f = calloc(1, sizeof *f);
+    rumor_recon_msg_t *m = malloc(sizeof *m);
+    static uint8_t frame[RUMOR_WIRE_FRAME_MAX];
+    uint8_t unknown[ID];
+    memset(unknown, 0xee, ID);
+    f->type = RUMOR_WIRE_RECON;
+    f->topic = topic;
+    f->ranges = f->range_buf;
+    size_t n = 0;
+    for (; n < 63; n++) { /* 63 differing ranges of 34 items each: all must be cut */
+        rumor_recon_range_t *g = &f->range_buf[n];
+        g->upper.lamport = 1 + 34 * (n + 1);
+        g->mode = RUMOR_RECON_FINGERPRINT;
+        g->count = 34;
+        memset(g->fp, 0xa5, sizeof g->fp);
+    }
+    f->range_buf[n].upper.lamport = 1 + 34 * 63 + 10; /* SKIP */
+    f->range_buf[n++].mode = RUMOR_RECON_SKIP;
+    f->range_buf[n].upper.lamport = 1 + 34 * 63 + 20; /* IDS naming an id we lack */
+    f->range_buf[n].mode = RUMOR_RECON_IDS;
+    f->range_buf[n].k = 1;
+    f->range_buf[n++].ids = unknown;
+    rumor_bound_top(&f->range_buf[n].upper); /* SKIP to the top */
+    f->range_buf[n++].mode = RUMOR_RECON_SKIP;
+    f->n = n;
+    rumor_recon_sink_t sink = {NULL, NULL, NULL};
+    rumor_txn_t *t = rd(&a);
+    CHECK_EQ_INT(rumor_recon_answer(t, f, m, &sink), 1);
+    rumor_store_read_end(&t);
+    CHECK(m->n <= RUMOR_RECON_RANGES_MAX);
+    CHECK(m->n_ids <= RUMOR_RECON_FRAME_IDS);
+    rumor_wire_frame_t out;
+    rumor_recon_frame(m, &out);
+    size_t len = rumor_wire_encode(&out, frame, sizeof frame);
+    CHECK(len > 0);
+    CHECK_EQ_INT(rumor_wire_decode(frame, len, f), RUMOR_OK);
+    free(m);
+    free(f);
+    fx_close(&a);
+}
+
 int main(void)
 {
     if (rumor_crypto_init() != RUMOR_OK) return 2;
@@ -1345,6 +1411,7 @@ int main(void)
     RUN(test_recon_empty_side);
     RUN(test_recon_hostile);
     RUN(test_recon_spread_differences);
+    RUN(test_recon_full_frame);
 #ifdef RUMOR_PENDING_CONCURRENT_AUTH
     RUN(test_concurrent_removal_and_message);
     RUN(test_concurrent_moves_making_a_cycle);

@@ -658,6 +658,122 @@ static void test_wire_encode_rejects(void)
 
 /* ---- beacons ------------------------------------------------------------------------------- */
 
+/* RECON, BATCH and CREDIT (PROTOCOL.md 12.2). */
+static void test_wire_recon_batch_credit(void)
+{
+    char topic[2 * ID + 1], top[2 * 40 + 1], idh[2 * ID + 1];
+    snprintf(topic, sizeof topic, "%s", rep(0x33, ID));
+    snprintf(top, sizeof top, "%s", rep(0xff, 40));
+    snprintf(idh, sizeof idh, "%s", rep(0x44, ID));
+
+    /* CREDIT: 1..64. */
+    expect_hex("01110001", RUMOR_OK);
+    expect_hex("01110040", RUMOR_OK);
+    expect_hex("01110000", RUMOR_ERR_MALFORMED);
+    expect_hex("01110041", RUMOR_ERR_MALFORMED);
+    expect_hex("0111000100", RUMOR_ERR_MALFORMED);
+    expect_hex("011100", RUMOR_ERR_MALFORMED);
+
+    /* RECON: one SKIP to the top; the last bound must be the top; n >= 1; modes 0..3. */
+    char r[6][2 * (40 + 2 + ID) + 1];
+    snprintf(r[0], sizeof r[0], "%s00", top);           /* SKIP */
+    snprintf(r[1], sizeof r[1], "%s00", rep(0xfe, 40)); /* SKIP, not to the top */
+    snprintf(r[2], sizeof r[2], "%s0301%s", top, idh);  /* NEED of one id */
+    snprintf(r[3], sizeof r[3], "%s0200", top);         /* empty IDS */
+    snprintf(r[4], sizeof r[4], "%s04", top);           /* mode 4 */
+    snprintf(r[5], sizeof r[5], "%s0302%s", top, idh);  /* NEED of two, one given */
+    expect_hex(cat("010f", topic, "0001", r[0]), RUMOR_OK);
+    expect_hex(cat("010f", topic, "0000", ""), RUMOR_ERR_MALFORMED);
+    expect_hex(cat("010f", topic, "0001", r[1]), RUMOR_ERR_MALFORMED);
+    expect_hex(cat("010f", topic, "0301", r[2]), RUMOR_OK);
+    expect_hex(cat("010f", topic, "0001", r[3]), RUMOR_OK);
+    expect_hex(cat("010f", topic, "0001", r[4]), RUMOR_ERR_MALFORMED);
+    expect_hex(cat("010f", topic, "0001", r[5]), RUMOR_ERR_MALFORMED);
+    char trail[sizeof r[0] + 2];
+    snprintf(trail, sizeof trail, "%s00", r[0]); /* a trailing byte */
+    expect_hex(cat("010f", topic, "0001", trail), RUMOR_ERR_MALFORMED);
+
+    /* Bounds strictly ascending; the top only last. */
+    rumor_recon_range_t g[3];
+    memset(g, 0, sizeof g);
+    g[0].upper.lamport = 5;
+    g[1].upper.lamport = 3;
+    rumor_bound_top(&g[2].upper);
+    g[1].mode = RUMOR_RECON_FINGERPRINT;
+    g[1].count = 9;
+    rumor_wire_frame_t f = {.type = RUMOR_WIRE_RECON, .topic = id_of(3), .n = 3, .ranges = g};
+    uint8_t buf[4096];
+    CHECK_EQ_INT(rumor_wire_encode(&f, buf, sizeof buf), 0);
+    g[1].upper.lamport = 5; /* equal to the one before: not ascending either */
+    CHECK_EQ_INT(rumor_wire_encode(&f, buf, sizeof buf), 0);
+    g[1].upper.id[0] = 1; /* (5, 01..) > (5, 00..) */
+    size_t len = rumor_wire_encode(&f, buf, sizeof buf);
+    CHECK(len > 0);
+    rumor_wire_frame_t d;
+    CHECK_EQ_INT(rumor_wire_decode(buf, len, &d), RUMOR_OK);
+    CHECK_EQ_INT(d.n, 3);
+    CHECK_EQ_INT(d.ranges[1].count, 9);
+    buf[2 + ID + 2 + 7] = 6; /* the first bound's lamport becomes 6 > (5, 01..) */
+    CHECK_EQ_INT(rumor_wire_decode(buf, len, &d), RUMOR_ERR_MALFORMED);
+
+    /* More than 64 ids in a range, or 1,536 in a frame, is malformed. */
+    static uint8_t many[(RUMOR_RECON_IDS_MAX + 1) * ID];
+    static rumor_recon_range_t wide[RUMOR_RECON_RANGES_MAX];
+    memset(wide, 0, sizeof wide);
+    rumor_bound_top(&wide[0].upper);
+    wide[0].mode = RUMOR_RECON_NEED;
+    wide[0].k = RUMOR_RECON_IDS_MAX + 1;
+    wide[0].ids = many;
+    rumor_wire_frame_t w = {.type = RUMOR_WIRE_RECON, .topic = id_of(3), .n = 1, .ranges = wide};
+    static uint8_t big[RUMOR_WIRE_FRAME_MAX];
+    CHECK_EQ_INT(rumor_wire_encode(&w, big, sizeof big), 0);
+    wide[0].k = RUMOR_RECON_IDS_MAX;
+    CHECK(rumor_wire_encode(&w, big, sizeof big) > 0);
+    w.n = RUMOR_RECON_FRAME_IDS / RUMOR_RECON_IDS_MAX + 1; /* 25 full lists: 1,600 ids */
+    for (size_t i = 0; i < w.n; i++) {
+        wide[i] = wide[0];
+        memset(&wide[i].upper, 0, sizeof wide[i].upper);
+        wide[i].upper.lamport = i + 1;
+    }
+    rumor_bound_top(&wide[w.n - 1].upper);
+    CHECK_EQ_INT(rumor_wire_encode(&w, big, sizeof big), 0);
+    w.n--;
+    rumor_bound_top(&wide[w.n - 1].upper);
+    len = rumor_wire_encode(&w, big, sizeof big);
+    CHECK(len > 0 && len <= RUMOR_WIRE_FRAME_MAX);
+    CHECK_EQ_INT(rumor_wire_decode(big, len, &d), RUMOR_OK);
+
+    /* BATCH: n >= 1 entries of 1..65,536 bytes that fill the frame exactly. */
+    expect_hex(cat("0110", topic, "000000070001", "00000003aabbcc"), RUMOR_OK);
+    expect_hex(cat("0110", topic, "000000070002", "00000003aabbcc00000001dd"), RUMOR_OK);
+    expect_hex(cat("0110", topic, "000000070000", ""), RUMOR_ERR_MALFORMED);
+    expect_hex(cat("0110", topic, "000000070001", "00000000"), RUMOR_ERR_MALFORMED);
+    expect_hex(cat("0110", topic, "000000070001", "00000003aabb"), RUMOR_ERR_MALFORMED);
+    expect_hex(cat("0110", topic, "000000070001", "00000003aabbccdd"), RUMOR_ERR_MALFORMED);
+    expect_hex(cat("0110", topic, "000000070002", "00000003aabbcc"), RUMOR_ERR_MALFORMED);
+    uint8_t entries[] = {0, 0, 0, 2, 0xaa, 0xbb, 0, 0, 0, 1, 0xcc};
+    rumor_wire_frame_t b = {.type = RUMOR_WIRE_BATCH,
+                            .topic = id_of(3),
+                            .remaining = 77,
+                            .n = 2,
+                            .event = entries,
+                            .event_len = sizeof entries};
+    len = rumor_wire_encode(&b, buf, sizeof buf);
+    CHECK_EQ_INT(len, RUMOR_BATCH_HEADER_BYTES + sizeof entries);
+    CHECK_EQ_INT(rumor_wire_decode(buf, len, &d), RUMOR_OK);
+    CHECK_EQ_INT(d.remaining, 77);
+    size_t pos = 0, elen, seen = 0;
+    const uint8_t *ev;
+    while (rumor_wire_batch_next(&d, &pos, &ev, &elen)) {
+        CHECK_EQ_INT(elen, seen ? 1 : 2);
+        CHECK_EQ_INT(ev[0], seen ? 0xcc : 0xaa);
+        seen++;
+    }
+    CHECK_EQ_INT(seen, 2);
+    b.n = 3; /* the entries do not say 3 */
+    CHECK_EQ_INT(rumor_wire_encode(&b, buf, sizeof buf), 0);
+}
+
 static void test_beacon(void)
 {
     uint8_t out[RUMOR_BEACON_BYTES], want[64], buf[64];
@@ -1582,6 +1698,7 @@ int main(void)
     RUN(test_wire_malformed);
     RUN(test_wire_decode_zeroes);
     RUN(test_wire_encode_rejects);
+    RUN(test_wire_recon_batch_credit);
     RUN(test_beacon);
     RUN(test_ctl_round_trip);
     RUN(test_ctl_malformed);
