@@ -1154,6 +1154,21 @@ static void check_same_set(fx_t *a, fx_t *b, const uint8_t topic[ID], size_t exp
     free(y.ids);
 }
 
+/* Both stores get the room, bob as a member and `n` messages by alice: their shared history. */
+static void shared_history(fx_t *a, fx_t *b, uint8_t lan[ID], int n)
+{
+    ev_t ev;
+    uint8_t id[ID];
+    ACCEPT(a, create(a, &ev, alice, ZERO, false, "lan"), lan);
+    CHECK_EQ_INT(ingest(b, &ev), RUMOR_OK);
+    ACCEPT(a, member_add(a, &ev, alice, lan, bob, RUMOR_ROLE_MEMBER, NULL, 0), id);
+    CHECK_EQ_INT(ingest(b, &ev), RUMOR_OK);
+    for (int i = 0; i < n; i++) {
+        ACCEPT(a, message(a, &ev, alice, lan, "shared"), id);
+        CHECK_EQ_INT(ingest(b, &ev), RUMOR_OK);
+    }
+}
+
 static void test_recon_converges(void)
 {
     fx_t a, b;
@@ -1162,14 +1177,7 @@ static void test_recon_converges(void)
     fx_open(&a);
     fx_open(&b);
     /* A shared history: the room, bob as a member, 300 messages. */
-    ACCEPT(&a, create(&a, &ev, alice, ZERO, false, "lan"), lan);
-    CHECK_EQ_INT(ingest(&b, &ev), RUMOR_OK);
-    ACCEPT(&a, member_add(&a, &ev, alice, lan, bob, RUMOR_ROLE_MEMBER, NULL, 0), id);
-    CHECK_EQ_INT(ingest(&b, &ev), RUMOR_OK);
-    for (int i = 0; i < 300; i++) {
-        ACCEPT(&a, message(&a, &ev, alice, lan, "before"), id);
-        CHECK_EQ_INT(ingest(&b, &ev), RUMOR_OK);
-    }
+    shared_history(&a, &b, lan, 300);
     size_t summary = 0;
     side_t sa, sb;
     /* Equal sets: one frame (the opening), answered by nothing. */
@@ -1291,14 +1299,7 @@ static void test_recon_spread_differences(void)
     uint8_t lan[ID], id[ID];
     fx_open(&a);
     fx_open(&b);
-    ACCEPT(&a, create(&a, &ev, alice, ZERO, false, "lan"), lan);
-    CHECK_EQ_INT(ingest(&b, &ev), RUMOR_OK);
-    ACCEPT(&a, member_add(&a, &ev, alice, lan, bob, RUMOR_ROLE_MEMBER, NULL, 0), id);
-    CHECK_EQ_INT(ingest(&b, &ev), RUMOR_OK);
-    for (int i = 0; i < 500; i++) {
-        ACCEPT(&a, message(&a, &ev, alice, lan, "shared"), id);
-        CHECK_EQ_INT(ingest(&b, &ev), RUMOR_OK);
-    }
+    shared_history(&a, &b, lan, 500);
     /* Interleaved: a's and b's new events take turns at each clock value. */
     for (int i = 0; i < 2000; i++) {
         ACCEPT(&a, message(&a, &ev, alice, lan, "a alone"), id);
