@@ -963,51 +963,83 @@ print(len(bad))
 '''
 
 
-def test_lan_namespaces(root, cl):
-    if os.geteuid() != 0:
-        raise Skip("not root (network namespaces need CAP_SYS_ADMIN)")
-    if not shutil.which("ip"):
-        raise Skip("no `ip` command (iproute2)")
-    tag = str(os.getpid() % 100000)
-    x = random.randint(1, 254)
-    br = f"rmbr{tag}"
-    names = [f"rmns{tag}{c}" for c in "abc"]
-    made_ns, made_veth, made_br = [], [], False
-    nodes = []
-    try:
+class NetLab:
+    """Network namespaces on bridges, made by the test and deleted by close(), whatever happened.
+
+    Hosts get 10.<net>.<x>.<i+1>/24 on one subnet; bridges may be joined by a veth pair
+    (a link the test can cut). Raises Skip when this machine cannot build it.
+    """
+
+    def __init__(self, prefix, net):
+        if os.geteuid() != 0:
+            raise Skip("not root (network namespaces need CAP_SYS_ADMIN)")
+        if not shutil.which("ip"):
+            raise Skip("no `ip` command (iproute2)")
+        self.tag = f"{prefix}{os.getpid() % 100000}"
+        self.subnet = f"10.{net}.{random.randint(1, 254)}"
+        self.namespaces, self.links, self.bridges = [], [], []
+
+    def build(self, hosts_per_bridge, join_bridges=False):
+        """Returns the namespace names, host i at address host(i)."""
         try:
-            sh("ip", "netns", "add", names[0])
-            made_ns.append(names[0])
-        except RuntimeError as e:
-            raise Skip(f"cannot create a network namespace: {e}")
-        try:
-            sh("ip", "link", "add", br, "type", "bridge")
-            made_br = True
-            sh("ip", "link", "set", br, "up")
-            for i, ns in enumerate(names):
-                if ns not in made_ns:
+            for b in range(len(hosts_per_bridge)):
+                br = f"{self.tag}b{b}"
+                sh("ip", "link", "add", br, "type", "bridge")
+                self.bridges.append(br)
+                sh("ip", "link", "set", br, "up")
+            if join_bridges:
+                self.cut = f"{self.tag}xa"
+                sh("ip", "link", "add", self.cut, "type", "veth", "peer", "name", f"{self.tag}xb")
+                self.links.append(self.cut)
+                sh("ip", "link", "set", self.cut, "master", self.bridges[0])
+                sh("ip", "link", "set", f"{self.tag}xb", "master", self.bridges[1])
+                sh("ip", "link", "set", self.cut, "up")
+                sh("ip", "link", "set", f"{self.tag}xb", "up")
+            i = 0
+            for b, count in enumerate(hosts_per_bridge):
+                for _ in range(count):
+                    ns, outer, inner = f"{self.tag}n{i}", f"{self.tag}v{i}", f"{self.tag}e{i}"
                     sh("ip", "netns", "add", ns)
-                    made_ns.append(ns)
-                outer, inner = f"rmv{tag}{'abc'[i]}", f"rme{tag}{'abc'[i]}"
-                sh("ip", "link", "add", outer, "type", "veth", "peer", "name", inner)
-                made_veth.append(outer)
-                sh("ip", "link", "set", inner, "netns", ns)
-                sh("ip", "link", "set", outer, "master", br)
-                sh("ip", "link", "set", outer, "up")
-                sh("ip", "-n", ns, "addr", "add", f"10.77.{x}.{i + 1}/24", "brd", "+", "dev", inner)
-                sh("ip", "-n", ns, "link", "set", inner, "up")
-                sh("ip", "-n", ns, "link", "set", "lo", "up")
+                    self.namespaces.append(ns)
+                    sh("ip", "link", "add", outer, "type", "veth", "peer", "name", inner)
+                    self.links.append(outer)
+                    sh("ip", "link", "set", inner, "netns", ns)
+                    sh("ip", "link", "set", outer, "master", self.bridges[b])
+                    sh("ip", "link", "set", outer, "up")
+                    sh("ip", "-n", ns, "addr", "add", f"{self.host(i)}/24", "brd", "+", "dev", inner)
+                    sh("ip", "-n", ns, "link", "set", inner, "up")
+                    sh("ip", "-n", ns, "link", "set", "lo", "up")
+                    i += 1
         except RuntimeError as e:
             raise Skip(f"cannot build the namespace network: {e}")
         # The namespaces reach each other (bridged traffic may be filtered on some hosts).
-        p = sh("ip", "netns", "exec", names[0], "ping", "-c", "1", "-W", "2", f"10.77.{x}.2", check=False)
+        p = sh("ip", "netns", "exec", self.namespaces[0], "ping", "-c", "1", "-W", "2",
+               self.host(i - 1), check=False)
         if p.returncode != 0 and shutil.which("ping"):
             raise Skip(f"namespaces cannot reach each other over the bridge: "
                        f"{p.stdout.decode(errors='replace').strip().splitlines()[-1:]}")
+        return self.namespaces
 
+    def host(self, i):
+        return f"{self.subnet}.{i + 1}"
+
+    def close(self):
+        for v in self.links:  # deleting one end deletes the pair at once
+            sh("ip", "link", "del", v, check=False)
+        for ns in self.namespaces:
+            sh("ip", "netns", "del", ns, check=False)
+        for br in self.bridges:
+            sh("ip", "link", "del", br, check=False)
+
+
+def test_lan_namespaces(root, cl):
+    lab = NetLab("rm", 77)
+    nodes = []
+    try:
+        names = lab.build([3])
         for i, ns in enumerate(names):
             n = cl.node(f"l{i}")
-            n.start(lan=True, netns=ns, host=f"10.77.{x}.{i + 1}", port=7470)
+            n.start(lan=True, netns=ns, host=lab.host(i), port=7470)
             nodes.append(n)
         for n in nodes:
             assert n.status()["lan"] is True
@@ -1028,7 +1060,7 @@ def test_lan_namespaces(root, cl):
             for p in ps:
                 founds.append(p["found"])
                 assert p["found"] in ("lan", "inbound"), f"{n.name}: a peer not found on the LAN: {p}"
-                assert p["address"].startswith(f"10.77.{x}."), p
+                assert p["address"].startswith(f"{lab.subnet}."), p
             assert n.stats()["beacons_in"] >= 1
         assert "lan" in founds, f"no link was dialed from a beacon: {founds}"
 
@@ -1037,7 +1069,7 @@ def test_lan_namespaces(root, cl):
         for m in (l1, l2):
             code = l0.invite()
             inviter, port, host = decode_invite(code)
-            assert (inviter, port, host) == (l0.id, 7470, f"10.77.{x}.1"), (inviter, port, host)
+            assert (inviter, port, host) == (l0.id, 7470, lab.host(0)), (inviter, port, host)
             m.join(code)
         for i, n in enumerate(nodes):
             n.send(f"lan hello from l{i}")
@@ -1051,7 +1083,7 @@ def test_lan_namespaces(root, cl):
 
         def garbage(mode):
             before = l1.stats()
-            p = sh("ip", "netns", "exec", names[0], sys.executable, script, f"10.77.{x}.2", "7470", mode)
+            p = sh("ip", "netns", "exec", names[0], sys.executable, script, lab.host(1), "7470", mode)
             sent = int(p.stdout.decode().strip())
 
             def counted():
@@ -1080,12 +1112,7 @@ def test_lan_namespaces(root, cl):
                 n.stop()
             except Exception:
                 traceback.print_exc()
-        for v in made_veth:  # deleting one end deletes the pair at once
-            sh("ip", "link", "del", v, check=False)
-        for ns in made_ns:
-            sh("ip", "netns", "del", ns, check=False)
-        if made_br:
-            sh("ip", "link", "del", br, check=False)
+        lab.close()
 
 
 # ---- 3. anti-entropy: catch-up, partitions, crashes (PROTOCOL.md 12) ----------------
@@ -1249,51 +1276,16 @@ def test_partition_namespaces(root, cl):
     """Four LAN nodes on two bridges joined by one veth pair; the pair goes down, both
     halves write, the pair comes back: discovery finds the other half again and
     anti-entropy makes all four hold the same history in the same order."""
-    if os.geteuid() != 0:
-        raise Skip("not root (network namespaces need CAP_SYS_ADMIN)")
-    if not shutil.which("ip"):
-        raise Skip("no `ip` command (iproute2)")
-    tag = str(os.getpid() % 100000)
-    x = random.randint(1, 254)
-    brs = [f"rpa{tag}", f"rpb{tag}"]
-    names = [f"rpns{tag}{i}" for i in range(4)]
-    link_a, link_b = f"rpxa{tag}", f"rpxb{tag}"
-    made_ns, made_links, made_brs = [], [], []
+    lab = NetLab("rp", 78)
     nodes = []
     cfg = {"peer_timeout_ms": "3000", "dial_timeout_ms": "2000"}
     try:
-        try:
-            for br in brs:
-                sh("ip", "link", "add", br, "type", "bridge")
-                made_brs.append(br)
-                sh("ip", "link", "set", br, "up")
-            sh("ip", "link", "add", link_a, "type", "veth", "peer", "name", link_b)
-            made_links.append(link_a)
-            sh("ip", "link", "set", link_a, "master", brs[0])
-            sh("ip", "link", "set", link_b, "master", brs[1])
-            sh("ip", "link", "set", link_a, "up")
-            sh("ip", "link", "set", link_b, "up")
-            for i, ns in enumerate(names):
-                sh("ip", "netns", "add", ns)
-                made_ns.append(ns)
-                outer, inner = f"rpv{tag}{i}", f"rpe{tag}{i}"
-                sh("ip", "link", "add", outer, "type", "veth", "peer", "name", inner)
-                made_links.append(outer)
-                sh("ip", "link", "set", inner, "netns", ns)
-                sh("ip", "link", "set", outer, "master", brs[i // 2])
-                sh("ip", "link", "set", outer, "up")
-                sh("ip", "-n", ns, "addr", "add", f"10.78.{x}.{i + 1}/24", "brd", "+", "dev", inner)
-                sh("ip", "-n", ns, "link", "set", inner, "up")
-                sh("ip", "-n", ns, "link", "set", "lo", "up")
-        except RuntimeError as e:
-            raise Skip(f"cannot build the namespace network: {e}")
-        p = sh("ip", "netns", "exec", names[0], "ping", "-c", "1", "-W", "2", f"10.78.{x}.4", check=False)
-        if p.returncode != 0 and shutil.which("ping"):
-            raise Skip("namespaces cannot reach each other over the bridges")
+        names = lab.build([2, 2], join_bridges=True)
+        link_a = lab.cut
 
         for i, ns in enumerate(names):
             n = cl.node(f"p{i}")
-            n.start(lan=True, netns=ns, host=f"10.78.{x}.{i + 1}", port=7470, config=cfg)
+            n.start(lan=True, netns=ns, host=lab.host(i), port=7470, config=cfg)
             nodes.append(n)
         p0, p1, p2, p3 = nodes
         create_rooms(p0)
@@ -1332,12 +1324,7 @@ def test_partition_namespaces(root, cl):
                 n.stop()
             except Exception:
                 traceback.print_exc()
-        for v in made_links:
-            sh("ip", "link", "del", v, check=False)
-        for ns in made_ns:
-            sh("ip", "netns", "del", ns, check=False)
-        for br in made_brs:
-            sh("ip", "link", "del", br, check=False)
+        lab.close()
 
 
 # ---- main --------------------------------------------------------------------
