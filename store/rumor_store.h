@@ -30,7 +30,7 @@
 #include "rumor_common.h"
 
 /* The schema this build writes. A store with a higher one is refused. */
-#define RUMOR_STORE_SCHEMA 3
+#define RUMOR_STORE_SCHEMA 4
 /* Initial map size; it doubles on MDB_MAP_FULL up to RUMOR_STORE_MAP_MAX. */
 #define RUMOR_STORE_MAP_INITIAL      ((size_t)8 << 20)
 #define RUMOR_STORE_MAP_MAX          ((size_t)1 << 40)
@@ -111,7 +111,36 @@ typedef int (*rumor_store_item_fn)(void *ctx, uint64_t lamport, const uint8_t id
 int rumor_store_dlog_from(rumor_txn_t *t, const uint8_t domain[RUMOR_ID_BYTES], uint64_t lamport,
                           const uint8_t id[RUMOR_ID_BYTES], rumor_store_item_fn cb, void *ctx);
 
-/* ---- heads: the room's events that no stored event names as a parent ---- */
+/* True when (lamport, id) is in the domain's set. */
+bool rumor_store_dlog_has(rumor_txn_t *t, const uint8_t domain[RUMOR_ID_BYTES], uint64_t lamport,
+                          const uint8_t id[RUMOR_ID_BYTES]);
+typedef int (*rumor_store_id_fn)(void *ctx, const uint8_t id[RUMOR_ID_BYTES]);
+/* Calls cb once for each domain that has a set, in id order. */
+int rumor_store_dlog_domains(rumor_txn_t *t, rumor_store_id_fn cb, void *ctx);
+
+/*
+ * Rebuild (PROTOCOL.md 7.6): a migration that changes what is derived from
+ * events sets a mark; gossip rebuilds and then clears it.
+ */
+bool rumor_store_rebuild_needed(rumor_txn_t *t);
+int rumor_store_rebuild_done(rumor_txn_t *t);
+
+/* ---- control log: a key domain's control events by (lamport, id) (PROTOCOL.md 7.3) ---- */
+int rumor_store_clog_add(rumor_txn_t *t, const uint8_t domain[RUMOR_ID_BYTES], uint64_t lamport,
+                         const uint8_t id[RUMOR_ID_BYTES], uint8_t type);
+/* Calls cb for the domain's control events in order (or newest first with reverse). */
+int rumor_store_clog_each(rumor_txn_t *t, const uint8_t domain[RUMOR_ID_BYTES], bool reverse,
+                          rumor_store_log_fn cb, void *ctx);
+
+/* ---- admissions: who was ever admitted to a key domain (monotone) ---------- */
+int rumor_store_admit(rumor_txn_t *t, const uint8_t domain[RUMOR_ID_BYTES],
+                      const uint8_t pk[RUMOR_ID_BYTES]);
+bool rumor_store_admitted(rumor_txn_t *t, const uint8_t domain[RUMOR_ID_BYTES],
+                          const uint8_t pk[RUMOR_ID_BYTES]);
+
+/* ---- heads: the key domain's events that no stored event names as a parent ---- */
+/* Forgets the domain's heads (before a rebuild). */
+int rumor_store_heads_clear(rumor_txn_t *t, const uint8_t domain[RUMOR_ID_BYTES]);
 /* Fills up to `max` heads (newest lamport first) and the largest head lamport. */
 int rumor_store_heads_get(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], uint8_t *ids,
                           size_t max, size_t *n, uint64_t *max_lamport);
@@ -162,6 +191,15 @@ typedef int (*rumor_store_member_fn)(void *ctx, const uint8_t pk[RUMOR_ID_BYTES]
 int rumor_store_member_each(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES],
                             rumor_store_member_fn cb, void *ctx);
 uint64_t rumor_store_member_count(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES]);
+/* Forgets what the fold derived for a domain: members, their history and announced epochs. */
+int rumor_store_member_clear(rumor_txn_t *t, const uint8_t domain[RUMOR_ID_BYTES]);
+/* The fold's membership history: `pk` has `role` (0: none) from the control event (lamport, id). */
+int rumor_store_mhist_put(rumor_txn_t *t, const uint8_t domain[RUMOR_ID_BYTES],
+                          const uint8_t pk[RUMOR_ID_BYTES], uint64_t lamport,
+                          const uint8_t id[RUMOR_ID_BYTES], uint8_t role);
+/* Calls cb(lamport, id, role) for pk's history in the domain, in order. */
+int rumor_store_mhist_each(rumor_txn_t *t, const uint8_t domain[RUMOR_ID_BYTES],
+                           const uint8_t pk[RUMOR_ID_BYTES], rumor_store_log_fn cb, void *ctx);
 
 /* ---- room keys (sealed at rest by the caller) --------------------------- */
 int rumor_store_key_put(rumor_txn_t *t, const uint8_t key_id[RUMOR_STORE_KEY_ID_BYTES],
@@ -210,9 +248,17 @@ int rumor_store_peer_each(rumor_txn_t *t, rumor_store_peer_fn cb, void *ctx);
 int rumor_store_outbox_add(rumor_txn_t *t, const uint8_t id[RUMOR_ID_BYTES]);
 int rumor_store_outbox_del(rumor_txn_t *t, const uint8_t id[RUMOR_ID_BYTES]);
 uint64_t rumor_store_outbox_count(rumor_txn_t *t);
-typedef int (*rumor_store_id_fn)(void *ctx, const uint8_t id[RUMOR_ID_BYTES]);
 /* Calls cb for each outbox id (in id order); a non-zero return stops the walk and is returned. */
 int rumor_store_outbox_each(rumor_txn_t *t, rumor_store_id_fn cb, void *ctx);
+
+/* ---- contacts: the user's own names for keys (petnames) ------------------ */
+/* Sets the name of `pk` (1 to RUMOR_STORE_NICK_MAX bytes; the caller checks it is unique). */
+int rumor_store_contact_put(rumor_txn_t *t, const uint8_t pk[RUMOR_ID_BYTES], const char *name);
+int rumor_store_contact_get(rumor_txn_t *t, const uint8_t pk[RUMOR_ID_BYTES],
+                            char name[RUMOR_STORE_NICK_MAX + 1]);
+int rumor_store_contact_del(rumor_txn_t *t, const uint8_t pk[RUMOR_ID_BYTES]);
+/* Calls cb(pk, name) for each contact in key order. */
+int rumor_store_contact_each(rumor_txn_t *t, rumor_store_peer_fn cb, void *ctx);
 
 /* ---- invites (PROTOCOL.md 10.1) ---------------------------------------- */
 /* Remembers an invite under the hash of its token. */

@@ -29,7 +29,11 @@
     X(peers, 0)     /* public key -> "host:port" */                                                \
     X(outbox, 0)    /* event id -> "" : own events not yet handed to a peer */                     \
     X(invites, 0)   /* BLAKE2b(token) -> room | role | expiry ms */                                \
-    X(dlog, 0)      /* key domain | lamport | id -> "" : the domain's set (schema 3) */
+    X(dlog, 0)      /* key domain | lamport | id -> "" : the domain's set (schema 3) */              \
+    X(clog, 0)      /* key domain | lamport | id -> type : its control events (schema 4) */        \
+    X(admitted, 0)  /* key domain | public key -> "" : admissions, monotone (schema 4) */           \
+    X(mhist, 0)     /* key domain | public key | lamport | id -> role : the fold's history */      \
+    X(contacts, 0)  /* public key -> petname (schema 4) */
 
 struct rumor_store {
     MDB_env *env;    /* the LMDB environment */
@@ -191,12 +195,25 @@ static int migrate_dlog(rumor_txn_t *t)
 }
 
 /*
+ * 3 -> 4: heads are kept per key domain now, and `clog`, `admitted` and
+ * `mhist` are derived from the events. The store cannot interpret events, so
+ * it clears the old heads and asks gossip for a rebuild (rumor_store_rebuild_*).
+ */
+static int migrate_rebuild(rumor_txn_t *t)
+{
+    int mrc = mdb_drop(t->txn, t->s->heads, 0);
+    if (mrc) return map_err(mrc);
+    return rumor_store_meta_put(t, "rebuild", "\1", 1);
+}
+
+/*
  * Migrations from schema N to N+1 live here, indexed by N. 1 -> 2 added the
  * `invites` table, which opening creates: nothing to convert. 2 -> 3 fills
- * `dlog` from `log`.
+ * `dlog` from `log`. 3 -> 4 asks for a rebuild.
  */
 typedef int (*migration_fn)(rumor_txn_t *t);
-static const migration_fn migrations[RUMOR_STORE_SCHEMA] = {NULL, NULL, migrate_dlog};
+static const migration_fn migrations[RUMOR_STORE_SCHEMA] = {NULL, NULL, migrate_dlog,
+                                                            migrate_rebuild};
 
 /* What opening needs from the schema check, and what it reports back. */
 typedef struct {
@@ -269,7 +286,7 @@ int rumor_store_open(const char *dir, const rumor_store_options_t *opt, rumor_st
     int rc = RUMOR_ERR_STORE;
     MDB_txn *txn = NULL;
     if (mdb_env_create(&s->env)) goto fail;
-    if (mdb_env_set_maxdbs(s->env, 16) || mdb_env_set_mapsize(s->env, s->map_size)) goto fail;
+    if (mdb_env_set_maxdbs(s->env, 32) || mdb_env_set_mapsize(s->env, s->map_size)) goto fail;
     /* NOMETASYNC: durable writes sync the meta page themselves (rumor_store_write_as). */
     unsigned flags = MDB_NOTLS | (opt->read_only ? MDB_RDONLY : MDB_NOMETASYNC);
     if (mdb_env_open(s->env, dir, flags, 0600)) goto fail;
@@ -1104,4 +1121,219 @@ int rumor_store_find_prefix(rumor_txn_t *t, rumor_store_table_t table, const cha
     if (w.matches > 1) return RUMOR_ERR_AMBIGUOUS;
     memcpy(out, w.found, ID);
     return RUMOR_OK;
+}
+
+/* ---- helpers for tables rewritten whole ------------------------------------ */
+
+/* Deletes every key of `dbi` that starts with `prefix`. */
+static int clear_prefix(rumor_txn_t *t, MDB_dbi dbi, const uint8_t *prefix, size_t plen)
+{
+    MDB_cursor *c;
+    int mrc = mdb_cursor_open(t->txn, dbi, &c);
+    if (mrc) return map_err(mrc);
+    MDB_val k = val(prefix, plen), v;
+    mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    while (mrc == 0 && k.mv_size >= plen && memcmp(k.mv_data, prefix, plen) == 0) {
+        if ((mrc = mdb_cursor_del(c, 0)) != 0) break;
+        k = val(prefix, plen);
+        mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    }
+    mdb_cursor_close(c);
+    return mrc && mrc != MDB_NOTFOUND ? map_err(mrc) : RUMOR_OK;
+}
+
+bool rumor_store_rebuild_needed(rumor_txn_t *t)
+{
+    uint8_t b[1];
+    size_t n = 0;
+    return rumor_store_meta_get(t, "rebuild", b, sizeof b, &n) == RUMOR_OK && n == 1 && b[0];
+}
+
+int rumor_store_rebuild_done(rumor_txn_t *t)
+{
+    MDB_val k = val("rebuild", 7);
+    int rc = map_err(mdb_del(t->txn, t->s->meta, &k, NULL));
+    return rc == RUMOR_ERR_NOT_FOUND ? RUMOR_OK : rc;
+}
+
+bool rumor_store_dlog_has(rumor_txn_t *t, const uint8_t domain[ID], uint64_t lamport,
+                          const uint8_t id[ID])
+{
+    uint8_t k[2 * ID + 8];
+    MDB_val v;
+    seek_key(k, domain, lamport, id);
+    return get(t, t->s->dlog, k, sizeof k, &v) == RUMOR_OK;
+}
+
+typedef struct {
+    rumor_store_id_fn cb;
+    void *ctx;
+    uint8_t last[ID];
+    bool any;
+} domain_walk_t;
+
+static int domain_step(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+    (void)v;
+    domain_walk_t *w = ctx;
+    if (k->mv_size != 2 * ID + 8) return RUMOR_ERR_STORE;
+    if (w->any && memcmp(w->last, k->mv_data, ID) == 0) return 0;
+    memcpy(w->last, k->mv_data, ID);
+    w->any = true;
+    return w->cb(w->ctx, w->last);
+}
+
+int rumor_store_dlog_domains(rumor_txn_t *t, rumor_store_id_fn cb, void *ctx)
+{
+    domain_walk_t w = {cb, ctx, {0}, false};
+    return walk_prefix(t, t->s->dlog, NULL, 0, false, domain_step, &w);
+}
+
+int rumor_store_heads_clear(rumor_txn_t *t, const uint8_t domain[ID])
+{
+    return clear_prefix(t, t->s->heads, domain, ID);
+}
+
+/* ---- control log ------------------------------------------------------------- */
+
+int rumor_store_clog_add(rumor_txn_t *t, const uint8_t domain[ID], uint64_t lamport,
+                         const uint8_t id[ID], uint8_t type)
+{
+    uint8_t k[2 * ID + 8];
+    seek_key(k, domain, lamport, id);
+    return put(t, t->s->clog, k, sizeof k, &type, 1, 0);
+}
+
+typedef struct {
+    rumor_store_log_fn cb;
+    void *ctx;
+} clog_walk_t;
+
+static int clog_step(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+    clog_walk_t *w = ctx;
+    if (k->mv_size != 2 * ID + 8 || v->mv_size != 1) return RUMOR_ERR_STORE;
+    const uint8_t *p = k->mv_data;
+    return w->cb(w->ctx, rumor_get_u64(p + ID), p + ID + 8, *(const uint8_t *)v->mv_data);
+}
+
+int rumor_store_clog_each(rumor_txn_t *t, const uint8_t domain[ID], bool reverse,
+                          rumor_store_log_fn cb, void *ctx)
+{
+    clog_walk_t w = {cb, ctx};
+    return walk_prefix(t, t->s->clog, domain, ID, reverse, clog_step, &w);
+}
+
+/* ---- admissions ---------------------------------------------------------------- */
+
+int rumor_store_admit(rumor_txn_t *t, const uint8_t domain[ID], const uint8_t pk[ID])
+{
+    uint8_t k[2 * ID];
+    pair_key(k, domain, pk);
+    return put(t, t->s->admitted, k, sizeof k, "", 0, 0);
+}
+
+bool rumor_store_admitted(rumor_txn_t *t, const uint8_t domain[ID], const uint8_t pk[ID])
+{
+    uint8_t k[2 * ID];
+    MDB_val v;
+    pair_key(k, domain, pk);
+    return get(t, t->s->admitted, k, sizeof k, &v) == RUMOR_OK;
+}
+
+/* ---- the fold's results: members, membership history, announced epochs ---------- */
+
+int rumor_store_member_clear(rumor_txn_t *t, const uint8_t domain[ID])
+{
+    int rc = clear_prefix(t, t->s->members, domain, ID);
+    if (rc == RUMOR_OK) rc = clear_prefix(t, t->s->mhist, domain, ID);
+    if (rc == RUMOR_OK) rc = clear_prefix(t, t->s->epochs, domain, ID);
+    return rc;
+}
+
+static void mhist_key(uint8_t k[3 * ID + 8], const uint8_t domain[ID], const uint8_t pk[ID],
+                      uint64_t lamport, const uint8_t id[ID])
+{
+    memcpy(k, domain, ID);
+    memcpy(k + ID, pk, ID);
+    rumor_put_u64(k + 2 * ID, lamport);
+    memcpy(k + 2 * ID + 8, id, ID);
+}
+
+int rumor_store_mhist_put(rumor_txn_t *t, const uint8_t domain[ID], const uint8_t pk[ID],
+                          uint64_t lamport, const uint8_t id[ID], uint8_t role)
+{
+    uint8_t k[3 * ID + 8];
+    mhist_key(k, domain, pk, lamport, id);
+    return put(t, t->s->mhist, k, sizeof k, &role, 1, 0);
+}
+
+typedef struct {
+    rumor_store_log_fn cb;
+    void *ctx;
+} mhist_walk_t;
+
+static int mhist_step(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+    mhist_walk_t *w = ctx;
+    if (k->mv_size != 3 * ID + 8 || v->mv_size != 1) return RUMOR_ERR_STORE;
+    const uint8_t *p = k->mv_data;
+    return w->cb(w->ctx, rumor_get_u64(p + 2 * ID), p + 2 * ID + 8, *(const uint8_t *)v->mv_data);
+}
+
+int rumor_store_mhist_each(rumor_txn_t *t, const uint8_t domain[ID], const uint8_t pk[ID],
+                           rumor_store_log_fn cb, void *ctx)
+{
+    uint8_t prefix[2 * ID];
+    pair_key(prefix, domain, pk);
+    mhist_walk_t w = {cb, ctx};
+    return walk_prefix(t, t->s->mhist, prefix, sizeof prefix, false, mhist_step, &w);
+}
+
+/* ---- contacts ------------------------------------------------------------------ */
+
+int rumor_store_contact_put(rumor_txn_t *t, const uint8_t pk[ID], const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > RUMOR_STORE_NICK_MAX) return RUMOR_ERR_INVALID;
+    return put(t, t->s->contacts, pk, ID, name, n, 0);
+}
+
+int rumor_store_contact_get(rumor_txn_t *t, const uint8_t pk[ID],
+                            char name[RUMOR_STORE_NICK_MAX + 1])
+{
+    MDB_val v;
+    int rc = get(t, t->s->contacts, pk, ID, &v);
+    if (rc < 0) return rc;
+    if (v.mv_size == 0 || v.mv_size > RUMOR_STORE_NICK_MAX) return RUMOR_ERR_STORE;
+    memcpy(name, v.mv_data, v.mv_size);
+    name[v.mv_size] = '\0';
+    return RUMOR_OK;
+}
+
+int rumor_store_contact_del(rumor_txn_t *t, const uint8_t pk[ID])
+{
+    return del(t, t->s->contacts, pk, ID);
+}
+
+typedef struct {
+    rumor_store_peer_fn cb;
+    void *ctx;
+} contact_walk_t;
+
+static int contact_step(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+    contact_walk_t *w = ctx;
+    char name[RUMOR_STORE_NICK_MAX + 1];
+    if (k->mv_size != ID || v->mv_size == 0 || v->mv_size > RUMOR_STORE_NICK_MAX)
+        return RUMOR_ERR_STORE;
+    memcpy(name, v->mv_data, v->mv_size);
+    name[v->mv_size] = '\0';
+    return w->cb(w->ctx, k->mv_data, name);
+}
+
+int rumor_store_contact_each(rumor_txn_t *t, rumor_store_peer_fn cb, void *ctx)
+{
+    contact_walk_t w = {cb, ctx};
+    return walk_prefix(t, t->s->contacts, NULL, 0, false, contact_step, &w);
 }
