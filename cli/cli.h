@@ -82,6 +82,14 @@ int open_node(const cli_t *c, bool unlock, rumor_node_t **out);
 int unlock_identity(const cli_t *c, rumor_node_t *n, cli_pass_t *keep);
 int resolve_room(const cli_t *c, rumor_node_t *n, const char *name, uint8_t id[RUMOR_ID_BYTES]);
 
+/* people.c: PEER arguments (a key, a prefix of 8+ hex characters, or a contact name). */
+int peer_error(const cli_t *c, const rumor_node_t *n, const char *peer, int rc);
+/* Resolves PEER with rumor_node_resolve_peer; returns 0 or 1 once the error is printed. */
+int resolve_peer(const cli_t *c, rumor_node_t *n, const char *peer, uint8_t pk[RUMOR_ID_BYTES]);
+/* Writes a person's JSON fields: ,"nick":...,"name":...,"verified":... (rumor_node_person_t). */
+void json_person(FILE *f, const char *nick, const char *name, bool verified);
+int cmd_contact(const cli_t *c, int argc, char **argv);
+
 /* How `log` prints messages, and the last ones it printed (so --follow shows none twice). */
 #define LOG_RECENT 256
 typedef struct {

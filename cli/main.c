@@ -320,7 +320,8 @@ static int backup_error(const cli_t *c, const char *file, int rc)
     case RUMOR_ERR_IO: return cli_fail(1, "cannot read %s: check that it is readable", file);
     case RUMOR_ERR_MALFORMED:
         return cli_fail(1, "%s is not a rumor identity backup (corrupted or truncated)", file);
-    case RUMOR_ERR_PASSPHRASE: return cli_fail(1, "wrong passphrase for %s", file);
+    case RUMOR_ERR_PASSPHRASE:
+        return cli_fail(1, "wrong passphrase for %s (or the file was altered)", file);
     }
     snprintf(doing, sizeof doing, "import %s", file);
     return node_error(c, NULL, rc, doing);
@@ -549,7 +550,10 @@ static int cmd_room_list(const cli_t *c, int argc, char **argv)
 
 static const char *role_name(uint8_t role)
 {
-    return role == RUMOR_ROLE_ADMIN ? "admin" : role == RUMOR_ROLE_MEMBER ? "member" : "none";
+    return role == RUMOR_ROLE_OWNER    ? "owner"
+           : role == RUMOR_ROLE_ADMIN  ? "admin"
+           : role == RUMOR_ROLE_MEMBER ? "member"
+                                       : "none";
 }
 
 typedef struct {
@@ -557,20 +561,20 @@ typedef struct {
     int count;
 } members_out_t;
 
-static int print_member(void *ctx, const uint8_t pk[RUMOR_ID_BYTES], uint8_t role, const char *nick)
+static int print_member(void *ctx, const uint8_t pk[RUMOR_ID_BYTES], uint8_t role,
+                        const rumor_node_person_t *who)
 {
     members_out_t *m = ctx;
     if (m->json) {
         fputs(m->count++ ? ",{\"id\":" : "{\"id\":", stdout);
         json_id(stdout, pk);
-        fputs(",\"nick\":", stdout);
-        json_str(stdout, nick);
+        json_person(stdout, who->nick, who->name, who->verified);
         printf(",\"role\":\"%s\"}", role_name(role));
     } else {
         fputs("  ", stdout);
         print_id_hex(stdout, pk);
         printf("  %-6s  ", role_name(role));
-        term_text(stdout, nick, strlen(nick));
+        term_text(stdout, who->name, strlen(who->name));
         fputc('\n', stdout);
     }
     return 0;
@@ -780,8 +784,7 @@ int print_message(void *ctx, const rumor_node_message_t *m)
         json_str(stdout, o->path);
         fputs(",\"author\":", stdout);
         json_id(stdout, m->author);
-        fputs(",\"nick\":", stdout);
-        json_str(stdout, m->nick);
+        json_person(stdout, m->nick, m->name, m->verified);
         printf(",\"ts\":%llu,\"lamport\":%llu,\"text\":", (unsigned long long)m->ts,
                (unsigned long long)m->lamport);
         if (m->text)
@@ -792,13 +795,7 @@ int print_message(void *ctx, const rumor_node_message_t *m)
         return 0;
     }
     print_when(m->ts);
-    if (m->nick[0])
-        term_text(stdout, m->nick, strlen(m->nick));
-    else {
-        char hex[RUMOR_ID_HEX + 1];
-        rumor_hex_encode(hex, m->author, RUMOR_ID_BYTES);
-        printf("%.8s", hex);
-    }
+    term_text(stdout, m->name, strlen(m->name));
     fputs(": ", stdout);
     if (m->text)
         term_text(stdout, m->text, m->text_len);
@@ -914,12 +911,13 @@ static const command_t commands[] = {
     {"init", cmd_init, "init [--nick NAME] [--no-passphrase] [--passphrase-file F]",
      "create the home, a new identity (sealed under a passphrase) and the store"},
     {"id", cmd_id, "id [--json] | id export FILE | id import FILE",
-     "show this identity; back it up encrypted, or restore it into a new home"},
+     "show this identity; back it up encrypted (with its rooms' keys and contacts), or restore "
+     "it into a new home"},
     {"nick", cmd_nick, "nick NAME", "set your display name (a signed, public profile event)"},
     {"room", cmd_room,
      "room create PATH [--private] [--topic TEXT] | list [--json] | info ROOM [--json]\n"
      "         | move ROOM PARENT|/ | rename ROOM NAME | topic ROOM TEXT\n"
-     "         | invite ROOM [--member PUBKEY] [--role member|admin] | join CODE|ROOM",
+     "         | invite ROOM [--member PEER] [--role member|admin] | join CODE|ROOM",
      "create rooms and sub-rooms, show the tree, edit it (admins), invite and join"},
     {"send", cmd_send, "send ROOM TEXT|-",
      "post a message ('-' reads standard input); prints its id once stored"},
@@ -931,7 +929,9 @@ static const command_t commands[] = {
      "run the node in the foreground until SIGINT/SIGTERM (logs on stderr)"},
     {"peers", cmd_peers, "peers [--json]", "the running node's connected peers"},
     {"peer", cmd_peer, "peer add PUBKEY@HOST:PORT", "remember a bootstrap peer"},
-    {"dm", not_yet, "dm PUBKEY TEXT|-", "direct message (not in this build yet)"},
+    {"contact", cmd_contact, "contact add PUBKEY NAME | list [--json] | remove NAME",
+     "your own names for people, shown instead of their self-chosen nicks (alice~84475a13)"},
+    {"dm", not_yet, "dm PEER TEXT|-", "direct message (not in this build yet)"},
     {"chat", cmd_chat, "chat ROOM", "interactive: history, live messages, typed lines are sent"},
     {"stats", cmd_stats, "stats [--json]", "the running node's protocol counters"},
     {"help", cmd_help, "help [COMMAND]", "this help, or one command's"},
@@ -957,6 +957,9 @@ static void usage_all(FILE *f)
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
     fputs("\nRooms are named by path (lan/general) or by an id prefix of 8+ hex characters.\n"
+          "PEER is a public key, a prefix of 8+ hex characters of a known one, or a contact name.\n"
+          "Nicks are chosen by their owners: they are shown with a key prefix (alice~84475a13);\n"
+          "contacts are shown by the names you gave them.\n"
           "Read commands take --json. Exit status: 0 ok, 2 usage error, 1 any other failure.\n"
           "'rumor COMMAND --help' shows one command.\n",
           f);

@@ -83,11 +83,10 @@ static void writer_op(rumor_ctl_writer_t *w, const char *op)
     rumor_ctl_put_str(w, "op", op, strlen(op));
 }
 
-/* Prints a record's fields (but `ok`) as one JSON object. */
-static void record_json(const rumor_ctl_record_t *r, const char *extra)
+/* Prints a record's fields (but `ok`) as the members of a JSON object, after `extra` if any. */
+static void record_json_fields(const rumor_ctl_record_t *r, const char *extra)
 {
     bool first = true;
-    fputc('{', stdout);
     if (extra) {
         fputs(extra, stdout);
         first = false;
@@ -106,6 +105,13 @@ static void record_json(const rumor_ctl_record_t *r, const char *extra)
         else
             json_str_n(stdout, f->s, f->s_len);
     }
+}
+
+/* Prints a record's fields (but `ok`) as one JSON object. */
+static void record_json(const rumor_ctl_record_t *r, const char *extra)
+{
+    fputc('{', stdout);
+    record_json_fields(r, extra);
     fputc('}', stdout);
 }
 
@@ -274,21 +280,35 @@ void print_addresses(const cli_t *c, bool json)
 typedef struct {
     bool json;
     size_t n;
+    const cli_t *c;
+    rumor_node_t *node; /* names the peers */
 } peers_out_t;
 
 static int peer_item(void *ctx, const rumor_ctl_record_t *r)
 {
     peers_out_t *o = ctx;
+    char id[RUMOR_ID_HEX + 1];
+    uint8_t pk[ID];
+    rumor_node_person_t who;
+    if (!str_field(r, "id", id, sizeof id) || strlen(id) != RUMOR_ID_HEX ||
+        rumor_hex_decode(pk, ID, id) < 0)
+        return cli_fail(1, "the node listed a peer without a valid id");
+    int rc = rumor_node_person(o->node, pk, &who);
+    if (rc < 0) return node_error(o->c, o->node, rc, "name a peer");
     if (o->json) {
-        fputs(o->n ? "," : "", stdout);
-        record_json(r, NULL);
+        fputs(o->n ? ",{" : "{", stdout);
+        record_json_fields(r, NULL);
+        json_person(stdout, who.nick, who.name, who.verified);
+        fputc('}', stdout);
     } else {
-        char id[RUMOR_ID_HEX + 1], addr[128], found[32], dir[16];
-        printf("%.16s  %-22s %-9s %-4s rtt %.1f ms\n", str_field(r, "id", id, sizeof id) ? id : "?",
+        char addr[128], found[32], dir[16];
+        printf("%.16s  %-22s %-9s %-4s rtt %.1f ms  ", id,
                str_field(r, "address", addr, sizeof addr) ? addr : "?",
                str_field(r, "found", found, sizeof found) ? found : "?",
                str_field(r, "direction", dir, sizeof dir) ? dir : "?",
                (double)u64_field(r, "rtt_us") / 1000.0);
+        term_text(stdout, who.name, strlen(who.name));
+        fputc('\n', stdout);
     }
     o->n++;
     return 0;
@@ -301,11 +321,13 @@ int cmd_peers(const cli_t *c, int argc, char **argv)
     opt_t opts[] = {{"--json", false, NULL, &json}, {NULL, false, NULL, NULL}};
     int np, rc = parse(argc, argv, opts, pos, 0, 0, &np, usage);
     if (rc) return rc;
-    peers_out_t o = {json, 0};
+    peers_out_t o = {json, 0, c, NULL};
+    if ((rc = open_node(c, false, &o.node))) return rc;
     rumor_ctl_writer_t w;
     writer_op(&w, "peers");
     if (json) fputc('[', stdout);
     rc = ctl_request(c, &w, peer_item, NULL, &o, CTL_TIMEOUT_MS);
+    rumor_node_close(&o.node);
     if (rc == RUMOR_ERR_NOT_FOUND) return not_running();
     if (json)
         fputs("]\n", stdout);
@@ -388,7 +410,7 @@ static int where_final(void *ctx, const rumor_ctl_record_t *r)
 
 int cmd_room_invite(const cli_t *c, int argc, char **argv)
 {
-    const char *usage = "rumor room invite ROOM [--member PUBKEY] [--role member|admin]", *pos[1];
+    const char *usage = "rumor room invite ROOM [--member PEER] [--role member|admin]", *pos[1];
     const char *member = NULL, *role_s = NULL;
     opt_t opts[] = {{"--member", true, &member, NULL},
                     {"--role", true, &role_s, NULL},
@@ -400,8 +422,6 @@ int cmd_room_invite(const cli_t *c, int argc, char **argv)
         role = RUMOR_ROLE_ADMIN;
     else if (role_s && strcmp(role_s, "member") != 0)
         return cli_fail(EXIT_USAGE, "--role is member or admin; usage: %s", usage);
-    if (member && (strlen(member) != RUMOR_ID_HEX || rumor_hex_decode(pk, ID, member) < 0))
-        return cli_fail(EXIT_USAGE, "--member takes a public key of 64 hex characters");
     where_t where = {0};
     if (!member) {
         rumor_ctl_writer_t w;
@@ -416,6 +436,7 @@ int cmd_room_invite(const cli_t *c, int argc, char **argv)
     if ((rc = open_node(c, true, &n))) return rc; /* room names are encrypted */
     uint8_t room[ID];
     if ((rc = resolve_room(c, n, pos[0], room))) goto out;
+    if (member && (rc = resolve_peer(c, n, member, pk))) goto out;
     if (member) {
         uint8_t id[ID];
         rc = rumor_node_member_add(n, room, pk, role, id);

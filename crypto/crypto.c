@@ -1,5 +1,5 @@
 /* crypto.c - identities, key files, room keys and boxes (PROTOCOL.md 1, 2.2, 4.4, 5). */
-#include "rumor_crypto.h"
+#include "crypto_internal.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -95,6 +95,11 @@ void rumor_identity_destroy(rumor_identity_t **idp)
 const uint8_t *rumor_identity_public(const rumor_identity_t *id)
 {
     return id->pk;
+}
+
+void rumor_identity_seed(const rumor_identity_t *id, uint8_t seed[RUMOR_SEED_BYTES])
+{
+    memcpy(seed, id->sk, RUMOR_SEED_BYTES); /* sk starts with the seed */
 }
 
 const uint8_t *rumor_identity_curve_secret(const rumor_identity_t *id)

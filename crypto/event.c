@@ -56,6 +56,14 @@ static int decode_body(rumor_event_t *ev)
     case RUMOR_EV_MEMBER_REMOVE:
         if (room_zero || !(ev->target = rumor_take(&r, RUMOR_ID_BYTES))) return RUMOR_ERR_MALFORMED;
         break;
+    case RUMOR_EV_MEMBER_ROLE:
+        if (room_zero || ev->version < RUMOR_EVENT_VERSION) return RUMOR_ERR_MALFORMED;
+        if (!(ev->target = rumor_take(&r, RUMOR_ID_BYTES)) || !(p = rumor_take(&r, 1)))
+            return RUMOR_ERR_MALFORMED;
+        ev->role = p[0];
+        if (ev->role != RUMOR_ROLE_MEMBER && ev->role != RUMOR_ROLE_ADMIN)
+            return RUMOR_ERR_MALFORMED;
+        break;
     case RUMOR_EV_KEY_EPOCH:
         if (room_zero || !(p = rumor_take(&r, RUMOR_KEY_EPOCH_FIXED))) return RUMOR_ERR_MALFORMED;
         ev->epoch = rumor_get_u32(p);
@@ -80,7 +88,8 @@ int rumor_event_decode(const uint8_t *buf, size_t len, rumor_event_t *ev)
     if (!p) return RUMOR_ERR_MALFORMED;
     ev->version = p[0];
     ev->type = p[1];
-    if (ev->version != RUMOR_EVENT_VERSION) return RUMOR_ERR_MALFORMED;
+    if (ev->version != RUMOR_EVENT_VERSION && ev->version != RUMOR_EVENT_VERSION_V1)
+        return RUMOR_ERR_MALFORMED;
     memcpy(ev->room, p + 2, RUMOR_ID_BYTES);
     memcpy(ev->author, p + 34, RUMOR_ID_BYTES);
     ev->lamport = rumor_get_u64(p + 66);
@@ -116,7 +125,7 @@ int rumor_event_verify(const rumor_event_t *ev)
 void rumor_event_ad(uint8_t ad[RUMOR_EVENT_AD_BYTES], uint8_t type,
                     const uint8_t room[RUMOR_ID_BYTES], const uint8_t author[RUMOR_ID_BYTES])
 {
-    ad[0] = RUMOR_EVENT_VERSION;
+    ad[0] = RUMOR_BOX_AD_VERSION;
     ad[1] = type;
     memcpy(ad + 2, room, RUMOR_ID_BYTES);
     memcpy(ad + 34, author, RUMOR_ID_BYTES);
@@ -136,7 +145,11 @@ int rumor_event_encode(uint8_t *out, size_t cap, size_t *out_len, uint8_t ev_id[
     if (d->body_len > RUMOR_EVENT_MAX || need > RUMOR_EVENT_MAX) return RUMOR_ERR_TOO_BIG;
     if (need > cap) return RUMOR_ERR_TOO_BIG;
 
-    out[0] = RUMOR_EVENT_VERSION;
+    if (d->version && d->version != RUMOR_EVENT_VERSION && d->version != RUMOR_EVENT_VERSION_V1)
+        return RUMOR_ERR_INVALID;
+    out[0] = d->version                    ? d->version
+             : d->type == RUMOR_EV_PROFILE ? RUMOR_EVENT_VERSION_V1
+                                           : RUMOR_EVENT_VERSION;
     out[1] = d->type;
     memcpy(out + 2, d->room, RUMOR_ID_BYTES);
     memcpy(out + 34, rumor_identity_public(id), RUMOR_ID_BYTES);
@@ -175,6 +188,7 @@ const char *rumor_event_type_name(uint8_t type)
     case RUMOR_EV_MEMBER_ADD: return "member_add";
     case RUMOR_EV_MEMBER_REMOVE: return "member_remove";
     case RUMOR_EV_KEY_EPOCH: return "key_epoch";
+    case RUMOR_EV_MEMBER_ROLE: return "member_role";
     }
     return "unknown";
 }

@@ -36,9 +36,13 @@
 #define RUMOR_KEYFILE_BYTES 146
 #define RUMOR_KEYFILE_MAGIC "RUMORKEY"
 
-#define RUMOR_EVENT_VERSION 1
-#define RUMOR_EVENT_MAX     65536
-#define RUMOR_MAX_PARENTS   16
+/* Events are written as version 2 (PROTOCOL.md 7.2), PROFILE as version 1; both are read. */
+#define RUMOR_EVENT_VERSION    2
+#define RUMOR_EVENT_VERSION_V1 1
+/* The first byte of a box's associated data: the box format, unchanged since version 1. */
+#define RUMOR_BOX_AD_VERSION 1
+#define RUMOR_EVENT_MAX      65536
+#define RUMOR_MAX_PARENTS    16
 /* version | type | room | author | lamport | ts | n_parents */
 #define RUMOR_EVENT_FIXED 83
 /* The box's associated data: version | type | room | author. */
@@ -69,11 +73,14 @@ typedef enum {
     RUMOR_EV_MEMBER_ADD = 7,
     RUMOR_EV_MEMBER_REMOVE = 8,
     RUMOR_EV_KEY_EPOCH = 9,
+    RUMOR_EV_MEMBER_ROLE = 10, /* version 2 only */
 } rumor_event_type_t;
 
 #define RUMOR_ROOM_FLAG_PRIVATE 0x01
 #define RUMOR_ROLE_MEMBER       1
 #define RUMOR_ROLE_ADMIN        2
+/* The key room's creator; never carried by an event (PROTOCOL.md 7.4). */
+#define RUMOR_ROLE_OWNER 3
 
 /*
  * Initialises libsodium. Returns RUMOR_OK or RUMOR_ERR_CRYPTO. Randomness comes
@@ -181,6 +188,95 @@ RUMOR_MUST_CHECK int rumor_key_at_rest_open(uint8_t key[RUMOR_ROOM_KEY_BYTES],
                                             const rumor_identity_t *id, const uint8_t *sealed,
                                             size_t sealed_len);
 
+/* ---- backups (PROTOCOL.md 5.4) ----------------------------------------- */
+
+#define RUMOR_BACKUP_MAGIC "RUMORBAK"
+/* magic | version | public key | opslimit | memlimit | salt | nonce */
+#define RUMOR_BACKUP_HEADER_BYTES 97
+/* The smallest payload: seed | n_domains (0) | n_contacts (0). */
+#define RUMOR_BACKUP_PAYLOAD_MIN (RUMOR_SEED_BYTES + 2 + 2)
+#define RUMOR_BACKUP_MIN         (RUMOR_BACKUP_HEADER_BYTES + RUMOR_MAC_BYTES + RUMOR_BACKUP_PAYLOAD_MIN)
+/* Larger than any valid backup (the limits below add up to about 3.3 MiB). */
+#define RUMOR_BACKUP_MAX          ((size_t)4 << 20)
+#define RUMOR_BACKUP_DOMAINS_MAX  4096
+#define RUMOR_BACKUP_KEYS_MAX     65536
+#define RUMOR_BACKUP_CONTACTS_MAX 4096
+#define RUMOR_BACKUP_NAME_MAX     64
+
+/* One room key of a backup. Lives in the backup's secret memory. */
+typedef struct {
+    uint8_t room[RUMOR_ID_BYTES];       /* the key domain (a key room's id) */
+    uint32_t epoch;                     /* the key's epoch */
+    uint8_t key_id[RUMOR_KEY_ID_BYTES]; /* rumor_room_key_id of `key` */
+    uint8_t key[RUMOR_ROOM_KEY_BYTES];  /* the key */
+} rumor_backup_key_t;
+
+/* One contact (petname) of a backup. */
+typedef struct {
+    uint8_t pk[RUMOR_ID_BYTES];           /* whom it names */
+    char name[RUMOR_BACKUP_NAME_MAX + 1]; /* NUL-terminated UTF-8 */
+} rumor_backup_contact_t;
+
+/*
+ * What a backup holds besides the identity: key domains, their keys (in
+ * rumor_secret_alloc memory, wiped by rumor_backup_destroy) and contacts.
+ * Made empty by rumor_backup_new, or filled by rumor_backup_open/_decode,
+ * which list everything in the canonical order of 5.4.
+ */
+typedef struct rumor_backup rumor_backup_t;
+
+int rumor_backup_new(rumor_backup_t **out);
+/* Wipes and frees *b and sets *b = NULL. Accepts NULL. */
+void rumor_backup_destroy(rumor_backup_t **b);
+/* Adds a key domain (again: kept once). RUMOR_ERR_TOO_BIG past the limits. */
+int rumor_backup_add_domain(rumor_backup_t *b, const uint8_t room[RUMOR_ID_BYTES]);
+/* Adds a key of `room` (and `room` as a domain); the key id is computed. */
+int rumor_backup_add_key(rumor_backup_t *b, const uint8_t room[RUMOR_ID_BYTES], uint32_t epoch,
+                         const uint8_t key[RUMOR_ROOM_KEY_BYTES]);
+/* Adds a contact; RUMOR_ERR_INVALID for a name 5.4 refuses. */
+int rumor_backup_add_contact(rumor_backup_t *b, const uint8_t pk[RUMOR_ID_BYTES], const char *name);
+size_t rumor_backup_domain_count(const rumor_backup_t *b);
+const uint8_t *rumor_backup_domain(const rumor_backup_t *b, size_t i);
+size_t rumor_backup_key_count(const rumor_backup_t *b);
+const rumor_backup_key_t *rumor_backup_key(const rumor_backup_t *b, size_t i);
+size_t rumor_backup_contact_count(const rumor_backup_t *b);
+const rumor_backup_contact_t *rumor_backup_contact(const rumor_backup_t *b, size_t i);
+
+/*
+ * Seals `id` and `b` into a new backup file image (*out, malloc'd, freed by
+ * the caller; nothing in it is readable without `pass`). Puts `b` in
+ * canonical order first. opslimit/memlimit 0 pick the interactive defaults.
+ * RUMOR_ERR_INVALID for two contacts of one key or limits 5.4 refuses,
+ * RUMOR_ERR_TOO_BIG past the counts of 5.4.
+ */
+int rumor_backup_seal(rumor_backup_t *b, const rumor_identity_t *id, const char *pass,
+                      size_t pass_len, uint64_t opslimit, uint64_t memlimit, uint8_t **out,
+                      size_t *out_len);
+/*
+ * Checks a backup image's clear header without a passphrase and gives its
+ * public key (`pk` may be NULL). RUMOR_ERR_MALFORMED when it is not a backup.
+ */
+int rumor_backup_inspect(const uint8_t *buf, size_t len, uint8_t pk[RUMOR_ID_BYTES]);
+/*
+ * Opens a backup image: *id and *b are the caller's. RUMOR_ERR_PASSPHRASE
+ * when the passphrase is wrong or the file was altered, RUMOR_ERR_MALFORMED
+ * when it is not a backup.
+ */
+RUMOR_MUST_CHECK int rumor_backup_open(const uint8_t *buf, size_t len, const char *pass,
+                                       size_t pass_len, rumor_identity_t **id, rumor_backup_t **b);
+/*
+ * The payload codec under the seal, for tests and fuzzers. Encode puts `b` in
+ * canonical order and writes the payload (which holds the seed and the keys:
+ * `out` must be rumor_secret_alloc memory). Decode checks every rule of 5.4
+ * (and, when `pk` is not NULL, that the seed is that key's) and returns
+ * RUMOR_ERR_MALFORMED for anything else.
+ */
+int rumor_backup_encode(rumor_backup_t *b, const rumor_identity_t *id, uint8_t *out, size_t cap,
+                        size_t *out_len);
+RUMOR_MUST_CHECK int rumor_backup_decode(const uint8_t *buf, size_t len,
+                                         const uint8_t pk[RUMOR_ID_BYTES], rumor_identity_t **id,
+                                         rumor_backup_t **b);
+
 /* ---- events ------------------------------------------------------------ */
 
 /*
@@ -188,7 +284,7 @@ RUMOR_MUST_CHECK int rumor_key_at_rest_open(uint8_t key[RUMOR_ROOM_KEY_BYTES],
  * Body fields are filled according to `type`; the others are zero/NULL.
  */
 typedef struct {
-    uint8_t version;                /* always RUMOR_EVENT_VERSION once decoded */
+    uint8_t version;                /* RUMOR_EVENT_VERSION or RUMOR_EVENT_VERSION_V1 */
     uint8_t type;                   /* rumor_event_type_t */
     uint8_t room[RUMOR_ID_BYTES];   /* room, or zero (top-level create, profile) */
     uint8_t author[RUMOR_ID_BYTES]; /* signer's public key */
@@ -209,8 +305,8 @@ typedef struct {
     size_t box_len;
     const uint8_t *nick; /* PROFILE */
     uint8_t nick_len;
-    const uint8_t *target; /* MEMBER_ADD/REMOVE: member; ROOM_MOVE: new parent */
-    uint8_t role;          /* MEMBER_ADD */
+    const uint8_t *target; /* MEMBER_ADD/REMOVE/ROLE: member; ROOM_MOVE: new parent */
+    uint8_t role;          /* MEMBER_ADD, MEMBER_ROLE */
     uint32_t epoch;        /* KEY_EPOCH */
     const uint8_t *key_id; /* KEY_EPOCH: the new key's id (RUMOR_KEY_ID_BYTES) */
     uint16_t n_entries;    /* MEMBER_ADD grants, KEY_EPOCH entries */
@@ -231,6 +327,7 @@ void rumor_event_ad(uint8_t ad[RUMOR_EVENT_AD_BYTES], uint8_t type,
 
 /* What an author fills in to make an event. Parents need not be sorted. */
 typedef struct {
+    uint8_t version; /* 0: the version written for `type` (PROTOCOL.md 7.2); else 1 or 2 */
     uint8_t type;
     uint8_t room[RUMOR_ID_BYTES];
     uint64_t lamport;

@@ -38,6 +38,26 @@ int rumor_gossip_ingest(rumor_txn_t *t, const rumor_identity_t *self, const uint
                         size_t len, rumor_event_t *ev, rumor_gossip_counters_t *counters);
 
 /*
+ * Set in a room record's flags (never in an event) while the fold does not
+ * show the room: its ROOM_CREATE was ignored or filtered (PROTOCOL.md 7.3).
+ */
+#define RUMOR_ROOM_FLAG_HIDDEN 0x80
+
+/*
+ * True when a MESSAGE is shown (PROTOCOL.md 7.3): its author is a member at
+ * its place in the fold, and it is not concurrent with its author's removal.
+ * RUMOR_OK with *shown set, or a store error.
+ */
+int rumor_gossip_shown(rumor_txn_t *t, const rumor_event_t *ev, bool *shown);
+
+/*
+ * Recomputes everything derived from the events after a migration asked for
+ * it (rumor_store_rebuild_needed): domain heads, control logs, admissions and
+ * every domain's fold. `self` (may be NULL) picks up its keys again.
+ */
+int rumor_gossip_rebuild(rumor_txn_t *t, const rumor_identity_t *self);
+
+/*
  * The key room whose members and keys `room` uses (itself, or its nearest
  * key-room ancestor). RUMOR_ERR_NOT_FOUND for an unknown room.
  */
@@ -45,7 +65,7 @@ int rumor_gossip_key_domain(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES],
                             uint8_t domain[RUMOR_ID_BYTES]);
 /* True when `room` has its own members and keys (top-level or private). */
 bool rumor_gossip_is_key_room(const rumor_store_room_t *room);
-/* The role of `pk` in the key domain of `room`: RUMOR_ROLE_*, or 0 for none. */
+/* The rank of `pk` in the key domain of `room`: RUMOR_ROLE_* (owner 3), or 0 for none. */
 uint8_t rumor_gossip_role(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES],
                           const uint8_t pk[RUMOR_ID_BYTES]);
 
@@ -58,7 +78,7 @@ int rumor_gossip_keep_key(rumor_txn_t *t, const rumor_identity_t *self,
                           const uint8_t key[RUMOR_ROOM_KEY_BYTES]);
 
 /*
- * Fills `parents` (capacity RUMOR_MAX_PARENTS) with the room's current heads
+ * Fills `parents` (capacity RUMOR_MAX_PARENTS) with the heads of the room's key domain
  * and *lamport with the clock a new event in the room must carry.
  */
 int rumor_gossip_next_parents(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], uint8_t *parents,

@@ -315,7 +315,10 @@ static void handle(ctl_client_t *c, const rumor_ctl_record_t *r)
         sodium_memzero(&inv, sizeof inv);
         if (rc < 0)
             send_error(c, rc,
-                       rc == RUMOR_ERR_INVALID ? "this is your own invite" : rumor_strerror(rc));
+                       rc == RUMOR_ERR_INVALID
+                           ? "the inviter is this identity's own node (here, or the same identity "
+                             "running elsewhere): an identity cannot invite itself"
+                           : rumor_strerror(rc));
     } else {
         d->stats.ctl_bad++;
         send_error(c, RUMOR_ERR_INVALID, "unknown op");

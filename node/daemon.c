@@ -885,6 +885,7 @@ typedef struct {
     uint8_t (*out)[ID];
     size_t n, cap;
     int depth;
+    size_t settled; /* restoring domains that have us as a member now */
 } subs_walk_t;
 
 static int subs_step(void *ctx, const rumor_store_room_t *r)
@@ -904,7 +905,36 @@ static int subs_step(void *ctx, const rumor_store_room_t *r)
     return rc;
 }
 
-/* The topics we subscribe to: the profile topic and the domain of every room we are a member of. */
+/*
+ * A domain restored from a backup (PROTOCOL.md 5.4): a topic while the store does not hold our
+ * membership of it; once it does, the walk of the rooms finds it and the list lets it go.
+ */
+static int restoring_step(void *ctx, const uint8_t domain[ID])
+{
+    subs_walk_t *w = ctx;
+    if (rumor_gossip_role(w->t, domain, w->self)) {
+        w->settled++;
+        return 0;
+    }
+    bool dup = false;
+    for (size_t i = 0; i < w->n && !dup; i++) dup = memcmp(w->out[i], domain, ID) == 0;
+    if (!dup && w->n < w->cap) memcpy(w->out[w->n++], domain, ID);
+    return 0;
+}
+
+static int settle_restoring(rumor_txn_t *t, void *ctx)
+{
+    daemon_t *d = ctx;
+    size_t left = 0;
+    int rc = rumor_node_restoring_settle(t, rumor_node_id(d->node), &left);
+    if (rc == RUMOR_OK)
+        rumor_daemon_log(d, LOG_INFO, "restored memberships: %zu domain%s still to fetch", left,
+                         left == 1 ? "" : "s");
+    return rc;
+}
+
+/* The topics we subscribe to: the profile topic, the domain of every room we are a member of,
+ * and the domains restored from a backup that we are still fetching. */
 void rumor_daemon_resubscribe(daemon_t *d)
 {
     rumor_txn_t *t;
@@ -915,8 +945,10 @@ void rumor_daemon_resubscribe(daemon_t *d)
     if (rumor_store_read_begin(d->node->store, &t) == RUMOR_OK) {
         w.t = t;
         rumor_store_room_children(t, ZERO_TOPIC, subs_step, &w);
+        rumor_node_restoring_each(t, restoring_step, &w);
         rumor_store_read_end(&t);
     }
+    if (w.settled) rumor_store_write_as(d->node->store, RUMOR_STORE_BATCH, settle_restoring, d);
     qsort(ids, w.n, ID, topic_cmp);
     bool same = w.n == d->n_topics;
     for (size_t i = 0; same && i < w.n; i++) same = memcmp(ids[i], d->topics[i].id, ID) == 0;
@@ -1626,12 +1658,15 @@ typedef struct {
     size_t sent, max;
     uint64_t last_lamport;
     uint8_t last_id[ID];
+    uint64_t from_lamport; /* the asker's cursor */
+    uint8_t from_id[ID];
 } sync_walk_t;
 
-static int sync_step(void *ctx, uint64_t lamport, const uint8_t id[ID], uint8_t type)
+static int sync_step(void *ctx, uint64_t lamport, const uint8_t id[ID])
 {
-    (void)type;
     sync_walk_t *w = ctx;
+    /* The domain set walk starts at the cursor, which was sent already. */
+    if (lamport == w->from_lamport && memcmp(id, w->from_id, ID) == 0) return 0;
     if (w->sent >= w->max || !w->p->budget) return 1; /* there is more */
     const uint8_t *buf;
     size_t len;
@@ -1664,8 +1699,10 @@ static void on_sync(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
 {
     rumor_txn_t *t;
     d->stats.sync_in++;
-    sync_walk_t w = {.d = d, .p = p, .max = f->max, .last_lamport = f->lamport};
+    sync_walk_t w = {
+        .d = d, .p = p, .max = f->max, .last_lamport = f->lamport, .from_lamport = f->lamport};
     memcpy(w.last_id, f->cursor_id, ID);
+    memcpy(w.from_id, f->cursor_id, ID);
     int more = 0;
     if (!(w.frame = malloc(RUMOR_WIRE_FRAME_MAX))) return;
     w.frame[0] = RUMOR_WIRE_VERSION;
@@ -1674,7 +1711,8 @@ static void on_sync(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
         w.t = t;
         /* Only members of the room's key domain may read its history. */
         if (rumor_gossip_role(t, f->topic, p->pk)) {
-            more = rumor_store_log_after(t, f->topic, f->lamport, f->cursor_id, sync_step, &w) == 1;
+            /* The whole key domain, sub-rooms included, in (lamport, id) order: parents first. */
+            more = rumor_store_dlog_from(t, f->topic, f->lamport, f->cursor_id, sync_step, &w) == 1;
             /* With a key room's history come its members' nicks (before SYNC_END). */
             profiles_walk_t pw = {d, p, t, w.frame};
             if (!more && f->lamport == 0) rumor_store_member_each(t, f->topic, member_profile, &pw);
@@ -1903,8 +1941,21 @@ static void on_inbound_hello(daemon_t *d, const uint8_t *rid, size_t rid_len, zm
     const char *addr = zmq_msg_gets(msg, "Peer-Address");
     uint8_t curve[32];
     char hex[65];
-    if (!user || rumor_curve_public(curve, f.pk) < 0 ||
-        memcmp(f.pk, rumor_node_id(d->node), ID) == 0) {
+    if (user && memcmp(f.pk, rumor_node_id(d->node), ID) == 0) {
+        /* Only a holder of our key completes the handshake with it: the same identity runs on
+         * another node (a restored backup beside the original). Peers know a node by its key,
+         * so the two cannot share a mesh; say so plainly rather than leave the other waiting. */
+        d->stats.self_links++;
+        if (now_ms(d) - d->self_warn_ms >= 1000 || !d->self_warn_ms) {
+            d->self_warn_ms = now_ms(d);
+            rumor_daemon_log(d, LOG_WARN,
+                             "a node at %s holds this node's own identity: one identity is "
+                             "running on two nodes; stop one of them (link dropped)",
+                             addr ? addr : "an unknown address");
+        }
+        return;
+    }
+    if (!user || rumor_curve_public(curve, f.pk) < 0) {
         misbehaved(d, NULL, "a HELLO with a bad key");
         return;
     }

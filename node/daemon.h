@@ -34,6 +34,7 @@
     X(queue_drops)           /* frames dropped: a peer's send queue was full */                    \
     X(unroutable)            /* frames to a link that had gone */                                  \
     X(hello_in)              /* HELLO frames */                                                    \
+    X(self_links)            /* HELLOs naming our own key: this identity runs on another node */   \
     X(ping_in)               /* PING frames */                                                     \
     X(pong_in)               /* PONG frames */                                                     \
     X(sub_in)                /* SUB frames received */                                             \
@@ -199,6 +200,7 @@ struct daemon {
     size_t n_cands;
     uint8_t (*banned)[RUMOR_ID_BYTES + 8]; /* curve key | until (loop ms) */
     size_t n_banned;
+    uint64_t self_warn_ms; /* loop time of the last warning about our own identity elsewhere */
 
     /* dissemination */
     topic_t *topics; /* sorted by id */

@@ -14,6 +14,8 @@
 #define STORE_NAME   "store"
 /* The store remembers whose it is, so a key file and a store never get mixed up. */
 #define OWNER_META "owner"
+/* Key domains restored from a backup, still to be fetched (PROTOCOL.md 5.4). */
+#define RESTORING_META "restoring"
 /* A key file image and one extra byte, to tell a too-long file. */
 #define KEYFILE_READ (RUMOR_KEYFILE_BYTES + 1)
 
@@ -54,6 +56,36 @@ static int read_keyfile(const char *path, uint8_t **out, size_t *len)
     }
     *out = buf;
     return RUMOR_OK;
+}
+
+/*
+ * Reads a key file (PROTOCOL.md 5.1) or a backup (5.4) into locked memory (an
+ * unprotected key file holds a seed in clear). RUMOR_ERR_MALFORMED for a file
+ * larger than any backup.
+ */
+static int read_backup(const char *path, uint8_t **out, size_t *len)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) return errno == ENOENT ? RUMOR_ERR_NOT_FOUND : RUMOR_ERR_IO;
+    if (!S_ISREG(st.st_mode)) return RUMOR_ERR_IO;
+    if ((uint64_t)st.st_size > RUMOR_BACKUP_MAX) return RUMOR_ERR_MALFORMED;
+    /* One byte more than the file had, to tell a file that grew meanwhile. */
+    size_t cap = (size_t)st.st_size + 1;
+    uint8_t *buf = rumor_secret_alloc(cap);
+    if (!buf) return RUMOR_ERR_NOMEM;
+    int rc = read_small_file(path, buf, cap, len);
+    if (rc == RUMOR_OK && *len == cap) rc = RUMOR_ERR_MALFORMED;
+    if (rc < 0) {
+        rumor_secret_free(buf);
+        return rc;
+    }
+    *out = buf;
+    return RUMOR_OK;
+}
+
+static bool is_keyfile(const uint8_t *buf, size_t len)
+{
+    return len >= 8 && memcmp(buf, RUMOR_KEYFILE_MAGIC, 8) == 0;
 }
 
 /* The directory part of a path ("." for a bare name). NULL when out of memory. */
@@ -226,8 +258,37 @@ static int claim_store(rumor_node_t *n)
  * racing for one home only the one that wrote the key file goes on. A store
  * already in the home is kept only if it is this identity's or empty.
  */
+/* Everything of a backup (PROTOCOL.md 5.4) that goes into the new store, in one transaction. */
+static int restore_step(rumor_txn_t *t, void *ctx)
+{
+    void **args = ctx;
+    const rumor_node_t *n = args[0];
+    const rumor_backup_t *b = args[1];
+    uint8_t sealed[RUMOR_KEY_AT_REST_BYTES];
+    int rc = RUMOR_OK;
+    for (size_t i = 0; rc == RUMOR_OK && i < rumor_backup_key_count(b); i++) {
+        const rumor_backup_key_t *k = rumor_backup_key(b, i);
+        /* Sealed again under this store's key: nothing secret is on disk in clear. */
+        if ((rc = rumor_key_at_rest_seal(sealed, n->id, k->key)) == RUMOR_OK)
+            rc = rumor_store_key_put(t, k->key_id, k->room, k->epoch, sealed);
+    }
+    for (size_t i = 0; rc == RUMOR_OK && i < rumor_backup_contact_count(b); i++) {
+        const rumor_backup_contact_t *c = rumor_backup_contact(b, i);
+        rc = rumor_store_contact_put(t, c->pk, c->name);
+    }
+    /* The backup lists its domains ascending and once each, as `restoring` keeps them. */
+    size_t nd = rumor_backup_domain_count(b);
+    uint8_t *list = malloc(nd ? nd * RUMOR_ID_BYTES : 1);
+    if (!list) return RUMOR_ERR_NOMEM;
+    for (size_t i = 0; i < nd; i++)
+        memcpy(list + i * RUMOR_ID_BYTES, rumor_backup_domain(b, i), RUMOR_ID_BYTES);
+    if (rc == RUMOR_OK) rc = rumor_store_meta_put(t, RESTORING_META, list, nd * RUMOR_ID_BYTES);
+    free(list);
+    return rc;
+}
+
 static int make_home(const char *home, rumor_identity_t **idp, const uint8_t *keyfile,
-                     const char *nick)
+                     const char *nick, const rumor_backup_t *restore)
 {
     char kpath[PATH_MAX], spath[PATH_MAX];
     created_t made = {0};
@@ -248,6 +309,10 @@ static int make_home(const char *home, rumor_identity_t **idp, const uint8_t *ke
     memcpy(n->pk, rumor_identity_public(n->id), RUMOR_ID_BYTES);
     if ((rc = claim_store(n)) < 0) goto out;
     if (nick && (rc = rumor_node_set_nick(n, nick)) < 0) goto out;
+    if (restore) {
+        void *args[2] = {n, (void *)restore};
+        if ((rc = rumor_store_write(n->store, restore_step, args)) < 0) goto out;
+    }
     /* The home holds secrets: only its owner may enter it. */
     if (chmod(home, 0700) != 0) rc = RUMOR_ERR_IO;
 out:
@@ -267,8 +332,13 @@ int rumor_node_inspect_backup(const char *file, bool *is_protected)
     uint8_t *buf = NULL;
     size_t len = 0;
     int rc = rumor_crypto_init();
-    if (rc == RUMOR_OK) rc = read_keyfile(file, &buf, &len);
-    if (rc == RUMOR_OK) rc = rumor_keyfile_inspect(buf, len, NULL, is_protected);
+    if (rc == RUMOR_OK) rc = read_backup(file, &buf, &len);
+    if (rc == RUMOR_OK && is_keyfile(buf, len)) {
+        rc = rumor_keyfile_inspect(buf, len, NULL, is_protected);
+    } else if (rc == RUMOR_OK) {
+        rc = rumor_backup_inspect(buf, len, NULL);
+        *is_protected = true; /* a backup always is */
+    }
     rumor_secret_free(buf);
     return rc;
 }
@@ -286,7 +356,7 @@ int rumor_node_init_home(const char *home, const char *nick, const rumor_passphr
     rc = rumor_keyfile_seal(id, pass ? pass->pass : NULL, pass ? pass->len : 0, 0, 0, keyfile);
     if (rc < 0) goto out;
     memcpy(id_out, rumor_identity_public(id), RUMOR_ID_BYTES);
-    rc = make_home(home, &id, keyfile, nick);
+    rc = make_home(home, &id, keyfile, nick, NULL);
 out:
     rumor_identity_destroy(&id);
     rumor_secret_free(keyfile);
@@ -296,20 +366,54 @@ out:
 int rumor_node_import_home(const char *home, const char *file, const rumor_passphrase_t *pass,
                            uint8_t id_out[RUMOR_ID_BYTES])
 {
-    uint8_t *keyfile = NULL;
+    uint8_t *buf = NULL, *keyfile = NULL;
     size_t len = 0;
     rumor_identity_t *id = NULL;
+    rumor_backup_t *b = NULL;
+    const char *pw = pass ? pass->pass : NULL;
+    size_t pw_len = pass ? pass->len : 0;
     int rc = rumor_crypto_init();
-    if (rc == RUMOR_OK) rc = read_keyfile(file, &keyfile, &len);
-    if (rc == RUMOR_OK)
-        rc = rumor_keyfile_open(keyfile, len, pass ? pass->pass : NULL, pass ? pass->len : 0, &id);
-    if (rc == RUMOR_OK) {
+    if (rc == RUMOR_OK) rc = read_backup(file, &buf, &len);
+    if (rc < 0) goto out;
+    if (is_keyfile(buf, len)) {
+        /* A bare key file (what export wrote before backups): the identity only, kept as it is. */
+        if ((rc = rumor_keyfile_open(buf, len, pw, pw_len, &id)) < 0) goto out;
         memcpy(id_out, rumor_identity_public(id), RUMOR_ID_BYTES);
-        rc = make_home(home, &id, keyfile, NULL);
+        rc = make_home(home, &id, buf, NULL, NULL);
+        goto out;
     }
+    if ((rc = rumor_backup_open(buf, len, pw, pw_len, &id, &b)) < 0) goto out;
+    /* The new home's key file is sealed under the backup's passphrase, with a fresh salt. */
+    if (!(keyfile = rumor_secret_alloc(RUMOR_KEYFILE_BYTES))) {
+        rc = RUMOR_ERR_NOMEM;
+        goto out;
+    }
+    if ((rc = rumor_keyfile_seal(id, pw, pw_len, 0, 0, keyfile)) < 0) goto out;
+    memcpy(id_out, rumor_identity_public(id), RUMOR_ID_BYTES);
+    rc = make_home(home, &id, keyfile, NULL, b);
+out:
     rumor_identity_destroy(&id);
+    rumor_backup_destroy(&b);
     rumor_secret_free(keyfile);
+    rumor_secret_free(buf);
     return rc;
+}
+
+static int rebuild_step(rumor_txn_t *t, void *ctx)
+{
+    (void)ctx;
+    return rumor_store_rebuild_needed(t) ? rumor_gossip_rebuild(t, NULL) : RUMOR_OK;
+}
+
+/* A migration may ask for what is derived from events to be computed again (PROTOCOL.md 7.6). */
+static int rebuild_if_needed(rumor_node_t *n)
+{
+    rumor_txn_t *t;
+    int rc = rumor_store_read_begin(n->store, &t);
+    if (rc < 0) return rc;
+    bool needed = rumor_store_rebuild_needed(t);
+    rumor_store_read_end(&t);
+    return needed ? rumor_store_write(n->store, rebuild_step, NULL) : RUMOR_OK;
 }
 
 int rumor_node_open(const char *home, rumor_node_t **out)
@@ -326,6 +430,7 @@ int rumor_node_open(const char *home, rumor_node_t **out)
     if (rc == RUMOR_OK) rc = rumor_keyfile_inspect(n->keyfile, len, n->pk, &n->is_protected);
     if (rc == RUMOR_OK) rc = open_store(n);
     if (rc == RUMOR_OK) rc = claim_store(n);
+    if (rc == RUMOR_OK) rc = rebuild_if_needed(n);
     if (rc < 0) {
         rumor_node_close(&n);
         return rc;
@@ -369,12 +474,146 @@ const uint8_t *rumor_node_tampered_event(const rumor_node_t *n)
     return n->has_tampered ? n->tampered : NULL;
 }
 
+/* ---- restoring domains (PROTOCOL.md 5.4) --------------------------------------- */
+
+/* The `restoring` list into a new array (*out, malloc'd; NULL and 0 when empty). */
+static int restoring_load(rumor_txn_t *t, uint8_t (**out)[RUMOR_ID_BYTES], size_t *n)
+{
+    size_t cap = (size_t)RUMOR_BACKUP_DOMAINS_MAX * RUMOR_ID_BYTES, len = 0;
+    *out = NULL;
+    *n = 0;
+    uint8_t *buf = malloc(cap);
+    if (!buf) return RUMOR_ERR_NOMEM;
+    int rc = rumor_store_meta_get(t, RESTORING_META, buf, cap, &len);
+    if (rc == RUMOR_ERR_NOT_FOUND || (rc == RUMOR_OK && len == 0)) {
+        free(buf);
+        return RUMOR_OK;
+    }
+    if (rc == RUMOR_OK && len % RUMOR_ID_BYTES) rc = RUMOR_ERR_STORE;
+    if (rc < 0) {
+        free(buf);
+        return rc;
+    }
+    *out = (uint8_t(*)[RUMOR_ID_BYTES])buf;
+    *n = len / RUMOR_ID_BYTES;
+    return RUMOR_OK;
+}
+
+int rumor_node_restoring_each(rumor_txn_t *t, rumor_store_id_fn cb, void *ctx)
+{
+    uint8_t(*list)[RUMOR_ID_BYTES];
+    size_t n;
+    int rc = restoring_load(t, &list, &n);
+    for (size_t i = 0; rc == RUMOR_OK && i < n; i++) rc = cb(ctx, list[i]);
+    free(list);
+    return rc;
+}
+
+bool rumor_node_restoring_has(rumor_txn_t *t, const uint8_t domain[RUMOR_ID_BYTES])
+{
+    uint8_t(*list)[RUMOR_ID_BYTES];
+    size_t n;
+    bool found = false;
+    if (restoring_load(t, &list, &n) < 0) return false;
+    for (size_t i = 0; i < n && !found; i++) found = memcmp(list[i], domain, RUMOR_ID_BYTES) == 0;
+    free(list);
+    return found;
+}
+
+int rumor_node_restoring_settle(rumor_txn_t *t, const uint8_t self[RUMOR_ID_BYTES], size_t *left)
+{
+    uint8_t(*list)[RUMOR_ID_BYTES];
+    size_t n, kept = 0;
+    int rc = restoring_load(t, &list, &n);
+    if (rc < 0) return rc;
+    /* A domain whose events made us a member again is an ordinary one from now on. */
+    for (size_t i = 0; i < n; i++)
+        if (!rumor_gossip_role(t, list[i], self)) memmove(list[kept++], list[i], RUMOR_ID_BYTES);
+    if (kept != n) rc = rumor_store_meta_put(t, RESTORING_META, list, kept * RUMOR_ID_BYTES);
+    free(list);
+    if (left) *left = kept;
+    return rc;
+}
+
+/* ---- backups (PROTOCOL.md 5.4) ------------------------------------------------- */
+
+typedef struct {
+    rumor_txn_t *t;
+    rumor_node_t *n;
+    rumor_backup_t *b;
+    const uint8_t *domain; /* whose keys are being added */
+    uint8_t *key;          /* secret memory for one key */
+    int depth;
+} export_t;
+
+static int export_key(void *ctx, const uint8_t key_id[RUMOR_STORE_KEY_ID_BYTES], uint32_t epoch)
+{
+    export_t *x = ctx;
+    int rc = rumor_node_load_key(x->t, x->n, key_id, x->key);
+    if (rc == RUMOR_OK) rc = rumor_backup_add_key(x->b, x->domain, epoch, x->key);
+    rumor_wipe(x->key, RUMOR_ROOM_KEY_BYTES);
+    return rc;
+}
+
+/* A domain and every key the store holds of it. */
+static int export_domain(void *ctx, const uint8_t domain[RUMOR_ID_BYTES])
+{
+    export_t *x = ctx;
+    int rc = rumor_backup_add_domain(x->b, domain);
+    x->domain = domain;
+    if (rc == RUMOR_OK) rc = rumor_store_key_each(x->t, domain, export_key, x);
+    return rc;
+}
+
+/* The key rooms of the tree that have us as a member. */
+static int export_room(void *ctx, const rumor_store_room_t *r)
+{
+    export_t *x = ctx;
+    int rc = RUMOR_OK;
+    if (rumor_gossip_is_key_room(r) && rumor_gossip_role(x->t, r->id, x->n->pk))
+        rc = export_domain(x, r->id);
+    if (rc != RUMOR_OK || x->depth >= RUMOR_MAX_DEPTH) return rc;
+    x->depth++;
+    rc = rumor_store_room_children(x->t, r->id, export_room, x);
+    x->depth--;
+    return rc;
+}
+
+static int export_contact(void *ctx, const uint8_t pk[RUMOR_ID_BYTES], const char *name)
+{
+    export_t *x = ctx;
+    return rumor_backup_add_contact(x->b, pk, name);
+}
+
 int rumor_node_export_identity(rumor_node_t *n, const char *path, const rumor_passphrase_t *pass)
 {
+    static const uint8_t top[RUMOR_ID_BYTES];
+    rumor_txn_t *t = NULL;
+    uint8_t *file = NULL;
+    size_t len = 0;
+    export_t x = {.n = n};
     if (!n->id) return RUMOR_ERR_PASSPHRASE;
     if (!pass || !pass->pass || !*path) return RUMOR_ERR_INVALID;
-    uint8_t keyfile[RUMOR_KEYFILE_BYTES]; /* sealed under the passphrase: nothing secret in it */
-    int rc = rumor_keyfile_seal(n->id, pass->pass, pass->len, 0, 0, keyfile);
-    if (rc == RUMOR_OK) rc = write_new_file(path, keyfile, sizeof keyfile);
+    int rc = rumor_backup_new(&x.b);
+    if (rc < 0) return rc;
+    if (!(x.key = rumor_secret_alloc(RUMOR_ROOM_KEY_BYTES))) {
+        rc = RUMOR_ERR_NOMEM;
+        goto out;
+    }
+    if ((rc = rumor_store_read_begin(n->store, &t)) < 0) goto out;
+    x.t = t;
+    rc = rumor_store_room_children(t, top, export_room, &x);
+    if (rc == RUMOR_OK) rc = rumor_node_restoring_each(t, export_domain, &x);
+    if (rc == RUMOR_OK) rc = rumor_store_contact_each(t, export_contact, &x);
+    rumor_store_read_end(&t);
+    if (rc < 0) goto out;
+    /* Sealed under the passphrase: nothing secret in the file. */
+    if ((rc = rumor_backup_seal(x.b, n->id, pass->pass, pass->len, 0, 0, &file, &len)) < 0)
+        goto out;
+    rc = write_new_file(path, file, len);
+out:
+    free(file);
+    rumor_secret_free(x.key);
+    rumor_backup_destroy(&x.b);
     return rc;
 }

@@ -49,10 +49,13 @@ static int may_add(rumor_txn_t *t, rumor_node_t *n, const uint8_t domain[ID],
     int rc = rumor_store_room_get(t, domain, &r);
     if (rc < 0) return rc;
     uint8_t mine = rumor_gossip_role(t, domain, n->pk);
-    if (mine == RUMOR_ROLE_ADMIN) return RUMOR_OK;
+    /* Someone who is a member already keeps its role: adding never changes one (PROTOCOL.md 7.2).
+     */
+    if (rumor_gossip_role(t, domain, member)) return RUMOR_ERR_EXISTS;
+    if (mine >= RUMOR_ROLE_ADMIN) return RUMOR_OK;
     if (!mine || role != RUMOR_ROLE_MEMBER || (r.flags & RUMOR_ROOM_FLAG_PRIVATE))
         return RUMOR_ERR_DENIED;
-    return rumor_gossip_role(t, domain, member) ? RUMOR_ERR_EXISTS : RUMOR_OK;
+    return RUMOR_OK;
 }
 
 int rumor_node_member_add_in(rumor_txn_t *t, rumor_node_t *n, const uint8_t room[ID],
@@ -65,7 +68,6 @@ int rumor_node_member_add_in(rumor_txn_t *t, rumor_node_t *n, const uint8_t room
     int rc = rumor_gossip_key_domain(t, room, domain);
     if (rc < 0) return rc;
     if ((rc = may_add(t, n, domain, member, role)) < 0) return rc;
-    if (rumor_gossip_role(t, domain, member) == role) return RUMOR_ERR_EXISTS;
 
     grant_t g = {.n = n, .t = t, .member = member};
     g.body = malloc(ID + 2 + RUMOR_MAX_SEALED_KEYS * RUMOR_SEALED_GRANT_BYTES);

@@ -55,4 +55,22 @@ uint8_t rumor_node_invite_redeem(rumor_node_t *n, const uint8_t room[RUMOR_ID_BY
 /* Checks a nick: UTF-8, 1..RUMOR_NICK_MAX bytes, no control characters. */
 int rumor_node_check_nick(const char *nick);
 
+/* The verified nick of `pk` inside `t` ("" when it has none); see rumor_node_nick_of. */
+int rumor_node_nick_in(rumor_txn_t *t, rumor_node_t *n, const uint8_t pk[RUMOR_ID_BYTES],
+                       char out[RUMOR_NICK_MAX + 1]);
+/* rumor_node_person inside `t`. */
+int rumor_node_person_in(rumor_txn_t *t, rumor_node_t *n, const uint8_t pk[RUMOR_ID_BYTES],
+                         rumor_node_person_t *out);
+
+/*
+ * Key domains restored from a backup whose membership the store does not
+ * hold yet (PROTOCOL.md 5.4, meta `restoring`): the node subscribes to them
+ * and reconciles them with any peer until their events make it a member.
+ */
+/* Calls cb for each restoring domain in id order; a non-zero return stops and is returned. */
+int rumor_node_restoring_each(rumor_txn_t *t, rumor_store_id_fn cb, void *ctx);
+bool rumor_node_restoring_has(rumor_txn_t *t, const uint8_t domain[RUMOR_ID_BYTES]);
+/* Drops the domains that now have `self` as a member; *left (may be NULL) gets how many remain. */
+int rumor_node_restoring_settle(rumor_txn_t *t, const uint8_t self[RUMOR_ID_BYTES], size_t *left);
+
 #endif

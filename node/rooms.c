@@ -48,16 +48,33 @@ int rumor_node_load_key(rumor_txn_t *t, rumor_node_t *n, const uint8_t key_id[RU
                                                                          : RUMOR_OK;
 }
 
-/* The newest key of the key domain of `room`. */
+typedef struct {
+    rumor_txn_t *t;
+    const uint8_t *domain;
+    uint8_t key_id[RUMOR_KEY_ID_BYTES];
+    bool found;
+} newest_t;
+
+static int newest_step(void *ctx, const uint8_t key_id[RUMOR_KEY_ID_BYTES], uint32_t epoch)
+{
+    newest_t *w = ctx;
+    /* A key whose rotation the fold ignored is not announced: others cannot read under it. */
+    if (!rumor_store_epoch_announced(w->t, w->domain, epoch, key_id)) return 0;
+    memcpy(w->key_id, key_id, RUMOR_KEY_ID_BYTES);
+    w->found = true;
+    return 1;
+}
+
+/* The newest announced key we hold for the key domain of `room` (PROTOCOL.md 4.4, 7.7). */
 static int domain_key(rumor_txn_t *t, rumor_node_t *n, const uint8_t room[ID], uint8_t *key)
 {
-    uint8_t domain[ID], key_id[RUMOR_KEY_ID_BYTES];
+    uint8_t domain[ID];
     int rc = rumor_gossip_key_domain(t, room, domain);
     if (rc < 0) return rc;
-    rc = rumor_store_key_current(t, domain, key_id, NULL);
-    if (rc == RUMOR_ERR_NOT_FOUND) return RUMOR_ERR_NO_KEY;
-    if (rc < 0) return rc;
-    return rumor_node_load_key(t, n, key_id, key);
+    newest_t w = {t, domain, {0}, false};
+    if ((rc = rumor_store_key_each(t, domain, newest_step, &w)) < 0) return rc;
+    if (!w.found) return RUMOR_ERR_NO_KEY;
+    return rumor_node_load_key(t, n, w.key_id, key);
 }
 
 /*
@@ -241,8 +258,8 @@ int rumor_node_set_nick(rumor_node_t *n, const char *nick)
  * The nick of `pk` ("" when it has none), taken from its signed PROFILE event,
  * which is verified again: the profiles table only says which event is current.
  */
-static int nick_in(rumor_txn_t *t, rumor_node_t *n, const uint8_t pk[ID],
-                   char out[RUMOR_NICK_MAX + 1])
+int rumor_node_nick_in(rumor_txn_t *t, rumor_node_t *n, const uint8_t pk[ID],
+                       char out[RUMOR_NICK_MAX + 1])
 {
     rumor_store_profile_t p;
     rumor_event_t ev;
@@ -262,7 +279,7 @@ void rumor_node_nick_of(rumor_node_t *n, const uint8_t pk[ID], char out[RUMOR_NI
     rumor_txn_t *t;
     out[0] = '\0';
     if (rumor_store_read_begin(n->store, &t) < 0) return;
-    if (nick_in(t, n, pk, out) < 0) out[0] = '\0'; /* shown as no nick; log and info report it */
+    if (rumor_node_nick_in(t, n, pk, out) < 0) out[0] = '\0'; /* log and info report it */
     rumor_store_read_end(&t);
 }
 
@@ -285,6 +302,7 @@ static int find_child_step(void *ctx, const rumor_store_room_t *r)
 {
     find_child_t *f = ctx;
     char name[RUMOR_NAME_MAX + 1];
+    if (r->flags & RUMOR_ROOM_FLAG_HIDDEN) return 0; /* the fold does not show it */
     int rc = room_texts(f->t, f->n, r, name, NULL);
     if (rc < 0) return rc;
     if (strcmp(name, f->name) == 0 && f->matches++ == 0) memcpy(f->found, r->id, ID);
@@ -438,7 +456,7 @@ static int edit_fn(rumor_txn_t *t, void *ctx)
     rumor_store_room_t r;
     int rc = rumor_store_room_get(t, e->room, &r);
     if (rc < 0) return rc;
-    if (rumor_gossip_role(t, e->room, e->n->pk) != RUMOR_ROLE_ADMIN) return RUMOR_ERR_DENIED;
+    if (rumor_gossip_role(t, e->room, e->n->pk) < RUMOR_ROLE_ADMIN) return RUMOR_ERR_DENIED;
     post_t p = {.n = e->n};
     memcpy(p.room, e->room, ID);
     uint8_t target[ID] = {0};
@@ -466,7 +484,12 @@ static int edit_fn(rumor_txn_t *t, void *ctx)
         p.plain = target;
         p.plain_len = ID;
     }
-    return rumor_node_post_in(t, &p);
+    if ((rc = rumor_node_post_in(t, &p)) < 0) return rc;
+    /* An edit the fold ignores (a cycle, too deep, another key domain) is refused, and the
+     * transaction rolled back: the user hears of it rather than writing a dead event. */
+    if ((rc = rumor_store_room_get(t, e->room, &r)) < 0) return rc;
+    const rumor_store_lww_t *reg = e->name ? &r.name : e->topic ? &r.topic : &r.place;
+    return memcmp(reg->event, p.id, ID) == 0 ? RUMOR_OK : RUMOR_ERR_DENIED;
 }
 
 int rumor_node_room_rename(rumor_node_t *n, const uint8_t id[ID], const char *name)
@@ -570,6 +593,7 @@ typedef struct {
 static int collect_child(void *ctx, const rumor_store_room_t *r)
 {
     room_vec_t *v = ctx;
+    if (r->flags & RUMOR_ROOM_FLAG_HIDDEN) return 0; /* the fold does not show it */
     if (v->n == v->cap) {
         size_t cap = v->cap ? v->cap * 2 : 8;
         rumor_node_room_t *items = realloc(v->items, cap * sizeof *items);
@@ -590,7 +614,8 @@ static int by_name(const void *a, const void *b)
 static int walk_level(rumor_txn_t *t, rumor_node_t *n, const uint8_t parent[ID], int depth,
                       rumor_node_room_fn cb, void *ctx)
 {
-    if (depth > RUMOR_MAX_DEPTH) return RUMOR_OK;
+    /* Each key domain is at most RUMOR_MAX_DEPTH deep, and domains nest (PROTOCOL.md 7.4). */
+    if (depth > RUMOR_MAX_DEPTH * RUMOR_MAX_DEPTH) return RUMOR_OK;
     room_vec_t v = {NULL, 0, 0, t, n};
     int rc = rumor_store_room_children(t, parent, collect_child, &v);
     if (rc == RUMOR_OK && v.n > 1) qsort(v.items, v.n, sizeof *v.items, by_name);
@@ -623,9 +648,9 @@ typedef struct {
 static int member_step(void *ctx, const uint8_t pk[ID], uint8_t role)
 {
     members_t *m = ctx;
-    char nick[RUMOR_NICK_MAX + 1];
-    int rc = nick_in(m->t, m->n, pk, nick);
-    return rc < 0 ? rc : m->cb(m->ctx, pk, role, nick);
+    rumor_node_person_t who;
+    int rc = rumor_node_person_in(m->t, m->n, pk, &who);
+    return rc < 0 ? rc : m->cb(m->ctx, pk, role, &who);
 }
 
 int rumor_node_room_members(rumor_node_t *n, const uint8_t id[ID], rumor_node_member_fn cb,
@@ -701,9 +726,13 @@ static int show_message(log_t *l, const uint8_t id[ID])
     rumor_event_t ev;
     int rc = read_verified(l->t, l->n, id, &ev);
     if (rc < 0) return rc;
-    char nick[RUMOR_NICK_MAX + 1];
-    if ((rc = nick_in(l->t, l->n, ev.author, nick)) < 0) return rc;
-    rumor_node_message_t m = {.nick = nick, .ts = ev.ts, .lamport = ev.lamport};
+    rumor_node_person_t who;
+    if ((rc = rumor_node_person_in(l->t, l->n, ev.author, &who)) < 0) return rc;
+    rumor_node_message_t m = {.nick = who.nick,
+                              .name = who.name,
+                              .verified = who.verified,
+                              .ts = ev.ts,
+                              .lamport = ev.lamport};
     memcpy(m.id, id, ID);
     memcpy(m.room, ev.room, ID);
     memcpy(m.author, ev.author, ID);
@@ -717,11 +746,23 @@ static int show_message(log_t *l, const uint8_t id[ID])
     return l->cb(l->ctx, &m);
 }
 
+/* Whether the fold shows a stored message (PROTOCOL.md 7.3); store errors count as hidden. */
+static bool message_shown(rumor_txn_t *t, const uint8_t id[ID])
+{
+    const uint8_t *buf;
+    size_t len;
+    rumor_event_t ev;
+    bool shown = false;
+    if (rumor_store_event_get(t, id, &buf, &len) < 0 || rumor_event_decode(buf, len, &ev) < 0)
+        return false;
+    return rumor_gossip_shown(t, &ev, &shown) == RUMOR_OK && shown;
+}
+
 static int log_step(void *ctx, uint64_t lamport, const uint8_t id[ID], uint8_t type)
 {
     (void)lamport;
     log_t *l = ctx;
-    if (type != RUMOR_EV_MESSAGE) return 0;
+    if (type != RUMOR_EV_MESSAGE || !message_shown(l->t, id)) return 0;
     if (!l->limit) return show_message(l, id);
     memcpy(l->ids + l->count * ID, id, ID);
     return ++l->count >= l->limit ? 1 : 0;
@@ -782,7 +823,9 @@ int rumor_node_message(rumor_node_t *n, const uint8_t id[ID], rumor_node_message
     int rc = rumor_store_read_begin(n->store, &t);
     if (rc == RUMOR_OK) {
         l.t = t;
-        rc = rumor_store_event_has(t, id) ? show_message(&l, id) : RUMOR_ERR_NOT_FOUND;
+        rc = !rumor_store_event_has(t, id) ? RUMOR_ERR_NOT_FOUND
+             : message_shown(t, id)        ? show_message(&l, id)
+                                           : RUMOR_OK;
         rumor_store_read_end(&t);
     }
     free(l.text);

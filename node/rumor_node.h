@@ -38,8 +38,13 @@ typedef struct {
 int rumor_node_init_home(const char *home, const char *nick, const rumor_passphrase_t *pass,
                          uint8_t id_out[RUMOR_ID_BYTES]);
 /*
- * Creates a home from an exported key file: the file must open with `pass`.
- * It is kept as it is (same passphrase). RUMOR_ERR_EXISTS when the home has an identity.
+ * Creates a home from a backup (PROTOCOL.md 5.4) that opens with `pass`: the
+ * identity (its key file sealed under `pass`), the room keys (sealed again
+ * under the new store key), the contacts, and the key domains its node then
+ * subscribes to and fetches from peers. A bare key file (5.1, what export
+ * wrote before) is kept as it is. RUMOR_ERR_EXISTS when the home has an
+ * identity; RUMOR_ERR_PASSPHRASE for a wrong passphrase or an altered backup,
+ * RUMOR_ERR_MALFORMED for a file that is neither. On failure nothing is left behind.
  */
 int rumor_node_import_home(const char *home, const char *file, const rumor_passphrase_t *pass,
                            uint8_t id_out[RUMOR_ID_BYTES]);
@@ -48,8 +53,8 @@ int rumor_node_import_home(const char *home, const char *file, const rumor_passp
 bool rumor_node_home_has_identity(const char *home);
 /*
  * Checks that `file` is a rumor key file or backup and tells whether it is
- * sealed under a passphrase. RUMOR_ERR_NOT_FOUND, RUMOR_ERR_IO, or
- * RUMOR_ERR_MALFORMED when it is not a version-1 key file.
+ * sealed under a passphrase (a backup always is). RUMOR_ERR_NOT_FOUND,
+ * RUMOR_ERR_IO, or RUMOR_ERR_MALFORMED when it is neither (PROTOCOL.md 5.1, 5.4).
  */
 int rumor_node_inspect_backup(const char *file, bool *is_protected);
 
@@ -69,12 +74,79 @@ void rumor_node_nick(rumor_node_t *node, char out[RUMOR_NICK_MAX + 1]);
 /* The nick of any identity, "" when unknown. */
 void rumor_node_nick_of(rumor_node_t *node, const uint8_t pk[RUMOR_ID_BYTES],
                         char out[RUMOR_NICK_MAX + 1]);
-/* Writes the identity to a new file `path` (refuses to overwrite), sealed under `pass`. */
+/*
+ * Writes a backup (PROTOCOL.md 5.4) to a new file `path` (refuses to
+ * overwrite), sealed under `pass`: the identity, every key of the key domains
+ * it belongs to (and of those still being restored), and the contacts.
+ */
 int rumor_node_export_identity(rumor_node_t *node, const char *path,
                                const rumor_passphrase_t *pass);
 
 /* Posts a signed PROFILE with the new nick. */
 int rumor_node_set_nick(rumor_node_t *node, const char *nick);
+
+/* ---- people: contacts and the names shown for keys -------------------------- */
+
+/* The longest contact name (a petname: the user's own name for a key), in bytes. */
+#define RUMOR_CONTACT_NAME_MAX 64
+/* The longest name shown for a person: a nick, '~' and a key prefix (of up to a whole key). */
+#define RUMOR_PERSON_NAME_MAX (RUMOR_NICK_MAX + 1 + RUMOR_ID_HEX)
+
+/*
+ * How a person is shown. A contact is shown by the user's own name for it,
+ * and this node's identity by its own nick: both are `verified`. Anyone else
+ * chose their nick themselves, so it proves nothing: it is shown followed by
+ * '~' and a prefix of their key ("alice~84475a13"), or as the prefix alone
+ * when they have no nick. The prefix has 8 hex characters, more when another
+ * known profile's key shares them, so two people with the same nick never
+ * look the same.
+ */
+typedef struct {
+    char name[RUMOR_PERSON_NAME_MAX + 1]; /* what to show */
+    char nick[RUMOR_NICK_MAX + 1];        /* their self-chosen nick, "" when none */
+    bool verified;                        /* a contact, or ourselves */
+} rumor_node_person_t;
+
+/*
+ * Fills `out` for the key `pk` (see rumor_node_person_t). This is the one
+ * place display names are made; every command that names a person uses it.
+ * RUMOR_ERR_BAD_SIGNATURE when their stored profile event was altered.
+ */
+int rumor_node_person(rumor_node_t *node, const uint8_t pk[RUMOR_ID_BYTES],
+                      rumor_node_person_t *out);
+
+/*
+ * Resolves PEER (SPEC section 2) to a public key: 64 hex characters are that
+ * key (known or not); 8 to 63 hex characters are a prefix that must match
+ * exactly one known key (this identity, profiles, room members, bootstrap
+ * peers, contacts); anything else, shorter hex included, is a contact name.
+ * A contact name never shadows a key prefix: names of 8 or more hex
+ * characters are refused by rumor_node_contact_add. Returns RUMOR_OK,
+ * RUMOR_ERR_AMBIGUOUS for a prefix of several keys, RUMOR_ERR_NOT_FOUND when
+ * nothing matches. Needs no unlocked identity.
+ */
+int rumor_node_resolve_peer(rumor_node_t *node, const char *peer, uint8_t pk[RUMOR_ID_BYTES]);
+
+/*
+ * Checks a contact name: 1 to RUMOR_CONTACT_NAME_MAX bytes of UTF-8
+ * (RUMOR_ERR_TOO_BIG, RUMOR_ERR_BAD_UTF8), and RUMOR_ERR_INVALID for an
+ * empty name, control characters, a space at either end, a '~' (it marks
+ * unverified nicks), or 8 or more hex characters (they name keys).
+ */
+int rumor_node_contact_check_name(const char *name);
+/*
+ * Names `pk` `name` (replacing an earlier name for it) in one durable
+ * transaction. The name errors of rumor_node_contact_check_name;
+ * RUMOR_ERR_EXISTS when another key has that name; RUMOR_ERR_DENIED for this
+ * node's own key (it is shown by its own nick). Works with the node running.
+ */
+int rumor_node_contact_add(rumor_node_t *node, const uint8_t pk[RUMOR_ID_BYTES], const char *name);
+/* Forgets the contact `name`; `pk` (may be NULL) gets its key. RUMOR_ERR_NOT_FOUND when none. */
+int rumor_node_contact_remove(rumor_node_t *node, const char *name, uint8_t pk[RUMOR_ID_BYTES]);
+/* Calls cb for every contact, in key order; `who` has the name given and their own nick. */
+typedef int (*rumor_node_person_fn)(void *ctx, const uint8_t pk[RUMOR_ID_BYTES],
+                                    const rumor_node_person_t *who);
+int rumor_node_contact_each(rumor_node_t *node, rumor_node_person_fn cb, void *ctx);
 
 /* ---- rooms ---------------------------------------------------------------- */
 
@@ -114,8 +186,9 @@ int rumor_node_room_get(rumor_node_t *node, const uint8_t id[RUMOR_ID_BYTES],
 /* Calls cb for every room, depth first, siblings by name. */
 typedef int (*rumor_node_room_fn)(void *ctx, const rumor_node_room_t *room);
 int rumor_node_room_walk(rumor_node_t *node, rumor_node_room_fn cb, void *ctx);
+/* `who` is how the member is shown (rumor_node_person). */
 typedef int (*rumor_node_member_fn)(void *ctx, const uint8_t pk[RUMOR_ID_BYTES], uint8_t role,
-                                    const char *nick);
+                                    const rumor_node_person_t *who);
 int rumor_node_room_members(rumor_node_t *node, const uint8_t id[RUMOR_ID_BYTES],
                             rumor_node_member_fn cb, void *ctx);
 int rumor_node_room_rename(rumor_node_t *node, const uint8_t id[RUMOR_ID_BYTES], const char *name);
@@ -151,7 +224,9 @@ typedef struct {
     uint8_t id[RUMOR_ID_BYTES];
     uint8_t room[RUMOR_ID_BYTES];
     uint8_t author[RUMOR_ID_BYTES];
-    const char *nick; /* author's nick, "" when unknown */
+    const char *nick; /* author's self-chosen nick, "" when unknown */
+    const char *name; /* how the author is shown (rumor_node_person_t) */
+    bool verified;    /* the author is a contact, or ourselves */
     uint64_t ts;      /* author's clock, ms */
     uint64_t lamport;
     const char *text; /* decrypted text, NUL-terminated; NULL when unreadable */

@@ -78,7 +78,7 @@ who = sys.argv[1]
 for line in sys.stdin:
     m = json.loads(line)
     lag = time.time() * 1000 - m["ts"]
-    nick, text = m["nick"], m["text"]
+    nick, text = m["name"], m["text"]
     print(f"  [{who:>5} sees] {nick}: {text}  ({lag:.0f} ms after it was signed)", flush=True)
 ' "$who" &
   PIDS+=($!)

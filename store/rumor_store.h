@@ -137,6 +137,11 @@ int rumor_store_admit(rumor_txn_t *t, const uint8_t domain[RUMOR_ID_BYTES],
                       const uint8_t pk[RUMOR_ID_BYTES]);
 bool rumor_store_admitted(rumor_txn_t *t, const uint8_t domain[RUMOR_ID_BYTES],
                           const uint8_t pk[RUMOR_ID_BYTES]);
+/* Marks `pk` as having lost a right in some fold of the domain (monotone; see gossip/fold.c). */
+int rumor_store_mark_loser(rumor_txn_t *t, const uint8_t domain[RUMOR_ID_BYTES],
+                           const uint8_t pk[RUMOR_ID_BYTES]);
+bool rumor_store_is_loser(rumor_txn_t *t, const uint8_t domain[RUMOR_ID_BYTES],
+                          const uint8_t pk[RUMOR_ID_BYTES]);
 
 /* ---- heads: the key domain's events that no stored event names as a parent ---- */
 /* Forgets the domain's heads (before a rebuild). */

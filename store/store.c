@@ -29,9 +29,9 @@
     X(peers, 0)     /* public key -> "host:port" */                                                \
     X(outbox, 0)    /* event id -> "" : own events not yet handed to a peer */                     \
     X(invites, 0)   /* BLAKE2b(token) -> room | role | expiry ms */                                \
-    X(dlog, 0)      /* key domain | lamport | id -> "" : the domain's set (schema 3) */              \
+    X(dlog, 0)      /* key domain | lamport | id -> "" : the domain's set (schema 3) */            \
     X(clog, 0)      /* key domain | lamport | id -> type : its control events (schema 4) */        \
-    X(admitted, 0)  /* key domain | public key -> "" : admissions, monotone (schema 4) */           \
+    X(admitted, 0)  /* key domain | public key -> "" : admissions, monotone (schema 4) */          \
     X(mhist, 0)     /* key domain | public key | lamport | id -> role : the fold's history */      \
     X(contacts, 0)  /* public key -> petname (schema 4) */
 
@@ -1230,7 +1230,23 @@ int rumor_store_admit(rumor_txn_t *t, const uint8_t domain[ID], const uint8_t pk
 {
     uint8_t k[2 * ID];
     pair_key(k, domain, pk);
-    return put(t, t->s->admitted, k, sizeof k, "", 0, 0);
+    int rc = put(t, t->s->admitted, k, sizeof k, "", 0, MDB_NOOVERWRITE);
+    return rc == RUMOR_ERR_EXISTS ? RUMOR_OK : rc; /* keep the loser mark */
+}
+
+int rumor_store_mark_loser(rumor_txn_t *t, const uint8_t domain[ID], const uint8_t pk[ID])
+{
+    uint8_t k[2 * ID];
+    pair_key(k, domain, pk);
+    return put(t, t->s->admitted, k, sizeof k, "L", 1, 0);
+}
+
+bool rumor_store_is_loser(rumor_txn_t *t, const uint8_t domain[ID], const uint8_t pk[ID])
+{
+    uint8_t k[2 * ID];
+    MDB_val v;
+    pair_key(k, domain, pk);
+    return get(t, t->s->admitted, k, sizeof k, &v) == RUMOR_OK && v.mv_size == 1;
 }
 
 bool rumor_store_admitted(rumor_txn_t *t, const uint8_t domain[ID], const uint8_t pk[ID])

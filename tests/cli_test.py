@@ -235,7 +235,7 @@ def test_room_tree_and_paths(root):
     assert paths == ["lan", "lan/dev", "lan/general", "lan/general/deep", "work"], paths
     info = json.loads(h.run("room", "info", "lan/general", "--json")[0])
     assert info["id"] == gen and info["path"] == "lan/general" and info["private"] is False
-    assert info["members_list"][0]["role"] == "admin"
+    assert info["members_list"][0]["role"] == "owner"
     # By id prefix, as by path.
     info2 = json.loads(h.run("room", "info", gen[:8], "--json")[0])
     assert info2["id"] == gen
@@ -265,11 +265,15 @@ def test_room_edits(root):
     expect_unchanged(h, "room", "move", "lan/teams/main", "work", contains="cannot move")
     expect_unchanged(h, "room", "move", "lan/teams/main", "/", contains="cannot move")
     expect_unchanged(h, "room", "move", "work", "lan", contains="cannot move")
-    # A private room is its own domain: it may go anywhere, the top level included.
+    # A private room is its own domain: it moves within the tree it was made in, or to the
+    # top level, never into another tree (PROTOCOL.md 7.3: no cycles across key domains).
     h.run("room", "create", "lan/secret", "--private")
-    h.run("room", "move", "lan/secret", "work")
-    h.run("room", "move", "work/secret", "/")
+    h.run("room", "move", "lan/secret", "lan/teams")
+    expect_unchanged(h, "room", "move", "lan/teams/secret", "work", contains="cannot move")
+    h.run("room", "move", "lan/teams/secret", "/")
     assert json.loads(h.run("room", "info", "secret", "--json")[0])["depth"] == 0
+    h.run("room", "move", "secret", "lan")
+    assert json.loads(h.run("room", "info", "lan/secret", "--json")[0])["depth"] == 1
     # A room cannot move inside itself.
     h.run("room", "create", "lan/teams/main/inner")
     expect_unchanged(h, "room", "move", "lan/teams", "lan/teams/main/inner", contains="cannot move")
@@ -326,8 +330,8 @@ def test_tampered_event_is_detected(root):
     room = h.run("room", "create", "lan")[0].strip()
     h.run("send", "lan", "original text that will be altered")
     author = json.loads(h.run("id", "--json")[0])["id"]
-    # The stored event begins version 1, type MESSAGE (2), room, author: flip a byte of its box.
-    marker = bytes([1, 2]) + bytes.fromhex(room) + bytes.fromhex(author)
+    # The stored event begins version 2, type MESSAGE (2), room, author: flip a byte of its box.
+    marker = bytes([2, 2]) + bytes.fromhex(room) + bytes.fromhex(author)
     data_path = os.path.join(h.path, "store", "data.mdb")
     with open(data_path, "rb") as fh:
         data = fh.read()
@@ -351,8 +355,8 @@ def test_tampered_room_event_is_detected(root):
     h.run("room", "create", "lan")
     h.run("send", "lan", "hello")
     author = json.loads(h.run("id", "--json")[0])["id"]
-    # Version 1, type ROOM_CREATE (1), an all-zero room (top level), the author: flip a box byte.
-    marker = bytes([1, 1]) + bytes(32) + bytes.fromhex(author)
+    # Version 2, type ROOM_CREATE (1), an all-zero room (top level), the author: flip a box byte.
+    marker = bytes([2, 1]) + bytes(32) + bytes.fromhex(author)
     data_path = os.path.join(h.path, "store", "data.mdb")
     with open(data_path, "rb") as fh:
         data = fh.read()
@@ -540,7 +544,7 @@ def test_newer_schema_is_refused(root):
     h.init()
     h.run("room", "create", "lan")
     data_path = os.path.join(h.path, "store", "data.mdb")
-    n = patch_file(data_path, b"schema\x00\x00\x00\x03", b"schema\x00\x00\x00\x63")  # schema 3
+    n = patch_file(data_path, b"schema\x00\x00\x00\x04", b"schema\x00\x00\x00\x63")  # schema 4
     assert n >= 1, "schema record not found"
     for args in (["status"], ["room", "list"], ["send", "lan", "x"], ["log", "lan"]):
         expect_unchanged(h, *args, contains="newer rumor")
@@ -584,6 +588,157 @@ def test_export_import(root):
     assert not os.path.exists(h3.path)
     # Import over an existing identity is refused.
     expect_unchanged(h2, "id", "import", backup, contains="already holds an identity")
+
+
+# ---- backups: identity, room keys and contacts (PROTOCOL.md 5.4) ----------------------
+
+
+def open_backup(path, passphrase=PASS):
+    """Opens a backup with libsodium (ctypes), independently of rumor: (public key, payload)."""
+    import ctypes
+    import ctypes.util
+    lib = ctypes.util.find_library("sodium")
+    assert lib, "libsodium (a build dependency) not found by ctypes"
+    so = ctypes.CDLL(lib)
+    assert so.sodium_init() >= 0
+    with open(path, "rb") as fh:
+        data = fh.read()
+    assert data[:9] == b"RUMORBAK\x01", data[:9]
+    hdr, ct = data[:97], data[97:]
+    ops, mem = int.from_bytes(hdr[41:49], "big"), int.from_bytes(hdr[49:57], "big")
+    key = ctypes.create_string_buffer(32)
+    pw = passphrase.encode()
+    assert so.crypto_pwhash(key, ctypes.c_ulonglong(32), pw, ctypes.c_ulonglong(len(pw)),
+                            hdr[57:73], ctypes.c_ulonglong(ops), ctypes.c_size_t(mem),
+                            ctypes.c_int(2)) == 0  # crypto_pwhash_ALG_ARGON2ID13
+    pt = ctypes.create_string_buffer(len(ct) - 16)
+    pt_len = ctypes.c_ulonglong(0)
+    assert so.crypto_aead_xchacha20poly1305_ietf_decrypt(
+        pt, ctypes.byref(pt_len), None, ct, ctypes.c_ulonglong(len(ct)), hdr,
+        ctypes.c_ulonglong(97), hdr[73:97], key) == 0, "the backup does not decrypt"
+    return hdr[9:41], pt.raw[:pt_len.value]
+
+
+def parse_backup_payload(p):
+    """The payload of PROTOCOL.md 5.4: (seed, {room: [(epoch, key_id, key)]}, {pk: name})."""
+    seed, pos = p[:32], 32
+    n = int.from_bytes(p[pos:pos + 2], "big")
+    pos += 2
+    domains = {}
+    for _ in range(n):
+        room, nk = p[pos:pos + 32].hex(), int.from_bytes(p[pos + 32:pos + 34], "big")
+        pos += 34
+        keys = []
+        for _ in range(nk):
+            epoch, kid, key = int.from_bytes(p[pos:pos + 4], "big"), p[pos + 4:pos + 12], p[pos + 12:pos + 44]
+            assert hashlib.blake2b(b"rumor-key-id" + key, digest_size=32).digest()[:8] == kid
+            keys.append((epoch, kid, key))
+            pos += 44
+        domains[room] = keys
+    n = int.from_bytes(p[pos:pos + 2], "big")
+    pos += 2
+    contacts = {}
+    for _ in range(n):
+        pk, ln = p[pos:pos + 32].hex(), p[pos + 32]
+        contacts[pk] = p[pos + 33:pos + 33 + ln].decode()
+        pos += 33 + ln
+    assert pos == len(p), "trailing bytes in the payload"
+    return seed, domains, contacts
+
+
+def backup_home(root):
+    """alice with a room tree (a private sub-room too), a message and a contact; her backup."""
+    alice, bob = Home(root, "alice"), Home(root, "bob")
+    ident = alice.init()
+    bob.run("init", "--nick", "bob")
+    bob_id = json.loads(bob.run("id", "--json")[0])["id"]
+    lan = alice.run("room", "create", "lan")[0].strip()
+    alice.run("room", "create", "lan/general")
+    secret = alice.run("room", "create", "lan/secret", "--private")[0].strip()
+    alice.run("send", "lan/general", "before the backup")
+    alice.run("contact", "add", bob_id, "bobby")
+    backup = os.path.join(root, "alice.backup")
+    alice.run("id", "export", backup)
+    return alice, ident, bob_id, {lan, secret}, backup
+
+
+def test_backup_round_trip(root):
+    alice, ident, bob_id, domains, backup = backup_home(root)
+    assert stat.S_IMODE(os.stat(backup).st_mode) == 0o600
+    pk, payload = open_backup(backup)
+    assert pk.hex() == ident
+    seed, keys, contacts = parse_backup_payload(payload)
+    # Both key domains (the top room and the private sub-room), one key each; the shared
+    # sub-room uses its parent's. The contact comes along.
+    assert set(keys) == domains and all(len(k) == 1 for k in keys.values()), keys
+    assert contacts == {bob_id: "bobby"}, contacts
+    with open(backup, "rb") as fh:
+        raw = fh.read()
+    assert seed not in raw and all(k[0][2] not in raw for k in keys.values()), "secret in clear"
+    # Two exports of the same home differ (fresh salt and nonce) and hold the same payload.
+    again = os.path.join(root, "again.backup")
+    alice.run("id", "export", again)
+    with open(again, "rb") as fh:
+        assert fh.read()[57:97] != raw[57:97]
+    assert open_backup(again)[1] == payload
+
+    h = Home(root, "restored")
+    out, _ = h.run("id", "import", backup)
+    assert out.strip() == ident
+    assert json.loads(h.run("id", "--json")[0])["id"] == ident
+    # Contacts come back at once; rooms only when a member's node is met.
+    j = json.loads(h.run("contact", "list", "--json")[0])
+    assert [(c["id"], c["name"]) for c in j["contacts"]] == [(bob_id, "bobby")], j
+    assert json.loads(h.run("room", "list", "--json")[0]) == {"rooms": []}
+    out, _ = h.run("room", "list")
+    assert "no rooms" in out, out
+    # The keys are in the new store, sealed at rest under the new store key: a backup of the
+    # restored home holds exactly what the first one did.
+    with open(os.path.join(h.path, "store", "data.mdb"), "rb") as fh:
+        store = fh.read()
+    assert all(k[0][2] not in store for k in keys.values()) and seed not in store
+    rb = os.path.join(root, "restored.backup")
+    h.run("id", "export", rb)
+    assert open_backup(rb)[1] == payload
+    # The restored identity signs: a message to a room it does not hold yet is refused plainly.
+    expect_unchanged(h, "send", "lan/general", "x", contains="no room 'lan/general'")
+
+
+def test_backup_bad_files(root):
+    _, ident, _, _, backup = backup_home(root)
+    with open(backup, "rb") as fh:
+        good = fh.read()
+    cases = {
+        "truncated": (good[:-1], "wrong passphrase for"),  # the tag no longer matches
+        "cut in the header": (good[:60], "is not a rumor identity backup"),
+        "empty": (b"", "is not a rumor identity backup"),
+        "tampered ciphertext": (good[:150] + bytes([good[150] ^ 1]) + good[151:],
+                                "wrong passphrase for"),
+        "tampered key": (good[:20] + bytes([good[20] ^ 1]) + good[21:], "wrong passphrase for"),
+        "other version": (good[:8] + b"\x02" + good[9:], "is not a rumor identity backup"),
+        "costly argon2": (good[:41] + (1 << 40).to_bytes(8, "big") + good[49:],
+                          "is not a rumor identity backup"),
+        "too large": (good + b"\0" * (4 << 20), "is not a rumor identity backup"),
+        "garbage": (os.urandom(300), "is not a rumor identity backup"),
+    }
+    existing = Home(root, "existing")
+    os.mkdir(existing.path, 0o700)  # an empty home directory stays empty
+    for name, (data, msg) in cases.items():
+        path = os.path.join(root, name.replace(" ", "-"))
+        with open(path, "wb") as fh:
+            fh.write(data)
+        fresh = Home(root, "fresh")
+        _, err = fresh.run("id", "import", path, expect=1)
+        assert msg in err, (name, err)
+        assert not os.path.exists(fresh.path), f"{name}: a home was made"
+        expect_unchanged(existing, "id", "import", path, contains=msg)
+        assert os.listdir(existing.path) == [], name
+    # The right passphrase opens it; a wrong one says so.
+    _, err = Home(root, "wrong").run("id", "import", backup, env={"RUMOR_PASSPHRASE": "nope"},
+                                     expect=1)
+    assert "wrong passphrase for" in err, err
+    out, _ = existing.run("id", "import", backup)
+    assert out.strip() == ident
 
 
 def test_usage_and_help(root):
@@ -832,6 +987,179 @@ def test_chat_sends_typed_lines(root):
     finally:
         n.stop()
     h.run("chat", "lan", stdin="", expect=1)  # needs the running node
+
+
+# ---- contacts, PEER and display names ------------------------------------------------
+
+
+def key_of(home):
+    return json.loads(home.run("id", "--json")[0])["id"]
+
+
+def grind_peers(home, prefix, count):
+    """Remembers `count` bootstrap peers whose keys start with `prefix` (about half of the 32-byte
+    strings are valid keys; `peer add` refuses the others). Returns their keys."""
+    keys = []
+    while len(keys) < count:
+        key = prefix + os.urandom(32).hex()[len(prefix):]
+        _, err = home.run("peer", "add", f"{key}@127.0.0.1:9", expect=None)
+        if not err:
+            keys.append(key)
+    return keys
+
+
+def test_contacts_add_list_remove(root):
+    alice, bob, carol = Home(root, "alice"), Home(root, "bob"), Home(root, "carol")
+    alice.init()
+    bob.run("init", "--nick", "bob")
+    carol.run("init")  # no nick
+    b, c = key_of(bob), key_of(carol)
+    out, _ = alice.run("contact", "list")
+    assert "no contacts" in out, out
+    assert json.loads(alice.run("contact", "list", "--json")[0]) == {"contacts": []}
+    # By full key (known or not), and by a prefix of a known key (here a bootstrap peer).
+    assert alice.run("contact", "add", c, "carol")[0].strip() == c
+    expect_unchanged(alice, "contact", "add", b[:8], "bobby", contains=f"no one known as '{b[:8]}'")
+    alice.run("peer", "add", f"{b}@127.0.0.1:9")
+    assert alice.run("contact", "add", b[:8].upper(), "bobby")[0].strip() == b
+    j = json.loads(alice.run("contact", "list", "--json")[0])
+    got = {x["id"]: x for x in j["contacts"]}
+    assert set(got) == {b, c}, j
+    assert got[c]["name"] == "carol" and got[c]["verified"] is True and got[c]["nick"] == ""
+    assert got[b]["name"] == "bobby", got
+    out, _ = alice.run("contact", "list")
+    assert any(l.startswith("carol  " + c) for l in out.splitlines()), out
+    # Naming a key again renames it; the same name again is no change.
+    alice.run("contact", "add", b, "robert")
+    alice.run("contact", "add", b, "robert")
+    names = sorted(x["name"] for x in json.loads(alice.run("contact", "list", "--json")[0])["contacts"])
+    assert names == ["carol", "robert"], names
+    # A name is unique: the second key cannot take it, and nothing changes.
+    expect_unchanged(alice, "contact", "add", b, "carol", contains="already named 'carol'")
+    # Short hex is a name (prefixes have 8 or more characters).
+    alice.run("contact", "add", b, "cafe")
+    # Bad names: each refused with one line, the store unchanged.
+    for bad in ("", "x" * 65, "tab\tname", "bell\x07", "nel\u0085x", " lead", "trail ", "a~b",
+                "deadbeef", "DEADBEEF00", "0123456789abcdef", os.fsdecode(b"bad\xffutf8")):
+        expect_unchanged(alice, "contact", "add", b, bad, contains="invalid contact name")
+    alice.run("contact", "add", b, "y" * 64)
+    alice.run("contact", "add", b, "d\u00e9j\u00e0 vu 1234567")
+    # Bad keys: not hex, too short, unknown prefix, our own key.
+    for bad in ("robert", "abc", "zz" * 32, b[:7]):
+        expect_unchanged(alice, "contact", "add", bad, "z", contains="is not a public key")
+    expect_unchanged(alice, "contact", "add", "0123abcd", "z", contains="no one known as")
+    expect_unchanged(alice, "contact", "add", key_of(alice), "me", contains="that key is yours")
+    # Remove by name; an unknown name is an error that changes nothing.
+    assert alice.run("contact", "remove", "carol")[0].strip() == c
+    expect_unchanged(alice, "contact", "remove", "carol", contains="no contact named 'carol'")
+    expect_unchanged(alice, "contact", "remove", "nobody", contains="no contact named 'nobody'")
+    names = [x["name"] for x in json.loads(alice.run("contact", "list", "--json")[0])["contacts"]]
+    assert names == ["d\u00e9j\u00e0 vu 1234567"], names
+    # Usage errors.
+    alice.run("contact", "add", b, expect=2)
+    alice.run("contact", "remove", expect=2)
+    alice.run("contact", "frob", expect=2)
+    alice.run("contact", "list", "--bogus", expect=2)
+    out, _ = alice.run("contact", "--help")
+    assert out.startswith("usage: rumor contact add PUBKEY NAME"), out
+    assert "contact" in alice.run("help")[0]
+
+
+def test_contact_ambiguous_prefix(root):
+    h = Home(root)
+    h.init()
+    k1, k2 = grind_peers(h, "abcdef01", 2)
+    for args in (["contact", "add", "abcdef01", "x"], ["contact", "add", "abcdef01".upper(), "x"]):
+        expect_unchanged(h, *args, contains="is the prefix of more than one key")
+    # One more character than they share names one of them.
+    i = next(i for i in range(8, 64) if k1[i] != k2[i])
+    assert h.run("contact", "add", k1[:i + 1], "one")[0].strip() == k1
+    h.run("room", "create", "lan")
+    expect_unchanged(h, "room", "invite", "lan", "--member", "abcdef01",
+                     contains="is the prefix of more than one key")
+
+
+def test_room_invite_member_by_prefix_or_contact(root):
+    alice, bob, carol = Home(root, "alice"), Home(root, "bob"), Home(root, "carol")
+    alice.init()
+    bob.run("init", "--nick", "bob")
+    carol.run("init", "--nick", "carol")
+    b, c = key_of(bob), key_of(carol)
+    alice.run("room", "create", "lan")
+    expect_unchanged(alice, "room", "invite", "lan", "--member", b[:8], contains="no one known as")
+    expect_unchanged(alice, "room", "invite", "lan", "--member", "carol", contains="no one known as")
+    alice.run("peer", "add", f"{b}@127.0.0.1:9")
+    assert HEX64.match(alice.run("room", "invite", "lan", "--member", b[:8])[0].strip())
+    alice.run("contact", "add", c, "carrie")
+    assert HEX64.match(alice.run("room", "invite", "lan", "--member", "carrie", "--role", "admin")[0].strip())
+    expect_unchanged(alice, "room", "invite", "lan", "--member", "carrie", "--role", "admin",
+                     contains="already a member")
+    info = json.loads(alice.run("room", "info", "lan", "--json")[0])
+    members = {m["id"]: m for m in info["members_list"]}
+    assert members[c]["role"] == "admin" and members[c]["name"] == "carrie", members
+    assert members[c]["verified"] is True and members[c]["nick"] == ""  # no profile of carol here
+    assert members[b]["name"] == b[:8] and members[b]["verified"] is False, members
+    me = members[key_of(alice)]
+    assert me["name"] == "alice" and me["nick"] == "alice" and me["verified"] is True, me
+    out, _ = alice.run("room", "info", "lan")
+    assert f"{c}  admin   carrie" in out and f"{b}  member  {b[:8]}" in out, out
+
+
+def test_same_nick_never_looks_the_same(root):
+    """Two identities both called alice: ours shows as alice, the other as alice~PREFIX, and as
+    the contact name once we give it one (log text and JSON, room info, peers)."""
+    me, other = Home(root, "me"), Home(root, "other")
+    me.init("--no-passphrase")
+    other.init("--no-passphrase")
+    mine, theirs = key_of(me), key_of(other)
+    me.run("room", "create", "lan")
+    me.run("send", "lan", "from me")
+    a = Node(me)
+    b = Node(other, "--peer", f"{mine}@127.0.0.1:{a.port}")
+    try:
+        code = me.run("room", "invite", "lan")[0].strip()
+        other.run("room", "join", code)
+        other.run("send", "lan", "from the other")
+        import time
+        deadline = time.time() + 30
+        while True:
+            lines = [json.loads(l) for l in me.run("log", "lan", "--json")[0].splitlines()]
+            if len(lines) == 2 or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        assert [l["text"] for l in lines] == ["from me", "from the other"], lines
+        assert lines[0]["author"] == mine and lines[1]["author"] == theirs
+        assert lines[0]["nick"] == lines[1]["nick"] == "alice", lines
+        assert lines[0]["name"] == "alice" and lines[0]["verified"] is True, lines[0]
+        assert lines[1]["name"] == f"alice~{theirs[:8]}" and lines[1]["verified"] is False, lines[1]
+        out, _ = me.run("log", "lan")
+        who = [l.split("] ", 1)[1].split(": ", 1)[0] for l in out.splitlines()]
+        assert who == ["alice", f"alice~{theirs[:8]}"], out
+        # The other side sees the same from its own point of view.
+        out, _ = other.run("log", "lan")
+        who = [l.split("] ", 1)[1].split(": ", 1)[0] for l in out.splitlines()]
+        assert who == [f"alice~{mine[:8]}", "alice"], out
+        peers = json.loads(me.run("peers", "--json")[0])
+        p = next(p for p in peers if p["id"] == theirs)
+        assert p["name"] == f"alice~{theirs[:8]}" and p["verified"] is False and p["nick"] == "alice", p
+        # A contact, added while the node runs, by a prefix of a key known from its profile.
+        me.run("contact", "add", theirs[:10], "alice2")
+        lines = [json.loads(l) for l in me.run("log", "lan", "--json")[0].splitlines()]
+        assert lines[1]["name"] == "alice2" and lines[1]["verified"] is True, lines[1]
+        assert lines[1]["nick"] == "alice", lines[1]
+        out, _ = me.run("log", "lan")
+        assert out.splitlines()[1].split("] ", 1)[1] == "alice2: from the other", out
+        assert "alice2" in me.run("peers")[0]
+        info = json.loads(me.run("room", "info", "lan", "--json")[0])
+        names = sorted(m["name"] for m in info["members_list"])
+        assert names == ["alice", "alice2"], info
+        # Forgotten, they are an unverified nick again.
+        me.run("contact", "remove", "alice2")
+        lines = [json.loads(l) for l in me.run("log", "lan", "--json")[0].splitlines()]
+        assert lines[1]["name"] == f"alice~{theirs[:8]}", lines[1]
+    finally:
+        b.stop()
+        a.stop()
 
 
 def main():

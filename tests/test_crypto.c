@@ -444,7 +444,7 @@ static void test_box(void)
     memset(room, 0x11, ID);
     memset(author, 0x22, ID);
     rumor_event_ad(ad, RUMOR_EV_MESSAGE, room, author);
-    CHECK_EQ_INT(ad[0], RUMOR_EVENT_VERSION);
+    CHECK_EQ_INT(ad[0], RUMOR_BOX_AD_VERSION); /* the box format, for both event versions */
     CHECK_EQ_INT(ad[1], RUMOR_EV_MESSAGE);
     CHECK_EQ_MEM(ad + 2, room, ID);
     CHECK_EQ_MEM(ad + 2 + ID, author, ID);
@@ -661,13 +661,14 @@ static size_t fake_box(uint8_t *out, size_t pt_len)
 
 static void test_event_known_answer(void)
 {
-    /* The vector: fixed seed, room 11..11, lamport 7, ts 1700000000000, two parents given
-     * out of order, a 53-byte body (3*i); id and signature pinned from OpenSSL + hashlib. */
+    /* The vector: a version-2 message, fixed seed, room 11..11, lamport 7, ts 1700000000000,
+     * two parents given out of order, a 53-byte body (3*i); id and signature pinned from
+     * Python's hashlib and the cryptography package (OpenSSL). */
     static const char want_id_hex[] =
-        "51a9810063175e40bce19a5ab81a2f0449e030c46a967192f4beb5036e219354";
+        "fd8b7a984d868c8d80fb9fabbbdc00f0f4ff4b84f4d7dc9edd5f27c4ad59d398";
     static const char want_sig_hex[] =
-        "dacd0b4a6868054e6518158435ed6c547659bb4d418492e4d530eb79d8560ab3"
-        "c0ead950e9a57957b6d081a6c144f0b78c1fa6184e95aa423d1534b9800e3601";
+        "2c4240b89ff7df43805ed5bf0c5ccf96bcaa64fcdc3b8f6cdd6b57353f6a9ef8"
+        "f4c04e15b216a95b730e7a9e95f682922a9ce49381b5bf1ad7ca82f18bd9bb08";
     uint8_t seed[RUMOR_SEED_BYTES], pk[ID], sk[crypto_sign_SECRETKEYBYTES];
     kat_seed(seed);
     crypto_sign_seed_keypair(pk, sk, seed);
@@ -697,7 +698,7 @@ static void test_event_known_answer(void)
     CHECK_EQ_INT(len, 268); /* 83 + 2*32 + 4 + 53 + 64 */
 
     uint8_t want[512], want_hash[ID], want_sig[RUMOR_SIG_BYTES], pinned[ID];
-    size_t signed_len = layout(want, 1, RUMOR_EV_MESSAGE, room, pk, 7, 1700000000000ull, 2, sorted,
+    size_t signed_len = layout(want, 2, RUMOR_EV_MESSAGE, room, pk, 7, 1700000000000ull, 2, sorted,
                                body, sizeof body);
     CHECK_EQ_INT(signed_len, len - RUMOR_SIG_BYTES);
     CHECK_EQ_MEM(out, want, signed_len);
@@ -848,7 +849,8 @@ done:
     CHECK_EQ_STR(rumor_event_type_name(RUMOR_EV_MESSAGE), "message");
     CHECK_EQ_STR(rumor_event_type_name(RUMOR_EV_KEY_EPOCH), "key_epoch");
     CHECK_EQ_STR(rumor_event_type_name(0), "unknown");
-    CHECK_EQ_STR(rumor_event_type_name(10), "unknown");
+    CHECK_EQ_STR(rumor_event_type_name(RUMOR_EV_MEMBER_ROLE), "member_role");
+    CHECK_EQ_STR(rumor_event_type_name(11), "unknown");
     rumor_identity_destroy(&id);
 }
 
@@ -983,9 +985,9 @@ static void test_event_decode_rejects_envelopes(void)
     bad[len] = 0;
     CHECK_EQ_INT(rumor_event_decode(bad, len + 1, &ev), RUMOR_ERR_MALFORMED);
 
-    /* Other versions. */
+    /* Other versions (1 and 2 are read). */
     memcpy(bad, out, len);
-    bad[0] = 2;
+    bad[0] = 3;
     CHECK_EQ_INT(rumor_event_decode(bad, len, &ev), RUMOR_ERR_MALFORMED);
     bad[0] = 0;
     CHECK_EQ_INT(rumor_event_decode(bad, len, &ev), RUMOR_ERR_MALFORMED);

@@ -120,7 +120,7 @@ static void test_open_creates_schema(void)
     fixture_t f;
     fx_open(&f);
     CHECK_EQ_INT(rumor_store_schema(f.s), RUMOR_STORE_SCHEMA);
-    CHECK_EQ_INT(RUMOR_STORE_SCHEMA, 3);
+    CHECK_EQ_INT(RUMOR_STORE_SCHEMA, 4);
     CHECK_EQ_INT(rumor_store_map_size(f.s), RUMOR_STORE_MAP_INITIAL);
     rumor_txn_t *t = rd(f.s);
     uint8_t v[8];
@@ -402,12 +402,14 @@ static void check_dlog(rumor_store_t *s, char domain, const mig_entry_t *want, s
 
 static void check_migrated(rumor_store_t *s)
 {
-    CHECK_EQ_INT(rumor_store_schema(s), 3);
+    CHECK_EQ_INT(rumor_store_schema(s), 4);
     uint8_t v[8];
     size_t n = 0;
     rumor_txn_t *t = rd(s);
     CHECK_EQ_INT(rumor_store_meta_get(t, "schema", v, sizeof v, &n), RUMOR_OK);
-    CHECK(n == 4 && rumor_get_u32(v) == 3);
+    CHECK(n == 4 && rumor_get_u32(v) == 4);
+    /* 3 -> 4 leaves the derived state to gossip's rebuild (PROTOCOL.md 7.6). */
+    CHECK(rumor_store_rebuild_needed(t));
     rumor_store_read_end(&t);
     size_t nr = sizeof MIG_DLOG_R / sizeof MIG_DLOG_R[0];
     size_t np = sizeof MIG_DLOG_P / sizeof MIG_DLOG_P[0];
@@ -506,7 +508,7 @@ static void test_migrate_grows_the_map(void)
     stamp_schema2(dir);
     CHECK_EQ_INT(rumor_store_open(dir, &opt, &s), RUMOR_OK);
     if (!s) return;
-    CHECK_EQ_INT(rumor_store_schema(s), 3);
+    CHECK_EQ_INT(rumor_store_schema(s), 4);
     CHECK(rumor_store_map_size(s) > before);
     uint8_t room[ID], zero[ID] = {0};
     memset(room, 0x42, ID);

@@ -539,7 +539,8 @@ static void check_round_trip(const uint8_t *buf, size_t len, const rumor_event_t
 {
     const rumor_identity_t *author = identity_for(ev->author);
     if (!author) return;
-    rumor_event_draft_t d = {.type = ev->type,
+    rumor_event_draft_t d = {.version = ev->version,
+                             .type = ev->type,
                              .lamport = ev->lamport,
                              .ts = ev->ts,
                              .n_parents = ev->n_parents,
