@@ -108,6 +108,9 @@ int cmd_peer(const cli_t *c, int argc, char **argv);
 int cmd_stats(const cli_t *c, int argc, char **argv);
 int cmd_chat(const cli_t *c, int argc, char **argv);
 int cmd_room_invite(const cli_t *c, int argc, char **argv);
+int cmd_room_kick(const cli_t *c, int argc, char **argv);
+int cmd_room_leave(const cli_t *c, int argc, char **argv);
+int cmd_room_role(const cli_t *c, int argc, char **argv);
 int cmd_room_join(const cli_t *c, int argc, char **argv);
 /* Prints the running node's status (JSON or text); RUMOR_ERR_NOT_FOUND when none runs. */
 int status_running(const cli_t *c, bool json);

@@ -669,10 +669,13 @@ static int cmd_room(const cli_t *c, int argc, char **argv)
         return cmd_room_edit(c, argc - 1, argv + 1, sub);
     if (strcmp(sub, "invite") == 0) return cmd_room_invite(c, argc - 1, argv + 1);
     if (strcmp(sub, "join") == 0) return cmd_room_join(c, argc - 1, argv + 1);
-    if (strcmp(sub, "leave") == 0 || strcmp(sub, "kick") == 0)
-        return cli_fail(1, "'room %s' is not in this build yet (it needs key rotation)", sub);
+    if (strcmp(sub, "kick") == 0) return cmd_room_kick(c, argc - 1, argv + 1);
+    if (strcmp(sub, "leave") == 0) return cmd_room_leave(c, argc - 1, argv + 1);
+    if (strcmp(sub, "role") == 0) return cmd_room_role(c, argc - 1, argv + 1);
     return cli_fail(EXIT_USAGE,
-                    "usage: rumor room create|list|info|move|rename|topic ...; see 'rumor help'");
+                    "usage: rumor room "
+                    "create|list|info|move|rename|topic|invite|join|kick|leave|role ...; "
+                    "see 'rumor help'");
 }
 
 /* ---- send and log --------------------------------------------------------- */
@@ -917,8 +920,10 @@ static const command_t commands[] = {
     {"room", cmd_room,
      "room create PATH [--private] [--topic TEXT] | list [--json] | info ROOM [--json]\n"
      "         | move ROOM PARENT|/ | rename ROOM NAME | topic ROOM TEXT\n"
-     "         | invite ROOM [--member PEER] [--role member|admin] | join CODE|ROOM",
-     "create rooms and sub-rooms, show the tree, edit it (admins), invite and join"},
+     "         | invite ROOM [--member PEER] [--role member|admin] | join CODE|ROOM\n"
+     "         | kick ROOM PEER | leave ROOM | role ROOM PEER admin|member",
+     "create rooms and sub-rooms, show the tree, edit it (admins), invite and join; remove "
+     "members or leave (the key rotates), change roles (owner > admin > member)"},
     {"send", cmd_send, "send ROOM TEXT|-",
      "post a message ('-' reads standard input); prints its id once stored"},
     {"log", cmd_log, "log ROOM [--limit N] [--follow] [--json]",

@@ -705,3 +705,83 @@ out:
     rumor_node_close(&n);
     return rc;
 }
+
+/* `room kick ROOM PEER`, `room leave ROOM` and `room role ROOM PEER admin|member`. */
+static int member_change(const cli_t *c, const char *room_arg, const char *peer, uint8_t role,
+                         const char *what)
+{
+    rumor_node_t *n;
+    int rc = open_node(c, true, &n);
+    if (rc) return rc;
+    uint8_t room[ID], pk[ID], ids[2][ID];
+    size_t n_ids = 0;
+    bool leave = peer == NULL;
+    if ((rc = resolve_room(c, n, room_arg, room))) goto out;
+    if (leave)
+        memcpy(pk, rumor_node_id(n), ID);
+    else if ((rc = resolve_peer(c, n, peer, pk)))
+        goto out;
+    if (!leave && !role && memcmp(pk, rumor_node_id(n), ID) == 0) {
+        rc =
+            cli_fail(1, "you cannot kick yourself; to leave '%s' use 'rumor room leave'", room_arg);
+        goto out;
+    }
+    rc = rumor_node_member_change(n, room, pk, role, ids, &n_ids);
+    if (rc == RUMOR_OK) {
+        for (size_t i = 0; i < n_ids; i++) print_id_line(ids[i]);
+    } else if (rc == RUMOR_ERR_NOT_FOUND && leave) {
+        rc = cli_fail(1, "you are not a member of '%s'", room_arg);
+    } else if (rc == RUMOR_ERR_NOT_FOUND) {
+        rc = cli_fail(1, "%s is not a member of '%s'", peer, room_arg);
+    } else if (rc == RUMOR_ERR_EXISTS) {
+        rc = cli_fail(1, "%s is already %s of '%s'", peer,
+                      role == RUMOR_ROLE_ADMIN ? "an admin" : "a member", room_arg);
+    } else if (rc == RUMOR_ERR_BUSY) {
+        rc = cli_fail(1,
+                      "you own '%s' and others still use it; the owner cannot leave a room "
+                      "with other members (kick them first)",
+                      room_arg);
+    } else if (rc == RUMOR_ERR_DENIED) {
+        rc = cli_fail(1,
+                      "you may not %s in '%s': only admins and the owner may, never against a "
+                      "higher rank (owner > admin > member)",
+                      what, room_arg);
+    } else {
+        rc = node_error(c, n, rc, what);
+    }
+out:
+    rumor_node_close(&n);
+    if (rc == 0) notify_node(c);
+    return rc;
+}
+
+int cmd_room_kick(const cli_t *c, int argc, char **argv)
+{
+    const char *usage = "rumor room kick ROOM PEER", *pos[2];
+    int np, rc = parse(argc, argv, NULL, pos, 2, 2, &np, usage);
+    if (rc) return rc;
+    return member_change(c, pos[0], pos[1], 0, "remove that member");
+}
+
+int cmd_room_leave(const cli_t *c, int argc, char **argv)
+{
+    const char *usage = "rumor room leave ROOM", *pos[1];
+    int np, rc = parse(argc, argv, NULL, pos, 1, 1, &np, usage);
+    if (rc) return rc;
+    return member_change(c, pos[0], NULL, 0, "leave");
+}
+
+int cmd_room_role(const cli_t *c, int argc, char **argv)
+{
+    const char *usage = "rumor room role ROOM PEER admin|member", *pos[3];
+    int np, rc = parse(argc, argv, NULL, pos, 3, 3, &np, usage);
+    if (rc) return rc;
+    uint8_t role;
+    if (strcmp(pos[2], "admin") == 0)
+        role = RUMOR_ROLE_ADMIN;
+    else if (strcmp(pos[2], "member") == 0)
+        role = RUMOR_ROLE_MEMBER;
+    else
+        return cli_fail(EXIT_USAGE, "the role is admin or member; usage: %s", usage);
+    return member_change(c, pos[0], pos[1], role, "change that member's role");
+}

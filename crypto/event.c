@@ -32,7 +32,9 @@ static int decode_body(rumor_event_t *ev)
         ev->box = rumor_take(&r, r.left);
         break;
     case RUMOR_EV_PROFILE:
-        if (!room_zero || ev->n_parents) return RUMOR_ERR_MALFORMED;
+        /* Version 1 only: its meaning never changed, so it has one encoding (PROTOCOL.md 7.2). */
+        if (!room_zero || ev->n_parents || ev->version != RUMOR_EVENT_VERSION_V1)
+            return RUMOR_ERR_MALFORMED;
         if (!(p = rumor_take(&r, 1))) return RUMOR_ERR_MALFORMED;
         ev->nick_len = p[0];
         if (ev->nick_len == 0 || ev->nick_len > RUMOR_NICK_MAX) return RUMOR_ERR_MALFORMED;

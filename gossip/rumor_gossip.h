@@ -119,6 +119,7 @@ typedef enum {
     RUMOR_WIRE_RECON = 15,
     RUMOR_WIRE_BATCH = 16,
     RUMOR_WIRE_CREDIT = 17,
+    RUMOR_WIRE_INVITED = 18, /* a membership waits for the receiver (PROTOCOL.md 9.2) */
 } rumor_wire_type_t;
 
 /* RECON range modes (PROTOCOL.md 12.2). */
@@ -163,12 +164,13 @@ typedef struct {
  * the type uses.
  */
 typedef struct {
-    uint8_t type;             /* rumor_wire_type_t */
-    const uint8_t *pk;        /* HELLO: sender's public key [32] */
-    uint16_t port;            /* HELLO: sender's listen port (0: none) */
-    uint8_t flags;            /* HELLO: bit 0 peer exchange */
-    uint64_t nonce;           /* PING, PONG */
-    const uint8_t *topic;     /* GRAFT, PRUNE, IHAVE: topic; JOIN, JOINED, SYNC, SYNC_END: room */
+    uint8_t type;      /* rumor_wire_type_t */
+    const uint8_t *pk; /* HELLO: sender's public key [32] */
+    uint16_t port;     /* HELLO: sender's listen port (0: none) */
+    uint8_t flags;     /* HELLO: bit 0 peer exchange */
+    uint64_t nonce;    /* PING, PONG */
+    const uint8_t
+        *topic; /* GRAFT, PRUNE, IHAVE, INVITED: topic; JOIN, JOINED, SYNC, SYNC_END: room */
     const uint8_t *ids;       /* SUB: topics; IHAVE, IWANT: event ids; n x 32 bytes */
     size_t n;                 /* count of ids, topics or peers */
     const uint8_t *event;     /* EVENT: the event bytes */

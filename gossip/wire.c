@@ -183,6 +183,7 @@ static int decode_body(rumor_reader_t *r, rumor_wire_frame_t *f)
         break;
     case RUMOR_WIRE_GRAFT:
     case RUMOR_WIRE_PRUNE:
+    case RUMOR_WIRE_INVITED:
         if (!(f->topic = rumor_take(r, ID))) return RUMOR_ERR_MALFORMED;
         break;
     case RUMOR_WIRE_EVENT:
@@ -309,7 +310,8 @@ static bool frame_valid(const rumor_wire_frame_t *f)
         return f->n <= RUMOR_WIRE_TOPICS_MAX && (f->n == 0 || f->ids) &&
                (f->n == 0 || ids_ascending(f->ids, f->n));
     case RUMOR_WIRE_GRAFT:
-    case RUMOR_WIRE_PRUNE: return f->topic != NULL;
+    case RUMOR_WIRE_PRUNE:
+    case RUMOR_WIRE_INVITED: return f->topic != NULL;
     case RUMOR_WIRE_EVENT: return f->event && f->event_len >= 1 && f->event_len <= RUMOR_EVENT_MAX;
     case RUMOR_WIRE_IHAVE:
         if (!f->topic) return false;
@@ -349,7 +351,8 @@ static void encode_body(writer_t *w, const rumor_wire_frame_t *f)
         put_bytes(w, f->ids, f->n * ID);
         break;
     case RUMOR_WIRE_GRAFT:
-    case RUMOR_WIRE_PRUNE: put_bytes(w, f->topic, ID); break;
+    case RUMOR_WIRE_PRUNE:
+    case RUMOR_WIRE_INVITED: put_bytes(w, f->topic, ID); break;
     case RUMOR_WIRE_EVENT: put_bytes(w, f->event, f->event_len); break;
     case RUMOR_WIRE_IHAVE:
     case RUMOR_WIRE_IWANT:

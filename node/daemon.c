@@ -48,6 +48,8 @@ enum { ZSOCK_ROUTER = 1, ZSOCK_DEALER, ZSOCK_ZAP };
 #define JOIN_TIMEOUT_MS 60000
 /* Rooms one join syncs at most (a key room and its shared sub-rooms). */
 #define JOIN_ROOMS_MAX 256
+/* Memberships told by peers (INVITED) and backups waiting for their events, at most. */
+#define INVITED_MAX 64
 
 const uint32_t rumor_latency_bounds_ms[RUMOR_LATENCY_BUCKETS - 1] = {1,   2,   5,   10,   20,  50,
                                                                      100, 200, 500, 1000, 5000};
@@ -1777,6 +1779,52 @@ static void on_iwant(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
     free(frame);
 }
 
+/*
+ * Tells a peer of the key domains our store says it is a member of but that its SUB lacks: a
+ * membership written for it (`room invite --member`) waits there (PROTOCOL.md 9.2, INVITED).
+ * Only members hear of a domain, so strangers learn nothing.
+ */
+static void send_invited(daemon_t *d, peer_t *p)
+{
+    rumor_txn_t *t;
+    if (!p->subs_known || rumor_store_read_begin(d->node->store, &t) < 0) return;
+    for (size_t i = 0; i < d->n_topics; i++) {
+        const uint8_t *id = d->topics[i].id;
+        uint8_t role;
+        if (rumor_is_zero(id, ID) || peer_subscribes(p, id)) continue;
+        if (rumor_store_member_get(t, id, p->pk, &role) != RUMOR_OK) continue;
+        rumor_wire_frame_t f = {.type = RUMOR_WIRE_INVITED, .topic = id};
+        if (send_frame(d, p, &f)) d->stats.invited_out++;
+    }
+    rumor_store_read_end(&t);
+}
+
+static int add_invited(rumor_txn_t *t, void *ctx)
+{
+    return rumor_node_restoring_add(t, ctx, INVITED_MAX);
+}
+
+/*
+ * A peer says a membership waits for us: fetch that domain like one restored from a backup,
+ * from whichever member we meet, until its events show we are a member (or never: the list
+ * is capped, and a false hint costs one refused reconciliation per peer).
+ */
+static void on_invited(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
+{
+    d->stats.invited_in++;
+    if (topic_find(d, f->topic) || rumor_is_zero(f->topic, ID)) return;
+    uint8_t topic[ID];
+    memcpy(topic, f->topic, ID);
+    int rc = rumor_store_write_as(d->node->store, RUMOR_STORE_BATCH, add_invited, topic);
+    if (rc == RUMOR_OK) {
+        char hex[9];
+        rumor_hex_encode(hex, topic, 4);
+        rumor_daemon_log(d, LOG_INFO, "peer %s: a membership of %s waits for us; fetching it",
+                         p->hex8, hex);
+        rumor_daemon_resubscribe(d);
+    }
+}
+
 static void on_sub(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
 {
     d->stats.sub_in++;
@@ -1797,7 +1845,9 @@ static void on_sub(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
             if (send_frame(d, p, &g)) d->stats.graft_out++;
         }
     }
+    p->subs_known = true;
     rumor_catchup_on_sub(d, p);
+    send_invited(d, p);
 }
 
 static void on_graft(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
@@ -1893,6 +1943,7 @@ static void on_frame(daemon_t *d, peer_t *p, int link, const uint8_t *buf, size_
     case RUMOR_WIRE_RECON:
     case RUMOR_WIRE_BATCH:
     case RUMOR_WIRE_CREDIT: rumor_catchup_on_frame(d, p, &f, len); break;
+    case RUMOR_WIRE_INVITED: on_invited(d, p, &f); break;
     default: misbehaved(d, p, "an unknown frame"); break;
     }
 }
@@ -2163,6 +2214,29 @@ static void join_timeouts(daemon_t *d)
     }
 }
 
+/*
+ * After someone left a key domain, the member that stays with the highest rank (then the
+ * smallest key) writes the rotation that shuts the leaver out (PROTOCOL.md 7.7). The outbox
+ * flush below gossips it.
+ */
+static void rotate_due(daemon_t *d)
+{
+    for (size_t i = 0; i < d->n_topics; i++) {
+        if (rumor_is_zero(d->topics[i].id, ID)) continue; /* the profile topic */
+        bool written = false;
+        uint8_t id[ID];
+        int rc = rumor_node_rotate_if_due(d->node, d->topics[i].id, &written, id);
+        if (rc < 0) {
+            rumor_daemon_log(d, LOG_WARN, "key rotation failed: %s", rumor_strerror(rc));
+        } else if (written) {
+            d->stats.rotations++;
+            char hex[9];
+            rumor_hex_encode(hex, d->topics[i].id, 4);
+            rumor_daemon_log(d, LOG_INFO, "room %s: a member left; rotated its key", hex);
+        }
+    }
+}
+
 static void on_heartbeat(uv_timer_t *h)
 {
     daemon_t *d = h->data;
@@ -2223,8 +2297,12 @@ static void on_heartbeat(uv_timer_t *h)
     mcache_shift(d->mcache);
     if (d->heartbeats % 10 == 0)
         for (peer_t *p = d->peers; p; p = p->next)
-            if (rumor_daemon_peer_ready(p)) send_px(d, p);
+            if (rumor_daemon_peer_ready(p)) {
+                send_px(d, p);
+                send_invited(d, p); /* memberships written since it connected */
+            }
     dial_some(d);
+    rotate_due(d);
     rumor_txn_t *t;
     uint64_t pending = 0;
     if (rumor_store_read_begin(d->node->store, &t) == RUMOR_OK) {

@@ -52,6 +52,9 @@
     X(peers_out)             /* PEERS frames sent */                                               \
     X(join_in)               /* JOIN requests answered */                                          \
     X(members_added)         /* MEMBER_ADD authored for joiners */                                 \
+    X(rotations)             /* KEY_EPOCH authored after a member left */                          \
+    X(invited_out)           /* INVITED frames sent: a membership waits for the peer */            \
+    X(invited_in)            /* INVITED frames received */                                         \
     X(sync_in)               /* SYNC requests answered */                                          \
     X(sync_out)              /* SYNC requests sent */                                              \
     X(sync_events_out)       /* events sent in answer to SYNC */                                   \
@@ -148,6 +151,7 @@ struct peer {
     uint64_t ping_nonce, ping_sent_us; /* the outstanding PING */
     uint8_t *subs;                     /* its topics, sorted (n_subs x 32) */
     size_t n_subs;
+    bool subs_known;             /* it sent a SUB (its subscriptions are known) */
     bool px;                     /* takes part in peer exchange */
     double tokens;               /* rate limit bucket */
     uint64_t tokens_ms;          /* last refill */

@@ -205,3 +205,228 @@ uint8_t rumor_node_invite_redeem(rumor_node_t *n, const uint8_t room[ID], const 
     if (*added) memcpy(id_out, r.id, ID);
     return rc == RUMOR_OK || r.status == RUMOR_JOIN_UNKNOWN ? r.status : RUMOR_JOIN_FAILED;
 }
+
+/* ---- removal, roles and key rotation (PROTOCOL.md 7.4, 7.7) ------------------------- */
+
+typedef struct {
+    rumor_txn_t *t;
+    uint8_t *body;      /* KEY_EPOCH body being filled */
+    const uint8_t *key; /* the new key */
+    size_t n;
+    int rc;
+} seal_all_t;
+
+static int seal_step(void *ctx, const uint8_t pk[ID], uint8_t role)
+{
+    (void)role;
+    seal_all_t *s = ctx;
+    if (s->n >= RUMOR_MAX_MEMBERS) return s->rc = RUMOR_ERR_TOO_BIG;
+    uint8_t *e = s->body + RUMOR_KEY_EPOCH_FIXED + s->n * RUMOR_EPOCH_ENTRY_BYTES;
+    memcpy(e, pk, ID);
+    int rc = rumor_seal_to(e + ID, pk, s->key, RUMOR_ROOM_KEY_BYTES);
+    if (rc < 0) return s->rc = rc;
+    s->n++;
+    return 0;
+}
+
+int rumor_node_rotate_in(rumor_txn_t *t, rumor_node_t *n, const uint8_t domain[ID],
+                         uint8_t id_out[ID])
+{
+    rumor_store_room_t r;
+    int rc = rumor_store_room_get(t, domain, &r);
+    if (rc < 0) return rc;
+    uint8_t *body = malloc(RUMOR_KEY_EPOCH_FIXED + RUMOR_MAX_MEMBERS * RUMOR_EPOCH_ENTRY_BYTES);
+    uint8_t *key = rumor_secret_alloc(RUMOR_ROOM_KEY_BYTES);
+    if (!body || !key) {
+        rc = RUMOR_ERR_NOMEM;
+        goto out;
+    }
+    rumor_room_key_generate(key);
+    seal_all_t s = {t, body, key, 0, RUMOR_OK};
+    rc = rumor_store_member_each(t, domain, seal_step, &s);
+    if (rc == RUMOR_OK) rc = s.rc;
+    if (rc < 0) goto out;
+    rumor_put_u32(body, r.epoch + 1);
+    rumor_put_u16(body + 4, (uint16_t)s.n);
+    rumor_room_key_id(body + 6, key);
+    post_t p = {.n = n,
+                .type = RUMOR_EV_KEY_EPOCH,
+                .plain = body,
+                .plain_len = RUMOR_KEY_EPOCH_FIXED + s.n * RUMOR_EPOCH_ENTRY_BYTES};
+    memcpy(p.room, domain, ID);
+    if ((rc = rumor_node_post_in(t, &p)) < 0) goto out;
+    /* The fold must have taken it: the new epoch is announced. */
+    if (!rumor_store_epoch_announced(t, domain, r.epoch + 1, body + 6)) {
+        rc = RUMOR_ERR_DENIED;
+        goto out;
+    }
+    if (id_out) memcpy(id_out, p.id, ID);
+out:
+    free(body);
+    rumor_secret_free(key);
+    return rc;
+}
+
+typedef struct {
+    rumor_node_t *n;
+    const uint8_t *room, *member;
+    uint8_t role;       /* MEMBER_ROLE: the new role; 0 for a removal */
+    uint8_t ids[2][ID]; /* the events written */
+    size_t n_ids;
+} change_t;
+
+static int change_fn(rumor_txn_t *t, void *ctx)
+{
+    change_t *c = ctx;
+    rumor_node_t *n = c->n;
+    uint8_t domain[ID];
+    if (!n->id) return RUMOR_ERR_PASSPHRASE;
+    int rc = rumor_gossip_key_domain(t, c->room, domain);
+    if (rc < 0) return rc;
+    uint8_t mine = rumor_gossip_role(t, domain, n->pk);
+    uint8_t theirs = rumor_gossip_role(t, domain, c->member);
+    bool self = memcmp(c->member, n->pk, ID) == 0;
+    if (!mine) return RUMOR_ERR_DENIED;
+    if (!theirs) return RUMOR_ERR_NOT_FOUND;
+    uint8_t body[ID + 1];
+    memcpy(body, c->member, ID);
+    post_t p = {.n = n, .plain = body};
+    memcpy(p.room, domain, ID);
+    if (c->role) {
+        if (theirs == c->role) return RUMOR_ERR_EXISTS;
+        body[ID] = c->role;
+        p.type = RUMOR_EV_MEMBER_ROLE;
+        p.plain_len = ID + 1;
+    } else {
+        /* The owner does not leave a room others still use (PROTOCOL.md 7.5). */
+        if (self && theirs == RUMOR_ROLE_OWNER && rumor_store_member_count(t, domain) > 1)
+            return RUMOR_ERR_BUSY;
+        p.type = RUMOR_EV_MEMBER_REMOVE;
+        p.plain_len = ID;
+    }
+    if ((rc = rumor_node_post_in(t, &p)) < 0) return rc;
+    memcpy(c->ids[c->n_ids++], p.id, ID);
+    /* Refused by the fold (rank): roll the transaction back and say so. */
+    if (rumor_gossip_role(t, domain, c->member) != c->role) return RUMOR_ERR_DENIED;
+    /* A kick rotates the key in the same transaction; after a leave, those who stay do. */
+    if (!c->role && !self && rumor_store_member_count(t, domain) > 0) {
+        if ((rc = rumor_node_rotate_in(t, n, domain, c->ids[c->n_ids])) < 0) return rc;
+        c->n_ids++;
+    }
+    return RUMOR_OK;
+}
+
+int rumor_node_member_change(rumor_node_t *n, const uint8_t room[ID], const uint8_t member[ID],
+                             uint8_t role, uint8_t ids_out[2][ID], size_t *n_ids)
+{
+    if (role > RUMOR_ROLE_ADMIN) return RUMOR_ERR_INVALID;
+    change_t c = {n, room, member, role, {{0}}, 0};
+    int rc = rumor_store_write(n->store, change_fn, &c);
+    if (rc == RUMOR_OK && ids_out) memcpy(ids_out, c.ids, sizeof c.ids);
+    if (n_ids) *n_ids = rc == RUMOR_OK ? c.n_ids : 0;
+    return rc;
+}
+
+/* ---- rotation after someone left ---------------------------------------------------- */
+
+typedef struct {
+    rumor_txn_t *t;
+    const uint8_t *domain;
+    bool removal_last; /* the latest rights event is a removal: a rotation is due */
+    bool decided;
+} due_t;
+
+static int removal_step(void *ctx, uint64_t lamport, const uint8_t id[ID], uint8_t role)
+{
+    uint8_t *out = ctx;
+    (void)lamport;
+    if (role == 0 && memcmp(id, out, ID) == 0) out[ID] = 1;
+    return 0;
+}
+
+static int due_step(void *ctx, uint64_t lamport, const uint8_t id[ID], uint8_t type)
+{
+    (void)lamport;
+    due_t *d = ctx;
+    const uint8_t *b;
+    size_t len;
+    rumor_event_t ev;
+    if (type != RUMOR_EV_KEY_EPOCH && type != RUMOR_EV_MEMBER_REMOVE) return 0;
+    if (rumor_store_event_get(d->t, id, &b, &len) < 0 || rumor_event_decode(b, len, &ev) < 0)
+        return 0;
+    if (type == RUMOR_EV_KEY_EPOCH) {
+        if (!rumor_store_epoch_announced(d->t, d->domain, ev.epoch, ev.key_id)) return 0;
+        d->decided = true;
+        return 1; /* the newest rotation in effect came after every removal */
+    }
+    /* A removal in effect: the target's history holds it with role 0. */
+    uint8_t probe[ID + 1];
+    memcpy(probe, id, ID);
+    probe[ID] = 0;
+    rumor_store_mhist_each(d->t, d->domain, ev.target, removal_step, probe);
+    if (!probe[ID]) return 0;
+    d->removal_last = d->decided = true;
+    return 1;
+}
+
+typedef struct {
+    uint8_t best[ID];
+    uint8_t rank;
+    bool any;
+} rotator_t;
+
+static int rotator_step(void *ctx, const uint8_t pk[ID], uint8_t role)
+{
+    rotator_t *r = ctx;
+    if (!r->any || role > r->rank || (role == r->rank && memcmp(pk, r->best, ID) < 0)) {
+        memcpy(r->best, pk, ID);
+        r->rank = role;
+        r->any = true;
+    }
+    return 0;
+}
+
+bool rumor_node_rotation_due(rumor_txn_t *t, rumor_node_t *n, const uint8_t domain[ID])
+{
+    due_t d = {t, domain, false, false};
+    rumor_store_clog_each(t, domain, true, due_step, &d);
+    if (!d.removal_last) return false;
+    /* Those who stay rotate: the member of highest rank, then smallest key (PROTOCOL.md 7.7). */
+    rotator_t r = {{0}, 0, false};
+    rumor_store_member_each(t, domain, rotator_step, &r);
+    return r.any && memcmp(r.best, n->pk, ID) == 0;
+}
+
+typedef struct {
+    rumor_node_t *n;
+    const uint8_t *domain;
+    bool written;
+    uint8_t id[ID];
+} due_write_t;
+
+static int rotate_due_fn(rumor_txn_t *t, void *ctx)
+{
+    due_write_t *w = ctx;
+    if (!rumor_node_rotation_due(t, w->n, w->domain)) return RUMOR_OK;
+    int rc = rumor_node_rotate_in(t, w->n, w->domain, w->id);
+    w->written = rc == RUMOR_OK;
+    return rc;
+}
+
+int rumor_node_rotate_if_due(rumor_node_t *n, const uint8_t domain[ID], bool *written,
+                             uint8_t id_out[ID])
+{
+    due_write_t w = {n, domain, false, {0}};
+    *written = false;
+    if (!n->id) return RUMOR_OK;
+    rumor_txn_t *t;
+    int rc = rumor_store_read_begin(n->store, &t);
+    if (rc < 0) return rc;
+    bool due = rumor_node_rotation_due(t, n, domain);
+    rumor_store_read_end(&t);
+    if (!due) return RUMOR_OK;
+    rc = rumor_store_write(n->store, rotate_due_fn, &w);
+    *written = rc == RUMOR_OK && w.written;
+    if (*written) memcpy(id_out, w.id, ID);
+    return rc;
+}

@@ -43,6 +43,14 @@ int rumor_node_load_key(rumor_txn_t *t, rumor_node_t *n, const uint8_t key_id[RU
 int rumor_node_member_add_in(rumor_txn_t *t, rumor_node_t *n, const uint8_t room[RUMOR_ID_BYTES],
                              const uint8_t member[RUMOR_ID_BYTES], uint8_t role,
                              uint8_t id_out[RUMOR_ID_BYTES]);
+/* Writes a KEY_EPOCH of `domain`: a fresh key sealed to every current member. */
+int rumor_node_rotate_in(rumor_txn_t *t, rumor_node_t *n, const uint8_t domain[RUMOR_ID_BYTES],
+                         uint8_t id_out[RUMOR_ID_BYTES]);
+/*
+ * True when a removal took effect after the newest rotation of `domain` and
+ * this node is the one that rotates (PROTOCOL.md 7.7).
+ */
+bool rumor_node_rotation_due(rumor_txn_t *t, rumor_node_t *n, const uint8_t domain[RUMOR_ID_BYTES]);
 /*
  * Redeems an invite token for `joiner` (the key its link authenticated):
  * returns a RUMOR_JOIN_* status; *added tells whether a MEMBER_ADD (id_out)
@@ -70,6 +78,11 @@ int rumor_node_person_in(rumor_txn_t *t, rumor_node_t *n, const uint8_t pk[RUMOR
 /* Calls cb for each restoring domain in id order; a non-zero return stops and is returned. */
 int rumor_node_restoring_each(rumor_txn_t *t, rumor_store_id_fn cb, void *ctx);
 bool rumor_node_restoring_has(rumor_txn_t *t, const uint8_t domain[RUMOR_ID_BYTES]);
+/*
+ * Adds a domain to the list (a membership a peer told us of, PROTOCOL.md 9.2 INVITED), unless
+ * the list holds `max` already (RUMOR_ERR_TOO_BIG) or has it (RUMOR_ERR_EXISTS).
+ */
+int rumor_node_restoring_add(rumor_txn_t *t, const uint8_t domain[RUMOR_ID_BYTES], size_t max);
 /* Drops the domains that now have `self` as a member; *left (may be NULL) gets how many remain. */
 int rumor_node_restoring_settle(rumor_txn_t *t, const uint8_t self[RUMOR_ID_BYTES], size_t *left);
 

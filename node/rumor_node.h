@@ -207,6 +207,25 @@ int rumor_node_member_add(rumor_node_t *node, const uint8_t room[RUMOR_ID_BYTES]
                           const uint8_t member[RUMOR_ID_BYTES], uint8_t role,
                           uint8_t id_out[RUMOR_ID_BYTES]);
 /*
+ * Removes `member` from the key domain of `room` (role 0: `room kick`, or
+ * `room leave` when it is ourselves) or gives it `role` (`room role`), in one
+ * durable transaction. A kick also writes a KEY_EPOCH sealed to everyone who
+ * stays (PROTOCOL.md 7.7). ids_out gets the events written (*n_ids of them).
+ * RUMOR_ERR_NOT_FOUND: not a member; RUMOR_ERR_DENIED: the rules refuse it
+ * (rank); RUMOR_ERR_EXISTS: it has that role already; RUMOR_ERR_BUSY: the
+ * owner leaving a room others still use.
+ */
+int rumor_node_member_change(rumor_node_t *node, const uint8_t room[RUMOR_ID_BYTES],
+                             const uint8_t member[RUMOR_ID_BYTES], uint8_t role,
+                             uint8_t ids_out[2][RUMOR_ID_BYTES], size_t *n_ids);
+/*
+ * Writes the rotation that a removal made due, when this node is the one to
+ * write it (PROTOCOL.md 7.7). *written tells whether it did (id_out then set).
+ */
+int rumor_node_rotate_if_due(rumor_node_t *node, const uint8_t domain[RUMOR_ID_BYTES],
+                             bool *written, uint8_t id_out[RUMOR_ID_BYTES]);
+
+/*
  * Stores a single-use invite to the key domain of `room` and writes its code
  * (PROTOCOL.md 10.1) naming this node at host:port. Same rights as
  * rumor_node_member_add for a newcomer.

@@ -1450,6 +1450,94 @@ def test_partition_namespaces(root, cl):
 
 # ---- main --------------------------------------------------------------------
 
+def key_epoch(node, room="lan"):
+    return json.loads(node.run("room", "info", room, "--json", timeout=15))["key_epoch"]
+
+
+def test_invite_kick_leave(root, cl):
+    """Membership on real nodes (PROTOCOL.md 7): an invite by key reaches an invitee that never
+    meets the inviter; a kick rotates the key so the kicked member reads nothing after it and its
+    posts are refused; a leave makes the remaining owner rotate; a post written offline by a
+    member kicked meanwhile is hidden on every member node and on one that joins later.
+
+    Topology, peer exchange off: a - b - c, and d dials c and b (never a, the inviter).
+    """
+    cfg = {"peer_exchange": "false"}
+    a, b, c, d = (cl.node(x) for x in ("a", "b", "c", "d"))
+    a.start(config=cfg)
+    b.start(peers=[a], config=cfg)
+    c.start(peers=[b], config=cfg)
+    d.start(peers=[c, b], config=cfg)
+    for x, y in ((a, b), (b, c), (c, d), (b, d)):
+        wait_connected(x, y)
+    lan, _ = create_rooms(a)
+    b.join(a.invite())
+    c.join(a.invite())
+    # By key: a writes d's membership; d hears of it from c (a member), never from a.
+    a.run("room", "invite", "lan", "--member", d.id)
+    poll("d to fetch the room it was added to",
+         lambda: any(r["id"] == lan for r in json.loads(d.run("room", "list", "--json"))["rooms"]),
+         timeout=45)
+    assert d.run("room", "join", lan).strip() == lan
+    assert d.stats()["invited_in"] >= 1 and a.id not in d.peer_ids()
+    for x in (a, b, c, d):
+        x.send(f"hello from {x.name}")
+    everyone = [f"hello from {x.name}" for x in (a, b, c, d)]
+    wait_texts([a, b, c, d], everyone, timeout=30)
+
+    # Kick c: the removal and a new epoch sealed to a, b and d, in one transaction.
+    out = a.run("room", "kick", "lan", c.id).split()
+    assert len(out) == 2 and all(HEX64.match(x) for x in out), out
+    poll("b and d to see the kick and the new epoch",
+         lambda: all(c.id not in roles(x, "lan") and key_epoch(x) == 1 for x in (b, d)),
+         timeout=30)
+    poll("c to see its own removal", lambda: c.id not in roles(c, "lan"), timeout=30)
+    a.send("after the kick")
+    wait_texts([b, d], ["after the kick"], timeout=30)
+    time.sleep(1.0)
+    assert "after the kick" not in c.texts(), "c read a message of an epoch it was never given"
+    err = c.run("send", "lan/general", "let me in", expect=1)
+    assert err == ""  # refused by c's own node: one rumor: line on stderr
+    out = subprocess.run([RUMOR, "--home", c.path, "send", "lan/general", "x"], capture_output=True,
+                         env=c.env, timeout=30).stderr.decode()
+    assert out.startswith("rumor: ") and out.count("\n") == 1, out
+
+    # d writes while stopped; a kicks d meanwhile. Once d is back, its post is concurrent with
+    # the kick: no member shows it, nor does a node that joins afterwards.
+    d.stop()
+    d.send("written offline by d")
+    a.run("room", "kick", "lan", d.id)
+    poll("b to see d's kick", lambda: d.id not in roles(b, "lan"), timeout=30)
+    held = b.stats()["delivered"]
+    d.start(peers=[b], config=cfg)
+    wait_connected(b, d)
+    # d's outbox goes out: b stores (and relays) the post, and does not show it.
+    poll("b to receive d's offline post", lambda: b.stats()["delivered"] > held, timeout=20)
+    time.sleep(2.0)
+    e = cl.node("e")
+    e.start(peers=[a], config=cfg)
+    wait_connected(a, e)
+    e.join(a.invite())
+    wait_texts([e], ["after the kick"], timeout=30)
+    for x in (a, b, e):
+        assert "written offline by d" not in x.texts(), f"{x.name} shows the kicked member's post"
+    assert log_ids(a) == log_ids(b) == log_ids(e)
+
+    # b leaves: a, the member that stays with the highest rank, rotates on its own.
+    before = key_epoch(a)
+    b.run("room", "leave", "lan")
+    poll("a to rotate after b left", lambda: key_epoch(a) == before + 1, timeout=20)
+    assert a.stats()["rotations"] >= 1
+    a.send("after b left")
+    wait_texts([e], ["after b left"], timeout=30)
+    time.sleep(1.0)
+    assert "after b left" not in b.texts()
+    # The owner cannot leave while others remain.
+    err = subprocess.run([RUMOR, "--home", a.path, "room", "leave", "lan"], capture_output=True,
+                         env=a.env, timeout=30)
+    assert err.returncode == 1 and b"owner" in err.stderr, err
+
+
 TESTS = [
     ("line", test_line),
     ("send_right_after_join", test_send_right_after_join),
@@ -1458,6 +1546,7 @@ TESTS = [
     ("backlog_in_causal_order", test_backlog_in_causal_order),
     ("offline_catchup", test_offline_catchup),
     ("restore_from_backup", test_restore_from_backup),
+    ("invite_kick_leave", test_invite_kick_leave),
     ("same_identity_on_two_nodes", test_same_identity_on_two_nodes),
     ("partition_heals", test_partition_heals),
     ("kill9_during_sends", test_kill9_during_sends),

@@ -139,8 +139,8 @@ static void test_wire_round_trip(void)
     CHECK_EQ_INT(len, 4 + RUMOR_WIRE_TOPICS_MAX * ID);
     check_cuts(out, len);
 
-    uint8_t graft_types[] = {RUMOR_WIRE_GRAFT, RUMOR_WIRE_PRUNE};
-    for (size_t i = 0; i < 2; i++) {
+    uint8_t graft_types[] = {RUMOR_WIRE_GRAFT, RUMOR_WIRE_PRUNE, RUMOR_WIRE_INVITED};
+    for (size_t i = 0; i < 3; i++) {
         memset(&f, 0, sizeof f);
         f.type = graft_types[i];
         f.topic = id_of(0x42);
@@ -439,6 +439,10 @@ static void test_wire_malformed(void)
     expect_hex(cat("0105", id, "", ""), RUMOR_OK);
     expect_hex(cat("0105", id, "00", ""), RUMOR_ERR_MALFORMED);
     expect_hex(cat("0106", rep(0x11, ID - 1), "", ""), RUMOR_ERR_MALFORMED);
+    /* INVITED: exactly a topic too; 19 is unknown. */
+    expect_hex(cat("0112", id, "", ""), RUMOR_OK);
+    expect_hex(cat("0112", id, "00", ""), RUMOR_ERR_MALFORMED);
+    expect_hex(cat("0113", id, "", ""), RUMOR_ERR_MALFORMED);
 
     /* EVENT: 1..RUMOR_EVENT_MAX bytes. */
     expect_hex("0107", RUMOR_ERR_MALFORMED);

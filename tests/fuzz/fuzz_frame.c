@@ -67,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (memcmp(&f, &zero, sizeof f) != 0) fuzz_fail("a refused frame is not zeroed", rc);
         return 0;
     }
-    if (f.type < RUMOR_WIRE_HELLO || f.type > RUMOR_WIRE_CREDIT)
+    if (f.type < RUMOR_WIRE_HELLO || f.type > RUMOR_WIRE_INVITED)
         fuzz_fail("decoded an unknown type", RUMOR_OK);
     check_views(&f, data, size);
 
@@ -204,7 +204,9 @@ void fuzz_seeds(fuzz_seed_fn emit, void *ctx)
 
     static const uint8_t bad_version[] = {2, RUMOR_WIRE_PING, 0, 0, 0, 0, 0, 0, 0, 0};
     emit(ctx, "seed-bad-version", bad_version, sizeof bad_version);
-    static const uint8_t bad_type[] = {1, 18, 0};
+    static const uint8_t bad_type[] = {1, 19, 0};
+    f = (rumor_wire_frame_t){.type = RUMOR_WIRE_INVITED, .topic = a};
+    emit_frame(emit, ctx, "seed-invited", &f);
     emit(ctx, "seed-bad-type", bad_type, sizeof bad_type);
     static const uint8_t short_frame[] = {1};
     emit(ctx, "seed-short", short_frame, sizeof short_frame);
