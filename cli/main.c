@@ -243,6 +243,17 @@ int open_node(const cli_t *c, bool unlock, rumor_node_t **out)
 
 int resolve_room(const cli_t *c, rumor_node_t *n, const char *name, uint8_t id[RUMOR_ID_BYTES])
 {
+    if (name[0] == '@') {
+        /* @PEER: the direct conversation with PEER (a key, a prefix or a contact name). */
+        uint8_t pk[RUMOR_ID_BYTES];
+        int rc = resolve_peer(c, n, name + 1, pk);
+        if (rc) return rc;
+        rc = rumor_node_dm_find(n, pk, id);
+        if (rc == RUMOR_ERR_NOT_FOUND)
+            return cli_fail(1, "no conversation with %s yet; start one with 'rumor dm %s TEXT'",
+                            name + 1, name + 1);
+        return rc < 0 ? node_error(c, n, rc, "find the conversation") : 0;
+    }
     int rc = rumor_node_room_resolve(n, name, id);
     return rc < 0 ? room_error(c, n, name, rc) : 0;
 }
@@ -493,6 +504,53 @@ static void room_json(const rumor_node_room_t *r)
            (unsigned long long)r->unread, r->epoch);
 }
 
+/* A direct conversation, for `room list`. */
+typedef struct {
+    uint8_t room[RUMOR_ID_BYTES], peer[RUMOR_ID_BYTES];
+    rumor_node_person_t who;
+    uint64_t messages, unread;
+} convo_t;
+
+typedef struct {
+    rumor_node_t *n;
+    convo_t *v;
+    size_t n_v, cap;
+    int rc;
+} convos_t;
+
+static int collect_convo(void *ctx, const uint8_t room[RUMOR_ID_BYTES],
+                         const uint8_t peer[RUMOR_ID_BYTES])
+{
+    convos_t *cs = ctx;
+    if (cs->n_v == cs->cap) {
+        size_t cap = cs->cap ? 2 * cs->cap : 8;
+        convo_t *v = realloc(cs->v, cap * sizeof *v);
+        if (!v) return RUMOR_ERR_NOMEM;
+        cs->v = v;
+        cs->cap = cap;
+    }
+    convo_t *x = &cs->v[cs->n_v++];
+    memcpy(x->room, room, RUMOR_ID_BYTES);
+    memcpy(x->peer, peer, RUMOR_ID_BYTES);
+    x->messages = x->unread = 0;
+    return 0;
+}
+
+/* Names and counts of the conversations (read after the walk, outside its transaction). */
+static int describe_convos(convos_t *cs)
+{
+    for (size_t i = 0; i < cs->n_v; i++) {
+        convo_t *x = &cs->v[i];
+        rumor_node_room_t r;
+        int rc = rumor_node_person(cs->n, x->peer, &x->who);
+        if (rc == RUMOR_OK) rc = rumor_node_room_get(cs->n, x->room, &r);
+        if (rc < 0) return rc;
+        x->messages = r.messages;
+        x->unread = r.unread;
+    }
+    return RUMOR_OK;
+}
+
 static int cmd_room_list(const cli_t *c, int argc, char **argv)
 {
     const char *usage = "rumor room list [--json]", *pos[1];
@@ -503,11 +561,15 @@ static int cmd_room_list(const cli_t *c, int argc, char **argv)
     rumor_node_t *n;
     if ((rc = open_node(c, true, &n))) return rc;
     rooms_t rs = {0};
+    convos_t cs = {n, NULL, 0, 0, 0};
     rc = rumor_node_room_walk(n, collect_room, &rs);
+    if (rc == RUMOR_OK) rc = rumor_node_dm_each(n, collect_convo, &cs);
+    if (rc == RUMOR_OK) rc = describe_convos(&cs);
     if (rc < 0) rc = node_error(c, n, rc, "list rooms");
     rumor_node_close(&n);
     if (rc) {
         free(rs.v);
+        free(cs.v);
         return rc;
     }
     if (json) {
@@ -517,12 +579,24 @@ static int cmd_room_list(const cli_t *c, int argc, char **argv)
             room_json(&rs.v[i]);
             fputc('}', stdout);
         }
+        /* Direct conversations, in their own section (SPEC 2: `dm`, `log @PEER`). */
+        fputs("],\"direct\":[", stdout);
+        for (size_t i = 0; i < cs.n_v; i++) {
+            const convo_t *x = &cs.v[i];
+            fputs(i ? ",{\"room\":" : "{\"room\":", stdout);
+            json_id(stdout, x->room);
+            fputs(",\"peer\":", stdout);
+            json_id(stdout, x->peer);
+            json_person(stdout, x->who.nick, x->who.name, x->who.verified);
+            printf(",\"messages\":%llu,\"unread\":%llu}", (unsigned long long)x->messages,
+                   (unsigned long long)x->unread);
+        }
         fputs("]}\n", stdout);
-    } else if (rs.n == 0) {
+    } else if (rs.n == 0 && cs.n_v == 0) {
         puts("no rooms yet; create one with 'rumor room create NAME'");
     } else {
         /* more[d]: the ancestor at depth d has siblings still to come, so its bar continues. */
-        bool more[RUMOR_MAX_DEPTH + 1] = {0};
+        bool more[RUMOR_MAX_DEPTH * RUMOR_MAX_DEPTH + 1] = {0};
         for (size_t i = 0; i < rs.n; i++) {
             const rumor_node_room_t *r = &rs.v[i];
             bool last = true;
@@ -533,7 +607,7 @@ static int cmd_room_list(const cli_t *c, int argc, char **argv)
                 }
             for (int d = 1; d < r->depth; d++) fputs(more[d] ? "│   " : "    ", stdout);
             if (r->depth > 0) fputs(last ? "└── " : "├── ", stdout);
-            if (r->depth <= RUMOR_MAX_DEPTH) more[r->depth] = !last;
+            if (r->depth <= RUMOR_MAX_DEPTH * RUMOR_MAX_DEPTH) more[r->depth] = !last;
             if (r->readable)
                 term_text(stdout, r->name, strlen(r->name));
             else
@@ -543,8 +617,19 @@ static int cmd_room_list(const cli_t *c, int argc, char **argv)
             if (r->unread) printf(", %llu unread", (unsigned long long)r->unread);
             fputs(")\n", stdout);
         }
+        if (cs.n_v) puts(rs.n ? "\ndirect messages:" : "direct messages:");
+        for (size_t i = 0; i < cs.n_v; i++) {
+            const convo_t *x = &cs.v[i];
+            fputc('@', stdout);
+            term_text(stdout, x->who.name, strlen(x->who.name));
+            printf("  (%llu message%s", (unsigned long long)x->messages,
+                   x->messages == 1 ? "" : "s");
+            if (x->unread) printf(", %llu unread", (unsigned long long)x->unread);
+            fputs(")\n", stdout);
+        }
     }
     free(rs.v);
+    free(cs.v);
     return 0;
 }
 
@@ -705,33 +790,86 @@ int send_error(const cli_t *c, const rumor_node_t *n, const char *room, int rc)
     return node_error(c, n, rc, doing);
 }
 
-static int cmd_send(const cli_t *c, int argc, char **argv)
+/*
+ * The text of `send` and `dm`: the argument, or standard input for "-". *buf (freed by the
+ * caller) holds what was read. Returns 0, or the exit status of a one-line error.
+ */
+static int message_text(const char *arg, char **buf, const char **text, size_t *len)
 {
-    const char *usage = "rumor send ROOM TEXT|-", *pos[2];
+    *buf = NULL;
+    *text = arg;
+    *len = strlen(arg);
+    if (strcmp(arg, "-") == 0) {
+        if (!(*buf = malloc(STDIN_MAX + 1))) return cli_fail(1, "out of memory for the message");
+        if (read_stdin(*buf, STDIN_MAX + 1, len) < 0)
+            return cli_fail(1, "cannot read standard input: %s", strerror(errno));
+        /* A final newline from `echo` or a file is not part of the message. */
+        if (*len > 0 && *len <= STDIN_MAX && (*buf)[*len - 1] == '\n') (*len)--;
+        *text = *buf;
+    }
+    if (*len > RUMOR_TEXT_MAX)
+        return cli_fail(1, "message is %s%zu bytes, over the limit of %d bytes",
+                        *len > STDIN_MAX ? "over " : "",
+                        *len > STDIN_MAX ? (size_t)STDIN_MAX : *len, RUMOR_TEXT_MAX);
+    if (*len == 0) return cli_fail(1, "empty message; nothing sent");
+    return 0;
+}
+
+static int cmd_dm(const cli_t *c, int argc, char **argv)
+{
+    const char *usage = "rumor dm PEER TEXT|-", *pos[2], *text;
     int np, rc = parse(argc, argv, NULL, pos, 2, 2, &np, usage);
     if (rc) return rc;
-    char *buf = NULL;
-    const char *text = pos[1];
-    size_t len = strlen(text);
-    if (strcmp(text, "-") == 0) {
-        if (!(buf = malloc(STDIN_MAX + 1))) return cli_fail(1, "out of memory for the message");
-        if (read_stdin(buf, STDIN_MAX + 1, &len) < 0) {
-            free(buf);
-            return cli_fail(1, "cannot read standard input: %s", strerror(errno));
-        }
-        /* A final newline from `echo` or a file is not part of the message. */
-        if (len > 0 && len <= STDIN_MAX && buf[len - 1] == '\n') len--;
-        text = buf;
-    }
-    if (len > RUMOR_TEXT_MAX) {
+    char *buf;
+    size_t len;
+    if ((rc = message_text(pos[1], &buf, &text, &len))) {
         free(buf);
-        return cli_fail(1, "message is %s%zu bytes, over the limit of %d bytes",
-                        len > STDIN_MAX ? "over " : "", len > STDIN_MAX ? (size_t)STDIN_MAX : len,
-                        RUMOR_TEXT_MAX);
+        return rc;
     }
-    if (len == 0) {
+    rumor_node_t *n;
+    if ((rc = open_node(c, true, &n))) {
         free(buf);
-        return cli_fail(1, "empty message; nothing sent");
+        return rc;
+    }
+    uint8_t pk[RUMOR_ID_BYTES], id[RUMOR_ID_BYTES];
+    if ((rc = resolve_peer(c, n, pos[0], pk))) goto out;
+    if (memcmp(pk, rumor_node_id(n), RUMOR_ID_BYTES) == 0) {
+        rc = cli_fail(1, "that is your own key; a direct message goes to someone else");
+        goto out;
+    }
+    if (!rumor_node_peer_known(n, pk)) {
+        rc = cli_fail(1,
+                      "no one known has the key %s; meet them in a room or name them first "
+                      "with 'rumor contact add KEY NAME'",
+                      pos[0]);
+        goto out;
+    }
+    rc = rumor_node_dm_send(n, pk, text, len, id);
+    if (rc == RUMOR_ERR_INVALID)
+        rc = cli_fail(1, "%s is not a valid public key", pos[0]);
+    else if (rc == RUMOR_ERR_BAD_UTF8)
+        rc = cli_fail(1, "the message is not valid UTF-8 text; nothing sent");
+    else if (rc < 0)
+        rc = node_error(c, n, rc, "send the direct message");
+    else
+        print_id_line(id);
+out:
+    rumor_node_close(&n);
+    free(buf);
+    if (rc == 0) notify_node(c);
+    return rc;
+}
+
+static int cmd_send(const cli_t *c, int argc, char **argv)
+{
+    const char *usage = "rumor send ROOM TEXT|-", *pos[2], *text;
+    int np, rc = parse(argc, argv, NULL, pos, 2, 2, &np, usage);
+    if (rc) return rc;
+    char *buf;
+    size_t len;
+    if ((rc = message_text(pos[1], &buf, &text, &len))) {
+        free(buf);
+        return rc;
     }
     rumor_node_t *n;
     if ((rc = open_node(c, true, &n))) {
@@ -822,9 +960,6 @@ static int cmd_log(const cli_t *c, int argc, char **argv)
     if (limit_s && !parse_count(limit_s, LIMIT_MAX, &limit))
         return cli_fail(EXIT_USAGE, "--limit takes a number from 1 to %llu; usage: %s", LIMIT_MAX,
                         usage);
-    if (pos[0][0] == '@')
-        return cli_fail(1,
-                        "direct messages need the gossip mesh, which this build does not have yet");
     rumor_node_t *n;
     if ((rc = open_node(c, true, &n))) return rc;
     uint8_t room[RUMOR_ID_BYTES];
@@ -891,14 +1026,6 @@ static int cmd_status(const cli_t *c, int argc, char **argv)
     return 0;
 }
 
-static int not_yet(const cli_t *c, int argc, char **argv)
-{
-    (void)c;
-    (void)argc;
-    (void)argv;
-    return cli_fail(1, "this command is not in this build yet");
-}
-
 /* ---- help and dispatch ------------------------------------------------------ */
 
 typedef struct {
@@ -926,7 +1053,10 @@ static const command_t commands[] = {
      "members or leave (the key rotates), change roles (owner > admin > member)"},
     {"send", cmd_send, "send ROOM TEXT|-",
      "post a message ('-' reads standard input); prints its id once stored"},
-    {"log", cmd_log, "log ROOM [--limit N] [--follow] [--json]",
+    {"dm", cmd_dm, "dm PEER TEXT|-",
+     "a direct message to one person, end-to-end encrypted to the two of you; read it with "
+     "'log @PEER' or 'chat @PEER'"},
+    {"log", cmd_log, "log ROOM|@PEER [--limit N] [--follow] [--json]",
      "history of a room in causal order; --follow then shows new messages (running node)"},
     {"status", cmd_status, "status [--json]", "whether the node runs, and what the store holds"},
     {"node", cmd_node,
@@ -936,8 +1066,8 @@ static const command_t commands[] = {
     {"peer", cmd_peer, "peer add PUBKEY@HOST:PORT", "remember a bootstrap peer"},
     {"contact", cmd_contact, "contact add PUBKEY NAME | list [--json] | remove NAME",
      "your own names for people, shown instead of their self-chosen nicks (alice~84475a13)"},
-    {"dm", not_yet, "dm PEER TEXT|-", "direct message (not in this build yet)"},
-    {"chat", cmd_chat, "chat ROOM", "interactive: history, live messages, typed lines are sent"},
+    {"chat", cmd_chat, "chat ROOM|@PEER",
+     "interactive: history, live messages, typed lines are sent"},
     {"stats", cmd_stats, "stats [--json]", "the running node's protocol counters"},
     {"help", cmd_help, "help [COMMAND]", "this help, or one command's"},
 };

@@ -590,22 +590,24 @@ static int print_room_path(void *ctx, const rumor_node_room_t *r)
     return 0;
 }
 
+#define CHAT_HELP "/help, /rooms, /join ROOM, /dm PEER, /nick NAME, /me ACTION, /quit"
+
 /* Switches the chat to `name`: resolves it and shows its last messages. */
 static int chat_enter(const cli_t *c, rumor_node_t *n, const char *name, uint8_t room[ID],
                       log_out_t *o, char *path, size_t cap)
 {
     uint8_t id[ID];
     rumor_node_room_t info;
-    int rc = rumor_node_room_resolve(n, name, id);
-    if (rc == RUMOR_OK) rc = rumor_node_room_get(n, id, &info);
-    if (rc < 0) {
+    int rc = resolve_room(c, n, name, id); /* a path, an id, or @PEER */
+    if (rc) return RUMOR_ERR_NOT_FOUND;
+    if ((rc = rumor_node_room_get(n, id, &info)) < 0) {
         room_error(c, n, name, rc);
         return rc;
     }
     memcpy(room, id, ID);
-    snprintf(path, cap, "%s", info.path);
+    snprintf(path, cap, "%s", name[0] == '@' ? name : info.path);
     o->path = path;
-    printf("-- %s: /rooms, /join ROOM, /nick NAME, /quit --\n", path);
+    printf("-- %s: %s --\n", path, CHAT_HELP);
     rc = rumor_node_log(n, room, 20, print_message, o);
     if (rc < 0) node_error(c, n, rc, "read the log");
     fflush(stdout);
@@ -624,6 +626,21 @@ static int chat_line(const cli_t *c, rumor_node_t *n, char *line, uint8_t room[I
         rumor_node_room_walk(n, print_room_path, &ro);
     } else if (strncmp(line, "/join ", 6) == 0) {
         chat_enter(c, n, line + 6, room, o, path, cap);
+    } else if (strncmp(line, "/dm ", 4) == 0) {
+        char at[RUMOR_CONTACT_NAME_MAX + 2];
+        snprintf(at, sizeof at, "@%s", line + 4);
+        chat_enter(c, n, at, room, o, path, cap);
+    } else if (strcmp(line, "/help") == 0) {
+        printf("-- %s --\n", CHAT_HELP);
+    } else if (strncmp(line, "/me ", 4) == 0 && line[4]) {
+        /* An action is a message that says so: "* ACTION". */
+        line[2] = '*';
+        uint8_t id[ID];
+        int rc = rumor_node_send(n, room, line + 2, len - 2, id);
+        if (rc < 0)
+            send_error(c, n, path, rc);
+        else
+            notify_node(c);
     } else if (strncmp(line, "/nick ", 6) == 0) {
         int rc = rumor_node_set_nick(n, line + 6);
         if (rc < 0)
@@ -631,7 +648,7 @@ static int chat_line(const cli_t *c, rumor_node_t *n, char *line, uint8_t room[I
         else
             notify_node(c);
     } else if (line[0] == '/') {
-        cli_fail(1, "unknown command %s: /rooms, /join ROOM, /nick NAME, /quit", line);
+        cli_fail(1, "unknown command %s: %s", line, CHAT_HELP);
     } else {
         uint8_t id[ID];
         int rc = rumor_node_send(n, room, line, len, id);
@@ -646,7 +663,7 @@ static int chat_line(const cli_t *c, rumor_node_t *n, char *line, uint8_t room[I
 
 int cmd_chat(const cli_t *c, int argc, char **argv)
 {
-    const char *usage = "rumor chat ROOM", *pos[1];
+    const char *usage = "rumor chat ROOM|@PEER", *pos[1];
     int np, rc = parse(argc, argv, NULL, pos, 1, 1, &np, usage);
     if (rc) return rc;
     rumor_node_t *n;

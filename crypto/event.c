@@ -16,7 +16,13 @@ static int decode_body(rumor_event_t *ev)
     case RUMOR_EV_ROOM_CREATE:
         if (!(p = rumor_take(&r, 1))) return RUMOR_ERR_MALFORMED;
         ev->flags = p[0];
-        if (ev->flags & ~RUMOR_ROOM_FLAG_PRIVATE) return RUMOR_ERR_MALFORMED;
+        if (ev->flags & ~(RUMOR_ROOM_FLAG_PRIVATE | RUMOR_ROOM_FLAG_DIRECT))
+            return RUMOR_ERR_MALFORMED;
+        /* A direct conversation is a version-2 top-level room, nothing else. */
+        if ((ev->flags & RUMOR_ROOM_FLAG_DIRECT) &&
+            (!room_zero || (ev->flags & RUMOR_ROOM_FLAG_PRIVATE) ||
+             ev->version != RUMOR_EVENT_VERSION))
+            return RUMOR_ERR_MALFORMED;
         /* name_len | name (>= 1 byte) inside: at least 2 bytes of plaintext. */
         if (r.left < RUMOR_BOX_OVERHEAD + 2) return RUMOR_ERR_MALFORMED;
         ev->box = rumor_take(&r, r.left);

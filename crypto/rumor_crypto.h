@@ -77,8 +77,10 @@ typedef enum {
 } rumor_event_type_t;
 
 #define RUMOR_ROOM_FLAG_PRIVATE 0x01
-#define RUMOR_ROLE_MEMBER       1
-#define RUMOR_ROLE_ADMIN        2
+/* A direct conversation: a top-level room of exactly two members (version 2, PROTOCOL.md 7.9). */
+#define RUMOR_ROOM_FLAG_DIRECT 0x02
+#define RUMOR_ROLE_MEMBER      1
+#define RUMOR_ROLE_ADMIN       2
 /* The key room's creator; never carried by an event (PROTOCOL.md 7.4). */
 #define RUMOR_ROLE_OWNER 3
 

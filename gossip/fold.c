@@ -178,8 +178,10 @@ typedef struct {
     const uint8_t *domain;
     loss_t *loss; /* effective removals and demotions of this pass */
     size_t n_loss, cap_loss;
-    idset_t keys_for_me; /* effective grants and epochs that may hold keys for us */
-    const uint8_t *me;   /* our key, or NULL */
+    idset_t keys_for_me;  /* effective grants and epochs that may hold keys for us */
+    const uint8_t *me;    /* our key, or NULL */
+    const uint8_t *watch; /* an event whose verdict the caller wants, or NULL */
+    bool watched_ok;      /* it took effect in the last pass */
 } pass_t;
 
 static uint8_t rank(rumor_txn_t *t, const uint8_t domain[ID], const uint8_t pk[ID])
@@ -314,6 +316,16 @@ static int judge(pass_t *p, const rumor_event_t *ev, bool *ok)
     if (ev->type == RUMOR_EV_MEMBER_ADD || ev->type == RUMOR_EV_MEMBER_ROLE ||
         ev->type == RUMOR_EV_MEMBER_REMOVE)
         tr = rank(t, domain, ev->target);
+
+    rumor_store_room_t key_room;
+    if ((rc = rumor_store_room_get(t, domain, &key_room)) < 0) return rc;
+    /* A direct conversation: its owner adds one other member, and that is all (PROTOCOL.md 7.9). */
+    if ((key_room.flags & RUMOR_ROOM_FLAG_DIRECT) && memcmp(ev->id, domain, ID) != 0) {
+        if (ev->type == RUMOR_EV_ROOM_CREATE || ev->type == RUMOR_EV_MEMBER_ROLE) return RUMOR_OK;
+        if (ev->type == RUMOR_EV_MEMBER_ADD && !tr &&
+            (r != RUMOR_ROLE_OWNER || rumor_store_member_count(t, domain) != 1))
+            return RUMOR_OK;
+    }
 
     switch (ev->type) {
     case RUMOR_EV_ROOM_CREATE: {
@@ -503,12 +515,14 @@ static int run_pass(pass_t *p, ctl_list_t *list)
 {
     int rc = reset(p->t, p->domain, list);
     p->n_loss = 0;
+    p->watched_ok = false;
     for (size_t i = 0; i < list->n && rc == RUMOR_OK; i++) {
         if (list->v[i].filtered) continue;
         rumor_event_t ev;
         bool ok;
         if ((rc = rumor_gossip_load(p->t, list->v[i].id, &ev)) < 0) break;
         if ((rc = judge(p, &ev, &ok)) < 0) break;
+        if (ok && p->watch && memcmp(p->watch, ev.id, ID) == 0) p->watched_ok = true;
         if (ok) rc = apply(p, i, &ev);
     }
     return rc;
@@ -575,11 +589,13 @@ typedef struct {
     int rc;
 } keys_ctx_t;
 
-static int full_fold(rumor_txn_t *t, const rumor_identity_t *self, const uint8_t domain[ID])
+static int full_fold(rumor_txn_t *t, const rumor_identity_t *self, const uint8_t domain[ID],
+                     const uint8_t *watch, bool *took)
 {
     ctl_list_t list = {0};
     load_t l = {t, &list};
-    pass_t p = {t, domain, NULL, 0, 0, {0}, self ? rumor_identity_public(self) : NULL};
+    pass_t p = {t,     domain, NULL, 0, 0, {0}, self ? rumor_identity_public(self) : NULL,
+                watch, false};
     int rc = rumor_store_clog_each(t, domain, false, load_step, &l);
     /* Each pass filters at least one more event or is the last: at most n + 1 passes. */
     for (size_t pass = 0; rc == RUMOR_OK && pass <= list.n; pass++) {
@@ -594,6 +610,7 @@ static int full_fold(rumor_txn_t *t, const rumor_identity_t *self, const uint8_t
         if ((rc = rumor_gossip_load(t, p.keys_for_me.slot[i], &ev)) == RUMOR_OK)
             rc = rumor_gossip_take_keys(t, self, &ev);
     }
+    if (took) *took = p.watched_ok;
     idset_free(&p.keys_for_me);
     free(p.loss);
     free(list.v);
@@ -615,9 +632,10 @@ static int last_step(void *ctx, uint64_t lamport, const uint8_t id[ID], uint8_t 
 }
 
 int rumor_gossip_fold_event(rumor_txn_t *t, const rumor_identity_t *self, const uint8_t domain[ID],
-                            const rumor_event_t *ev)
+                            const rumor_event_t *ev, bool *took)
 {
-    if (!ev) return full_fold(t, self, domain);
+    if (took) *took = true;
+    if (!ev) return full_fold(t, self, domain, NULL, NULL);
     /*
      * On top of the fold when it sorts last, takes no right away, and its author lost no right
      * in any pass of any fold of the domain so far: then no pass can filter it, every pass
@@ -629,8 +647,8 @@ int rumor_gossip_fold_event(rumor_txn_t *t, const rumor_identity_t *self, const 
     bool on_top = last.any && memcmp(last.id, ev->id, ID) == 0 &&
                   ev->type != RUMOR_EV_MEMBER_REMOVE && ev->type != RUMOR_EV_MEMBER_ROLE &&
                   memcmp(ev->id, domain, ID) != 0 && !rumor_store_is_loser(t, domain, ev->author);
-    if (!on_top) return full_fold(t, self, domain);
-    pass_t p = {t, domain, NULL, 0, 0, {0}, self ? rumor_identity_public(self) : NULL};
+    if (!on_top) return full_fold(t, self, domain, ev->id, took);
+    pass_t p = {t, domain, NULL, 0, 0, {0}, self ? rumor_identity_public(self) : NULL, NULL, false};
     bool ok;
     if (ev->type == RUMOR_EV_ROOM_CREATE) {
         /* Its record starts hidden, as a pass would start it. */
@@ -638,6 +656,7 @@ int rumor_gossip_fold_event(rumor_txn_t *t, const rumor_identity_t *self, const 
         if ((rc = reset_room(t, ev, !private_room, true)) < 0) return rc;
     }
     if ((rc = judge(&p, ev, &ok)) == RUMOR_OK && ok) rc = apply(&p, 0, ev);
+    if (took) *took = ok;
     if (rc == RUMOR_OK && self && p.keys_for_me.n) rc = rumor_gossip_take_keys(t, self, ev);
     idset_free(&p.keys_for_me);
     free(p.loss);

@@ -13,9 +13,11 @@ int rumor_gossip_room_init(rumor_txn_t *t, const rumor_event_t *create, bool roo
 /*
  * Folds `ev`, a control event of `domain` just stored, into the domain's state: on top of it
  * when that gives the same result as a full fold, else by a full fold (PROTOCOL.md 7.3).
+ * With `ev` NULL, folds the whole domain. *took (may be NULL) tells whether `ev` took effect.
  */
 int rumor_gossip_fold_event(rumor_txn_t *t, const rumor_identity_t *self,
-                            const uint8_t domain[RUMOR_ID_BYTES], const rumor_event_t *ev);
+                            const uint8_t domain[RUMOR_ID_BYTES], const rumor_event_t *ev,
+                            bool *took);
 /* Keeps the keys an effective grant or epoch hands to `self`. */
 int rumor_gossip_take_keys(rumor_txn_t *t, const rumor_identity_t *self, const rumor_event_t *ev);
 

@@ -230,9 +230,13 @@ static int index_in(rumor_txn_t *t, const uint8_t domain[ID], const rumor_event_
     return rc;
 }
 
-/* Records an admitted event in the room logs and domain sets, then folds it (PROTOCOL.md 7.3). */
-static int record(rumor_txn_t *t, const rumor_identity_t *self, const rumor_event_t *ev)
+/*
+ * Records an admitted event in the room logs and domain sets, then folds it (PROTOCOL.md 7.3).
+ * *took tells whether it took effect (a control event) or is shown (a message) on arrival.
+ */
+static int record(rumor_txn_t *t, const rumor_identity_t *self, const rumor_event_t *ev, bool *took)
 {
+    *took = true;
     int rc;
     if (ev->type == RUMOR_EV_PROFILE) {
         rumor_store_profile_t p;
@@ -270,10 +274,11 @@ static int record(rumor_txn_t *t, const rumor_identity_t *self, const rumor_even
         rumor_store_room_t room;
         if ((rc = rumor_store_room_get(t, ev->room, &room)) < 0) return rc;
         room.messages++;
-        return rumor_store_room_put(t, &room);
+        if ((rc = rumor_store_room_put(t, &room)) < 0) return rc;
+        return rumor_gossip_shown(t, ev, took);
     }
-    if ((rc = rumor_gossip_fold_event(t, self, domain, ev)) < 0) return rc;
-    if (private_create) return rumor_gossip_fold_event(t, self, ev->id, ev);
+    if ((rc = rumor_gossip_fold_event(t, self, domain, ev, took)) < 0) return rc;
+    if (private_create) return rumor_gossip_fold_event(t, self, ev->id, ev, NULL);
     return RUMOR_OK;
 }
 
@@ -306,8 +311,12 @@ int rumor_gossip_ingest(rumor_txn_t *t, const rumor_identity_t *self, const uint
         return rc;
     }
     if ((rc = rumor_store_event_put(t, ev->id, buf, len)) < 0) return rc;
-    if ((rc = record(t, self, ev)) < 0) return rc;
-    if (c) c->delivered++;
+    bool took;
+    if ((rc = record(t, self, ev, &took)) < 0) return rc;
+    if (c) {
+        c->delivered++;
+        if (!took) c->ignored++;
+    }
     return RUMOR_OK;
 }
 
@@ -377,7 +386,7 @@ static int rebuild_domain(void *ctx, const uint8_t domain[ID])
 static int refold_domain(void *ctx, const uint8_t domain[ID])
 {
     rebuild_t *r = ctx;
-    return rumor_gossip_fold_event(r->t, r->self, domain, NULL);
+    return rumor_gossip_fold_event(r->t, r->self, domain, NULL, NULL);
 }
 
 int rumor_gossip_rebuild(rumor_txn_t *t, const rumor_identity_t *self)

@@ -23,6 +23,9 @@ typedef struct {
     uint64_t duplicates;     /* already stored (dropped before the signature check) */
     uint64_t invalid;        /* dropped: malformed, bad signature, causality or rules */
     uint64_t missing_parent; /* of the invalid: a parent not (yet) stored */
+    uint64_t ignored;        /* of the delivered: without effect when they arrived (PROTOCOL.md
+                                7.3: rights the author lacked, a cycle, a rotation that left out a
+                                member, a removed member's post) */
 } rumor_gossip_counters_t;
 
 /*

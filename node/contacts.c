@@ -184,6 +184,19 @@ static int contact_key(rumor_txn_t *t, const char *name, uint8_t pk[ID])
     return RUMOR_OK;
 }
 
+bool rumor_node_peer_known(rumor_node_t *n, const uint8_t pk[ID])
+{
+    char hex[RUMOR_ID_HEX + 1];
+    uint8_t found[ID];
+    rumor_txn_t *t;
+    rumor_hex_encode(hex, pk, ID);
+    if (rumor_store_read_begin(n->store, &t) < 0) return false;
+    /* Known = a prefix match of the whole key: a profile, a contact, a peer or a member. */
+    bool known = match_prefix(t, n, hex, found) == RUMOR_OK;
+    rumor_store_read_end(&t);
+    return known;
+}
+
 int rumor_node_resolve_peer(rumor_node_t *n, const char *peer, uint8_t pk[ID])
 {
     size_t len = strlen(peer);

@@ -777,6 +777,8 @@ void rumor_daemon_candidate(daemon_t *d, const uint8_t pk[ID], const char *host,
                      pk[3], host, port, rumor_daemon_found_name(found));
 }
 
+static void send_invited(daemon_t *d, peer_t *p);
+
 static peer_t *dial(daemon_t *d, cand_t *c)
 {
     uint8_t curve[32];
@@ -822,6 +824,41 @@ static peer_t *dial(daemon_t *d, cand_t *c)
     }
     mark_dirty(zs);
     return p;
+}
+
+typedef struct {
+    daemon_t *d;
+    uint64_t now;
+} direct_dial_t;
+
+/* A conversation's other member not connected: dial it at the address we learned of it. */
+static int dial_direct_step(void *ctx, const uint8_t room[ID], const uint8_t peer[ID])
+{
+    (void)room;
+    direct_dial_t *w = ctx;
+    daemon_t *d = w->d;
+    if (peer_find(d, peer)) return 0;
+    for (size_t i = 0; i < d->n_cands; i++) {
+        cand_t *c = &d->cands[i];
+        if (memcmp(c->pk, peer, ID) != 0 || c->next_ms > w->now) continue;
+        c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : 1000;
+        if (c->backoff_ms > 60000) c->backoff_ms = 60000;
+        c->next_ms = w->now + c->backoff_ms;
+        if (dial(d, c)) d->stats.direct_dials++;
+        break;
+    }
+    return 0;
+}
+
+/*
+ * Direct messages are delivered live when the two nodes can reach each other: the sender's
+ * node dials the other member at any address it learned (peers, beacons, exchange), beyond
+ * the peer target, since only that node can take the conversation (PROTOCOL.md 7.9).
+ */
+static void dial_direct(daemon_t *d)
+{
+    direct_dial_t w = {d, now_ms(d)};
+    rumor_node_dm_each(d->node, dial_direct_step, &w);
 }
 
 static void dial_some(daemon_t *d)
@@ -978,7 +1015,10 @@ void rumor_daemon_resubscribe(daemon_t *d)
     rumor_daemon_log(d, LOG_INFO, "subscribed to %zu topic%s", d->n_topics - 1,
                      d->n_topics == 2 ? "" : "s");
     for (peer_t *p = d->peers; p; p = p->next)
-        if (rumor_daemon_peer_ready(p)) send_sub(d, p);
+        if (rumor_daemon_peer_ready(p)) {
+            send_sub(d, p);
+            send_invited(d, p); /* a room or conversation just made may have it as a member */
+        }
     for (size_t i = 0; i < d->n_topics; i++)
         if (d->topics[i].n_mesh < d->cfg->d_lo) mesh_fill(d, &d->topics[i]);
 }
@@ -1305,9 +1345,10 @@ static int batch_fn(rumor_txn_t *t, void *ctx)
             continue;
         }
         if (rc < 0) return rc; /* the store failed: abort the transaction */
-        if (ev.type == RUMOR_EV_ROOM_CREATE || ev.type == RUMOR_EV_MEMBER_ADD ||
-            ev.type == RUMOR_EV_MEMBER_REMOVE)
-            b->topics_changed = true;
+        /* Stored and relayed, but without effect (PROTOCOL.md 7.3): counted. */
+        if (c.ignored) d->stats.ignored++;
+        /* Any change of rights or of the tree may change what we subscribe to. */
+        if (ev.type != RUMOR_EV_MESSAGE && ev.type != RUMOR_EV_PROFILE) b->topics_changed = true;
         if (!e->by_sync && !e->forwarded) {
             e->forwarded = true;
             d->stats.forwarded += push(d, topic, e->frame, e->len, e->from);
@@ -2302,6 +2343,7 @@ static void on_heartbeat(uv_timer_t *h)
                 send_invited(d, p); /* memberships written since it connected */
             }
     dial_some(d);
+    dial_direct(d);
     rotate_due(d);
     rumor_txn_t *t;
     uint64_t pending = 0;

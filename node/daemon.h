@@ -20,6 +20,8 @@
     X(seen_hits)      /* of the duplicates: caught by the seen cache */                            \
     X(invalid)        /* events that failed validation */                                          \
     X(missing_parent) /* events that arrived before a parent (kept pending, parents asked for) */  \
+    X(ignored)        /* valid events without effect when stored: rights lacking, a cycle, a       \
+                         rotation leaving a member out, a removed member's post (PROTOCOL 7.3) */  \
     X(pending_resolved)      /* pending events stored once their parents came */                   \
     X(pending_dropped)       /* pending events given up (too many, or parents never came) */       \
     X(unsubscribed)          /* events of topics we do not hold */                                 \
@@ -55,6 +57,7 @@
     X(rotations)             /* KEY_EPOCH authored after a member left */                          \
     X(invited_out)           /* INVITED frames sent: a membership waits for the peer */            \
     X(invited_in)            /* INVITED frames received */                                         \
+    X(direct_dials)          /* dials to the other member of a direct conversation */              \
     X(sync_in)               /* SYNC requests answered */                                          \
     X(sync_out)              /* SYNC requests sent */                                              \
     X(sync_events_out)       /* events sent in answer to SYNC */                                   \

@@ -43,6 +43,9 @@ int rumor_node_load_key(rumor_txn_t *t, rumor_node_t *n, const uint8_t key_id[RU
 int rumor_node_member_add_in(rumor_txn_t *t, rumor_node_t *n, const uint8_t room[RUMOR_ID_BYTES],
                              const uint8_t member[RUMOR_ID_BYTES], uint8_t role,
                              uint8_t id_out[RUMOR_ID_BYTES]);
+/* The conversation with `peer` inside `t` (see rumor_node_dm_find). */
+int rumor_node_dm_find_in(rumor_txn_t *t, rumor_node_t *n, const uint8_t peer[RUMOR_ID_BYTES],
+                          uint8_t room[RUMOR_ID_BYTES]);
 /* Writes a KEY_EPOCH of `domain`: a fresh key sealed to every current member. */
 int rumor_node_rotate_in(rumor_txn_t *t, rumor_node_t *n, const uint8_t domain[RUMOR_ID_BYTES],
                          uint8_t id_out[RUMOR_ID_BYTES]);

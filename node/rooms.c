@@ -302,7 +302,8 @@ static int find_child_step(void *ctx, const rumor_store_room_t *r)
 {
     find_child_t *f = ctx;
     char name[RUMOR_NAME_MAX + 1];
-    if (r->flags & RUMOR_ROOM_FLAG_HIDDEN) return 0; /* the fold does not show it */
+    /* Not shown by the fold, or a conversation (those are named @PEER, never by path). */
+    if (r->flags & (RUMOR_ROOM_FLAG_HIDDEN | RUMOR_ROOM_FLAG_DIRECT)) return 0;
     int rc = room_texts(f->t, f->n, r, name, NULL);
     if (rc < 0) return rc;
     if (strcmp(name, f->name) == 0 && f->matches++ == 0) memcpy(f->found, r->id, ID);
@@ -593,7 +594,8 @@ typedef struct {
 static int collect_child(void *ctx, const rumor_store_room_t *r)
 {
     room_vec_t *v = ctx;
-    if (r->flags & RUMOR_ROOM_FLAG_HIDDEN) return 0; /* the fold does not show it */
+    /* Not shown by the fold, or a conversation (listed apart: rumor_node_dm_each). */
+    if (r->flags & (RUMOR_ROOM_FLAG_HIDDEN | RUMOR_ROOM_FLAG_DIRECT)) return 0;
     if (v->n == v->cap) {
         size_t cap = v->cap ? v->cap * 2 : 8;
         rumor_node_room_t *items = realloc(v->items, cap * sizeof *items);

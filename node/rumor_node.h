@@ -148,6 +148,26 @@ typedef int (*rumor_node_person_fn)(void *ctx, const uint8_t pk[RUMOR_ID_BYTES],
                                     const rumor_node_person_t *who);
 int rumor_node_contact_each(rumor_node_t *node, rumor_node_person_fn cb, void *ctx);
 
+/* ---- direct conversations (PROTOCOL.md 7.9) ---------------------------------- */
+
+/*
+ * Sends `len` bytes of UTF-8 text to `peer` alone: in the conversation with it,
+ * which is started (a DIRECT room, the peer added with its key) when there is
+ * none. One durable transaction; id_out gets the message id. RUMOR_ERR_INVALID
+ * for our own key or a key that is not a valid point.
+ */
+/* True when `pk` is someone this node knows: a contact, a profile, a peer or a room member. */
+bool rumor_node_peer_known(rumor_node_t *node, const uint8_t pk[RUMOR_ID_BYTES]);
+int rumor_node_dm_send(rumor_node_t *node, const uint8_t peer[RUMOR_ID_BYTES], const char *text,
+                       size_t len, uint8_t id_out[RUMOR_ID_BYTES]);
+/* The conversation with `peer` (its room id); RUMOR_ERR_NOT_FOUND when there is none. */
+int rumor_node_dm_find(rumor_node_t *node, const uint8_t peer[RUMOR_ID_BYTES],
+                       uint8_t room[RUMOR_ID_BYTES]);
+typedef int (*rumor_node_dm_fn)(void *ctx, const uint8_t room[RUMOR_ID_BYTES],
+                                const uint8_t peer[RUMOR_ID_BYTES]);
+/* Calls cb for every conversation (room id, the other member), in room id order. */
+int rumor_node_dm_each(rumor_node_t *node, rumor_node_dm_fn cb, void *ctx);
+
 /* ---- rooms ---------------------------------------------------------------- */
 
 typedef struct {

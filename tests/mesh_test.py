@@ -1538,6 +1538,54 @@ def test_invite_kick_leave(root, cl):
     assert err.returncode == 1 and b"owner" in err.stderr, err
 
 
+def test_direct_messages(root, cl):
+    """`dm` on real nodes (PROTOCOL.md 7.9): a and c share a room but no link (each keeps one
+    peer, b); a's node learns c's address by peer exchange and dials it for the conversation,
+    which c's node learns of by INVITED; messages written while c is stopped arrive in order
+    when they meet again; b, which relays their room, holds nothing of the conversation."""
+    cfg = {"peers_target": "1"}
+    a, b, c = cl.node("a"), cl.node("b"), cl.node("c")
+    b.start(config=cfg)
+    a.start(peers=[b], config=cfg)
+    c.start(peers=[b], config=cfg)
+    wait_connected(a, b)
+    wait_connected(b, c)
+    create_rooms(a)
+    b.join(a.invite())
+    c.join(b.invite())  # through b: c's node never links to a for the join
+    c.send("c is here")
+    wait_texts([a], ["c is here"], timeout=30)
+    assert c.id not in a.peer_ids()
+    a.run("dm", c.id[:8], "hello c, just you")
+    poll("c to show the conversation with a",
+         lambda: any(x["peer"] == a.id for x in json.loads(c.run("room", "list", "--json"))["direct"]),
+         timeout=45)
+    wait_texts([c], ["hello c, just you"], room="@" + a.id[:8], timeout=30)
+    assert a.stats()["direct_dials"] >= 1, a.stats()
+    c.run("dm", a.id, "hi a")
+    wait_texts([a], ["hello c, just you", "hi a"], room="@" + c.id[:8], timeout=30)
+    assert a.texts("@" + c.id[:8]) == c.texts("@" + a.id[:8])
+    # b relays their room but is no member of the conversation: nothing of it is there.
+    assert json.loads(b.run("room", "list", "--json"))["direct"] == []
+    # Written while c is stopped: delivered in order when they meet again.
+    c.stop()
+    later = [f"while you were away {i}" for i in range(5)]
+    for t in later:
+        a.run("dm", c.id, t)
+    c.start(peers=[b], config=cfg)
+    wait_texts([c], later, room="@" + a.id[:8], timeout=45)
+    got = [t for t in c.texts("@" + a.id[:8]) if t.startswith("while")]
+    assert got == later, got
+    # Bad input: one rumor: line each, exit 1.
+    for args, want in ((("dm", c.id, "to myself"), "own key"),
+                       (("dm", "f" * 64, "x"), "no one known"),
+                       (("log", "@nobody"), "no one known as")):
+        p = subprocess.run([RUMOR, "--home", c.path] + list(args), capture_output=True,
+                           env=c.env, timeout=30)
+        err = p.stderr.decode()
+        assert p.returncode == 1 and err.startswith("rumor: ") and want in err, (args, err)
+
+
 TESTS = [
     ("line", test_line),
     ("send_right_after_join", test_send_right_after_join),
@@ -1547,6 +1595,7 @@ TESTS = [
     ("offline_catchup", test_offline_catchup),
     ("restore_from_backup", test_restore_from_backup),
     ("invite_kick_leave", test_invite_kick_leave),
+    ("direct_messages", test_direct_messages),
     ("same_identity_on_two_nodes", test_same_identity_on_two_nodes),
     ("partition_heals", test_partition_heals),
     ("kill9_during_sends", test_kill9_during_sends),

@@ -928,43 +928,44 @@ void fuzz_seeds(fuzz_seed_fn emit, void *ctx)
          OP(1, K_MESSAGE), 0, HEADS,                                      /* concurrent post */
          OP(1, K_MESSAGE), 0, PICK(1), 0,                                 /* back-dated onto e0 */
          OP(0, K_KEY_EPOCH), 0, HEADS, 0x00, MASK_MEMBERS,                /* rotation */
-         OP(2, K_SYNC), 0, OP(2, K_MESSAGE), 0, HEADS, OP(0, K_SYNC_ALL), /* */
+         OP(2, K_SYNC), 0, OP(2, K_MESSAGE), 0, HEADS, OP(0, K_SYNC_ALL), /* A2 sees it, posts */
          OP(1, K_MESSAGE), 0, HEADS);                                     /* after learning of it */
 
     /* Two admins remove each other at once; each posts and renames after. */
-    SEED("seed-mutual-removal", OP(0, K_MEMBER_ADD), 0, HEADS, 1, A_ADMIN,       /* */
-         OP(0, K_MEMBER_ADD), 0, HEADS, 2, A_ADMIN, OP(0, K_SYNC_ALL),           /* */
+    SEED("seed-mutual-removal", OP(0, K_MEMBER_ADD), 0, HEADS, 1, A_ADMIN,       /* A1 admin */
+         OP(0, K_MEMBER_ADD), 0, HEADS, 2, A_ADMIN, OP(0, K_SYNC_ALL),           /* A2 admin */
          OP(1, K_MEMBER_REMOVE), 0, HEADS, 2,                                    /* A1 removes A2 */
          OP(2, K_MEMBER_REMOVE), 0, HEADS, 1,                                    /* A2 removes A1 */
-         OP(1, K_MESSAGE), 0, HEADS, OP(2, K_MESSAGE), 0, HEADS,                 /* */
-         OP(2, K_RENAME), 0, HEADS, OP(1, K_TOPIC), 0, HEADS, OP(0, K_SYNC_ALL), /* */
+         OP(1, K_MESSAGE), 0, HEADS, OP(2, K_MESSAGE), 0, HEADS,                 /* both post */
+         OP(2, K_RENAME), 0, HEADS, OP(1, K_TOPIC), 0, HEADS, OP(0, K_SYNC_ALL), /* edits */
          OP(0, K_MESSAGE), 0, HEADS, OP(1, K_MESSAGE), 0, HEADS, OP(2, K_MESSAGE), 0, HEADS);
 
     /* An admin demoted while it edits: rename, topic, an admin add and a removal concurrently. */
-    SEED("seed-demotion", OP(0, K_MEMBER_ADD), 0, HEADS, 1, A_ADMIN,      /* */
-         OP(0, K_MEMBER_ADD), 0, HEADS, 2, A_MEMBER, OP(0, K_SYNC_ALL),   /* */
+    SEED("seed-demotion", OP(0, K_MEMBER_ADD), 0, HEADS, 1, A_ADMIN,      /* A1 admin */
+         OP(0, K_MEMBER_ADD), 0, HEADS, 2, A_MEMBER, OP(0, K_SYNC_ALL),   /* A2 member */
          OP(0, K_MEMBER_ROLE), 0, HEADS, 1, A_MEMBER,                     /* A0 demotes A1 */
-         OP(1, K_RENAME), 0, HEADS, OP(1, K_TOPIC), 0, HEADS,             /* */
-         OP(1, K_MEMBER_ADD), 0, HEADS, 3, A_ADMIN,                       /* */
-         OP(1, K_MEMBER_REMOVE), 0, HEADS, 2, OP(1, K_MESSAGE), 0, HEADS, /* */
+         OP(1, K_RENAME), 0, HEADS, OP(1, K_TOPIC), 0, HEADS,             /* concurrent edits */
+         OP(1, K_MEMBER_ADD), 0, HEADS, 3, A_ADMIN,                       /* A3 as admin */
+         OP(1, K_MEMBER_REMOVE), 0, HEADS, 2, OP(1, K_MESSAGE), 0, HEADS, /* kicks A2 */
          OP(0, K_SYNC_ALL), OP(1, K_RENAME), 0, HEADS,                    /* after: fails */
          OP(0, K_MEMBER_ROLE), 0, HEADS, 1, A_ADMIN, OP(1, K_TOPIC), 0, HEADS);
 
-    /* Rooms A and B moved under each other at once; moves to the top, unknown, a message. */
+    /* Rooms moved under each other at once (a cycle); moves to the top, an unknown id, an event. */
     SEED("seed-move-cycle", OP(0, K_CREATE), 0, HEADS, 0,              /* room 1 */
          OP(0, K_CREATE), 0, HEADS, 0,                                 /* room 2 */
          OP(0, K_CREATE), 1, HEADS, 0,                                 /* room 3 under 1 */
-         OP(0, K_MEMBER_ADD), 0, HEADS, 1, A_ADMIN, OP(0, K_SYNC_ALL), /* */
+         OP(0, K_MEMBER_ADD), 0, HEADS, 1, A_ADMIN, OP(0, K_SYNC_ALL), /* A1 admin */
          OP(0, K_MOVE), 1, HEADS, 2,                                   /* 1 under 2 */
          OP(1, K_MOVE), 2, HEADS, 3,                                   /* 2 under 3 (in 1) */
-         OP(1, K_MOVE), 3, HEADS, 0,                                   /* */
-         OP(0, K_MOVE), 2, HEADS, TARGET_ZERO, OP(0, K_MOVE), 2, HEADS, TARGET_UNKNOWN, /* */
-         OP(0, K_MOVE), 2, HEADS, TARGET_NEWEST, OP(0, K_SYNC_ALL),                     /* */
+         OP(1, K_MOVE), 3, HEADS, 0,                                   /* 3 under 0 */
+         OP(0, K_MOVE), 2, HEADS, TARGET_ZERO, OP(0, K_MOVE), 2, HEADS,
+         TARGET_UNKNOWN,                                            /* refused */
+         OP(0, K_MOVE), 2, HEADS, TARGET_NEWEST, OP(0, K_SYNC_ALL), /* not a room */
          OP(1, K_MOVE), 1, HEADS, 1, OP(0, K_MOVE), 3, PICK(2), 3, 4, 2, OP(1, K_SYNC), 0);
 
     /* Concurrent rotations: both +1, one leaving a member out, a replay, a jump, raw epochs. */
-    SEED("seed-rotations", OP(0, K_MEMBER_ADD), 0, HEADS, 1, A_MEMBER,        /* */
-         OP(0, K_MEMBER_ADD), 0, HEADS, 2, A_MEMBER, OP(0, K_SYNC_ALL),       /* */
+    SEED("seed-rotations", OP(0, K_MEMBER_ADD), 0, HEADS, 1, A_MEMBER,        /* A1 */
+         OP(0, K_MEMBER_ADD), 0, HEADS, 2, A_MEMBER, OP(0, K_SYNC_ALL),       /* A2 */
          OP(1, K_KEY_EPOCH), 0, HEADS, 0x00, MASK_MEMBERS,                    /* A1: epoch 1 */
          OP(2, K_KEY_EPOCH), 0, HEADS, 0x00, MASK_MEMBERS,                    /* A2: epoch 1 */
          OP(0, K_KEY_EPOCH), 0, HEADS, 0x00, 0x03,                            /* leaves A2 out */
@@ -976,48 +977,48 @@ void fuzz_seeds(fuzz_seed_fn emit, void *ctx)
          OP(0, K_SYNC_ALL), OP(3, K_KEY_EPOCH), 0, HEADS, 0x00, MASK_MEMBERS);
 
     /* A private sub-room: its own members, an invite by a member (refused), a removal. */
-    SEED("seed-private", OP(0, K_MEMBER_ADD), 0, HEADS, 1, A_MEMBER, OP(0, K_SYNC_ALL), /* */
+    SEED("seed-private", OP(0, K_MEMBER_ADD), 0, HEADS, 1, A_MEMBER, OP(0, K_SYNC_ALL), /* A1 */
          OP(1, K_CREATE), 0, HEADS, CREATE_PRIVATE,                        /* room 1: A1's */
          OP(1, K_MEMBER_ADD), 1, HEADS, 2, A_MEMBER,                       /* A1 owns it */
-         OP(1, K_MEMBER_ADD), 1, HEADS, 3, A_ADMIN, OP(1, K_SYNC), 2,      /* */
+         OP(1, K_MEMBER_ADD), 1, HEADS, 3, A_ADMIN, OP(1, K_SYNC), 2,      /* A3 admin */
          OP(2, K_SYNC), 1, OP(2, K_MEMBER_ADD), 1, HEADS, 0, A_MEMBER,     /* member invites */
          OP(2, K_CREATE), 1, HEADS, 0,                                     /* room 2 in 1 */
-         OP(2, K_MESSAGE), 2, HEADS, OP(0, K_MEMBER_REMOVE), 0, HEADS, 1,  /* */
-         OP(1, K_MOVE), 1, HEADS, TARGET_ZERO, OP(1, K_MESSAGE), 1, HEADS, /* */
+         OP(2, K_MESSAGE), 2, HEADS, OP(0, K_MEMBER_REMOVE), 0, HEADS, 1,  /* A1 out of 0 */
+         OP(1, K_MOVE), 1, HEADS, TARGET_ZERO, OP(1, K_MESSAGE), 1, HEADS, /* to the top */
          OP(3, K_SYNC), 1, OP(3, K_MEMBER_REMOVE), 1, HEADS, 1,            /* admin vs owner */
          OP(0, K_SYNC_ALL), OP(0, K_MEMBER_ADD), ROOM_RAW | 2, HEADS, 0, A_MEMBER);
 
     /* Leaving and coming back; adds with bad roles; the outsider; an unadmitted author. */
-    SEED("seed-leave-readd", OP(0, K_MEMBER_ADD), 0, HEADS, 1, A_ADMIN, OP(0, K_SYNC_ALL), /* */
+    SEED("seed-leave-readd", OP(0, K_MEMBER_ADD), 0, HEADS, 1, A_ADMIN, OP(0, K_SYNC_ALL), /* A1 */
          OP(1, K_MEMBER_REMOVE), 0, HEADS, 1,                                    /* A1 leaves */
-         OP(1, K_MESSAGE), 0, HEADS, OP(0, K_MEMBER_ADD), 0, HEADS, 1, A_MEMBER, /* */
+         OP(1, K_MESSAGE), 0, HEADS, OP(0, K_MEMBER_ADD), 0, HEADS, 1, A_MEMBER, /* re-added */
          OP(0, K_MEMBER_ADD), 0, HEADS, 4, A_MEMBER,                             /* the outsider */
          OP(0, K_MEMBER_ADD), 0, HEADS, 2, 3,           /* role 3: malformed */
          OP(0, K_MEMBER_ROLE), 0, HEADS, 0, A_MEMBER,   /* demote the owner */
          OP(3, K_MESSAGE), 0, PICK(1), 0,               /* never admitted */
-         OP(0, K_SYNC_ALL), OP(1, K_MESSAGE), 0, HEADS, /* */
+         OP(0, K_SYNC_ALL), OP(1, K_MESSAGE), 0, HEADS, /* A1 posts */
          OP(0, K_MEMBER_REMOVE), 0, HEADS, 0, OP(1, K_MESSAGE), 0, HEADS);
 
     /* A removed admin back-dates control events onto old parents, after it learned of it. */
-    SEED("seed-backdate", OP(0, K_MEMBER_ADD), 0, HEADS, 1, A_ADMIN,         /* */
+    SEED("seed-backdate", OP(0, K_MEMBER_ADD), 0, HEADS, 1, A_ADMIN,         /* A1 admin */
          OP(0, K_CREATE), 0, HEADS, 0, OP(0, K_SYNC_ALL),                    /* room 1 */
-         OP(0, K_MEMBER_REMOVE), 0, HEADS, 1, OP(0, K_SYNC_ALL),             /* */
+         OP(0, K_MEMBER_REMOVE), 0, HEADS, 1, OP(0, K_SYNC_ALL),             /* A1 removed */
          OP(1, K_MEMBER_ADD), 0, PICK(1), 1, 2, A_ADMIN,                     /* onto e1 */
-         OP(1, K_RENAME), 0, PICK(2), 0, 1, OP(1, K_MOVE), 1, PICK(1), 2, 0, /* */
+         OP(1, K_RENAME), 0, PICK(2), 0, 1, OP(1, K_MOVE), 1, PICK(1), 2, 0, /* back-dated */
          OP(1, K_MEMBER_REMOVE), 0, PICK(1), 1, 0,                           /* remove the owner */
-         OP(1, K_KEY_EPOCH), 0, PICK(1), 1, 0x00, 0x0f,                      /* */
-         OP(1, K_MESSAGE), 1, PICK(1), 2, OP(2, K_SYNC), 1,                  /* */
+         OP(1, K_KEY_EPOCH), 0, PICK(1), 1, 0x00, 0x0f,                      /* a rotation */
+         OP(1, K_MESSAGE), 1, PICK(1), 2, OP(2, K_SYNC), 1,                  /* A2 takes it all */
          OP(2, K_MESSAGE), 0, HEADS, OP(1, K_CREATE), 0, PICK(1), 0, CREATE_TOP);
 
-    /* Sub-rooms 17 deep along one chain, then a move that would pass the depth limit. */
-    SEED("seed-deep", OP(0, K_CREATE), 0, HEADS, 0, OP(0, K_CREATE), 1, HEADS, 0, /* */
-         OP(0, K_CREATE), 2, HEADS, 0, OP(0, K_CREATE), 3, HEADS, 0,              /* */
-         OP(0, K_CREATE), 4, HEADS, 0, OP(0, K_CREATE), 5, HEADS, 0,              /* */
-         OP(0, K_CREATE), 6, HEADS, 0, OP(0, K_CREATE), 7, HEADS, 0,              /* */
-         OP(0, K_CREATE), 8, HEADS, 0, OP(0, K_CREATE), 9, HEADS, 0,              /* */
-         OP(0, K_CREATE), 10, HEADS, 0, OP(0, K_CREATE), 11, HEADS, 0,            /* */
-         OP(0, K_CREATE), 12, HEADS, 0, OP(0, K_CREATE), 13, HEADS, 0,            /* */
-         OP(0, K_CREATE), 14, HEADS, 0, OP(0, K_CREATE), 15, HEADS, 0,            /* */
-         OP(0, K_CREATE), 0, HEADS, 0, OP(0, K_CREATE), 17, HEADS, 0,             /* */
+    /* A chain of sub-rooms to the depth limit and one past it; moves that would pass it. */
+    SEED("seed-deep", OP(0, K_CREATE), 0, HEADS, 0, OP(0, K_CREATE), 1, HEADS, 0, /* rooms 1, 2 */
+         OP(0, K_CREATE), 2, HEADS, 0, OP(0, K_CREATE), 3, HEADS, 0,              /* 3, 4 */
+         OP(0, K_CREATE), 4, HEADS, 0, OP(0, K_CREATE), 5, HEADS, 0,              /* 5, 6 */
+         OP(0, K_CREATE), 6, HEADS, 0, OP(0, K_CREATE), 7, HEADS, 0,              /* 7, 8 */
+         OP(0, K_CREATE), 8, HEADS, 0, OP(0, K_CREATE), 9, HEADS, 0,              /* 9, 10 */
+         OP(0, K_CREATE), 10, HEADS, 0, OP(0, K_CREATE), 11, HEADS, 0,            /* 11, 12 */
+         OP(0, K_CREATE), 12, HEADS, 0, OP(0, K_CREATE), 13, HEADS, 0,            /* 13, 14 */
+         OP(0, K_CREATE), 14, HEADS, 0, OP(0, K_CREATE), 15, HEADS, 0, /* 15, 16 too deep */
+         OP(0, K_CREATE), 0, HEADS, 0, OP(0, K_CREATE), 17, HEADS, 0,  /* 17, 18 in it */
          OP(0, K_MOVE), 17, HEADS, 14, OP(0, K_MOVE), 1, HEADS, 17);
 }
