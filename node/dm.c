@@ -67,8 +67,7 @@ static int find_step(void *ctx, const rumor_store_room_t *r)
     return 0;
 }
 
-int rumor_node_dm_find_in(rumor_txn_t *t, rumor_node_t *n, const uint8_t peer[ID],
-                          uint8_t room[ID])
+int rumor_node_dm_find_in(rumor_txn_t *t, rumor_node_t *n, const uint8_t peer[ID], uint8_t room[ID])
 {
     uint8_t top[ID] = {0};
     dm_walk_t w = {.t = t, .me = n->pk, .peer = peer};
@@ -133,8 +132,8 @@ static int dm_start(rumor_txn_t *t, dm_t *c, uint8_t room[ID])
     if (rc < 0) return rc;
     memcpy(room, p.id, ID);
     memcpy(c->ids[c->n_ids++], p.id, ID);
-    if ((rc = rumor_node_member_add_in(t, n, room, c->peer, RUMOR_ROLE_MEMBER,
-                                       c->ids[c->n_ids])) < 0)
+    if ((rc = rumor_node_member_add_in(t, n, room, c->peer, RUMOR_ROLE_MEMBER, c->ids[c->n_ids])) <
+        0)
         return rc;
     c->n_ids++;
     return RUMOR_OK;
@@ -149,17 +148,16 @@ static int dm_fn(rumor_txn_t *t, void *ctx)
     int rc = rumor_node_dm_find_in(t, c->n, c->peer, room);
     if (rc == RUMOR_ERR_NOT_FOUND) rc = dm_start(t, c, room);
     if (rc < 0) return rc;
-    post_t p = {.n = c->n,
-                .type = RUMOR_EV_MESSAGE,
-                .text = (const uint8_t *)c->text,
-                .text_len = c->len};
+    post_t p = {
+        .n = c->n, .type = RUMOR_EV_MESSAGE, .text = (const uint8_t *)c->text, .text_len = c->len};
     memcpy(p.room, room, ID);
     if ((rc = rumor_node_post_in(t, &p)) < 0) return rc;
     memcpy(c->ids[c->n_ids++], p.id, ID);
     /* One's own message is never unread. */
     uint64_t seen = 0;
     rc = rumor_store_read_mark_get(t, room, &seen);
-    if (rc == RUMOR_OK || rc == RUMOR_ERR_NOT_FOUND) rc = rumor_store_read_mark_put(t, room, seen + 1);
+    if (rc == RUMOR_OK || rc == RUMOR_ERR_NOT_FOUND)
+        rc = rumor_store_read_mark_put(t, room, seen + 1);
     return rc;
 }
 

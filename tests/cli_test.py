@@ -689,7 +689,7 @@ def test_backup_round_trip(root):
     # Contacts come back at once; rooms only when a member's node is met.
     j = json.loads(h.run("contact", "list", "--json")[0])
     assert [(c["id"], c["name"]) for c in j["contacts"]] == [(bob_id, "bobby")], j
-    assert json.loads(h.run("room", "list", "--json")[0]) == {"rooms": []}
+    assert json.loads(h.run("room", "list", "--json")[0]) == {"rooms": [], "direct": []}
     out, _ = h.run("room", "list")
     assert "no rooms" in out, out
     # The keys are in the new store, sealed at rest under the new store key: a backup of the
@@ -1160,6 +1160,73 @@ def test_same_nick_never_looks_the_same(root):
     finally:
         b.stop()
         a.stop()
+
+
+def test_kick_leave_role_and_dm_bad_input(root):
+    """room kick / leave / role and dm: what works with the node stopped, and every refusal
+    as one rumor: line, exit 1, with the home unchanged (PROTOCOL.md 7.4, 7.5, 7.9)."""
+    alice, bob, carol = Home(root, "alice"), Home(root, "bob"), Home(root, "carol")
+    alice.init()
+    bob.run("init", "--nick", "bob")
+    carol.run("init", "--nick", "carol")
+    me, b, c = key_of(alice), key_of(bob), key_of(carol)
+    alice.run("room", "create", "lan")
+    alice.run("room", "create", "lan/general")
+    alice.run("contact", "add", b, "bobby")
+    alice.run("contact", "add", c, "carrie")
+    alice.run("room", "invite", "lan", "--member", "bobby")
+    alice.run("room", "invite", "lan", "--member", "carrie", "--role", "admin")
+    roles = lambda: {m["id"]: m["role"] for m in
+                     json.loads(alice.run("room", "info", "lan", "--json")[0])["members_list"]}
+    assert roles() == {me: "owner", b: "member", c: "admin"}
+    # Roles: up and down, never to the same role again, only admin or member.
+    assert HEX64.match(alice.run("room", "role", "lan", "bobby", "admin")[0].strip())
+    assert roles()[b] == "admin"
+    expect_unchanged(alice, "room", "role", "lan", "bobby", "admin", contains="already an admin")
+    alice.run("room", "role", "lan", b[:8], "member")
+    assert roles()[b] == "member"
+    _, err = alice.run("room", "role", "lan", "bobby", "owner", expect=2)
+    assert "admin or member" in err
+    # Joining by invite never changes a role: carol stays admin.
+    expect_unchanged(alice, "room", "invite", "lan", "--member", "carrie", contains="already a member")
+    # Kick: not a member, yourself, an unknown name; then a real kick rotates the key.
+    dave = Home(root, "dave")
+    dave.run("init", "--nick", "dave")
+    alice.run("contact", "add", key_of(dave), "dave")
+    expect_unchanged(alice, "room", "kick", "lan", "dave", contains="is not a member")
+    expect_unchanged(alice, "room", "kick", "lan", me, contains="cannot kick yourself")
+    expect_unchanged(alice, "room", "kick", "lan", "nobody", contains="no one known as")
+    expect_unchanged(alice, "room", "kick", "nowhere", "bobby")
+    assert json.loads(alice.run("room", "info", "lan", "--json")[0])["key_epoch"] == 0
+    out = alice.run("room", "kick", "lan", "carrie")[0].split()
+    assert len(out) == 2 and all(HEX64.match(x) for x in out), out
+    info = json.loads(alice.run("room", "info", "lan", "--json")[0])
+    assert info["key_epoch"] == 1 and c not in roles(), info
+    # Messages go out under the new epoch (the sender holds it).
+    alice.run("send", "lan/general", "after the kick")
+    assert [m["text"] for m in map(json.loads, alice.run("log", "lan/general", "--json")[0].splitlines())] == ["after the kick"]
+    # The owner does not leave a room others still use; a stranger has nothing to leave.
+    expect_unchanged(alice, "room", "leave", "lan", contains="others still use it")
+    bob.run("room", "create", "own")
+    expect_unchanged(bob, "room", "leave", "lan")
+    # Usage errors exit 2.
+    for args in (["room", "kick", "lan"], ["room", "leave"], ["room", "role", "lan", "bobby"]):
+        alice.run(*args, expect=2)
+    # dm: to yourself, to an unknown key, to nobody, empty; then a real one, read as @PEER.
+    expect_unchanged(alice, "dm", me, "hi me", contains="your own key")
+    expect_unchanged(alice, "dm", "ab" * 32, "hi", contains="no one known has the key")
+    expect_unchanged(alice, "dm", "zed", "hi", contains="no one known as")
+    expect_unchanged(alice, "dm", "bobby", "", contains="empty message")
+    expect_unchanged(alice, "log", "@bobby", contains="no conversation with bobby yet")
+    assert HEX64.match(alice.run("dm", "bobby", "just us")[0].strip())
+    alice.run("dm", b[:8], "-", stdin="and again\n")
+    texts = [json.loads(l)["text"] for l in alice.run("log", "@bobby", "--json")[0].splitlines()]
+    assert texts == ["just us", "and again"], texts
+    listed = json.loads(alice.run("room", "list", "--json")[0])
+    assert [d["peer"] for d in listed["direct"]] == [b] and listed["direct"][0]["name"] == "bobby"
+    assert all(r["path"] != "dm" for r in listed["rooms"]), "a conversation shows in the tree"
+    text = alice.run("room", "list")[0]
+    assert "direct messages:" in text and "@bobby" in text, text
 
 
 def main():

@@ -325,7 +325,7 @@ static size_t deliver(unsigned s, const size_t *order, size_t n, const rumor_ide
 /* Author `a` takes the pool items store `from` holds and it does not. */
 static void sync_from(unsigned a, unsigned from)
 {
-    size_t order[POOL_MAX], n = 0;
+    size_t order[POOL_MAX] = {0}, n = 0;
     for (size_t i = 0; i < world.n_pool; i++)
         if (rumor_store_event_has(world.t[from], world.pool[i].id) &&
             !rumor_store_event_has(world.t[a], world.pool[i].id))
@@ -757,7 +757,7 @@ static void compare(unsigned a_slot, unsigned b_slot, const char *what)
 
 static void check_convergence(void)
 {
-    size_t order[POOL_MAX];
+    size_t order[POOL_MAX] = {0};
     for (size_t i = 0; i < world.n_pool; i++) order[i] = i;
     trace("verify: forward\n");
     deliver(V_FORWARD, order, world.n_pool, NULL);
