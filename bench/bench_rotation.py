@@ -28,15 +28,16 @@ figures), and for each kick it reports:
                   clock): p50 / p90 / max (max = the time until the last node holds the
                   new epoch). v_ms (found valid and pushed on) is reported beside it.
                   Each node's `room info --json` is checked afterwards for key_epoch.
-  breakdown       kick CLI exit; node 0 takes the event in (its "self" trace line);
-                  first other node; last node.
+  breakdown       kick CLI exit; node 0 takes the event in and pushes it (its own
+                  "self" trace line, read after node 0 stops: a node flushes its trace
+                  with a batch of peer events or at exit); first other node; last node.
   wire bytes      sum over all nodes of delta bytes_in over the kick (from `stats`), net
                   of the idle rate measured just before; and node 0's bytes_out.
   node CPU        sum over all nodes of delta utime+stime (/proc/PID/stat) over the kick,
-                  net of idle, per receiving node.
+                  net of idle (JSON only: 10 ms ticks make it coarse).
 
 Then node 0's node is stopped and, on its home, the CLI alone is timed (--offline
-pairs): `room kick` (seals to every remaining member) against `room role ROOM X
+pairs, default 5): `room kick` (seals to every remaining member) against `room role ROOM X
 admin` (one control event folded and committed durably, nothing sealed). Their
 difference divided by the number sealed is the per-member cost of the rotation.
 For comparison the raw libsodium cost (crypto_sign_ed25519_pk_to_curve25519 +

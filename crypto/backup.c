@@ -176,12 +176,13 @@ static int key_cmp(const void *pa, const void *pb)
 static int canonicalise(rumor_backup_t *b)
 {
     size_t n = 0;
-    qsort(b->domains, b->n_domains, RUMOR_ID_BYTES, id_cmp);
+    /* qsort of an empty (NULL) array is undefined: sort only what is there. */
+    if (b->n_domains) qsort(b->domains, b->n_domains, RUMOR_ID_BYTES, id_cmp);
     for (size_t i = 0; i < b->n_domains; i++)
         if (n == 0 || memcmp(b->domains[n - 1], b->domains[i], RUMOR_ID_BYTES) != 0)
             memmove(b->domains[n++], b->domains[i], RUMOR_ID_BYTES);
     b->n_domains = n;
-    qsort(b->keys, b->n_keys, sizeof *b->keys, key_cmp);
+    if (b->n_keys) qsort(b->keys, b->n_keys, sizeof *b->keys, key_cmp);
     n = 0;
     for (size_t i = 0; i < b->n_keys; i++)
         if (n == 0 || key_cmp(&b->keys[n - 1], &b->keys[i]) != 0) {
@@ -190,7 +191,7 @@ static int canonicalise(rumor_backup_t *b)
         }
     for (size_t i = n; i < b->n_keys; i++) sodium_memzero(&b->keys[i], sizeof b->keys[i]);
     b->n_keys = n;
-    qsort(b->contacts, b->n_contacts, sizeof *b->contacts, id_cmp);
+    if (b->n_contacts) qsort(b->contacts, b->n_contacts, sizeof *b->contacts, id_cmp);
     for (size_t i = 1; i < b->n_contacts; i++)
         if (memcmp(b->contacts[i - 1].pk, b->contacts[i].pk, RUMOR_ID_BYTES) == 0)
             return RUMOR_ERR_INVALID;

@@ -236,7 +236,7 @@ static void author(unsigned a, fx_t *f, uint8_t type, const uint8_t room[ID], co
         if (rc < 0) return;
         d.parents = parents;
     }
-    memcpy(body, plain, plain_len);
+    if (plain_len) memcpy(body, plain, plain_len);
     d.body_len = plain_len;
     if (text) {
         size_t box_len;

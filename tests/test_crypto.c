@@ -929,10 +929,15 @@ static void test_event_decode_rejects_bodies(void)
     BAD_BODY(RUMOR_EV_KEY_EPOCH, zero, 1, b, kf + RUMOR_EPOCH_ENTRY_BYTES);
     BAD_BODY(RUMOR_EV_KEY_EPOCH, room, 1, b, kf - 1);
 
-    /* ROOM_CREATE: only the private flag, and a box with at least name_len and one byte. */
-    b[0] = 0x02;
+    /* ROOM_CREATE: only the private and direct flags (direct: top level, not private), and a
+     * box with at least name_len and one byte. */
+    b[0] = 0x04;
     size_t bl = 1 + fake_box(b + 1, 2);
     BAD_BODY(RUMOR_EV_ROOM_CREATE, zero, 0, b, bl);
+    b[0] = RUMOR_ROOM_FLAG_DIRECT | RUMOR_ROOM_FLAG_PRIVATE;
+    BAD_BODY(RUMOR_EV_ROOM_CREATE, zero, 0, b, bl);
+    b[0] = RUMOR_ROOM_FLAG_DIRECT;
+    BAD_BODY(RUMOR_EV_ROOM_CREATE, room, 1, b, bl);
     b[0] = 0x81;
     BAD_BODY(RUMOR_EV_ROOM_CREATE, zero, 0, b, bl);
     b[0] = 0;

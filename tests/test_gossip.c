@@ -1390,6 +1390,64 @@ static void test_recon_full_frame(void)
     fx_close(&a);
 }
 
+/* ---- the story that opened PROTOCOL.md 7 -------------------------------------------------------
+ */
+
+/*
+ * An admin renames photos to pics and moves deep under it; later she is demoted. A node that
+ * is offered the demotion before her edits ends where her own node does: in version 2 the
+ * demotion names the domain's heads, which include her edits, so it waits for them, and the
+ * edits are judged at their place in the fold, where she was still an admin. What she tries
+ * after the demotion, and a member promoting itself, are stored, ignored and counted.
+ */
+static void test_demoted_admins_edits_converge(void)
+{
+    fx_t f, g;
+    fx_open(&f);
+    fx_open(&g);
+    ev_t ev[10];
+    uint8_t friends[ID], photos[ID], chatter[ID], deep[ID], id[ID], body[ID + 1];
+    ACCEPT(&f, create(&f, &ev[0], alice, ZERO, false, "friends"), friends);
+    ACCEPT(&f, create(&f, &ev[1], alice, friends, false, "photos"), photos);
+    ACCEPT(&f, create(&f, &ev[2], alice, friends, false, "chatter"), chatter);
+    ACCEPT(&f, create(&f, &ev[3], alice, chatter, false, "deep"), deep);
+    ACCEPT(&f, member_add(&f, &ev[4], alice, friends, bob, RUMOR_ROLE_ADMIN, NULL, 0), id);
+    ACCEPT(&f, boxed(&f, &ev[5], bob, RUMOR_EV_ROOM_RENAME, photos, "pics"), id);
+    ACCEPT(&f, move(&f, &ev[6], bob, deep, photos), id);
+    memcpy(body, pk(bob), ID);
+    body[ID] = RUMOR_ROLE_MEMBER;
+    ACCEPT(&f, build(&f, &ev[7], alice, RUMOR_EV_MEMBER_ROLE, friends, body, sizeof body), id);
+    CHECK_EQ_INT(role_in(&f, friends, bob), RUMOR_ROLE_MEMBER);
+    /* After the demotion: bob renames again, and promotes himself. Stored, ignored, counted. */
+    uint64_t ignored = f.c.ignored;
+    CHECK_EQ_INT(ingest(&f, boxed(&f, &ev[8], bob, RUMOR_EV_ROOM_RENAME, photos, "mine")), IGNORED);
+    body[ID] = RUMOR_ROLE_ADMIN;
+    CHECK_EQ_INT(
+        ingest(&f, build(&f, &ev[9], bob, RUMOR_EV_MEMBER_ROLE, friends, body, sizeof body)),
+        IGNORED);
+    CHECK_EQ_INT(f.c.ignored, ignored + 2);
+    CHECK_EQ_INT(role_in(&f, friends, bob), RUMOR_ROLE_MEMBER);
+    CHECK_EQ_MEM(room_of(&f, photos).name.event, ev[5].id, ID);
+    CHECK_EQ_MEM(room_of(&f, deep).parent, photos, ID);
+
+    /* g is offered the demotion first, then everything from the newest down, again and again. */
+    CHECK_EQ_INT(ingest(&g, &ev[7]), RUMOR_ERR_MISSING_PARENT);
+    for (int round = 0; round < 10; round++)
+        for (int i = 9; i >= 0; i--) ingest(&g, &ev[i]);
+    CHECK_EQ_INT(event_count(&g), event_count(&f));
+    const uint8_t *rooms[] = {friends, photos, chatter, deep};
+    for (size_t i = 0; i < 4; i++) {
+        rumor_store_room_t a = room_of(&f, rooms[i]), b = room_of(&g, rooms[i]);
+        CHECK_EQ_MEM(a.parent, b.parent, ID);
+        CHECK_EQ_MEM(a.name.event, b.name.event, ID);
+        CHECK_EQ_INT(a.flags, b.flags);
+    }
+    CHECK_EQ_INT(role_in(&g, friends, bob), RUMOR_ROLE_MEMBER);
+    CHECK_EQ_INT(role_in(&g, friends, alice), RUMOR_ROLE_OWNER);
+    fx_close(&f);
+    fx_close(&g);
+}
+
 int main(void)
 {
     if (rumor_crypto_init() != RUMOR_OK) return 2;
@@ -1411,6 +1469,7 @@ int main(void)
     RUN(test_key_domains);
     RUN(test_key_grant_and_epoch);
     RUN(test_depth_limit);
+    RUN(test_demoted_admins_edits_converge);
     RUN(test_profiles);
     RUN(test_recon_converges);
     RUN(test_recon_empty_side);
