@@ -276,10 +276,9 @@ typedef struct {
     rumor_txn_t *t;
     const uint8_t *domain;
     const rumor_event_t *ev;
-    idset_t anc;     /* ancestors of the rotation, filled on first need */
-    bool anc_filled; /* anc holds them */
-    uint64_t min;    /* the lowest lamport anc reaches down to */
-    bool complete;   /* every member it must cover is covered */
+    since_t *left_out; /* members the rotation leaves out, with the start of their membership */
+    size_t n, cap;
+    bool complete; /* false once a member it must cover is known to be left out */
     int rc;
 } cover_t;
 
@@ -291,17 +290,44 @@ static int cover_step(void *ctx, const uint8_t pk[ID], uint8_t role)
     since_t s = {0};
     int rc = rumor_store_mhist_each(c->t, c->domain, pk, since_step, &s);
     if (rc < 0) return c->rc = rc;
-    if (memcmp(s.id, c->domain, ID) == 0) goto missing; /* the owner, since the root */
-    if (!c->anc_filled || s.lamport < c->min) {
-        idset_free(&c->anc);
-        c->min = s.lamport;
-        c->anc_filled = true;
-        if ((rc = ancestors(c->t, c->ev->id, c->min, &c->anc)) < 0) return c->rc = rc;
+    if (memcmp(s.id, c->domain, ID) == 0) { /* the owner, a member since the root */
+        c->complete = false;
+        return 1;
     }
-    if (!idset_has(&c->anc, s.id)) return 0; /* added concurrently: could not have been sealed to */
-missing:
-    c->complete = false;
-    return 1;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 16;
+        since_t *v = realloc(c->left_out, cap * sizeof *v);
+        if (!v) return c->rc = RUMOR_ERR_NOMEM;
+        c->left_out = v;
+        c->cap = cap;
+    }
+    c->left_out[c->n++] = s;
+    return 0;
+}
+
+/*
+ * Whether a rotation seals to every member at its place whose membership began in its past
+ * (PROTOCOL.md 7.4). Members added concurrently could not have been sealed to. One walk of the
+ * rotation's past, down to the oldest start among those it leaves out, answers for all.
+ */
+static int covers(rumor_txn_t *t, const uint8_t domain[ID], const rumor_event_t *ev, bool *ok)
+{
+    cover_t c = {t, domain, ev, NULL, 0, 0, true, RUMOR_OK};
+    int rc = rumor_store_member_each(t, domain, cover_step, &c);
+    if (rc >= 0 && c.rc < 0) rc = c.rc;
+    if (rc >= 0 && c.complete && c.n) {
+        uint64_t min = c.left_out[0].lamport;
+        for (size_t i = 1; i < c.n; i++)
+            if (c.left_out[i].lamport < min) min = c.left_out[i].lamport;
+        idset_t anc = {0};
+        rc = ancestors(t, ev->id, min, &anc);
+        for (size_t i = 0; rc >= 0 && i < c.n && c.complete; i++)
+            if (idset_has(&anc, c.left_out[i].id)) c.complete = false;
+        idset_free(&anc);
+    }
+    free(c.left_out);
+    *ok = c.complete;
+    return rc < 0 ? rc : RUMOR_OK;
 }
 
 /* Whether `ev` takes effect at its place in the fold (PROTOCOL.md 7.4). */
@@ -374,13 +400,7 @@ static int judge(pass_t *p, const rumor_event_t *ev, bool *ok)
         if ((rc = rumor_store_room_get(t, domain, &room)) < 0) return rc;
         if (ev->epoch != room.epoch + 1 && !(ev->epoch == room.epoch && room.epoch >= 1))
             return RUMOR_OK;
-        cover_t c = {t, domain, ev, {0}, false, 0, true, RUMOR_OK};
-        rc = rumor_store_member_each(t, domain, cover_step, &c);
-        idset_free(&c.anc);
-        if (c.rc < 0) return c.rc;
-        if (rc < 0) return rc;
-        *ok = c.complete;
-        return RUMOR_OK;
+        return covers(t, domain, ev, ok);
     }
     }
     return RUMOR_OK;
@@ -742,24 +762,100 @@ static int place_step(void *ctx, uint64_t lamport, const uint8_t id[ID], uint8_t
     return 0;
 }
 
-int rumor_gossip_shown(rumor_txn_t *t, const rumor_event_t *ev, bool *shown)
+/*
+ * The pasts of removals, kept across the messages of one read: a removed member's messages
+ * written before its removal are each asked "is it in the removal's past?", and one walk,
+ * deepened by halving when a message lies below it, answers them all.
+ */
+#define WALKS_MAX 16
+struct rumor_gossip_walks {
+    struct {
+        uint8_t id[ID]; /* the removal */
+        uint64_t min;   /* anc holds its ancestors down to this lamport */
+        idset_t anc;
+    } w[WALKS_MAX];
+    size_t n, next; /* entries in use; the one to reuse when full */
+};
+
+rumor_gossip_walks_t *rumor_gossip_walks_new(void)
+{
+    return calloc(1, sizeof(rumor_gossip_walks_t));
+}
+
+void rumor_gossip_walks_destroy(rumor_gossip_walks_t **wp)
+{
+    if (!wp || !*wp) return;
+    for (size_t i = 0; i < (*wp)->n; i++) idset_free(&(*wp)->w[i].anc);
+    free(*wp);
+    *wp = NULL;
+}
+
+/* *yes = the message (at lamport lm) is in the past of the removal `r` (at lamport lr). */
+static int in_past_of(rumor_txn_t *t, rumor_gossip_walks_t *walks, const uint8_t r[ID], uint64_t lr,
+                      const uint8_t m[ID], uint64_t lm, bool *yes)
+{
+    if (!walks) return is_ancestor(t, m, lm, r, yes);
+    size_t i = 0;
+    while (i < walks->n && memcmp(walks->w[i].id, r, ID) != 0) i++;
+    if (i == walks->n) {
+        if (walks->n < WALKS_MAX) {
+            walks->n++;
+        } else {
+            i = walks->next;
+            walks->next = (walks->next + 1) % WALKS_MAX;
+            idset_free(&walks->w[i].anc);
+        }
+        memcpy(walks->w[i].id, r, ID);
+        walks->w[i].min = UINT64_MAX;
+    }
+    if (lm < walks->w[i].min) {
+        /* Deeper than walked: go to half the depth asked, so few walks serve a whole log. */
+        uint64_t min = walks->w[i].min == UINT64_MAX ? lm : lm / 2;
+        if (lr < min) min = lr;
+        idset_free(&walks->w[i].anc);
+        walks->w[i].min = min;
+        int rc = ancestors(t, r, min, &walks->w[i].anc);
+        if (rc < 0) {
+            walks->w[i].min = UINT64_MAX;
+            return rc;
+        }
+    }
+    *yes = idset_has(&walks->w[i].anc, m);
+    return RUMOR_OK;
+}
+
+/* `deep`: also decide, by walking the graph, what the author's removals make of it. */
+static int shown(rumor_txn_t *t, const rumor_event_t *ev, rumor_gossip_walks_t *walks, bool deep,
+                 bool *out)
 {
     uint8_t domain[ID];
-    *shown = false;
+    *out = false;
     int rc = rumor_gossip_key_domain(t, ev->room, domain);
     if (rc < 0) return rc == RUMOR_ERR_NOT_FOUND ? RUMOR_OK : rc;
     place_t p = {ev->lamport, ev->id, 0, {{0, {0}}}, 0, false};
     if ((rc = rumor_store_mhist_each(t, domain, ev->author, place_step, &p)) < 0) return rc;
     if (p.role == 0 || p.many) return RUMOR_OK;
-    for (size_t i = 0; i < p.n_removal; i++) {
+    for (size_t i = 0; deep && i < p.n_removal; i++) {
         bool related;
         if (before(p.removal[i].lamport, p.removal[i].id, ev->lamport, ev->id))
             rc = is_ancestor(t, p.removal[i].id, p.removal[i].lamport, ev->id, &related);
         else
-            rc = is_ancestor(t, ev->id, ev->lamport, p.removal[i].id, &related);
+            rc = in_past_of(t, walks, p.removal[i].id, p.removal[i].lamport, ev->id, ev->lamport,
+                            &related);
         if (rc < 0) return rc;
         if (!related) return RUMOR_OK; /* concurrent with a removal of its author */
     }
-    *shown = true;
+    *out = true;
     return RUMOR_OK;
+}
+
+int rumor_gossip_shown(rumor_txn_t *t, const rumor_event_t *ev, rumor_gossip_walks_t *walks,
+                       bool *out)
+{
+    return shown(t, ev, walks, true, out);
+}
+
+int rumor_gossip_member_at(rumor_txn_t *t, const rumor_event_t *ev, bool *out)
+{
+    return shown(t, ev, NULL, false, out);
 }

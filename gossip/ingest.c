@@ -275,7 +275,8 @@ static int record(rumor_txn_t *t, const rumor_identity_t *self, const rumor_even
         if ((rc = rumor_store_room_get(t, ev->room, &room)) < 0) return rc;
         room.messages++;
         if ((rc = rumor_store_room_put(t, &room)) < 0) return rc;
-        return rumor_gossip_shown(t, ev, took);
+        /* Counted by the cheap test: a hostile flood must not buy graph walks on ingest. */
+        return rumor_gossip_member_at(t, ev, took);
     }
     if ((rc = rumor_gossip_fold_event(t, self, domain, ev, took)) < 0) return rc;
     if (private_create) return rumor_gossip_fold_event(t, self, ev->id, ev, NULL);

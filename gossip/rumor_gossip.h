@@ -47,11 +47,29 @@ int rumor_gossip_ingest(rumor_txn_t *t, const rumor_identity_t *self, const uint
 #define RUMOR_ROOM_FLAG_HIDDEN 0x80
 
 /*
+ * Graph walks that rumor_gossip_shown keeps across the messages of one read
+ * (a `log`), so that a removed member's many messages cost one walk, not one
+ * each. Owned by the caller; valid for one read transaction.
+ */
+typedef struct rumor_gossip_walks rumor_gossip_walks_t;
+rumor_gossip_walks_t *rumor_gossip_walks_new(void);
+/* Frees *w and sets it to NULL. Accepts NULL. */
+void rumor_gossip_walks_destroy(rumor_gossip_walks_t **w);
+
+/*
  * True when a MESSAGE is shown (PROTOCOL.md 7.3): its author is a member at
  * its place in the fold, and it is not concurrent with its author's removal.
- * RUMOR_OK with *shown set, or a store error.
+ * `walks` (may be NULL) is reused across calls. RUMOR_OK with *shown set, or
+ * a store error.
  */
-int rumor_gossip_shown(rumor_txn_t *t, const rumor_event_t *ev, bool *shown);
+int rumor_gossip_shown(rumor_txn_t *t, const rumor_event_t *ev, rumor_gossip_walks_t *walks,
+                       bool *shown);
+/*
+ * The cheap half of rumor_gossip_shown: the author is a member at the
+ * message's place (no graph walk). False means not shown; true may still be
+ * hidden as concurrent with a removal.
+ */
+int rumor_gossip_member_at(rumor_txn_t *t, const rumor_event_t *ev, bool *member);
 
 /*
  * Recomputes everything derived from the events after a migration asked for

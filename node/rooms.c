@@ -719,7 +719,8 @@ typedef struct {
     size_t count;
     rumor_node_message_fn cb;
     void *ctx;
-    char *text; /* decrypt buffer */
+    char *text;                  /* decrypt buffer */
+    rumor_gossip_walks_t *walks; /* graph walks reused across the log's messages */
 } log_t;
 
 /* Re-verifies one stored message and hands it to the caller. */
@@ -748,8 +749,11 @@ static int show_message(log_t *l, const uint8_t id[ID])
     return l->cb(l->ctx, &m);
 }
 
-/* Whether the fold shows a stored message (PROTOCOL.md 7.3); store errors count as hidden. */
-static bool message_shown(rumor_txn_t *t, const uint8_t id[ID])
+/*
+ * Whether the fold shows a stored message (PROTOCOL.md 7.3); store errors count as hidden.
+ * `walks` (may be NULL) carries graph walks across the messages of one read.
+ */
+static bool message_shown(rumor_txn_t *t, const uint8_t id[ID], rumor_gossip_walks_t *walks)
 {
     const uint8_t *buf;
     size_t len;
@@ -757,14 +761,14 @@ static bool message_shown(rumor_txn_t *t, const uint8_t id[ID])
     bool shown = false;
     if (rumor_store_event_get(t, id, &buf, &len) < 0 || rumor_event_decode(buf, len, &ev) < 0)
         return false;
-    return rumor_gossip_shown(t, &ev, &shown) == RUMOR_OK && shown;
+    return rumor_gossip_shown(t, &ev, walks, &shown) == RUMOR_OK && shown;
 }
 
 static int log_step(void *ctx, uint64_t lamport, const uint8_t id[ID], uint8_t type)
 {
     (void)lamport;
     log_t *l = ctx;
-    if (type != RUMOR_EV_MESSAGE || !message_shown(l->t, id)) return 0;
+    if (type != RUMOR_EV_MESSAGE || !message_shown(l->t, id, l->walks)) return 0;
     if (!l->limit) return show_message(l, id);
     memcpy(l->ids + l->count * ID, id, ID);
     return ++l->count >= l->limit ? 1 : 0;
@@ -793,9 +797,11 @@ int rumor_node_log(rumor_node_t *n, const uint8_t room[ID], uint64_t limit,
     log_t l = {.n = n, .limit = limit, .cb = cb, .ctx = ctx};
     l.text = malloc(RUMOR_TEXT_MAX + 1);
     l.ids = limit ? malloc(limit * ID) : NULL;
-    if (!l.text || (limit && !l.ids)) {
+    l.walks = rumor_gossip_walks_new();
+    if (!l.text || (limit && !l.ids) || !l.walks) {
         free(l.text);
         free(l.ids);
+        rumor_gossip_walks_destroy(&l.walks);
         return RUMOR_ERR_NOMEM;
     }
     int rc = rumor_store_read_begin(n->store, &t);
@@ -806,12 +812,14 @@ int rumor_node_log(rumor_node_t *n, const uint8_t room[ID], uint64_t limit,
     if (rc == 1) rc = RUMOR_OK;
     for (size_t i = l.count; rc == RUMOR_OK && i > 0; i--)
         rc = show_message(&l, l.ids + (i - 1) * ID);
+    rumor_gossip_walks_destroy(&l.walks); /* its walks belong to this transaction */
     rumor_store_read_end(&t);
     if (rc == RUMOR_OK) {
         mark_t m = {room, r.messages};
         rc = rumor_store_write(n->store, mark_fn, &m);
     }
 out:
+    rumor_gossip_walks_destroy(&l.walks);
     free(l.text);
     free(l.ids);
     return rc;
@@ -826,7 +834,7 @@ int rumor_node_message(rumor_node_t *n, const uint8_t id[ID], rumor_node_message
     if (rc == RUMOR_OK) {
         l.t = t;
         rc = !rumor_store_event_has(t, id) ? RUMOR_ERR_NOT_FOUND
-             : message_shown(t, id)        ? show_message(&l, id)
+             : message_shown(t, id, NULL)  ? show_message(&l, id)
                                            : RUMOR_OK;
         rumor_store_read_end(&t);
     }

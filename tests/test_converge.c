@@ -355,6 +355,7 @@ typedef struct {
     rumor_txn_t *t;
     crypto_generichash_state *h;
     uint64_t hidden;
+    rumor_gossip_walks_t *walks; /* verifier 0 reuses walks, the others do not: they must agree */
 } digest_t;
 
 static bool debug; /* RUMOR_CONVERGE_DEBUG: print what is digested */
@@ -390,7 +391,7 @@ static int digest_log(void *ctx, uint64_t lamport, const uint8_t id[ID], uint8_t
     rumor_event_t ev;
     bool shown = false;
     if (rumor_store_event_get(d->t, id, &b, &len) < 0 || rumor_event_decode(b, len, &ev) < 0 ||
-        rumor_gossip_shown(d->t, &ev, &shown) < 0)
+        rumor_gossip_shown(d->t, &ev, d->walks, &shown) < 0)
         return RUMOR_ERR_STORE;
     uint8_t s = shown;
     dbg("message", id, s);
@@ -404,7 +405,7 @@ static void digest(fx_t *f, uint8_t out[ID], bool count)
     crypto_generichash_state h;
     crypto_generichash_init(&h, NULL, 0, ID);
     rumor_txn_t *t = rd(f);
-    digest_t d = {t, &h, 0};
+    digest_t d = {t, &h, 0, count ? rumor_gossip_walks_new() : NULL};
     uint8_t n[8];
     rumor_put_u64(n, rumor_store_event_count(t));
     crypto_generichash_update(&h, n, 8);
@@ -438,6 +439,7 @@ static void digest(fx_t *f, uint8_t out[ID], bool count)
         crypto_generichash_update(&h, &a, 1);
         if (count) seen.epochs += a;
     }
+    rumor_gossip_walks_destroy(&d.walks);
     rumor_store_read_end(&t);
     if (count) seen.hidden_messages += d.hidden;
     crypto_generichash_final(&h, out, ID);

@@ -685,7 +685,7 @@ static int digest_log(void *ctx, uint64_t lamport, const uint8_t id[ID], uint8_t
         if (rc < 0) fuzz_fail("a logged message is not stored", rc);
         if ((rc = rumor_event_decode(b, len, &ev)) < 0)
             fuzz_fail("a stored event does not decode", rc);
-        if ((rc = rumor_gossip_shown(d->t, &ev, &shown)) < 0) fuzz_fail("shown failed", rc);
+        if ((rc = rumor_gossip_shown(d->t, &ev, NULL, &shown)) < 0) fuzz_fail("shown failed", rc);
         put(d, " %s", shown ? "shown" : "hidden");
     }
     put(d, "\n");
