@@ -1523,6 +1523,18 @@ def test_invite_kick_leave(root, cl):
         assert "written offline by d" not in x.texts(), f"{x.name} shows the kicked member's post"
     assert log_ids(a) == log_ids(b) == log_ids(e)
 
+    # Ranks: b, an admin now, cannot remove or demote the owner; a member cannot kick anyone.
+    a.run("room", "role", "lan", b.id, "admin")
+    poll("b to be an admin", lambda: roles(b, "lan").get(b.id) == "admin", timeout=20)
+    for args in (("room", "kick", "lan", a.id), ("room", "role", "lan", a.id, "member")):
+        p = subprocess.run([RUMOR, "--home", b.path] + list(args), capture_output=True,
+                           env=b.env, timeout=30)
+        assert p.returncode == 1 and b"higher rank" in p.stderr, (args, p.stderr)
+    p = subprocess.run([RUMOR, "--home", e.path, "room", "kick", "lan", b.id], capture_output=True,
+                       env=e.env, timeout=30)
+    assert p.returncode == 1 and b"may not" in p.stderr, p.stderr
+    assert roles(a, "lan")[a.id] == "owner"
+
     # b leaves: a, the member that stays with the highest rank, rotates on its own.
     before = key_epoch(a)
     b.run("room", "leave", "lan")

@@ -1448,6 +1448,59 @@ static void test_demoted_admins_edits_converge(void)
     fx_close(&g);
 }
 
+/*
+ * A kick rotates the key; the removed member's own store, with its own key, holds nothing of
+ * the new epoch: it cannot read what is written under it (PROTOCOL.md 7.7). Replaying an old
+ * epoch number, and a rotation that leaves out a member, are stored, ignored and counted.
+ */
+static void test_removed_member_reads_nothing_after(void)
+{
+    fx_t b, c; /* bob's node and carol's node, fed the same events */
+    fx_open(&b);
+    fx_open(&c);
+    b.self = bob;
+    c.self = carol;
+    ev_t ev[6];
+    uint8_t lan[ID], k1[RUMOR_ROOM_KEY_BYTES], k2[RUMOR_ROOM_KEY_BYTES], id[ID];
+    rumor_room_key_generate(k1);
+    rumor_room_key_generate(k2);
+    ACCEPT(&b, create(&b, &ev[0], alice, ZERO, false, "lan"), lan);
+    ACCEPT(&b, member_add(&b, &ev[1], alice, lan, bob, RUMOR_ROLE_MEMBER, NULL, 0), id);
+    ACCEPT(&b, member_add(&b, &ev[2], alice, lan, carol, RUMOR_ROLE_MEMBER, NULL, 0), id);
+    ACCEPT(&b, member_remove(&b, &ev[3], alice, lan, carol), id);
+    const rumor_identity_t *stay[] = {alice, bob};
+    ACCEPT(&b, key_epoch(&b, &ev[4], alice, lan, 1, k1, stay, 2), id);
+    for (int i = 0; i < 5; i++) CHECK_EQ_INT(ingest(&c, &ev[i]), RUMOR_OK);
+    uint8_t got[RUMOR_ROOM_KEY_BYTES], kid[RUMOR_KEY_ID_BYTES];
+    uint32_t epoch;
+    CHECK_EQ_INT(current_key(&b, lan, got, &epoch), RUMOR_OK);
+    CHECK_EQ_INT(epoch, 1);
+    CHECK_EQ_MEM(got, k1, sizeof got);
+    rumor_room_key_id(kid, k1);
+    rumor_txn_t *t = rd(&c);
+    CHECK_EQ_INT(rumor_store_key_get(t, kid, NULL, NULL, NULL), RUMOR_ERR_NOT_FOUND);
+    CHECK_EQ_INT(rumor_store_key_current(t, lan, kid, &epoch), RUMOR_ERR_NOT_FOUND);
+    CHECK_EQ_INT(room_of(&c, lan).epoch, 1); /* carol sees that there is a new epoch, no more */
+    rumor_store_read_end(&t);
+    CHECK_EQ_INT(role_in(&c, lan, carol), 0);
+
+    /* Bob rotates to epoch 2. Then an old epoch number (1) and epoch 3 sealed to alice alone
+     * are stored, ignored and counted; bob keeps sending under epoch 2. */
+    ACCEPT(&b, key_epoch(&b, &ev[5], bob, lan, 2, k2, stay, 2), id);
+    uint8_t k3[RUMOR_ROOM_KEY_BYTES];
+    rumor_room_key_generate(k3);
+    uint64_t ignored = b.c.ignored;
+    CHECK_EQ_INT(ingest(&b, key_epoch(&b, &ev[5], bob, lan, 1, k3, stay, 2)), IGNORED);
+    CHECK_EQ_INT(ingest(&b, key_epoch(&b, &ev[5], bob, lan, 3, k3, stay, 1)), IGNORED);
+    CHECK_EQ_INT(b.c.ignored, ignored + 2);
+    CHECK_EQ_INT(room_of(&b, lan).epoch, 2);
+    CHECK_EQ_INT(current_key(&b, lan, got, &epoch), RUMOR_OK);
+    CHECK_EQ_INT(epoch, 2);
+    CHECK_EQ_MEM(got, k2, sizeof got);
+    fx_close(&b);
+    fx_close(&c);
+}
+
 int main(void)
 {
     if (rumor_crypto_init() != RUMOR_OK) return 2;
@@ -1470,6 +1523,7 @@ int main(void)
     RUN(test_key_grant_and_epoch);
     RUN(test_depth_limit);
     RUN(test_demoted_admins_edits_converge);
+    RUN(test_removed_member_reads_nothing_after);
     RUN(test_profiles);
     RUN(test_recon_converges);
     RUN(test_recon_empty_side);
