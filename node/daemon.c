@@ -1840,6 +1840,52 @@ static void send_invited(daemon_t *d, peer_t *p)
     rumor_store_read_end(&t);
 }
 
+static int last_removal_step(void *ctx, uint64_t lamport, const uint8_t id[ID], uint8_t role)
+{
+    (void)lamport;
+    uint8_t *out = ctx; /* id [32] | found [1] */
+    if (role == 0) {
+        memcpy(out, id, ID);
+        out[ID] = 1;
+    } else {
+        out[ID] = 0; /* added again since */
+    }
+    return 0;
+}
+
+/*
+ * A peer that subscribes to a domain our fold says it was removed from has not heard of its
+ * removal (reconciliation refuses non-members): push it the removal, whose missing parents it
+ * then asks for like any early event. So its own node stops showing what it wrote after it.
+ */
+static void send_removal(daemon_t *d, peer_t *p)
+{
+    rumor_txn_t *t;
+    uint8_t *frame = malloc(RUMOR_WIRE_FRAME_MAX);
+    if (!frame || rumor_store_read_begin(d->node->store, &t) < 0) {
+        free(frame);
+        return;
+    }
+    for (size_t i = 0; i < d->n_topics; i++) {
+        const uint8_t *id = d->topics[i].id;
+        uint8_t role, last[ID + 1] = {0};
+        const uint8_t *buf;
+        size_t len;
+        if (rumor_is_zero(id, ID) || !peer_subscribes(p, id)) continue;
+        if (rumor_store_member_get(t, id, p->pk, &role) == RUMOR_OK) continue;
+        if (!rumor_store_admitted(t, id, p->pk)) continue;
+        if (rumor_store_mhist_each(t, id, p->pk, last_removal_step, last) < 0 || !last[ID])
+            continue;
+        if (rumor_store_event_get(t, last, &buf, &len) < 0 || len > RUMOR_EVENT_MAX) continue;
+        frame[0] = RUMOR_WIRE_VERSION;
+        frame[1] = RUMOR_WIRE_EVENT;
+        memcpy(frame + 2, buf, len);
+        if (peer_send(d, p, frame, len + 2)) d->stats.removals_told++;
+    }
+    rumor_store_read_end(&t);
+    free(frame);
+}
+
 static int add_invited(rumor_txn_t *t, void *ctx)
 {
     return rumor_node_restoring_add(t, ctx, INVITED_MAX);
@@ -1889,6 +1935,7 @@ static void on_sub(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
     p->subs_known = true;
     rumor_catchup_on_sub(d, p);
     send_invited(d, p);
+    send_removal(d, p);
 }
 
 static void on_graft(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)

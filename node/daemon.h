@@ -58,6 +58,7 @@
     X(invited_out)           /* INVITED frames sent: a membership waits for the peer */            \
     X(invited_in)            /* INVITED frames received */                                         \
     X(direct_dials)          /* dials to the other member of a direct conversation */              \
+    X(removals_told)         /* removals pushed to a removed member still subscribed */            \
     X(sync_in)               /* SYNC requests answered */                                          \
     X(sync_out)              /* SYNC requests sent */                                              \
     X(sync_events_out)       /* events sent in answer to SYNC */                                   \

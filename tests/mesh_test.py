@@ -1522,6 +1522,11 @@ def test_invite_kick_leave(root, cl):
     for x in (a, b, e):
         assert "written offline by d" not in x.texts(), f"{x.name} shows the kicked member's post"
     assert log_ids(a) == log_ids(b) == log_ids(e)
+    # d's own node hears of its removal from b (pushed: members do not reconcile with it) and
+    # then agrees too: its post is not shown there either.
+    poll("d to learn of its removal", lambda: d.id not in roles(d, "lan"), timeout=30)
+    assert "written offline by d" not in d.texts()
+    assert b.stats()["removals_told"] >= 1
 
     # Ranks: b, an admin now, cannot remove or demote the owner; a member cannot kick anyone.
     a.run("room", "role", "lan", b.id, "admin")
