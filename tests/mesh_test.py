@@ -1582,6 +1582,9 @@ def test_direct_messages(root, cl):
     c.run("dm", a.id, "hi a")
     wait_texts([a], ["hello c, just you", "hi a"], room="@" + c.id[:8], timeout=30)
     assert a.texts("@" + c.id[:8]) == c.texts("@" + a.id[:8])
+    # `chat @PEER`: typed lines go to the conversation; /me is an action.
+    post_many(a, ["typed in chat", "/me waves"], room="@" + c.id[:8])
+    wait_texts([c], ["typed in chat", "* waves"], room="@" + a.id[:8], timeout=30)
     # b relays their room but is no member of the conversation: nothing of it is there.
     assert json.loads(b.run("room", "list", "--json"))["direct"] == []
     # Written while c is stopped: delivered in order when they meet again.
