@@ -412,7 +412,7 @@ def one_kick(args, mesh, victim_pk, measured, k):
     cpu = bm.delta_cpu(s_b, s_c) - idle_cpu * window_s
     res["node_cpu_ms_net"] = rnd(cpu, 1)
     res["node_cpu_ms_per_receiver"] = rnd(cpu / max(1, len(got)), 2)
-    for key in ("invalid", "duplicates", "missing_parent", "queue_drops", "epoch_incomplete"):
+    for key in ("invalid", "duplicates", "missing_parent", "queue_drops", "ignored"):
         res["delta_" + key] = bm.delta(s_b, s_c, key)
     # Does every measured node now read under the new epoch (and count the members)?
     infos = mesh.room_infos([n0] + measured)

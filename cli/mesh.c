@@ -455,6 +455,14 @@ int cmd_room_invite(const cli_t *c, int argc, char **argv)
         rc = cli_fail(1, "that identity is already a member of '%s' with that role", pos[0]);
     else if (rc == RUMOR_ERR_INVALID)
         rc = cli_fail(1, "that is not a valid public key");
+    else if (rc == RUMOR_ERR_NO_KEY && member)
+        rc = cli_fail(1,
+                      "%s is not a member of the room '%s' sits in; members of a private "
+                      "sub-room are members there too (invite them to it first)",
+                      member, pos[0]);
+    else if (rc == RUMOR_ERR_TOO_BIG)
+        rc = cli_fail(1, "'%s' has %d members, the most a key rotation seals to", pos[0],
+                      RUMOR_MAX_MEMBERS);
     else if (rc < 0)
         rc = node_error(c, n, rc, "invite");
 out:

@@ -110,6 +110,45 @@ static int ancestors(rumor_txn_t *t, const uint8_t from[ID], uint64_t min, idset
     return rc;
 }
 
+typedef struct {
+    rumor_txn_t *t;
+    const uint8_t *from;
+    idset_t *set;
+    int rc;
+} desc_walk_t;
+
+static int desc_step(void *ctx, uint64_t lamport, const uint8_t id[ID])
+{
+    (void)lamport;
+    desc_walk_t *w = ctx;
+    if (memcmp(id, w->from, ID) == 0) return 0;
+    const uint8_t *b;
+    size_t len;
+    if ((w->rc = rumor_store_event_get(w->t, id, &b, &len)) < 0) return 1;
+    if (len < RUMOR_EVENT_FIXED || len < RUMOR_EVENT_FIXED + (size_t)b[82] * ID)
+        return w->rc = RUMOR_ERR_STORE, 1;
+    for (unsigned i = 0; i < b[82]; i++) {
+        const uint8_t *p = b + RUMOR_EVENT_FIXED + (size_t)i * ID;
+        if (memcmp(p, w->from, ID) == 0 || idset_has(w->set, p)) {
+            if ((w->rc = idset_add(w->set, id)) < 0) return 1;
+            break;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Adds to `desc` every event of `domain` that descends from `from` (at lamport `lamport`):
+ * one pass forward over the domain's set, whose order puts parents before children.
+ */
+static int descendants(rumor_txn_t *t, const uint8_t domain[ID], const uint8_t from[ID],
+                       uint64_t lamport, idset_t *desc)
+{
+    desc_walk_t w = {t, from, desc, RUMOR_OK};
+    int rc = rumor_store_dlog_from(t, domain, lamport, from, desc_step, &w);
+    return rc < 0 ? rc : w.rc;
+}
+
 /* *yes = `a` (at lamport la) is an ancestor of `b`. */
 static int is_ancestor(rumor_txn_t *t, const uint8_t a[ID], uint64_t la, const uint8_t b[ID],
                        bool *yes)
@@ -294,6 +333,7 @@ static int cover_step(void *ctx, const uint8_t pk[ID], uint8_t role)
         c->complete = false;
         return 1;
     }
+    if (s.lamport >= c->ev->lamport) return 0; /* began after it: cannot be in its past */
     if (c->n == c->cap) {
         size_t cap = c->cap ? 2 * c->cap : 16;
         since_t *v = realloc(c->left_out, cap * sizeof *v);
@@ -384,6 +424,8 @@ static int judge(pass_t *p, const rumor_event_t *ev, bool *ok)
     case RUMOR_EV_MEMBER_ADD:
         if (r < RUMOR_ROLE_MEMBER) return RUMOR_OK;
         if (tr) return *ok = true, RUMOR_OK; /* keys only; a role never changes here */
+        /* A rotation must be able to seal to every member (PROTOCOL.md 7.4). */
+        if (rumor_store_member_count(t, domain) >= RUMOR_MAX_MEMBERS) return RUMOR_OK;
         if (r >= RUMOR_ROLE_ADMIN) return *ok = ev->role <= r, RUMOR_OK;
         if ((rc = rumor_store_room_get(t, domain, &room)) < 0) return rc;
         *ok = ev->role == RUMOR_ROLE_MEMBER && !(room.flags & RUMOR_ROOM_FLAG_PRIVATE);
@@ -567,37 +609,72 @@ static bool admin_only(rumor_txn_t *t, const ctl_t *c)
     return false;
 }
 
+/*
+ * The past and the future of each loss, computed once per fold: the graph does not change
+ * while a fold runs, and every pass asks again about the same losses.
+ */
+typedef struct {
+    uint8_t id[ID];
+    idset_t before, after;
+} loss_sets_t;
+
+typedef struct {
+    loss_sets_t *v;
+    size_t n, cap;
+} loss_cache_t;
+
+static void loss_cache_free(loss_cache_t *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        idset_free(&c->v[i].before);
+        idset_free(&c->v[i].after);
+    }
+    free(c->v);
+    memset(c, 0, sizeof *c);
+}
+
+static int loss_sets(pass_t *p, loss_cache_t *c, const ctl_list_t *list, const ctl_t *at,
+                     loss_sets_t **out)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (memcmp(c->v[i].id, at->id, ID) == 0) return *out = &c->v[i], RUMOR_OK;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 8;
+        loss_sets_t *v = realloc(c->v, cap * sizeof *v);
+        if (!v) return RUMOR_ERR_NOMEM;
+        c->v = v;
+        c->cap = cap;
+    }
+    loss_sets_t *s = &c->v[c->n++];
+    memset(s, 0, sizeof *s);
+    memcpy(s->id, at->id, ID);
+    *out = s;
+    /* One walk back down to the oldest control event, one pass forward from the loss. */
+    int rc = ancestors(p->t, at->id, list->v[0].lamport, &s->before);
+    if (rc == RUMOR_OK) rc = descendants(p->t, p->domain, at->id, at->lamport, &s->after);
+    return rc;
+}
+
 /* Strong removal: marks the losers' events concurrent with their loss. *more = any new. */
-static int filter(pass_t *p, ctl_list_t *list, bool *more)
+static int filter(pass_t *p, ctl_list_t *list, loss_cache_t *cache, bool *more)
 {
     *more = false;
     for (size_t k = 0; k < p->n_loss; k++) {
         const loss_t *l = &p->loss[k];
         const ctl_t *at = &list->v[l->at];
-        idset_t before = {0}; /* ancestors of the loss, for the loser's earlier events */
-        bool filled = false;
+        loss_sets_t *sets = NULL;
         int rc = RUMOR_OK;
         for (size_t j = 0; j < list->n && rc == RUMOR_OK; j++) {
             ctl_t *c = &list->v[j];
             if (j == l->at || c->filtered || memcmp(c->author, l->who, ID) != 0) continue;
             if (l->demotion && !admin_only(p->t, c)) continue;
-            bool related;
-            if (j < l->at) {
-                if (!filled) {
-                    /* One walk serves every earlier event of the loser: down to the oldest. */
-                    rc = ancestors(p->t, at->id, list->v[0].lamport, &before);
-                    filled = true;
-                }
-                related = idset_has(&before, c->id);
-            } else {
-                rc = is_ancestor(p->t, at->id, at->lamport, c->id, &related);
-            }
-            if (rc == RUMOR_OK && !related) {
+            if (!sets && (rc = loss_sets(p, cache, list, at, &sets)) < 0) break;
+            bool related = idset_has(j < l->at ? &sets->before : &sets->after, c->id);
+            if (!related) {
                 c->filtered = true;
                 *more = true;
             }
         }
-        idset_free(&before);
         if (rc < 0) return rc;
     }
     return RUMOR_OK;
@@ -616,14 +693,16 @@ static int full_fold(rumor_txn_t *t, const rumor_identity_t *self, const uint8_t
     load_t l = {t, &list};
     pass_t p = {t,     domain, NULL, 0, 0, {0}, self ? rumor_identity_public(self) : NULL,
                 watch, false};
+    loss_cache_t cache = {0};
     int rc = rumor_store_clog_each(t, domain, false, load_step, &l);
     /* Each pass filters at least one more event or is the last: at most n + 1 passes. */
     for (size_t pass = 0; rc == RUMOR_OK && pass <= list.n; pass++) {
         bool more;
         idset_free(&p.keys_for_me);
         if ((rc = run_pass(&p, &list)) < 0) break;
-        if ((rc = filter(&p, &list, &more)) < 0 || !more) break;
+        if ((rc = filter(&p, &list, &cache, &more)) < 0 || !more) break;
     }
+    loss_cache_free(&cache);
     for (size_t i = 0; rc == RUMOR_OK && self && i < p.keys_for_me.cap; i++) {
         if (rumor_is_zero(p.keys_for_me.slot[i], ID)) continue;
         rumor_event_t ev;
@@ -773,6 +852,8 @@ struct rumor_gossip_walks {
         uint8_t id[ID]; /* the removal */
         uint64_t min;   /* anc holds its ancestors down to this lamport */
         idset_t anc;
+        idset_t desc; /* what descends from it in its domain, once have_desc */
+        bool have_desc;
     } w[WALKS_MAX];
     size_t n, next; /* entries in use; the one to reuse when full */
 };
@@ -785,9 +866,52 @@ rumor_gossip_walks_t *rumor_gossip_walks_new(void)
 void rumor_gossip_walks_destroy(rumor_gossip_walks_t **wp)
 {
     if (!wp || !*wp) return;
-    for (size_t i = 0; i < (*wp)->n; i++) idset_free(&(*wp)->w[i].anc);
+    for (size_t i = 0; i < (*wp)->n; i++) {
+        idset_free(&(*wp)->w[i].anc);
+        idset_free(&(*wp)->w[i].desc);
+    }
     free(*wp);
     *wp = NULL;
+}
+
+/* The entry of the removal `r`, made (or reused, oldest first) when missing. */
+static size_t walk_entry(rumor_gossip_walks_t *walks, const uint8_t r[ID])
+{
+    size_t i = 0;
+    while (i < walks->n && memcmp(walks->w[i].id, r, ID) != 0) i++;
+    if (i < walks->n) return i;
+    if (walks->n < WALKS_MAX) {
+        walks->n++;
+    } else {
+        i = walks->next;
+        walks->next = (walks->next + 1) % WALKS_MAX;
+        idset_free(&walks->w[i].anc);
+        idset_free(&walks->w[i].desc);
+    }
+    memcpy(walks->w[i].id, r, ID);
+    walks->w[i].min = UINT64_MAX;
+    walks->w[i].have_desc = false;
+    return i;
+}
+
+/* *yes = the message `m` descends from the removal `r` (at lamport lr) of `domain`. */
+static int after_removal(rumor_txn_t *t, rumor_gossip_walks_t *walks, const uint8_t domain[ID],
+                         const uint8_t r[ID], uint64_t lr, const uint8_t m[ID], uint64_t lm,
+                         bool *yes)
+{
+    if (!walks) return is_ancestor(t, r, lr, m, yes);
+    (void)lm;
+    size_t i = walk_entry(walks, r);
+    if (!walks->w[i].have_desc) {
+        int rc = descendants(t, domain, r, lr, &walks->w[i].desc);
+        if (rc < 0) {
+            idset_free(&walks->w[i].desc);
+            return rc;
+        }
+        walks->w[i].have_desc = true;
+    }
+    *yes = idset_has(&walks->w[i].desc, m);
+    return RUMOR_OK;
 }
 
 /* *yes = the message (at lamport lm) is in the past of the removal `r` (at lamport lr). */
@@ -795,19 +919,7 @@ static int in_past_of(rumor_txn_t *t, rumor_gossip_walks_t *walks, const uint8_t
                       const uint8_t m[ID], uint64_t lm, bool *yes)
 {
     if (!walks) return is_ancestor(t, m, lm, r, yes);
-    size_t i = 0;
-    while (i < walks->n && memcmp(walks->w[i].id, r, ID) != 0) i++;
-    if (i == walks->n) {
-        if (walks->n < WALKS_MAX) {
-            walks->n++;
-        } else {
-            i = walks->next;
-            walks->next = (walks->next + 1) % WALKS_MAX;
-            idset_free(&walks->w[i].anc);
-        }
-        memcpy(walks->w[i].id, r, ID);
-        walks->w[i].min = UINT64_MAX;
-    }
+    size_t i = walk_entry(walks, r);
     if (lm < walks->w[i].min) {
         /* Deeper than walked: go to half the depth asked, so few walks serve a whole log. */
         uint64_t min = walks->w[i].min == UINT64_MAX ? lm : lm / 2;
@@ -838,7 +950,8 @@ static int shown(rumor_txn_t *t, const rumor_event_t *ev, rumor_gossip_walks_t *
     for (size_t i = 0; deep && i < p.n_removal; i++) {
         bool related;
         if (before(p.removal[i].lamport, p.removal[i].id, ev->lamport, ev->id))
-            rc = is_ancestor(t, p.removal[i].id, p.removal[i].lamport, ev->id, &related);
+            rc = after_removal(t, walks, domain, p.removal[i].id, p.removal[i].lamport, ev->id,
+                               ev->lamport, &related);
         else
             rc = in_past_of(t, walks, p.removal[i].id, p.removal[i].lamport, ev->id, ev->lamport,
                             &related);

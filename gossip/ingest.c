@@ -90,8 +90,7 @@ static int creation_depth(rumor_txn_t *t, const uint8_t room[ID], const uint8_t 
     return -1;
 }
 
-/* The domain a room was created in: that of its ROOM_CREATE's `room` (zero for top-level). */
-static int creation_domain(rumor_txn_t *t, const uint8_t room[ID], uint8_t domain[ID])
+int rumor_gossip_creation_domain(rumor_txn_t *t, const uint8_t room[ID], uint8_t domain[ID])
 {
     const uint8_t *b;
     size_t n;
@@ -176,7 +175,7 @@ static int check_admission(rumor_txn_t *t, const rumor_event_t *ev)
     case RUMOR_EV_ROOM_MOVE: {
         uint8_t from[ID], to[ID];
         bool private_room = room.flags & RUMOR_ROOM_FLAG_PRIVATE;
-        if ((rc = creation_domain(t, ev->room, from)) < 0) return rc;
+        if ((rc = rumor_gossip_creation_domain(t, ev->room, from)) < 0) return rc;
         if (rumor_is_zero(from, ID)) return RUMOR_ERR_DENIED; /* a top-level key room stays */
         if (rumor_is_zero(ev->target, ID)) return private_room ? RUMOR_OK : RUMOR_ERR_DENIED;
         if (memcmp(ev->target, ev->room, ID) == 0) return RUMOR_ERR_DENIED;
@@ -271,12 +270,14 @@ static int record(rumor_txn_t *t, const rumor_identity_t *self, const rumor_even
         if (private_create && (rc = index_in(t, ev->id, ev, true)) < 0) return rc;
     }
     if (ev->type == RUMOR_EV_MESSAGE) {
+        /* Judged by the cheap test: a hostile flood must not buy graph walks on ingest. What it
+         * says decides the `ignored` count and the room's message count (unread marks), both
+         * informative; what `log` shows is decided when it is read. */
+        if ((rc = rumor_gossip_member_at(t, ev, took)) < 0 || !*took) return rc;
         rumor_store_room_t room;
         if ((rc = rumor_store_room_get(t, ev->room, &room)) < 0) return rc;
         room.messages++;
-        if ((rc = rumor_store_room_put(t, &room)) < 0) return rc;
-        /* Counted by the cheap test: a hostile flood must not buy graph walks on ingest. */
-        return rumor_gossip_member_at(t, ev, took);
+        return rumor_store_room_put(t, &room);
     }
     if ((rc = rumor_gossip_fold_event(t, self, domain, ev, took)) < 0) return rc;
     if (private_create) return rumor_gossip_fold_event(t, self, ev->id, ev, NULL);

@@ -84,6 +84,13 @@ int rumor_gossip_rebuild(rumor_txn_t *t, const rumor_identity_t *self);
  */
 int rumor_gossip_key_domain(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES],
                             uint8_t domain[RUMOR_ID_BYTES]);
+/*
+ * The key domain `room` was created in: that of its ROOM_CREATE's `room` field
+ * (all zero for a top-level room). Creation facts never change. RUMOR_ERR_DENIED
+ * when the room's create is not stored.
+ */
+int rumor_gossip_creation_domain(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES],
+                                 uint8_t domain[RUMOR_ID_BYTES]);
 /* True when `room` has its own members and keys (top-level or private). */
 bool rumor_gossip_is_key_room(const rumor_store_room_t *room);
 /* The rank of `pk` in the key domain of `room`: RUMOR_ROLE_* (owner 3), or 0 for none. */

@@ -48,8 +48,6 @@ enum { ZSOCK_ROUTER = 1, ZSOCK_DEALER, ZSOCK_ZAP };
 #define JOIN_TIMEOUT_MS 60000
 /* Rooms one join syncs at most (a key room and its shared sub-rooms). */
 #define JOIN_ROOMS_MAX 256
-/* Memberships told by peers (INVITED) and backups waiting for their events, at most. */
-#define INVITED_MAX 64
 
 const uint32_t rumor_latency_bounds_ms[RUMOR_LATENCY_BUCKETS - 1] = {1,   2,   5,   10,   20,  50,
                                                                      100, 200, 500, 1000, 5000};
@@ -985,6 +983,12 @@ void rumor_daemon_resubscribe(daemon_t *d)
         w.t = t;
         rumor_store_room_children(t, ZERO_TOPIC, subs_step, &w);
         rumor_node_restoring_each(t, restoring_step, &w);
+        for (size_t i = 0; i < d->n_invited; i++) {
+            const uint8_t *topic = d->invited[i].topic;
+            bool dup = rumor_gossip_role(t, topic, w.self) != 0; /* arrived: the walk has it */
+            for (size_t j = 0; j < w.n && !dup; j++) dup = memcmp(w.out[j], topic, ID) == 0;
+            if (!dup && w.n < w.cap) memcpy(w.out[w.n++], topic, ID);
+        }
         rumor_store_read_end(&t);
     }
     if (w.settled) rumor_store_write_as(d->node->store, RUMOR_STORE_BATCH, settle_restoring, d);
@@ -1006,6 +1010,9 @@ void rumor_daemon_resubscribe(daemon_t *d)
         if (old) {
             memcpy(nt[i].mesh, old->mesh, sizeof old->mesh);
             nt[i].n_mesh = old->n_mesh;
+            nt[i].rights_changed = old->rights_changed;
+        } else {
+            nt[i].rights_changed = true; /* new to us: look once */
         }
     }
     free(d->topics);
@@ -1347,8 +1354,13 @@ static int batch_fn(rumor_txn_t *t, void *ctx)
         if (rc < 0) return rc; /* the store failed: abort the transaction */
         /* Stored and relayed, but without effect (PROTOCOL.md 7.3): counted. */
         if (c.ignored) d->stats.ignored++;
-        /* Any change of rights or of the tree may change what we subscribe to. */
-        if (ev.type != RUMOR_EV_MESSAGE && ev.type != RUMOR_EV_PROFILE) b->topics_changed = true;
+        /* Any change of rights or of the tree may change what we subscribe to, and may make a
+         * rotation due. */
+        if (ev.type != RUMOR_EV_MESSAGE && ev.type != RUMOR_EV_PROFILE) {
+            b->topics_changed = true;
+            topic_t *tp = topic_find(d, topic);
+            if (tp) tp->rights_changed = true;
+        }
         if (!e->by_sync && !e->forwarded) {
             e->forwarded = true;
             d->stats.forwarded += push(d, topic, e->frame, e->len, e->from);
@@ -1886,30 +1898,65 @@ static void send_removal(daemon_t *d, peer_t *p)
     free(frame);
 }
 
-static int add_invited(rumor_txn_t *t, void *ctx)
+bool rumor_daemon_invited(const daemon_t *d, const uint8_t topic[ID])
 {
-    return rumor_node_restoring_add(t, ctx, INVITED_MAX);
+    for (size_t i = 0; i < d->n_invited; i++)
+        if (memcmp(d->invited[i].topic, topic, ID) == 0) return true;
+    return false;
 }
 
 /*
- * A peer says a membership waits for us: fetch that domain like one restored from a backup,
- * from whichever member we meet, until its events show we are a member (or never: the list
- * is capped, and a false hint costs one refused reconciliation per peer).
+ * A peer says a membership waits for us: subscribe to that domain and reconcile it with
+ * whichever member we meet, until its events show we are a member. It is only a hint, kept in
+ * memory: at most RUMOR_DAEMON_INVITED_MAX, a few per peer, each for a while, so a peer telling
+ * lies costs a few refused reconciliations and then nothing.
  */
 static void on_invited(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
 {
     d->stats.invited_in++;
     if (topic_find(d, f->topic) || rumor_is_zero(f->topic, ID)) return;
-    uint8_t topic[ID];
-    memcpy(topic, f->topic, ID);
-    int rc = rumor_store_write_as(d->node->store, RUMOR_STORE_BATCH, add_invited, topic);
-    if (rc == RUMOR_OK) {
-        char hex[9];
-        rumor_hex_encode(hex, topic, 4);
-        rumor_daemon_log(d, LOG_INFO, "peer %s: a membership of %s waits for us; fetching it",
-                         p->hex8, hex);
-        rumor_daemon_resubscribe(d);
+    uint64_t now = now_ms(d);
+    size_t from_it = 0;
+    for (size_t i = 0; i < d->n_invited; i++) {
+        if (memcmp(d->invited[i].topic, f->topic, ID) == 0) {
+            d->invited[i].until_ms = now + RUMOR_DAEMON_INVITED_TTL_MS;
+            return;
+        }
+        from_it += memcmp(d->invited[i].from, p->pk, ID) == 0;
     }
+    if (d->n_invited >= RUMOR_DAEMON_INVITED_MAX || from_it >= RUMOR_DAEMON_INVITED_PER_PEER) {
+        d->stats.invited_dropped++;
+        return;
+    }
+    struct invited *in = &d->invited[d->n_invited++];
+    memcpy(in->topic, f->topic, ID);
+    memcpy(in->from, p->pk, ID);
+    in->until_ms = now + RUMOR_DAEMON_INVITED_TTL_MS;
+    char hex[9];
+    rumor_hex_encode(hex, in->topic, 4);
+    rumor_daemon_log(d, LOG_INFO, "peer %s: a membership of %s waits for us; fetching it", p->hex8,
+                     hex);
+    rumor_daemon_resubscribe(d);
+}
+
+/* Gives up told memberships that expired, and forgets those that arrived. */
+static void invited_expire(daemon_t *d)
+{
+    uint64_t now = now_ms(d);
+    bool changed = false;
+    rumor_txn_t *t;
+    if (!d->n_invited || rumor_store_read_begin(d->node->store, &t) < 0) return;
+    for (size_t i = 0; i < d->n_invited;) {
+        bool arrived = rumor_gossip_role(t, d->invited[i].topic, rumor_node_id(d->node)) != 0;
+        if (arrived || now > d->invited[i].until_ms) {
+            d->invited[i] = d->invited[--d->n_invited];
+            changed = changed || !arrived;
+        } else {
+            i++;
+        }
+    }
+    rumor_store_read_end(&t);
+    if (changed) rumor_daemon_resubscribe(d);
 }
 
 static void on_sub(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
@@ -2310,7 +2357,9 @@ static void join_timeouts(daemon_t *d)
 static void rotate_due(daemon_t *d)
 {
     for (size_t i = 0; i < d->n_topics; i++) {
-        if (rumor_is_zero(d->topics[i].id, ID)) continue; /* the profile topic */
+        /* Only where rights changed since the last look; never the profile topic. */
+        if (!d->topics[i].rights_changed || rumor_is_zero(d->topics[i].id, ID)) continue;
+        d->topics[i].rights_changed = false;
         bool written = false;
         uint8_t id[ID];
         int rc = rumor_node_rotate_if_due(d->node, d->topics[i].id, &written, id);
@@ -2392,6 +2441,7 @@ static void on_heartbeat(uv_timer_t *h)
     dial_some(d);
     dial_direct(d);
     rotate_due(d);
+    invited_expire(d);
     rumor_txn_t *t;
     uint64_t pending = 0;
     if (rumor_store_read_begin(d->node->store, &t) == RUMOR_OK) {

@@ -520,34 +520,6 @@ bool rumor_node_restoring_has(rumor_txn_t *t, const uint8_t domain[RUMOR_ID_BYTE
     return found;
 }
 
-int rumor_node_restoring_add(rumor_txn_t *t, const uint8_t domain[RUMOR_ID_BYTES], size_t max)
-{
-    uint8_t(*list)[RUMOR_ID_BYTES];
-    size_t n;
-    int rc = restoring_load(t, &list, &n);
-    if (rc < 0) return rc;
-    size_t at = 0;
-    while (at < n && memcmp(list[at], domain, RUMOR_ID_BYTES) < 0) at++;
-    if (at < n && memcmp(list[at], domain, RUMOR_ID_BYTES) == 0) {
-        rc = RUMOR_ERR_EXISTS;
-    } else if (n >= max || n >= RUMOR_BACKUP_DOMAINS_MAX) {
-        rc = RUMOR_ERR_TOO_BIG;
-    } else {
-        /* Kept ascending, as the backup writes it. */
-        uint8_t *grown = realloc(list, (n + 1) * RUMOR_ID_BYTES);
-        if (!grown) {
-            rc = RUMOR_ERR_NOMEM;
-        } else {
-            list = (uint8_t(*)[RUMOR_ID_BYTES])grown;
-            memmove(list[at + 1], list[at], (n - at) * RUMOR_ID_BYTES);
-            memcpy(list[at], domain, RUMOR_ID_BYTES);
-            rc = rumor_store_meta_put(t, RESTORING_META, list, (n + 1) * RUMOR_ID_BYTES);
-        }
-    }
-    free(list);
-    return rc;
-}
-
 int rumor_node_restoring_settle(rumor_txn_t *t, const uint8_t self[RUMOR_ID_BYTES], size_t *left)
 {
     uint8_t(*list)[RUMOR_ID_BYTES];

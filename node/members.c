@@ -52,6 +52,17 @@ static int may_add(rumor_txn_t *t, rumor_node_t *n, const uint8_t domain[ID],
     /* Someone who is a member already keeps its role: adding never changes one (PROTOCOL.md 7.2).
      */
     if (rumor_gossip_role(t, domain, member)) return RUMOR_ERR_EXISTS;
+    /* A rotation seals to every member, at most RUMOR_MAX_MEMBERS (PROTOCOL.md 7.4). */
+    if (rumor_store_member_count(t, domain) >= RUMOR_MAX_MEMBERS) return RUMOR_ERR_TOO_BIG;
+    /* A private sub-room's first event builds on the events of the domain it was made in, which
+     * only that domain's members can fetch: its members are members there too (PROTOCOL.md 7.2).
+     * (The zero key stands for a stranger redeeming a code: checked when it redeems.) */
+    if ((r.flags & RUMOR_ROOM_FLAG_PRIVATE) && !rumor_is_zero(member, ID)) {
+        uint8_t outer[ID];
+        if ((rc = rumor_gossip_creation_domain(t, domain, outer)) < 0) return rc;
+        if (!rumor_is_zero(outer, ID) && !rumor_gossip_role(t, outer, member))
+            return RUMOR_ERR_NO_KEY;
+    }
     if (mine >= RUMOR_ROLE_ADMIN) return RUMOR_OK;
     if (!mine || role != RUMOR_ROLE_MEMBER || (r.flags & RUMOR_ROOM_FLAG_PRIVATE))
         return RUMOR_ERR_DENIED;
@@ -280,14 +291,15 @@ static int change_fn(rumor_txn_t *t, void *ctx)
     change_t *c = ctx;
     rumor_node_t *n = c->n;
     uint8_t domain[ID];
+    c->n_ids = 0; /* the store runs this again after growing its map */
     if (!n->id) return RUMOR_ERR_PASSPHRASE;
     int rc = rumor_gossip_key_domain(t, c->room, domain);
     if (rc < 0) return rc;
     uint8_t mine = rumor_gossip_role(t, domain, n->pk);
     uint8_t theirs = rumor_gossip_role(t, domain, c->member);
     bool self = memcmp(c->member, n->pk, ID) == 0;
+    if (!theirs) return RUMOR_ERR_NOT_FOUND; /* (leaving: we are not a member) */
     if (!mine) return RUMOR_ERR_DENIED;
-    if (!theirs) return RUMOR_ERR_NOT_FOUND;
     uint8_t body[ID + 1];
     memcpy(body, c->member, ID);
     post_t p = {.n = n, .plain = body};
@@ -332,8 +344,11 @@ int rumor_node_member_change(rumor_node_t *n, const uint8_t room[ID], const uint
 typedef struct {
     rumor_txn_t *t;
     const uint8_t *domain;
-    bool removal_last; /* the latest rights event is a removal: a rotation is due */
-    bool decided;
+    uint8_t in_use[RUMOR_KEY_ID_BYTES]; /* the key senders use now (zero: epoch 0's) */
+    bool epoch0;                        /* it is epoch 0's, announced by the root */
+    bool removal_after;                 /* a removal took effect after it was announced */
+    bool due;
+    int rc;
 } due_t;
 
 static int removal_step(void *ctx, uint64_t lamport, const uint8_t id[ID], uint8_t role)
@@ -344,6 +359,11 @@ static int removal_step(void *ctx, uint64_t lamport, const uint8_t id[ID], uint8
     return 0;
 }
 
+/*
+ * Newest first, down to the KEY_EPOCH of the key in use: due when a removal took effect
+ * after it (the removed member held it, by that rotation or a grant since), or when it was
+ * sealed to someone who is no member now (a rotation concurrent with a removal).
+ */
 static int due_step(void *ctx, uint64_t lamport, const uint8_t id[ID], uint8_t type)
 {
     (void)lamport;
@@ -352,21 +372,28 @@ static int due_step(void *ctx, uint64_t lamport, const uint8_t id[ID], uint8_t t
     size_t len;
     rumor_event_t ev;
     if (type != RUMOR_EV_KEY_EPOCH && type != RUMOR_EV_MEMBER_REMOVE) return 0;
-    if (rumor_store_event_get(d->t, id, &b, &len) < 0 || rumor_event_decode(b, len, &ev) < 0)
-        return 0;
+    if ((d->rc = rumor_store_event_get(d->t, id, &b, &len)) < 0) return 1;
+    if (rumor_event_decode(b, len, &ev) < 0) return d->rc = RUMOR_ERR_STORE, 1;
     if (type == RUMOR_EV_KEY_EPOCH) {
-        if (!rumor_store_epoch_announced(d->t, d->domain, ev.epoch, ev.key_id)) return 0;
-        d->decided = true;
-        return 1; /* the newest rotation in effect came after every removal */
+        if (d->epoch0 || memcmp(ev.key_id, d->in_use, RUMOR_KEY_ID_BYTES) != 0 ||
+            !rumor_store_epoch_announced(d->t, d->domain, ev.epoch, ev.key_id))
+            return 0;
+        d->due = d->removal_after;
+        for (unsigned i = 0; i < ev.n_entries && !d->due; i++) {
+            uint8_t role;
+            const uint8_t *pk = ev.entries + (size_t)i * RUMOR_EPOCH_ENTRY_BYTES;
+            d->due = rumor_store_member_get(d->t, d->domain, pk, &role) != RUMOR_OK;
+        }
+        return 1;
     }
     /* A removal in effect: the target's history holds it with role 0. */
     uint8_t probe[ID + 1];
     memcpy(probe, id, ID);
     probe[ID] = 0;
-    rumor_store_mhist_each(d->t, d->domain, ev.target, removal_step, probe);
-    if (!probe[ID]) return 0;
-    d->removal_last = d->decided = true;
-    return 1;
+    if ((d->rc = rumor_store_mhist_each(d->t, d->domain, ev.target, removal_step, probe)) < 0)
+        return 1;
+    if (probe[ID]) d->removal_after = true;
+    return 0;
 }
 
 typedef struct {
@@ -388,9 +415,13 @@ static int rotator_step(void *ctx, const uint8_t pk[ID], uint8_t role)
 
 bool rumor_node_rotation_due(rumor_txn_t *t, rumor_node_t *n, const uint8_t domain[ID])
 {
-    due_t d = {t, domain, false, false};
-    rumor_store_clog_each(t, domain, true, due_step, &d);
-    if (!d.removal_last) return false;
+    due_t d = {t, domain, {0}, false, false, false, RUMOR_OK};
+    uint32_t epoch = 0;
+    if (rumor_store_epoch_newest(t, domain, &epoch, d.in_use) < 0) return false;
+    d.epoch0 = epoch == 0;
+    if (rumor_store_clog_each(t, domain, true, due_step, &d) < 0 || d.rc < 0) return false;
+    if (d.epoch0) d.due = d.removal_after; /* everyone ever added holds epoch 0 */
+    if (!d.due) return false;
     /* Those who stay rotate: the member of highest rank, then smallest key (PROTOCOL.md 7.7). */
     rotator_t r = {{0}, 0, false};
     rumor_store_member_each(t, domain, rotator_step, &r);

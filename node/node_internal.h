@@ -81,11 +81,6 @@ int rumor_node_person_in(rumor_txn_t *t, rumor_node_t *n, const uint8_t pk[RUMOR
 /* Calls cb for each restoring domain in id order; a non-zero return stops and is returned. */
 int rumor_node_restoring_each(rumor_txn_t *t, rumor_store_id_fn cb, void *ctx);
 bool rumor_node_restoring_has(rumor_txn_t *t, const uint8_t domain[RUMOR_ID_BYTES]);
-/*
- * Adds a domain to the list (a membership a peer told us of, PROTOCOL.md 9.2 INVITED), unless
- * the list holds `max` already (RUMOR_ERR_TOO_BIG) or has it (RUMOR_ERR_EXISTS).
- */
-int rumor_node_restoring_add(rumor_txn_t *t, const uint8_t domain[RUMOR_ID_BYTES], size_t max);
 /* Drops the domains that now have `self` as a member; *left (may be NULL) gets how many remain. */
 int rumor_node_restoring_settle(rumor_txn_t *t, const uint8_t self[RUMOR_ID_BYTES], size_t *left);
 

@@ -231,6 +231,10 @@ int rumor_store_key_each(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], rum
  */
 int rumor_store_epoch_announce(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], uint32_t epoch,
                                const uint8_t key_id[RUMOR_STORE_KEY_ID_BYTES]);
+/* The newest announced epoch of the room and, of its keys, the greatest key id (the one senders
+ * use, PROTOCOL.md 4.4). RUMOR_ERR_NOT_FOUND when none is announced. */
+int rumor_store_epoch_newest(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], uint32_t *epoch,
+                             uint8_t key_id[RUMOR_STORE_KEY_ID_BYTES]);
 bool rumor_store_epoch_announced(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], uint32_t epoch,
                                  const uint8_t key_id[RUMOR_STORE_KEY_ID_BYTES]);
 

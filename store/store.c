@@ -916,6 +916,27 @@ int rumor_store_epoch_announce(rumor_txn_t *t, const uint8_t room[ID], uint32_t 
     return put(t, t->s->epochs, k, sizeof k, "", 0, 0);
 }
 
+static int newest_step(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+    (void)v;
+    uint8_t *out = ctx; /* epoch [4] | key id [8] */
+    if (k->mv_size != ID + 4 + RUMOR_STORE_KEY_ID_BYTES) return RUMOR_ERR_STORE;
+    memcpy(out, (const uint8_t *)k->mv_data + ID, 4 + RUMOR_STORE_KEY_ID_BYTES);
+    return 1;
+}
+
+int rumor_store_epoch_newest(rumor_txn_t *t, const uint8_t room[ID], uint32_t *epoch,
+                             uint8_t key_id[RUMOR_STORE_KEY_ID_BYTES])
+{
+    uint8_t out[4 + RUMOR_STORE_KEY_ID_BYTES];
+    int rc = walk_prefix(t, t->s->epochs, room, ID, true, newest_step, out);
+    if (rc < 0) return rc;
+    if (rc == 0) return RUMOR_ERR_NOT_FOUND;
+    *epoch = rumor_get_u32(out);
+    memcpy(key_id, out + 4, RUMOR_STORE_KEY_ID_BYTES);
+    return RUMOR_OK;
+}
+
 bool rumor_store_epoch_announced(rumor_txn_t *t, const uint8_t room[ID], uint32_t epoch,
                                  const uint8_t key_id[RUMOR_STORE_KEY_ID_BYTES])
 {
