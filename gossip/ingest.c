@@ -270,14 +270,15 @@ static int record(rumor_txn_t *t, const rumor_identity_t *self, const rumor_even
         if (private_create && (rc = index_in(t, ev->id, ev, true)) < 0) return rc;
     }
     if (ev->type == RUMOR_EV_MESSAGE) {
-        /* Judged by the cheap test: a hostile flood must not buy graph walks on ingest. What it
-         * says decides the `ignored` count and the room's message count (unread marks), both
-         * informative; what `log` shows is decided when it is read. */
-        if ((rc = rumor_gossip_member_at(t, ev, took)) < 0 || !*took) return rc;
+        /* Every stored message counts (a function of the set, as everything derived is); the
+         * unread count therefore includes hidden ones. */
         rumor_store_room_t room;
         if ((rc = rumor_store_room_get(t, ev->room, &room)) < 0) return rc;
         room.messages++;
-        return rumor_store_room_put(t, &room);
+        if ((rc = rumor_store_room_put(t, &room)) < 0) return rc;
+        /* Counted as ignored by the cheap test: a flood must not buy graph walks on ingest;
+         * what `log` shows is decided when it is read. */
+        return rumor_gossip_member_at(t, ev, took);
     }
     if ((rc = rumor_gossip_fold_event(t, self, domain, ev, took)) < 0) return rc;
     if (private_create) return rumor_gossip_fold_event(t, self, ev->id, ev, NULL);
