@@ -112,6 +112,62 @@ int rumor_gossip_keep_key(rumor_txn_t *t, const rumor_identity_t *self,
 int rumor_gossip_next_parents(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], uint8_t *parents,
                               uint8_t *n_parents, uint64_t *lamport);
 
+/* ---- memberships told between nodes (PROTOCOL.md 9.2 INVITED, 7.5; told.c) ---- */
+
+/* True when `peer` should be told (INVITED) of `topic`: our store holds it as a member. The
+ * caller tells only a peer whose SUB lacks the topic. */
+bool rumor_gossip_tell_invited(rumor_txn_t *t, const uint8_t topic[RUMOR_ID_BYTES],
+                               const uint8_t peer[RUMOR_ID_BYTES]);
+/*
+ * The removal to push to `peer`, still subscribed to `domain` though the fold removed it there
+ * (members do not reconcile with it): its last removal, when it was admitted once, is no member
+ * now, and was not added since. RUMOR_ERR_NOT_FOUND when there is nothing to tell.
+ */
+int rumor_gossip_removal_to_tell(rumor_txn_t *t, const uint8_t domain[RUMOR_ID_BYTES],
+                                 const uint8_t peer[RUMOR_ID_BYTES],
+                                 uint8_t removal[RUMOR_ID_BYTES]);
+/* True when the MEMBER_REMOVE `removal` of `target` took effect in the domain's fold. */
+bool rumor_gossip_removal_in_effect(rumor_txn_t *t, const uint8_t domain[RUMOR_ID_BYTES],
+                                    const uint8_t target[RUMOR_ID_BYTES],
+                                    const uint8_t removal[RUMOR_ID_BYTES]);
+
+/* Memberships peers told us of, fetched until they arrive or expire: at most
+ * RUMOR_GOSSIP_TOLD_MAX, RUMOR_GOSSIP_TOLD_PER_PEER from one peer, each for
+ * RUMOR_GOSSIP_TOLD_TTL_MS (renewed when told again). A lie costs little. */
+#define RUMOR_GOSSIP_TOLD_MAX      64
+#define RUMOR_GOSSIP_TOLD_PER_PEER 4
+#define RUMOR_GOSSIP_TOLD_TTL_MS   (10 * 60 * 1000)
+typedef struct {
+    uint8_t topic[RUMOR_ID_BYTES];
+    uint8_t from[RUMOR_ID_BYTES]; /* the peer that told us */
+    uint64_t until_ms;            /* when it is given up */
+} rumor_gossip_told_entry_t;
+typedef struct {
+    rumor_gossip_told_entry_t e[RUMOR_GOSSIP_TOLD_MAX];
+    size_t n;
+} rumor_gossip_told_t;
+
+/* Takes a told membership: RUMOR_OK when new, RUMOR_ERR_EXISTS when known (renewed),
+ * RUMOR_ERR_TOO_BIG when over a limit (not taken), RUMOR_ERR_INVALID for the zero topic. */
+int rumor_gossip_told_offer(rumor_gossip_told_t *told, const uint8_t topic[RUMOR_ID_BYTES],
+                            const uint8_t from[RUMOR_ID_BYTES], uint64_t now_ms);
+bool rumor_gossip_told_has(const rumor_gossip_told_t *told, const uint8_t topic[RUMOR_ID_BYTES]);
+/* Drops the told memberships that arrived (`self` is a member now) or expired; *given_up gets how
+ * many expired without arriving. */
+int rumor_gossip_told_expire(rumor_gossip_told_t *told, rumor_txn_t *t,
+                             const uint8_t self[RUMOR_ID_BYTES], uint64_t now_ms, size_t *given_up);
+
+/*
+ * The topics a node subscribes to (PROTOCOL.md 9.3), sorted: the profile topic (zero), the key
+ * domain of every room `self` is a member of, and each `wanted` domain (restored from a backup,
+ * or told of) whose membership has not arrived yet. *arrived counts those of the first
+ * `n_counted` wanted that have arrived. At most `cap` topics.
+ */
+int rumor_gossip_subscriptions(rumor_txn_t *t, const uint8_t self[RUMOR_ID_BYTES],
+                               const uint8_t (*wanted)[RUMOR_ID_BYTES], size_t n_wanted,
+                               size_t n_counted, uint8_t (*out)[RUMOR_ID_BYTES], size_t cap,
+                               size_t *n, size_t *arrived);
+
 /* ---- wire frames (PROTOCOL.md 9.2) and LAN beacons (9.6) ---------------------- */
 
 #define RUMOR_WIRE_VERSION     1

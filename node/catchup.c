@@ -498,7 +498,7 @@ static void on_recon(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
     /* A domain restored from a backup has no members in our store yet to judge the peer by; we
      * hold only what members sent us of it (PROTOCOL.md 5.4). */
     if (rumor_store_member_get(t, f->topic, p->pk, &role) != RUMOR_OK &&
-        !rumor_node_restoring_has(t, f->topic) && !rumor_daemon_invited(d, f->topic)) {
+        !rumor_node_restoring_has(t, f->topic) && !rumor_gossip_told_has(&d->told, f->topic)) {
         rumor_store_read_end(&t);
         d->stats.recon_refused++;
         return;

@@ -52,8 +52,6 @@ enum { ZSOCK_ROUTER = 1, ZSOCK_DEALER, ZSOCK_ZAP };
 const uint32_t rumor_latency_bounds_ms[RUMOR_LATENCY_BUCKETS - 1] = {1,   2,   5,   10,   20,  50,
                                                                      100, 200, 500, 1000, 5000};
 
-static const uint8_t ZERO_TOPIC[ID];
-
 const char *rumor_daemon_found_name(uint8_t found)
 {
     switch (found) {
@@ -775,7 +773,7 @@ void rumor_daemon_candidate(daemon_t *d, const uint8_t pk[ID], const char *host,
                      pk[3], host, port, rumor_daemon_found_name(found));
 }
 
-static void send_invited(daemon_t *d, peer_t *p);
+static void tell_peer(daemon_t *d, peer_t *p);
 
 static peer_t *dial(daemon_t *d, cand_t *c)
 {
@@ -824,6 +822,16 @@ static peer_t *dial(daemon_t *d, cand_t *c)
     return p;
 }
 
+/* True when candidate `c` may be dialed at `now`; its back-off then doubles (1 s to 60 s). */
+static bool cand_take_turn(cand_t *c, uint64_t now)
+{
+    if (c->next_ms > now) return false;
+    c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : 1000;
+    if (c->backoff_ms > 60000) c->backoff_ms = 60000;
+    c->next_ms = now + c->backoff_ms;
+    return true;
+}
+
 typedef struct {
     daemon_t *d;
     uint64_t now;
@@ -838,10 +846,7 @@ static int dial_direct_step(void *ctx, const uint8_t room[ID], const uint8_t pee
     if (peer_find(d, peer)) return 0;
     for (size_t i = 0; i < d->n_cands; i++) {
         cand_t *c = &d->cands[i];
-        if (memcmp(c->pk, peer, ID) != 0 || c->next_ms > w->now) continue;
-        c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : 1000;
-        if (c->backoff_ms > 60000) c->backoff_ms = 60000;
-        c->next_ms = w->now + c->backoff_ms;
+        if (memcmp(c->pk, peer, ID) != 0 || !cand_take_turn(c, w->now)) continue;
         if (dial(d, c)) d->stats.direct_dials++;
         break;
     }
@@ -872,10 +877,8 @@ static void dial_some(daemon_t *d)
         for (size_t k = 0; k < d->n_cands && dialed < want; k++) {
             cand_t *c = &d->cands[(start + k) % d->n_cands];
             bool preferred = c->found == FOUND_BOOTSTRAP || c->found == FOUND_INVITE;
-            if ((pass == 0) != preferred || c->next_ms > now || peer_find(d, c->pk)) continue;
-            c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : 1000;
-            if (c->backoff_ms > 60000) c->backoff_ms = 60000;
-            c->next_ms = now + c->backoff_ms;
+            if ((pass == 0) != preferred || peer_find(d, c->pk) || !cand_take_turn(c, now))
+                continue;
             if (dial(d, c)) dialed++;
         }
     }
@@ -917,45 +920,14 @@ static bool joining(daemon_t *d, const uint8_t topic[ID])
 }
 
 typedef struct {
-    rumor_txn_t *t;
-    const uint8_t *self;
-    uint8_t (*out)[ID];
+    uint8_t (*v)[ID];
     size_t n, cap;
-    int depth;
-    size_t settled; /* restoring domains that have us as a member now */
-} subs_walk_t;
+} topic_list_t;
 
-static int subs_step(void *ctx, const rumor_store_room_t *r)
+static int restoring_collect(void *ctx, const uint8_t domain[ID])
 {
-    subs_walk_t *w = ctx;
-    uint8_t domain[ID];
-    if (rumor_gossip_key_domain(w->t, r->id, domain) == RUMOR_OK &&
-        rumor_gossip_role(w->t, r->id, w->self) && w->n < w->cap) {
-        bool dup = false;
-        for (size_t i = 0; i < w->n && !dup; i++) dup = memcmp(w->out[i], domain, ID) == 0;
-        if (!dup) memcpy(w->out[w->n++], domain, ID);
-    }
-    if (w->depth >= RUMOR_MAX_DEPTH) return 0;
-    w->depth++;
-    int rc = rumor_store_room_children(w->t, r->id, subs_step, w);
-    w->depth--;
-    return rc;
-}
-
-/*
- * A domain restored from a backup (PROTOCOL.md 5.4): a topic while the store does not hold our
- * membership of it; once it does, the walk of the rooms finds it and the list lets it go.
- */
-static int restoring_step(void *ctx, const uint8_t domain[ID])
-{
-    subs_walk_t *w = ctx;
-    if (rumor_gossip_role(w->t, domain, w->self)) {
-        w->settled++;
-        return 0;
-    }
-    bool dup = false;
-    for (size_t i = 0; i < w->n && !dup; i++) dup = memcmp(w->out[i], domain, ID) == 0;
-    if (!dup && w->n < w->cap) memcpy(w->out[w->n++], domain, ID);
+    topic_list_t *l = ctx;
+    if (l->n < l->cap) memcpy(l->v[l->n++], domain, ID);
     return 0;
 }
 
@@ -975,36 +947,40 @@ static int settle_restoring(rumor_txn_t *t, void *ctx)
 void rumor_daemon_resubscribe(daemon_t *d)
 {
     rumor_txn_t *t;
+    size_t n = 0, arrived = 0;
     uint8_t(*ids)[ID] = calloc(RUMOR_WIRE_TOPICS_MAX, ID);
-    if (!ids) return;
-    subs_walk_t w = {.self = rumor_node_id(d->node), .out = ids, .cap = RUMOR_WIRE_TOPICS_MAX};
-    w.n = 1; /* ids[0]: the profile topic, all zero */
-    if (rumor_store_read_begin(d->node->store, &t) == RUMOR_OK) {
-        w.t = t;
-        rumor_store_room_children(t, ZERO_TOPIC, subs_step, &w);
-        rumor_node_restoring_each(t, restoring_step, &w);
-        for (size_t i = 0; i < d->n_invited; i++) {
-            const uint8_t *topic = d->invited[i].topic;
-            bool dup = rumor_gossip_role(t, topic, w.self) != 0; /* arrived: the walk has it */
-            for (size_t j = 0; j < w.n && !dup; j++) dup = memcmp(w.out[j], topic, ID) == 0;
-            if (!dup && w.n < w.cap) memcpy(w.out[w.n++], topic, ID);
-        }
-        rumor_store_read_end(&t);
+    topic_list_t wanted = {calloc(RUMOR_WIRE_TOPICS_MAX, ID), 0, RUMOR_WIRE_TOPICS_MAX};
+    if (!ids || !wanted.v || rumor_store_read_begin(d->node->store, &t) < 0) {
+        free(ids);
+        free(wanted.v);
+        return;
     }
-    if (w.settled) rumor_store_write_as(d->node->store, RUMOR_STORE_BATCH, settle_restoring, d);
-    qsort(ids, w.n, ID, topic_cmp);
-    bool same = w.n == d->n_topics;
-    for (size_t i = 0; same && i < w.n; i++) same = memcmp(ids[i], d->topics[i].id, ID) == 0;
+    /* Backups' domains first (counted: they leave their list once arrived), then told ones. */
+    rumor_node_restoring_each(t, restoring_collect, &wanted);
+    size_t n_restoring = wanted.n;
+    for (size_t i = 0; i < d->told.n; i++) restoring_collect(&wanted, d->told.e[i].topic);
+    int rc =
+        rumor_gossip_subscriptions(t, rumor_node_id(d->node), (const uint8_t(*)[ID])wanted.v,
+                                   wanted.n, n_restoring, ids, RUMOR_WIRE_TOPICS_MAX, &n, &arrived);
+    rumor_store_read_end(&t);
+    free(wanted.v);
+    if (rc < 0) {
+        free(ids);
+        return;
+    }
+    if (arrived) rumor_store_write_as(d->node->store, RUMOR_STORE_BATCH, settle_restoring, d);
+    bool same = n == d->n_topics;
+    for (size_t i = 0; same && i < n; i++) same = memcmp(ids[i], d->topics[i].id, ID) == 0;
     if (same) {
         free(ids);
         return;
     }
-    topic_t *nt = calloc(w.n, sizeof *nt);
+    topic_t *nt = calloc(n, sizeof *nt);
     if (!nt) {
         free(ids);
         return;
     }
-    for (size_t i = 0; i < w.n; i++) {
+    for (size_t i = 0; i < n; i++) {
         memcpy(nt[i].id, ids[i], ID);
         topic_t *old = topic_find(d, ids[i]);
         if (old) {
@@ -1017,14 +993,14 @@ void rumor_daemon_resubscribe(daemon_t *d)
     }
     free(d->topics);
     d->topics = nt;
-    d->n_topics = w.n;
+    d->n_topics = n;
     free(ids);
     rumor_daemon_log(d, LOG_INFO, "subscribed to %zu topic%s", d->n_topics - 1,
                      d->n_topics == 2 ? "" : "s");
     for (peer_t *p = d->peers; p; p = p->next)
         if (rumor_daemon_peer_ready(p)) {
             send_sub(d, p);
-            send_invited(d, p); /* a room or conversation just made may have it as a member */
+            tell_peer(d, p); /* a room or conversation just made may have it as a member */
         }
     for (size_t i = 0; i < d->n_topics; i++)
         if (d->topics[i].n_mesh < d->cfg->d_lo) mesh_fill(d, &d->topics[i]);
@@ -1833,107 +1809,50 @@ static void on_iwant(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
 }
 
 /*
- * Tells a peer of the key domains our store says it is a member of but that its SUB lacks: a
- * membership written for it (`room invite --member`) waits there (PROTOCOL.md 9.2, INVITED).
- * Only members hear of a domain, so strangers learn nothing.
+ * What a peer should hear of memberships (gossip/told.c decides): a domain our store holds it
+ * as a member of that its SUB lacks (INVITED: `room invite --member` or a new conversation
+ * waits for it), or, for a domain it subscribes to but was removed from, its removal (members
+ * do not reconcile with it). Only members hear of a domain, so strangers learn nothing.
  */
-static void send_invited(daemon_t *d, peer_t *p)
-{
-    rumor_txn_t *t;
-    if (!p->subs_known || rumor_store_read_begin(d->node->store, &t) < 0) return;
-    for (size_t i = 0; i < d->n_topics; i++) {
-        const uint8_t *id = d->topics[i].id;
-        uint8_t role;
-        if (rumor_is_zero(id, ID) || peer_subscribes(p, id)) continue;
-        if (rumor_store_member_get(t, id, p->pk, &role) != RUMOR_OK) continue;
-        rumor_wire_frame_t f = {.type = RUMOR_WIRE_INVITED, .topic = id};
-        if (send_frame(d, p, &f)) d->stats.invited_out++;
-    }
-    rumor_store_read_end(&t);
-}
-
-static int last_removal_step(void *ctx, uint64_t lamport, const uint8_t id[ID], uint8_t role)
-{
-    (void)lamport;
-    uint8_t *out = ctx; /* id [32] | found [1] */
-    if (role == 0) {
-        memcpy(out, id, ID);
-        out[ID] = 1;
-    } else {
-        out[ID] = 0; /* added again since */
-    }
-    return 0;
-}
-
-/*
- * A peer that subscribes to a domain our fold says it was removed from has not heard of its
- * removal (reconciliation refuses non-members): push it the removal, whose missing parents it
- * then asks for like any early event. So its own node stops showing what it wrote after it.
- */
-static void send_removal(daemon_t *d, peer_t *p)
+static void tell_peer(daemon_t *d, peer_t *p)
 {
     rumor_txn_t *t;
     uint8_t *frame = malloc(RUMOR_WIRE_FRAME_MAX);
-    if (!frame || rumor_store_read_begin(d->node->store, &t) < 0) {
+    if (!frame || !p->subs_known || rumor_store_read_begin(d->node->store, &t) < 0) {
         free(frame);
         return;
     }
     for (size_t i = 0; i < d->n_topics; i++) {
-        const uint8_t *id = d->topics[i].id;
-        uint8_t role, last[ID + 1] = {0};
-        const uint8_t *buf;
+        const uint8_t *id = d->topics[i].id, *buf;
+        uint8_t removal[ID];
         size_t len;
-        if (rumor_is_zero(id, ID) || !peer_subscribes(p, id)) continue;
-        if (rumor_store_member_get(t, id, p->pk, &role) == RUMOR_OK) continue;
-        if (!rumor_store_admitted(t, id, p->pk)) continue;
-        if (rumor_store_mhist_each(t, id, p->pk, last_removal_step, last) < 0 || !last[ID])
-            continue;
-        if (rumor_store_event_get(t, last, &buf, &len) < 0 || len > RUMOR_EVENT_MAX) continue;
-        frame[0] = RUMOR_WIRE_VERSION;
-        frame[1] = RUMOR_WIRE_EVENT;
-        memcpy(frame + 2, buf, len);
-        if (peer_send(d, p, frame, len + 2)) d->stats.removals_told++;
+        if (!peer_subscribes(p, id)) {
+            rumor_wire_frame_t f = {.type = RUMOR_WIRE_INVITED, .topic = id};
+            if (rumor_gossip_tell_invited(t, id, p->pk) && send_frame(d, p, &f))
+                d->stats.invited_out++;
+        } else if (rumor_gossip_removal_to_tell(t, id, p->pk, removal) == RUMOR_OK &&
+                   rumor_store_event_get(t, removal, &buf, &len) == RUMOR_OK &&
+                   len <= RUMOR_EVENT_MAX) {
+            frame[0] = RUMOR_WIRE_VERSION;
+            frame[1] = RUMOR_WIRE_EVENT;
+            memcpy(frame + 2, buf, len);
+            if (peer_send(d, p, frame, len + 2)) d->stats.removals_told++;
+        }
     }
     rumor_store_read_end(&t);
     free(frame);
 }
 
-bool rumor_daemon_invited(const daemon_t *d, const uint8_t topic[ID])
-{
-    for (size_t i = 0; i < d->n_invited; i++)
-        if (memcmp(d->invited[i].topic, topic, ID) == 0) return true;
-    return false;
-}
-
-/*
- * A peer says a membership waits for us: subscribe to that domain and reconcile it with
- * whichever member we meet, until its events show we are a member. It is only a hint, kept in
- * memory: at most RUMOR_DAEMON_INVITED_MAX, a few per peer, each for a while, so a peer telling
- * lies costs a few refused reconciliations and then nothing.
- */
+/* A peer says a membership waits for us: fetch it while the told table keeps it. */
 static void on_invited(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
 {
     d->stats.invited_in++;
-    if (topic_find(d, f->topic) || rumor_is_zero(f->topic, ID)) return;
-    uint64_t now = now_ms(d);
-    size_t from_it = 0;
-    for (size_t i = 0; i < d->n_invited; i++) {
-        if (memcmp(d->invited[i].topic, f->topic, ID) == 0) {
-            d->invited[i].until_ms = now + RUMOR_DAEMON_INVITED_TTL_MS;
-            return;
-        }
-        from_it += memcmp(d->invited[i].from, p->pk, ID) == 0;
-    }
-    if (d->n_invited >= RUMOR_DAEMON_INVITED_MAX || from_it >= RUMOR_DAEMON_INVITED_PER_PEER) {
-        d->stats.invited_dropped++;
-        return;
-    }
-    struct invited *in = &d->invited[d->n_invited++];
-    memcpy(in->topic, f->topic, ID);
-    memcpy(in->from, p->pk, ID);
-    in->until_ms = now + RUMOR_DAEMON_INVITED_TTL_MS;
+    if (topic_find(d, f->topic)) return;
+    int rc = rumor_gossip_told_offer(&d->told, f->topic, p->pk, now_ms(d));
+    if (rc == RUMOR_ERR_TOO_BIG) d->stats.invited_dropped++;
+    if (rc != RUMOR_OK) return;
     char hex[9];
-    rumor_hex_encode(hex, in->topic, 4);
+    rumor_hex_encode(hex, f->topic, 4);
     rumor_daemon_log(d, LOG_INFO, "peer %s: a membership of %s waits for us; fetching it", p->hex8,
                      hex);
     rumor_daemon_resubscribe(d);
@@ -1942,21 +1861,12 @@ static void on_invited(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
 /* Gives up told memberships that expired, and forgets those that arrived. */
 static void invited_expire(daemon_t *d)
 {
-    uint64_t now = now_ms(d);
-    bool changed = false;
     rumor_txn_t *t;
-    if (!d->n_invited || rumor_store_read_begin(d->node->store, &t) < 0) return;
-    for (size_t i = 0; i < d->n_invited;) {
-        bool arrived = rumor_gossip_role(t, d->invited[i].topic, rumor_node_id(d->node)) != 0;
-        if (arrived || now > d->invited[i].until_ms) {
-            d->invited[i] = d->invited[--d->n_invited];
-            changed = changed || !arrived;
-        } else {
-            i++;
-        }
-    }
+    size_t given_up = 0;
+    if (!d->told.n || rumor_store_read_begin(d->node->store, &t) < 0) return;
+    rumor_gossip_told_expire(&d->told, t, rumor_node_id(d->node), now_ms(d), &given_up);
     rumor_store_read_end(&t);
-    if (changed) rumor_daemon_resubscribe(d);
+    if (given_up) rumor_daemon_resubscribe(d);
 }
 
 static void on_sub(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
@@ -1981,8 +1891,7 @@ static void on_sub(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
     }
     p->subs_known = true;
     rumor_catchup_on_sub(d, p);
-    send_invited(d, p);
-    send_removal(d, p);
+    tell_peer(d, p);
 }
 
 static void on_graft(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
@@ -2436,7 +2345,7 @@ static void on_heartbeat(uv_timer_t *h)
         for (peer_t *p = d->peers; p; p = p->next)
             if (rumor_daemon_peer_ready(p)) {
                 send_px(d, p);
-                send_invited(d, p); /* memberships written since it connected */
+                tell_peer(d, p); /* memberships written since it connected */
             }
     dial_some(d);
     dial_direct(d);

@@ -181,11 +181,6 @@ typedef struct {
 } cand_t;
 
 /* One topic we subscribe to and its mesh. */
-/* Memberships told by peers (INVITED) being fetched at once, at most; and per peer. */
-#define RUMOR_DAEMON_INVITED_MAX      64
-#define RUMOR_DAEMON_INVITED_PER_PEER 4
-/* How long a told membership is fetched before it is given up, ms. */
-#define RUMOR_DAEMON_INVITED_TTL_MS (10 * 60 * 1000)
 
 typedef struct {
     uint8_t id[RUMOR_ID_BYTES];
@@ -216,14 +211,8 @@ struct daemon {
     size_t n_cands;
     uint8_t (*banned)[RUMOR_ID_BYTES + 8]; /* curve key | until (loop ms) */
     size_t n_banned;
-    uint64_t self_warn_ms; /* loop time of the last warning about our own identity elsewhere */
-    /* Memberships peers told us of (INVITED), fetched until they arrive or expire. */
-    struct invited {
-        uint8_t topic[RUMOR_ID_BYTES];
-        uint8_t from[RUMOR_ID_BYTES]; /* the peer that told us */
-        uint64_t until_ms;            /* loop time it is given up at */
-    } invited[RUMOR_DAEMON_INVITED_MAX];
-    size_t n_invited;
+    uint64_t self_warn_ms;    /* loop time of the last warning about our own identity elsewhere */
+    rumor_gossip_told_t told; /* memberships peers told us of (INVITED), being fetched */
 
     /* dissemination */
     topic_t *topics; /* sorted by id */
@@ -289,8 +278,6 @@ bool rumor_daemon_send_frame(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f
 /* Queues an EVENT frame (version | type | event) from a peer for the next batch transaction. */
 void rumor_daemon_queue_event(daemon_t *d, peer_t *p, const uint8_t *frame, size_t len, int origin);
 bool rumor_daemon_holds(daemon_t *d, const uint8_t topic[RUMOR_ID_BYTES]);
-/* True while `topic` is a membership a peer told us of (INVITED) that we are still fetching. */
-bool rumor_daemon_invited(const daemon_t *d, const uint8_t topic[RUMOR_ID_BYTES]);
 bool rumor_daemon_peer_subscribes(const peer_t *p, const uint8_t topic[RUMOR_ID_BYTES]);
 
 /* catchup.c: anti-entropy (PROTOCOL.md 12) */

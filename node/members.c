@@ -351,14 +351,6 @@ typedef struct {
     int rc;
 } due_t;
 
-static int removal_step(void *ctx, uint64_t lamport, const uint8_t id[ID], uint8_t role)
-{
-    uint8_t *out = ctx;
-    (void)lamport;
-    if (role == 0 && memcmp(id, out, ID) == 0) out[ID] = 1;
-    return 0;
-}
-
 /*
  * Newest first, down to the KEY_EPOCH of the key in use: due when a removal took effect
  * after it (the removed member held it, by that rotation or a grant since), or when it was
@@ -386,13 +378,7 @@ static int due_step(void *ctx, uint64_t lamport, const uint8_t id[ID], uint8_t t
         }
         return 1;
     }
-    /* A removal in effect: the target's history holds it with role 0. */
-    uint8_t probe[ID + 1];
-    memcpy(probe, id, ID);
-    probe[ID] = 0;
-    if ((d->rc = rumor_store_mhist_each(d->t, d->domain, ev.target, removal_step, probe)) < 0)
-        return 1;
-    if (probe[ID]) d->removal_after = true;
+    if (rumor_gossip_removal_in_effect(d->t, d->domain, ev.target, id)) d->removal_after = true;
     return 0;
 }
 

@@ -1501,6 +1501,91 @@ static void test_removed_member_reads_nothing_after(void)
     fx_close(&c);
 }
 
+/* ---- what nodes tell each other of memberships (told.c) -------------------------------------- */
+
+static void test_told_memberships(void)
+{
+    fx_t f;
+    fx_open(&f);
+    ev_t ev;
+    uint8_t lan[ID], id[ID], removal[ID];
+    ACCEPT(&f, create(&f, &ev, alice, ZERO, false, "lan"), lan);
+    ACCEPT(&f, member_add(&f, &ev, alice, lan, bob, RUMOR_ROLE_MEMBER, NULL, 0), id);
+    rumor_txn_t *t = rd(&f);
+    /* INVITED goes to members only: bob, never carol (a stranger) or about the profile topic. */
+    CHECK(rumor_gossip_tell_invited(t, lan, pk(bob)));
+    CHECK(!rumor_gossip_tell_invited(t, lan, pk(carol)));
+    CHECK(!rumor_gossip_tell_invited(t, ZERO, pk(bob)));
+    /* Nothing to push to a member, or to a stranger. */
+    CHECK_EQ_INT(rumor_gossip_removal_to_tell(t, lan, pk(bob), removal), RUMOR_ERR_NOT_FOUND);
+    CHECK_EQ_INT(rumor_gossip_removal_to_tell(t, lan, pk(carol), removal), RUMOR_ERR_NOT_FOUND);
+    rumor_store_read_end(&t);
+    uint8_t kick[ID];
+    ACCEPT(&f, member_remove(&f, &ev, alice, lan, bob), kick);
+    t = rd(&f);
+    CHECK_EQ_INT(rumor_gossip_removal_to_tell(t, lan, pk(bob), removal), RUMOR_OK);
+    CHECK_EQ_MEM(removal, kick, ID);
+    CHECK(rumor_gossip_removal_in_effect(t, lan, pk(bob), kick));
+    CHECK(!rumor_gossip_removal_in_effect(t, lan, pk(alice), kick));
+    /* What a node subscribes to: the profile topic, its rooms' domains, the wanted ones not yet
+     * arrived (and how many of the counted ones did). */
+    uint8_t wanted[2][ID], out[8][ID];
+    size_t n = 0, arrived = 0;
+    memcpy(wanted[0], lan, ID);
+    memset(wanted[1], 0x77, ID);
+    CHECK_EQ_INT(rumor_gossip_subscriptions(t, pk(alice), (const uint8_t(*)[ID])wanted, 2, 2, out,
+                                            8, &n, &arrived),
+                 RUMOR_OK);
+    CHECK_EQ_INT(n, 3);
+    CHECK_EQ_INT(arrived, 1); /* alice is a member of lan already */
+    CHECK_EQ_MEM(out[0], ZERO, ID);
+    CHECK(memcmp(out[1], out[2], ID) < 0);
+    CHECK_EQ_INT(rumor_gossip_subscriptions(t, pk(bob), (const uint8_t(*)[ID])wanted, 2, 0, out, 8,
+                                            &n, &arrived),
+                 RUMOR_OK);
+    CHECK_EQ_INT(n, 3); /* bob was removed: lan only as wanted */
+    CHECK_EQ_INT(arrived, 0);
+
+    /* The told table: caps per peer and in all, renewal, expiry, arrival. */
+    static rumor_gossip_told_t told;
+    memset(&told, 0, sizeof told);
+    uint8_t topic[ID] = {0}, from[ID];
+    CHECK_EQ_INT(rumor_gossip_told_offer(&told, ZERO, pk(bob), 0), RUMOR_ERR_INVALID);
+    for (int i = 0; i < RUMOR_GOSSIP_TOLD_PER_PEER + 1; i++) {
+        topic[0] = (uint8_t)(i + 1);
+        CHECK_EQ_INT(rumor_gossip_told_offer(&told, topic, pk(bob), 1000),
+                     i < RUMOR_GOSSIP_TOLD_PER_PEER ? RUMOR_OK : RUMOR_ERR_TOO_BIG);
+    }
+    topic[0] = 1;
+    CHECK_EQ_INT(rumor_gossip_told_offer(&told, topic, pk(carol), 5000), RUMOR_ERR_EXISTS);
+    for (size_t i = told.n; i < RUMOR_GOSSIP_TOLD_MAX + 1; i++) {
+        topic[0] = 0xf0;
+        topic[1] = (uint8_t)i;
+        memset(from, (int)i, ID);
+        CHECK_EQ_INT(rumor_gossip_told_offer(&told, topic, from, 1000),
+                     i < RUMOR_GOSSIP_TOLD_MAX ? RUMOR_OK : RUMOR_ERR_TOO_BIG);
+    }
+    CHECK_EQ_INT(told.n, RUMOR_GOSSIP_TOLD_MAX);
+    CHECK(rumor_gossip_told_has(&told, topic) == false); /* the one over the cap */
+    topic[0] = 1;
+    topic[1] = 0;
+    CHECK(rumor_gossip_told_has(&told, topic));
+    /* Just before the TTL nothing goes; after it all go but the renewed one. */
+    size_t given_up = 0;
+    rumor_gossip_told_expire(&told, t, pk(alice), 1000 + RUMOR_GOSSIP_TOLD_TTL_MS, &given_up);
+    CHECK_EQ_INT(given_up, 0);
+    rumor_gossip_told_expire(&told, t, pk(alice), 1001 + RUMOR_GOSSIP_TOLD_TTL_MS, &given_up);
+    CHECK_EQ_INT(given_up, RUMOR_GOSSIP_TOLD_MAX - 1);
+    CHECK_EQ_INT(told.n, 1);
+    /* A told membership that arrived leaves without being counted as given up. */
+    CHECK_EQ_INT(rumor_gossip_told_offer(&told, lan, pk(bob), 0), RUMOR_OK);
+    rumor_gossip_told_expire(&told, t, pk(alice), 0, &given_up);
+    CHECK_EQ_INT(given_up, 0);
+    CHECK(!rumor_gossip_told_has(&told, lan));
+    rumor_store_read_end(&t);
+    fx_close(&f);
+}
+
 int main(void)
 {
     if (rumor_crypto_init() != RUMOR_OK) return 2;
@@ -1524,6 +1609,7 @@ int main(void)
     RUN(test_depth_limit);
     RUN(test_demoted_admins_edits_converge);
     RUN(test_removed_member_reads_nothing_after);
+    RUN(test_told_memberships);
     RUN(test_profiles);
     RUN(test_recon_converges);
     RUN(test_recon_empty_side);
