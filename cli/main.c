@@ -785,6 +785,7 @@ int send_error(const cli_t *c, const rumor_node_t *n, const char *room, int rc)
     case RUMOR_ERR_BAD_UTF8: return cli_fail(1, "message is not valid UTF-8 text; nothing sent");
     case RUMOR_ERR_DENIED: return cli_fail(1, "you are not a member of '%s'; nothing sent", room);
     case RUMOR_ERR_NO_KEY: return cli_fail(1, "no key for '%s' on this node; nothing sent", room);
+    case RUMOR_ERR_INVALID: return cli_fail(1, "%s is not a valid public key; nothing sent", room);
     }
     snprintf(doing, sizeof doing, "send to '%s'", room);
     return node_error(c, n, rc, doing);
@@ -815,80 +816,60 @@ static int message_text(const char *arg, char **buf, const char **text, size_t *
     return 0;
 }
 
-static int cmd_dm(const cli_t *c, int argc, char **argv)
+/* The one the direct message goes to: a known key other than ours. */
+static int dm_peer(const cli_t *c, rumor_node_t *n, const char *peer, uint8_t pk[RUMOR_ID_BYTES])
 {
-    const char *usage = "rumor dm PEER TEXT|-", *pos[2], *text;
+    int rc = resolve_peer(c, n, peer, pk);
+    if (rc) return rc;
+    if (memcmp(pk, rumor_node_id(n), RUMOR_ID_BYTES) == 0)
+        return cli_fail(1, "that is your own key; a direct message goes to someone else");
+    if (!rumor_node_peer_known(n, pk))
+        return cli_fail(1,
+                        "no one known has the key %s; meet them in a room or name them first "
+                        "with 'rumor contact add KEY NAME'",
+                        peer);
+    return 0;
+}
+
+/* `send ROOM TEXT|-` and `dm PEER TEXT|-`: one path, two ways to name where the text goes. */
+static int post_text(const cli_t *c, int argc, char **argv, bool direct)
+{
+    const char *usage = direct ? "rumor dm PEER TEXT|-" : "rumor send ROOM TEXT|-", *pos[2];
+    const char *text;
     int np, rc = parse(argc, argv, NULL, pos, 2, 2, &np, usage);
     if (rc) return rc;
     char *buf;
     size_t len;
-    if ((rc = message_text(pos[1], &buf, &text, &len))) {
-        free(buf);
-        return rc;
+    rumor_node_t *n = NULL;
+    uint8_t to[RUMOR_ID_BYTES], id[RUMOR_ID_BYTES];
+    if ((rc = message_text(pos[1], &buf, &text, &len)) || (rc = open_node(c, true, &n))) goto out;
+    if (direct) {
+        if ((rc = dm_peer(c, n, pos[0], to))) goto out;
+        rc = rumor_node_dm_send(n, to, text, len, id);
+    } else {
+        if ((rc = resolve_room(c, n, pos[0], to))) goto out;
+        rc = rumor_node_send(n, to, text, len, id);
     }
-    rumor_node_t *n;
-    if ((rc = open_node(c, true, &n))) {
-        free(buf);
-        return rc;
-    }
-    uint8_t pk[RUMOR_ID_BYTES], id[RUMOR_ID_BYTES];
-    if ((rc = resolve_peer(c, n, pos[0], pk))) goto out;
-    if (memcmp(pk, rumor_node_id(n), RUMOR_ID_BYTES) == 0) {
-        rc = cli_fail(1, "that is your own key; a direct message goes to someone else");
-        goto out;
-    }
-    if (!rumor_node_peer_known(n, pk)) {
-        rc = cli_fail(1,
-                      "no one known has the key %s; meet them in a room or name them first "
-                      "with 'rumor contact add KEY NAME'",
-                      pos[0]);
-        goto out;
-    }
-    rc = rumor_node_dm_send(n, pk, text, len, id);
-    if (rc == RUMOR_ERR_INVALID)
-        rc = cli_fail(1, "%s is not a valid public key", pos[0]);
-    else if (rc == RUMOR_ERR_BAD_UTF8)
-        rc = cli_fail(1, "the message is not valid UTF-8 text; nothing sent");
-    else if (rc < 0)
-        rc = node_error(c, n, rc, "send the direct message");
-    else
+    if (rc < 0) {
+        rc = send_error(c, n, pos[0], rc);
+    } else {
         print_id_line(id);
+        notify_node(c);
+    }
 out:
     rumor_node_close(&n);
     free(buf);
-    if (rc == 0) notify_node(c);
     return rc;
 }
 
 static int cmd_send(const cli_t *c, int argc, char **argv)
 {
-    const char *usage = "rumor send ROOM TEXT|-", *pos[2], *text;
-    int np, rc = parse(argc, argv, NULL, pos, 2, 2, &np, usage);
-    if (rc) return rc;
-    char *buf;
-    size_t len;
-    if ((rc = message_text(pos[1], &buf, &text, &len))) {
-        free(buf);
-        return rc;
-    }
-    rumor_node_t *n;
-    if ((rc = open_node(c, true, &n))) {
-        free(buf);
-        return rc;
-    }
-    uint8_t room[RUMOR_ID_BYTES], id[RUMOR_ID_BYTES];
-    if ((rc = resolve_room(c, n, pos[0], room)) == 0) {
-        rc = rumor_node_send(n, room, text, len, id);
-        if (rc < 0) {
-            rc = send_error(c, n, pos[0], rc);
-        } else {
-            print_id_line(id);
-            notify_node(c);
-        }
-    }
-    rumor_node_close(&n);
-    free(buf);
-    return rc;
+    return post_text(c, argc, argv, false);
+}
+
+static int cmd_dm(const cli_t *c, int argc, char **argv)
+{
+    return post_text(c, argc, argv, true);
 }
 
 /* Writes the author's timestamp as local time, or as milliseconds when it has no calendar date. */

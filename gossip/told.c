@@ -18,8 +18,8 @@ bool rumor_gossip_tell_invited(rumor_txn_t *t, const uint8_t topic[ID], const ui
 }
 
 typedef struct {
-    uint8_t id[ID]; /* the last removal seen */
-    bool removed;   /* and no add after it */
+    uint8_t id[ID];       /* the last removal seen */
+    bool removed;         /* and no add after it */
     const uint8_t *probe; /* rumor_gossip_removal_in_effect: this removal */
     bool probe_found;
 } removal_walk_t;
@@ -40,8 +40,7 @@ bool rumor_gossip_removal_in_effect(rumor_txn_t *t, const uint8_t domain[ID],
                                     const uint8_t target[ID], const uint8_t removal[ID])
 {
     removal_walk_t w = {.probe = removal};
-    return rumor_store_mhist_each(t, domain, target, removal_step, &w) == RUMOR_OK &&
-           w.probe_found;
+    return rumor_store_mhist_each(t, domain, target, removal_step, &w) == RUMOR_OK && w.probe_found;
 }
 
 int rumor_gossip_removal_to_tell(rumor_txn_t *t, const uint8_t domain[ID], const uint8_t peer[ID],
@@ -141,9 +140,9 @@ static int topic_cmp(const void *a, const void *b)
     return memcmp(a, b, ID);
 }
 
-int rumor_gossip_subscriptions(rumor_txn_t *t, const uint8_t self[ID],
-                               const uint8_t (*wanted)[ID], size_t n_wanted, size_t n_counted,
-                               uint8_t (*out)[ID], size_t cap, size_t *n, size_t *arrived)
+int rumor_gossip_subscriptions(rumor_txn_t *t, const uint8_t self[ID], const uint8_t (*wanted)[ID],
+                               size_t n_wanted, size_t n_counted, uint8_t (*out)[ID], size_t cap,
+                               size_t *n, size_t *arrived)
 {
     subs_walk_t w = {t, self, out, 0, cap, 0};
     uint8_t zero[ID] = {0};

@@ -105,8 +105,7 @@ typedef struct {
     const uint8_t *peer;
     const char *text;
     size_t len;
-    uint8_t ids[3][ID]; /* the events written: create and add when new, then the message */
-    size_t n_ids;
+    uint8_t id[ID]; /* the message written */
 } dm_t;
 
 /* Starts the conversation: a DIRECT top-level room, then the other member added with its key. */
@@ -131,48 +130,30 @@ static int dm_start(rumor_txn_t *t, dm_t *c, uint8_t room[ID])
     rumor_secret_free(key);
     if (rc < 0) return rc;
     memcpy(room, p.id, ID);
-    memcpy(c->ids[c->n_ids++], p.id, ID);
-    if ((rc = rumor_node_member_add_in(t, n, room, c->peer, RUMOR_ROLE_MEMBER, c->ids[c->n_ids])) <
-        0)
-        return rc;
-    c->n_ids++;
-    return RUMOR_OK;
+    uint8_t added[ID];
+    return rumor_node_member_add_in(t, n, room, c->peer, RUMOR_ROLE_MEMBER, added);
 }
 
 static int dm_fn(rumor_txn_t *t, void *ctx)
 {
     dm_t *c = ctx;
     uint8_t room[ID];
-    c->n_ids = 0;
     if (!c->n->id) return RUMOR_ERR_PASSPHRASE;
     int rc = rumor_node_dm_find_in(t, c->n, c->peer, room);
     if (rc == RUMOR_ERR_NOT_FOUND) rc = dm_start(t, c, room);
     if (rc < 0) return rc;
-    post_t p = {
-        .n = c->n, .type = RUMOR_EV_MESSAGE, .text = (const uint8_t *)c->text, .text_len = c->len};
-    memcpy(p.room, room, ID);
-    if ((rc = rumor_node_post_in(t, &p)) < 0) return rc;
-    memcpy(c->ids[c->n_ids++], p.id, ID);
-    /* One's own message is never unread. */
-    uint64_t seen = 0;
-    rc = rumor_store_read_mark_get(t, room, &seen);
-    if (rc == RUMOR_OK || rc == RUMOR_ERR_NOT_FOUND)
-        rc = rumor_store_read_mark_put(t, room, seen + 1);
-    return rc;
+    return rumor_node_send_in(t, c->n, room, c->text, c->len, c->id);
 }
 
 int rumor_node_dm_send(rumor_node_t *n, const uint8_t peer[ID], const char *text, size_t len,
                        uint8_t id_out[ID])
 {
-    if (memcmp(peer, n->pk, ID) == 0) return RUMOR_ERR_INVALID;
     uint8_t curve[32];
-    if (rumor_curve_public(curve, peer) < 0) return RUMOR_ERR_INVALID;
-    if (len == 0) return RUMOR_ERR_INVALID;
-    if (len > RUMOR_TEXT_MAX) return RUMOR_ERR_TOO_BIG;
-    if (memchr(text, '\0', len) || !rumor_utf8_valid((const uint8_t *)text, len))
-        return RUMOR_ERR_BAD_UTF8;
+    if (memcmp(peer, n->pk, ID) == 0 || rumor_curve_public(curve, peer) < 0)
+        return RUMOR_ERR_INVALID;
+    int rc = rumor_node_text_check(text, len);
+    if (rc < 0) return rc;
     dm_t c = {.n = n, .peer = peer, .text = text, .len = len};
-    int rc = rumor_store_write(n->store, dm_fn, &c);
-    if (rc == RUMOR_OK) memcpy(id_out, c.ids[c.n_ids - 1], ID);
+    if ((rc = rumor_store_write(n->store, dm_fn, &c)) == RUMOR_OK) memcpy(id_out, c.id, ID);
     return rc;
 }

@@ -43,6 +43,11 @@ int rumor_node_load_key(rumor_txn_t *t, rumor_node_t *n, const uint8_t key_id[RU
 int rumor_node_member_add_in(rumor_txn_t *t, rumor_node_t *n, const uint8_t room[RUMOR_ID_BYTES],
                              const uint8_t member[RUMOR_ID_BYTES], uint8_t role,
                              uint8_t id_out[RUMOR_ID_BYTES]);
+/* Checks message text: 1 to RUMOR_TEXT_MAX bytes of UTF-8 without NUL. */
+int rumor_node_text_check(const char *text, size_t len);
+/* Posts a message in `room` inside `t` (we must be a member) and marks it read. */
+int rumor_node_send_in(rumor_txn_t *t, rumor_node_t *n, const uint8_t room[RUMOR_ID_BYTES],
+                       const char *text, size_t len, uint8_t id_out[RUMOR_ID_BYTES]);
 /* The conversation with `peer` inside `t` (see rumor_node_dm_find). */
 int rumor_node_dm_find_in(rumor_txn_t *t, rumor_node_t *n, const uint8_t peer[RUMOR_ID_BYTES],
                           uint8_t room[RUMOR_ID_BYTES]);

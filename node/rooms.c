@@ -671,6 +671,32 @@ int rumor_node_room_members(rumor_node_t *n, const uint8_t id[ID], rumor_node_me
 
 /* ---- messages ------------------------------------------------------------------- */
 
+int rumor_node_text_check(const char *text, size_t len)
+{
+    if (len == 0) return RUMOR_ERR_INVALID;
+    if (len > RUMOR_TEXT_MAX) return RUMOR_ERR_TOO_BIG;
+    if (memchr(text, '\0', len) || !rumor_utf8_valid((const uint8_t *)text, len))
+        return RUMOR_ERR_BAD_UTF8;
+    return RUMOR_OK;
+}
+
+int rumor_node_send_in(rumor_txn_t *t, rumor_node_t *n, const uint8_t room[ID], const char *text,
+                       size_t len, uint8_t id_out[ID])
+{
+    rumor_store_room_t r;
+    int rc = rumor_store_room_get(t, room, &r);
+    if (rc < 0) return rc;
+    if (!rumor_gossip_role(t, room, n->pk)) return RUMOR_ERR_DENIED;
+    post_t p = {.n = n, .type = RUMOR_EV_MESSAGE, .text = (const uint8_t *)text, .text_len = len};
+    memcpy(p.room, room, ID);
+    if ((rc = rumor_node_post_in(t, &p)) < 0) return rc;
+    memcpy(id_out, p.id, ID);
+    /* One's own message is never unread: move the read marker past it. */
+    uint64_t seen = 0;
+    if ((rc = rumor_store_read_mark_get(t, room, &seen)) < 0) return rc;
+    return rumor_store_read_mark_put(t, room, seen + 1);
+}
+
 typedef struct {
     rumor_node_t *n;
     const uint8_t *room;
@@ -682,31 +708,16 @@ typedef struct {
 static int send_fn(rumor_txn_t *t, void *ctx)
 {
     send_t *s = ctx;
-    rumor_store_room_t r;
-    int rc = rumor_store_room_get(t, s->room, &r);
-    if (rc < 0) return rc;
-    if (!rumor_gossip_role(t, s->room, s->n->pk)) return RUMOR_ERR_DENIED;
-    post_t p = {
-        .n = s->n, .type = RUMOR_EV_MESSAGE, .text = (const uint8_t *)s->text, .text_len = s->len};
-    memcpy(p.room, s->room, ID);
-    rc = rumor_node_post_in(t, &p);
-    memcpy(s->id, p.id, ID);
-    /* One's own message is never unread: move the read marker past it. */
-    uint64_t seen = 0;
-    if (rc == RUMOR_OK) rc = rumor_store_read_mark_get(t, s->room, &seen);
-    if (rc == RUMOR_OK) rc = rumor_store_read_mark_put(t, s->room, seen + 1);
-    return rc;
+    return rumor_node_send_in(t, s->n, s->room, s->text, s->len, s->id);
 }
 
 int rumor_node_send(rumor_node_t *n, const uint8_t room[ID], const char *text, size_t len,
                     uint8_t id_out[ID])
 {
-    if (len == 0) return RUMOR_ERR_INVALID;
-    if (len > RUMOR_TEXT_MAX) return RUMOR_ERR_TOO_BIG;
-    if (memchr(text, '\0', len) || !rumor_utf8_valid((const uint8_t *)text, len))
-        return RUMOR_ERR_BAD_UTF8;
+    int rc = rumor_node_text_check(text, len);
+    if (rc < 0) return rc;
     send_t s = {n, room, text, len, {0}};
-    int rc = rumor_store_write(n->store, send_fn, &s);
+    rc = rumor_store_write(n->store, send_fn, &s);
     if (rc == RUMOR_OK) memcpy(id_out, s.id, ID);
     return rc;
 }

@@ -16,6 +16,7 @@
  * RUMOR_CONVERGE_SEEDS=N runs seeds 1..N (default 1,000); RUMOR_CONVERGE_SEED=S
  * replays one. Seeds that failed once are kept in REGRESSION_SEEDS.
  */
+#include "fuzz/det_random.h"
 #include "rumor_gossip.h"
 #include "test.h"
 
@@ -38,9 +39,7 @@ static const uint64_t REGRESSION_SEEDS[] = {60, 95, 879};
 
 /* ---- deterministic randomness: the seed decides everything, ids included ---------- */
 
-static uint64_t rng;
-static uint64_t det_calls;
-static uint8_t det_key[crypto_stream_chacha20_KEYBYTES];
+static uint64_t rng; /* the history's choices; libsodium's come from det_random.h */
 
 static uint64_t next(void)
 {
@@ -54,28 +53,6 @@ static unsigned pick(unsigned n)
 {
     return n ? (unsigned)(next() % n) : 0;
 }
-
-static void det_buf(void *const buf, const size_t size)
-{
-    uint8_t nonce[crypto_stream_chacha20_NONCEBYTES];
-    rumor_put_u64(nonce, det_calls++);
-    crypto_stream_chacha20(buf, size, nonce, det_key);
-}
-
-static uint32_t det_u32(void)
-{
-    uint8_t b[4];
-    det_buf(b, sizeof b);
-    return rumor_get_u32(b);
-}
-
-static const char *det_name(void)
-{
-    return "rumor-converge-deterministic";
-}
-
-static randombytes_implementation det_random = {
-    .implementation_name = det_name, .random = det_u32, .buf = det_buf};
 
 /* ---- stores ------------------------------------------------------------------------ */
 
@@ -456,9 +433,9 @@ static int refold_fn(rumor_txn_t *t, void *ctx)
 static bool run_seed(uint64_t seed)
 {
     rng = seed;
-    det_calls = 0;
-    memset(det_key, 0, sizeof det_key);
-    rumor_put_u64(det_key, seed);
+    det_random_calls = 0;
+    memset(det_random_key, 0, sizeof det_random_key);
+    rumor_put_u64(det_random_key, seed); /* the seed keys the stream: ids are the seed's too */
     n_pool = n_rooms = 0;
     clock_ms = 1767225600000ull;
     memset(held, 0, sizeof held);

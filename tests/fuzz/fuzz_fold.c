@@ -59,6 +59,7 @@
  * input reproduces alone. Everything random is deterministic and restarts
  * with each input (det_random_buf).
  */
+#include "det_random.h"
 #include "rumor_gossip.h"
 
 #include <limits.h>
@@ -187,39 +188,7 @@ static void trace(const char *fmt, ...)
 
 /* ---- deterministic randomness ------------------------------------------- */
 
-/*
- * libsodium's random source, replaced by a ChaCha20 stream under a fixed key
- * with a call counter as nonce. The counter restarts with each input, so box
- * nonces, sealed-box ephemeral keys and therefore event ids depend on the
- * input alone. Only a test harness may do this.
- */
-static uint64_t det_random_calls;
-
-static void det_random_buf(void *const buf, const size_t size)
-{
-    static const uint8_t key[crypto_stream_chacha20_KEYBYTES] = "rumor fuzz_fold random stream";
-    uint8_t nonce[crypto_stream_chacha20_NONCEBYTES];
-    rumor_put_u64(nonce, det_random_calls++);
-    crypto_stream_chacha20(buf, size, nonce, key);
-}
-
-static uint32_t det_random_u32(void)
-{
-    uint8_t b[4];
-    det_random_buf(b, sizeof b);
-    return rumor_get_u32(b);
-}
-
-static const char *det_random_name(void)
-{
-    return "rumor-fuzz-deterministic";
-}
-
-static randombytes_implementation det_random = {
-    .implementation_name = det_random_name,
-    .random = det_random_u32,
-    .buf = det_random_buf,
-};
+/* Randomness is deterministic (det_random.h), keyed by this target's name. */
 
 /* ---- names for the trace and the digest ------------------------------------ */
 
@@ -863,6 +832,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     /* Must precede sodium_init (inside rumor_crypto_init), which fixes the random source. */
+    det_random_label("rumor fuzz_fold random stream");
     if (randombytes_set_implementation(&det_random) != 0 || rumor_crypto_init() < 0)
         fuzz_fail("cannot initialise libsodium", RUMOR_ERR_CRYPTO);
     const char *t = getenv("FUZZ_FOLD_TRACE");
