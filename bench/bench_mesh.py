@@ -1014,17 +1014,23 @@ def parse_args(argv):
     return a
 
 
-def main(argv):
-    args = parse_args(argv)
-    # SIGTERM/SIGHUP to the bench must still run the clean-up in `finally`.
+def bench_start(args):
+    """What every benchmark does first: SIGTERM/SIGHUP unwind like Ctrl-C (so the clean-up in
+    `finally` still runs), a seeded random source, and the binary named by its hash.
+    Returns (rng, binary)."""
     def on_signal(signum, _frame):
         raise KeyboardInterrupt("signal %d" % signum)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
-    rng = random.Random(args.seed)
     with open(args.rumor, "rb") as f:
         binary = {"rumor": args.rumor, "rumor_sha256": hashlib.sha256(f.read()).hexdigest()[:16]}
     log("binary %s (sha256 %s...)" % (args.rumor, binary["rumor_sha256"]))
+    return random.Random(args.seed), binary
+
+
+def main(argv):
+    args = parse_args(argv)
+    rng, binary = bench_start(args)
     results = []
     try:
         for n in args.sizes:

@@ -76,7 +76,6 @@ import ctypes.util
 import hashlib
 import json
 import os
-import random
 import resource
 import signal
 import statistics
@@ -728,15 +727,7 @@ def parse_args(argv):
 
 def main(argv):
     args = parse_args(argv)
-
-    def on_signal(signum, _frame):
-        raise KeyboardInterrupt("signal %d" % signum)
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-    rng = random.Random(args.seed)
-    with open(args.rumor, "rb") as f:
-        binary = {"rumor": args.rumor, "rumor_sha256": hashlib.sha256(f.read()).hexdigest()[:16]}
-    log("binary %s (sha256 %s...)" % (args.rumor, binary["rumor_sha256"]))
+    rng, binary = bm.bench_start(args)
     raw = raw_seal_cost()
     results = []
     try:
