@@ -1606,6 +1606,35 @@ def test_direct_messages(root, cl):
         assert p.returncode == 1 and err.startswith("rumor: ") and want in err, (args, err)
 
 
+def test_concurrent_kicks(root, cl):
+    """Two admins kick two members at the same time, each rotating the key with the other's
+    victim still in it: the key in use is held by a removed member, so the owner's node rotates
+    once more (PROTOCOL.md 7.7), and neither removed member reads what follows."""
+    cfg = {"peer_exchange": "false"}
+    a, b, c, d = (cl.node(x) for x in ("a", "b", "c", "d"))
+    a.start(config=cfg)
+    for x in (b, c, d):
+        x.start(peers=[a], config=cfg)
+        wait_connected(a, x)
+    create_rooms(a)
+    for x in (b, c, d):
+        x.join(a.invite())
+    a.run("room", "role", "lan", b.id, "admin")
+    poll("b to be an admin", lambda: roles(b, "lan").get(b.id) == "admin", timeout=20)
+    b.stop()
+    b.run("room", "kick", "lan", c.id)  # b's node is stopped: its CLI writes kick + rotation
+    a.run("room", "kick", "lan", d.id)
+    b.start(peers=[a], config=cfg)
+    poll("a to rotate once more after the merge", lambda: key_epoch(a) == 2, timeout=30)
+    assert a.stats()["rotations"] >= 1
+    poll("b to hold epoch 2", lambda: key_epoch(b) == 2, timeout=30)
+    a.send("after both kicks")
+    wait_texts([b], ["after both kicks"], timeout=30)
+    time.sleep(1.0)
+    for x in (c, d):
+        assert "after both kicks" not in x.texts(), f"{x.name} reads after its removal"
+
+
 TESTS = [
     ("line", test_line),
     ("send_right_after_join", test_send_right_after_join),
@@ -1615,6 +1644,7 @@ TESTS = [
     ("offline_catchup", test_offline_catchup),
     ("restore_from_backup", test_restore_from_backup),
     ("invite_kick_leave", test_invite_kick_leave),
+    ("concurrent_kicks", test_concurrent_kicks),
     ("direct_messages", test_direct_messages),
     ("same_identity_on_two_nodes", test_same_identity_on_two_nodes),
     ("partition_heals", test_partition_heals),

@@ -1586,6 +1586,39 @@ static void test_told_memberships(void)
     fx_close(&f);
 }
 
+/* A direct conversation has exactly two members: its owner adds one, and that is all. */
+static void test_direct_conversation_rules(void)
+{
+    fx_t f;
+    fx_open(&f);
+    ev_t ev;
+    uint8_t dm[ID], id[ID], body[256], text[] = {2, 'd', 'm'};
+    body[0] = RUMOR_ROOM_FLAG_DIRECT;
+    size_t n = 1 + put_box(body + 1, sizeof body - 1, RUMOR_EV_ROOM_CREATE, ZERO, alice, text,
+                           sizeof text);
+    ACCEPT(&f, build(&f, &ev, alice, RUMOR_EV_ROOM_CREATE, ZERO, body, n), dm);
+    CHECK(room_of(&f, dm).flags & RUMOR_ROOM_FLAG_DIRECT);
+    ACCEPT(&f, member_add(&f, &ev, alice, dm, bob, RUMOR_ROLE_MEMBER, NULL, 0), id);
+    CHECK_EQ_INT(role_in(&f, dm, bob), RUMOR_ROLE_MEMBER);
+    /* A third member, a sub-room, a role change: stored, ignored. */
+    CHECK_EQ_INT(ingest(&f, member_add(&f, &ev, alice, dm, carol, RUMOR_ROLE_MEMBER, NULL, 0)),
+                 IGNORED);
+    CHECK_EQ_INT(ingest(&f, member_add(&f, &ev, bob, dm, carol, RUMOR_ROLE_MEMBER, NULL, 0)),
+                 IGNORED);
+    CHECK_EQ_INT(role_in(&f, dm, carol), 0);
+    CHECK_EQ_INT(ingest(&f, create(&f, &ev, alice, dm, false, "sub")), IGNORED);
+    CHECK(room_of(&f, ev.id).flags & RUMOR_ROOM_FLAG_HIDDEN);
+    uint8_t role[ID + 1];
+    memcpy(role, pk(bob), ID);
+    role[ID] = RUMOR_ROLE_ADMIN;
+    CHECK_EQ_INT(ingest(&f, build(&f, &ev, alice, RUMOR_EV_MEMBER_ROLE, dm, role, sizeof role)),
+                 IGNORED);
+    CHECK_EQ_INT(role_in(&f, dm, bob), RUMOR_ROLE_MEMBER);
+    /* Both write in it. */
+    ACCEPT(&f, message(&f, &ev, bob, dm, "just us"), id);
+    fx_close(&f);
+}
+
 int main(void)
 {
     if (rumor_crypto_init() != RUMOR_OK) return 2;
@@ -1610,6 +1643,7 @@ int main(void)
     RUN(test_demoted_admins_edits_converge);
     RUN(test_removed_member_reads_nothing_after);
     RUN(test_told_memberships);
+    RUN(test_direct_conversation_rules);
     RUN(test_profiles);
     RUN(test_recon_converges);
     RUN(test_recon_empty_side);
