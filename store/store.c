@@ -276,6 +276,34 @@ static int peek_schema(MDB_txn *txn, uint32_t *schema)
 
 static int grow(rumor_store_t *s);
 
+/* Takes the map size another process grew the store to (no transaction of ours may be open). */
+static int adopt_map(rumor_store_t *s)
+{
+    if (mdb_env_set_mapsize(s->env, 0)) return MDB_PANIC;
+    MDB_envinfo info;
+    if (mdb_env_info(s->env, &info) == 0) s->map_size = info.me_mapsize;
+    return MDB_SUCCESS;
+}
+
+/*
+ * mdb_txn_begin, taking another process's growth of the map (MDB_MAP_RESIZED)
+ * as often as it happens: a node grows its store while CLIs open it, and a
+ * growth between our open and our first transaction is normal, not an error.
+ * Bounded: each retry follows a real growth, which doubles the map.
+ */
+static int txn_begin(rumor_store_t *s, unsigned flags, MDB_txn **txn)
+{
+    int mrc = MDB_MAP_RESIZED;
+    for (int attempt = 0; attempt < 64 && mrc == MDB_MAP_RESIZED; attempt++) {
+        mrc = mdb_txn_begin(s->env, NULL, flags, txn);
+        if (mrc == MDB_MAP_RESIZED) {
+            int arc = adopt_map(s);
+            if (arc) return arc;
+        }
+    }
+    return mrc;
+}
+
 int rumor_store_open(const char *dir, const rumor_store_options_t *opt, rumor_store_t **out)
 {
     rumor_store_options_t defaults = {0};
@@ -293,8 +321,9 @@ int rumor_store_open(const char *dir, const rumor_store_options_t *opt, rumor_st
     {
         /* A store grown by another process has a larger map: adopt it. */
         MDB_envinfo info;
-        if (mdb_env_info(s->env, &info) == 0 && info.me_mapsize > s->map_size)
-            s->map_size = info.me_mapsize;
+        if (mdb_env_info(s->env, &info) == 0 && info.me_mapsize > s->map_size &&
+            adopt_map(s) != MDB_SUCCESS)
+            goto fail;
     }
     /*
      * One transaction: refuse a newer schema before anything is created, then
@@ -303,7 +332,7 @@ int rumor_store_open(const char *dir, const rumor_store_options_t *opt, rumor_st
      * (one fills a new table) is run again in a map twice the size.
      */
     for (int attempt = 0;; attempt++) {
-        if (mdb_txn_begin(s->env, NULL, opt->read_only ? MDB_RDONLY : 0, &txn)) goto fail;
+        if (txn_begin(s, opt->read_only ? MDB_RDONLY : 0, &txn)) goto fail;
         uint32_t on_disk;
         if ((rc = peek_schema(txn, &on_disk)) < 0) goto fail;
         if (on_disk > RUMOR_STORE_SCHEMA) {
@@ -388,14 +417,7 @@ int rumor_store_write_as(rumor_store_t *s, rumor_store_durability_t durability,
 {
     for (int attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
         rumor_txn_t t = {NULL, s};
-        int mrc = mdb_txn_begin(s->env, NULL, 0, &t.txn);
-        if (mrc == MDB_MAP_RESIZED) {
-            /* Another process grew the map; take its size and try again. */
-            if (mdb_env_set_mapsize(s->env, 0)) return RUMOR_ERR_STORE;
-            MDB_envinfo info;
-            if (mdb_env_info(s->env, &info) == 0) s->map_size = info.me_mapsize;
-            continue;
-        }
+        int mrc = txn_begin(s, 0, &t.txn);
         if (mrc) return map_err(mrc);
         int rc = fn(&t, ctx);
         if (rc == RUMOR_OK) {
@@ -417,9 +439,7 @@ int rumor_store_read_begin(rumor_store_t *s, rumor_txn_t **out)
     rumor_txn_t *t = calloc(1, sizeof *t);
     if (!t) return RUMOR_ERR_NOMEM;
     t->s = s;
-    int mrc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t->txn);
-    if (mrc == MDB_MAP_RESIZED && mdb_env_set_mapsize(s->env, 0) == 0)
-        mrc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t->txn);
+    int mrc = txn_begin(s, MDB_RDONLY, &t->txn);
     if (mrc) {
         free(t);
         return map_err(mrc);

@@ -9,6 +9,8 @@
 
 #include <lmdb.h>
 #include <sodium.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define ID RUMOR_ID_BYTES
 
@@ -607,6 +609,62 @@ static void test_map_growth(void)
     rumor_store_close(&s);
     free(want);
     free(b.buf);
+    test_rmdir(dir);
+}
+
+static int count_write(rumor_txn_t *t, void *ctx)
+{
+    (*(int *)ctx)++;
+    return rumor_store_meta_put(t, "probe", "1", 1);
+}
+
+/*
+ * A node grows its store while CLIs open it and read or write (issue 10 F3): a child process
+ * doubles the map again and again while this one opens, reads, writes and closes the store;
+ * not one of those may fail with a store error.
+ */
+static void test_growth_by_another_process(void)
+{
+    char dir[256];
+    test_tmpdir(dir);
+    rumor_store_t *s = NULL;
+    rumor_store_options_t opt = {.initial_map_bytes = 64 << 10};
+    CHECK_EQ_INT(rumor_store_open(dir, &opt, &s), RUMOR_OK);
+    rumor_store_close(&s);
+    pid_t child = fork();
+    if (child < 0) exit(2);
+    if (child == 0) {
+        /* The grower: big transactions from a small map, as a node taking a flood does. */
+        rumor_store_t *g = NULL;
+        if (rumor_store_open(dir, &opt, &g) != RUMOR_OK) _exit(3);
+        big_t b = {0, 0, malloc(BIG_EVENT_BYTES)};
+        if (!b.buf) _exit(2);
+        for (b.round = 0; b.round < 12; b.round++)
+            if (rumor_store_write_as(g, RUMOR_STORE_BATCH, write_big, &b) != RUMOR_OK) _exit(4);
+        free(b.buf);
+        rumor_store_close(&g);
+        _exit(0);
+    }
+    int opened = 0, failed = 0, status = -1;
+    pid_t done = 0;
+    for (int i = 0; i < 2000 && (done = waitpid(child, &status, WNOHANG)) == 0; i++) {
+        int calls = 0;
+        int rc = rumor_store_open(dir, &opt, &s);
+        if (rc == RUMOR_OK) {
+            rumor_txn_t *t = NULL;
+            rc = rumor_store_read_begin(s, &t);
+            rumor_store_read_end(&t);
+            /* A small write of our own from the map we opened with (it may be stale). */
+            if (rc == RUMOR_OK) rc = rumor_store_write(s, count_write, &calls);
+            rumor_store_close(&s);
+        }
+        opened++;
+        if (rc != RUMOR_OK) failed++;
+    }
+    if (done == 0 && waitpid(child, &status, 0) != child) status = -1;
+    CHECK_EQ_INT(status, 0);
+    CHECK(opened > 0);
+    CHECK_EQ_INT(failed, 0);
     test_rmdir(dir);
 }
 
@@ -1535,6 +1593,7 @@ int main(void)
     RUN(test_migrate_2_to_3);
     RUN(test_migrate_grows_the_map);
     RUN(test_map_growth);
+    RUN(test_growth_by_another_process);
     RUN(test_write_error_rolls_back);
     RUN(test_events_are_immutable);
     RUN(test_log_order);
