@@ -285,6 +285,61 @@ static int record(rumor_txn_t *t, const rumor_identity_t *self, const rumor_even
     return RUMOR_OK;
 }
 
+typedef struct {
+    rumor_txn_t *t;
+    const uint8_t *author;
+    bool found;
+} admitted_walk_t;
+
+static int admitted_step(void *ctx, const uint8_t domain[ID])
+{
+    admitted_walk_t *w = ctx;
+    w->found = rumor_store_admitted(w->t, domain, w->author);
+    return w->found;
+}
+
+/*
+ * PROFILE quotas (PROTOCOL.md 9.7): a node keeps one profile per author, the newest in
+ * (lamport, id), and only of an author it has a reason to know: itself, a contact, or an author
+ * admitted to a domain it holds. Anything else is dropped like a duplicate: not stored, not
+ * forwarded, not invalid (every node sends its own profile to each peer it meets, strangers
+ * included).
+ *
+ * First, before the signature is checked: is it newer than the one held? *old gets the held
+ * profile's event, if any.
+ */
+static int profile_newer(rumor_txn_t *t, const rumor_event_t *ev, rumor_gossip_counters_t *c,
+                         uint8_t old[ID], bool *had_old)
+{
+    rumor_store_profile_t p;
+    int rc = rumor_store_profile_get(t, ev->author, &p);
+    if (rc < 0 && rc != RUMOR_ERR_NOT_FOUND) return rc;
+    *had_old = rc == RUMOR_OK;
+    if (!*had_old) return RUMOR_OK;
+    if (ev->lamport < p.set_by.lamport ||
+        (ev->lamport == p.set_by.lamport && memcmp(ev->id, p.set_by.event, ID) <= 0)) {
+        if (c) c->superseded++;
+        return RUMOR_ERR_EXISTS;
+    }
+    memcpy(old, p.set_by.event, ID);
+    return RUMOR_OK;
+}
+
+/* Then, once it verified, for an author with no profile held: do we know the author? */
+static int profile_author_known(rumor_txn_t *t, const rumor_identity_t *self,
+                                const rumor_event_t *ev, rumor_gossip_counters_t *c)
+{
+    if (self && memcmp(rumor_identity_public(self), ev->author, ID) == 0) return RUMOR_OK;
+    char name[RUMOR_STORE_NICK_MAX + 1];
+    if (rumor_store_contact_get(t, ev->author, name) == RUMOR_OK) return RUMOR_OK;
+    admitted_walk_t w = {t, ev->author, false};
+    int rc = rumor_store_dlog_domains(t, admitted_step, &w);
+    if (rc < 0) return rc;
+    if (w.found) return RUMOR_OK;
+    if (c) c->strangers++;
+    return RUMOR_ERR_EXISTS;
+}
+
 static bool is_invalid(int rc)
 {
     return rc == RUMOR_ERR_MALFORMED || rc == RUMOR_ERR_TOO_BIG || rc == RUMOR_ERR_BAD_SIGNATURE ||
@@ -303,7 +358,15 @@ int rumor_gossip_ingest(rumor_txn_t *t, const rumor_identity_t *self, const uint
         if (c) c->duplicates++;
         return RUMOR_ERR_EXISTS;
     }
+    uint8_t old_profile[ID];
+    bool had_profile = false;
+    if (rc == RUMOR_OK && ev->type == RUMOR_EV_PROFILE &&
+        (rc = profile_newer(t, ev, c, old_profile, &had_profile)) < 0)
+        return rc;
     if (rc == RUMOR_OK) rc = rumor_event_verify(ev);
+    if (rc == RUMOR_OK && ev->type == RUMOR_EV_PROFILE && !had_profile &&
+        (rc = profile_author_known(t, self, ev, c)) < 0)
+        return rc;
     if (rc == RUMOR_OK) rc = check_causality(t, ev);
     if (rc == RUMOR_OK) rc = check_admission(t, ev);
     if (rc < 0) {
@@ -314,6 +377,7 @@ int rumor_gossip_ingest(rumor_txn_t *t, const rumor_identity_t *self, const uint
         return rc;
     }
     if ((rc = rumor_store_event_put(t, ev->id, buf, len)) < 0) return rc;
+    if (had_profile && (rc = rumor_store_event_drop(t, old_profile)) < 0) return rc;
     bool took;
     if ((rc = record(t, self, ev, &took)) < 0) return rc;
     if (c) {

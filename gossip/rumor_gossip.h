@@ -18,10 +18,12 @@
 
 /* What happened to events offered to ingest, for `stats`. */
 typedef struct {
-    uint64_t received;       /* events offered */
-    uint64_t delivered;      /* valid, new, stored */
-    uint64_t duplicates;     /* already stored (dropped before the signature check) */
-    uint64_t invalid;        /* dropped: malformed, bad signature, causality or rules */
+    uint64_t received;   /* events offered */
+    uint64_t delivered;  /* valid, new, stored */
+    uint64_t duplicates; /* already stored (dropped before the signature check) */
+    uint64_t superseded; /* PROFILEs older than the author's stored one (dropped the same way) */
+    uint64_t strangers;  /* PROFILEs of authors the node has no reason to know (dropped) */
+    uint64_t invalid;    /* dropped: malformed, bad signature, causality or rules */
     uint64_t missing_parent; /* of the invalid: a parent not (yet) stored */
     uint64_t ignored;        /* of the delivered: without effect when they arrived (PROTOCOL.md
                                 7.3: rights the author lacked, a cycle, a rotation that left out a
@@ -167,6 +169,70 @@ int rumor_gossip_subscriptions(rumor_txn_t *t, const uint8_t self[RUMOR_ID_BYTES
                                const uint8_t (*wanted)[RUMOR_ID_BYTES], size_t n_wanted,
                                size_t n_counted, uint8_t (*out)[RUMOR_ID_BYTES], size_t cap,
                                size_t *n, size_t *arrived);
+
+/* ---- inbound links before and after HELLO (PROTOCOL.md 9.5; links.c) ---- */
+
+typedef struct {
+    uint32_t inbound_max;      /* inbound connections tracked at once (the descriptor bound) */
+    uint32_t pending_max;      /* handshakes let through whose HELLO has not come */
+    uint32_t per_addr_max;     /* of those, from one source address (strangers) */
+    uint32_t per_key_max;      /* of those, of one key */
+    uint32_t hello_timeout_ms; /* a connection silent this long after accept is closed */
+} rumor_gossip_link_limits_t;
+typedef struct {
+    uint8_t addr[16]; /* source address, IPv4 mapped into IPv6 */
+    uint8_t key[32];  /* the Curve key the handshake authenticated */
+    bool known;       /* a key the node knows (peer, candidate, member, contact) */
+    uint64_t since_ms;
+} rumor_gossip_grant_t;
+typedef struct {
+    int fd;           /* the connection's descriptor (a name here; the transport owns it) */
+    uint8_t addr[16]; /* source address */
+    uint8_t key[32];  /* after HELLO: whose link it is */
+    bool hello;       /* said HELLO: a peer's link */
+    bool closing;     /* asked to close, not yet reported closed */
+    uint64_t since_ms;
+} rumor_gossip_link_t;
+typedef struct {
+    rumor_gossip_link_limits_t lim;
+    rumor_gossip_link_t *links; /* lim.inbound_max */
+    size_t n_links;
+    rumor_gossip_grant_t *grants; /* lim.pending_max */
+    size_t n_grants;
+} rumor_gossip_links_t;
+
+int rumor_gossip_links_init(rumor_gossip_links_t *l, const rumor_gossip_link_limits_t *lim);
+void rumor_gossip_links_free(rumor_gossip_links_t *l);
+
+typedef enum {
+    RUMOR_GOSSIP_ADMIT = 0,
+    RUMOR_GOSSIP_DENY_KEY,  /* that key holds per_key_max handshakes without HELLO */
+    RUMOR_GOSSIP_DENY_ADDR, /* that address holds per_addr_max (strangers only) */
+    RUMOR_GOSSIP_DENY_FULL, /* strangers hold their share (3/4) of pending_max, or all is full
+                               of known keys */
+} rumor_gossip_admit_t;
+/* A handshake from `addr` with `key` asks to be let through (the ZAP decision); when admitted it
+ * holds a grant until its HELLO or hello_timeout_ms. A known key may take a stranger's grant. */
+rumor_gossip_admit_t rumor_gossip_link_admit(rumor_gossip_links_t *l, const uint8_t addr[16],
+                                             const uint8_t key[32], bool known, uint64_t now);
+/* A connection was accepted; false when the table is full and it must be closed at once. */
+bool rumor_gossip_link_accepted(rumor_gossip_links_t *l, int fd, const uint8_t addr[16],
+                                uint64_t now);
+/* HELLO came on `fd` from `key`: its grants end and the link is a peer's. Returns the
+ * descriptor of the key's older link (its address in older_addr), which the node closes (one
+ * inbound link per key), or -1. */
+int rumor_gossip_link_hello(rumor_gossip_links_t *l, int fd, const uint8_t key[32], uint64_t now,
+                            uint8_t older_addr[16]);
+/* The transport reports `fd` closed. */
+void rumor_gossip_link_closed(rumor_gossip_links_t *l, int fd);
+/* The descriptor of `key`'s inbound link after HELLO (its address in addr), or -1. */
+int rumor_gossip_link_fd(const rumor_gossip_links_t *l, const uint8_t key[32], uint8_t addr[16]);
+/* Fills `out` with the connections that did not say HELLO within hello_timeout_ms (each given
+ * once; the node closes them) and returns how many. */
+size_t rumor_gossip_links_silent(rumor_gossip_links_t *l, uint64_t now, rumor_gossip_link_t *out,
+                                 size_t cap);
+/* Connections accepted that have not said HELLO. */
+size_t rumor_gossip_links_pending(const rumor_gossip_links_t *l);
 
 /* ---- wire frames (PROTOCOL.md 9.2) and LAN beacons (9.6) ---------------------- */
 

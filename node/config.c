@@ -54,6 +54,11 @@ static const cfg_key_t cfg_keys[] = {
     U32_KEY(peer_queue, 1, 1000000),
     U32_KEY(peer_rate, 1, 1000000),
     U32_KEY(ban_ms, 0, 86400000),
+    U32_KEY(hello_timeout_ms, 100, 600000),
+    U32_KEY(inbound_max, 1, 65536),
+    U32_KEY(handshakes_max, 4, 65536),
+    U32_KEY(handshakes_per_addr, 1, 65536),
+    U32_KEY(handshakes_per_key, 1, 64),
     U32_KEY(beacon_ms, 10, 60000),
     U32_KEY(beacon_port, 1, 65535),
     U32_KEY(batch_max, 1, 65536),
@@ -92,6 +97,11 @@ void rumor_node_config_defaults(rumor_node_config_t *cfg)
     cfg->peer_queue = 1024;
     cfg->peer_rate = 2000;
     cfg->ban_ms = 60000;
+    cfg->hello_timeout_ms = 5000;
+    cfg->inbound_max = 256;
+    cfg->handshakes_max = 64;
+    cfg->handshakes_per_addr = 16;
+    cfg->handshakes_per_key = 2;
     cfg->beacon_ms = 1000;
     cfg->beacon_port = 7470;
     cfg->batch_max = 256;
@@ -268,6 +278,9 @@ static int check_relations(const rumor_node_config_t *c, const size_t *set_on, c
     size_t target = line_of(set_on, "peers_target"), max = line_of(set_on, "peers_max");
     if (c->peers_target > c->peers_max)
         return fail(why, why_cap, max_line(target, max), "peers_target is above peers_max");
+    size_t in = line_of(set_on, "inbound_max");
+    if (c->peers_max > c->inbound_max)
+        return fail(why, why_cap, max_line(max, in), "peers_max is above inbound_max");
     return RUMOR_OK;
 }
 

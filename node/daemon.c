@@ -30,7 +30,7 @@
 
 #define ID RUMOR_ID_BYTES
 
-enum { ZSOCK_ROUTER = 1, ZSOCK_DEALER, ZSOCK_ZAP };
+enum { ZSOCK_ROUTER = 1, ZSOCK_DEALER, ZSOCK_ZAP, ZSOCK_MONITOR };
 
 /* How many frames one drain takes before yielding to the loop. */
 #define DRAIN_BUDGET 512
@@ -469,6 +469,10 @@ static peer_t *peer_new(daemon_t *d, const uint8_t pk[ID], uint8_t found)
     peer_t *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     memcpy(p->pk, pk, ID);
+    if (rumor_curve_public(p->curve, pk) < 0) {
+        free(p);
+        return NULL;
+    }
     rumor_hex_encode(p->hex8, pk, 8);
     p->found = found;
     p->tokens = 2.0 * d->cfg->peer_rate;
@@ -520,6 +524,7 @@ static void peer_drop(daemon_t *d, peer_t *p, const char *why, bool banned)
     if (p->closing) return;
     bool was_ready = rumor_daemon_peer_ready(p);
     p->closing = true;
+    if (p->rid_len) rumor_inbound_close_peer(d, p);
     for (size_t i = 0; i < d->n_topics; i++) mesh_remove(&d->topics[i], p);
     if (was_ready || banned) {
         d->stats.peers_dropped++;
@@ -1312,7 +1317,13 @@ static int batch_fn(rumor_txn_t *t, void *ctx)
         rumor_gossip_counters_t c = {0};
         rc = rumor_gossip_ingest(t, d->node->id, buf, len, NULL, &c);
         if (rc == RUMOR_ERR_EXISTS) {
-            if (!e->counted) d->stats.duplicates++, e->counted = true;
+            /* A duplicate, or a PROFILE not kept (superseded, or a stranger's): not forwarded. */
+            if (!e->counted) {
+                e->counted = true;
+                d->stats.profiles_superseded += c.superseded;
+                d->stats.profiles_strangers += c.strangers;
+                d->stats.duplicates += !c.superseded && !c.strangers;
+            }
             continue;
         }
         if (rc == RUMOR_ERR_MISSING_PARENT) {
@@ -1659,6 +1670,8 @@ static void on_joined(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
             return;
         }
         j->state = JOIN_SYNC;
+        /* The inviter holds us as a member now, so it keeps and relays our profile (9.7). */
+        send_own_profile(d, p);
         join_send_sync(d, j, p, 0, NULL);
         return;
     }
@@ -2034,6 +2047,7 @@ static void on_inbound_hello(daemon_t *d, const uint8_t *rid, size_t rid_len, zm
     }
     const char *user = zmq_msg_gets(msg, "User-Id");
     const char *addr = zmq_msg_gets(msg, "Peer-Address");
+    int fd = zmq_msg_get(msg, ZMQ_SRCFD);
     uint8_t curve[32];
     char hex[65];
     if (user && memcmp(f.pk, rumor_node_id(d->node), ID) == 0) {
@@ -2048,20 +2062,24 @@ static void on_inbound_hello(daemon_t *d, const uint8_t *rid, size_t rid_len, zm
                              "running on two nodes; stop one of them (link dropped)",
                              addr ? addr : "an unknown address");
         }
+        rumor_inbound_refuse(d, fd);
         return;
     }
     if (!user || rumor_curve_public(curve, f.pk) < 0) {
         misbehaved(d, NULL, "a HELLO with a bad key");
+        rumor_inbound_refuse(d, fd);
         return;
     }
     rumor_hex_encode(hex, curve, 32);
     if (strcmp(hex, user) != 0) {
         misbehaved(d, NULL, "a HELLO naming a key it does not hold");
+        rumor_inbound_refuse(d, fd);
         return;
     }
-    /* A ban closes no open link: a banned key's new HELLO on one is refused here. */
+    /* A banned key's HELLO on a link that stayed open is refused, and the link closed. */
     if (is_banned(d, curve)) {
         d->stats.zap_denied++;
+        rumor_inbound_refuse(d, fd);
         return;
     }
     d->stats.hello_in++;
@@ -2071,6 +2089,7 @@ static void on_inbound_hello(daemon_t *d, const uint8_t *rid, size_t rid_len, zm
         if (live_peers(d) >= d->cfg->peers_max && !make_room(d)) {
             rumor_daemon_log(d, LOG_DEBUG, "inbound link refused: %zu peers already",
                              live_peers(d));
+            rumor_inbound_refuse(d, fd);
             return;
         }
         if (!(p = peer_new(d, f.pk, FOUND_INBOUND))) return;
@@ -2078,6 +2097,7 @@ static void on_inbound_hello(daemon_t *d, const uint8_t *rid, size_t rid_len, zm
         p->port = f.port;
     }
     if (rid_len > sizeof p->rid) return;
+    rumor_inbound_hello(d, fd, curve);
     memcpy(p->rid, rid, rid_len);
     p->rid_len = rid_len;
     p->in_ready = true;
@@ -2148,7 +2168,10 @@ static void zap_request(daemon_t *d)
     char status[4] = "400", user[65] = "";
     if (zmq_msg_size(&part[6]) == 32) {
         const uint8_t *key = zmq_msg_data(&part[6]);
-        if (!is_banned(d, key)) {
+        char address[64] = "";
+        if (zmq_msg_size(&part[3]) < sizeof address)
+            memcpy(address, zmq_msg_data(&part[3]), zmq_msg_size(&part[3]));
+        if (!is_banned(d, key) && rumor_inbound_admit(d, address, key)) {
             memcpy(status, "200", 4);
             rumor_hex_encode(user, key, 32);
         } else {
@@ -2202,6 +2225,10 @@ static void drain(zsock_t *zs)
         if (zmq_getsockopt(zs->z, ZMQ_EVENTS, &events, &sz) < 0 || !(events & ZMQ_POLLIN)) return;
         if (zs->kind == ZSOCK_ZAP) {
             zap_request(d);
+            continue;
+        }
+        if (zs->kind == ZSOCK_MONITOR) {
+            rumor_inbound_monitor(d, zs->z);
             continue;
         }
         zmq_msg_t a, b;
@@ -2288,6 +2315,8 @@ static void on_heartbeat(uv_timer_t *h)
     daemon_t *d = h->data;
     uint64_t now = now_ms(d);
     d->heartbeats++;
+    mark_dirty(d->monitor);
+    rumor_inbound_heartbeat(d);
     for (peer_t *p = d->peers; p; p = p->next) {
         if (p->closing) continue;
         if (!rumor_daemon_peer_ready(p)) {
@@ -2472,6 +2501,16 @@ static int open_links(daemon_t *d, const char *listen)
     if (zmq_bind(d->zap->z, "inproc://zeromq.zap.01") < 0) return RUMOR_ERR_IO;
 
     if (!(d->router = zsock_open(d, ZMQ_ROUTER, ZSOCK_ROUTER))) return RUMOR_ERR_NOMEM;
+    /* Which connections come and go, by descriptor: the only handle ZeroMQ gives on one
+     * connection of a ROUTER (inbound.c). */
+    if (zmq_socket_monitor(d->router->z, "inproc://rumor.links",
+                           ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CLOSED) < 0 ||
+        !(d->monitor = zsock_open(d, ZMQ_PAIR, ZSOCK_MONITOR)))
+        return RUMOR_ERR_NOMEM;
+    int deep = 100000;
+    zmq_setsockopt(d->monitor->z, ZMQ_RCVHWM, &deep, sizeof deep);
+    if (zmq_connect(d->monitor->z, "inproc://rumor.links") < 0) return RUMOR_ERR_IO;
+    mark_dirty(d->monitor); /* ZMQ_FD signals edges: look once after connecting */
     bool v6 = strchr(host, ':') != NULL;
     link_options(d, d->router->z, v6);
     int one = 1;
@@ -2544,7 +2583,7 @@ int rumor_node_run(rumor_node_t *node, const rumor_node_run_t *opt)
     d->cands = calloc(opt->cfg->passive_max + 1, sizeof *d->cands);
     d->banned = calloc(BANS_MAX, sizeof *d->banned);
     if (!d->seen || !d->mcache || !d->batch || !d->pending || !d->cands || !d->banned ||
-        rumor_catchup_start(d) < 0) {
+        rumor_catchup_start(d) < 0 || rumor_inbound_init(d) < 0) {
         rc = RUMOR_ERR_NOMEM;
         goto out;
     }
@@ -2596,6 +2635,8 @@ out:
     rumor_lan_stop(d);
     for (peer_t *p = d->peers; p; p = p->next) p->closing = true;
     reap(d);
+    if (d->router) zmq_socket_monitor(d->router->z, NULL, 0);
+    zsock_close(&d->monitor);
     zsock_close(&d->router);
     zsock_close(&d->zap);
     uv_walk(&loop, close_walk, NULL);
@@ -2604,6 +2645,7 @@ out:
     if (d->zctx) zmq_ctx_term(d->zctx);
     if (d->trace) fclose(d->trace);
     rumor_catchup_stop(d);
+    rumor_inbound_free(d);
     if (d->lock_fd >= 0) close(d->lock_fd);
     seen_free(&d->seen);
     mcache_free(&d->mcache);

@@ -13,12 +13,14 @@
 
 /* Counters reported by `stats`, in the order they are printed. */
 #define RUMOR_DAEMON_STATS(X)                                                                      \
-    X(received)       /* events offered by peers */                                                \
-    X(delivered)      /* new, valid events stored (from peers) */                                  \
-    X(published)      /* own events handed to the mesh */                                          \
-    X(duplicates)     /* events we already had (seen cache or store) */                            \
-    X(seen_hits)      /* of the duplicates: caught by the seen cache */                            \
-    X(invalid)        /* events that failed validation */                                          \
+    X(received)            /* events offered by peers */                                           \
+    X(delivered)           /* new, valid events stored (from peers) */                             \
+    X(published)           /* own events handed to the mesh */                                     \
+    X(duplicates)          /* events we already had (seen cache or store) */                       \
+    X(seen_hits)           /* of the duplicates: caught by the seen cache */                       \
+    X(profiles_superseded) /* PROFILEs older than the one held of their author (dropped) */        \
+    X(profiles_strangers)  /* PROFILEs of authors we have no reason to know (dropped) */           \
+    X(invalid)             /* events that failed validation */                                     \
     X(missing_parent) /* events that arrived before a parent (kept pending, parents asked for) */  \
     X(ignored)        /* valid events without effect when stored: rights lacking, a cycle, a       \
                          rotation leaving a member out, a removed member's post (PROTOCOL 7.3) */  \
@@ -70,6 +72,10 @@
     X(dials)                 /* outgoing dials */                                                  \
     X(dial_failures)         /* dials that never reached HELLO */                                  \
     X(zap_denied)            /* handshakes refused by the ZAP handler */                           \
+    X(handshakes_refused)    /* of those: over the limits of handshakes waiting for HELLO */       \
+    X(links_silent)          /* connections closed for not saying HELLO in hello_timeout_ms */     \
+    X(links_refused)         /* connections closed at once: inbound_max reached */                 \
+    X(links_replaced)        /* older links closed by a new HELLO of the same key */               \
     X(beacons_in)            /* beacons taken */                                                   \
     X(beacons_out)           /* beacons sent */                                                    \
     X(beacons_bad)           /* datagrams on the beacon port that were not beacons */              \
@@ -138,6 +144,7 @@ typedef struct zsock {
 
 struct peer {
     uint8_t pk[RUMOR_ID_BYTES];
+    uint8_t curve[32];                    /* its Curve key (the handshake's) */
     char hex8[17];                        /* first 8 bytes in hex, for logs */
     char host[RUMOR_INVITE_HOST_MAX + 1]; /* where it listens (or its link's address) */
     uint16_t port;                        /* its listen port, 0 when unknown */
@@ -211,7 +218,13 @@ struct daemon {
     size_t n_cands;
     uint8_t (*banned)[RUMOR_ID_BYTES + 8]; /* curve key | until (loop ms) */
     size_t n_banned;
-    uint64_t self_warn_ms;    /* loop time of the last warning about our own identity elsewhere */
+    uint64_t self_warn_ms;      /* loop time of the last warning about our own identity elsewhere */
+    zsock_t *monitor;           /* events of the ROUTER's connections (inbound.c) */
+    rumor_gossip_links_t links; /* inbound connections and handshakes (gossip/links.c) */
+    uint8_t (*known)[32];       /* Curve keys of everyone known, sorted (inbound.c) */
+    size_t n_known;
+    uint64_t known_ms;        /* loop time `known` was built */
+    uint64_t inbound_warn_ms; /* loop time of the last warning about refused handshakes */
     rumor_gossip_told_t told; /* memberships peers told us of (INVITED), being fetched */
 
     /* dissemination */
@@ -279,6 +292,22 @@ bool rumor_daemon_send_frame(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f
 void rumor_daemon_queue_event(daemon_t *d, peer_t *p, const uint8_t *frame, size_t len, int origin);
 bool rumor_daemon_holds(daemon_t *d, const uint8_t topic[RUMOR_ID_BYTES]);
 bool rumor_daemon_peer_subscribes(const peer_t *p, const uint8_t topic[RUMOR_ID_BYTES]);
+
+/* inbound.c: bounded inbound links (PROTOCOL.md 9.5) */
+int rumor_inbound_init(daemon_t *d);
+void rumor_inbound_free(daemon_t *d);
+/* Reads one event from the ROUTER's monitor socket `z`. */
+void rumor_inbound_monitor(daemon_t *d, void *z);
+/* The ZAP decision for a handshake from `address` (text) with Curve key `curve`. */
+bool rumor_inbound_admit(daemon_t *d, const char *address, const uint8_t curve[32]);
+/* HELLO came on descriptor `fd` from `curve` and was taken; an older link of that key closes. */
+void rumor_inbound_hello(daemon_t *d, int fd, const uint8_t curve[32]);
+/* Closes the link of a HELLO that was refused. */
+void rumor_inbound_refuse(daemon_t *d, int fd);
+/* Closes the inbound link of a peer being dropped. */
+void rumor_inbound_close_peer(daemon_t *d, const peer_t *p);
+/* Closes the connections that have not said HELLO in time. */
+void rumor_inbound_heartbeat(daemon_t *d);
 
 /* catchup.c: anti-entropy (PROTOCOL.md 12) */
 int rumor_catchup_start(daemon_t *d);

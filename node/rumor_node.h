@@ -390,6 +390,11 @@ typedef struct {
     uint32_t peer_queue; /* ZMQ_SNDHWM per link */
     uint32_t peer_rate;  /* frames per second per peer (burst: twice) */
     uint32_t ban_ms;
+    uint32_t hello_timeout_ms;    /* an accepted connection that has not said HELLO is closed */
+    uint32_t inbound_max;         /* inbound connections at once, HELLO said or not */
+    uint32_t handshakes_max;      /* handshakes let through whose HELLO has not come */
+    uint32_t handshakes_per_addr; /* of those, from one address (keys we do not know) */
+    uint32_t handshakes_per_key;  /* of those, of one key */
     uint32_t beacon_ms;
     uint32_t beacon_port;
     uint32_t batch_max;         /* peer events per store transaction */

@@ -86,6 +86,9 @@ int rumor_store_event_put(rumor_txn_t *t, const uint8_t id[RUMOR_ID_BYTES], cons
 int rumor_store_event_get(rumor_txn_t *t, const uint8_t id[RUMOR_ID_BYTES], const uint8_t **buf,
                           size_t *len);
 bool rumor_store_event_has(rumor_txn_t *t, const uint8_t id[RUMOR_ID_BYTES]);
+/* Deletes an event's bytes: only a PROFILE superseded by a newer one of its author (events of
+ * rooms are never deleted). RUMOR_OK when it was not there. */
+int rumor_store_event_drop(rumor_txn_t *t, const uint8_t id[RUMOR_ID_BYTES]);
 uint64_t rumor_store_event_count(rumor_txn_t *t);
 
 /* ---- per-room log, ordered by (lamport, id) ------------------------------ */

@@ -491,6 +491,11 @@ int rumor_store_event_get(rumor_txn_t *t, const uint8_t id[ID], const uint8_t **
     return RUMOR_OK;
 }
 
+int rumor_store_event_drop(rumor_txn_t *t, const uint8_t id[ID])
+{
+    return del(t, t->s->events, id, ID);
+}
+
 bool rumor_store_event_has(rumor_txn_t *t, const uint8_t id[ID])
 {
     MDB_val v;

@@ -997,31 +997,68 @@ static ev_t *profile(ev_t *ev, const rumor_identity_t *who, uint64_t lamport, co
     return encode_raw(ev, who, RUMOR_EV_PROFILE, ZERO, NULL, 0, lamport, body, 1u + body[0]);
 }
 
+static uint64_t events_held(fx_t *f)
+{
+    rumor_txn_t *t = rd(f);
+    uint64_t n = rumor_store_event_count(t);
+    rumor_store_read_end(&t);
+    return n;
+}
+
 static void test_profiles(void)
 {
     fx_t f;
     fx_open(&f);
-    ev_t ev, late;
+    f.self = alice;
+    ev_t ev, late, room;
     rumor_store_profile_t p;
-    /* Anyone may speak for itself; the latest (lamport, id) wins. */
+    /* A stranger's profile is dropped like a duplicate: not stored, not invalid (issue 10 F2). */
+    CHECK_EQ_INT(ingest(&f, profile(&ev, dave, 2, "dave")), RUMOR_ERR_EXISTS);
+    CHECK_EQ_INT(f.c.strangers, 1);
+    CHECK_EQ_INT(f.c.invalid, 0);
+    CHECK_EQ_INT(events_held(&f), 0);
+    /* Our own, and an author admitted to a domain we hold, are kept. */
+    CHECK_EQ_INT(ingest(&f, profile(&ev, alice, 1, "alice")), RUMOR_OK);
+    CHECK_EQ_INT(ingest(&f, create(&f, &room, alice, ZERO, false, "lan")), RUMOR_OK);
+    ev_t add;
+    CHECK_EQ_INT(ingest(&f, member_add(&f, &add, alice, room.id, dave, RUMOR_ROLE_MEMBER, NULL, 0)),
+                 RUMOR_OK);
+    uint64_t before = events_held(&f);
+    /* The latest (lamport, id) wins; only it is held. */
     CHECK_EQ_INT(ingest(&f, profile(&ev, dave, 2, "dave")), RUMOR_OK);
-    CHECK_EQ_INT(ingest(&f, profile(&late, dave, 1, "old dave")), RUMOR_OK);
+    CHECK_EQ_INT(events_held(&f), before + 1);
+    /* An older one is dropped before its signature is checked: a forged one is no worse. */
+    profile(&late, dave, 1, "old dave");
+    late.buf[late.len - 1] ^= 1;
+    CHECK_EQ_INT(ingest(&f, &late), RUMOR_ERR_EXISTS);
+    CHECK_EQ_INT(f.c.superseded, 1);
+    CHECK_EQ_INT(f.c.invalid, 0);
     rumor_txn_t *t = rd(&f);
     CHECK_EQ_INT(rumor_store_profile_get(t, pk(dave), &p), RUMOR_OK);
     rumor_store_read_end(&t);
     CHECK_EQ_STR(p.nick, "dave");
     CHECK_EQ_MEM(p.set_by.event, ev.id, ID);
+    /* A newer one replaces it: the old event's bytes are gone, the count stays. */
+    uint8_t old_id[ID];
+    memcpy(old_id, ev.id, ID);
     CHECK_EQ_INT(ingest(&f, profile(&ev, dave, 3, "david")), RUMOR_OK);
+    CHECK_EQ_INT(events_held(&f), before + 1);
     t = rd(&f);
+    CHECK(!rumor_store_event_has(t, old_id));
+    CHECK(rumor_store_event_has(t, ev.id));
     CHECK_EQ_INT(rumor_store_profile_get(t, pk(dave), &p), RUMOR_OK);
     CHECK_EQ_STR(p.nick, "david");
     CHECK_EQ_INT(rumor_store_profile_get(t, pk(carol), &p), RUMOR_ERR_NOT_FOUND);
     rumor_store_read_end(&t);
+    /* A flood of newer profiles from one author holds one event. */
+    for (uint64_t l = 4; l < 104; l++)
+        CHECK_EQ_INT(ingest(&f, profile(&ev, dave, l, "d")), RUMOR_OK);
+    CHECK_EQ_INT(events_held(&f), before + 1);
 
     /* A profile names no parents. */
     uint8_t body[6] = {5, 'e', 'v', 'i', 'l', '!'}, parent[ID];
     memset(parent, 0x42, ID);
-    encode_raw(&ev, carol, RUMOR_EV_PROFILE, ZERO, parent, 1, 2, body, sizeof body);
+    encode_raw(&ev, alice, RUMOR_EV_PROFILE, ZERO, parent, 1, 9, body, sizeof body);
     CHECK_EQ_INT(ingest(&f, &ev), RUMOR_ERR_MALFORMED);
     fx_close(&f);
 }

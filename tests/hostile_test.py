@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""The standing hostile-peer suite (issue 10): one test per finding F1-F7, each attacking a real
+`rumor node` on 127.0.0.1 with tests/hostile_client.py (pyzmq, system python) or the CLI, and
+asserting the bound the node must keep (PROTOCOL.md 9.5, 9.7, 6).
+
+Usage: hostile_test.py PATH_TO_RUMOR [TEST_NAME_SUBSTRING]...
+
+Nodes and the hostile client use loopback only; every wait is bounded and every process is
+stopped in a finally block (tests/mesh_test.py's Cluster).
+"""
+import base64
+import os
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mesh_test as mt  # noqa: E402  (Node, Cluster, poll, the hostile client runner)
+from mesh_test import poll, wait_connected, create_rooms, run_zmq_client, delta  # noqa: E402
+
+
+def need_pyzmq():
+    why = mt.pyzmq_available()
+    if why:
+        raise mt.Skip(f"pyzmq unavailable ({why})")
+
+
+def fd_count(node):
+    try:
+        return len(os.listdir(f"/proc/{node.proc.pid}/fd"))
+    except OSError:
+        return -1
+
+
+def events_held(node):
+    """Entries in the node's `events` table (mdb_stat reads beside the running node)."""
+    p = subprocess.run(["mdb_stat", "-s", "events", os.path.join(node.path, "store")],
+                       capture_output=True, timeout=30)
+    for line in p.stdout.decode().splitlines():
+        if line.strip().startswith("Entries:"):
+            return int(line.split(":")[1])
+    raise AssertionError(f"mdb_stat gave no count: {p.stdout!r} {p.stderr!r}")
+
+
+def invite_parts(code):
+    """(room, token) of an invite code, as hex (PROTOCOL.md 10.1)."""
+    b64 = code.split(":", 1)[1].strip()
+    raw = base64.urlsafe_b64decode(b64 + "=" * (-len(b64) % 4))
+    return raw[1:33].hex(), raw[65:81].hex()
+
+
+def pair(cl):
+    """a with a room tree, b a member of it, linked."""
+    a, b = cl.node("a"), cl.node("b")
+    a.start()
+    b.start(peers=[a])
+    wait_connected(a, b)
+    create_rooms(a)
+    b.join(a.invite())
+    return a, b
+
+
+# ---- F4: links that never say HELLO ---------------------------------------------------------
+
+def test_f4_links_without_hello(root, cl):
+    need_pyzmq()
+    a, b = pair(cl)
+    base = fd_count(a)
+    s0 = a.stats()
+    samples, stop = [], threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            samples.append(fd_count(a))
+            time.sleep(0.1)
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    flood = subprocess.Popen([mt.SYSTEM_PYTHON, mt.HOSTILE_CLIENT, str(a.port), a.id, "nohello",
+                              "600", "14"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL, cwd=root)
+    try:
+        time.sleep(4)
+        # The control socket answers and a member gets back in while the flood goes on.
+        t0 = time.monotonic()
+        st = a.status()
+        assert st.get("running") is True, st
+        status_s = time.monotonic() - t0
+        b.stop()
+        b.proc = None
+        b.start(peers=[a])
+        wait_connected(a, b, timeout=10)
+        b.send("through the flood")
+        mt.wait_texts([a], ["through the flood"], timeout=10)
+        out, err = flood.communicate(timeout=60)
+    finally:
+        if flood.poll() is None:
+            flood.kill()
+            flood.wait()
+        stop.set()
+        th.join(timeout=5)
+    assert flood.returncode == 0, err.decode(errors="replace")
+    opened = int(out.decode().strip().splitlines()[-1].split('"opened": ')[1].split("}")[0])
+    peak = max(samples)
+    # Gone after the flood: every descriptor the attacker held is closed.
+    after = poll("a's descriptors to come back", lambda: (lambda n: n if n <= base + 8 else None)(
+        fd_count(a)), timeout=15)
+    d = delta(s0, a.stats(), "links_silent", "handshakes_refused", "zap_denied", "links_refused")
+    print(f"  {opened} silent links: descriptors {base} -> peak {peak} -> {after}; status answered "
+          f"in {status_s * 1000:.0f} ms; {d}", flush=True)
+    assert opened >= 500, opened
+    # inbound_max (256) connections at most, plus the node's own sockets and what is being torn
+    # down; before the bound, every one of the 600 links held a descriptor.
+    assert peak <= base + 256 + 64, f"descriptors peaked at {peak} (baseline {base})"
+    assert d["links_silent"] + d["handshakes_refused"] > 0, d
+
+
+# ---- F2: PROFILE floods -----------------------------------------------------------------------
+
+def test_f2_profile_flood(root, cl):
+    need_pyzmq()
+    a, b = pair(cl)
+    time.sleep(1.0)
+    held_a, held_b = events_held(a), events_held(b)
+    s0a, s0b = a.stats(), b.stats()
+    # A stranger: none of its profiles is kept or relayed.
+    r = run_zmq_client(root, a, "profiles", "1500")
+    assert r["hello_reply"], r
+    s1a = poll("a to drop the stranger's profiles", lambda: (lambda s: s if s["profiles_strangers"]
+               - s0a["profiles_strangers"] >= 1 else None)(a.stats()), timeout=10)
+    time.sleep(0.5)
+    da = delta(s0a, s1a, "profiles_strangers", "profiles_superseded", "delivered", "invalid",
+               "forwarded")
+    print(f"  stranger, {r['sent']} profiles: a {da}; events held a {held_a} -> {events_held(a)}",
+          flush=True)
+    assert events_held(a) == held_a and events_held(b) == held_b, "a stranger's profile was kept"
+    assert da["forwarded"] == 0 and da["invalid"] == 0, da
+
+    # A member: one profile of it is held, on a and on b it was relayed to.
+    room, token = invite_parts(a.invite())
+    s1b = b.stats()
+    r = run_zmq_client(root, a, "profiles", "1500", room, token)
+    assert r["hello_reply"] and r["joined"] == 0, r
+    s2a = poll("a to drop the member's older profiles", lambda: (lambda s: s if s["profiles_superseded"]
+               - s1a["profiles_superseded"] >= 1500 else None)(a.stats()), timeout=15)
+    time.sleep(1.0)
+    da = delta(s1a, s2a, "profiles_superseded", "delivered", "forwarded", "invalid")
+    db = delta(s1b, b.stats(), "profiles_superseded", "delivered", "duplicates")
+    ga, gb = events_held(a) - held_a, events_held(b) - held_b
+    print(f"  member, {r['sent']} profiles: a {da}, b {db}; events held +{ga} on a, +{gb} on b",
+          flush=True)
+    # Its MEMBER_ADD and one profile; nothing else stays.
+    assert ga <= 2 and gb <= 2, (ga, gb)
+    del s0b
+
+
+TESTS = [
+    ("f4_links_without_hello", test_f4_links_without_hello),
+    ("f2_profile_flood", test_f2_profile_flood),
+]
+
+
+if __name__ == "__main__":
+    mt.TESTS[:] = TESTS
+    sys.exit(mt.main())
