@@ -170,6 +170,79 @@ int rumor_gossip_subscriptions(rumor_txn_t *t, const uint8_t self[RUMOR_ID_BYTES
                                size_t n_counted, uint8_t (*out)[RUMOR_ID_BYTES], size_t cap,
                                size_t *n, size_t *arrived);
 
+/*
+ * The topics a node names to `peer` in its SUB, and the only ones it honours from the peer's SUB
+ * (PROTOCOL.md 9.3): of the sorted `held` topics, each domain our store holds the peer as a
+ * member of; each wanted domain without events that the peer told us of, or that nobody told
+ * us of (a backup's); and the profile topic when anything else is named or the peer is a
+ * contact. `out` (capacity n_held) is sorted.
+ */
+int rumor_gossip_topics_for(rumor_txn_t *t, const uint8_t peer[RUMOR_ID_BYTES],
+                            const uint8_t (*held)[RUMOR_ID_BYTES], size_t n_held,
+                            const rumor_gossip_told_t *told, uint8_t (*out)[RUMOR_ID_BYTES],
+                            size_t *n);
+
+/* ---- candidate peers: the passive view (PROTOCOL.md 9.4; cands.c) ---- */
+
+#define RUMOR_GOSSIP_HOST_MAX 64
+/* How a candidate or peer was found. */
+typedef enum {
+    RUMOR_FOUND_BOOTSTRAP = 1, /* --peer, peer add: the user's word */
+    RUMOR_FOUND_LAN,           /* a beacon */
+    RUMOR_FOUND_EXCHANGE,      /* hearsay: a peer's PEERS frame */
+    RUMOR_FOUND_INBOUND,       /* it dialed us */
+    RUMOR_FOUND_INVITE,        /* the inviter named in an invite */
+} rumor_found_t;
+typedef struct {
+    uint8_t pk[RUMOR_ID_BYTES];
+    char host[RUMOR_GOSSIP_HOST_MAX + 1];
+    uint16_t port;
+    uint8_t found;                  /* rumor_found_t */
+    uint8_t source[RUMOR_ID_BYTES]; /* who said so: the peer (hearsay), the beacon's address
+                                       (LAN, 16 bytes), zero for the user's */
+    bool tainted;                   /* its source misbehaved: the first to go */
+    uint64_t next_ms;               /* loop time before which it is not dialed */
+    uint32_t backoff_ms;            /* next back-off after a failure */
+    uint32_t failures;              /* dials that never reached HELLO */
+    uint64_t beacon_ms;             /* loop time of its last beacon */
+} rumor_gossip_cand_t;
+typedef struct {
+    uint32_t max;            /* candidates kept (passive_max) */
+    uint32_t per_source_max; /* hearsay from one peer, or beacons from one address */
+} rumor_gossip_cand_limits_t;
+typedef enum {
+    RUMOR_GOSSIP_CAND_TAKEN = 0,        /* added */
+    RUMOR_GOSSIP_CAND_REPLACED,         /* added in the place of a worse one */
+    RUMOR_GOSSIP_CAND_KNOWN,            /* its key is a candidate already (updated) */
+    RUMOR_GOSSIP_CAND_REFUSED_SOURCE,   /* its source placed per_source_max already */
+    RUMOR_GOSSIP_CAND_REFUSED_ENDPOINT, /* hearsay naming an endpoint a candidate holds */
+    RUMOR_GOSSIP_CAND_REFUSED_FULL,     /* full, and nothing may give way */
+} rumor_gossip_cand_offer_t;
+/*
+ * Offers a candidate (pk, host, port, found, source filled) to the table `cands` of *n entries
+ * (capacity lim->max): a known key is updated (the user's word beats a beacon's, a beacon's
+ * beats hearsay; a beacon after a silence cuts its back-off), a new one is placed under the
+ * limits. `rnd` breaks ties.
+ */
+rumor_gossip_cand_offer_t rumor_gossip_cand_offer(rumor_gossip_cand_t *cands, size_t *n,
+                                                  const rumor_gossip_cand_limits_t *lim,
+                                                  const rumor_gossip_cand_t *offer, uint64_t now,
+                                                  uint32_t rnd);
+/* The hearsay `source` placed: marked tainted (misbehaviour), or forgotten (a ban). Returns how
+ * many. */
+size_t rumor_gossip_cands_taint(rumor_gossip_cand_t *cands, size_t *n,
+                                const uint8_t source[RUMOR_ID_BYTES], bool forget);
+/* True when `c` may be dialed at `now`; its back-off then doubles (1 s to 60 s). */
+bool rumor_gossip_cand_take_turn(rumor_gossip_cand_t *c, uint64_t now);
+
+/* A token bucket: `per_s` tokens a second up to `burst`; true when one was taken. Start it with
+ * tokens = burst and ms = now. */
+typedef struct {
+    double tokens;
+    uint64_t ms;
+} rumor_gossip_bucket_t;
+bool rumor_gossip_bucket_take(rumor_gossip_bucket_t *b, double per_s, double burst, uint64_t now);
+
 /* ---- inbound links before and after HELLO (PROTOCOL.md 9.5; links.c) ---- */
 
 typedef struct {

@@ -59,6 +59,8 @@ static const cfg_key_t cfg_keys[] = {
     U32_KEY(handshakes_max, 4, 65536),
     U32_KEY(handshakes_per_addr, 1, 65536),
     U32_KEY(handshakes_per_key, 1, 64),
+    U32_KEY(cands_per_source, 1, 65536),
+    U32_KEY(hearsay_dials_per_min, 1, 60000),
     U32_KEY(beacon_ms, 10, 60000),
     U32_KEY(beacon_port, 1, 65535),
     U32_KEY(batch_max, 1, 65536),
@@ -102,6 +104,8 @@ void rumor_node_config_defaults(rumor_node_config_t *cfg)
     cfg->handshakes_max = 64;
     cfg->handshakes_per_addr = 16;
     cfg->handshakes_per_key = 2;
+    cfg->cands_per_source = 16;
+    cfg->hearsay_dials_per_min = 20;
     cfg->beacon_ms = 1000;
     cfg->beacon_port = 7470;
     cfg->batch_max = 256;

@@ -156,6 +156,7 @@ static void op_status(ctl_client_t *c)
     rumor_ctl_put_str(&w, "host", host, strlen(host));
     rumor_ctl_put_u64(&w, "port", d->listen_port);
     rumor_ctl_put_u64(&w, "peers", rumor_daemon_peer_count(d));
+    rumor_ctl_put_u64(&w, "candidates", d->n_cands);
     rumor_ctl_put_u64(&w, "rooms", counts.rooms);
     rumor_ctl_put_u64(&w, "events", counts.events);
     rumor_ctl_put_u64(&w, "outbox", counts.outbox);

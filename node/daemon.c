@@ -42,6 +42,8 @@ enum { ZSOCK_ROUTER = 1, ZSOCK_DEALER, ZSOCK_ZAP, ZSOCK_MONITOR };
 #define ANSWER_BUDGET 1024
 /* Peers dialed per heartbeat at most. */
 #define DIALS_PER_BEAT 4
+/* Hearsay candidates dialed at once before hearsay_dials_per_min rations them. */
+#define HEARSAY_DIAL_BURST 10.0
 /* Ids kept per heartbeat window of the message cache. */
 #define MCACHE_WINDOW_MAX 4096
 /* A join gives up after this long. */
@@ -55,11 +57,11 @@ const uint32_t rumor_latency_bounds_ms[RUMOR_LATENCY_BUCKETS - 1] = {1,   2,   5
 const char *rumor_daemon_found_name(uint8_t found)
 {
     switch (found) {
-    case FOUND_BOOTSTRAP: return "bootstrap";
-    case FOUND_LAN: return "lan";
-    case FOUND_EXCHANGE: return "exchange";
-    case FOUND_INBOUND: return "inbound";
-    case FOUND_INVITE: return "invite";
+    case RUMOR_FOUND_BOOTSTRAP: return "bootstrap";
+    case RUMOR_FOUND_LAN: return "lan";
+    case RUMOR_FOUND_EXCHANGE: return "exchange";
+    case RUMOR_FOUND_INBOUND: return "inbound";
+    case RUMOR_FOUND_INVITE: return "invite";
     default: return "unknown";
     }
 }
@@ -534,6 +536,7 @@ static void peer_drop(daemon_t *d, peer_t *p, const char *why, bool banned)
     if (banned) {
         d->stats.peers_banned++;
         ban(d, p->pk);
+        rumor_gossip_cands_taint(d->cands, &d->n_cands, p->pk, true); /* its hearsay goes too */
     }
 }
 
@@ -549,6 +552,8 @@ static void reap(daemon_t *d)
         d->n_peers--;
         zsock_close(&p->out);
         free(p->subs);
+        free(p->claimed);
+        free(p->named);
         rumor_catchup_peer_free(p);
         free(p);
     }
@@ -563,6 +568,8 @@ static void misbehaved(daemon_t *d, peer_t *p, const char *what)
         p->warn_ms = now_ms(d);
         rumor_daemon_log(d, LOG_WARN, "peer %s sent %s", p->hex8, what);
     }
+    /* What it told us of other peers is the first to give way. */
+    if (!p->malformed) rumor_gossip_cands_taint(d->cands, &d->n_cands, p->pk, false);
     if (++p->malformed > MALFORMED_MAX) peer_drop(d, p, "too many malformed frames", true);
 }
 
@@ -643,16 +650,12 @@ static void hello_frame(daemon_t *d, rumor_wire_frame_t *f)
     f->flags = d->cfg->peer_exchange ? 1 : 0;
 }
 
+/* Our SUB to `p`: the topics we name to it (peer_view), never more. */
 static void send_sub(daemon_t *d, peer_t *p)
 {
-    uint8_t *ids = malloc(d->n_topics * ID + 1);
-    if (!ids) return;
-    size_t n = 0;
-    for (size_t i = 0; i < d->n_topics && n < RUMOR_WIRE_TOPICS_MAX; i++)
-        memcpy(ids + ID * n++, d->topics[i].id, ID);
-    rumor_wire_frame_t f = {.type = RUMOR_WIRE_SUB, .ids = ids, .n = n};
+    size_t n = p->n_named < RUMOR_WIRE_TOPICS_MAX ? p->n_named : RUMOR_WIRE_TOPICS_MAX;
+    rumor_wire_frame_t f = {.type = RUMOR_WIRE_SUB, .ids = p->named, .n = n};
     if (send_frame(d, p, &f)) d->stats.sub_out++;
-    free(ids);
 }
 
 static void send_px(daemon_t *d, peer_t *to)
@@ -683,6 +686,7 @@ static void send_px(daemon_t *d, peer_t *to)
 }
 
 static void join_peer_ready(daemon_t *d, peer_t *p);
+static void peer_view(daemon_t *d, peer_t *p, bool send_anyway);
 
 /* Sends `pk`'s PROFILE event (its nick) to a peer, if we hold one. */
 static void send_profile(daemon_t *d, rumor_txn_t *t, peer_t *p, const uint8_t pk[ID],
@@ -723,7 +727,7 @@ static void peer_ready(daemon_t *d, peer_t *p, bool was_ready)
         for (size_t i = 0; i < d->n_cands; i++)
             if (memcmp(d->cands[i].pk, p->pk, ID) == 0) d->cands[i].backoff_ms = 0;
     }
-    send_sub(d, p);
+    peer_view(d, p, true);
     send_px(d, p);
     if (!was_ready) send_own_profile(d, p);
     rumor_catchup_peer_ready(d, p);
@@ -733,49 +737,25 @@ static void peer_ready(daemon_t *d, peer_t *p, bool was_ready)
 /* ---- candidates and dialing ------------------------------------------------------- */
 
 void rumor_daemon_candidate(daemon_t *d, const uint8_t pk[ID], const char *host, uint16_t port,
-                            uint8_t found)
+                            uint8_t found, const uint8_t *source)
 {
     if (memcmp(pk, rumor_node_id(d->node), ID) == 0 || !port) return;
     uint8_t curve[32];
     if (rumor_curve_public(curve, pk) < 0) return;
-    for (size_t i = 0; i < d->n_cands; i++) {
-        cand_t *c = &d->cands[i];
-        if (memcmp(c->pk, pk, ID) != 0) continue;
-        /* The user's word beats a beacon's, a beacon's beats hearsay. */
-        if (found == FOUND_BOOTSTRAP || found == FOUND_INVITE || c->found == FOUND_EXCHANGE) {
-            snprintf(c->host, sizeof c->host, "%s", host);
-            c->port = port;
-            if (found != FOUND_EXCHANGE) c->found = found;
-        }
-        /* Beacons coming back after a silence show the candidate is in reach again (devices
-         * meeting after a partition): its back-off from failed dials ends within two seconds.
-         * A node that answers beacons but refuses us keeps its back-off. */
-        if (found == FOUND_LAN) {
-            uint64_t now = now_ms(d);
-            if (now - c->beacon_ms > 3000 && c->next_ms > now + 2000) {
-                c->next_ms = now + 2000;
-                c->backoff_ms = 1000;
-            }
-            c->beacon_ms = now;
-        }
+    cand_t offer = {.port = port, .found = found};
+    memcpy(offer.pk, pk, ID);
+    snprintf(offer.host, sizeof offer.host, "%s", host);
+    if (source) memcpy(offer.source, source, ID);
+    rumor_gossip_cand_limits_t lim = {d->cfg->passive_max, d->cfg->cands_per_source};
+    rumor_gossip_cand_offer_t r = rumor_gossip_cand_offer(d->cands, &d->n_cands, &lim, &offer,
+                                                          now_ms(d), randombytes_random());
+    if (r >= RUMOR_GOSSIP_CAND_REFUSED_SOURCE) {
+        d->stats.cands_refused++;
         return;
     }
-    if (d->n_cands >= d->cfg->passive_max) {
-        /* Full: a bootstrap or invite peer replaces a random hearsay one. */
-        if (found != FOUND_BOOTSTRAP && found != FOUND_INVITE) return;
-        size_t i = randombytes_uniform((uint32_t)d->n_cands);
-        if (d->cands[i].found == FOUND_BOOTSTRAP) return;
-        d->cands[i] = d->cands[--d->n_cands];
-    }
-    cand_t *c = &d->cands[d->n_cands++];
-    memset(c, 0, sizeof *c);
-    memcpy(c->pk, pk, ID);
-    snprintf(c->host, sizeof c->host, "%s", host);
-    c->port = port;
-    c->found = found;
-    if (found == FOUND_LAN) c->beacon_ms = now_ms(d);
-    rumor_daemon_log(d, LOG_DEBUG, "candidate %02x%02x%02x%02x at %s:%u (%s)", pk[0], pk[1], pk[2],
-                     pk[3], host, port, rumor_daemon_found_name(found));
+    if (r != RUMOR_GOSSIP_CAND_KNOWN)
+        rumor_daemon_log(d, LOG_DEBUG, "candidate %02x%02x%02x%02x at %s:%u (%s)", pk[0], pk[1],
+                         pk[2], pk[3], host, port, rumor_daemon_found_name(found));
 }
 
 static void tell_peer(daemon_t *d, peer_t *p);
@@ -827,16 +807,6 @@ static peer_t *dial(daemon_t *d, cand_t *c)
     return p;
 }
 
-/* True when candidate `c` may be dialed at `now`; its back-off then doubles (1 s to 60 s). */
-static bool cand_take_turn(cand_t *c, uint64_t now)
-{
-    if (c->next_ms > now) return false;
-    c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : 1000;
-    if (c->backoff_ms > 60000) c->backoff_ms = 60000;
-    c->next_ms = now + c->backoff_ms;
-    return true;
-}
-
 typedef struct {
     daemon_t *d;
     uint64_t now;
@@ -851,7 +821,7 @@ static int dial_direct_step(void *ctx, const uint8_t room[ID], const uint8_t pee
     if (peer_find(d, peer)) return 0;
     for (size_t i = 0; i < d->n_cands; i++) {
         cand_t *c = &d->cands[i];
-        if (memcmp(c->pk, peer, ID) != 0 || !cand_take_turn(c, w->now)) continue;
+        if (memcmp(c->pk, peer, ID) != 0 || !rumor_gossip_cand_take_turn(c, w->now)) continue;
         if (dial(d, c)) d->stats.direct_dials++;
         break;
     }
@@ -881,9 +851,16 @@ static void dial_some(daemon_t *d)
         size_t start = randombytes_uniform((uint32_t)d->n_cands);
         for (size_t k = 0; k < d->n_cands && dialed < want; k++) {
             cand_t *c = &d->cands[(start + k) % d->n_cands];
-            bool preferred = c->found == FOUND_BOOTSTRAP || c->found == FOUND_INVITE;
-            if ((pass == 0) != preferred || peer_find(d, c->pk) || !cand_take_turn(c, now))
+            bool preferred = c->found == RUMOR_FOUND_BOOTSTRAP || c->found == RUMOR_FOUND_INVITE;
+            if ((pass == 0) != preferred || peer_find(d, c->pk) || c->next_ms > now) continue;
+            /* Hearsay names any address: dialing it is rationed, so lies cannot aim us. */
+            if (c->found == RUMOR_FOUND_EXCHANGE &&
+                !rumor_gossip_bucket_take(&d->hearsay_dials, d->cfg->hearsay_dials_per_min / 60.0,
+                                          HEARSAY_DIAL_BURST, now)) {
+                d->stats.dials_limited++;
                 continue;
+            }
+            if (!rumor_gossip_cand_take_turn(c, now)) continue;
             if (dial(d, c)) dialed++;
         }
     }
@@ -977,7 +954,10 @@ void rumor_daemon_resubscribe(daemon_t *d)
     bool same = n == d->n_topics;
     for (size_t i = 0; same && i < n; i++) same = memcmp(ids[i], d->topics[i].id, ID) == 0;
     if (same) {
+        /* Memberships may have changed all the same: what each peer hears of, and counts for. */
         free(ids);
+        for (peer_t *p = d->peers; p; p = p->next)
+            if (rumor_daemon_peer_ready(p)) peer_view(d, p, false);
         return;
     }
     topic_t *nt = calloc(n, sizeof *nt);
@@ -1004,7 +984,7 @@ void rumor_daemon_resubscribe(daemon_t *d)
                      d->n_topics == 2 ? "" : "s");
     for (peer_t *p = d->peers; p; p = p->next)
         if (rumor_daemon_peer_ready(p)) {
-            send_sub(d, p);
+            peer_view(d, p, false);
             tell_peer(d, p); /* a room or conversation just made may have it as a member */
         }
     for (size_t i = 0; i < d->n_topics; i++)
@@ -1591,7 +1571,7 @@ int rumor_daemon_join(daemon_t *d, const rumor_invite_t *inv, rumor_join_done_fn
     j->n_rooms = 1;
     j->next = d->joins;
     d->joins = j;
-    rumor_daemon_candidate(d, inv->inviter, inv->host, inv->port, FOUND_INVITE);
+    rumor_daemon_candidate(d, inv->inviter, inv->host, inv->port, RUMOR_FOUND_INVITE, NULL);
     peer_t *p = peer_find(d, inv->inviter);
     if (p && rumor_daemon_peer_ready(p)) {
         join_peer_ready(d, p);
@@ -1777,7 +1757,7 @@ static void on_sync(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
 static void on_ihave(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
 {
     d->stats.ihave_in++;
-    if (!topic_find(d, f->topic)) return;
+    if (!topic_find(d, f->topic) || !peer_subscribes(p, f->topic)) return;
     uint8_t want[RUMOR_WIRE_IDS_MAX * ID];
     size_t n = 0;
     rumor_txn_t *t;
@@ -1839,7 +1819,8 @@ static void tell_peer(daemon_t *d, peer_t *p)
         const uint8_t *id = d->topics[i].id, *buf;
         uint8_t removal[ID];
         size_t len;
-        if (!peer_subscribes(p, id)) {
+        bool claims = p->n_claimed && bsearch(id, p->claimed, p->n_claimed, ID, topic_cmp);
+        if (!claims) {
             rumor_wire_frame_t f = {.type = RUMOR_WIRE_INVITED, .topic = id};
             if (rumor_gossip_tell_invited(t, id, p->pk) && send_frame(d, p, &f))
                 d->stats.invited_out++;
@@ -1882,26 +1863,67 @@ static void invited_expire(daemon_t *d)
     if (given_up) rumor_daemon_resubscribe(d);
 }
 
-static void on_sub(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
+/*
+ * What we name to `p` and which of its claims count (gossip/told.c decides, PROTOCOL.md 9.3):
+ * its subscriptions are the topics it claims that we would name to it, so a stranger is told
+ * of no topic and is sent, pushed or grafted nothing whatever it claims. A change of what we
+ * name is sent (as is everything when `send_anyway`).
+ */
+static void peer_view(daemon_t *d, peer_t *p, bool send_anyway)
 {
-    d->stats.sub_in++;
-    uint8_t *subs = f->n ? malloc(f->n * ID) : NULL;
-    if (f->n && !subs) return;
-    if (f->n) memcpy(subs, f->ids, f->n * ID);
+    uint8_t(*held)[ID] = malloc((d->n_topics + 1) * ID);
+    uint8_t(*named)[ID] = malloc((d->n_topics + 1) * ID);
+    uint8_t *subs = malloc((d->n_topics + 1) * ID);
+    rumor_txn_t *t = NULL;
+    size_t n = 0, k = 0;
+    if (!held || !named || !subs || rumor_store_read_begin(d->node->store, &t) < 0) goto out;
+    for (size_t i = 0; i < d->n_topics; i++) memcpy(held[i], d->topics[i].id, ID);
+    int rc = rumor_gossip_topics_for(t, p->pk, (const uint8_t(*)[ID])held, d->n_topics, &d->told,
+                                     named, &n);
+    rumor_store_read_end(&t);
+    if (rc < 0) goto out;
+    bool changed = n != p->n_named || (n && memcmp(named, p->named, n * ID) != 0);
+    if (changed) {
+        free(p->named);
+        p->named = (uint8_t *)named;
+        p->n_named = n;
+        named = NULL;
+    }
+    if (changed || send_anyway) send_sub(d, p);
+    for (size_t i = 0; i < p->n_named; i++)
+        if (p->n_claimed && bsearch(p->named + i * ID, p->claimed, p->n_claimed, ID, topic_cmp))
+            memcpy(subs + ID * k++, p->named + i * ID, ID);
     free(p->subs);
     p->subs = subs;
-    p->n_subs = f->n;
+    p->n_subs = k;
+    subs = NULL;
     /* A topic we hold that is short of peers takes the newcomer now, not at the next heartbeat. */
     for (size_t i = 0; i < d->n_topics; i++) {
-        topic_t *t = &d->topics[i];
-        if (!peer_subscribes(p, t->id)) {
-            mesh_remove(t, p);
-        } else if (t->n_mesh < d->cfg->d_lo && !in_mesh(t, p)) {
-            rumor_wire_frame_t g = {.type = RUMOR_WIRE_GRAFT, .topic = t->id};
-            mesh_add(d, t, p);
+        topic_t *tp = &d->topics[i];
+        if (!peer_subscribes(p, tp->id)) {
+            mesh_remove(tp, p);
+        } else if (tp->n_mesh < d->cfg->d_lo && !in_mesh(tp, p)) {
+            rumor_wire_frame_t g = {.type = RUMOR_WIRE_GRAFT, .topic = tp->id};
+            mesh_add(d, tp, p);
             if (send_frame(d, p, &g)) d->stats.graft_out++;
         }
     }
+out:
+    free(held);
+    free(named);
+    free(subs);
+}
+
+static void on_sub(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
+{
+    d->stats.sub_in++;
+    uint8_t *claimed = f->n ? malloc(f->n * ID) : NULL;
+    if (f->n && !claimed) return;
+    if (f->n) memcpy(claimed, f->ids, f->n * ID);
+    free(p->claimed);
+    p->claimed = claimed;
+    p->n_claimed = f->n;
+    peer_view(d, p, false);
     p->subs_known = true;
     rumor_catchup_on_sub(d, p);
     tell_peer(d, p);
@@ -1929,9 +1951,8 @@ static void on_peers(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
         char host[INET6_ADDRSTRLEN];
         const rumor_wire_peer_t *e = &f->peers[i];
         if (!inet_ntop(e->family == 4 ? AF_INET : AF_INET6, e->addr, host, sizeof host)) continue;
-        rumor_daemon_candidate(d, e->pk, host, e->port, FOUND_EXCHANGE);
+        rumor_daemon_candidate(d, e->pk, host, e->port, RUMOR_FOUND_EXCHANGE, p->pk);
     }
-    (void)p;
 }
 
 /* Takes a token from the peer's bucket; false when it is over its rate. */
@@ -2092,7 +2113,7 @@ static void on_inbound_hello(daemon_t *d, const uint8_t *rid, size_t rid_len, zm
             rumor_inbound_refuse(d, fd);
             return;
         }
-        if (!(p = peer_new(d, f.pk, FOUND_INBOUND))) return;
+        if (!(p = peer_new(d, f.pk, RUMOR_FOUND_INBOUND))) return;
         snprintf(p->host, sizeof p->host, "%s", addr ? addr : "");
         p->port = f.port;
     }
@@ -2330,7 +2351,7 @@ static void on_heartbeat(uv_timer_t *h)
                 for (size_t i = 0; i < d->n_cands; i++) {
                     cand_t *c = &d->cands[i];
                     /* Hearsay that never answers makes room for other candidates. */
-                    if (memcmp(c->pk, p->pk, ID) == 0 && c->found == FOUND_EXCHANGE &&
+                    if (memcmp(c->pk, p->pk, ID) == 0 && c->found == RUMOR_FOUND_EXCHANGE &&
                         ++c->failures >= 3) {
                         d->cands[i] = d->cands[--d->n_cands];
                         break;
@@ -2464,7 +2485,7 @@ static int stored_peer(void *ctx, const uint8_t pk[ID], const char *addr)
     char host[RUMOR_INVITE_HOST_MAX + 1];
     uint16_t port;
     if (rumor_node_parse_hostport(addr, host, &port) == RUMOR_OK && port)
-        rumor_daemon_candidate(d, pk, host, port, FOUND_BOOTSTRAP);
+        rumor_daemon_candidate(d, pk, host, port, RUMOR_FOUND_BOOTSTRAP, NULL);
     return 0;
 }
 
@@ -2581,6 +2602,7 @@ int rumor_node_run(rumor_node_t *node, const rumor_node_run_t *opt)
         d->pending = NULL;
     }
     d->cands = calloc(opt->cfg->passive_max + 1, sizeof *d->cands);
+    d->hearsay_dials = (rumor_gossip_bucket_t){HEARSAY_DIAL_BURST, 0};
     d->banned = calloc(BANS_MAX, sizeof *d->banned);
     if (!d->seen || !d->mcache || !d->batch || !d->pending || !d->cands || !d->banned ||
         rumor_catchup_start(d) < 0 || rumor_inbound_init(d) < 0) {
@@ -2601,7 +2623,7 @@ int rumor_node_run(rumor_node_t *node, const rumor_node_run_t *opt)
             rc = RUMOR_ERR_INVALID;
             goto out;
         }
-        rumor_daemon_candidate(d, pk, host, port, FOUND_BOOTSTRAP);
+        rumor_daemon_candidate(d, pk, host, port, RUMOR_FOUND_BOOTSTRAP, NULL);
     }
     if ((rc = open_links(d, opt->listen)) < 0) goto out;
     rumor_txn_t *t;

@@ -71,6 +71,8 @@
     X(peers_banned)          /* of those: banned for misbehaviour */                               \
     X(dials)                 /* outgoing dials */                                                  \
     X(dial_failures)         /* dials that never reached HELLO */                                  \
+    X(dials_limited)         /* hearsay candidates not dialed yet: hearsay_dials_per_min */        \
+    X(cands_refused)         /* candidates not taken: per source, endpoint taken, or full */       \
     X(zap_denied)            /* handshakes refused by the ZAP handler */                           \
     X(handshakes_refused)    /* of those: over the limits of handshakes waiting for HELLO */       \
     X(links_silent)          /* connections closed for not saying HELLO in hello_timeout_ms */     \
@@ -118,13 +120,7 @@ typedef struct {
 #define RUMOR_LATENCY_BUCKETS 12
 extern const uint32_t rumor_latency_bounds_ms[RUMOR_LATENCY_BUCKETS - 1];
 
-typedef enum {
-    FOUND_BOOTSTRAP = 1,
-    FOUND_LAN,
-    FOUND_EXCHANGE,
-    FOUND_INBOUND,
-    FOUND_INVITE,
-} found_t;
+/* How a peer was found: rumor_found_t (gossip). */
 const char *rumor_daemon_found_name(uint8_t found);
 
 typedef struct daemon daemon_t;
@@ -161,8 +157,12 @@ struct peer {
     uint64_t last_heard_ms; /* loop time of its last frame */
     uint64_t rtt_us;        /* last round-trip time */
     uint64_t ping_nonce, ping_sent_us; /* the outstanding PING */
-    uint8_t *subs;                     /* its topics, sorted (n_subs x 32) */
+    uint8_t *subs; /* its topics that count: claimed and named, sorted (n_subs x 32) */
     size_t n_subs;
+    uint8_t *claimed; /* the topics its last SUB named, sorted */
+    size_t n_claimed;
+    uint8_t *named; /* the topics our SUB names to it (gossip/told.c), sorted */
+    size_t n_named;
     bool subs_known;             /* it sent a SUB (its subscriptions are known) */
     bool px;                     /* takes part in peer exchange */
     double tokens;               /* rate limit bucket */
@@ -175,17 +175,8 @@ struct peer {
     peer_t *next;
 };
 
-/* A candidate peer (the passive view). */
-typedef struct {
-    uint8_t pk[RUMOR_ID_BYTES];
-    char host[RUMOR_INVITE_HOST_MAX + 1];
-    uint16_t port;
-    uint8_t found;
-    uint64_t next_ms;    /* loop time before which it is not dialed */
-    uint32_t backoff_ms; /* next back-off after a failure */
-    uint32_t failures;   /* dials that never reached HELLO */
-    uint64_t beacon_ms;  /* loop time of its last beacon */
-} cand_t;
+/* A candidate peer (the passive view, gossip/cands.c). */
+typedef rumor_gossip_cand_t cand_t;
 
 /* One topic we subscribe to and its mesh. */
 
@@ -216,6 +207,7 @@ struct daemon {
     size_t n_peers;
     cand_t *cands;
     size_t n_cands;
+    rumor_gossip_bucket_t hearsay_dials;   /* dials of candidates learned by exchange */
     uint8_t (*banned)[RUMOR_ID_BYTES + 8]; /* curve key | until (loop ms) */
     size_t n_banned;
     uint64_t self_warn_ms;      /* loop time of the last warning about our own identity elsewhere */
@@ -274,6 +266,9 @@ size_t rumor_daemon_peer_count(const daemon_t *d);
 bool rumor_daemon_peer_ready(const peer_t *p);
 /* Gossips the outbox now (the CLI stored events). */
 void rumor_daemon_flush(daemon_t *d);
+/* Offers a candidate peer; `source` (32 bytes, may be NULL) is who said so (gossip/cands.c). */
+void rumor_daemon_candidate(daemon_t *d, const uint8_t pk[RUMOR_ID_BYTES], const char *host,
+                            uint16_t port, uint8_t found, const uint8_t *source);
 /* Re-reads the rooms we hold and announces a changed subscription set. */
 void rumor_daemon_resubscribe(daemon_t *d);
 /* Starts redeeming an invite; done(ctx, rc, room) is called once. */
@@ -341,8 +336,5 @@ void rumor_ctl_notify(daemon_t *d, const uint8_t room[RUMOR_ID_BYTES],
 /* lan.c */
 int rumor_lan_start(daemon_t *d);
 void rumor_lan_stop(daemon_t *d);
-/* daemon.c: a candidate learned from a beacon, exchange or the user. */
-void rumor_daemon_candidate(daemon_t *d, const uint8_t pk[RUMOR_ID_BYTES], const char *host,
-                            uint16_t port, uint8_t found);
 
 #endif

@@ -57,7 +57,13 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
     else
         uv_ip6_name((const struct sockaddr_in6 *)addr, host, sizeof host);
     d->stats.beacons_in++;
-    rumor_daemon_candidate(d, b.pk, host, b.port, FOUND_LAN);
+    /* The datagram's address is the source: beacons from one address place few candidates. */
+    uint8_t source[RUMOR_ID_BYTES] = {0};
+    if (addr->sa_family == AF_INET)
+        memcpy(source, &((const struct sockaddr_in *)addr)->sin_addr, 4);
+    else
+        memcpy(source, &((const struct sockaddr_in6 *)addr)->sin6_addr, 16);
+    rumor_daemon_candidate(d, b.pk, host, b.port, RUMOR_FOUND_LAN, source);
 }
 
 static void on_beacon_timer(uv_timer_t *t)

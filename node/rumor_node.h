@@ -395,6 +395,8 @@ typedef struct {
     uint32_t handshakes_max;      /* handshakes let through whose HELLO has not come */
     uint32_t handshakes_per_addr; /* of those, from one address (keys we do not know) */
     uint32_t handshakes_per_key;  /* of those, of one key */
+    uint32_t cands_per_source;    /* candidates one peer's hearsay or one address's beacons place */
+    uint32_t hearsay_dials_per_min; /* dials of candidates learned by exchange (burst 10) */
     uint32_t beacon_ms;
     uint32_t beacon_port;
     uint32_t batch_max;         /* peer events per store transaction */

@@ -291,5 +291,105 @@ elif phase == "profiles":
     res["sent"] = sent
     time.sleep(1.0)
     s.close()
+elif phase == "stranger":
+    # F1: a fresh key, member of nothing, that knows a room id (an old invite, a log) and the ids
+    # of some of its events. It listens for the topics the node names, then claims the room,
+    # grafts, asks for the events and for whatever IHAVE offers.
+    room = bytes.fromhex(sys.argv[4])
+    ids = [bytes.fromhex(h) for h in sys.argv[5].split(",") if h] if len(sys.argv) > 5 else []
+    listen = float(sys.argv[6]) if len(sys.argv) > 6 else 4.0
+    ident = identity()
+    pk = ident[0]
+    s = dealer(ident)
+    s.send(hello(pk))
+    res["hello_reply"] = wait_hello(s, 5)
+    topics, events, ihave = set(), [], set()
+
+    def take(f):
+        if f[:2] == b"\x01\x04":
+            n = int.from_bytes(f[2:4], "big")
+            for i in range(n):
+                topics.add(f[4 + 32 * i:36 + 32 * i].hex())
+        elif f[:2] == b"\x01\x07" and len(f) > 68:
+            events.append({"type": f[3], "room": f[4:36].hex(), "author": f[36:68].hex()})
+        elif f[:2] == b"\x01\x08":
+            n = f[34]
+            for i in range(n):
+                ihave.add(f[35 + 32 * i:67 + 32 * i])
+
+    def listen_for(seconds):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if s.poll(50):
+                take(s.recv())
+
+    listen_for(1.5)
+    res["named_topics"] = sorted(topics)
+    s.send(b"\x01\x04" + (2).to_bytes(2, "big") + bytes(32) + room)   # SUB: profiles, the room
+    s.send(b"\x01\x05" + room)                                         # GRAFT
+    for i in range(0, len(ids), 64):
+        chunk = ids[i:i + 64]
+        s.send(b"\x01\x09" + bytes([len(chunk)]) + b"".join(chunk))    # IWANT
+    asked = set()
+    deadline = time.monotonic() + listen
+    while time.monotonic() < deadline:
+        listen_for(0.5)
+        fresh = sorted(ihave - asked)[:64]
+        if fresh:
+            asked.update(fresh)
+            s.send(b"\x01\x09" + bytes([len(fresh)]) + b"".join(fresh))
+    res["events"] = events
+    res["ihave_ids"] = len(ihave)
+    s.close()
+elif phase == "peers_flood":
+    # F5: PEERS frames full of made-up candidates, all at addresses this client listens on,
+    # counting the connections the node then makes to them.
+    import socket, threading
+    frames, hold = int(sys.argv[4]), float(sys.argv[5])
+    listeners = []
+    for _ in range(20):
+        ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(64)
+        ls.settimeout(0.2)
+        listeners.append(ls)
+    ports = [ls.getsockname()[1] for ls in listeners]
+    dials, stop = [0], threading.Event()
+
+    def accept_all():
+        while not stop.is_set():
+            for ls in listeners:
+                try:
+                    c, _ = ls.accept()
+                    dials[0] += 1
+                    c.close()
+                except (socket.timeout, OSError):
+                    pass
+
+    th = threading.Thread(target=accept_all, daemon=True)
+    th.start()
+    ident = identity()
+    s = dealer(ident)
+    s.send(hello(ident[0]))
+    res["hello_reply"] = wait_hello(s, 5)
+    sent, t0 = 0, time.monotonic()
+    for f in range(frames):
+        entries = b""
+        for i in range(16):
+            pk = identity()[0]
+            entries += pk + b"\x04" + bytes([127, 0, 0, 1]) + ports[(f * 16 + i) % 20].to_bytes(2, "big")
+        s.send(b"\x01\x0a" + bytes([16]) + entries)
+        sent += 16
+        if f % 50 == 49:
+            time.sleep(0.05)
+    res["sent_candidates"] = sent
+    time.sleep(hold)
+    stop.set()
+    th.join(timeout=5)
+    res["dials"] = dials[0]
+    res["seconds"] = time.monotonic() - t0
+    s.close()
+    for ls in listeners:
+        ls.close()
 ctx.term()
 print(json.dumps(res))

@@ -1263,16 +1263,16 @@ def test_invite_kick_leave(root, cl):
     assert out.startswith("rumor: ") and out.count("\n") == 1, out
 
     # d writes while stopped; a kicks d meanwhile. Once d is back, its post is concurrent with
-    # the kick: no member shows it, nor does a node that joins afterwards.
+    # the kick: no member shows it, nor does a node that joins afterwards. (Its outbox goes out
+    # only to peers that still count d as a member, PROTOCOL.md 9.3: b does not, so b names d
+    # no topic and the post stays on d; a member that had not heard of the kick would store
+    # and relay it without showing it, as the convergence tests check.)
     d.stop()
     d.send("written offline by d")
     a.run("room", "kick", "lan", d.id)
     poll("b to see d's kick", lambda: d.id not in roles(b, "lan"), timeout=30)
-    held = b.stats()["delivered"]
     d.start(peers=[b], config=cfg)
     wait_connected(b, d)
-    # d's outbox goes out: b stores (and relays) the post, and does not show it.
-    poll("b to receive d's offline post", lambda: b.stats()["delivered"] > held, timeout=20)
     time.sleep(2.0)
     e = cl.node("e")
     e.start(peers=[a], config=cfg)
