@@ -174,7 +174,7 @@ int rumor_gossip_subscriptions(rumor_txn_t *t, const uint8_t self[RUMOR_ID_BYTES
  * The topics a node names to `peer` in its SUB, and the only ones it honours from the peer's SUB
  * (PROTOCOL.md 9.3): of the sorted `held` topics, each domain our store holds the peer as a
  * member of; each wanted domain without events that the peer told us of, or that nobody told
- * us of (a backup's); and the profile topic when anything else is named or the peer is a
+ * us of (a backup's); and the profile topic when the peer is a member of a held domain or a
  * contact. `out` (capacity n_held) is sorted.
  */
 int rumor_gossip_topics_for(rumor_txn_t *t, const uint8_t peer[RUMOR_ID_BYTES],

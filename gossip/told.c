@@ -166,15 +166,15 @@ int rumor_gossip_subscriptions(rumor_txn_t *t, const uint8_t self[ID], const uin
  * The topics a node names to `peer` in SUB, and the only ones whose SUB from that peer it
  * honours (PROTOCOL.md 9.3): a held domain of which our store holds the peer as a member; a
  * domain we only want (no events yet) when the peer told us of it, or when nobody did (a
- * backup's); the profile topic when anything else is named or the peer is a contact. A
- * stranger is named nothing, and nothing it claims is honoured.
+ * backup's); the profile topic when the peer is a member of a held domain or a contact. A
+ * stranger is named nothing of ours, and nothing of ours it claims is honoured.
  */
 int rumor_gossip_topics_for(rumor_txn_t *t, const uint8_t peer[ID], const uint8_t (*held)[ID],
                             size_t n_held, const rumor_gossip_told_t *told, uint8_t (*out)[ID],
                             size_t *n)
 {
     size_t k = 0;
-    bool profile_topic = false;
+    bool profile_topic = false, member_somewhere = false;
     for (size_t i = 0; i < n_held; i++) {
         const uint8_t *h = held[i];
         if (rumor_is_zero(h, ID)) {
@@ -189,6 +189,7 @@ int rumor_gossip_topics_for(rumor_txn_t *t, const uint8_t peer[ID], const uint8_
             rc = rumor_store_member_get(t, h, peer, &role);
             if (rc < 0 && rc != RUMOR_ERR_NOT_FOUND) return rc;
             named = rc == RUMOR_OK;
+            member_somewhere |= named;
         } else if (rc == RUMOR_ERR_NOT_FOUND) {
             bool told_by_peer = false, told_at_all = false;
             for (size_t j = 0; told && j < told->n; j++) {
@@ -202,7 +203,7 @@ int rumor_gossip_topics_for(rumor_txn_t *t, const uint8_t peer[ID], const uint8_
         }
         if (named) memcpy(out[k++], h, ID);
     }
-    if (profile_topic && !k) {
+    if (profile_topic && !member_somewhere) {
         char name[RUMOR_STORE_NICK_MAX + 1];
         profile_topic = rumor_store_contact_get(t, peer, name) == RUMOR_OK;
     }

@@ -1540,6 +1540,205 @@ static void test_removed_member_reads_nothing_after(void)
 
 /* ---- what nodes tell each other of memberships (told.c) -------------------------------------- */
 
+static int id_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, ID);
+}
+
+/* What a node names to each peer, and honours from it (PROTOCOL.md 9.3, issue 10 F1). */
+static void test_topics_named_per_peer(void)
+{
+    fx_t f;
+    fx_open(&f);
+    ev_t ev;
+    uint8_t lan[ID], id[ID];
+    ACCEPT(&f, create(&f, &ev, alice, ZERO, false, "lan"), lan);
+    ACCEPT(&f, member_add(&f, &ev, alice, lan, bob, RUMOR_ROLE_MEMBER, NULL, 0), id);
+    uint8_t wanted[ID], restored[ID];
+    memset(wanted, 0x01, ID);   /* told of by bob, no events yet */
+    memset(restored, 0x02, ID); /* from a backup: nobody told of it */
+    uint8_t held[4][ID];
+    memset(held[0], 0, ID);
+    memcpy(held[1], wanted, ID);
+    memcpy(held[2], restored, ID);
+    memcpy(held[3], lan, ID);
+    qsort(held, 4, ID, id_cmp);
+    rumor_gossip_told_t told = {.n = 1};
+    memcpy(told.e[0].topic, wanted, ID);
+    memcpy(told.e[0].from, pk(bob), ID);
+    uint8_t out[4][ID];
+    size_t n = 99;
+    rumor_txn_t *t = rd(&f);
+    /* A member: the profile topic, its domain, what it told us of, the backup's. */
+    CHECK_EQ_INT(rumor_gossip_topics_for(t, pk(bob), (const uint8_t(*)[ID])held, 4, &told, out, &n),
+                 RUMOR_OK);
+    CHECK_EQ_INT(n, 4);
+    CHECK(rumor_is_zero(out[0], ID));
+    for (size_t i = 1; i < n; i++) CHECK(memcmp(out[i - 1], out[i], ID) < 0);
+    /* A stranger: only the backup's wanted domain (we hold nothing of it), no profile topic. */
+    CHECK_EQ_INT(
+        rumor_gossip_topics_for(t, pk(carol), (const uint8_t(*)[ID])held, 4, &told, out, &n),
+        RUMOR_OK);
+    CHECK_EQ_INT(n, 1);
+    CHECK_EQ_MEM(out[0], restored, ID);
+    /* Without the backup's, a stranger is named nothing at all. */
+    uint8_t only[2][ID];
+    memset(only[0], 0, ID);
+    memcpy(only[1], lan, ID);
+    CHECK_EQ_INT(
+        rumor_gossip_topics_for(t, pk(carol), (const uint8_t(*)[ID])only, 2, NULL, out, &n),
+        RUMOR_OK);
+    CHECK_EQ_INT(n, 0);
+    rumor_store_read_end(&t);
+    /* Removed, bob is a stranger to the domain again. */
+    ACCEPT(&f, member_remove(&f, &ev, alice, lan, bob), id);
+    t = rd(&f);
+    CHECK_EQ_INT(rumor_gossip_topics_for(t, pk(bob), (const uint8_t(*)[ID])only, 2, NULL, out, &n),
+                 RUMOR_OK);
+    CHECK_EQ_INT(n, 0);
+    rumor_store_read_end(&t);
+    fx_close(&f);
+}
+
+/* Inbound links (PROTOCOL.md 9.5, issue 10 F4): grants, deadlines, one link per key. */
+static void test_inbound_links(void)
+{
+    rumor_gossip_links_t l;
+    rumor_gossip_link_limits_t lim = {.inbound_max = 8,
+                                      .pending_max = 8,
+                                      .per_addr_max = 2,
+                                      .per_key_max = 2,
+                                      .hello_timeout_ms = 5000};
+    CHECK_EQ_INT(rumor_gossip_links_init(&l, &lim), RUMOR_OK);
+    uint8_t a1[16] = {1}, a2[16] = {2}, k[8][32];
+    for (int i = 0; i < 8; i++) memset(k[i], 0x10 + i, 32);
+    /* One key: two handshakes waiting, not three. */
+    CHECK_EQ_INT(rumor_gossip_link_admit(&l, a1, k[0], false, 0), RUMOR_GOSSIP_ADMIT);
+    CHECK_EQ_INT(rumor_gossip_link_admit(&l, a2, k[0], false, 0), RUMOR_GOSSIP_ADMIT);
+    CHECK_EQ_INT(rumor_gossip_link_admit(&l, a2, k[0], true, 0), RUMOR_GOSSIP_DENY_KEY);
+    /* One address: two strangers. */
+    CHECK_EQ_INT(rumor_gossip_link_admit(&l, a1, k[1], false, 0), RUMOR_GOSSIP_ADMIT);
+    CHECK_EQ_INT(rumor_gossip_link_admit(&l, a1, k[2], false, 0), RUMOR_GOSSIP_DENY_ADDR);
+    /* ...but a known key from it gets in. */
+    CHECK_EQ_INT(rumor_gossip_link_admit(&l, a1, k[2], true, 0), RUMOR_GOSSIP_ADMIT);
+    /* Strangers hold 3/4 of the grants (6 of 8); known keys take the rest, then strangers'. */
+    CHECK_EQ_INT(rumor_gossip_link_admit(&l, (uint8_t[16]){4}, k[3], false, 0), RUMOR_GOSSIP_ADMIT);
+    CHECK_EQ_INT(rumor_gossip_link_admit(&l, (uint8_t[16]){5}, k[4], false, 0), RUMOR_GOSSIP_ADMIT);
+    CHECK_EQ_INT(rumor_gossip_link_admit(&l, (uint8_t[16]){3}, k[5], false, 0),
+                 RUMOR_GOSSIP_DENY_FULL);
+    CHECK_EQ_INT(rumor_gossip_link_admit(&l, (uint8_t[16]){3}, k[5], true, 0), RUMOR_GOSSIP_ADMIT);
+    CHECK_EQ_INT(rumor_gossip_link_admit(&l, (uint8_t[16]){3}, k[6], true, 0), RUMOR_GOSSIP_ADMIT);
+    CHECK_EQ_INT(l.n_grants, 8);
+    CHECK_EQ_INT(rumor_gossip_link_admit(&l, (uint8_t[16]){3}, k[7], true, 1), RUMOR_GOSSIP_ADMIT);
+    CHECK_EQ_INT(l.n_grants, 8);
+    /* HELLO ends a key's grants; grants expire after the deadline. */
+    CHECK_EQ_INT(rumor_gossip_link_hello(&l, 40, k[0], 1, a1), -1);
+    CHECK_EQ_INT(rumor_gossip_link_admit(&l, a1, k[0], false, 2), RUMOR_GOSSIP_DENY_FULL);
+    CHECK_EQ_INT(rumor_gossip_link_admit(&l, a1, k[0], false, 5001), RUMOR_GOSSIP_ADMIT);
+    /* Connections: at most inbound_max; silent ones are given once after the deadline. */
+    for (int fd = 10; fd < 17; fd++) CHECK(rumor_gossip_link_accepted(&l, fd, a2, 100));
+    CHECK(!rumor_gossip_link_accepted(&l, 17, a2, 100)); /* 40 holds the eighth place */
+    uint8_t addr[16];
+    CHECK_EQ_INT(rumor_gossip_link_hello(&l, 10, k[1], 200, addr), -1);
+    CHECK_EQ_INT(rumor_gossip_links_pending(&l), 6);
+    rumor_gossip_link_t silent[8];
+    CHECK_EQ_INT(rumor_gossip_links_silent(&l, 5099, silent, 8), 0);
+    CHECK_EQ_INT(rumor_gossip_links_silent(&l, 5100, silent, 8), 6);
+    CHECK_EQ_INT(rumor_gossip_links_silent(&l, 5200, silent, 8), 0); /* given once */
+    for (int fd = 11; fd < 17; fd++) rumor_gossip_link_closed(&l, fd);
+    CHECK_EQ_INT(rumor_gossip_links_pending(&l), 0);
+    /* A key's new HELLO names its older link, which the node closes. */
+    CHECK(rumor_gossip_link_accepted(&l, 20, a1, 300));
+    CHECK_EQ_INT(rumor_gossip_link_hello(&l, 20, k[1], 300, addr), 10);
+    CHECK(memcmp(addr, a2, 16) == 0);
+    CHECK_EQ_INT(rumor_gossip_link_fd(&l, k[1], addr), 10); /* until its close is reported */
+    rumor_gossip_link_closed(&l, 10);
+    CHECK_EQ_INT(rumor_gossip_link_fd(&l, k[1], addr), 20);
+    rumor_gossip_links_free(&l);
+}
+
+static rumor_gossip_cand_t cand(uint8_t b, uint8_t found, const char *host, uint16_t port,
+                                uint8_t source)
+{
+    rumor_gossip_cand_t c = {.port = port, .found = found};
+    memset(c.pk, b, ID);
+    snprintf(c.host, sizeof c.host, "%s", host);
+    memset(c.source, source, ID);
+    return c;
+}
+
+/* The passive view under lies (PROTOCOL.md 9.4, issue 10 F5). */
+static void test_candidates(void)
+{
+    rumor_gossip_cand_t t[6];
+    size_t n = 0;
+    rumor_gossip_cand_limits_t lim = {6, 2};
+    rumor_gossip_cand_t c;
+    /* One source places two; an endpoint holds one hearsay key. */
+    c = cand(1, RUMOR_FOUND_EXCHANGE, "10.0.0.1", 7470, 0xee);
+    CHECK_EQ_INT(rumor_gossip_cand_offer(t, &n, &lim, &c, 0, 1), RUMOR_GOSSIP_CAND_TAKEN);
+    c = cand(2, RUMOR_FOUND_EXCHANGE, "10.0.0.1", 7470, 0xdd);
+    CHECK_EQ_INT(rumor_gossip_cand_offer(t, &n, &lim, &c, 0, 1),
+                 RUMOR_GOSSIP_CAND_REFUSED_ENDPOINT);
+    c = cand(2, RUMOR_FOUND_EXCHANGE, "10.0.0.2", 7470, 0xee);
+    CHECK_EQ_INT(rumor_gossip_cand_offer(t, &n, &lim, &c, 0, 1), RUMOR_GOSSIP_CAND_TAKEN);
+    c = cand(3, RUMOR_FOUND_EXCHANGE, "10.0.0.3", 7470, 0xee);
+    CHECK_EQ_INT(rumor_gossip_cand_offer(t, &n, &lim, &c, 0, 1), RUMOR_GOSSIP_CAND_REFUSED_SOURCE);
+    /* The same key again is known, and the user's word takes it over. */
+    c = cand(1, RUMOR_FOUND_BOOTSTRAP, "10.0.0.9", 7471, 0);
+    CHECK_EQ_INT(rumor_gossip_cand_offer(t, &n, &lim, &c, 0, 1), RUMOR_GOSSIP_CAND_KNOWN);
+    CHECK_EQ_INT(t[0].found, RUMOR_FOUND_BOOTSTRAP);
+    CHECK_EQ_STR(t[0].host, "10.0.0.9");
+    /* Fill: hearsay from two more sources, a LAN candidate, a bootstrap one. */
+    c = cand(4, RUMOR_FOUND_EXCHANGE, "10.0.0.4", 7470, 0xdd);
+    CHECK_EQ_INT(rumor_gossip_cand_offer(t, &n, &lim, &c, 0, 1), RUMOR_GOSSIP_CAND_TAKEN);
+    c = cand(5, RUMOR_FOUND_EXCHANGE, "10.0.0.5", 7470, 0xcc);
+    CHECK_EQ_INT(rumor_gossip_cand_offer(t, &n, &lim, &c, 0, 1), RUMOR_GOSSIP_CAND_TAKEN);
+    c = cand(6, RUMOR_FOUND_LAN, "10.0.0.6", 7470, 0x06);
+    CHECK_EQ_INT(rumor_gossip_cand_offer(t, &n, &lim, &c, 0, 1), RUMOR_GOSSIP_CAND_TAKEN);
+    c = cand(14, RUMOR_FOUND_BOOTSTRAP, "10.0.0.14", 7470, 0);
+    CHECK_EQ_INT(rumor_gossip_cand_offer(t, &n, &lim, &c, 0, 1), RUMOR_GOSSIP_CAND_TAKEN);
+    CHECK_EQ_INT(n, 6);
+    /* Full: fresh hearsay displaces nothing healthy. */
+    c = cand(7, RUMOR_FOUND_EXCHANGE, "10.0.0.7", 7470, 0xbb);
+    CHECK_EQ_INT(rumor_gossip_cand_offer(t, &n, &lim, &c, 0, 1), RUMOR_GOSSIP_CAND_REFUSED_FULL);
+    /* A source that misbehaved: its hearsay goes first, even for other hearsay. */
+    uint8_t dd[ID];
+    memset(dd, 0xdd, ID);
+    CHECK_EQ_INT(rumor_gossip_cands_taint(t, &n, dd, false), 1);
+    CHECK_EQ_INT(rumor_gossip_cand_offer(t, &n, &lim, &c, 0, 1), RUMOR_GOSSIP_CAND_REPLACED);
+    for (size_t i = 0; i < n; i++) CHECK(t[i].pk[0] != 4);
+    /* The LAN and the user take hearsay's places; the user takes the LAN's when nothing else. */
+    for (uint8_t b = 8; b < 11; b++) {
+        c = cand(b, RUMOR_FOUND_LAN, "10.0.1.1", (uint16_t)(7000 + b), b);
+        CHECK_EQ_INT(rumor_gossip_cand_offer(t, &n, &lim, &c, 0, b), RUMOR_GOSSIP_CAND_REPLACED);
+    }
+    c = cand(11, RUMOR_FOUND_LAN, "10.0.1.1", 7011, 11);
+    CHECK_EQ_INT(rumor_gossip_cand_offer(t, &n, &lim, &c, 0, 1), RUMOR_GOSSIP_CAND_REFUSED_FULL);
+    c = cand(12, RUMOR_FOUND_INVITE, "10.0.2.1", 7470, 0);
+    CHECK_EQ_INT(rumor_gossip_cand_offer(t, &n, &lim, &c, 0, 1), RUMOR_GOSSIP_CAND_REPLACED);
+    size_t lan = 0, user = 0;
+    for (size_t i = 0; i < n; i++) {
+        lan += t[i].found == RUMOR_FOUND_LAN;
+        user += t[i].found == RUMOR_FOUND_BOOTSTRAP || t[i].found == RUMOR_FOUND_INVITE;
+    }
+    CHECK_EQ_INT(lan, 3);
+    CHECK_EQ_INT(user, 3);
+    /* A ban forgets a source's hearsay; back-off doubles from 1 s. */
+    rumor_gossip_cand_t h = cand(13, RUMOR_FOUND_EXCHANGE, "10.0.3.1", 1, 0xaa);
+    CHECK(rumor_gossip_cand_take_turn(&h, 1000));
+    CHECK(!rumor_gossip_cand_take_turn(&h, 1999));
+    CHECK(rumor_gossip_cand_take_turn(&h, 2000));
+    CHECK(!rumor_gossip_cand_take_turn(&h, 3999));
+    /* The dial bucket: a burst, then the rate. */
+    rumor_gossip_bucket_t bk = {3, 0};
+    int got = 0;
+    for (int i = 0; i < 10; i++) got += rumor_gossip_bucket_take(&bk, 1.0, 3, 0);
+    CHECK_EQ_INT(got, 3);
+    CHECK(rumor_gossip_bucket_take(&bk, 1.0, 3, 1000));
+    CHECK(!rumor_gossip_bucket_take(&bk, 1.0, 3, 1500));
+}
+
 static void test_told_memberships(void)
 {
     fx_t f;
@@ -1680,6 +1879,9 @@ int main(void)
     RUN(test_demoted_admins_edits_converge);
     RUN(test_removed_member_reads_nothing_after);
     RUN(test_told_memberships);
+    RUN(test_topics_named_per_peer);
+    RUN(test_inbound_links);
+    RUN(test_candidates);
     RUN(test_direct_conversation_rules);
     RUN(test_profiles);
     RUN(test_recon_converges);
