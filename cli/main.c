@@ -907,8 +907,9 @@ int print_message(void *ctx, const rumor_node_message_t *m)
         fputs(",\"author\":", stdout);
         json_id(stdout, m->author);
         json_person(stdout, m->nick, m->name, m->verified);
-        printf(",\"ts\":%llu,\"lamport\":%llu,\"text\":", (unsigned long long)m->ts,
-               (unsigned long long)m->lamport);
+        printf(",\"ts\":%llu,", (unsigned long long)m->ts);
+        if (m->ts_claimed) printf("\"ts_claimed\":%llu,", (unsigned long long)m->ts_claimed);
+        printf("\"lamport\":%llu,\"text\":", (unsigned long long)m->lamport);
         if (m->text)
             json_str_n(stdout, m->text, m->text_len);
         else
@@ -917,6 +918,7 @@ int print_message(void *ctx, const rumor_node_message_t *m)
         return 0;
     }
     print_when(m->ts);
+    if (m->ts_claimed) fputs("(clock ahead) ", stdout);
     term_text(stdout, m->name, strlen(m->name));
     fputs(": ", stdout);
     if (m->text)

@@ -747,6 +747,12 @@ static int show_message(log_t *l, const uint8_t id[ID])
                               .verified = who.verified,
                               .ts = ev.ts,
                               .lamport = ev.lamport};
+    /* A clock is the author's claim and orders nothing; one from the future is shown as now. */
+    uint64_t now = (uint64_t)l->n->clock(l->n->clock_ctx);
+    if (ev.ts > now + RUMOR_CLOCK_SKEW_MS) {
+        m.ts_claimed = ev.ts;
+        m.ts = now;
+    }
     memcpy(m.id, id, ID);
     memcpy(m.room, ev.room, ID);
     memcpy(m.author, ev.author, ID);

@@ -67,6 +67,10 @@ bool rumor_node_is_protected(const rumor_node_t *node);
  * every operation below that signs or decrypts. */
 int rumor_node_unlock(rumor_node_t *node, const rumor_passphrase_t *pass);
 const uint8_t *rumor_node_id(const rumor_node_t *node);
+/* A message whose clock is later than the reader's by more than this is shown at the reader's
+ * clock, marked (PROTOCOL.md 9.7). */
+#define RUMOR_CLOCK_SKEW_MS (5 * 60 * 1000)
+
 /* Replaces the wall clock used for event timestamps (tests drive time with it). */
 void rumor_node_set_clock(rumor_node_t *node, rumor_clock_fn clock, void *ctx);
 /* The node's own nick ("" when it has none). */
@@ -263,10 +267,11 @@ typedef struct {
     uint8_t id[RUMOR_ID_BYTES];
     uint8_t room[RUMOR_ID_BYTES];
     uint8_t author[RUMOR_ID_BYTES];
-    const char *nick; /* author's self-chosen nick, "" when unknown */
-    const char *name; /* how the author is shown (rumor_node_person_t) */
-    bool verified;    /* the author is a contact, or ourselves */
-    uint64_t ts;      /* author's clock, ms */
+    const char *nick;    /* author's self-chosen nick, "" when unknown */
+    const char *name;    /* how the author is shown (rumor_node_person_t) */
+    bool verified;       /* the author is a contact, or ourselves */
+    uint64_t ts;         /* author's clock, ms, never later than the reader's (PROTOCOL.md 9.7) */
+    uint64_t ts_claimed; /* the author's clock as written, when later than the reader's; else 0 */
     uint64_t lamport;
     const char *text; /* decrypted text, NUL-terminated; NULL when unreadable */
     size_t text_len;

@@ -485,6 +485,42 @@ static int collect_message(void *ctx, const rumor_node_message_t *m)
     return 0;
 }
 
+static int last_claim(void *ctx, const rumor_node_message_t *m)
+{
+    uint64_t *v = ctx;
+    v[0] = m->ts;
+    v[1] = m->ts_claimed;
+    return 0;
+}
+
+/* A clock from the future is the author's claim: shown at the reader's clock, marked (F7). */
+static void test_future_clock_is_clamped(void)
+{
+    fx_t f;
+    uint8_t me[ID], lan[ID], id[ID];
+    rumor_node_t *n = fresh_node(&f, me);
+    uint64_t now = 1700000000000ull, got[2] = {0, 0};
+    rumor_node_set_clock(n, fixed_clock, &now);
+    CHECK_EQ_INT(rumor_node_room_create(n, "lan", false, NULL, lan), RUMOR_OK);
+    uint64_t ahead = UINT64_C(1) << 62;
+    uint64_t then = now;
+    now = ahead;
+    CHECK_EQ_INT(rumor_node_send(n, lan, "from the future", 15, id), RUMOR_OK);
+    now = then;
+    CHECK_EQ_INT(rumor_node_log(n, lan, 0, last_claim, got), RUMOR_OK);
+    CHECK_EQ_INT(got[0], then);
+    CHECK_EQ_INT(got[1], ahead);
+    /* Within the allowed skew, a clock is shown as written. */
+    now = then + 60000;
+    CHECK_EQ_INT(rumor_node_send(n, lan, "a minute ahead", 14, id), RUMOR_OK);
+    now = then;
+    CHECK_EQ_INT(rumor_node_log(n, lan, 0, last_claim, got), RUMOR_OK);
+    CHECK_EQ_INT(got[0], then + 60000);
+    CHECK_EQ_INT(got[1], 0);
+    rumor_node_close(&n);
+    test_rmdir(f.dir);
+}
+
 static void test_send_and_log(void)
 {
     fx_t f;
@@ -925,6 +961,7 @@ int main(void)
     RUN(test_room_create_refusals);
     RUN(test_rename_topic_move);
     RUN(test_send_and_log);
+    RUN(test_future_clock_is_clamped);
     RUN(test_send_refusals);
     RUN(test_messages_from_others);
     RUN(test_tampered_event_is_caught);
