@@ -154,10 +154,5 @@ bool rumor_gossip_cand_take_turn(rumor_gossip_cand_t *c, uint64_t now)
 
 bool rumor_gossip_bucket_take(rumor_gossip_bucket_t *b, double per_s, double burst, uint64_t now)
 {
-    if (now > b->ms) b->tokens += (double)(now - b->ms) * per_s / 1000.0;
-    if (b->tokens > burst) b->tokens = burst;
-    b->ms = now;
-    if (b->tokens < 1.0) return false;
-    b->tokens -= 1.0;
-    return true;
+    return rumor_gossip_bucket_spend(b, 1.0, per_s, burst, now);
 }

@@ -242,6 +242,27 @@ typedef struct {
     uint64_t ms;
 } rumor_gossip_bucket_t;
 bool rumor_gossip_bucket_take(rumor_gossip_bucket_t *b, double per_s, double burst, uint64_t now);
+/* The same for `cost` tokens at once. */
+bool rumor_gossip_bucket_spend(rumor_gossip_bucket_t *b, double cost, double per_s, double burst,
+                               uint64_t now);
+
+/* ---- rates per key: authors, peers (PROTOCOL.md 9.7; quota.c) ---- */
+
+typedef struct {
+    uint8_t key[RUMOR_ID_BYTES];
+    rumor_gossip_bucket_t bucket;
+} rumor_gossip_quota_entry_t;
+typedef struct {
+    rumor_gossip_quota_entry_t *e;
+    size_t n, cap;
+    double per_s, burst;
+} rumor_gossip_quota_t;
+int rumor_gossip_quota_init(rumor_gossip_quota_t *q, size_t cap, double per_s, double burst);
+void rumor_gossip_quota_free(rumor_gossip_quota_t *q);
+/* Spends `cost` of `key`'s bucket (a new key, or one that took the place of the key heard from
+ * least recently, starts full); false when it has too little left. */
+bool rumor_gossip_quota_spend(rumor_gossip_quota_t *q, const uint8_t key[RUMOR_ID_BYTES],
+                              double cost, uint64_t now);
 
 /* ---- inbound links before and after HELLO (PROTOCOL.md 9.5; links.c) ---- */
 

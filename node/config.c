@@ -61,6 +61,8 @@ static const cfg_key_t cfg_keys[] = {
     U32_KEY(handshakes_per_key, 1, 64),
     U32_KEY(cands_per_source, 1, 65536),
     U32_KEY(hearsay_dials_per_min, 1, 60000),
+    U32_KEY(author_events_per_s, 1, 1000000),
+    U32_KEY(peer_bytes_per_s, 65536, 2000000000),
     U32_KEY(beacon_ms, 10, 60000),
     U32_KEY(beacon_port, 1, 65535),
     U32_KEY(batch_max, 1, 65536),
@@ -106,6 +108,8 @@ void rumor_node_config_defaults(rumor_node_config_t *cfg)
     cfg->handshakes_per_key = 2;
     cfg->cands_per_source = 16;
     cfg->hearsay_dials_per_min = 20;
+    cfg->author_events_per_s = 50;
+    cfg->peer_bytes_per_s = 16 << 20;
     cfg->beacon_ms = 1000;
     cfg->beacon_port = 7470;
     cfg->batch_max = 256;

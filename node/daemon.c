@@ -42,6 +42,11 @@ enum { ZSOCK_ROUTER = 1, ZSOCK_DEALER, ZSOCK_ZAP, ZSOCK_MONITOR };
 #define ANSWER_BUDGET 1024
 /* Peers dialed per heartbeat at most. */
 #define DIALS_PER_BEAT 4
+/* Authors whose rate is kept (the least recently heard gives way). */
+#define AUTHORS_TRACKED 1024
+/* A peer whose EVENT frames are dropped this often over its byte rate is graylisted (the count
+ * halves every heartbeat, so this is a sustained excess, not a burst). */
+#define THROTTLED_MAX 256
 /* Hearsay candidates dialed at once before hearsay_dials_per_min rations them. */
 #define HEARSAY_DIAL_BURST 10.0
 /* Ids kept per heartbeat window of the message cache. */
@@ -478,6 +483,7 @@ static peer_t *peer_new(daemon_t *d, const uint8_t pk[ID], uint8_t found)
     rumor_hex_encode(p->hex8, pk, 8);
     p->found = found;
     p->tokens = 2.0 * d->cfg->peer_rate;
+    p->bytes = (rumor_gossip_bucket_t){2.0 * d->cfg->peer_bytes_per_s, now_ms(d)};
     p->budget = ANSWER_BUDGET;
     p->tokens_ms = now_ms(d);
     p->last_heard_ms = now_ms(d);
@@ -1382,9 +1388,17 @@ void rumor_daemon_queue_event(daemon_t *d, peer_t *p, const uint8_t *frame, size
      * copy, transaction or signature check. */
     rumor_event_t ev;
     d->stats.received++;
-    if (rumor_event_decode(frame + 2, len - 2, &ev) == RUMOR_OK && seen_has(d->seen, ev.id)) {
+    bool decoded = rumor_event_decode(frame + 2, len - 2, &ev) == RUMOR_OK;
+    if (decoded && seen_has(d->seen, ev.id)) {
         d->stats.duplicates++;
         d->stats.seen_hits++;
+        return;
+    }
+    /* Live relay is rationed per author (PROTOCOL.md 9.7): past its rate, an author's pushed
+     * events are dropped unseen, before their signature is checked, and come by catch-up. */
+    if (decoded && origin == ORIGIN_PUSH &&
+        !rumor_gossip_quota_spend(&d->authors, ev.author, 1.0, now_ms(d))) {
+        d->stats.author_throttled++;
         return;
     }
     if (b->n >= d->cfg->batch_max || b->n >= b->cap) process_batch(d);
@@ -2008,6 +2022,16 @@ static void on_frame(daemon_t *d, peer_t *p, int link, const uint8_t *buf, size_
         bool by_sync = false;
         for (struct join *j = d->joins; j && !by_sync; j = j->next)
             by_sync = j->state == JOIN_SYNC && memcmp(j->inv.inviter, p->pk, ID) == 0;
+        /* A join's history comes as fast as the inviter sends it; anything else is rationed. */
+        if (!by_sync && !rumor_gossip_bucket_spend(&p->bytes, (double)len, d->cfg->peer_bytes_per_s,
+                                                   2.0 * d->cfg->peer_bytes_per_s, now_ms(d))) {
+            d->stats.throttled++;
+            if (++p->throttled > THROTTLED_MAX) {
+                d->stats.graylisted++;
+                peer_drop(d, p, "stayed over its byte rate", true);
+            }
+            break;
+        }
         rumor_daemon_queue_event(d, p, buf, len, by_sync ? ORIGIN_SYNC : ORIGIN_PUSH);
         break;
     }
@@ -2361,6 +2385,7 @@ static void on_heartbeat(uv_timer_t *h)
             }
             continue;
         }
+        p->throttled /= 2;
         if (now - p->last_heard_ms > d->cfg->peer_timeout_ms) {
             peer_drop(d, p, "silent", false);
             continue;
@@ -2603,9 +2628,11 @@ int rumor_node_run(rumor_node_t *node, const rumor_node_run_t *opt)
     }
     d->cands = calloc(opt->cfg->passive_max + 1, sizeof *d->cands);
     d->hearsay_dials = (rumor_gossip_bucket_t){HEARSAY_DIAL_BURST, 0};
+    double author_rate = opt->cfg->author_events_per_s;
     d->banned = calloc(BANS_MAX, sizeof *d->banned);
     if (!d->seen || !d->mcache || !d->batch || !d->pending || !d->cands || !d->banned ||
-        rumor_catchup_start(d) < 0 || rumor_inbound_init(d) < 0) {
+        rumor_catchup_start(d) < 0 || rumor_inbound_init(d) < 0 ||
+        rumor_gossip_quota_init(&d->authors, AUTHORS_TRACKED, author_rate, 10 * author_rate) < 0) {
         rc = RUMOR_ERR_NOMEM;
         goto out;
     }
@@ -2668,6 +2695,7 @@ out:
     if (d->trace) fclose(d->trace);
     rumor_catchup_stop(d);
     rumor_inbound_free(d);
+    rumor_gossip_quota_free(&d->authors);
     if (d->lock_fd >= 0) close(d->lock_fd);
     seen_free(&d->seen);
     mcache_free(&d->mcache);

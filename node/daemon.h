@@ -35,6 +35,9 @@
     X(malformed)             /* frames that broke section 9.2 */                                   \
     X(orphan_frames)         /* well-formed frames on links of peers we dropped (ignored) */       \
     X(rate_limited)          /* frames dropped by a peer's rate limit */                           \
+    X(throttled)             /* EVENT frames dropped over peer_bytes_per_s */                      \
+    X(graylisted)            /* peers dropped and banned for staying over that rate */             \
+    X(author_throttled)      /* pushed events over their author's rate (left to catch-up) */       \
     X(queue_drops)           /* frames dropped: a peer's send queue was full */                    \
     X(unroutable)            /* frames to a link that had gone */                                  \
     X(hello_in)              /* HELLO frames */                                                    \
@@ -165,6 +168,8 @@ struct peer {
     size_t n_named;
     bool subs_known;             /* it sent a SUB (its subscriptions are known) */
     bool px;                     /* takes part in peer exchange */
+    rumor_gossip_bucket_t bytes; /* EVENT bytes it may still send (peer_bytes_per_s) */
+    uint32_t throttled;          /* frames dropped over that rate, halved every heartbeat */
     double tokens;               /* rate limit bucket */
     uint64_t tokens_ms;          /* last refill */
     uint32_t malformed, invalid; /* misbehaviour so far */
@@ -208,6 +213,7 @@ struct daemon {
     cand_t *cands;
     size_t n_cands;
     rumor_gossip_bucket_t hearsay_dials;   /* dials of candidates learned by exchange */
+    rumor_gossip_quota_t authors;          /* pushed events relayed per author (PROTOCOL.md 9.7) */
     uint8_t (*banned)[RUMOR_ID_BYTES + 8]; /* curve key | until (loop ms) */
     size_t n_banned;
     uint64_t self_warn_ms;      /* loop time of the last warning about our own identity elsewhere */

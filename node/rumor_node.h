@@ -402,6 +402,8 @@ typedef struct {
     uint32_t handshakes_per_key;  /* of those, of one key */
     uint32_t cands_per_source;    /* candidates one peer's hearsay or one address's beacons place */
     uint32_t hearsay_dials_per_min; /* dials of candidates learned by exchange (burst 10) */
+    uint32_t author_events_per_s;   /* pushed events relayed per author (burst: 10 s worth) */
+    uint32_t peer_bytes_per_s;      /* EVENT frame bytes taken from one peer (burst: twice) */
     uint32_t beacon_ms;
     uint32_t beacon_port;
     uint32_t batch_max;         /* peer events per store transaction */

@@ -391,5 +391,28 @@ elif phase == "peers_flood":
     s.close()
     for ls in listeners:
         ls.close()
+elif phase == "bytes_flood":
+    # F7: a peer pushing EVENT frames as fast as it can (large, and not events at all).
+    count = int(sys.argv[4])
+    ident = identity()
+    s = dealer(ident)
+    s.send(hello(ident[0]))
+    res["hello_reply"] = wait_hello(s, 5)
+    sent = 0
+    for i in range(count):
+        try:
+            s.send(b"\x01\x07" + rnd(60000), zmq.NOBLOCK)
+            sent += 1
+        except zmq.ZMQError:
+            break
+        if i % 100 == 99:
+            time.sleep(0.06)        # under the 2,000 frames/s a peer may send
+    res["sent"] = sent
+    time.sleep(1.5)
+    s.close()
+    s2 = dealer(ident)
+    s2.send(hello(ident[0]))
+    res["banned_key_hello_reply"] = wait_hello(s2, 3)
+    s2.close()
 ctx.term()
 print(json.dumps(res))

@@ -231,7 +231,42 @@ def test_f5_candidate_flood(root, cl):
     assert b.id in a.peer_ids(), a.peers()
 
 
+# ---- F7: one member's flood, one peer's bytes, clocks -----------------------------------------
+
+def test_f7_author_and_peer_rates(root, cl):
+    need_pyzmq()
+    a, b = cl.node("a"), cl.node("b")
+    slow = {"author_events_per_s": 1, "recon_interval_ms": 1000, "peer_bytes_per_s": 65536}
+    a.start(config=slow)
+    b.start(peers=[a], config={"recon_interval_ms": 1000})
+    wait_connected(a, b)
+    create_rooms(a)
+    b.join(a.invite())
+    # A member floods: past its rate (1/s after 10), a takes its pushes by catch-up instead.
+    s0 = a.stats()
+    texts = [f"flood {i}" for i in range(40)]
+    for t in texts:
+        b.send(t)
+    mt.wait_texts([a], texts, timeout=60)
+    d = delta(s0, a.stats(), "author_throttled", "delivered", "catchup_events_in", "forwarded")
+    print(f"  member sent {len(texts)} at full speed: a {d}", flush=True)
+    assert d["author_throttled"] >= 10, d
+    assert d["catchup_events_in"] >= 1, d
+    # A peer over its byte rate is throttled, then graylisted, long before it could be banned for
+    # its invalid events (256).
+    s1 = a.stats()
+    r = run_zmq_client(root, a, "bytes_flood", "400")
+    assert r["hello_reply"], r
+    d = delta(s1, a.stats(), "throttled", "graylisted", "invalid", "peers_banned")
+    print(f"  peer sent {r['sent']} frames of 60 KB: a {d}", flush=True)
+    assert d["graylisted"] == 1 and d["throttled"] > 256, d
+    assert d["invalid"] < 16, d
+    assert not r["banned_key_hello_reply"], "a graylisted key completed a handshake"
+    assert b.id in a.peer_ids(), a.peers()
+
+
 TESTS = [
+    ("f7_author_and_peer_rates", test_f7_author_and_peer_rates),
     ("f5_candidate_flood", test_f5_candidate_flood),
     ("f1_stranger_learns_nothing", test_f1_stranger_learns_nothing),
     ("f4_links_without_hello", test_f4_links_without_hello),
