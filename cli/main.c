@@ -1151,12 +1151,18 @@ int main(int argc, char **argv)
     if (i >= argc) return cli_fail(EXIT_USAGE, "no command given; see 'rumor help'");
     const command_t *cmd = find_command(argv[i]);
     if (!cmd) return cli_fail(EXIT_USAGE, "unknown command '%s'; see 'rumor help'", argv[i]);
-    for (int k = i + 1; k < argc; k++) {
-        if (strcmp(argv[k], "--") == 0) break;
-        if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
-            usage_one(stdout, cmd);
-            return 0;
-        }
+    /*
+     * `rumor COMMAND --help`, or `rumor COMMAND SUB --help` for the commands with sub-commands:
+     * only there. Further on, "-h" and "--help" are arguments (a message, a name, a topic):
+     * `rumor send ROOM -h` used to print the usage and exit 0 having sent nothing.
+     */
+    int k = i + 1;
+    if (k < argc && argv[k][0] != '-' &&
+        (cmd->fn == cmd_room || cmd->fn == cmd_id || cmd->fn == cmd_contact || cmd->fn == cmd_peer))
+        k++;
+    if (k < argc && (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0)) {
+        usage_one(stdout, cmd);
+        return 0;
     }
     /* Help needs no home, so it works where none can be found. */
     int rc = cmd->fn == cmd_help ? 0 : resolve_home(&c, home_flag, home_buf, sizeof home_buf);

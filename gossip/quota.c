@@ -43,8 +43,10 @@ bool rumor_gossip_quota_spend(rumor_gossip_quota_t *q, const uint8_t key[ID], do
 {
     rumor_gossip_quota_entry_t *e = NULL, *oldest = NULL;
     for (size_t i = 0; i < q->n && !e; i++) {
-        if (memcmp(q->e[i].key, key, ID) == 0) e = &q->e[i];
-        else if (!oldest || q->e[i].bucket.ms < oldest->bucket.ms) oldest = &q->e[i];
+        if (memcmp(q->e[i].key, key, ID) == 0)
+            e = &q->e[i];
+        else if (!oldest || q->e[i].bucket.ms < oldest->bucket.ms)
+            oldest = &q->e[i];
     }
     if (!e) {
         e = q->n < q->cap ? &q->e[q->n++] : oldest;

@@ -754,6 +754,16 @@ def test_usage_and_help(root):
     h.run("send", "lan", expect=2)
     h.run("log", "lan", "--limit", "zero", expect=2)
     h.run("room", "list", "--bogus", expect=2)
+    out, _ = h.run("room", "leave", "--help")
+    assert out.startswith("usage: rumor room")
+    # Past the command, "-h" and "--help" are text: a send of them sends them (issue 10 F6: a
+    # send that printed the usage exited 0 having stored nothing).
+    h.run("room", "create", "lan")
+    out, _ = h.run("send", "lan", "-h")
+    assert re.fullmatch(r"[0-9a-f]{64}\n", out), out
+    h.run("send", "lan", "--help", expect=2)  # an option-like text is refused, not acknowledged
+    texts = [json.loads(line)["text"] for line in h.run("log", "lan", "--json")[0].splitlines()]
+    assert texts == ["-h"], texts
 
 
 def test_no_identity(root):
