@@ -767,25 +767,32 @@ static int show_message(log_t *l, const uint8_t id[ID])
 }
 
 /*
- * Whether the fold shows a stored message (PROTOCOL.md 7.3); store errors count as hidden.
- * `walks` (may be NULL) carries graph walks across the messages of one read.
+ * Whether the fold shows a stored message (PROTOCOL.md 7.3) in *shown. A store or memory error
+ * is returned, not taken for "hidden": a log that cannot judge a message fails instead of
+ * leaving it out while exiting 0. `walks` (may be NULL) carries graph walks across the
+ * messages of one read.
  */
-static bool message_shown(rumor_txn_t *t, const uint8_t id[ID], rumor_gossip_walks_t *walks)
+static int message_shown(rumor_txn_t *t, const uint8_t id[ID], rumor_gossip_walks_t *walks,
+                         bool *shown)
 {
     const uint8_t *buf;
     size_t len;
     rumor_event_t ev;
-    bool shown = false;
-    if (rumor_store_event_get(t, id, &buf, &len) < 0 || rumor_event_decode(buf, len, &ev) < 0)
-        return false;
-    return rumor_gossip_shown(t, &ev, walks, &shown) == RUMOR_OK && shown;
+    *shown = false;
+    int rc = rumor_store_event_get(t, id, &buf, &len);
+    if (rc < 0) return rc == RUMOR_ERR_NOT_FOUND ? RUMOR_ERR_STORE : rc;
+    if (rumor_event_decode(buf, len, &ev) < 0) return RUMOR_ERR_BAD_SIGNATURE; /* altered */
+    return rumor_gossip_shown(t, &ev, walks, shown);
 }
 
 static int log_step(void *ctx, uint64_t lamport, const uint8_t id[ID], uint8_t type)
 {
     (void)lamport;
     log_t *l = ctx;
-    if (type != RUMOR_EV_MESSAGE || !message_shown(l->t, id, l->walks)) return 0;
+    bool shown;
+    if (type != RUMOR_EV_MESSAGE) return 0;
+    int rc = message_shown(l->t, id, l->walks, &shown);
+    if (rc < 0 || !shown) return rc;
     if (!l->limit) return show_message(l, id);
     memcpy(l->ids + l->count * ID, id, ID);
     return ++l->count >= l->limit ? 1 : 0;
@@ -850,9 +857,10 @@ int rumor_node_message(rumor_node_t *n, const uint8_t id[ID], rumor_node_message
     int rc = rumor_store_read_begin(n->store, &t);
     if (rc == RUMOR_OK) {
         l.t = t;
+        bool shown = false;
         rc = !rumor_store_event_has(t, id) ? RUMOR_ERR_NOT_FOUND
-             : message_shown(t, id, NULL)  ? show_message(&l, id)
-                                           : RUMOR_OK;
+                                           : message_shown(t, id, NULL, &shown);
+        if (rc == RUMOR_OK && shown) rc = show_message(&l, id);
         rumor_store_read_end(&t);
     }
     free(l.text);
