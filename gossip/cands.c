@@ -60,6 +60,27 @@ static size_t victim(const rumor_gossip_cand_t *cands, size_t n, uint8_t found, 
     return best;
 }
 
+/* Candidates of kind `found` that `source` placed. */
+static size_t placed_by(const rumor_gossip_cand_t *cands, size_t n, uint8_t found,
+                        const uint8_t source[ID])
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += cands[i].found == found && memcmp(cands[i].source, source, ID) == 0;
+    return k;
+}
+
+/* Hearsay holds the endpoint host:port. */
+static bool endpoint_taken(const rumor_gossip_cand_t *cands, size_t n, const char *host,
+                           uint16_t port)
+{
+    for (size_t i = 0; i < n; i++)
+        if (cands[i].found == RUMOR_FOUND_EXCHANGE && cands[i].port == port &&
+            strcmp(cands[i].host, host) == 0)
+            return true;
+    return false;
+}
+
 rumor_gossip_cand_offer_t rumor_gossip_cand_offer(rumor_gossip_cand_t *cands, size_t *n,
                                                   const rumor_gossip_cand_limits_t *lim,
                                                   const rumor_gossip_cand_t *offer, uint64_t now,
@@ -68,8 +89,13 @@ rumor_gossip_cand_offer_t rumor_gossip_cand_offer(rumor_gossip_cand_t *cands, si
     for (size_t i = 0; i < *n; i++) {
         rumor_gossip_cand_t *c = &cands[i];
         if (memcmp(c->pk, offer->pk, ID) != 0) continue;
-        /* The user's word beats a beacon's, a beacon's beats hearsay. */
-        if (user_given(offer->found) || c->found == RUMOR_FOUND_EXCHANGE) {
+        /* The user's word beats a beacon's, a beacon's beats hearsay, within the limits. */
+        bool takes_over = user_given(offer->found);
+        if (c->found == RUMOR_FOUND_EXCHANGE && offer->found == RUMOR_FOUND_LAN)
+            takes_over = placed_by(cands, *n, RUMOR_FOUND_LAN, offer->source) < lim->per_source_max;
+        if (c->found == RUMOR_FOUND_EXCHANGE && offer->found == RUMOR_FOUND_EXCHANGE)
+            takes_over = !endpoint_taken(cands, *n, offer->host, offer->port);
+        if (takes_over) {
             snprintf(c->host, sizeof c->host, "%s", offer->host);
             c->port = offer->port;
             if (offer->found != RUMOR_FOUND_EXCHANGE) {
@@ -90,20 +116,13 @@ rumor_gossip_cand_offer_t rumor_gossip_cand_offer(rumor_gossip_cand_t *cands, si
         }
         return RUMOR_GOSSIP_CAND_KNOWN;
     }
-    if (offer->found == RUMOR_FOUND_EXCHANGE || offer->found == RUMOR_FOUND_LAN) {
-        size_t same_source = 0;
-        for (size_t i = 0; i < *n; i++) {
-            const rumor_gossip_cand_t *c = &cands[i];
-            if (c->found == offer->found && memcmp(c->source, offer->source, ID) == 0)
-                same_source++;
-            /* One endpoint answers with one key: hearsay naming a taken endpoint is a lie or
-             * stale, and many keys at one address would make us dial it many times. */
-            if (offer->found == RUMOR_FOUND_EXCHANGE && c->port == offer->port &&
-                strcmp(c->host, offer->host) == 0)
-                return RUMOR_GOSSIP_CAND_REFUSED_ENDPOINT;
-        }
-        if (same_source >= lim->per_source_max) return RUMOR_GOSSIP_CAND_REFUSED_SOURCE;
-    }
+    /* One endpoint answers with one key: hearsay naming a taken endpoint is a lie or stale, and
+     * many keys at one address would make us dial it many times. */
+    if (offer->found == RUMOR_FOUND_EXCHANGE && endpoint_taken(cands, *n, offer->host, offer->port))
+        return RUMOR_GOSSIP_CAND_REFUSED_ENDPOINT;
+    if ((offer->found == RUMOR_FOUND_EXCHANGE || offer->found == RUMOR_FOUND_LAN) &&
+        placed_by(cands, *n, offer->found, offer->source) >= lim->per_source_max)
+        return RUMOR_GOSSIP_CAND_REFUSED_SOURCE;
     size_t slot = *n;
     bool replaced = *n >= lim->max;
     if (replaced) {
