@@ -1904,9 +1904,12 @@ static void peer_view(daemon_t *d, peer_t *p, bool send_anyway)
         named = NULL;
     }
     if (changed || send_anyway) send_sub(d, p);
+    bool grew = false;
     for (size_t i = 0; i < p->n_named; i++)
-        if (p->n_claimed && bsearch(p->named + i * ID, p->claimed, p->n_claimed, ID, topic_cmp))
+        if (p->n_claimed && bsearch(p->named + i * ID, p->claimed, p->n_claimed, ID, topic_cmp)) {
+            grew |= !peer_subscribes(p, p->named + i * ID);
             memcpy(subs + ID * k++, p->named + i * ID, ID);
+        }
     free(p->subs);
     p->subs = subs;
     p->n_subs = k;
@@ -1922,6 +1925,8 @@ static void peer_view(daemon_t *d, peer_t *p, bool send_anyway)
             if (send_frame(d, p, &g)) d->stats.graft_out++;
         }
     }
+    /* A membership learned just now opens its domain to the peer: reconcile without waiting. */
+    if (grew && p->subs_known) rumor_catchup_on_sub(d, p);
 out:
     free(held);
     free(named);

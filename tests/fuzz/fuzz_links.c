@@ -51,8 +51,9 @@ static void check_cands(const rumor_gossip_cand_t *c, size_t n,
         size_t same_source = 0;
         for (size_t j = 0; j < n; j++) {
             if (i != j && memcmp(c[i].pk, c[j].pk, ID) == 0) fuzz_fail("a candidate key twice");
-            if (i != j && c[i].found == RUMOR_FOUND_EXCHANGE && c[j].found == RUMOR_FOUND_EXCHANGE &&
-                c[i].port == c[j].port && strcmp(c[i].host, c[j].host) == 0)
+            if (i != j && c[i].found == RUMOR_FOUND_EXCHANGE &&
+                c[j].found == RUMOR_FOUND_EXCHANGE && c[i].port == c[j].port &&
+                strcmp(c[i].host, c[j].host) == 0)
                 fuzz_fail("two hearsay keys at one endpoint");
             same_source += c[j].found == c[i].found && memcmp(c[i].source, c[j].source, ID) == 0;
         }
@@ -65,8 +66,11 @@ static void check_cands(const rumor_gossip_cand_t *c, size_t n,
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     rumor_gossip_links_t l;
-    rumor_gossip_link_limits_t ll = {.inbound_max = 6, .pending_max = 5, .per_addr_max = 2,
-                                     .per_key_max = 2, .hello_timeout_ms = 50};
+    rumor_gossip_link_limits_t ll = {.inbound_max = 6,
+                                     .pending_max = 5,
+                                     .per_addr_max = 2,
+                                     .per_key_max = 2,
+                                     .hello_timeout_ms = 50};
     if (rumor_gossip_links_init(&l, &ll) != RUMOR_OK) fuzz_fail("init");
     rumor_gossip_quota_t q;
     if (rumor_gossip_quota_init(&q, 3, 2.0, 4.0) != RUMOR_OK) fuzz_fail("quota init");
@@ -108,8 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             rumor_gossip_cand_offer_t r =
                 rumor_gossip_cand_offer(cands, &n_cands, &cl, &o, now, (uint32_t)(a * 31 + c));
             if (r > RUMOR_GOSSIP_CAND_REFUSED_FULL) fuzz_fail("an unknown offer result");
-            if (op == 6 && n_cands)
-                rumor_gossip_cand_take_turn(&cands[c % n_cands], now);
+            if (op == 6 && n_cands) rumor_gossip_cand_take_turn(&cands[c % n_cands], now);
             break;
         }
         case 7: {
@@ -147,7 +150,7 @@ void fuzz_seeds(fuzz_seed_fn emit, void *ctx)
         n += 4;
     }
     emit(ctx, "seed-handshakes", buf, n);
-    static const uint8_t story[] = {1, 1, 0, 3, 0, 1, 2, 0, 2, 1, 2, 3, 1, 1, 0, 4,
+    static const uint8_t story[] = {1, 1, 0, 3, 0, 1, 2, 0, 2, 1, 2, 3,  1, 1, 0, 4,
                                     2, 1, 2, 4, 3, 0, 0, 3, 4, 0, 0, 60, 3, 0, 0, 4};
     emit(ctx, "seed-story", story, sizeof story);
     n = 0;
