@@ -18,7 +18,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mesh_test as mt  # noqa: E402  (Node, Cluster, poll, the hostile client runner)
-from mesh_test import poll, wait_connected, create_rooms, run_zmq_client, delta  # noqa: E402
+from mesh_test import poll, wait_connected, create_rooms, pair, run_zmq_client, delta  # noqa: E402
 
 
 def need_pyzmq():
@@ -49,17 +49,6 @@ def invite_parts(code):
     b64 = code.split(":", 1)[1].strip()
     raw = base64.urlsafe_b64decode(b64 + "=" * (-len(b64) % 4))
     return raw[1:33].hex(), raw[65:81].hex()
-
-
-def pair(cl):
-    """a with a room tree, b a member of it, linked."""
-    a, b = cl.node("a"), cl.node("b")
-    a.start()
-    b.start(peers=[a])
-    wait_connected(a, b)
-    create_rooms(a)
-    b.join(a.invite())
-    return a, b
 
 
 # ---- F4: links that never say HELLO ---------------------------------------------------------

@@ -283,6 +283,17 @@ def create_rooms(n):
     return lan, gen
 
 
+def pair(cl):
+    """a with a room tree, b a member of it, linked."""
+    a, b = cl.node("a"), cl.node("b")
+    a.start()
+    b.start(peers=[a])
+    wait_connected(a, b)
+    create_rooms(a)
+    b.join(a.invite())
+    return a, b
+
+
 def decode_invite(code):
     """(inviter hex, port, host) from an invite code (PROTOCOL.md 10.1)."""
     b64 = code.split(":", 1)[1].strip()
@@ -341,12 +352,7 @@ def test_backlog_in_causal_order(root, cl):
     that order made its peers hold most messages as early (missing parents) until the
     parents came. Pushed in causal order, none arrives before its parent.
     """
-    a, b = cl.node("a"), cl.node("b")
-    a.start()
-    b.start(peers=[a])
-    wait_connected(a, b)
-    create_rooms(a)
-    b.join(a.invite())
+    a, b = pair(cl)
     b.stop()
     texts = [f"offline {i}" for i in range(60)]
     for t in texts:
@@ -540,12 +546,7 @@ def delta(before, after, *keys):
 
 
 def test_hostile_bytes(root, cl):
-    a, b = cl.node("a"), cl.node("b")
-    a.start()
-    b.start(peers=[a])
-    wait_connected(a, b)
-    create_rooms(a)
-    b.join(a.invite())
+    a, b = pair(cl)
     rng = random.Random()
     port = a.port
 
@@ -1115,12 +1116,7 @@ def test_kill9_during_sends(root, cl):
     Every send that printed an id (acknowledged) must be in the store after a restart and
     reach the peer; the store opens cleanly.
     """
-    a, b = cl.node("a"), cl.node("b")
-    a.start()
-    b.start(peers=[a])
-    wait_connected(a, b)
-    create_rooms(a)
-    b.join(a.invite())
+    a, b = pair(cl)
     acked = []
     killed_clis = 0
     rng = random.Random(7)
