@@ -2595,6 +2595,47 @@ static void close_walk(uv_handle_t *h, void *arg)
     if (!uv_is_closing(h)) uv_close(h, h->type == UV_POLL ? zsock_free_cb : NULL);
 }
 
+/* The daemon's tables (caches, batch, pending, candidates, bans, rates); no socket. */
+static int tables_open(daemon_t *d)
+{
+    const rumor_node_config_t *cfg = d->cfg;
+    d->seen = seen_new(cfg->seen_max);
+    d->mcache = mcache_new(cfg->history_length);
+    d->batch = batch_new(cfg->batch_max);
+    d->pending = calloc(1, sizeof *d->pending);
+    if (d->pending && !(d->pending->e = calloc(cfg->pending_max, sizeof *d->pending->e))) {
+        free(d->pending);
+        d->pending = NULL;
+    }
+    d->cands = calloc(cfg->passive_max + 1, sizeof *d->cands);
+    d->hearsay_dials = (rumor_gossip_bucket_t){HEARSAY_DIAL_BURST, 0};
+    double author_rate = cfg->author_events_per_s;
+    d->banned = calloc(BANS_MAX, sizeof *d->banned);
+    if (!d->seen || !d->mcache || !d->batch || !d->pending || !d->cands || !d->banned ||
+        rumor_catchup_start(d) < 0 || rumor_inbound_init(d) < 0 ||
+        rumor_gossip_quota_init(&d->authors, AUTHORS_TRACKED, author_rate, 10 * author_rate) < 0)
+        return RUMOR_ERR_NOMEM;
+    return RUMOR_OK;
+}
+
+/* Frees what tables_open made, and the daemon. */
+static void tables_close(daemon_t *d)
+{
+    rumor_catchup_stop(d);
+    rumor_inbound_free(d);
+    rumor_gossip_quota_free(&d->authors);
+    seen_free(&d->seen);
+    mcache_free(&d->mcache);
+    batch_free(&d->batch);
+    while (d->pending && d->pending->n) pending_remove(d->pending, 0, true);
+    if (d->pending) free(d->pending->e);
+    free(d->pending);
+    free(d->cands);
+    free(d->banned);
+    free(d->topics);
+    free(d);
+}
+
 int rumor_node_run(rumor_node_t *node, const rumor_node_run_t *opt)
 {
     static const char *levels[] = {"error", "warn", "info", "debug"};
@@ -2622,25 +2663,7 @@ int rumor_node_run(rumor_node_t *node, const rumor_node_run_t *opt)
     d->loop = &loop;
     uv_idle_init(&loop, &d->idle);
     d->idle.data = d;
-
-    d->seen = seen_new(opt->cfg->seen_max);
-    d->mcache = mcache_new(opt->cfg->history_length);
-    d->batch = batch_new(opt->cfg->batch_max);
-    d->pending = calloc(1, sizeof *d->pending);
-    if (d->pending && !(d->pending->e = calloc(opt->cfg->pending_max, sizeof *d->pending->e))) {
-        free(d->pending);
-        d->pending = NULL;
-    }
-    d->cands = calloc(opt->cfg->passive_max + 1, sizeof *d->cands);
-    d->hearsay_dials = (rumor_gossip_bucket_t){HEARSAY_DIAL_BURST, 0};
-    double author_rate = opt->cfg->author_events_per_s;
-    d->banned = calloc(BANS_MAX, sizeof *d->banned);
-    if (!d->seen || !d->mcache || !d->batch || !d->pending || !d->cands || !d->banned ||
-        rumor_catchup_start(d) < 0 || rumor_inbound_init(d) < 0 ||
-        rumor_gossip_quota_init(&d->authors, AUTHORS_TRACKED, author_rate, 10 * author_rate) < 0) {
-        rc = RUMOR_ERR_NOMEM;
-        goto out;
-    }
+    if ((rc = tables_open(d)) < 0) goto out;
     if ((rc = take_lock(d)) < 0) goto out;
     if (opt->cfg->trace_file[0] && !(d->trace = fopen(opt->cfg->trace_file, "a"))) {
         rumor_daemon_log(d, LOG_ERROR, "cannot open the trace file");
@@ -2698,19 +2721,69 @@ out:
     uv_loop_close(&loop);
     if (d->zctx) zmq_ctx_term(d->zctx);
     if (d->trace) fclose(d->trace);
-    rumor_catchup_stop(d);
-    rumor_inbound_free(d);
-    rumor_gossip_quota_free(&d->authors);
     if (d->lock_fd >= 0) close(d->lock_fd);
-    seen_free(&d->seen);
-    mcache_free(&d->mcache);
-    batch_free(&d->batch);
-    while (d->pending && d->pending->n) pending_remove(d->pending, 0, true);
-    if (d->pending) free(d->pending->e);
-    free(d->pending);
-    free(d->cands);
-    free(d->banned);
-    free(d->topics);
-    free(d);
+    tables_close(d);
     return rc;
+}
+
+/* ---- offline: the frame handlers without sockets (tests/fuzz/fuzz_handlers.c) -------- */
+
+int rumor_daemon_offline_open(rumor_node_t *node, const rumor_node_config_t *cfg, daemon_t **out)
+{
+    *out = NULL;
+    if (!node->id) return RUMOR_ERR_PASSPHRASE;
+    daemon_t *d = calloc(1, sizeof *d);
+    uv_loop_t *loop = calloc(1, sizeof *loop);
+    if (!d || !loop || uv_loop_init(loop) < 0) {
+        free(d);
+        free(loop);
+        return RUMOR_ERR_NOMEM;
+    }
+    d->node = node;
+    d->cfg = cfg;
+    d->lock_fd = -1;
+    d->log_level = LOG_ERROR;
+    d->loop = loop;
+    d->start_ms = rumor_now_ms();
+    int rc = tables_open(d);
+    if (rc < 0) {
+        uv_loop_close(loop);
+        free(loop);
+        tables_close(d);
+        return rc;
+    }
+    rumor_daemon_resubscribe(d);
+    *out = d;
+    return RUMOR_OK;
+}
+
+peer_t *rumor_daemon_offline_peer(daemon_t *d, const uint8_t pk[ID])
+{
+    peer_t *p = peer_new(d, pk, RUMOR_FOUND_INBOUND);
+    if (!p) return NULL;
+    p->in_ready = true; /* with no routing id: what is sent to it goes nowhere */
+    peer_ready(d, p, false);
+    return p;
+}
+
+void rumor_daemon_offline_frame(daemon_t *d, peer_t *p, const uint8_t *buf, size_t len)
+{
+    d->stats.frames_in++;
+    if (!p->closing) on_frame(d, p, LINK_IN, buf, len);
+    process_batch(d);
+}
+
+void rumor_daemon_offline_close(daemon_t **dp)
+{
+    daemon_t *d = *dp;
+    if (!d) return;
+    *dp = NULL;
+    process_batch(d);
+    while (d->joins) join_finish(d, d->joins, RUMOR_ERR_BUSY);
+    for (peer_t *p = d->peers; p; p = p->next) p->closing = true;
+    reap(d);
+    uv_loop_t *loop = d->loop;
+    tables_close(d);
+    uv_loop_close(loop);
+    free(loop);
 }

@@ -294,6 +294,18 @@ void rumor_daemon_queue_event(daemon_t *d, peer_t *p, const uint8_t *frame, size
 bool rumor_daemon_holds(daemon_t *d, const uint8_t topic[RUMOR_ID_BYTES]);
 bool rumor_daemon_peer_subscribes(const peer_t *p, const uint8_t topic[RUMOR_ID_BYTES]);
 
+/*
+ * daemon.c, for the frame-handler fuzz target (tests/fuzz/fuzz_handlers.c) only: a daemon with
+ * its tables and the node's store but no socket and no running loop. Frames from a peer are
+ * handled as the loop would handle them (and the batch committed); whatever the node would
+ * send goes nowhere, and nothing is dialed.
+ */
+int rumor_daemon_offline_open(rumor_node_t *node, const rumor_node_config_t *cfg, daemon_t **out);
+/* A peer that said HELLO on an inbound link. */
+peer_t *rumor_daemon_offline_peer(daemon_t *d, const uint8_t pk[RUMOR_ID_BYTES]);
+void rumor_daemon_offline_frame(daemon_t *d, peer_t *p, const uint8_t *buf, size_t len);
+void rumor_daemon_offline_close(daemon_t **d);
+
 /* inbound.c: bounded inbound links (PROTOCOL.md 9.5) */
 int rumor_inbound_init(daemon_t *d);
 void rumor_inbound_free(daemon_t *d);
