@@ -219,8 +219,8 @@ void fuzz_seeds(fuzz_seed_fn emit, void *ctx)
         at = put(buf, at, who, &f);
         f = (rumor_wire_frame_t){.type = RUMOR_WIRE_IWANT, .ids = ids, .n = 2};
         at = put(buf, at, who, &f);
-        f = (rumor_wire_frame_t){.type = RUMOR_WIRE_SYNC, .topic = room, .cursor_id = zero,
-                                 .max = 16};
+        f = (rumor_wire_frame_t){
+            .type = RUMOR_WIRE_SYNC, .topic = room, .cursor_id = zero, .max = 16};
         at = put(buf, at, who, &f);
         f = (rumor_wire_frame_t){.type = RUMOR_WIRE_JOIN, .topic = room, .token = token};
         at = put(buf, at, who, &f);
