@@ -162,8 +162,10 @@ size_t rumor_gossip_links_silent(rumor_gossip_links_t *l, uint64_t now, rumor_go
         if (k->closing) {
             /* Asked once; it leaves when its close is reported. A report that never came (the
              * monitor dropped it) must not hold the slot for ever. */
-            if (now - k->since_ms >= 4 * (uint64_t)l->lim.hello_timeout_ms)
-                *k-- = l->links[--l->n_links];
+            if (now - k->since_ms >= 4 * (uint64_t)l->lim.hello_timeout_ms) {
+                *k = l->links[--l->n_links];
+                i--; /* look at the one moved here (unsigned wrap, then ++) */
+            }
             continue;
         }
         k->closing = true;

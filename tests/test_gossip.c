@@ -1654,6 +1654,15 @@ static void test_inbound_links(void)
     CHECK_EQ_INT(rumor_gossip_link_fd(&l, k[1], addr), 10); /* until its close is reported */
     rumor_gossip_link_closed(&l, 10);
     CHECK_EQ_INT(rumor_gossip_link_fd(&l, k[1], addr), 20);
+    /* A close that is never reported (the monitor dropped it) frees its place after 4 deadlines. */
+    CHECK(rumor_gossip_link_accepted(&l, 30, a1, 400));
+    size_t before = l.n_links;
+    CHECK_EQ_INT(rumor_gossip_links_silent(&l, 5400, silent, 8), 1);
+    CHECK_EQ_INT(rumor_gossip_links_silent(&l, 20399, silent, 8), 0);
+    CHECK_EQ_INT(l.n_links, before);
+    CHECK_EQ_INT(rumor_gossip_links_silent(&l, 20400, silent, 8), 0);
+    CHECK_EQ_INT(l.n_links, before - 1);
+    CHECK_EQ_INT(rumor_gossip_links_pending(&l), 0);
     rumor_gossip_links_free(&l);
 }
 
