@@ -182,6 +182,31 @@ int rumor_gossip_topics_for(rumor_txn_t *t, const uint8_t peer[RUMOR_ID_BYTES],
                             const rumor_gossip_told_t *told, uint8_t (*out)[RUMOR_ID_BYTES],
                             size_t *n);
 
+/* ---- the id caches of dissemination (PROTOCOL.md 9.3; caches.c) ---- */
+
+/* Seen cache: ids offered lately, kept for `ttl_ms` in two generations of up to `max`. */
+typedef struct rumor_gossip_seen rumor_gossip_seen_t;
+rumor_gossip_seen_t *rumor_gossip_seen_new(size_t max);
+void rumor_gossip_seen_free(rumor_gossip_seen_t **s);
+bool rumor_gossip_seen_has(const rumor_gossip_seen_t *s, const uint8_t id[RUMOR_ID_BYTES]);
+void rumor_gossip_seen_add(rumor_gossip_seen_t *s, const uint8_t id[RUMOR_ID_BYTES], uint64_t now);
+/* Forgets the older generation once half of `ttl_ms` has passed since the last turn. */
+void rumor_gossip_seen_expire(rumor_gossip_seen_t *s, uint64_t ttl_ms, uint64_t now);
+
+/* Message cache: (topic, id) of the events of the last `windows` heartbeats (4,096 a window). */
+typedef struct rumor_gossip_mcache rumor_gossip_mcache_t;
+rumor_gossip_mcache_t *rumor_gossip_mcache_new(size_t windows);
+void rumor_gossip_mcache_free(rumor_gossip_mcache_t **m);
+void rumor_gossip_mcache_add(rumor_gossip_mcache_t *m, const uint8_t topic[RUMOR_ID_BYTES],
+                             const uint8_t id[RUMOR_ID_BYTES]);
+/* A heartbeat: a new window starts, the oldest is forgotten. */
+void rumor_gossip_mcache_shift(rumor_gossip_mcache_t *m);
+/* Fills `ids` (room for RUMOR_WIRE_IDS_MAX) with the topic's newest ids of the last
+ * `gossip_windows` heartbeats, listed oldest first (an IWANT answering the IHAVE keeps that
+ * order, so events come back parents first); returns how many. */
+size_t rumor_gossip_mcache_recent(const rumor_gossip_mcache_t *m, size_t gossip_windows,
+                                  const uint8_t topic[RUMOR_ID_BYTES], uint8_t *ids);
+
 /* ---- candidate peers: the passive view (PROTOCOL.md 9.4; cands.c) ---- */
 
 #define RUMOR_GOSSIP_HOST_MAX 64
@@ -263,6 +288,12 @@ void rumor_gossip_quota_free(rumor_gossip_quota_t *q);
  * least recently, starts full); false when it has too little left. */
 bool rumor_gossip_quota_spend(rumor_gossip_quota_t *q, const uint8_t key[RUMOR_ID_BYTES],
                               double cost, uint64_t now);
+
+/* The topics of a peer's that count: those it claims (sorted) that we name to it (sorted), into
+ * `out` (room for the smaller list); *grew is true when one is not in `before` (sorted). */
+size_t rumor_gossip_topics_counted(const uint8_t *claimed, size_t n_claimed, const uint8_t *named,
+                                   size_t n_named, const uint8_t *before, size_t n_before,
+                                   uint8_t *out, bool *grew);
 
 /* ---- inbound links before and after HELLO (PROTOCOL.md 9.5; links.c) ---- */
 

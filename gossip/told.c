@@ -216,3 +216,27 @@ int rumor_gossip_topics_for(rumor_txn_t *t, const uint8_t peer[ID], const uint8_
     *n = k;
     return RUMOR_OK;
 }
+
+size_t rumor_gossip_topics_counted(const uint8_t *claimed, size_t n_claimed, const uint8_t *named,
+                                   size_t n_named, const uint8_t *before, size_t n_before,
+                                   uint8_t *out, bool *grew)
+{
+    size_t i = 0, j = 0, b = 0, k = 0;
+    *grew = false;
+    while (i < n_claimed && j < n_named) {
+        int c = memcmp(claimed + i * ID, named + j * ID, ID);
+        if (c < 0) {
+            i++;
+        } else if (c > 0) {
+            j++;
+        } else {
+            const uint8_t *id = named + j * ID;
+            while (b < n_before && memcmp(before + b * ID, id, ID) < 0) b++;
+            *grew |= b == n_before || memcmp(before + b * ID, id, ID) != 0;
+            memcpy(out + ID * k++, id, ID);
+            i++;
+            j++;
+        }
+    }
+    return k;
+}

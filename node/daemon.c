@@ -49,8 +49,6 @@ enum { ZSOCK_ROUTER = 1, ZSOCK_DEALER, ZSOCK_ZAP, ZSOCK_MONITOR };
 #define THROTTLED_MAX 256
 /* Hearsay candidates dialed at once before hearsay_dials_per_min rations them. */
 #define HEARSAY_DIAL_BURST 10.0
-/* Ids kept per heartbeat window of the message cache. */
-#define MCACHE_WINDOW_MAX 4096
 /* A join gives up after this long. */
 #define JOIN_TIMEOUT_MS 60000
 /* Rooms one join syncs at most (a key room and its shared sub-rooms). */
@@ -88,152 +86,6 @@ void rumor_daemon_log(daemon_t *d, int level, const char *fmt, ...)
 static uint64_t now_ms(daemon_t *d)
 {
     return uv_now(d->loop);
-}
-
-/* ---- seen cache: two generations of 64-bit id prefixes ------------------------- */
-
-/*
- * Ids are hashes, so their first 8 bytes are as good as the id for a cache
- * that only decides "skip before the signature check": a peer cannot choose
- * an id prefix equal to a future honest event's. Zero marks an empty slot.
- */
-struct seen {
-    uint64_t *gen[2]; /* current, previous */
-    size_t cap;       /* slots per generation (a power of two) */
-    size_t count;     /* entries in the current one */
-    uint64_t rotated_ms;
-};
-
-static uint64_t seen_key(const uint8_t id[ID])
-{
-    uint64_t k;
-    memcpy(&k, id, 8);
-    return k ? k : 1;
-}
-
-static struct seen *seen_new(size_t max)
-{
-    struct seen *s = calloc(1, sizeof *s);
-    if (!s) return NULL;
-    s->cap = 16;
-    while (s->cap < max) s->cap <<= 1;
-    s->gen[0] = calloc(s->cap, 8);
-    s->gen[1] = calloc(s->cap, 8);
-    if (!s->gen[0] || !s->gen[1]) {
-        free(s->gen[0]);
-        free(s->gen[1]);
-        free(s);
-        return NULL;
-    }
-    return s;
-}
-
-static void seen_free(struct seen **s)
-{
-    if (!*s) return;
-    free((*s)->gen[0]);
-    free((*s)->gen[1]);
-    free(*s);
-    *s = NULL;
-}
-
-static bool gen_has(const uint64_t *g, size_t cap, uint64_t k)
-{
-    for (size_t i = k & (cap - 1);; i = (i + 1) & (cap - 1)) {
-        if (g[i] == k) return true;
-        if (g[i] == 0) return false;
-    }
-}
-
-static bool seen_has(const struct seen *s, const uint8_t id[ID])
-{
-    uint64_t k = seen_key(id);
-    return gen_has(s->gen[0], s->cap, k) || gen_has(s->gen[1], s->cap, k);
-}
-
-/* Starts a new generation; the previous one is forgotten. Fresh calloc keeps idle pages untouched.
- */
-static void seen_rotate(struct seen *s, uint64_t now)
-{
-    uint64_t *fresh = calloc(s->cap, 8);
-    if (!fresh) return; /* keep the old generations; inserts stop at half load */
-    free(s->gen[1]);
-    s->gen[1] = s->gen[0];
-    s->gen[0] = fresh;
-    s->count = 0;
-    s->rotated_ms = now;
-}
-
-static void seen_add(struct seen *s, const uint8_t id[ID], uint64_t now)
-{
-    uint64_t k = seen_key(id);
-    if (s->count >= s->cap / 2) seen_rotate(s, now);
-    if (s->count >= s->cap / 2) return;
-    for (size_t i = k & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
-        if (s->gen[0][i] == k) return;
-        if (s->gen[0][i] == 0) {
-            s->gen[0][i] = k;
-            s->count++;
-            return;
-        }
-    }
-}
-
-/* ---- message cache: ids per heartbeat window, for IHAVE ------------------------- */
-
-typedef struct {
-    uint8_t topic[ID];
-    uint8_t id[ID];
-} mentry_t;
-
-struct mcache {
-    size_t windows; /* history_length */
-    mentry_t **win; /* win[0] is the current heartbeat */
-    size_t *n;
-};
-
-static struct mcache *mcache_new(size_t windows)
-{
-    struct mcache *m = calloc(1, sizeof *m);
-    if (!m) return NULL;
-    m->windows = windows ? windows : 1;
-    m->win = calloc(m->windows, sizeof *m->win);
-    m->n = calloc(m->windows, sizeof *m->n);
-    if (!m->win || !m->n) {
-        free(m->win);
-        free(m->n);
-        free(m);
-        return NULL;
-    }
-    return m;
-}
-
-static void mcache_free(struct mcache **m)
-{
-    if (!*m) return;
-    for (size_t i = 0; i < (*m)->windows; i++) free((*m)->win[i]);
-    free((*m)->win);
-    free((*m)->n);
-    free(*m);
-    *m = NULL;
-}
-
-static void mcache_add(struct mcache *m, const uint8_t topic[ID], const uint8_t id[ID])
-{
-    if (m->n[0] >= MCACHE_WINDOW_MAX) return;
-    if (!m->win[0] && !(m->win[0] = malloc(MCACHE_WINDOW_MAX * sizeof(mentry_t)))) return;
-    memcpy(m->win[0][m->n[0]].topic, topic, ID);
-    memcpy(m->win[0][m->n[0]].id, id, ID);
-    m->n[0]++;
-}
-
-static void mcache_shift(struct mcache *m)
-{
-    mentry_t *last = m->win[m->windows - 1];
-    memmove(m->win + 1, m->win, (m->windows - 1) * sizeof *m->win);
-    memmove(m->n + 1, m->n, (m->windows - 1) * sizeof *m->n);
-    m->win[0] = last;
-    m->n[0] = 0;
 }
 
 /* ---- peer events waiting for their batch transaction ---------------------------- */
@@ -1007,39 +859,12 @@ static void shuffle(peer_t **a, size_t n)
     }
 }
 
-/*
- * The newest ids of a topic (of the last history_gossip heartbeats), listed
- * oldest first: the IWANT that answers an IHAVE keeps its order, and so the
- * events come back parents before children.
- */
-static size_t recent_ids(daemon_t *d, const uint8_t topic[ID], uint8_t *ids)
-{
-    struct mcache *m = d->mcache;
-    size_t windows = d->cfg->history_gossip < m->windows ? d->cfg->history_gossip : m->windows;
-    size_t n = 0;
-    for (size_t w = 0; w < windows && n < RUMOR_WIRE_IDS_MAX; w++)
-        for (size_t k = m->n[w]; k > 0 && n < RUMOR_WIRE_IDS_MAX; k--)
-            if (memcmp(m->win[w][k - 1].topic, topic, ID) == 0)
-                memcpy(ids + ID * n++, m->win[w][k - 1].id, ID);
-    for (size_t i = 0; i < n / 2; i++) {
-        uint8_t tmp[ID];
-        memcpy(tmp, ids + ID * i, ID);
-        memcpy(ids + ID * i, ids + ID * (n - 1 - i), ID);
-        memcpy(ids + ID * (n - 1 - i), tmp, ID);
-    }
-    return n;
-}
-
-/*
- * Puts a peer in a topic's mesh. It missed what was pushed before, and mesh
- * peers get no IHAVE, so it hears of the recent ids at once.
- */
 static void mesh_add(daemon_t *d, topic_t *t, peer_t *p)
 {
     uint8_t ids[RUMOR_WIRE_IDS_MAX * ID];
     if (t->n_mesh >= 64 || in_mesh(t, p)) return;
     t->mesh[t->n_mesh++] = p;
-    size_t n = recent_ids(d, t->id, ids);
+    size_t n = rumor_gossip_mcache_recent(d->mcache, d->cfg->history_gossip, t->id, ids);
     rumor_wire_frame_t f = {.type = RUMOR_WIRE_IHAVE, .topic = t->id, .ids = ids, .n = n};
     if (n && send_frame(d, p, &f)) d->stats.ihave_out++;
 }
@@ -1086,7 +911,7 @@ static void emit_ihave(daemon_t *d)
     peer_t *cand[64];
     for (size_t i = 0; i < d->n_topics; i++) {
         topic_t *t = &d->topics[i];
-        size_t n = recent_ids(d, t->id, ids);
+        size_t n = rumor_gossip_mcache_recent(d->mcache, d->cfg->history_gossip, t->id, ids);
         if (!n) continue;
         size_t nc = 0;
         for (peer_t *p = d->peers; p && nc < 64; p = p->next)
@@ -1281,7 +1106,7 @@ static int batch_fn(rumor_txn_t *t, void *ctx)
             count_invalid(d, e);
             continue;
         }
-        if (seen_has(d->seen, ev.id)) {
+        if (rumor_gossip_seen_has(d->seen, ev.id)) {
             if (!e->counted) d->stats.duplicates++, d->stats.seen_hits++, e->counted = true;
             continue;
         }
@@ -1370,8 +1195,8 @@ static void process_batch(daemon_t *d)
         } else if (e->by_sync) {
             d->stats.sync_events_in++;
         }
-        seen_add(d->seen, ev.id, now_ms(d));
-        if (!e->by_sync) mcache_add(d->mcache, e->topic, ev.id);
+        rumor_gossip_seen_add(d->seen, ev.id, now_ms(d));
+        if (!e->by_sync) rumor_gossip_mcache_add(d->mcache, e->topic, ev.id);
         record_delivery(d, &ev, e->from, e->valid_ms);
     }
     /* Ids of events that were not stored must not block a later, good copy. */
@@ -1389,7 +1214,7 @@ void rumor_daemon_queue_event(daemon_t *d, peer_t *p, const uint8_t *frame, size
     rumor_event_t ev;
     d->stats.received++;
     bool decoded = rumor_event_decode(frame + 2, len - 2, &ev) == RUMOR_OK;
-    if (decoded && seen_has(d->seen, ev.id)) {
+    if (decoded && rumor_gossip_seen_has(d->seen, ev.id)) {
         d->stats.duplicates++;
         d->stats.seen_hits++;
         return;
@@ -1497,8 +1322,8 @@ void rumor_daemon_flush(daemon_t *d)
         frame[0] = RUMOR_WIRE_VERSION;
         frame[1] = RUMOR_WIRE_EVENT;
         memcpy(frame + 2, buf, len);
-        if (!seen_has(d->seen, ev.id)) {
-            seen_add(d->seen, ev.id, now_ms(d));
+        if (!rumor_gossip_seen_has(d->seen, ev.id)) {
+            rumor_gossip_seen_add(d->seen, ev.id, now_ms(d));
             record_delivery(d, &ev, NULL, 0);
             topics_changed |= ev.type == RUMOR_EV_ROOM_CREATE || ev.type == RUMOR_EV_MEMBER_ADD ||
                               ev.type == RUMOR_EV_MEMBER_REMOVE;
@@ -1506,7 +1331,7 @@ void rumor_daemon_flush(daemon_t *d)
         size_t pushed = push(d, topic, frame, len + 2, NULL);
         if (pushed) {
             /* Announced (IHAVE) only once it is out, in the order it went out. */
-            mcache_add(d->mcache, topic, ev.id);
+            rumor_gossip_mcache_add(d->mcache, topic, ev.id);
             d->stats.published++;
             d->stats.forwarded += pushed;
             sent[n_sent++] = o.e[i];
@@ -1778,7 +1603,7 @@ static void on_ihave(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
     if (rumor_store_read_begin(d->node->store, &t) < 0) return;
     for (size_t i = 0; i < f->n; i++) {
         const uint8_t *id = f->ids + i * ID;
-        if (seen_has(d->seen, id) || rumor_store_event_has(t, id)) continue;
+        if (rumor_gossip_seen_has(d->seen, id) || rumor_store_event_has(t, id)) continue;
         memcpy(want + ID * n++, id, ID);
     }
     rumor_store_read_end(&t);
@@ -1904,12 +1729,9 @@ static void peer_view(daemon_t *d, peer_t *p, bool send_anyway)
         named = NULL;
     }
     if (changed || send_anyway) send_sub(d, p);
-    bool grew = false;
-    for (size_t i = 0; i < p->n_named; i++)
-        if (p->n_claimed && bsearch(p->named + i * ID, p->claimed, p->n_claimed, ID, topic_cmp)) {
-            grew |= !peer_subscribes(p, p->named + i * ID);
-            memcpy(subs + ID * k++, p->named + i * ID, ID);
-        }
+    bool grew;
+    k = rumor_gossip_topics_counted(p->claimed, p->n_claimed, p->named, p->n_named, p->subs,
+                                    p->n_subs, subs, &grew);
     free(p->subs);
     p->subs = subs;
     p->n_subs = k;
@@ -2420,7 +2242,7 @@ static void on_heartbeat(uv_timer_t *h)
     mesh_maintain(d);
     emit_ihave(d);
     rumor_catchup_heartbeat(d);
-    mcache_shift(d->mcache);
+    rumor_gossip_mcache_shift(d->mcache);
     if (d->heartbeats % 10 == 0)
         for (peer_t *p = d->peers; p; p = p->next)
             if (rumor_daemon_peer_ready(p)) {
@@ -2438,7 +2260,7 @@ static void on_heartbeat(uv_timer_t *h)
         rumor_store_read_end(&t);
     }
     if (pending) rumor_daemon_flush(d);
-    if (now - d->seen->rotated_ms > d->cfg->seen_ttl_ms / 2) seen_rotate(d->seen, now);
+    rumor_gossip_seen_expire(d->seen, d->cfg->seen_ttl_ms, now);
     for (size_t i = 0; i < d->pending->n;) {
         if (now - d->pending->e[i].added_ms > d->cfg->pending_ttl_ms) {
             d->stats.pending_dropped++;
@@ -2599,8 +2421,8 @@ static void close_walk(uv_handle_t *h, void *arg)
 static int tables_open(daemon_t *d)
 {
     const rumor_node_config_t *cfg = d->cfg;
-    d->seen = seen_new(cfg->seen_max);
-    d->mcache = mcache_new(cfg->history_length);
+    d->seen = rumor_gossip_seen_new(cfg->seen_max);
+    d->mcache = rumor_gossip_mcache_new(cfg->history_length);
     d->batch = batch_new(cfg->batch_max);
     d->pending = calloc(1, sizeof *d->pending);
     if (d->pending && !(d->pending->e = calloc(cfg->pending_max, sizeof *d->pending->e))) {
@@ -2624,8 +2446,8 @@ static void tables_close(daemon_t *d)
     rumor_catchup_stop(d);
     rumor_inbound_free(d);
     rumor_gossip_quota_free(&d->authors);
-    seen_free(&d->seen);
-    mcache_free(&d->mcache);
+    rumor_gossip_seen_free(&d->seen);
+    rumor_gossip_mcache_free(&d->mcache);
     batch_free(&d->batch);
     while (d->pending && d->pending->n) pending_remove(d->pending, 0, true);
     if (d->pending) free(d->pending->e);

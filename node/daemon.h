@@ -228,8 +228,8 @@ struct daemon {
     /* dissemination */
     topic_t *topics; /* sorted by id */
     size_t n_topics;
-    struct seen *seen;
-    struct mcache *mcache;
+    rumor_gossip_seen_t *seen;
+    rumor_gossip_mcache_t *mcache;
     struct batch *batch;
     struct pending *pending; /* events waiting for their parents */
     uint64_t heartbeats;

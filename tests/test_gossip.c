@@ -1600,6 +1600,63 @@ static void test_topics_named_per_peer(void)
     fx_close(&f);
 }
 
+/* The seen and message caches (PROTOCOL.md 9.3). */
+static void test_id_caches(void)
+{
+    rumor_gossip_seen_t *s = rumor_gossip_seen_new(64);
+    if (!s) exit(2);
+    uint8_t id[ID], other[ID];
+    memset(id, 0x11, ID);
+    memset(other, 0x22, ID);
+    CHECK(!rumor_gossip_seen_has(s, id));
+    rumor_gossip_seen_add(s, id, 0);
+    CHECK(rumor_gossip_seen_has(s, id));
+    CHECK(!rumor_gossip_seen_has(s, other));
+    /* Kept for one turn after the half-life, gone after the next. */
+    rumor_gossip_seen_expire(s, 1000, 501);
+    CHECK(rumor_gossip_seen_has(s, id));
+    rumor_gossip_seen_expire(s, 1000, 1002);
+    CHECK(!rumor_gossip_seen_has(s, id));
+    /* Bounded: a flood of ids turns the generations over instead of growing. */
+    for (uint32_t i = 0; i < 1000; i++) {
+        uint8_t x[ID] = {0};
+        rumor_put_u32(x, i + 1);
+        rumor_gossip_seen_add(s, x, 2000);
+    }
+    rumor_gossip_seen_free(&s);
+
+    rumor_gossip_mcache_t *m = rumor_gossip_mcache_new(3);
+    if (!m) exit(2);
+    uint8_t topic[ID], elsewhere[ID], ids[RUMOR_WIRE_IDS_MAX * ID];
+    memset(topic, 0x33, ID);
+    memset(elsewhere, 0x44, ID);
+    for (uint8_t i = 1; i <= 3; i++) {
+        memset(id, i, ID);
+        rumor_gossip_mcache_add(m, topic, id);
+        rumor_gossip_mcache_add(m, elsewhere, other);
+        rumor_gossip_mcache_shift(m);
+    }
+    /* Oldest first, of the topic only, within the windows asked for. */
+    CHECK_EQ_INT(rumor_gossip_mcache_recent(m, 3, topic, ids), 2);
+    CHECK_EQ_INT(ids[0], 2);
+    CHECK_EQ_INT(ids[ID], 3);
+    CHECK_EQ_INT(rumor_gossip_mcache_recent(m, 2, topic, ids), 1);
+    CHECK_EQ_INT(ids[0], 3);
+    rumor_gossip_mcache_free(&m);
+
+    /* A peer's topics that count: claimed and named; `grew` when one is new. */
+    uint8_t claimed[3 * ID], named[2 * ID], out[2 * ID];
+    for (int i = 0; i < 3; i++) memset(claimed + i * ID, 0x10 * (i + 1), ID);
+    memset(named, 0x20, ID);
+    memset(named + ID, 0x25, ID);
+    bool grew;
+    CHECK_EQ_INT(rumor_gossip_topics_counted(claimed, 3, named, 2, NULL, 0, out, &grew), 1);
+    CHECK(grew);
+    CHECK_EQ_INT(out[0], 0x20);
+    CHECK_EQ_INT(rumor_gossip_topics_counted(claimed, 3, named, 2, out, 1, out + ID, &grew), 1);
+    CHECK(!grew);
+}
+
 /* Inbound links (PROTOCOL.md 9.5, issue 10 F4): grants, deadlines, one link per key. */
 static void test_inbound_links(void)
 {
@@ -1889,6 +1946,7 @@ int main(void)
     RUN(test_removed_member_reads_nothing_after);
     RUN(test_told_memberships);
     RUN(test_topics_named_per_peer);
+    RUN(test_id_caches);
     RUN(test_inbound_links);
     RUN(test_candidates);
     RUN(test_direct_conversation_rules);
