@@ -146,7 +146,8 @@ void rumor_gossip_mcache_free(rumor_gossip_mcache_t **m)
     *m = NULL;
 }
 
-void rumor_gossip_mcache_add(rumor_gossip_mcache_t *m, const uint8_t topic[ID], const uint8_t id[ID])
+void rumor_gossip_mcache_add(rumor_gossip_mcache_t *m, const uint8_t topic[ID],
+                             const uint8_t id[ID])
 {
     if (m->n[0] >= MCACHE_WINDOW_MAX) return;
     if (!m->win[0] && !(m->win[0] = malloc(MCACHE_WINDOW_MAX * sizeof(mentry_t)))) return;
