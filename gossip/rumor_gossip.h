@@ -271,23 +271,29 @@ bool rumor_gossip_bucket_take(rumor_gossip_bucket_t *b, double per_s, double bur
 bool rumor_gossip_bucket_spend(rumor_gossip_bucket_t *b, double cost, double per_s, double burst,
                                uint64_t now);
 
-/* ---- rates per key: authors, peers (PROTOCOL.md 9.7; quota.c) ---- */
+/* ---- rates per key and domain: authors, peers (PROTOCOL.md 9.7; quota.c) ---- */
 
 typedef struct {
-    uint8_t key[RUMOR_ID_BYTES];
-    rumor_gossip_bucket_t bucket;
+    uint8_t key[RUMOR_ID_BYTES], scope[RUMOR_ID_BYTES];
+    rumor_gossip_bucket_t events, bytes;
 } rumor_gossip_quota_entry_t;
+/* A rate of 0 is not limited. */
+typedef struct {
+    double per_s, burst;
+} rumor_gossip_rate_t;
 typedef struct {
     rumor_gossip_quota_entry_t *e;
     size_t n, cap;
-    double per_s, burst;
+    rumor_gossip_rate_t events, bytes;
 } rumor_gossip_quota_t;
-int rumor_gossip_quota_init(rumor_gossip_quota_t *q, size_t cap, double per_s, double burst);
+int rumor_gossip_quota_init(rumor_gossip_quota_t *q, size_t cap, rumor_gossip_rate_t events,
+                            rumor_gossip_rate_t bytes);
 void rumor_gossip_quota_free(rumor_gossip_quota_t *q);
-/* Spends `cost` of `key`'s bucket (a new key, or one that took the place of the key heard from
- * least recently, starts full); false when it has too little left. */
+/* Spends one event and `bytes` bytes of the buckets of (`key`, `scope`) (a new pair, or one that
+ * took the place of the pair heard from least recently, starts full); false, spending nothing,
+ * when either has too little left. */
 bool rumor_gossip_quota_spend(rumor_gossip_quota_t *q, const uint8_t key[RUMOR_ID_BYTES],
-                              double cost, uint64_t now);
+                              const uint8_t scope[RUMOR_ID_BYTES], size_t bytes, uint64_t now);
 
 /* The topics of a peer's that count: those it claims (sorted) that we name to it (sorted), into
  * `out` (room for the smaller list); *grew is true when one is not in `before` (sorted). */

@@ -62,6 +62,8 @@ static const cfg_key_t cfg_keys[] = {
     U32_KEY(cands_per_source, 1, 65536),
     U32_KEY(hearsay_dials_per_min, 1, 60000),
     U32_KEY(author_events_per_s, 1, 1000000),
+    U32_KEY(author_bytes_per_s, 16384, 2000000000),
+    U32_KEY(peer_topic_bytes_per_s, 65536, 2000000000),
     U32_KEY(peer_bytes_per_s, 65536, 2000000000),
     U32_KEY(beacon_ms, 10, 60000),
     U32_KEY(beacon_port, 1, 65535),
@@ -109,6 +111,8 @@ void rumor_node_config_defaults(rumor_node_config_t *cfg)
     cfg->cands_per_source = 16;
     cfg->hearsay_dials_per_min = 20;
     cfg->author_events_per_s = 50;
+    cfg->author_bytes_per_s = 256 << 10;
+    cfg->peer_topic_bytes_per_s = 4 << 20;
     cfg->peer_bytes_per_s = 16 << 20;
     cfg->beacon_ms = 1000;
     cfg->beacon_port = 7470;

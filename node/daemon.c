@@ -42,8 +42,9 @@ enum { ZSOCK_ROUTER = 1, ZSOCK_DEALER, ZSOCK_ZAP, ZSOCK_MONITOR };
 #define ANSWER_BUDGET 1024
 /* Peers dialed per heartbeat at most. */
 #define DIALS_PER_BEAT 4
-/* Authors whose rate is kept (the least recently heard gives way). */
-#define AUTHORS_TRACKED 1024
+/* (Author, domain) and (peer, domain) pairs whose rates are kept (the least recently heard gives
+ * way). */
+#define RATES_TRACKED 1024
 /* A peer whose EVENT frames are dropped this often over its byte rate is graylisted (the count
  * halves every heartbeat, so this is a sustained excess, not a burst). */
 #define THROTTLED_MAX 256
@@ -100,6 +101,8 @@ typedef struct {
     uint8_t topic[ID]; /* its topic, once stored */
     uint64_t valid_ms; /* wall clock when it was found valid (and pushed on) */
     bool counted;      /* stats taken already */
+    bool rated;        /* its rates were spent (PROTOCOL.md 9.7) */
+    bool over_rate;    /* dropped over a rate: not stored, not seen */
     size_t len;
     uint8_t *frame; /* the whole EVENT frame: version | type | event */
 } bentry_t;
@@ -1080,6 +1083,38 @@ static void count_invalid(daemon_t *d, bentry_t *e)
     if (p && ++p->invalid > INVALID_MAX) peer_drop(d, p, "too many invalid events", true);
 }
 
+/* A frame of `p`'s went over one of its rates: counted against it; a sustained excess graylists
+ * it (PROTOCOL.md 9.7). */
+static void peer_over_rate(daemon_t *d, peer_t *p)
+{
+    if (p && ++p->throttled > THROTTLED_MAX) {
+        d->stats.graylisted++;
+        peer_drop(d, p, "stayed over its byte rate", true);
+    }
+}
+
+/*
+ * Pushed events are rationed per peer and domain, then per author and domain (PROTOCOL.md 9.7):
+ * past a rate they are dropped unseen, before their signature is checked, and come by catch-up.
+ * Decided once per entry, so a rerun of the transaction spends nothing again.
+ */
+static bool over_rate(daemon_t *d, bentry_t *e, const rumor_event_t *ev, const uint8_t topic[ID])
+{
+    if (e->rated) return e->over_rate;
+    e->rated = true;
+    uint64_t now = now_ms(d);
+    size_t bytes = e->len - 2;
+    if (!rumor_gossip_quota_spend(&d->peer_topics, e->from, topic, bytes, now)) {
+        d->stats.topic_throttled++;
+        e->over_rate = true;
+        peer_over_rate(d, peer_find(d, e->from));
+    } else if (!rumor_gossip_quota_spend(&d->authors, ev->author, topic, bytes, now)) {
+        d->stats.author_throttled++;
+        e->over_rate = true;
+    }
+    return e->over_rate;
+}
+
 /*
  * Validates and stores a batch of peer events in one transaction, pushing
  * each new one on at once. The store may run this again from the start (a
@@ -1125,6 +1160,7 @@ static int batch_fn(rumor_txn_t *t, void *ctx)
             continue;
         }
         if (rc < 0) return rc;
+        if (!e->by_sync && !e->retried && over_rate(d, e, &ev, topic)) continue;
         rumor_gossip_counters_t c = {0};
         rc = rumor_gossip_ingest(t, d->node->id, buf, len, NULL, &c);
         if (rc == RUMOR_ERR_EXISTS) {
@@ -1217,13 +1253,6 @@ void rumor_daemon_queue_event(daemon_t *d, peer_t *p, const uint8_t *frame, size
     if (decoded && rumor_gossip_seen_has(d->seen, ev.id)) {
         d->stats.duplicates++;
         d->stats.seen_hits++;
-        return;
-    }
-    /* Live relay is rationed per author (PROTOCOL.md 9.7): past its rate, an author's pushed
-     * events are dropped unseen, before their signature is checked, and come by catch-up. */
-    if (decoded && origin == ORIGIN_PUSH &&
-        !rumor_gossip_quota_spend(&d->authors, ev.author, 1.0, now_ms(d))) {
-        d->stats.author_throttled++;
         return;
     }
     if (b->n >= d->cfg->batch_max || b->n >= b->cap) process_batch(d);
@@ -1853,10 +1882,7 @@ static void on_frame(daemon_t *d, peer_t *p, int link, const uint8_t *buf, size_
         if (!by_sync && !rumor_gossip_bucket_spend(&p->bytes, (double)len, d->cfg->peer_bytes_per_s,
                                                    2.0 * d->cfg->peer_bytes_per_s, now_ms(d))) {
             d->stats.throttled++;
-            if (++p->throttled > THROTTLED_MAX) {
-                d->stats.graylisted++;
-                peer_drop(d, p, "stayed over its byte rate", true);
-            }
+            peer_over_rate(d, p);
             break;
         }
         rumor_daemon_queue_event(d, p, buf, len, by_sync ? ORIGIN_SYNC : ORIGIN_PUSH);
@@ -2431,11 +2457,16 @@ static int tables_open(daemon_t *d)
     }
     d->cands = calloc(cfg->passive_max + 1, sizeof *d->cands);
     d->hearsay_dials = (rumor_gossip_bucket_t){HEARSAY_DIAL_BURST, 0};
-    double author_rate = cfg->author_events_per_s;
+    rumor_gossip_rate_t author_events = {cfg->author_events_per_s, 10.0 * cfg->author_events_per_s};
+    rumor_gossip_rate_t author_bytes = {cfg->author_bytes_per_s, 10.0 * cfg->author_bytes_per_s};
+    rumor_gossip_rate_t topic_bytes = {cfg->peer_topic_bytes_per_s,
+                                       2.0 * cfg->peer_topic_bytes_per_s};
     d->banned = calloc(BANS_MAX, sizeof *d->banned);
     if (!d->seen || !d->mcache || !d->batch || !d->pending || !d->cands || !d->banned ||
         rumor_catchup_start(d) < 0 || rumor_inbound_init(d) < 0 ||
-        rumor_gossip_quota_init(&d->authors, AUTHORS_TRACKED, author_rate, 10 * author_rate) < 0)
+        rumor_gossip_quota_init(&d->authors, RATES_TRACKED, author_events, author_bytes) < 0 ||
+        rumor_gossip_quota_init(&d->peer_topics, RATES_TRACKED, (rumor_gossip_rate_t){0, 0},
+                                topic_bytes) < 0)
         return RUMOR_ERR_NOMEM;
     return RUMOR_OK;
 }
@@ -2446,6 +2477,7 @@ static void tables_close(daemon_t *d)
     rumor_catchup_stop(d);
     rumor_inbound_free(d);
     rumor_gossip_quota_free(&d->authors);
+    rumor_gossip_quota_free(&d->peer_topics);
     rumor_gossip_seen_free(&d->seen);
     rumor_gossip_mcache_free(&d->mcache);
     batch_free(&d->batch);

@@ -24,88 +24,89 @@
     X(missing_parent) /* events that arrived before a parent (kept pending, parents asked for) */  \
     X(ignored)        /* valid events without effect when stored: rights lacking, a cycle, a       \
                          rotation leaving a member out, a removed member's post (PROTOCOL 7.3) */  \
-    X(pending_resolved)      /* pending events stored once their parents came */                   \
-    X(pending_dropped)       /* pending events given up (too many, or parents never came) */       \
-    X(unsubscribed)          /* events of topics we do not hold */                                 \
-    X(forwarded)             /* EVENT frames pushed on to mesh peers */                            \
-    X(frames_in)             /* frames received */                                                 \
-    X(frames_out)            /* frames sent */                                                     \
-    X(bytes_in)              /* their bytes */                                                     \
-    X(bytes_out)             /* frame bytes sent */                                                \
-    X(malformed)             /* frames that broke section 9.2 */                                   \
-    X(orphan_frames)         /* well-formed frames on links of peers we dropped (ignored) */       \
-    X(rate_limited)          /* frames dropped by a peer's rate limit */                           \
-    X(throttled)             /* EVENT frames dropped over peer_bytes_per_s */                      \
-    X(graylisted)            /* peers dropped and banned for staying over that rate */             \
-    X(author_throttled)      /* pushed events over their author's rate (left to catch-up) */       \
-    X(queue_drops)           /* frames dropped: a peer's send queue was full */                    \
-    X(unroutable)            /* frames to a link that had gone */                                  \
-    X(hello_in)              /* HELLO frames */                                                    \
-    X(self_links)            /* HELLOs naming our own key: this identity runs on another node */   \
-    X(ping_in)               /* PING frames */                                                     \
-    X(pong_in)               /* PONG frames */                                                     \
-    X(sub_in)                /* SUB frames received */                                             \
-    X(sub_out)               /* SUB frames sent */                                                 \
-    X(graft_in)              /* GRAFT received */                                                  \
-    X(graft_out)             /* GRAFT sent */                                                      \
-    X(prune_in)              /* PRUNE received */                                                  \
-    X(prune_out)             /* PRUNE sent */                                                      \
-    X(ihave_in)              /* IHAVE received */                                                  \
-    X(ihave_out)             /* IHAVE sent */                                                      \
-    X(iwant_in)              /* IWANT received */                                                  \
-    X(iwant_out)             /* IWANT sent */                                                      \
-    X(iwant_served)          /* events sent in answer to IWANT */                                  \
-    X(peers_in)              /* PEERS frames received */                                           \
-    X(peers_out)             /* PEERS frames sent */                                               \
-    X(join_in)               /* JOIN requests answered */                                          \
-    X(members_added)         /* MEMBER_ADD authored for joiners */                                 \
-    X(rotations)             /* KEY_EPOCH authored after a member left */                          \
-    X(invited_out)           /* INVITED frames sent: a membership waits for the peer */            \
-    X(invited_in)            /* INVITED frames received */                                         \
-    X(invited_dropped)       /* of those, not followed: too many told, or by that peer */          \
-    X(direct_dials)          /* dials to the other member of a direct conversation */              \
-    X(removals_told)         /* removals pushed to a removed member still subscribed */            \
-    X(sync_in)               /* SYNC requests answered */                                          \
-    X(sync_out)              /* SYNC requests sent */                                              \
-    X(sync_events_out)       /* events sent in answer to SYNC */                                   \
-    X(sync_events_in)        /* events received by SYNC that were new */                           \
-    X(peers_connected)       /* links that completed HELLO */                                      \
-    X(peers_dropped)         /* peers dropped (silence, errors, misbehaviour) */                   \
-    X(peers_banned)          /* of those: banned for misbehaviour */                               \
-    X(dials)                 /* outgoing dials */                                                  \
-    X(dial_failures)         /* dials that never reached HELLO */                                  \
-    X(dials_limited)         /* hearsay candidates not dialed yet: hearsay_dials_per_min */        \
-    X(cands_refused)         /* candidates not taken: per source, endpoint taken, or full */       \
-    X(zap_denied)            /* handshakes refused by the ZAP handler */                           \
-    X(handshakes_refused)    /* of those: over the limits of handshakes waiting for HELLO */       \
-    X(links_silent)          /* connections closed for not saying HELLO in hello_timeout_ms */     \
-    X(links_refused)         /* connections closed at once: inbound_max reached */                 \
-    X(links_replaced)        /* older links closed by a new HELLO of the same key */               \
-    X(beacons_in)            /* beacons taken */                                                   \
-    X(beacons_out)           /* beacons sent */                                                    \
-    X(beacons_bad)           /* datagrams on the beacon port that were not beacons */              \
-    X(beacons_dropped)       /* beacons over the rate limit */                                     \
-    X(ctl_requests)          /* control requests */                                                \
-    X(ctl_bad)               /* malformed control requests or foreign users */                     \
-    X(commits)               /* store transactions for peer events */                              \
-    X(recon_opened)          /* anti-entropy exchanges we opened */                                \
-    X(recon_done)            /* exchanges that ended settled (on our side) */                      \
-    X(recon_in)              /* RECON frames received */                                           \
-    X(recon_out)             /* RECON frames sent */                                               \
-    X(recon_bytes_in)        /* their bytes */                                                     \
-    X(recon_bytes_out)       /* bytes of RECON frames sent */                                      \
-    X(recon_refused)         /* RECON/BATCH for a topic we do not hold or a peer not a member */   \
-    X(recon_limited)         /* opening RECON over the rate limit */                               \
-    X(recon_aborted)         /* RECON past recon_rounds_max */                                     \
-    X(recon_timeouts)        /* exchanges that went silent */                                      \
-    X(recon_jobs_dropped)    /* ranges to send dropped: the peer's queue was full */               \
-    X(batch_in)              /* BATCH frames received */                                           \
-    X(batch_out)             /* BATCH frames sent */                                               \
-    X(batch_bytes_in)        /* their bytes */                                                     \
-    X(batch_bytes_out)       /* bytes of BATCH frames sent */                                      \
-    X(batch_events_in)       /* events received in BATCH frames */                                 \
-    X(batch_events_out)      /* events sent in BATCH frames */                                     \
-    X(batch_event_bytes_in)  /* their event bytes */                                               \
+    X(pending_resolved)     /* pending events stored once their parents came */                    \
+    X(pending_dropped)      /* pending events given up (too many, or parents never came) */        \
+    X(unsubscribed)         /* events of topics we do not hold */                                  \
+    X(forwarded)            /* EVENT frames pushed on to mesh peers */                             \
+    X(frames_in)            /* frames received */                                                  \
+    X(frames_out)           /* frames sent */                                                      \
+    X(bytes_in)             /* their bytes */                                                      \
+    X(bytes_out)            /* frame bytes sent */                                                 \
+    X(malformed)            /* frames that broke section 9.2 */                                    \
+    X(orphan_frames)        /* well-formed frames on links of peers we dropped (ignored) */        \
+    X(rate_limited)         /* frames dropped by a peer's rate limit */                            \
+    X(throttled)            /* EVENT frames dropped over peer_bytes_per_s */                       \
+    X(graylisted)           /* peers dropped and banned for staying over that rate */              \
+    X(author_throttled)     /* pushed events over their author's rate in a domain (catch-up) */    \
+    X(topic_throttled)      /* pushed events over their peer's byte rate in a domain (catch-up) */ \
+    X(queue_drops)          /* frames dropped: a peer's send queue was full */                     \
+    X(unroutable)           /* frames to a link that had gone */                                   \
+    X(hello_in)             /* HELLO frames */                                                     \
+    X(self_links)           /* HELLOs naming our own key: this identity runs on another node */    \
+    X(ping_in)              /* PING frames */                                                      \
+    X(pong_in)              /* PONG frames */                                                      \
+    X(sub_in)               /* SUB frames received */                                              \
+    X(sub_out)              /* SUB frames sent */                                                  \
+    X(graft_in)             /* GRAFT received */                                                   \
+    X(graft_out)            /* GRAFT sent */                                                       \
+    X(prune_in)             /* PRUNE received */                                                   \
+    X(prune_out)            /* PRUNE sent */                                                       \
+    X(ihave_in)             /* IHAVE received */                                                   \
+    X(ihave_out)            /* IHAVE sent */                                                       \
+    X(iwant_in)             /* IWANT received */                                                   \
+    X(iwant_out)            /* IWANT sent */                                                       \
+    X(iwant_served)         /* events sent in answer to IWANT */                                   \
+    X(peers_in)             /* PEERS frames received */                                            \
+    X(peers_out)            /* PEERS frames sent */                                                \
+    X(join_in)              /* JOIN requests answered */                                           \
+    X(members_added)        /* MEMBER_ADD authored for joiners */                                  \
+    X(rotations)            /* KEY_EPOCH authored after a member left */                           \
+    X(invited_out)          /* INVITED frames sent: a membership waits for the peer */             \
+    X(invited_in)           /* INVITED frames received */                                          \
+    X(invited_dropped)      /* of those, not followed: too many told, or by that peer */           \
+    X(direct_dials)         /* dials to the other member of a direct conversation */               \
+    X(removals_told)        /* removals pushed to a removed member still subscribed */             \
+    X(sync_in)              /* SYNC requests answered */                                           \
+    X(sync_out)             /* SYNC requests sent */                                               \
+    X(sync_events_out)      /* events sent in answer to SYNC */                                    \
+    X(sync_events_in)       /* events received by SYNC that were new */                            \
+    X(peers_connected)      /* links that completed HELLO */                                       \
+    X(peers_dropped)        /* peers dropped (silence, errors, misbehaviour) */                    \
+    X(peers_banned)         /* of those: banned for misbehaviour */                                \
+    X(dials)                /* outgoing dials */                                                   \
+    X(dial_failures)        /* dials that never reached HELLO */                                   \
+    X(dials_limited)        /* hearsay candidates not dialed yet: hearsay_dials_per_min */         \
+    X(cands_refused)        /* candidates not taken: per source, endpoint taken, or full */        \
+    X(zap_denied)           /* handshakes refused by the ZAP handler */                            \
+    X(handshakes_refused)   /* of those: over the limits of handshakes waiting for HELLO */        \
+    X(links_silent)         /* connections closed for not saying HELLO in hello_timeout_ms */      \
+    X(links_refused)        /* connections closed at once: inbound_max reached */                  \
+    X(links_replaced)       /* older links closed by a new HELLO of the same key */                \
+    X(beacons_in)           /* beacons taken */                                                    \
+    X(beacons_out)          /* beacons sent */                                                     \
+    X(beacons_bad)          /* datagrams on the beacon port that were not beacons */               \
+    X(beacons_dropped)      /* beacons over the rate limit */                                      \
+    X(ctl_requests)         /* control requests */                                                 \
+    X(ctl_bad)              /* malformed control requests or foreign users */                      \
+    X(commits)              /* store transactions for peer events */                               \
+    X(recon_opened)         /* anti-entropy exchanges we opened */                                 \
+    X(recon_done)           /* exchanges that ended settled (on our side) */                       \
+    X(recon_in)             /* RECON frames received */                                            \
+    X(recon_out)            /* RECON frames sent */                                                \
+    X(recon_bytes_in)       /* their bytes */                                                      \
+    X(recon_bytes_out)      /* bytes of RECON frames sent */                                       \
+    X(recon_refused)        /* RECON/BATCH for a topic we do not hold or a peer not a member */    \
+    X(recon_limited)        /* opening RECON over the rate limit */                                \
+    X(recon_aborted)        /* RECON past recon_rounds_max */                                      \
+    X(recon_timeouts)       /* exchanges that went silent */                                       \
+    X(recon_jobs_dropped)   /* ranges to send dropped: the peer's queue was full */                \
+    X(batch_in)             /* BATCH frames received */                                            \
+    X(batch_out)            /* BATCH frames sent */                                                \
+    X(batch_bytes_in)       /* their bytes */                                                      \
+    X(batch_bytes_out)      /* bytes of BATCH frames sent */                                       \
+    X(batch_events_in)      /* events received in BATCH frames */                                  \
+    X(batch_events_out)     /* events sent in BATCH frames */                                      \
+    X(batch_event_bytes_in) /* their event bytes */                                                \
     X(batch_event_bytes_out) /* event bytes sent in BATCH frames */                                \
     X(catchup_events_in)     /* events from BATCH frames that were new */                          \
     X(batch_too_big)         /* events too big for a BATCH frame (left to parent fetches) */       \
@@ -212,8 +213,9 @@ struct daemon {
     size_t n_peers;
     cand_t *cands;
     size_t n_cands;
-    rumor_gossip_bucket_t hearsay_dials;   /* dials of candidates learned by exchange */
-    rumor_gossip_quota_t authors;          /* pushed events relayed per author (PROTOCOL.md 9.7) */
+    rumor_gossip_bucket_t hearsay_dials; /* dials of candidates learned by exchange */
+    rumor_gossip_quota_t authors; /* pushed events relayed per author and domain (PROTOCOL 9.7) */
+    rumor_gossip_quota_t peer_topics;      /* pushed event bytes taken per peer and domain */
     uint8_t (*banned)[RUMOR_ID_BYTES + 8]; /* curve key | until (loop ms) */
     size_t n_banned;
     uint64_t self_warn_ms;      /* loop time of the last warning about our own identity elsewhere */

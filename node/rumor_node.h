@@ -307,7 +307,7 @@ int rumor_node_counts(rumor_node_t *node, rumor_node_counts_t *out);
 
 /* ---- control records (PROTOCOL.md 11) ---------------------------------------- */
 
-#define RUMOR_CTL_FIELDS_MAX 128
+#define RUMOR_CTL_FIELDS_MAX 192
 #define RUMOR_CTL_KEY_MAX    32
 #define RUMOR_CTL_STR_MAX    65536
 #define RUMOR_CTL_MSG_MAX    ((size_t)1 << 20)
@@ -401,9 +401,11 @@ typedef struct {
     uint32_t handshakes_per_addr; /* of those, from one address (keys we do not know) */
     uint32_t handshakes_per_key;  /* of those, of one key */
     uint32_t cands_per_source;    /* candidates one peer's hearsay or one address's beacons place */
-    uint32_t hearsay_dials_per_min; /* dials of candidates learned by exchange (burst 10) */
-    uint32_t author_events_per_s;   /* pushed events relayed per author (burst: 10 s worth) */
-    uint32_t peer_bytes_per_s;      /* EVENT frame bytes taken from one peer (burst: twice) */
+    uint32_t hearsay_dials_per_min;  /* dials of candidates learned by exchange (burst 10) */
+    uint32_t author_events_per_s;    /* pushed events per author and domain (burst: 10 s worth) */
+    uint32_t author_bytes_per_s;     /* their bytes (burst: 10 s worth) */
+    uint32_t peer_topic_bytes_per_s; /* pushed event bytes per peer and domain (burst: twice) */
+    uint32_t peer_bytes_per_s;       /* EVENT frame bytes taken from one peer (burst: twice) */
     uint32_t beacon_ms;
     uint32_t beacon_port;
     uint32_t batch_max;         /* peer events per store transaction */

@@ -289,9 +289,53 @@ def test_f7_author_and_peer_rates(root, cl):
     assert b.id in a.peer_ids(), a.peers()
 
 
+def test_f7_rates_per_domain(root, cl):
+    """A flood in one room's domain does not slow the same member, or the same peer, in another."""
+    a, b = cl.node("a"), cl.node("b")
+    a.start(config={"author_events_per_s": 1, "recon_interval_ms": 1000})
+    b.start(peers=[a], config={"peer_topic_bytes_per_s": 65536, "recon_interval_ms": 1000})
+    wait_connected(a, b)
+    create_rooms(a)
+    a.run("room", "create", "home")
+    b.join(a.invite())
+    b.join(a.invite("home"))
+    # Per author and domain: b floods lan; its posts in home then pass a at once.
+    texts = [f"flood {i}" for i in range(30)]
+    for t in texts:
+        b.send(t)
+    s0 = a.stats()
+    home = [f"home {i}" for i in range(5)]
+    for t in home:
+        b.send(t, room="home")
+    mt.wait_texts([a], home, timeout=30, room="home")
+    d = delta(s0, a.stats(), "author_throttled")
+    print(f"  after a flood of {len(texts)} in lan, {len(home)} in home: a {d}", flush=True)
+    assert d["author_throttled"] == 0, d
+    mt.wait_texts([a], texts, timeout=60)
+    # Per peer and domain: a's 12 KB posts in lan go over its rate at b (64 KiB/s, burst 128 KiB)
+    # and come by catch-up; a's posts in home pass at once, and a is not graylisted.
+    s1 = b.stats()
+    big = [f"big {i} " + "x" * 12000 for i in range(24)]
+    for t in big:
+        a.send(t)
+    d = delta(s1, b.stats(), "topic_throttled", "graylisted")
+    s2 = b.stats()
+    for t in home:
+        a.send("a " + t, room="home")
+    mt.wait_texts([b], ["a " + t for t in home], timeout=30, room="home")
+    d2 = delta(s2, b.stats(), "topic_throttled")
+    print(f"  a sent {len(big)} of 12 KB in lan: b {d}; then {len(home)} in home: b {d2}",
+          flush=True)
+    assert d["topic_throttled"] >= 5 and d["graylisted"] == 0, d
+    assert d2["topic_throttled"] == 0, d2
+    mt.wait_texts([b], big, timeout=60)
+    assert a.id in b.peer_ids(), b.peers()
+
+
 TESTS = [
     ("f3_sends_while_the_store_grows", test_f3_sends_while_the_store_grows),
     ("f7_author_and_peer_rates", test_f7_author_and_peer_rates),
+    ("f7_rates_per_domain", test_f7_rates_per_domain),
     ("f5_candidate_flood", test_f5_candidate_flood),
     ("f1_stranger_learns_nothing", test_f1_stranger_learns_nothing),
     ("f4_links_without_hello", test_f4_links_without_hello),

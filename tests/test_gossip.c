@@ -1805,6 +1805,44 @@ static void test_candidates(void)
     CHECK(!rumor_gossip_bucket_take(&bk, 1.0, 3, 1500));
 }
 
+static void test_quota_per_domain(void)
+{
+    rumor_gossip_quota_t q;
+    /* 1 event/s after 3, 100 bytes/s after 200, per (key, domain); room for two pairs. */
+    CHECK_EQ_INT(rumor_gossip_quota_init(&q, 2, (rumor_gossip_rate_t){1, 3},
+                                         (rumor_gossip_rate_t){100, 200}),
+                 RUMOR_OK);
+    uint8_t k[ID], d1[ID], d2[ID], d3[ID];
+    memset(k, 1, ID), memset(d1, 2, ID), memset(d2, 3, ID), memset(d3, 4, ID);
+    int got = 0;
+    for (int i = 0; i < 10; i++) got += rumor_gossip_quota_spend(&q, k, d1, 10, 0);
+    CHECK_EQ_INT(got, 3);
+    /* Another domain of the same key has its own buckets. */
+    CHECK(rumor_gossip_quota_spend(&q, k, d2, 10, 0));
+    /* Bytes bind too, and a refusal spends nothing: 200 bytes fail, 50 then pass. */
+    CHECK(!rumor_gossip_quota_spend(&q, k, d2, 200, 0));
+    CHECK(rumor_gossip_quota_spend(&q, k, d2, 50, 0));
+    CHECK(rumor_gossip_quota_spend(&q, k, d2, 140, 0));
+    CHECK(!rumor_gossip_quota_spend(&q, k, d2, 1, 0));
+    /* The rate refills. */
+    CHECK(rumor_gossip_quota_spend(&q, k, d1, 10, 1000));
+    CHECK(!rumor_gossip_quota_spend(&q, k, d1, 10, 1500));
+    /* A third pair takes the place of the one heard from least recently (d2), which comes back
+     * full. */
+    CHECK(rumor_gossip_quota_spend(&q, k, d3, 10, 1600));
+    CHECK_EQ_INT((int)q.n, 2);
+    CHECK(rumor_gossip_quota_spend(&q, k, d2, 190, 1700));
+    rumor_gossip_quota_free(&q);
+    /* A rate of 0 is not limited. */
+    CHECK_EQ_INT(rumor_gossip_quota_init(&q, 1, (rumor_gossip_rate_t){0, 0},
+                                         (rumor_gossip_rate_t){100, 100}),
+                 RUMOR_OK);
+    got = 0;
+    for (int i = 0; i < 50; i++) got += rumor_gossip_quota_spend(&q, k, d1, 1, 0);
+    CHECK_EQ_INT(got, 50);
+    rumor_gossip_quota_free(&q);
+}
+
 static void test_told_memberships(void)
 {
     fx_t f;
@@ -1931,6 +1969,7 @@ int main(void)
     rumor_room_key_generate(box_key);
 
     RUN(test_valid_events_are_stored);
+    RUN(test_quota_per_domain);
     RUN(test_duplicates);
     RUN(test_bad_signature_is_not_stored);
     RUN(test_causality);

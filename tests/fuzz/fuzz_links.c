@@ -73,7 +73,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                      .hello_timeout_ms = 50};
     if (rumor_gossip_links_init(&l, &ll) != RUMOR_OK) fuzz_fail("init");
     rumor_gossip_quota_t q;
-    if (rumor_gossip_quota_init(&q, 3, 2.0, 4.0) != RUMOR_OK) fuzz_fail("quota init");
+    if (rumor_gossip_quota_init(&q, 3, (rumor_gossip_rate_t){2.0, 4.0},
+                                (rumor_gossip_rate_t){100.0, 300.0}) != RUMOR_OK)
+        fuzz_fail("quota init");
     rumor_gossip_cand_t cands[CANDS_MAX];
     size_t n_cands = 0;
     rumor_gossip_cand_limits_t cl = {CANDS_MAX, 3};
@@ -121,7 +123,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             rumor_gossip_cands_taint(cands, &n_cands, source, c & 1);
             break;
         }
-        case 8: rumor_gossip_quota_spend(&q, key, (double)(c % 5), now); break;
+        case 8: {
+            uint8_t scope[ID];
+            memset(scope, a % 3, ID);
+            rumor_gossip_quota_spend(&q, key, scope, (size_t)c * 2, now);
+            break;
+        }
         }
         check_links(&l);
         check_cands(cands, n_cands, &cl);
