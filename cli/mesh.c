@@ -375,21 +375,24 @@ int cmd_peer(const cli_t *c, int argc, char **argv)
     if (rc) return rc;
     if (strcmp(pos[0], "add") != 0) return cli_fail(EXIT_USAGE, "usage: %s", usage);
     uint8_t pk[ID];
-    char host[RUMOR_INVITE_HOST_MAX + 1], addr[RUMOR_INVITE_HOST_MAX + 16];
+    char host[RUMOR_INVITE_HOST_MAX + 1];
     uint16_t port;
     if (rumor_node_parse_peer(pos[1], pk, host, &port) < 0)
         return cli_fail(EXIT_USAGE,
                         "a peer is PUBKEY@HOST:PORT (64 hex characters, an IP address, a port), "
                         "not '%s'",
                         pos[1]);
-    snprintf(addr, sizeof addr, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, port);
     rumor_node_t *n;
     if ((rc = open_node(c, false, &n))) return rc;
-    rc = rumor_node_peer_add(n, pk, addr);
+    rc = rumor_node_peer_add(n, pk, host, port);
     rumor_node_close(&n);
     if (rc < 0) return node_error(c, NULL, rc, "remember the peer");
-    notify_node(c);
-    return 0;
+    /* A running node dials it at once; a stopped one at its next start. */
+    rumor_ctl_writer_t w;
+    writer_op(&w, "dial");
+    rumor_ctl_put_str(&w, "peer", pos[1], strlen(pos[1]));
+    rc = ctl_request(c, &w, NULL, NULL, NULL, CTL_TIMEOUT_MS);
+    return rc == RUMOR_ERR_NOT_FOUND ? 0 : rc;
 }
 
 /* ---- invites ---------------------------------------------------------------------- */

@@ -29,14 +29,14 @@ static uint32_t eviction_rank(const rumor_gossip_cand_t *c)
 }
 
 /* May `c` give its place to a newcomer of kind `found`? Hearsay gives way to the user's peers
- * and the LAN's; failed or tainted hearsay to other hearsay too; a LAN candidate only to the
- * user's own. Nothing displaces the user's peers. */
+ * and the LAN's; failed or tainted hearsay to other hearsay too; a LAN or remembered candidate
+ * only to the user's own. Nothing displaces the user's peers. */
 static bool gives_way(const rumor_gossip_cand_t *c, uint8_t found)
 {
     uint32_t r = eviction_rank(c);
     if (found == RUMOR_FOUND_EXCHANGE) return r >= 2;
     if (found == RUMOR_FOUND_LAN) return r >= 1;
-    return r >= 1 || c->found == RUMOR_FOUND_LAN;
+    return r >= 1 || c->found == RUMOR_FOUND_LAN || c->found == RUMOR_FOUND_REMEMBERED;
 }
 
 /* The candidate to replace for a newcomer of kind `found` (the highest rank, ties at random),

@@ -217,6 +217,7 @@ typedef enum {
     RUMOR_FOUND_EXCHANGE,      /* hearsay: a peer's PEERS frame */
     RUMOR_FOUND_INBOUND,       /* it dialed us */
     RUMOR_FOUND_INVITE,        /* the inviter named in an invite */
+    RUMOR_FOUND_REMEMBERED,    /* the node's own record of a peer it was linked to (book.c) */
 } rumor_found_t;
 typedef struct {
     uint8_t pk[RUMOR_ID_BYTES];
@@ -259,6 +260,32 @@ size_t rumor_gossip_cands_taint(rumor_gossip_cand_t *cands, size_t *n,
                                 const uint8_t source[RUMOR_ID_BYTES], bool forget);
 /* True when `c` may be dialed at `now`; its back-off then doubles (1 s to 60 s). */
 bool rumor_gossip_cand_take_turn(rumor_gossip_cand_t *c, uint64_t now);
+
+/* ---- remembered peers (PROTOCOL.md 9.4; book.c) ---- */
+
+#define RUMOR_BOOK_MAX  256                          /* entries a node remembers */
+#define RUMOR_KNOWN_MAX (22 + RUMOR_GOSSIP_HOST_MAX) /* an encoded entry's bytes at most */
+typedef struct {
+    uint8_t pk[RUMOR_ID_BYTES];
+    uint8_t found;      /* how it was first found: RUMOR_FOUND_BOOTSTRAP..RUMOR_FOUND_INVITE */
+    uint64_t seen_ms;   /* wall clock when last seen linked */
+    uint64_t linked_ms; /* wall clock of its last HELLO */
+    uint16_t fails;     /* dials failed since then */
+    uint16_t port;
+    char host[RUMOR_GOSSIP_HOST_MAX + 1]; /* an IP literal */
+} rumor_gossip_known_t;
+/* Decodes a stored entry of either form into `k` (whose pk the caller set, and which keeps it);
+ * RUMOR_ERR_MALFORMED, with the rest zeroed, when it is neither. */
+int rumor_gossip_known_decode(const uint8_t *v, size_t len, rumor_gossip_known_t *k);
+/* Encodes `k`; returns its length, 0 when it has no host or port. */
+size_t rumor_gossip_known_encode(const rumor_gossip_known_t *k, uint8_t out[RUMOR_KNOWN_MAX]);
+/* Where a newcomer found `found` goes in a book of `n` entries it is not in: n (appended), the
+ * index of the entry it replaces, or SIZE_MAX when it is not remembered. */
+size_t rumor_gossip_book_place(const rumor_gossip_known_t *book, size_t n, uint8_t found);
+/* True when `k` is to be forgotten at wall-clock `now`. */
+bool rumor_gossip_known_forgotten(const rumor_gossip_known_t *k, uint64_t now);
+/* Orders a book best first: linked most recently, then fewest failures. */
+void rumor_gossip_book_sort(rumor_gossip_known_t *book, size_t n);
 
 /* A token bucket: `per_s` tokens a second up to `burst`; true when one was taken. Start it with
  * tokens = burst and ms = now. */

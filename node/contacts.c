@@ -120,6 +120,12 @@ static int match_named(void *ctx, const uint8_t pk[ID], const char *s)
     return match_key(ctx, pk);
 }
 
+static int match_remembered(void *ctx, const uint8_t pk[ID], const uint8_t *v, size_t len)
+{
+    (void)v, (void)len;
+    return match_key(ctx, pk);
+}
+
 static int match_member(void *ctx, const uint8_t pk[ID], uint8_t role)
 {
     (void)role;
@@ -149,7 +155,7 @@ static int match_prefix(rumor_txn_t *t, rumor_node_t *n, const char *prefix, uin
     if (rc < 0 && rc != RUMOR_ERR_NOT_FOUND) return rc;
     rc = match_key(&m, n->pk);
     if (rc == 0) rc = rumor_store_contact_each(t, match_named, &m);
-    if (rc == 0) rc = rumor_store_peer_each(t, match_named, &m);
+    if (rc == 0) rc = rumor_store_peer_each(t, match_remembered, &m);
     if (rc == 0) rc = rumor_store_room_children(t, top, match_room, &m);
     if (rc < 0) return rc;
     if (m.matches == 0) return RUMOR_ERR_NOT_FOUND;

@@ -304,6 +304,28 @@ static void handle(ctl_client_t *c, const rumor_ctl_record_t *r)
         rumor_ctl_writer_init(&w);
         rumor_ctl_put_bool(&w, "ok", true);
         client_send(c, &w);
+    } else if (IS("dial")) {
+        const rumor_ctl_field_t *peer = rumor_ctl_get(r, "peer");
+        char text[RUMOR_ID_HEX + RUMOR_INVITE_HOST_MAX + 16];
+        uint8_t pk[ID];
+        char host[RUMOR_INVITE_HOST_MAX + 1];
+        uint16_t port;
+        if (!peer || peer->type != RUMOR_CTL_STR || peer->s_len >= sizeof text) {
+            send_error(c, RUMOR_ERR_MALFORMED, "dial: bad peer");
+            return;
+        }
+        memcpy(text, peer->s, peer->s_len);
+        text[peer->s_len] = '\0';
+        if (rumor_node_parse_peer(text, pk, host, &port) < 0) {
+            send_error(c, RUMOR_ERR_INVALID, "dial: bad peer");
+            return;
+        }
+        bool dialing = rumor_daemon_dial_now(d, pk, host, port);
+        rumor_ctl_writer_t w;
+        rumor_ctl_writer_init(&w);
+        rumor_ctl_put_bool(&w, "ok", true);
+        rumor_ctl_put_bool(&w, "dialing", dialing);
+        client_send(c, &w);
     } else if (IS("join")) {
         const rumor_ctl_field_t *code = rumor_ctl_get(r, "code");
         rumor_invite_t inv;

@@ -66,6 +66,7 @@ const char *rumor_daemon_found_name(uint8_t found)
     case RUMOR_FOUND_EXCHANGE: return "exchange";
     case RUMOR_FOUND_INBOUND: return "inbound";
     case RUMOR_FOUND_INVITE: return "invite";
+    case RUMOR_FOUND_REMEMBERED: return "remembered";
     default: return "unknown";
     }
 }
@@ -587,6 +588,7 @@ static void peer_ready(daemon_t *d, peer_t *p, bool was_ready)
                          rumor_daemon_found_name(p->found), p->host, p->port);
         for (size_t i = 0; i < d->n_cands; i++)
             if (memcmp(d->cands[i].pk, p->pk, ID) == 0) d->cands[i].backoff_ms = 0;
+        rumor_book_linked(d, p);
     }
     peer_view(d, p, true);
     send_px(d, p);
@@ -620,6 +622,27 @@ void rumor_daemon_candidate(daemon_t *d, const uint8_t pk[ID], const char *host,
 }
 
 static void tell_peer(daemon_t *d, peer_t *p);
+
+static peer_t *dial(daemon_t *d, cand_t *c);
+
+bool rumor_daemon_dial_now(daemon_t *d, const uint8_t pk[ID], const char *host, uint16_t port)
+{
+    rumor_daemon_candidate(d, pk, host, port, RUMOR_FOUND_BOOTSTRAP, NULL);
+    for (size_t i = 0; i < d->n_cands; i++) {
+        cand_t *c = &d->cands[i];
+        if (memcmp(c->pk, pk, ID) != 0) continue;
+        /* The user's word: a new address, and no back-off. */
+        snprintf(c->host, sizeof c->host, "%s", host);
+        c->port = port;
+        c->found = RUMOR_FOUND_BOOTSTRAP;
+        c->next_ms = 0;
+        c->backoff_ms = 0;
+        peer_t *p = peer_find(d, pk);
+        return (p && rumor_daemon_peer_ready(p)) ||
+               (rumor_gossip_cand_take_turn(c, now_ms(d)) && dial(d, c) != NULL);
+    }
+    return false;
+}
 
 static peer_t *dial(daemon_t *d, cand_t *c)
 {
@@ -712,7 +735,8 @@ static void dial_some(daemon_t *d)
         size_t start = randombytes_uniform((uint32_t)d->n_cands);
         for (size_t k = 0; k < d->n_cands && dialed < want; k++) {
             cand_t *c = &d->cands[(start + k) % d->n_cands];
-            bool preferred = c->found == RUMOR_FOUND_BOOTSTRAP || c->found == RUMOR_FOUND_INVITE;
+            bool preferred = c->found == RUMOR_FOUND_BOOTSTRAP || c->found == RUMOR_FOUND_INVITE ||
+                             c->found == RUMOR_FOUND_REMEMBERED;
             if ((pass == 0) != preferred || peer_find(d, c->pk) || c->next_ms > now) continue;
             /* Hearsay names any address: dialing it is rationed, so lies cannot aim us. */
             if (c->found == RUMOR_FOUND_EXCHANGE &&
@@ -2234,6 +2258,7 @@ static void on_heartbeat(uv_timer_t *h)
                         break;
                     }
                 }
+                rumor_book_failed(d, p);
                 peer_drop(d, p, "no answer", false);
             }
             continue;
@@ -2275,6 +2300,7 @@ static void on_heartbeat(uv_timer_t *h)
                 send_px(d, p);
                 tell_peer(d, p); /* memberships written since it connected */
             }
+    if (d->heartbeats % 60 == 0) rumor_book_seen(d);
     dial_some(d);
     dial_direct(d);
     rotate_due(d);
@@ -2355,16 +2381,6 @@ int rumor_node_parse_peer(const char *s, uint8_t pk[ID], char host[RUMOR_INVITE_
     int rc = rumor_node_parse_hostport(at + 1, host, port);
     if (rc == RUMOR_OK && *port == 0) rc = RUMOR_ERR_INVALID;
     return rc;
-}
-
-static int stored_peer(void *ctx, const uint8_t pk[ID], const char *addr)
-{
-    daemon_t *d = ctx;
-    char host[RUMOR_INVITE_HOST_MAX + 1];
-    uint16_t port;
-    if (rumor_node_parse_hostport(addr, host, &port) == RUMOR_OK && port)
-        rumor_daemon_candidate(d, pk, host, port, RUMOR_FOUND_BOOTSTRAP, NULL);
-    return 0;
 }
 
 static int take_lock(daemon_t *d)
@@ -2535,11 +2551,7 @@ int rumor_node_run(rumor_node_t *node, const rumor_node_run_t *opt)
         rumor_daemon_candidate(d, pk, host, port, RUMOR_FOUND_BOOTSTRAP, NULL);
     }
     if ((rc = open_links(d, opt->listen)) < 0) goto out;
-    rumor_txn_t *t;
-    if (rumor_store_read_begin(node->store, &t) == RUMOR_OK) {
-        rumor_store_peer_each(t, stored_peer, d);
-        rumor_store_read_end(&t);
-    }
+    rumor_book_load(d);
     if ((rc = rumor_ctl_start(d)) < 0) goto out;
     if (d->lan && (rc = rumor_lan_start(d)) < 0) goto out;
     rumor_daemon_resubscribe(d);

@@ -309,6 +309,17 @@ void rumor_daemon_offline_frame(daemon_t *d, peer_t *p, const uint8_t *buf, size
 void rumor_daemon_offline_close(daemon_t **d);
 
 /* inbound.c: bounded inbound links (PROTOCOL.md 9.5) */
+/* Remembered peers (book.c, PROTOCOL.md 9.4): offered as candidates at start; written when a
+ * peer's HELLO completes, when a dial of it fails, and for the linked peers now and then. */
+void rumor_book_load(daemon_t *d);
+/* `peer add` on a running node: the peer becomes a candidate of the user's word and is dialed at
+ * once, whatever its back-off; false when it could not be. */
+bool rumor_daemon_dial_now(daemon_t *d, const uint8_t pk[RUMOR_ID_BYTES], const char *host,
+                           uint16_t port);
+void rumor_book_linked(daemon_t *d, const peer_t *p);
+void rumor_book_failed(daemon_t *d, const peer_t *p);
+void rumor_book_seen(daemon_t *d);
+
 int rumor_inbound_init(daemon_t *d);
 void rumor_inbound_free(daemon_t *d);
 /* Reads one event from the ROUTER's monitor socket `z`. */

@@ -142,9 +142,17 @@ static int known_member(void *ctx, const uint8_t pk[RUMOR_ID_BYTES], uint8_t rol
     return 0;
 }
 
-static int known_stored(void *ctx, const uint8_t pk[RUMOR_ID_BYTES], const char *text)
+static int known_contact(void *ctx, const uint8_t pk[RUMOR_ID_BYTES], const char *name)
 {
-    (void)text;
+    (void)name;
+    known_add(ctx, KNOWN_MAX, pk);
+    return 0;
+}
+
+static int known_remembered(void *ctx, const uint8_t pk[RUMOR_ID_BYTES], const uint8_t *v,
+                            size_t len)
+{
+    (void)v, (void)len;
     known_add(ctx, KNOWN_MAX, pk);
     return 0;
 }
@@ -163,8 +171,8 @@ static void known_refresh(daemon_t *d)
     if (rumor_store_read_begin(d->node->store, &t) == RUMOR_OK) {
         for (size_t i = 0; i < d->n_topics; i++)
             rumor_store_member_each(t, d->topics[i].id, known_member, d);
-        rumor_store_contact_each(t, known_stored, d);
-        rumor_store_peer_each(t, known_stored, d);
+        rumor_store_contact_each(t, known_contact, d);
+        rumor_store_peer_each(t, known_remembered, d);
         rumor_store_read_end(&t);
     }
     qsort(d->known, d->n_known, sizeof *d->known, known_cmp);

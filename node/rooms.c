@@ -1,6 +1,7 @@
 /* rooms.c - what a user does in rooms: create, edit the tree, post, read (PROTOCOL.md 2-4). */
 #include "node_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -868,19 +869,42 @@ int rumor_node_message(rumor_node_t *n, const uint8_t id[ID], rumor_node_message
 }
 
 typedef struct {
-    const uint8_t *pk;
-    const char *addr;
+    rumor_gossip_known_t k;
+    bool had;
 } peer_add_t;
 
+static int peer_find_fn(void *ctx, const uint8_t pk[ID], const uint8_t *v, size_t len)
+{
+    peer_add_t *p = ctx;
+    if (memcmp(pk, p->k.pk, ID) != 0) return 0;
+    rumor_gossip_known_t old;
+    memcpy(old.pk, pk, ID);
+    if (rumor_gossip_known_decode(v, len, &old) == RUMOR_OK) {
+        p->k.seen_ms = old.seen_ms;
+        p->k.linked_ms = old.linked_ms;
+    }
+    p->had = true;
+    return 1;
+}
+
+/* The user's word: a remembered peer of kind `bootstrap`, at the address given; what the book
+ * knew of it (when it was linked) is kept, its failures are not. */
 static int peer_add_fn(rumor_txn_t *t, void *ctx)
 {
     peer_add_t *p = ctx;
-    return rumor_store_peer_put(t, p->pk, p->addr);
+    int rc = rumor_store_peer_each(t, peer_find_fn, p);
+    if (rc < 0) return rc;
+    uint8_t v[RUMOR_KNOWN_MAX];
+    size_t len = rumor_gossip_known_encode(&p->k, v);
+    return len ? rumor_store_peer_put(t, p->k.pk, v, len) : RUMOR_ERR_INVALID;
 }
 
-int rumor_node_peer_add(rumor_node_t *n, const uint8_t pk[ID], const char *addr)
+int rumor_node_peer_add(rumor_node_t *n, const uint8_t pk[ID], const char *host, uint16_t port)
 {
-    peer_add_t p = {pk, addr};
+    peer_add_t p = {.k = {.found = RUMOR_FOUND_BOOTSTRAP, .port = port}};
+    memcpy(p.k.pk, pk, ID);
+    if (snprintf(p.k.host, sizeof p.k.host, "%s", host) >= (int)sizeof p.k.host)
+        return RUMOR_ERR_INVALID;
     return rumor_store_write(n->store, peer_add_fn, &p);
 }
 

@@ -293,8 +293,10 @@ int rumor_node_log(rumor_node_t *node, const uint8_t room[RUMOR_ID_BYTES], uint6
 int rumor_node_message(rumor_node_t *node, const uint8_t id[RUMOR_ID_BYTES],
                        rumor_node_message_fn cb, void *ctx);
 
-/* Remembers a bootstrap peer ("HOST:PORT", checked by the caller) for every later start. */
-int rumor_node_peer_add(rumor_node_t *node, const uint8_t pk[RUMOR_ID_BYTES], const char *addr);
+/* Remembers a peer of the user's word (an IP literal and a port, checked by the caller) for
+ * every later start (PROTOCOL.md 9.4). */
+int rumor_node_peer_add(rumor_node_t *node, const uint8_t pk[RUMOR_ID_BYTES], const char *host,
+                        uint16_t port);
 
 /* Numbers for `status`. */
 typedef struct {

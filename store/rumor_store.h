@@ -254,8 +254,14 @@ int rumor_store_profile_put(rumor_txn_t *t, const uint8_t pk[RUMOR_ID_BYTES],
 /* ---- read markers, peers, outbox ---------------------------------------- */
 int rumor_store_read_mark_get(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], uint64_t *seen);
 int rumor_store_read_mark_put(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES], uint64_t seen);
-int rumor_store_peer_put(rumor_txn_t *t, const uint8_t pk[RUMOR_ID_BYTES], const char *addr);
-typedef int (*rumor_store_peer_fn)(void *ctx, const uint8_t pk[RUMOR_ID_BYTES], const char *addr);
+/* Remembered peers: the value is gossip's record (PROTOCOL.md 9.4), 1..RUMOR_STORE_PEER_MAX
+ * bytes, opaque here. */
+#define RUMOR_STORE_PEER_MAX 128
+int rumor_store_peer_put(rumor_txn_t *t, const uint8_t pk[RUMOR_ID_BYTES], const uint8_t *v,
+                         size_t len);
+int rumor_store_peer_del(rumor_txn_t *t, const uint8_t pk[RUMOR_ID_BYTES]);
+typedef int (*rumor_store_peer_fn)(void *ctx, const uint8_t pk[RUMOR_ID_BYTES], const uint8_t *v,
+                                   size_t len);
 int rumor_store_peer_each(rumor_txn_t *t, rumor_store_peer_fn cb, void *ctx);
 int rumor_store_outbox_add(rumor_txn_t *t, const uint8_t id[RUMOR_ID_BYTES]);
 int rumor_store_outbox_del(rumor_txn_t *t, const uint8_t id[RUMOR_ID_BYTES]);
@@ -270,7 +276,9 @@ int rumor_store_contact_get(rumor_txn_t *t, const uint8_t pk[RUMOR_ID_BYTES],
                             char name[RUMOR_STORE_NICK_MAX + 1]);
 int rumor_store_contact_del(rumor_txn_t *t, const uint8_t pk[RUMOR_ID_BYTES]);
 /* Calls cb(pk, name) for each contact in key order. */
-int rumor_store_contact_each(rumor_txn_t *t, rumor_store_peer_fn cb, void *ctx);
+typedef int (*rumor_store_contact_fn)(void *ctx, const uint8_t pk[RUMOR_ID_BYTES],
+                                      const char *name);
+int rumor_store_contact_each(rumor_txn_t *t, rumor_store_contact_fn cb, void *ctx);
 
 /* ---- invites (PROTOCOL.md 10.1) ---------------------------------------- */
 /* Remembers an invite under the hash of its token. */

@@ -1022,9 +1022,15 @@ int rumor_store_read_mark_put(rumor_txn_t *t, const uint8_t room[ID], uint64_t s
     return put(t, t->s->reads, room, ID, b, 8, 0);
 }
 
-int rumor_store_peer_put(rumor_txn_t *t, const uint8_t pk[ID], const char *addr)
+int rumor_store_peer_put(rumor_txn_t *t, const uint8_t pk[ID], const uint8_t *v, size_t len)
 {
-    return put(t, t->s->peers, pk, ID, addr, strlen(addr), 0);
+    if (len == 0 || len > RUMOR_STORE_PEER_MAX) return RUMOR_ERR_INVALID;
+    return put(t, t->s->peers, pk, ID, v, len, 0);
+}
+
+int rumor_store_peer_del(rumor_txn_t *t, const uint8_t pk[ID])
+{
+    return del(t, t->s->peers, pk, ID);
 }
 
 typedef struct {
@@ -1035,11 +1041,9 @@ typedef struct {
 static int peer_step(void *ctx, const MDB_val *k, const MDB_val *v)
 {
     peer_walk_t *w = ctx;
-    char addr[256];
-    if (k->mv_size != ID || v->mv_size >= sizeof addr) return RUMOR_ERR_STORE;
-    memcpy(addr, v->mv_data, v->mv_size);
-    addr[v->mv_size] = '\0';
-    return w->cb(w->ctx, k->mv_data, addr);
+    if (k->mv_size != ID || v->mv_size == 0 || v->mv_size > RUMOR_STORE_PEER_MAX)
+        return RUMOR_ERR_STORE;
+    return w->cb(w->ctx, k->mv_data, v->mv_data, v->mv_size);
 }
 
 int rumor_store_peer_each(rumor_txn_t *t, rumor_store_peer_fn cb, void *ctx)
@@ -1379,7 +1383,7 @@ int rumor_store_contact_del(rumor_txn_t *t, const uint8_t pk[ID])
 }
 
 typedef struct {
-    rumor_store_peer_fn cb;
+    rumor_store_contact_fn cb;
     void *ctx;
 } contact_walk_t;
 
@@ -1394,7 +1398,7 @@ static int contact_step(void *ctx, const MDB_val *k, const MDB_val *v)
     return w->cb(w->ctx, k->mv_data, name);
 }
 
-int rumor_store_contact_each(rumor_txn_t *t, rumor_store_peer_fn cb, void *ctx)
+int rumor_store_contact_each(rumor_txn_t *t, rumor_store_contact_fn cb, void *ctx)
 {
     contact_walk_t w = {cb, ctx};
     return walk_prefix(t, t->s->contacts, NULL, 0, false, contact_step, &w);

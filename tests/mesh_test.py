@@ -1391,6 +1391,82 @@ def test_concurrent_kicks(root, cl):
         assert "after both kicks" not in x.texts(), f"{x.name} reads after its removal"
 
 
+# ---- a mesh whose nodes all restart re-forms with no flags (PROTOCOL.md 9.4) --------------
+
+def connected_components(nodes):
+    """The groups of nodes linked to each other (by what each one's `peers` lists)."""
+    ids = {n.id: n for n in nodes}
+    edges = {n.id: set() for n in nodes}
+    for n in nodes:
+        for p in n.peer_ids():
+            if p in ids:
+                edges[n.id].add(p)
+                edges[p].add(n.id)
+    seen, groups = set(), []
+    for n in nodes:
+        if n.id in seen:
+            continue
+        todo, group = [n.id], set()
+        while todo:
+            x = todo.pop()
+            if x in group:
+                continue
+            group.add(x)
+            todo.extend(edges[x] - group)
+        seen |= group
+        groups.append(group)
+    return groups
+
+
+def test_restart_reforms(root, cl):
+    # A line: each node knows only the one before it (--peer), and one room joined by invites.
+    nodes = []
+    for i in range(5):
+        n = cl.node(f"r{i}")
+        n.start(peers=nodes[-1:])
+        nodes.append(n)
+    create_rooms(nodes[0])
+    for n in nodes[1:]:
+        n.join(nodes[0].invite())
+    nodes[4].send("before")
+    wait_texts(nodes, ["before"], timeout=20)
+    # Every node stops, then starts again on its port with no --peer at all.
+    for n in nodes:
+        n.stop()
+    t0 = time.monotonic()
+    for n in nodes:
+        n.start(port=n.port)
+    started = time.monotonic() - t0
+    poll("the restarted mesh to re-form", lambda: len(connected_components(nodes)) == 1,
+         timeout=30)
+    reformed = time.monotonic() - t0
+    nodes[0].send("after the restart")
+    wait_texts(nodes, ["after the restart"], timeout=30)
+    delivered = time.monotonic() - t0
+    print(f"  5 nodes restarted (all started in {started:.1f} s): one mesh {reformed:.1f} s, "
+          f"delivered to all {delivered:.1f} s after the first start", flush=True)
+    for n in nodes:
+        found = {p["found"] for p in n.peers()}
+        assert found <= {"remembered", "inbound", "bootstrap"}, (n.name, found)
+    # The remembered peers include those learned by invite and inbound links, not just --peer.
+    assert any(p["found"] == "remembered" for n in nodes for p in n.peers())
+
+
+def test_peer_add_dials_at_once(root, cl):
+    a, b = cl.node("a"), cl.node("b")
+    a.start()
+    b.start()
+    b.run("peer", "add", a.address)
+    wait_connected(a, b, timeout=5)
+    # Remembered: after both restart with no flags, they find each other again.
+    a.stop()
+    b.stop()
+    a.start(port=a.port)
+    b.start(port=b.port)
+    wait_connected(a, b, timeout=20)
+    assert {p["found"] for p in b.peers()} == {"bootstrap"}, b.peers()
+
+
 TESTS = [
     ("line", test_line),
     ("send_right_after_join", test_send_right_after_join),
@@ -1398,6 +1474,8 @@ TESTS = [
     ("killed_node_routed_around", test_killed_node_routed_around),
     ("backlog_in_causal_order", test_backlog_in_causal_order),
     ("offline_catchup", test_offline_catchup),
+    ("restart_reforms", test_restart_reforms),
+    ("peer_add_dials_at_once", test_peer_add_dials_at_once),
     ("restore_from_backup", test_restore_from_backup),
     ("invite_kick_leave", test_invite_kick_leave),
     ("concurrent_kicks", test_concurrent_kicks),

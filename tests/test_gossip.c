@@ -1843,6 +1843,106 @@ static void test_quota_per_domain(void)
     rumor_gossip_quota_free(&q);
 }
 
+static void test_remembered_peers(void)
+{
+    rumor_gossip_known_t k = {.found = RUMOR_FOUND_INBOUND,
+                              .seen_ms = 1796000000123ull,
+                              .linked_ms = 1796000000000ull,
+                              .fails = 3,
+                              .port = 7470},
+                         got;
+    memset(k.pk, 0x42, ID);
+    snprintf(k.host, sizeof k.host, "%s", "2001:db8::7");
+    uint8_t v[RUMOR_KNOWN_MAX];
+    size_t len = rumor_gossip_known_encode(&k, v);
+    CHECK_EQ_INT((int)len, 22 + 11);
+    memcpy(got.pk, k.pk, ID);
+    CHECK_EQ_INT(rumor_gossip_known_decode(v, len, &got), RUMOR_OK);
+    CHECK_EQ_MEM(&got, &k, sizeof k);
+    /* The form before: host:port, found by the user's word. */
+    const char *old = "[2001:db8::7]:7470";
+    CHECK_EQ_INT(rumor_gossip_known_decode((const uint8_t *)old, strlen(old), &got), RUMOR_OK);
+    CHECK_EQ_STR(got.host, "2001:db8::7");
+    CHECK_EQ_INT(got.port, 7470);
+    CHECK_EQ_INT(got.found, RUMOR_FOUND_BOOTSTRAP);
+    CHECK_EQ_MEM(got.pk, k.pk, ID);
+    CHECK_EQ_INT(rumor_gossip_known_decode((const uint8_t *)"192.0.2.1:7000", 14, &got), RUMOR_OK);
+    /* Refused: every other shape, leaving the entry zeroed but its key. */
+    const char *bad[] = {"",
+                         "192.0.2.1",
+                         "192.0.2.1:0",
+                         "192.0.2.1:65536",
+                         "host:7000",
+                         "2001:db8::1:7000",
+                         "[192.0.2.1]:7",
+                         ":7000",
+                         "192.0.2.1:7x",
+                         "[2001:db8::1]"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_EQ_INT(rumor_gossip_known_decode((const uint8_t *)bad[i], strlen(bad[i]), &got),
+                     RUMOR_ERR_MALFORMED);
+        CHECK_EQ_INT(got.port, 0);
+        CHECK_EQ_MEM(got.pk, k.pk, ID);
+    }
+    uint8_t w[RUMOR_KNOWN_MAX];
+    memcpy(w, v, len);
+    w[1] = 0; /* found 0 */
+    CHECK_EQ_INT(rumor_gossip_known_decode(w, len, &got), RUMOR_ERR_MALFORMED);
+    w[1] = RUMOR_FOUND_REMEMBERED; /* never written: a record names how it was first found */
+    CHECK_EQ_INT(rumor_gossip_known_decode(w, len, &got), RUMOR_ERR_MALFORMED);
+    CHECK_EQ_INT(rumor_gossip_known_decode(v, 22, &got), RUMOR_ERR_MALFORMED);
+    memcpy(w, v, len);
+    w[20] = w[21] = 0; /* port 0 */
+    CHECK_EQ_INT(rumor_gossip_known_decode(w, len, &got), RUMOR_ERR_MALFORMED);
+    memcpy(w, v, len);
+    w[len - 1] = 'x'; /* not an IP literal */
+    CHECK_EQ_INT(rumor_gossip_known_decode(w, len, &got), RUMOR_ERR_MALFORMED);
+    k.port = 0;
+    CHECK_EQ_INT((int)rumor_gossip_known_encode(&k, v), 0);
+
+    /* Places: a full book gives the worst place not of the user's word; strangers' claims hold
+     * half the book at most and take places only from each other. */
+    static rumor_gossip_known_t book[RUMOR_BOOK_MAX];
+    memset(book, 0, sizeof book);
+    size_t n = 0;
+    for (; n < RUMOR_BOOK_MAX / 2; n++) {
+        book[n].found = RUMOR_FOUND_EXCHANGE;
+        book[n].linked_ms = 1000 + n;
+    }
+    CHECK_EQ_INT((int)rumor_gossip_book_place(book, n, RUMOR_FOUND_INBOUND), 0); /* the oldest */
+    book[5].fails = 2;
+    CHECK_EQ_INT((int)rumor_gossip_book_place(book, n, RUMOR_FOUND_INBOUND), 5); /* most failed */
+    CHECK_EQ_INT((int)rumor_gossip_book_place(book, n, RUMOR_FOUND_LAN), (int)n);
+    for (; n < RUMOR_BOOK_MAX; n++) book[n].found = RUMOR_FOUND_BOOTSTRAP;
+    CHECK_EQ_INT((int)rumor_gossip_book_place(book, n, RUMOR_FOUND_INVITE), 5);
+    for (size_t i = 0; i < RUMOR_BOOK_MAX / 2; i++) book[i].found = RUMOR_FOUND_BOOTSTRAP;
+    CHECK(rumor_gossip_book_place(book, n, RUMOR_FOUND_INVITE) == SIZE_MAX);
+    CHECK(rumor_gossip_book_place(book, n, RUMOR_FOUND_EXCHANGE) == SIZE_MAX);
+    book[9].found = RUMOR_FOUND_LAN;
+    CHECK(rumor_gossip_book_place(book, n, RUMOR_FOUND_EXCHANGE) == SIZE_MAX);
+    CHECK_EQ_INT((int)rumor_gossip_book_place(book, n, RUMOR_FOUND_BOOTSTRAP), 9);
+    CHECK_EQ_INT((int)rumor_gossip_book_place(book, 10, RUMOR_FOUND_EXCHANGE), 10);
+
+    /* Forgetting: 16 failed dials and a week since the last link; never the user's word. */
+    rumor_gossip_known_t f = {.found = RUMOR_FOUND_LAN, .linked_ms = 1000, .fails = 16};
+    uint64_t week = 7ull * 24 * 3600 * 1000;
+    CHECK(!rumor_gossip_known_forgotten(&f, 1000 + week));
+    CHECK(rumor_gossip_known_forgotten(&f, 1001 + week));
+    f.fails = 15;
+    CHECK(!rumor_gossip_known_forgotten(&f, 1001 + week));
+    f.fails = 16;
+    f.found = RUMOR_FOUND_BOOTSTRAP;
+    CHECK(!rumor_gossip_known_forgotten(&f, 1001 + week));
+
+    /* Best first: linked most recently, then fewest failures. */
+    rumor_gossip_known_t s[3] = {
+        {.linked_ms = 5, .fails = 0}, {.linked_ms = 9, .fails = 4}, {.linked_ms = 9, .fails = 1}};
+    rumor_gossip_book_sort(s, 3);
+    CHECK(s[0].linked_ms == 9 && s[0].fails == 1);
+    CHECK(s[1].linked_ms == 9 && s[1].fails == 4);
+    CHECK(s[2].linked_ms == 5);
+}
+
 static void test_told_memberships(void)
 {
     fx_t f;
@@ -1970,6 +2070,7 @@ int main(void)
 
     RUN(test_valid_events_are_stored);
     RUN(test_quota_per_domain);
+    RUN(test_remembered_peers);
     RUN(test_duplicates);
     RUN(test_bad_signature_is_not_stored);
     RUN(test_causality);

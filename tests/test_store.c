@@ -80,7 +80,9 @@ static int put_sample(rumor_txn_t *t, void *ctx)
     if ((rc = rumor_store_room_put(t, &r)) < 0) return rc;
     if ((rc = rumor_store_member_put(t, room, pk, RUMOR_ROLE_MEMBER)) < 0) return rc;
     if ((rc = rumor_store_key_put(t, kid, room, 3, sealed)) < 0) return rc;
-    if ((rc = rumor_store_peer_put(t, pk, "192.0.2.1:7000")) < 0) return rc;
+    if ((rc = rumor_store_peer_put(t, pk, (const uint8_t *)"192.0.2.1:7000",
+                                   strlen("192.0.2.1:7000"))) < 0)
+        return rc;
     return rumor_store_meta_put(t, "note", "kept", 4);
 }
 
@@ -1418,14 +1420,20 @@ static int edit_small_tables(rumor_txn_t *t, void *ctx)
     int rc = RUMOR_OK;
     if (s->step == 0) {
         if ((rc = rumor_store_read_mark_put(t, room, 5)) < 0) return rc;
-        if ((rc = rumor_store_peer_put(t, p2, "[2001:db8::1]:7001")) < 0) return rc;
-        if ((rc = rumor_store_peer_put(t, p1, "192.0.2.1:7000")) < 0) return rc;
+        if ((rc = rumor_store_peer_put(t, p2, (const uint8_t *)"[2001:db8::1]:7001",
+                                       strlen("[2001:db8::1]:7001"))) < 0)
+            return rc;
+        if ((rc = rumor_store_peer_put(t, p1, (const uint8_t *)"192.0.2.1:7000",
+                                       strlen("192.0.2.1:7000"))) < 0)
+            return rc;
         for (int i = 0; i < 3 && rc == RUMOR_OK; i++) rc = rumor_store_outbox_add(t, e[i]);
         if (rc == RUMOR_OK) rc = rumor_store_outbox_add(t, e[0]); /* queued once only */
         return rc;
     }
     if ((rc = rumor_store_read_mark_put(t, room, 7)) < 0) return rc;
-    if ((rc = rumor_store_peer_put(t, p1, "198.51.100.2:7100")) < 0) return rc;
+    if ((rc = rumor_store_peer_put(t, p1, (const uint8_t *)"198.51.100.2:7100",
+                                   strlen("198.51.100.2:7100"))) < 0)
+        return rc;
     if ((rc = rumor_store_outbox_del(t, e[1])) < 0) return rc;
     uint8_t never[ID];
     make_id(never, 0xef, 0);
@@ -1438,12 +1446,12 @@ typedef struct {
     size_t n;
 } peers_seen_t;
 
-static int collect_peer(void *ctx, const uint8_t pk[ID], const char *addr)
+static int collect_peer(void *ctx, const uint8_t pk[ID], const uint8_t *v, size_t len)
 {
     peers_seen_t *p = ctx;
     if (p->n < 4) {
         memcpy(p->pks[p->n], pk, ID);
-        snprintf(p->addrs[p->n], sizeof p->addrs[0], "%s", addr);
+        snprintf(p->addrs[p->n], sizeof p->addrs[0], "%.*s", (int)len, (const char *)v);
     }
     p->n++;
     return 0;
