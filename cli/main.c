@@ -1043,7 +1043,8 @@ static const command_t commands[] = {
      "history of a room in causal order; --follow then shows new messages (running node)"},
     {"status", cmd_status, "status [--json]", "whether the node runs, and what the store holds"},
     {"node", cmd_node,
-     "node [--listen HOST:PORT] [--peer PUBKEY@HOST:PORT]... [--no-lan] [--config FILE]",
+     "node [--listen HOST:PORT] [--peer PUBKEY@HOST:PORT]... [--no-lan] [--config FILE] "
+     "[--log-format text|json]",
      "run the node in the foreground until SIGINT/SIGTERM (logs on stderr)"},
     {"peers", cmd_peers, "peers [--json]", "the running node's connected peers"},
     {"peer", cmd_peer, "peer add PUBKEY@HOST:PORT", "remember a bootstrap peer"},

@@ -175,20 +175,26 @@ static int load_config(const char *file, rumor_node_config_t *cfg)
 int cmd_node(const cli_t *c, int argc, char **argv)
 {
     const char *usage =
-        "rumor node [--listen HOST:PORT] [--peer PUBKEY@HOST:PORT]... [--no-lan] [--config FILE]";
-    const char *peers[PEERS_MAX], *listen = NULL, *config = NULL;
+        "rumor node [--listen HOST:PORT] [--peer PUBKEY@HOST:PORT]... [--no-lan] [--config FILE] "
+        "[--log-format text|json]";
+    const char *peers[PEERS_MAX], *listen = NULL, *config = NULL, *log_format = NULL;
     size_t n_peers = 0;
     bool lan = true;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
-        bool takes =
-            strcmp(a, "--listen") == 0 || strcmp(a, "--peer") == 0 || strcmp(a, "--config") == 0;
+        bool takes = strcmp(a, "--listen") == 0 || strcmp(a, "--peer") == 0 ||
+                     strcmp(a, "--config") == 0 || strcmp(a, "--log-format") == 0;
         if (takes && i + 1 >= argc)
             return cli_fail(EXIT_USAGE, "%s needs a value; usage: %s", a, usage);
         if (strcmp(a, "--listen") == 0) {
             listen = argv[++i];
         } else if (strcmp(a, "--config") == 0) {
             config = argv[++i];
+        } else if (strcmp(a, "--log-format") == 0) {
+            log_format = argv[++i];
+            if (strcmp(log_format, "text") != 0 && strcmp(log_format, "json") != 0)
+                return cli_fail(EXIT_USAGE, "--log-format takes text or json, not '%s'",
+                                log_format);
         } else if (strcmp(a, "--peer") == 0) {
             if (n_peers >= PEERS_MAX)
                 return cli_fail(EXIT_USAGE, "at most %d --peer options", PEERS_MAX);
@@ -215,6 +221,7 @@ int cmd_node(const cli_t *c, int argc, char **argv)
     rumor_node_config_defaults(&cfg);
     int rc;
     if (config && (rc = load_config(config, &cfg))) return rc;
+    if (log_format) snprintf(cfg.log_format, sizeof cfg.log_format, "%s", log_format);
     rumor_node_t *n;
     if ((rc = open_node(c, true, &n))) return rc;
     rumor_node_run_t opt = {

@@ -17,7 +17,7 @@
 #include <string.h>
 
 /* What a value is and how it is checked. */
-typedef enum { CFG_U32, CFG_BOOL, CFG_LOG_LEVEL, CFG_PATH } cfg_kind_t;
+typedef enum { CFG_U32, CFG_BOOL, CFG_LOG_LEVEL, CFG_LOG_FORMAT, CFG_PATH } cfg_kind_t;
 
 typedef struct {
     const char *name;  /* the field's name, which is the key */
@@ -76,12 +76,14 @@ static const cfg_key_t cfg_keys[] = {
     U32_KEY(pending_ttl_ms, 100, 86400000),
     {"peer_exchange", CFG_BOOL, offsetof(rumor_node_config_t, peer_exchange), 0, 0},
     {"log_level", CFG_LOG_LEVEL, offsetof(rumor_node_config_t, log_level), 0, 0},
+    {"log_format", CFG_LOG_FORMAT, offsetof(rumor_node_config_t, log_format), 0, 0},
     {"trace_file", CFG_PATH, offsetof(rumor_node_config_t, trace_file), 0, 0},
 };
 
 #define CFG_KEY_COUNT (sizeof cfg_keys / sizeof cfg_keys[0])
 
 static const char *const log_levels[] = {"error", "warn", "info", "debug"};
+static const char *const log_formats[] = {"text", "json"};
 
 void rumor_node_config_defaults(rumor_node_config_t *cfg)
 {
@@ -125,6 +127,7 @@ void rumor_node_config_defaults(rumor_node_config_t *cfg)
     cfg->pending_ttl_ms = 30000;
     cfg->peer_exchange = true;
     strcpy(cfg->log_level, "info");
+    strcpy(cfg->log_format, "text");
     cfg->trace_file[0] = '\0';
 }
 
@@ -219,6 +222,15 @@ static int apply(const cfg_key_t *k, span_t v, rumor_node_config_t *cfg, char *w
             }
         }
         return fail(why, why_cap, line, "%s: expected error, warn, info or debug", k->name);
+    case CFG_LOG_FORMAT:
+        for (size_t i = 0; i < sizeof log_formats / sizeof log_formats[0]; i++) {
+            if (span_is(v, log_formats[i])) {
+                memcpy(cfg->log_format, v.p, v.len);
+                cfg->log_format[v.len] = '\0';
+                return RUMOR_OK;
+            }
+        }
+        return fail(why, why_cap, line, "%s: expected text or json", k->name);
     case CFG_PATH:
         if (v.len == 0) return fail(why, why_cap, line, "%s: empty path", k->name);
         if (v.len >= sizeof cfg->trace_file)

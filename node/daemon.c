@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -50,6 +51,8 @@ enum { ZSOCK_ROUTER = 1, ZSOCK_DEALER, ZSOCK_ZAP, ZSOCK_MONITOR };
 #define THROTTLED_MAX 256
 /* Hearsay candidates dialed at once before hearsay_dials_per_min rations them. */
 #define HEARSAY_DIAL_BURST 10.0
+/* Ports tried from the default (7470) when it is taken. */
+#define DEFAULT_PORT_TRIES 16
 /* A join gives up after this long. */
 #define JOIN_TIMEOUT_MS 60000
 /* Rooms one join syncs at most (a key room and its shared sub-rooms). */
@@ -71,18 +74,54 @@ const char *rumor_daemon_found_name(uint8_t found)
     }
 }
 
+/* `ms` (wall clock) as ISO 8601 in UTC with milliseconds: 2026-12-07T09:45:12.345Z. */
+static void iso_time(uint64_t ms, char out[32])
+{
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    if (!gmtime_r(&s, &tm) || !strftime(out, 24, "%Y-%m-%dT%H:%M:%S", &tm)) {
+        snprintf(out, 32, "%llu", (unsigned long long)ms);
+        return;
+    }
+    snprintf(out + strlen(out), 8, ".%03uZ", (unsigned)(ms % 1000));
+}
+
+/* `s` as the inside of a JSON string: quotes, backslashes and control bytes escaped. */
+static void json_escape(const char *s, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (; *s && n + 7 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)c;
+        } else if (c < 0x20 || c == 0x7f) {
+            n += (size_t)snprintf(out + n, cap - n, "\\u%04x", c);
+        } else {
+            out[n++] = (char)c;
+        }
+    }
+    out[n] = '\0';
+}
+
 void rumor_daemon_log(daemon_t *d, int level, const char *fmt, ...)
 {
     static const char *names[] = {"error", "warn", "info", "debug"};
     if (level > d->log_level) return;
-    char line[512];
+    char line[512], when[32];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    uint64_t ms = rumor_now_ms();
-    fprintf(stderr, "rumor node: %llu.%03llu %s: %s\n", (unsigned long long)(ms / 1000),
-            (unsigned long long)(ms % 1000), names[level], line);
+    iso_time(rumor_now_ms(), when);
+    if (d->log_json) {
+        char esc[6 * sizeof line + 1];
+        json_escape(line, esc, sizeof esc);
+        fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n", when, names[level],
+                esc);
+    } else {
+        fprintf(stderr, "rumor node: %s %s: %s\n", when, names[level], line);
+    }
 }
 
 static uint64_t now_ms(daemon_t *d)
@@ -2434,13 +2473,22 @@ static int open_links(daemon_t *d, const char *listen)
     zmq_setsockopt(d->router->z, ZMQ_CURVE_SECRETKEY, rumor_identity_curve_secret(d->node->id), 32);
     zmq_setsockopt(d->router->z, ZMQ_ZAP_DOMAIN, "rumor", 5);
     char ep[RUMOR_INVITE_HOST_MAX + 32];
-    if (port)
-        snprintf(ep, sizeof ep, v6 ? "tcp://[%s]:%u" : "tcp://%s:%u", host, port);
-    else
-        snprintf(ep, sizeof ep, v6 ? "tcp://[%s]:*" : "tcp://%s:*", host);
-    if (zmq_bind(d->router->z, ep) < 0) {
-        rumor_daemon_log(d, LOG_ERROR, "cannot listen on %s: %s", ep, zmq_strerror(errno));
-        return RUMOR_ERR_IO;
+    /* The default port taken (a second node on this host): the next free one, announced. A port
+     * the user named is theirs: its failure is reported. */
+    for (uint16_t tries = listen ? 1 : DEFAULT_PORT_TRIES;; tries--) {
+        if (port)
+            snprintf(ep, sizeof ep, v6 ? "tcp://[%s]:%u" : "tcp://%s:%u", host, port);
+        else
+            snprintf(ep, sizeof ep, v6 ? "tcp://[%s]:*" : "tcp://%s:*", host);
+        if (zmq_bind(d->router->z, ep) == 0) break;
+        int err = errno;
+        if (err != EADDRINUSE || tries <= 1) {
+            rumor_daemon_log(d, LOG_ERROR, "cannot listen on %s: %s", ep, zmq_strerror(err));
+            return RUMOR_ERR_IO;
+        }
+        rumor_daemon_log(d, LOG_WARN, "port %u is taken (another node on this host?): trying %u",
+                         port, port + 1);
+        port++;
     }
     char last[256];
     size_t ll = sizeof last;
@@ -2520,6 +2568,7 @@ int rumor_node_run(rumor_node_t *node, const rumor_node_run_t *opt)
     d->log_level = LOG_INFO;
     for (int i = 0; i < 4; i++)
         if (strcmp(opt->cfg->log_level, levels[i]) == 0) d->log_level = i;
+    d->log_json = strcmp(opt->cfg->log_format, "json") == 0;
     d->lan = opt->lan;
     d->start_ms = rumor_now_ms();
     signal(SIGPIPE, SIG_IGN);

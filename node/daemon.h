@@ -198,7 +198,8 @@ struct daemon {
     const rumor_node_config_t *cfg;
     uv_loop_t *loop;
     int log_level;
-    FILE *trace; /* deliveries as JSON Lines, or NULL */
+    bool log_json; /* log_format = json: one JSON object per line */
+    FILE *trace;   /* deliveries as JSON Lines, or NULL */
     uint64_t start_ms;
 
     /* links */

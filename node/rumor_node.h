@@ -420,6 +420,7 @@ typedef struct {
     uint32_t pending_ttl_ms;    /* how long one is kept */
     bool peer_exchange;
     char log_level[8];     /* error, warn, info, debug */
+    char log_format[8];    /* text, json (one object per line) */
     char trace_file[4096]; /* JSON Lines of deliveries; "" for none */
 } rumor_node_config_t;
 

@@ -103,12 +103,16 @@ class Node:
     def address(self):
         return f"{self.id}@{self.host}:{self.port}"
 
-    def start(self, peers=(), config=None, lan=False, netns=None, host="127.0.0.1", port=None):
-        """Starts `rumor node` and waits until its control socket says it runs."""
+    def start(self, peers=(), config=None, lan=False, netns=None, host="127.0.0.1", port=None,
+              listen=True):
+        """Starts `rumor node` and waits until its control socket says it runs (on `port`; with
+        listen=False the node picks its address itself, and `port` is the one expected)."""
         assert self.proc is None
         self.host = host
         self.port = port or free_port()
-        argv = [RUMOR, "--home", self.path, "node", "--listen", f"{host}:{self.port}"]
+        argv = [RUMOR, "--home", self.path, "node"]
+        if listen:
+            argv += ["--listen", f"{host}:{self.port}"]
         for p in peers:
             argv += ["--peer", p.address if isinstance(p, Node) else p]
         if not lan:
@@ -143,7 +147,8 @@ class Node:
             return st if st.get("running") is True and st.get("port") == self.port else None
 
         st = poll(f"{self.name} to run", running, timeout=15)
-        assert st["address"] == self.address, (st["address"], self.address)
+        if listen:
+            assert st["address"] == self.address, (st["address"], self.address)
         return self
 
     def alive(self):
@@ -919,6 +924,31 @@ def wait_same_log(nodes, count, room="lan/general", timeout=30):
          interval=0.5)
 
 
+def test_second_node_same_host(root, cl):
+    """With the default port taken, a node takes the next free one and says so; in a namespace of
+    the test's own, so that nothing listens on the machine's addresses."""
+    lab = NetLab("rs", 78)
+    try:
+        (ns,) = lab.build([1])
+        a, b = cl.node("a"), cl.node("b")
+        a.start(netns=ns, port=7470, listen=False, config={"log_format": "json"})
+        b.start(netns=ns, port=7471, listen=False)
+        assert a.status()["port"] == 7470 and b.status()["port"] == 7471
+        log = open(b.log_path, encoding="utf-8").read()
+        assert "port 7470 is taken" in log and "listening on 0.0.0.0:7471" in log, log
+        # Logs: ISO 8601 UTC with milliseconds; JSON Lines when asked.
+        line = re.compile(r"^rumor node: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (error|warn|info|debug): ")
+        assert all(line.match(l) for l in log.splitlines() if l), log
+        records = [json.loads(l) for l in open(a.log_path, encoding="utf-8").read().splitlines()]
+        assert any(r["msg"].startswith("listening on 0.0.0.0:7470") for r in records), records
+        for rec in records:
+            assert set(rec) == {"ts", "level", "msg"}, rec
+            assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", rec["ts"]), rec
+    finally:
+        cl.stop_all()
+        lab.close()
+
+
 def test_offline_catchup(root, cl):
     """b is stopped while 1,000 messages are posted; restarted, it gets every one of them.
 
@@ -1445,9 +1475,16 @@ def test_restart_reforms(root, cl):
     delivered = time.monotonic() - t0
     print(f"  5 nodes restarted (all started in {started:.1f} s): one mesh {reformed:.1f} s, "
           f"delivered to all {delivered:.1f} s after the first start", flush=True)
+    names = {n.id: n.name for n in nodes}
     for n in nodes:
         found = {p["found"] for p in n.peers()}
         assert found <= {"remembered", "inbound", "bootstrap"}, (n.name, found)
+        # Each peer is shown by its nick beside its key prefix (members share their profiles).
+        for p in n.peers():
+            assert p["name"] == f"{names[p['id']]}~{p['id'][:8]}", (n.name, p)
+        out = n.run("peers")
+        for p in n.peers():
+            assert f"{names[p['id']]}~{p['id'][:8]}" in out, (n.name, out)
     # The remembered peers include those learned by invite and inbound links, not just --peer.
     assert any(p["found"] == "remembered" for n in nodes for p in n.peers())
 
@@ -1475,6 +1512,7 @@ TESTS = [
     ("backlog_in_causal_order", test_backlog_in_causal_order),
     ("offline_catchup", test_offline_catchup),
     ("restart_reforms", test_restart_reforms),
+    ("second_node_same_host", test_second_node_same_host),
     ("peer_add_dials_at_once", test_peer_add_dials_at_once),
     ("restore_from_backup", test_restore_from_backup),
     ("invite_kick_leave", test_invite_kick_leave),
