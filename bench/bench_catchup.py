@@ -74,6 +74,7 @@ Exit status 0 when every run completed and was correct, 1 otherwise.
 """
 
 import argparse
+import datetime
 import hashlib
 import json
 import os
@@ -377,7 +378,13 @@ def poll_until(what, fn, timeout, interval=0.25):
     raise BenchError("timed out after %.0f s waiting for %s" % (timeout, what))
 
 
-LOG_RE = re.compile(r"^rumor node: (\d+)\.(\d{3}) (\w+): (.*)$")
+LOG_RE = re.compile(r"^rumor node: (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z (\w+): (.*)$")
+
+
+def log_time_ms(iso):
+    """A log line's time (ISO 8601 UTC with milliseconds) as epoch milliseconds."""
+    t = datetime.datetime.strptime(iso, "%Y-%m-%dT%H:%M:%S.%f")
+    return t.replace(tzinfo=datetime.timezone.utc).timestamp() * 1000.0
 CONNECTED_RE = re.compile(r"peer ([0-9a-f]+) connected")
 CAUGHT_RE = re.compile(r"caught up from (\w+): (\d+) events \((\d+) new\) in (\d+) ms")
 CATCHING_RE = re.compile(r"catching up from (\w+): (\d+) events(?:,| in,)")
@@ -399,8 +406,8 @@ def parse_node_log(path, launch_wall, a_pk):
         if not m:
             out["warnings"].append(line[:200])
             continue
-        t = int(m.group(1)) * 1000 + int(m.group(2)) - launch_wall * 1000.0
-        level, msg = m.group(3), m.group(4)
+        t = log_time_ms(m.group(1)) - launch_wall * 1000.0
+        level, msg = m.group(2), m.group(3)
         if level in ("error", "warn"):
             out["warnings"].append(line[:200])
         if msg.startswith("listening on") and out["listening_ms"] is None:

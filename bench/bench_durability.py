@@ -241,7 +241,7 @@ class Campaign:
         rc = node.proc.poll() if node.proc is not None else None
         last = [l for l in node.log_tail(3).splitlines() if l.strip()]
         why = self.reason_line(last[-1].strip()) if last else "(empty log)"
-        why = re.sub(r"^rumor node: [0-9.]+ ", "", why)
+        why = re.sub(r"^rumor node: \S+ ", "", why)
         node.deaths.append((where, "exit %s: %s" % (rc, why) if rc is not None
                             else "not running after %.0f s: %s" % (START_TIMEOUT, why)))
 
