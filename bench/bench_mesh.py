@@ -275,8 +275,9 @@ class Mesh:
             node_deadline = min(deadline, time.monotonic() + 10)
             for _ in range(1000):
                 if not node.alive():
+                    self.dead.add(node.idx)  # reported here, once, not again by check_alive
                     raise BenchError("node %d exited (%s) while starting: %s"
-                                     % (node.idx, node.proc.returncode, node.log_tail()))
+                                     % (node.idx, node.proc.returncode, node.log_tail().strip()))
                 st, _ = self.cli_json(node, "status", "--json", timeout=5)
                 if st and st.get("running") and st.get("pid"):
                     node.pid = int(st["pid"])
@@ -342,8 +343,10 @@ class Mesh:
 
     # ---- observation --------------------------------------------------------
     def check_alive(self, phase):
-        """Node processes that exited since the last check (each reported once)."""
-        dead = [nd for nd in self.nodes if not nd.alive() and nd.idx not in self.dead]
+        """Node processes that exited since the last check (each reported once). A node never
+        started (the start stopped before it) has not died."""
+        dead = [nd for nd in self.nodes
+                if nd.proc is not None and not nd.alive() and nd.idx not in self.dead]
         self.dead.update(nd.idx for nd in dead)
         if dead:
             for nd in dead[:3]:
@@ -969,6 +972,8 @@ def parse_args(argv):
     here = os.path.dirname(os.path.abspath(__file__))
     ap.add_argument("--rumor", default=os.path.join(here, "..", "build", "rumor"),
                     help="the rumor binary (default: build/rumor)")
+    ap.add_argument("binary", nargs="?", metavar="RUMOR",
+                    help="the rumor binary, as the other benchmarks take it (same as --rumor)")
     ap.add_argument("--nodes", type=int, default=50)
     ap.add_argument("--rate", type=float, default=20.0, help="messages per second, in total")
     ap.add_argument("--publishers", type=int, default=5)
@@ -996,7 +1001,7 @@ def parse_args(argv):
                          "runs and the cores are under 20%% busy (shared machines)")
     ap.add_argument("--seed", type=int, help="random seed (bootstrap links, join pairs)")
     a = ap.parse_args(argv)
-    a.rumor = os.path.abspath(a.rumor)
+    a.rumor = os.path.abspath(a.binary or a.rumor)
     if not os.access(a.rumor, os.X_OK):
         ap.error("not an executable: %s" % a.rumor)
     sets = []
@@ -1040,7 +1045,8 @@ def main(argv):
                 r["run"] = rep + 1
                 r.update(binary)
                 results.append(r)
-                print_table([r])
+                if "published" in r:  # a run that failed before publishing has no figures
+                    print_table([r])
                 if r.get("error"):
                     stop = True
                     break

@@ -59,6 +59,10 @@ typedef struct {
     const char *passphrase_file; /* --passphrase-file, or NULL */
 } cli_t;
 
+/* Unlock once (PROTOCOL.md 11, agent.c): when the home's node runs, gives `n` a delegated identity
+ * whose secret operations the node does; RUMOR_ERR_NOT_FOUND when no node of this identity runs. */
+int agent_unlock(const cli_t *c, rumor_node_t *n);
+
 /* One option a command accepts. */
 typedef struct {
     const char *name;   /* "--json" */
@@ -67,7 +71,50 @@ typedef struct {
     bool *flag;         /* set when present (no arg) */
 } opt_t;
 
-/* Parses argv into options and positionals. Returns 0, or EXIT_USAGE with a message. */
+/*
+ * Every command's usage, in one place: `rumor help`, `rumor COMMAND --help` and
+ * the command's own usage errors all print these, so they cannot drift apart.
+ * Each names every option its command takes (parse() checks that in debug
+ * builds). `rumor node` keeps its own, beside its option loop in mesh.c.
+ */
+#define USAGE_INIT           "init [--nick NAME] [--no-passphrase] [--passphrase-file F]"
+#define USAGE_ID             "id [--json]"
+#define USAGE_ID_EXPORT      "id export FILE [--passphrase-file F]"
+#define USAGE_ID_IMPORT      "id import FILE [--passphrase-file F]"
+#define USAGE_NICK           "nick NAME"
+#define USAGE_ROOM_CREATE    "room create PATH [--private] [--topic TEXT]"
+#define USAGE_ROOM_LIST      "room list [--json]"
+#define USAGE_ROOM_INFO      "room info ROOM [--json]"
+#define USAGE_ROOM_MOVE      "room move ROOM PARENT|/"
+#define USAGE_ROOM_RENAME    "room rename ROOM NAME"
+#define USAGE_ROOM_TOPIC     "room topic ROOM TEXT"
+#define USAGE_ROOM_INVITE    "room invite ROOM [--member PEER] [--role member|admin]"
+#define USAGE_ROOM_JOIN      "room join CODE|ROOM"
+#define USAGE_ROOM_KICK      "room kick ROOM PEER"
+#define USAGE_ROOM_LEAVE     "room leave ROOM"
+#define USAGE_ROOM_ROLE      "room role ROOM PEER admin|member"
+#define USAGE_SEND           "send ROOM TEXT|-"
+#define USAGE_DM             "dm PEER TEXT|-"
+#define USAGE_LOG            "log ROOM|@PEER [--limit N] [--follow] [--json]"
+#define USAGE_STATUS         "status [--json]"
+#define USAGE_PEERS          "peers [--json]"
+#define USAGE_PEER_ADD       "peer add PUBKEY@HOST:PORT"
+#define USAGE_CONTACT_ADD    "contact add PUBKEY NAME"
+#define USAGE_CONTACT_LIST   "contact list [--json]"
+#define USAGE_CONTACT_REMOVE "contact remove NAME"
+#define USAGE_CHAT           "chat ROOM|@PEER"
+#define USAGE_STATS          "stats [--json]"
+#define USAGE_HELP           "help [COMMAND]"
+#define USAGE_NODE                                                                                 \
+    "node [--listen HOST:PORT] [--peer PUBKEY@HOST:PORT]... [--no-lan] [--config FILE] "           \
+    "[--log-format text|json]"
+#define USAGE_PASSWD "passwd [--new-passphrase-file F | --no-passphrase]"
+
+/*
+ * Parses argv into options and positionals. `usage` is the command's line
+ * ("rumor " USAGE_...), printed with every usage error. Returns 0, or
+ * EXIT_USAGE with a message.
+ */
 int parse(int argc, char **argv, const opt_t *opts, const char **pos, int min_pos, int max_pos,
           int *n_pos, const char *usage);
 /* Parses a count: plain decimal digits, from 1 to `max`. */
@@ -94,6 +141,7 @@ int cmd_contact(const cli_t *c, int argc, char **argv);
 #define LOG_RECENT 256
 typedef struct {
     bool json;
+    bool color; /* authors' names in a colour of their own (chat on a terminal) */
     const char *path;
     uint8_t recent[LOG_RECENT][RUMOR_ID_BYTES];
     size_t n_recent; /* messages printed so far (the ring holds the last LOG_RECENT) */
@@ -105,6 +153,7 @@ bool log_out_was_shown(const log_out_t *o, const uint8_t id[RUMOR_ID_BYTES]);
 int cmd_node(const cli_t *c, int argc, char **argv);
 int cmd_peers(const cli_t *c, int argc, char **argv);
 int cmd_peer(const cli_t *c, int argc, char **argv);
+int cmd_passwd(const cli_t *c, int argc, char **argv);
 int cmd_stats(const cli_t *c, int argc, char **argv);
 int cmd_chat(const cli_t *c, int argc, char **argv);
 int cmd_room_invite(const cli_t *c, int argc, char **argv);
@@ -122,6 +171,10 @@ int follow_room(const cli_t *c, rumor_node_t *n, const uint8_t room[RUMOR_ID_BYT
                 int fd);
 /* Opens a follow stream on the running node before history is printed; -1 when none runs. */
 int follow_open(const cli_t *c, const uint8_t *room);
+/* Reads one notification of a `follow` connection: the event id and its room. 0, or an exit
+ * status once printed. */
+int next_notification(int fd, uint8_t **buf, size_t *cap, uint8_t id[RUMOR_ID_BYTES],
+                      uint8_t room[RUMOR_ID_BYTES]);
 /* Tells a running node that new own events wait in the outbox (best effort). */
 void notify_node(const cli_t *c);
 

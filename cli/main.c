@@ -1,6 +1,7 @@
 /* main.c - the `rumor` command line (SPEC section 2). A thin user of node/. */
 #include "cli.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -12,11 +13,28 @@
 /* rumor_node_log holds `limit` ids in memory: the largest --limit accepted. */
 #define LIMIT_MAX 1000000ULL
 
+#ifndef NDEBUG
+/* True when `usage` names every option of `opts` (as a whole word: "--limit" is not "--limits"). */
+static bool usage_names_options(const char *usage, const opt_t *opts)
+{
+    for (const opt_t *o = opts; o && o->name; o++) {
+        size_t len = strlen(o->name);
+        const char *at = usage;
+        while ((at = strstr(at, o->name)) && (at[len] == '-' || (at[len] >= 'a' && at[len] <= 'z')))
+            at += len;
+        if (!at) return false;
+    }
+    return true;
+}
+#endif
+
 /* Parses argv into options and positionals. Returns 0, or EXIT_USAGE with a message. */
 int parse(int argc, char **argv, const opt_t *opts, const char **pos, int min_pos, int max_pos,
           int *n_pos, const char *usage)
 {
     bool only_pos = false;
+    /* A usage error shows the usage: it must name every option (cli.h, USAGE_...). */
+    assert(usage_names_options(usage, opts));
     *n_pos = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -141,8 +159,9 @@ static int create_home_error(const cli_t *c, int rc)
     return node_error(c, NULL, rc, doing);
 }
 
-/* The codes the node returns for a bad nick, and only for one. */
-static bool is_nick_error(int rc)
+/* The codes the node returns for bad text typed by the user (a nick, a room name, a topic), and
+ * only for it. */
+static bool is_text_error(int rc)
 {
     return rc == RUMOR_ERR_INVALID || rc == RUMOR_ERR_TOO_BIG || rc == RUMOR_ERR_BAD_UTF8;
 }
@@ -168,26 +187,36 @@ int room_error(const cli_t *c, const rumor_node_t *n, const char *name, int rc)
     return node_error(c, n, rc, doing);
 }
 
-/* Errors of an edit of the tree (create, rename, topic, move) that all of them share. */
-static int edit_error(const cli_t *c, const rumor_node_t *n, const char *what, const char *room,
+/* A room name refused by rumor_node_room_check_name (PROTOCOL.md 2.2). */
+static int invalid_room_name(const char *name)
+{
+    return cli_fail(1,
+                    "invalid room name '%s': 1 to %d bytes of letters (any script), digits, '-', "
+                    "'_' and '.', not starting with '-'; no spaces or other punctuation",
+                    name, RUMOR_NAME_MAX);
+}
+
+/*
+ * Errors of an edit of the tree (create, rename, topic, move) that all of them
+ * share. `doing` completes "you may not ..." and "cannot ..." before the
+ * room's name: "rename", "set the topic of".
+ */
+static int edit_error(const cli_t *c, const rumor_node_t *n, const char *doing, const char *room,
                       int rc)
 {
-    char doing[RUMOR_PATH_MAX + 64];
+    char what[RUMOR_PATH_MAX + 64];
     switch (rc) {
     case RUMOR_ERR_DENIED:
-        return cli_fail(1, "you may not %s '%s': only its admins can", what, room);
+        return cli_fail(1, "you may not %s '%s': only its admins can", doing, room);
     case RUMOR_ERR_EXISTS: return cli_fail(1, "a room of that name already exists there");
     case RUMOR_ERR_INVALID:
     case RUMOR_ERR_TOO_BIG:
     case RUMOR_ERR_BAD_UTF8:
-        return cli_fail(
-            1,
-            "invalid name or topic: names are 1 to %d bytes without '/' or control characters, "
-            "topics at most %d bytes",
-            RUMOR_NAME_MAX, RUMOR_TOPIC_MAX);
+        return cli_fail(1, "invalid topic: at most %d bytes of UTF-8 without control characters",
+                        RUMOR_TOPIC_MAX);
     }
-    snprintf(doing, sizeof doing, "%s '%s'", what, room);
-    return node_error(c, n, rc, doing);
+    snprintf(what, sizeof what, "%s '%s'", doing, room);
+    return node_error(c, n, rc, what);
 }
 
 /* ---- opening the home ------------------------------------------------------ */
@@ -232,12 +261,14 @@ int unlock_identity(const cli_t *c, rumor_node_t *n, cli_pass_t *keep)
     return rc;
 }
 
-/* Opens the home; with `unlock`, also unlocks the identity. */
+/* Opens the home; with `unlock`, also unlocks the identity: by the running node when there is one
+ * (unlock once, agent.c), else with the passphrase. */
 int open_node(const cli_t *c, bool unlock, rumor_node_t **out)
 {
     int rc = rumor_node_open(c->home, out);
     if (rc < 0) return open_error(c, rc);
-    if (unlock && (rc = unlock_identity(c, *out, NULL)) != 0) rumor_node_close(out);
+    if (!unlock || agent_unlock(c, *out) == RUMOR_OK) return 0;
+    if ((rc = unlock_identity(c, *out, NULL)) != 0) rumor_node_close(out);
     return rc;
 }
 
@@ -262,7 +293,7 @@ int resolve_room(const cli_t *c, rumor_node_t *n, const char *name, uint8_t id[R
 
 static int cmd_init(const cli_t *c, int argc, char **argv)
 {
-    const char *usage = "rumor init [--nick NAME] [--no-passphrase] [--passphrase-file F]";
+    const char *usage = "rumor " USAGE_INIT;
     const char *nick = NULL, *pos[1];
     bool no_pass = false;
     const char *pfile = c->passphrase_file;
@@ -281,14 +312,14 @@ static int cmd_init(const cli_t *c, int argc, char **argv)
     uint8_t id[RUMOR_ID_BYTES];
     rc = rumor_node_init_home(c->home, nick, no_pass ? NULL : &p.pass, id);
     cli_pass_free(&p);
-    if (rc < 0) return nick && is_nick_error(rc) ? invalid_nick() : create_home_error(c, rc);
+    if (rc < 0) return nick && is_text_error(rc) ? invalid_nick() : create_home_error(c, rc);
     print_id_line(id);
     return 0;
 }
 
 static int cmd_id_export(const cli_t *c, int argc, char **argv)
 {
-    const char *usage = "rumor id export FILE [--passphrase-file F]", *pos[1];
+    const char *usage = "rumor " USAGE_ID_EXPORT, *pos[1];
     const char *pfile = c->passphrase_file;
     opt_t opts[] = {{"--passphrase-file", true, &pfile, NULL}, {NULL, false, NULL, NULL}};
     int np, rc = parse(argc, argv, opts, pos, 1, 1, &np, usage);
@@ -340,7 +371,7 @@ static int backup_error(const cli_t *c, const char *file, int rc)
 
 static int cmd_id_import(const cli_t *c, int argc, char **argv)
 {
-    const char *usage = "rumor id import FILE [--passphrase-file F]", *pos[1];
+    const char *usage = "rumor " USAGE_ID_IMPORT, *pos[1];
     const char *pfile = c->passphrase_file;
     opt_t opts[] = {{"--passphrase-file", true, &pfile, NULL}, {NULL, false, NULL, NULL}};
     int np, rc = parse(argc, argv, opts, pos, 1, 1, &np, usage);
@@ -366,7 +397,7 @@ static int cmd_id(const cli_t *c, int argc, char **argv)
 {
     if (argc > 0 && strcmp(argv[0], "export") == 0) return cmd_id_export(c, argc - 1, argv + 1);
     if (argc > 0 && strcmp(argv[0], "import") == 0) return cmd_id_import(c, argc - 1, argv + 1);
-    const char *usage = "rumor id [--json] | rumor id export FILE | rumor id import FILE", *pos[1];
+    const char *usage = "rumor " USAGE_ID, *pos[1];
     bool json = false;
     opt_t opts[] = {{"--json", false, NULL, &json}, {NULL, false, NULL, NULL}};
     int np, rc = parse(argc, argv, opts, pos, 0, 0, &np, usage);
@@ -400,13 +431,13 @@ static int cmd_id(const cli_t *c, int argc, char **argv)
 
 static int cmd_nick(const cli_t *c, int argc, char **argv)
 {
-    const char *usage = "rumor nick NAME", *pos[1];
+    const char *usage = "rumor " USAGE_NICK, *pos[1];
     int np, rc = parse(argc, argv, NULL, pos, 1, 1, &np, usage);
     if (rc) return rc;
     rumor_node_t *n;
     if ((rc = open_node(c, true, &n))) return rc;
     rc = rumor_node_set_nick(n, pos[0]);
-    if (rc < 0) rc = is_nick_error(rc) ? invalid_nick() : node_error(c, n, rc, "set the nick");
+    if (rc < 0) rc = is_text_error(rc) ? invalid_nick() : node_error(c, n, rc, "set the nick");
     rumor_node_close(&n);
     if (rc == 0) notify_node(c);
     return rc;
@@ -436,12 +467,15 @@ static int create_error(const cli_t *c, const rumor_node_t *n, const char *path,
         break;
     case RUMOR_ERR_BAD_PATH: return room_error(c, n, path, rc);
     }
+    /* The name and the topic share their error codes: the name is checked again to tell. */
+    const char *name = slash ? slash + 1 : path;
+    if (is_text_error(rc) && rumor_node_room_check_name(name) < 0) return invalid_room_name(name);
     return edit_error(c, n, "create", path, rc);
 }
 
 static int cmd_room_create(const cli_t *c, int argc, char **argv)
 {
-    const char *usage = "rumor room create PATH [--private] [--topic TEXT]", *pos[1], *topic = NULL;
+    const char *usage = "rumor " USAGE_ROOM_CREATE, *pos[1], *topic = NULL;
     bool priv = false;
     opt_t opts[] = {{"--private", false, NULL, &priv},
                     {"--topic", true, &topic, NULL},
@@ -553,7 +587,7 @@ static int describe_convos(convos_t *cs)
 
 static int cmd_room_list(const cli_t *c, int argc, char **argv)
 {
-    const char *usage = "rumor room list [--json]", *pos[1];
+    const char *usage = "rumor " USAGE_ROOM_LIST, *pos[1];
     bool json = false;
     opt_t opts[] = {{"--json", false, NULL, &json}, {NULL, false, NULL, NULL}};
     int np, rc = parse(argc, argv, opts, pos, 0, 0, &np, usage);
@@ -667,7 +701,7 @@ static int print_member(void *ctx, const uint8_t pk[RUMOR_ID_BYTES], uint8_t rol
 
 static int cmd_room_info(const cli_t *c, int argc, char **argv)
 {
-    const char *usage = "rumor room info ROOM [--json]", *pos[1];
+    const char *usage = "rumor " USAGE_ROOM_INFO, *pos[1];
     bool json = false;
     opt_t opts[] = {{"--json", false, NULL, &json}, {NULL, false, NULL, NULL}};
     int np, rc = parse(argc, argv, opts, pos, 1, 1, &np, usage);
@@ -704,63 +738,139 @@ out:
     return rc;
 }
 
+/* Why a move was refused, in one line (rumor_node_move_why_t). */
+static int move_error(const char *room, const char *parent, rumor_node_move_why_t why)
+{
+    const char *to = parent ? parent : "the top level";
+    switch (why) {
+    case RUMOR_MOVE_NOT_ADMIN:
+        return cli_fail(1, "you may not move '%s': only its admins can", room);
+    case RUMOR_MOVE_ROOT:
+        return cli_fail(1,
+                        "cannot move '%s': it was created at the top level, and the root of a "
+                        "tree never moves",
+                        room);
+    case RUMOR_MOVE_CYCLE:
+        return cli_fail(1, "cannot move '%s' into '%s': that is the room itself or inside it", room,
+                        to);
+    case RUMOR_MOVE_OTHER_DOMAIN:
+        if (!parent)
+            return cli_fail(1,
+                            "cannot move '%s' to the top level: only a private room can go there; "
+                            "a shared room stays in the tree of the room whose key it uses",
+                            room);
+        return cli_fail(1,
+                        "cannot move '%s' into '%s': a shared room stays in the tree of the room "
+                        "whose key it uses (its top-level room, or the private room it is in)",
+                        room, to);
+    case RUMOR_MOVE_OTHER_TREE:
+        return cli_fail(1,
+                        "cannot move '%s' into '%s': a private room moves only to the top level "
+                        "or under a room of the tree it was created in",
+                        room, to);
+    case RUMOR_MOVE_NOT_MEMBER_THERE:
+        return cli_fail(1, "cannot move '%s' into '%s': you are not a member there", room, to);
+    case RUMOR_MOVE_TOO_DEEP:
+        return cli_fail(1,
+                        "cannot move '%s' into '%s': the tree under its top-level or private room "
+                        "would be more than %d levels deep",
+                        room, to, RUMOR_MAX_DEPTH);
+    case RUMOR_MOVE_REFUSED: break;
+    }
+    return cli_fail(1, "cannot move '%s' there: the room's rules do not allow it", room);
+}
+
 /* rename, topic and move share their shape: ROOM VALUE. */
 static int cmd_room_edit(const cli_t *c, int argc, char **argv, const char *what)
 {
-    char usage[96];
-    snprintf(usage, sizeof usage, "rumor room %s ROOM %s", what,
-             strcmp(what, "move") == 0     ? "PARENT|/"
-             : strcmp(what, "rename") == 0 ? "NAME"
-                                           : "TEXT");
+    bool is_move = strcmp(what, "move") == 0, is_rename = strcmp(what, "rename") == 0;
+    const char *usage = is_move     ? "rumor " USAGE_ROOM_MOVE
+                        : is_rename ? "rumor " USAGE_ROOM_RENAME
+                                    : "rumor " USAGE_ROOM_TOPIC;
     const char *pos[2];
     int np, rc = parse(argc, argv, NULL, pos, 2, 2, &np, usage);
     if (rc) return rc;
+    bool to_top = is_move && strcmp(pos[1], "/") == 0;
     rumor_node_t *n;
     if ((rc = open_node(c, true, &n))) return rc;
     uint8_t id[RUMOR_ID_BYTES], parent[RUMOR_ID_BYTES];
+    rumor_node_move_why_t why = RUMOR_MOVE_REFUSED;
     if ((rc = resolve_room(c, n, pos[0], id))) goto out;
-    if (strcmp(what, "rename") == 0) {
+    if (is_rename)
         rc = rumor_node_room_rename(n, id, pos[1]);
-    } else if (strcmp(what, "topic") == 0) {
+    else if (!is_move)
         rc = rumor_node_room_topic(n, id, pos[1]);
-    } else if (strcmp(pos[1], "/") == 0) {
-        rc = rumor_node_room_move(n, id, NULL);
-    } else {
-        if ((rc = resolve_room(c, n, pos[1], parent))) goto out;
-        rc = rumor_node_room_move(n, id, parent);
-    }
-    if (rc == RUMOR_ERR_DENIED && strcmp(what, "move") == 0)
-        rc = cli_fail(
-            1,
-            "cannot move '%s' there: you must be its admin, the new parent must not be inside it, "
-            "and a shared room stays in its key domain (only a private room may move to another "
-            "tree or to the top level)",
-            pos[0]);
+    else if (to_top || (rc = resolve_room(c, n, pos[1], parent)) == 0)
+        rc = rumor_node_room_move(n, id, to_top ? NULL : parent, &why);
+    else
+        goto out;
+    if (rc == RUMOR_ERR_DENIED && is_move)
+        rc = move_error(pos[0], to_top ? NULL : pos[1], why);
+    else if (is_rename && is_text_error(rc))
+        rc = invalid_room_name(pos[1]);
     else if (rc < 0)
-        rc = edit_error(c, n, what, pos[0], rc);
+        rc = edit_error(c, n,
+                        is_rename ? "rename"
+                        : is_move ? "move"
+                                  : "set the topic of",
+                        pos[0], rc);
 out:
     rumor_node_close(&n);
     if (rc == 0) notify_node(c);
     return rc;
 }
 
+static int cmd_room_edit_move(const cli_t *c, int argc, char **argv)
+{
+    return cmd_room_edit(c, argc, argv, "move");
+}
+
+static int cmd_room_edit_rename(const cli_t *c, int argc, char **argv)
+{
+    return cmd_room_edit(c, argc, argv, "rename");
+}
+
+static int cmd_room_edit_topic(const cli_t *c, int argc, char **argv)
+{
+    return cmd_room_edit(c, argc, argv, "topic");
+}
+
+typedef int (*command_fn)(const cli_t *c, int argc, char **argv);
+
+/* A sub-command: `room create`, `room list`, ... */
+typedef struct {
+    const char *name;
+    command_fn fn;
+    const char *usage; /* without "rumor " */
+} sub_t;
+
+/* The `room` sub-commands: dispatch, `room --help` and the list of a usage error come from here. */
+static const sub_t room_subs[] = {
+    {"create", cmd_room_create, USAGE_ROOM_CREATE},
+    {"list", cmd_room_list, USAGE_ROOM_LIST},
+    {"info", cmd_room_info, USAGE_ROOM_INFO},
+    {"move", cmd_room_edit_move, USAGE_ROOM_MOVE},
+    {"rename", cmd_room_edit_rename, USAGE_ROOM_RENAME},
+    {"topic", cmd_room_edit_topic, USAGE_ROOM_TOPIC},
+    {"invite", cmd_room_invite, USAGE_ROOM_INVITE},
+    {"join", cmd_room_join, USAGE_ROOM_JOIN},
+    {"kick", cmd_room_kick, USAGE_ROOM_KICK},
+    {"leave", cmd_room_leave, USAGE_ROOM_LEAVE},
+    {"role", cmd_room_role, USAGE_ROOM_ROLE},
+};
+#define N_ROOM_SUBS (sizeof room_subs / sizeof room_subs[0])
+
 static int cmd_room(const cli_t *c, int argc, char **argv)
 {
     const char *sub = argc > 0 ? argv[0] : "";
-    if (strcmp(sub, "create") == 0) return cmd_room_create(c, argc - 1, argv + 1);
-    if (strcmp(sub, "list") == 0) return cmd_room_list(c, argc - 1, argv + 1);
-    if (strcmp(sub, "info") == 0) return cmd_room_info(c, argc - 1, argv + 1);
-    if (strcmp(sub, "rename") == 0 || strcmp(sub, "topic") == 0 || strcmp(sub, "move") == 0)
-        return cmd_room_edit(c, argc - 1, argv + 1, sub);
-    if (strcmp(sub, "invite") == 0) return cmd_room_invite(c, argc - 1, argv + 1);
-    if (strcmp(sub, "join") == 0) return cmd_room_join(c, argc - 1, argv + 1);
-    if (strcmp(sub, "kick") == 0) return cmd_room_kick(c, argc - 1, argv + 1);
-    if (strcmp(sub, "leave") == 0) return cmd_room_leave(c, argc - 1, argv + 1);
-    if (strcmp(sub, "role") == 0) return cmd_room_role(c, argc - 1, argv + 1);
-    return cli_fail(EXIT_USAGE,
-                    "usage: rumor room "
-                    "create|list|info|move|rename|topic|invite|join|kick|leave|role ...; "
-                    "see 'rumor help'");
+    char names[128] = "";
+    for (size_t i = 0; i < N_ROOM_SUBS; i++) {
+        if (strcmp(sub, room_subs[i].name) == 0) return room_subs[i].fn(c, argc - 1, argv + 1);
+        size_t used = strlen(names);
+        snprintf(names + used, sizeof names - used, "%s%s", i ? "|" : "", room_subs[i].name);
+    }
+    return cli_fail(EXIT_USAGE, "%s%s%susage: rumor room %s ...; see 'rumor room --help'",
+                    *sub ? "unknown room command '" : "", sub, *sub ? "'; " : "", names);
 }
 
 /* ---- send and log --------------------------------------------------------- */
@@ -808,10 +918,13 @@ static int message_text(const char *arg, char **buf, const char **text, size_t *
         if (*len > 0 && *len <= STDIN_MAX && (*buf)[*len - 1] == '\n') (*len)--;
         *text = *buf;
     }
+    /* Standard input is read to one byte past the longest message and its newline, so how far
+     * past the limit it goes is not known; an argument's length is. */
+    if (*buf && *len > STDIN_MAX)
+        return cli_fail(1, "message is over the limit of %d bytes; nothing sent", RUMOR_TEXT_MAX);
     if (*len > RUMOR_TEXT_MAX)
-        return cli_fail(1, "message is %s%zu bytes, over the limit of %d bytes",
-                        *len > STDIN_MAX ? "over " : "",
-                        *len > STDIN_MAX ? (size_t)STDIN_MAX : *len, RUMOR_TEXT_MAX);
+        return cli_fail(1, "message is %zu bytes, over the limit of %d bytes; nothing sent", *len,
+                        RUMOR_TEXT_MAX);
     if (*len == 0) return cli_fail(1, "empty message; nothing sent");
     return 0;
 }
@@ -834,7 +947,7 @@ static int dm_peer(const cli_t *c, rumor_node_t *n, const char *peer, uint8_t pk
 /* `send ROOM TEXT|-` and `dm PEER TEXT|-`: one path, two ways to name where the text goes. */
 static int post_text(const cli_t *c, int argc, char **argv, bool direct)
 {
-    const char *usage = direct ? "rumor dm PEER TEXT|-" : "rumor send ROOM TEXT|-", *pos[2];
+    const char *usage = direct ? "rumor " USAGE_DM : "rumor " USAGE_SEND, *pos[2];
     const char *text;
     int np, rc = parse(argc, argv, NULL, pos, 2, 2, &np, usage);
     if (rc) return rc;
@@ -919,7 +1032,10 @@ int print_message(void *ctx, const rumor_node_message_t *m)
     }
     print_when(m->ts);
     if (m->ts_claimed) fputs("(clock ahead) ", stdout);
+    /* A colour per author, from its key: the same person looks the same everywhere. */
+    if (o->color) printf("\033[1;%dm", 31 + m->author[0] % 6);
     term_text(stdout, m->name, strlen(m->name));
+    if (o->color) fputs("\033[0m", stdout);
     fputs(": ", stdout);
     if (m->text)
         term_text(stdout, m->text, m->text_len);
@@ -931,7 +1047,7 @@ int print_message(void *ctx, const rumor_node_message_t *m)
 
 static int cmd_log(const cli_t *c, int argc, char **argv)
 {
-    const char *usage = "rumor log ROOM [--limit N] [--json]", *pos[1], *limit_s = NULL;
+    const char *usage = "rumor " USAGE_LOG, *pos[1], *limit_s = NULL;
     bool json = false, follow = false;
     opt_t opts[] = {{"--json", false, NULL, &json},
                     {"--limit", true, &limit_s, NULL},
@@ -963,7 +1079,11 @@ static int cmd_log(const cli_t *c, int argc, char **argv)
     /* A tampered event is named by rumor_node_tampered_event(), so no `bad` buffer. */
     rc = rumor_node_log(n, room, limit, print_message, &o);
     fflush(stdout);
-    if (rc < 0) rc = node_error(c, n, rc, "read the log");
+    if (rc == RUMOR_ERR_NO_KEY)
+        rc = cli_fail(
+            1, "cannot read '%s': this node holds none of its keys (only its members can)", pos[0]);
+    else if (rc < 0)
+        rc = node_error(c, n, rc, "read the log");
     if (rc == 0 && follow) rc = follow_room(c, n, room, &o, fd);
     if (fd >= 0) close(fd);
 out:
@@ -975,7 +1095,7 @@ out:
 
 static int cmd_status(const cli_t *c, int argc, char **argv)
 {
-    const char *usage = "rumor status [--json]", *pos[1];
+    const char *usage = "rumor " USAGE_STATUS, *pos[1];
     bool json = false;
     opt_t opts[] = {{"--json", false, NULL, &json}, {NULL, false, NULL, NULL}};
     int np, rc = parse(argc, argv, opts, pos, 0, 0, &np, usage);
@@ -1013,47 +1133,44 @@ static int cmd_status(const cli_t *c, int argc, char **argv)
 
 typedef struct {
     const char *name;
-    int (*fn)(const cli_t *c, int argc, char **argv);
-    const char *usage;
+    command_fn fn;
+    const char *usage; /* without "rumor "; one line per form; NULL: its sub-commands' (room) */
     const char *summary;
 } command_t;
 
 static int cmd_help(const cli_t *c, int argc, char **argv);
 
 static const command_t commands[] = {
-    {"init", cmd_init, "init [--nick NAME] [--no-passphrase] [--passphrase-file F]",
+    {"init", cmd_init, USAGE_INIT,
      "create the home, a new identity (sealed under a passphrase) and the store"},
-    {"id", cmd_id, "id [--json] | id export FILE | id import FILE",
+    {"id", cmd_id, USAGE_ID "\n" USAGE_ID_EXPORT "\n" USAGE_ID_IMPORT,
      "show this identity; back it up encrypted (with its rooms' keys and contacts), or restore "
      "it into a new home"},
-    {"nick", cmd_nick, "nick NAME", "set your display name (a signed, public profile event)"},
-    {"room", cmd_room,
-     "room create PATH [--private] [--topic TEXT] | list [--json] | info ROOM [--json]\n"
-     "         | move ROOM PARENT|/ | rename ROOM NAME | topic ROOM TEXT\n"
-     "         | invite ROOM [--member PEER] [--role member|admin] | join CODE|ROOM\n"
-     "         | kick ROOM PEER | leave ROOM | role ROOM PEER admin|member",
+    {"nick", cmd_nick, USAGE_NICK, "set your display name (a signed, public profile event)"},
+    {"room", cmd_room, NULL,
      "create rooms and sub-rooms, show the tree, edit it (admins), invite and join; remove "
      "members or leave (the key rotates), change roles (owner > admin > member)"},
-    {"send", cmd_send, "send ROOM TEXT|-",
+    {"send", cmd_send, USAGE_SEND,
      "post a message ('-' reads standard input); prints its id once stored"},
-    {"dm", cmd_dm, "dm PEER TEXT|-",
+    {"dm", cmd_dm, USAGE_DM,
      "a direct message to one person, end-to-end encrypted to the two of you; read it with "
      "'log @PEER' or 'chat @PEER'"},
-    {"log", cmd_log, "log ROOM|@PEER [--limit N] [--follow] [--json]",
+    {"log", cmd_log, USAGE_LOG,
      "history of a room in causal order; --follow then shows new messages (running node)"},
-    {"status", cmd_status, "status [--json]", "whether the node runs, and what the store holds"},
-    {"node", cmd_node,
-     "node [--listen HOST:PORT] [--peer PUBKEY@HOST:PORT]... [--no-lan] [--config FILE] "
-     "[--log-format text|json]",
-     "run the node in the foreground until SIGINT/SIGTERM (logs on stderr)"},
-    {"peers", cmd_peers, "peers [--json]", "the running node's connected peers"},
-    {"peer", cmd_peer, "peer add PUBKEY@HOST:PORT", "remember a bootstrap peer"},
-    {"contact", cmd_contact, "contact add PUBKEY NAME | list [--json] | remove NAME",
+    {"status", cmd_status, USAGE_STATUS, "whether the node runs, and what the store holds"},
+    {"node", cmd_node, USAGE_NODE,
+     "run the node in the foreground until SIGINT/SIGTERM (logs on stderr); while it runs, "
+     "other commands need no passphrase"},
+    {"peers", cmd_peers, USAGE_PEERS, "the running node's connected peers"},
+    {"peer", cmd_peer, USAGE_PEER_ADD,
+     "remember a peer for every start; a running node dials it at once"},
+    {"passwd", cmd_passwd, USAGE_PASSWD,
+     "seal the identity under a new passphrase (the key file is replaced atomically)"},
+    {"contact", cmd_contact, USAGE_CONTACT_ADD "\n" USAGE_CONTACT_LIST "\n" USAGE_CONTACT_REMOVE,
      "your own names for people, shown instead of their self-chosen nicks (alice~84475a13)"},
-    {"chat", cmd_chat, "chat ROOM|@PEER",
-     "interactive: history, live messages, typed lines are sent"},
-    {"stats", cmd_stats, "stats [--json]", "the running node's protocol counters"},
-    {"help", cmd_help, "help [COMMAND]", "this help, or one command's"},
+    {"chat", cmd_chat, USAGE_CHAT, "interactive: history, live messages, typed lines are sent"},
+    {"stats", cmd_stats, USAGE_STATS, "the running node's protocol counters"},
+    {"help", cmd_help, USAGE_HELP, "this help, or one command's"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -1084,9 +1201,45 @@ static void usage_all(FILE *f)
           f);
 }
 
-static void usage_one(FILE *f, const command_t *cmd)
+/* The i-th usage line of a command (NULL past the last), and its length. */
+static const char *usage_line(const command_t *cmd, size_t i, int *len)
 {
-    fprintf(f, "usage: rumor %s\n\n%s\n", cmd->usage, cmd->summary);
+    if (!cmd->usage) { /* room: the forms are its sub-commands' */
+        if (i >= N_ROOM_SUBS) return NULL;
+        *len = (int)strlen(room_subs[i].usage);
+        return room_subs[i].usage;
+    }
+    const char *s = cmd->usage;
+    for (; i > 0 && s; i--) s = strchr(s, '\n') ? strchr(s, '\n') + 1 : NULL;
+    if (!s) return NULL;
+    *len = (int)strcspn(s, "\n");
+    return s;
+}
+
+/* True when usage line `s` is the form of sub-command `sub` ("room leave ROOM" for "leave"). */
+static bool usage_is_of(const char *s, int len, const command_t *cmd, const char *sub)
+{
+    size_t cl = strlen(cmd->name), sl = strlen(sub), n = (size_t)len;
+    return n >= cl + 1 + sl && strncmp(s, cmd->name, cl) == 0 && s[cl] == ' ' &&
+           strncmp(s + cl + 1, sub, sl) == 0 && (n == cl + 1 + sl || s[cl + 1 + sl] == ' ');
+}
+
+/* `rumor COMMAND --help`, or `rumor COMMAND SUB --help` (`sub` not NULL): only SUB's forms when it
+ * names one, else every form of the command. */
+static void usage_one(FILE *f, const command_t *cmd, const char *sub)
+{
+    const char *s;
+    int len;
+    bool only = false;
+    for (size_t i = 0; sub && (s = usage_line(cmd, i, &len)); i++)
+        only = only || usage_is_of(s, len, cmd, sub);
+    const char *lead = "usage:";
+    for (size_t i = 0; (s = usage_line(cmd, i, &len)); i++) {
+        if (only && !usage_is_of(s, len, cmd, sub)) continue;
+        fprintf(f, "%s rumor %.*s\n", lead, len, s);
+        lead = "      ";
+    }
+    fprintf(f, "\n%s\n", cmd->summary);
 }
 
 static int cmd_help(const cli_t *c, int argc, char **argv)
@@ -1095,7 +1248,7 @@ static int cmd_help(const cli_t *c, int argc, char **argv)
     if (argc > 0) {
         const command_t *cmd = find_command(argv[0]);
         if (!cmd) return cli_fail(EXIT_USAGE, "unknown command '%s'; see 'rumor help'", argv[0]);
-        usage_one(stdout, cmd);
+        usage_one(stdout, cmd, argc > 1 ? argv[1] : NULL);
         return 0;
     }
     usage_all(stdout);
@@ -1162,7 +1315,7 @@ int main(int argc, char **argv)
         (cmd->fn == cmd_room || cmd->fn == cmd_id || cmd->fn == cmd_contact || cmd->fn == cmd_peer))
         k++;
     if (k < argc && (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0)) {
-        usage_one(stdout, cmd);
+        usage_one(stdout, cmd, k > i + 1 ? argv[i + 1] : NULL);
         return 0;
     }
     /* Help needs no home, so it works where none can be found. */

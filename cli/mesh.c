@@ -93,7 +93,7 @@ static void record_json_fields(const rumor_ctl_record_t *r, const char *extra)
     }
     for (size_t i = 0; i < r->n; i++) {
         const rumor_ctl_field_t *f = &r->f[i];
-        if (strcmp(f->key, "ok") == 0) continue;
+        if (strcmp(f->key, "ok") == 0 || f->type == RUMOR_CTL_BYTES) continue;
         if (!first) fputc(',', stdout);
         first = false;
         json_str(stdout, f->key);
@@ -120,7 +120,7 @@ static void record_text(const rumor_ctl_record_t *r)
 {
     for (size_t i = 0; i < r->n; i++) {
         const rumor_ctl_field_t *f = &r->f[i];
-        if (strcmp(f->key, "ok") == 0) continue;
+        if (strcmp(f->key, "ok") == 0 || f->type == RUMOR_CTL_BYTES) continue;
         printf("%-22s ", f->key);
         if (f->type == RUMOR_CTL_U64)
             printf("%llu", (unsigned long long)f->u);
@@ -174,9 +174,7 @@ static int load_config(const char *file, rumor_node_config_t *cfg)
 
 int cmd_node(const cli_t *c, int argc, char **argv)
 {
-    const char *usage =
-        "rumor node [--listen HOST:PORT] [--peer PUBKEY@HOST:PORT]... [--no-lan] [--config FILE] "
-        "[--log-format text|json]";
+    const char *usage = "rumor " USAGE_NODE;
     const char *peers[PEERS_MAX], *listen = NULL, *config = NULL, *log_format = NULL;
     size_t n_peers = 0;
     bool lan = true;
@@ -223,7 +221,12 @@ int cmd_node(const cli_t *c, int argc, char **argv)
     if (config && (rc = load_config(config, &cfg))) return rc;
     if (log_format) snprintf(cfg.log_format, sizeof cfg.log_format, "%s", log_format);
     rumor_node_t *n;
-    if ((rc = open_node(c, true, &n))) return rc;
+    /* The node holds the identity itself: always by the passphrase, never by another node. */
+    if ((rc = open_node(c, false, &n))) return rc;
+    if ((rc = unlock_identity(c, n, NULL))) {
+        rumor_node_close(&n);
+        return rc;
+    }
     rumor_node_run_t opt = {
         .listen = listen, .peers = peers, .n_peers = n_peers, .lan = lan, .cfg = &cfg};
     rc = rumor_node_run(n, &opt);
@@ -303,7 +306,7 @@ static int peer_item(void *ctx, const rumor_ctl_record_t *r)
     int rc = rumor_node_person(o->node, pk, &who);
     if (rc < 0) return node_error(o->c, o->node, rc, "name a peer");
     if (o->json) {
-        fputs(o->n ? ",{" : "{", stdout);
+        fputs(o->n ? ",{" : "[{", stdout); /* '[' with the first: nothing when no node answers */
         record_json_fields(r, NULL);
         json_person(stdout, who.nick, who.name, who.verified);
         fputc('}', stdout);
@@ -323,7 +326,7 @@ static int peer_item(void *ctx, const rumor_ctl_record_t *r)
 
 int cmd_peers(const cli_t *c, int argc, char **argv)
 {
-    const char *usage = "rumor peers [--json]", *pos[1];
+    const char *usage = "rumor " USAGE_PEERS, *pos[1];
     bool json = false;
     opt_t opts[] = {{"--json", false, NULL, &json}, {NULL, false, NULL, NULL}};
     int np, rc = parse(argc, argv, opts, pos, 0, 0, &np, usage);
@@ -332,12 +335,11 @@ int cmd_peers(const cli_t *c, int argc, char **argv)
     if ((rc = open_node(c, false, &o.node))) return rc;
     rumor_ctl_writer_t w;
     writer_op(&w, "peers");
-    if (json) fputc('[', stdout);
     rc = ctl_request(c, &w, peer_item, NULL, &o, CTL_TIMEOUT_MS);
     rumor_node_close(&o.node);
     if (rc == RUMOR_ERR_NOT_FOUND) return not_running();
-    if (json)
-        fputs("]\n", stdout);
+    if (json && rc == 0)
+        fputs(o.n ? "]\n" : "[]\n", stdout);
     else if (rc == 0 && o.n == 0)
         fputs("no peers connected\n", stdout);
     return rc;
@@ -356,7 +358,7 @@ static int stats_final(void *ctx, const rumor_ctl_record_t *r)
 
 int cmd_stats(const cli_t *c, int argc, char **argv)
 {
-    const char *usage = "rumor stats [--json]", *pos[1];
+    const char *usage = "rumor " USAGE_STATS, *pos[1];
     bool json = false;
     opt_t opts[] = {{"--json", false, NULL, &json}, {NULL, false, NULL, NULL}};
     int np, rc = parse(argc, argv, opts, pos, 0, 0, &np, usage);
@@ -377,7 +379,7 @@ void notify_node(const cli_t *c)
 
 int cmd_peer(const cli_t *c, int argc, char **argv)
 {
-    const char *usage = "rumor peer add PUBKEY@HOST:PORT", *pos[2];
+    const char *usage = "rumor " USAGE_PEER_ADD, *pos[2];
     int np, rc = parse(argc, argv, NULL, pos, 2, 2, &np, usage);
     if (rc) return rc;
     if (strcmp(pos[0], "add") != 0) return cli_fail(EXIT_USAGE, "usage: %s", usage);
@@ -420,7 +422,7 @@ static int where_final(void *ctx, const rumor_ctl_record_t *r)
 
 int cmd_room_invite(const cli_t *c, int argc, char **argv)
 {
-    const char *usage = "rumor room invite ROOM [--member PEER] [--role member|admin]", *pos[1];
+    const char *usage = "rumor " USAGE_ROOM_INVITE, *pos[1];
     const char *member = NULL, *role_s = NULL;
     opt_t opts[] = {{"--member", true, &member, NULL},
                     {"--role", true, &role_s, NULL},
@@ -492,7 +494,7 @@ static int joined_final(void *ctx, const rumor_ctl_record_t *r)
 
 int cmd_room_join(const cli_t *c, int argc, char **argv)
 {
-    const char *usage = "rumor room join CODE|ROOM", *pos[1];
+    const char *usage = "rumor " USAGE_ROOM_JOIN, *pos[1];
     int np, rc = parse(argc, argv, NULL, pos, 1, 1, &np, usage);
     if (rc) return rc;
     const char *arg = pos[0];
@@ -557,8 +559,7 @@ int follow_open(const cli_t *c, const uint8_t *room)
     return fd;
 }
 
-/* Reads one notification; *id gets the event id. 0, or an exit status once printed. */
-static int next_notification(int fd, uint8_t **buf, size_t *cap, uint8_t id[ID], uint8_t room[ID])
+int next_notification(int fd, uint8_t **buf, size_t *cap, uint8_t id[ID], uint8_t room[ID])
 {
     rumor_ctl_record_t r;
     char hex[RUMOR_ID_HEX + 1];
@@ -593,155 +594,11 @@ int follow_room(const cli_t *c, rumor_node_t *n, const uint8_t room[ID], log_out
     return rc;
 }
 
-/* ---- chat ------------------------------------------------------------------------- */
-
-typedef struct {
-    rumor_node_t *n;
-    size_t shown;
-} rooms_out_t;
-
-static int print_room_path(void *ctx, const rumor_node_room_t *r)
-{
-    rooms_out_t *o = ctx;
-    printf("  %s%s\n", r->path[0] ? r->path : "(unreadable)", r->my_role ? "" : " (not a member)");
-    o->shown++;
-    return 0;
-}
-
-#define CHAT_HELP "/help, /rooms, /join ROOM, /dm PEER, /nick NAME, /me ACTION, /quit"
-
-/* Switches the chat to `name`: resolves it and shows its last messages. */
-static int chat_enter(const cli_t *c, rumor_node_t *n, const char *name, uint8_t room[ID],
-                      log_out_t *o, char *path, size_t cap)
-{
-    uint8_t id[ID];
-    rumor_node_room_t info;
-    int rc = resolve_room(c, n, name, id); /* a path, an id, or @PEER */
-    if (rc) return RUMOR_ERR_NOT_FOUND;
-    if ((rc = rumor_node_room_get(n, id, &info)) < 0) {
-        room_error(c, n, name, rc);
-        return rc;
-    }
-    memcpy(room, id, ID);
-    snprintf(path, cap, "%s", name[0] == '@' ? name : info.path);
-    o->path = path;
-    printf("-- %s: %s --\n", path, CHAT_HELP);
-    rc = rumor_node_log(n, room, 20, print_message, o);
-    if (rc < 0) node_error(c, n, rc, "read the log");
-    fflush(stdout);
-    return rc;
-}
-
-/* Handles one typed line; returns 1 to quit. */
-static int chat_line(const cli_t *c, rumor_node_t *n, char *line, uint8_t room[ID], log_out_t *o,
-                     char *path, size_t cap)
-{
-    size_t len = strlen(line);
-    if (len == 0) return 0;
-    if (strcmp(line, "/quit") == 0) return 1;
-    if (strcmp(line, "/rooms") == 0) {
-        rooms_out_t ro = {n, 0};
-        rumor_node_room_walk(n, print_room_path, &ro);
-    } else if (strncmp(line, "/join ", 6) == 0) {
-        chat_enter(c, n, line + 6, room, o, path, cap);
-    } else if (strncmp(line, "/dm ", 4) == 0) {
-        char at[RUMOR_CONTACT_NAME_MAX + 2];
-        snprintf(at, sizeof at, "@%s", line + 4);
-        chat_enter(c, n, at, room, o, path, cap);
-    } else if (strcmp(line, "/help") == 0) {
-        printf("-- %s --\n", CHAT_HELP);
-    } else if (strncmp(line, "/me ", 4) == 0 && line[4]) {
-        /* An action is a message that says so: "* ACTION". */
-        line[2] = '*';
-        uint8_t id[ID];
-        int rc = rumor_node_send(n, room, line + 2, len - 2, id);
-        if (rc < 0)
-            send_error(c, n, path, rc);
-        else
-            notify_node(c);
-    } else if (strncmp(line, "/nick ", 6) == 0) {
-        int rc = rumor_node_set_nick(n, line + 6);
-        if (rc < 0)
-            cli_fail(1, "cannot set the nick: %s", rumor_strerror(rc));
-        else
-            notify_node(c);
-    } else if (line[0] == '/') {
-        cli_fail(1, "unknown command %s: %s", line, CHAT_HELP);
-    } else {
-        uint8_t id[ID];
-        int rc = rumor_node_send(n, room, line, len, id);
-        if (rc < 0)
-            send_error(c, n, path, rc);
-        else
-            notify_node(c);
-    }
-    fflush(stdout);
-    return 0;
-}
-
-int cmd_chat(const cli_t *c, int argc, char **argv)
-{
-    const char *usage = "rumor chat ROOM|@PEER", *pos[1];
-    int np, rc = parse(argc, argv, NULL, pos, 1, 1, &np, usage);
-    if (rc) return rc;
-    rumor_node_t *n;
-    if ((rc = open_node(c, true, &n))) return rc;
-    int fd = follow_open(c, NULL);
-    if (fd < 0) {
-        rumor_node_close(&n);
-        return fd == -2 ? 1
-                        : cli_fail(1, "chat needs the running node; start it with 'rumor node'");
-    }
-    uint8_t room[ID], *buf = NULL;
-    size_t cap = 0;
-    char path[RUMOR_PATH_MAX + 1];
-    log_out_t o = {.json = false, .path = path};
-    char *line = malloc(RUMOR_TEXT_MAX + 2);
-    size_t used = 0;
-    if (!line || chat_enter(c, n, pos[0], room, &o, path, sizeof path) < 0) {
-        rc = line ? 1 : cli_fail(1, "out of memory");
-        goto out;
-    }
-    for (;;) {
-        struct pollfd p[2] = {{.fd = 0, .events = POLLIN}, {.fd = fd, .events = POLLIN}};
-        if (poll(p, 2, -1) < 0) {
-            if (errno == EINTR) continue;
-            break;
-        }
-        if (p[1].revents) {
-            uint8_t id[ID], from[ID];
-            if ((rc = next_notification(fd, &buf, &cap, id, from))) break;
-            if (memcmp(from, room, ID) == 0) rumor_node_message(n, id, print_message, &o);
-            fflush(stdout);
-        }
-        if (p[0].revents) {
-            ssize_t got = read(0, line + used, RUMOR_TEXT_MAX + 1 - used);
-            if (got <= 0) break; /* end of input: done */
-            used += (size_t)got;
-            char *nl;
-            while ((nl = memchr(line, '\n', used))) {
-                *nl = '\0';
-                int q = chat_line(c, n, line, room, &o, path, sizeof path);
-                size_t rest = used - (size_t)(nl + 1 - line);
-                memmove(line, nl + 1, rest);
-                used = rest;
-                if (q) goto out;
-            }
-            if (used > RUMOR_TEXT_MAX) {
-                cli_fail(1, "line too long (at most %d bytes); dropped", RUMOR_TEXT_MAX);
-                used = 0;
-            }
-        }
-    }
-out:
-    free(line);
-    free(buf);
-    close(fd);
-    rumor_node_close(&n);
-    return rc;
-}
-
-/* `room kick ROOM PEER`, `room leave ROOM` and `room role ROOM PEER admin|member`. */
+/*
+ * `room kick ROOM PEER`, `room leave ROOM` and `room role ROOM PEER admin|member`.
+ * `what` completes "you may not ..." and "cannot ..." before the room's name:
+ * "remove that member from", "leave".
+ */
 static int member_change(const cli_t *c, const char *room_arg, const char *peer, uint8_t role,
                          const char *what)
 {
@@ -778,11 +635,13 @@ static int member_change(const cli_t *c, const char *room_arg, const char *peer,
                       room_arg);
     } else if (rc == RUMOR_ERR_DENIED) {
         rc = cli_fail(1,
-                      "you may not %s in '%s': only admins and the owner may, never against a "
+                      "you may not %s '%s': only admins and the owner may, never against a "
                       "higher rank (owner > admin > member)",
                       what, room_arg);
     } else {
-        rc = node_error(c, n, rc, what);
+        char doing[RUMOR_PATH_MAX + 64];
+        snprintf(doing, sizeof doing, "%s '%s'", what, room_arg);
+        rc = node_error(c, n, rc, doing);
     }
 out:
     rumor_node_close(&n);
@@ -792,15 +651,15 @@ out:
 
 int cmd_room_kick(const cli_t *c, int argc, char **argv)
 {
-    const char *usage = "rumor room kick ROOM PEER", *pos[2];
+    const char *usage = "rumor " USAGE_ROOM_KICK, *pos[2];
     int np, rc = parse(argc, argv, NULL, pos, 2, 2, &np, usage);
     if (rc) return rc;
-    return member_change(c, pos[0], pos[1], 0, "remove that member");
+    return member_change(c, pos[0], pos[1], 0, "remove that member from");
 }
 
 int cmd_room_leave(const cli_t *c, int argc, char **argv)
 {
-    const char *usage = "rumor room leave ROOM", *pos[1];
+    const char *usage = "rumor " USAGE_ROOM_LEAVE, *pos[1];
     int np, rc = parse(argc, argv, NULL, pos, 1, 1, &np, usage);
     if (rc) return rc;
     return member_change(c, pos[0], NULL, 0, "leave");
@@ -808,7 +667,7 @@ int cmd_room_leave(const cli_t *c, int argc, char **argv)
 
 int cmd_room_role(const cli_t *c, int argc, char **argv)
 {
-    const char *usage = "rumor room role ROOM PEER admin|member", *pos[3];
+    const char *usage = "rumor " USAGE_ROOM_ROLE, *pos[3];
     int np, rc = parse(argc, argv, NULL, pos, 3, 3, &np, usage);
     if (rc) return rc;
     uint8_t role;
@@ -818,5 +677,5 @@ int cmd_room_role(const cli_t *c, int argc, char **argv)
         role = RUMOR_ROLE_MEMBER;
     else
         return cli_fail(EXIT_USAGE, "the role is admin or member; usage: %s", usage);
-    return member_change(c, pos[0], pos[1], role, "change that member's role");
+    return member_change(c, pos[0], pos[1], role, "change that member's role in");
 }

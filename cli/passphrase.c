@@ -163,3 +163,43 @@ void cli_pass_free(cli_pass_t *p)
     rumor_secret_free(p->buf);
     memset(p, 0, sizeof *p);
 }
+
+/* ---- passwd ------------------------------------------------------------------------ */
+
+int cmd_passwd(const cli_t *c, int argc, char **argv)
+{
+    const char *usage = "rumor " USAGE_PASSWD, *pos[1];
+    const char *new_file = NULL;
+    bool none = false;
+    opt_t opts[] = {{"--new-passphrase-file", true, &new_file, NULL},
+                    {"--no-passphrase", false, NULL, &none},
+                    {NULL, false, NULL, NULL}};
+    int np, rc = parse(argc, argv, opts, pos, 0, 0, &np, usage);
+    if (rc) return rc;
+    if (new_file && none)
+        return cli_fail(EXIT_USAGE,
+                        "--new-passphrase-file and --no-passphrase exclude each "
+                        "other; usage: %s",
+                        usage);
+    rumor_node_t *n;
+    if ((rc = open_node(c, false, &n))) return rc;
+    /* The seed is sealed again, so it must be here: the old passphrase, never the node's agent. */
+    cli_pass_t p = {0};
+    if ((rc = unlock_identity(c, n, NULL)) == 0 && !none) {
+        int prc = cli_pass_get(&p, new_file, "New passphrase: ", true);
+        if (prc == RUMOR_ERR_NOT_FOUND)
+            rc = cli_fail(1, "a new passphrase is needed: pass --new-passphrase-file F, run on a "
+                             "terminal, or choose --no-passphrase");
+        else if (prc < 0)
+            rc = 1;
+        else if (p.pass.len == 0)
+            rc = cli_fail(1, "the new passphrase is empty (choose --no-passphrase for none)");
+    }
+    if (rc == 0) {
+        int crc = rumor_node_change_passphrase(n, none ? NULL : &p.pass);
+        if (crc < 0) rc = node_error(c, n, crc, "write the new key file");
+    }
+    cli_pass_free(&p);
+    rumor_node_close(&n);
+    return rc;
+}

@@ -51,7 +51,7 @@ static int invalid_contact_name(const char *name)
 
 static int cmd_contact_add(const cli_t *c, int argc, char **argv)
 {
-    const char *usage = "rumor contact add PUBKEY NAME", *pos[2];
+    const char *usage = "rumor " USAGE_CONTACT_ADD, *pos[2];
     int np, rc = parse(argc, argv, NULL, pos, 2, 2, &np, usage);
     if (rc) return rc;
     const char *key = pos[0], *name = pos[1];
@@ -86,7 +86,7 @@ out:
 
 static int cmd_contact_remove(const cli_t *c, int argc, char **argv)
 {
-    const char *usage = "rumor contact remove NAME", *pos[1];
+    const char *usage = "rumor " USAGE_CONTACT_REMOVE, *pos[1];
     int np, rc = parse(argc, argv, NULL, pos, 1, 1, &np, usage);
     if (rc) return rc;
     rumor_node_t *n;
@@ -134,7 +134,7 @@ static int print_contact(void *ctx, const uint8_t pk[ID], const rumor_node_perso
 
 static int cmd_contact_list(const cli_t *c, int argc, char **argv)
 {
-    const char *usage = "rumor contact list [--json]", *pos[1];
+    const char *usage = "rumor " USAGE_CONTACT_LIST, *pos[1];
     bool json = false;
     opt_t opts[] = {{"--json", false, NULL, &json}, {NULL, false, NULL, NULL}};
     int np, rc = parse(argc, argv, opts, pos, 0, 0, &np, usage);
@@ -161,6 +161,6 @@ int cmd_contact(const cli_t *c, int argc, char **argv)
     if (strcmp(sub, "add") == 0) return cmd_contact_add(c, argc - 1, argv + 1);
     if (strcmp(sub, "list") == 0) return cmd_contact_list(c, argc - 1, argv + 1);
     if (strcmp(sub, "remove") == 0) return cmd_contact_remove(c, argc - 1, argv + 1);
-    return cli_fail(EXIT_USAGE,
-                    "usage: rumor contact add PUBKEY NAME | list [--json] | remove NAME");
+    return cli_fail(EXIT_USAGE, "usage: rumor " USAGE_CONTACT_ADD " | " USAGE_CONTACT_LIST
+                                " | " USAGE_CONTACT_REMOVE);
 }

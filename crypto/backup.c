@@ -217,7 +217,7 @@ int rumor_backup_encode(rumor_backup_t *b, const rumor_identity_t *id, uint8_t *
     size_t len = payload_len(b);
     if (len > cap) return RUMOR_ERR_TOO_BIG;
     uint8_t *p = out;
-    rumor_identity_seed(id, p);
+    if ((rc = rumor_identity_seed(id, p)) < 0) return rc;
     p += RUMOR_SEED_BYTES;
     rumor_put_u16(p, (uint16_t)b->n_domains);
     p += 2;

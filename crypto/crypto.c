@@ -10,6 +10,9 @@ struct rumor_identity {
     uint8_t *sk;  /* sodium_malloc'd: 64-byte Ed25519 secret key (seed | pk) */
     uint8_t *xsk; /* sodium_malloc'd: X25519 secret key for opening sealed keys */
     uint8_t *stk; /* sodium_malloc'd: store key for keys at rest */
+    /* A delegated identity (no secret here): the agent does each secret operation. */
+    const rumor_agent_t *agent;
+    void *agent_ctx;
 };
 
 #define KF_OFF_VERSION   8
@@ -92,14 +95,35 @@ void rumor_identity_destroy(rumor_identity_t **idp)
     *idp = NULL;
 }
 
+int rumor_identity_delegated(const uint8_t pk[RUMOR_ID_BYTES], const rumor_agent_t *agent,
+                             void *ctx, rumor_identity_t **out)
+{
+    if (!agent || !agent->sign || !agent->seal_open || !agent->key_open || !agent->key_seal)
+        return RUMOR_ERR_INVALID;
+    rumor_identity_t *id = calloc(1, sizeof *id);
+    if (!id) return RUMOR_ERR_NOMEM;
+    memcpy(id->pk, pk, RUMOR_ID_BYTES);
+    id->agent = agent;
+    id->agent_ctx = ctx;
+    *out = id;
+    return RUMOR_OK;
+}
+
+bool rumor_identity_is_delegated(const rumor_identity_t *id)
+{
+    return id->agent != NULL;
+}
+
 const uint8_t *rumor_identity_public(const rumor_identity_t *id)
 {
     return id->pk;
 }
 
-void rumor_identity_seed(const rumor_identity_t *id, uint8_t seed[RUMOR_SEED_BYTES])
+int rumor_identity_seed(const rumor_identity_t *id, uint8_t seed[RUMOR_SEED_BYTES])
 {
-    memcpy(seed, id->sk, RUMOR_SEED_BYTES); /* sk starts with the seed */
+    if (!id->sk) return RUMOR_ERR_PASSPHRASE; /* delegated: the seed stays with the agent */
+    memcpy(seed, id->sk, RUMOR_SEED_BYTES);   /* sk starts with the seed */
+    return RUMOR_OK;
 }
 
 const uint8_t *rumor_identity_curve_secret(const rumor_identity_t *id)
@@ -112,10 +136,12 @@ int rumor_curve_public(uint8_t out[32], const uint8_t pk[RUMOR_ID_BYTES])
     return crypto_sign_ed25519_pk_to_curve25519(out, pk) == 0 ? RUMOR_OK : RUMOR_ERR_INVALID;
 }
 
-void rumor_identity_sign(const rumor_identity_t *id, uint8_t sig[RUMOR_SIG_BYTES],
-                         const uint8_t *msg, size_t len)
+int rumor_identity_sign(const rumor_identity_t *id, uint8_t sig[RUMOR_SIG_BYTES],
+                        const uint8_t *msg, size_t len)
 {
+    if (id->agent) return id->agent->sign(id->agent_ctx, sig, msg, len);
     crypto_sign_detached(sig, NULL, msg, len, id->sk);
+    return RUMOR_OK;
 }
 
 /* ---- key files ---------------------------------------------------------- */
@@ -124,6 +150,7 @@ int rumor_keyfile_seal(const rumor_identity_t *id, const char *pass, size_t pass
                        uint64_t opslimit, uint64_t memlimit, uint8_t out[RUMOR_KEYFILE_BYTES])
 {
     memset(out, 0, RUMOR_KEYFILE_BYTES);
+    if (!id->sk) return RUMOR_ERR_PASSPHRASE; /* delegated: the seed stays with the agent */
     memcpy(out, RUMOR_KEYFILE_MAGIC, 8);
     out[KF_OFF_VERSION] = KF_VERSION;
     memcpy(out + KF_OFF_PK, id->pk, RUMOR_ID_BYTES);
@@ -309,6 +336,7 @@ int rumor_seal_open(uint8_t *out, const rumor_identity_t *id, const uint8_t *sea
 {
     uint8_t xpk[crypto_box_PUBLICKEYBYTES];
     if (sealed_len < RUMOR_SEAL_OVERHEAD) return RUMOR_ERR_MALFORMED;
+    if (id->agent) return id->agent->seal_open(id->agent_ctx, out, sealed, sealed_len);
     if (crypto_sign_ed25519_pk_to_curve25519(xpk, id->pk) != 0) return RUMOR_ERR_CRYPTO;
     if (crypto_box_seal_open(out, sealed, sealed_len, xpk, id->xsk) != 0) return RUMOR_ERR_DECRYPT;
     return RUMOR_OK;
@@ -317,6 +345,7 @@ int rumor_seal_open(uint8_t *out, const rumor_identity_t *id, const uint8_t *sea
 int rumor_key_at_rest_seal(uint8_t out[RUMOR_KEY_AT_REST_BYTES], const rumor_identity_t *id,
                            const uint8_t key[RUMOR_ROOM_KEY_BYTES])
 {
+    if (id->agent) return id->agent->key_seal(id->agent_ctx, out, key);
     randombytes_buf(out, crypto_secretbox_NONCEBYTES);
     crypto_secretbox_easy(out + crypto_secretbox_NONCEBYTES, key, RUMOR_ROOM_KEY_BYTES, out,
                           id->stk);
@@ -327,6 +356,7 @@ int rumor_key_at_rest_open(uint8_t key[RUMOR_ROOM_KEY_BYTES], const rumor_identi
                            const uint8_t *sealed, size_t sealed_len)
 {
     if (sealed_len != RUMOR_KEY_AT_REST_BYTES) return RUMOR_ERR_MALFORMED;
+    if (id->agent) return id->agent->key_open(id->agent_ctx, key, sealed, sealed_len);
     if (crypto_secretbox_open_easy(key, sealed + crypto_secretbox_NONCEBYTES,
                                    sealed_len - crypto_secretbox_NONCEBYTES, sealed, id->stk) != 0)
         return RUMOR_ERR_DECRYPT;

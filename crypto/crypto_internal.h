@@ -5,6 +5,7 @@
 #include "rumor_crypto.h"
 
 /* Copies the identity's 32-byte seed into `seed` (the caller's secret memory). */
-void rumor_identity_seed(const rumor_identity_t *id, uint8_t seed[RUMOR_SEED_BYTES]);
+/* The seed of an identity that holds it; RUMOR_ERR_PASSPHRASE for a delegated one. */
+int rumor_identity_seed(const rumor_identity_t *id, uint8_t seed[RUMOR_SEED_BYTES]);
 
 #endif

@@ -178,7 +178,8 @@ int rumor_event_encode(uint8_t *out, size_t cap, size_t *out_len, uint8_t ev_id[
     if (d->body_len) memcpy(p, d->body, d->body_len);
     p += d->body_len;
     size_t signed_len = (size_t)(p - out);
-    rumor_identity_sign(id, p, out, signed_len);
+    int rc = rumor_identity_sign(id, p, out, signed_len);
+    if (rc < 0) return rc;
     if (ev_id) rumor_crypto_hash(ev_id, out, signed_len);
     *out_len = need;
     return RUMOR_OK;

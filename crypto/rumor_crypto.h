@@ -124,9 +124,26 @@ const uint8_t *rumor_identity_curve_secret(const rumor_identity_t *id);
 /* Converts an Ed25519 public key to its X25519 key; RUMOR_ERR_INVALID when it is not a valid point.
  */
 int rumor_curve_public(uint8_t out[32], const uint8_t pk[RUMOR_ID_BYTES]);
-/* Signs `len` bytes of `msg` into `sig`. */
-void rumor_identity_sign(const rumor_identity_t *id, uint8_t sig[RUMOR_SIG_BYTES],
-                         const uint8_t *msg, size_t len);
+/* Signs `len` bytes of `msg` into `sig`; fails only for a delegated identity whose agent does. */
+int rumor_identity_sign(const rumor_identity_t *id, uint8_t sig[RUMOR_SIG_BYTES],
+                        const uint8_t *msg, size_t len);
+
+/*
+ * A delegated identity keeps no secret: each secret operation is asked of an agent (the
+ * running node, PROTOCOL.md 11), which answers RUMOR_OK or an error. The seed cannot be had
+ * from it, so key files and backups cannot be sealed with it, and it has no Curve secret.
+ */
+typedef struct {
+    int (*sign)(void *ctx, uint8_t sig[RUMOR_SIG_BYTES], const uint8_t *msg, size_t len);
+    int (*seal_open)(void *ctx, uint8_t *out, const uint8_t *sealed, size_t sealed_len);
+    int (*key_open)(void *ctx, uint8_t key[RUMOR_ROOM_KEY_BYTES], const uint8_t *sealed,
+                    size_t sealed_len);
+    int (*key_seal)(void *ctx, uint8_t out[RUMOR_KEY_AT_REST_BYTES],
+                    const uint8_t key[RUMOR_ROOM_KEY_BYTES]);
+} rumor_agent_t;
+int rumor_identity_delegated(const uint8_t pk[RUMOR_ID_BYTES], const rumor_agent_t *agent,
+                             void *ctx, rumor_identity_t **out);
+bool rumor_identity_is_delegated(const rumor_identity_t *id);
 
 /*
  * Seals the identity in a key file image (PROTOCOL.md 5.1). With pass == NULL

@@ -284,6 +284,17 @@ static int subtree_height(rumor_txn_t *t, const uint8_t room[ID], int budget)
     return 1 + w.best;
 }
 
+rumor_gossip_move_shape_t rumor_gossip_move_shape(rumor_txn_t *t, const uint8_t room[ID],
+                                                  const uint8_t target[ID],
+                                                  const uint8_t domain[ID])
+{
+    if (is_within(t, target, room)) return RUMOR_GOSSIP_MOVE_CYCLE;
+    int depth = depth_in_domain(t, target, domain);
+    return depth > 0 && depth + subtree_height(t, room, RUMOR_MAX_DEPTH) <= RUMOR_MAX_DEPTH
+               ? RUMOR_GOSSIP_MOVE_FITS
+               : RUMOR_GOSSIP_MOVE_TOO_DEEP;
+}
+
 /* The member entry of a KEY_EPOCH for `pk`, or NULL. */
 static const uint8_t *epoch_entry(const rumor_event_t *ev, const uint8_t pk[ID])
 {
@@ -414,12 +425,7 @@ static int judge(pass_t *p, const rumor_event_t *ev, bool *ok)
         if ((rc = rumor_store_room_get(t, ev->target, &target)) < 0) return rc;
         if (memcmp(ev->target, domain, ID) != 0 && (target.flags & RUMOR_ROOM_FLAG_HIDDEN))
             return RUMOR_OK;
-        if (is_within(t, ev->target, ev->room)) return RUMOR_OK; /* it would make a cycle */
-        {
-            int depth = depth_in_domain(t, ev->target, domain);
-            *ok = depth > 0 &&
-                  depth + subtree_height(t, ev->room, RUMOR_MAX_DEPTH) <= RUMOR_MAX_DEPTH;
-        }
+        *ok = rumor_gossip_move_shape(t, ev->room, ev->target, domain) == RUMOR_GOSSIP_MOVE_FITS;
         return RUMOR_OK;
     case RUMOR_EV_MEMBER_ADD:
         if (r < RUMOR_ROLE_MEMBER) return RUMOR_OK;

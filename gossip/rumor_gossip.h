@@ -86,6 +86,19 @@ int rumor_gossip_rebuild(rumor_txn_t *t, const rumor_identity_t *self);
  */
 int rumor_gossip_key_domain(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES],
                             uint8_t domain[RUMOR_ID_BYTES]);
+/* Whether a shared room `room` of key domain `domain` fits under `target` (a room of the same
+ * domain) as the fold judges a move (PROTOCOL.md 7.4): not below itself, and its shared subtree
+ * within the depth limit. */
+typedef enum {
+    RUMOR_GOSSIP_MOVE_FITS = 0,
+    RUMOR_GOSSIP_MOVE_CYCLE,    /* target is the room or below it */
+    RUMOR_GOSSIP_MOVE_TOO_DEEP, /* the subtree would go past RUMOR_MAX_DEPTH */
+} rumor_gossip_move_shape_t;
+rumor_gossip_move_shape_t rumor_gossip_move_shape(rumor_txn_t *t,
+                                                  const uint8_t room[RUMOR_ID_BYTES],
+                                                  const uint8_t target[RUMOR_ID_BYTES],
+                                                  const uint8_t domain[RUMOR_ID_BYTES]);
+
 /*
  * The key domain `room` was created in: that of its ROOM_CREATE's `room` field
  * (all zero for a top-level room). Creation facts never change. RUMOR_ERR_DENIED

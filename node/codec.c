@@ -55,6 +55,13 @@ static int decode_field(rumor_reader_t *r, rumor_ctl_field_t *fld)
         if (!rumor_utf8_valid(p, fld->s_len)) return RUMOR_ERR_MALFORMED;
         fld->s = (const char *)p;
         break;
+    case RUMOR_CTL_BYTES:
+        if (!(p = rumor_take(r, CTL_STR_LEN_BYTES))) return RUMOR_ERR_MALFORMED;
+        fld->s_len = rumor_get_u32(p);
+        if (fld->s_len > RUMOR_CTL_BYTES_MAX) return RUMOR_ERR_MALFORMED;
+        if (!(p = rumor_take(r, fld->s_len))) return RUMOR_ERR_MALFORMED;
+        fld->s = (const char *)p;
+        break;
     case RUMOR_CTL_BOOL:
         if (!(p = rumor_take(r, 1)) || p[0] > 1) return RUMOR_ERR_MALFORMED;
         fld->b = p[0] == 1;
@@ -156,7 +163,7 @@ static bool writer_has_key(const rumor_ctl_writer_t *w, const char *key, size_t 
         off += CTL_FIELD_HEAD_BYTES + len;
         if (type == RUMOR_CTL_U64)
             off += 8;
-        else if (type == RUMOR_CTL_STR)
+        else if (type == RUMOR_CTL_STR || type == RUMOR_CTL_BYTES)
             off += CTL_STR_LEN_BYTES + rumor_get_u32(w->buf + off);
         else
             off += 1;
@@ -217,6 +224,19 @@ void rumor_ctl_put_str(rumor_ctl_writer_t *w, const char *key, const char *s, si
     if (len) memcpy(p + CTL_STR_LEN_BYTES, s, len);
 }
 
+void rumor_ctl_put_bytes(rumor_ctl_writer_t *w, const char *key, const uint8_t *b, size_t len)
+{
+    if (w->err) return;
+    if ((!b && len) || len > RUMOR_CTL_BYTES_MAX) {
+        w->err = !b && len ? RUMOR_ERR_INVALID : RUMOR_ERR_TOO_BIG;
+        return;
+    }
+    uint8_t *p = writer_field(w, RUMOR_CTL_BYTES, key, CTL_STR_LEN_BYTES + len);
+    if (!p) return;
+    rumor_put_u32(p, (uint32_t)len);
+    if (len) memcpy(p + CTL_STR_LEN_BYTES, b, len);
+}
+
 void rumor_ctl_put_bool(rumor_ctl_writer_t *w, const char *key, bool v)
 {
     uint8_t *p = writer_field(w, RUMOR_CTL_BOOL, key, 1);
@@ -239,6 +259,7 @@ int rumor_ctl_writer_finish(rumor_ctl_writer_t *w, const uint8_t **msg, size_t *
 
 void rumor_ctl_writer_free(rumor_ctl_writer_t *w)
 {
+    if (w->buf) rumor_wipe(w->buf, w->cap); /* it may have carried a secret (an agent's answer) */
     free(w->buf);
     memset(w, 0, sizeof *w);
 }

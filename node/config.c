@@ -17,7 +17,7 @@
 #include <string.h>
 
 /* What a value is and how it is checked. */
-typedef enum { CFG_U32, CFG_BOOL, CFG_LOG_LEVEL, CFG_LOG_FORMAT, CFG_PATH } cfg_kind_t;
+typedef enum { CFG_U32, CFG_BOOL, CFG_LOG_LEVEL, CFG_LOG_FORMAT, CFG_PATH, CFG_CMD } cfg_kind_t;
 
 typedef struct {
     const char *name;  /* the field's name, which is the key */
@@ -78,6 +78,7 @@ static const cfg_key_t cfg_keys[] = {
     {"log_level", CFG_LOG_LEVEL, offsetof(rumor_node_config_t, log_level), 0, 0},
     {"log_format", CFG_LOG_FORMAT, offsetof(rumor_node_config_t, log_format), 0, 0},
     {"trace_file", CFG_PATH, offsetof(rumor_node_config_t, trace_file), 0, 0},
+    {"notify_cmd", CFG_CMD, offsetof(rumor_node_config_t, notify_cmd), 0, 0},
 };
 
 #define CFG_KEY_COUNT (sizeof cfg_keys / sizeof cfg_keys[0])
@@ -231,6 +232,16 @@ static int apply(const cfg_key_t *k, span_t v, rumor_node_config_t *cfg, char *w
             }
         }
         return fail(why, why_cap, line, "%s: expected text or json", k->name);
+    case CFG_CMD:
+        if (v.len >= sizeof cfg->notify_cmd)
+            return fail(why, why_cap, line, "%s: longer than %d bytes", k->name,
+                        RUMOR_NOTIFY_CMD_MAX);
+        for (size_t i = 0; i < v.len; i++)
+            if ((unsigned char)v.p[i] < 0x20 || v.p[i] == 0x7f)
+                return fail(why, why_cap, line, "%s: control characters", k->name);
+        memcpy(cfg->notify_cmd, v.p, v.len);
+        cfg->notify_cmd[v.len] = '\0';
+        return RUMOR_OK;
     case CFG_PATH:
         if (v.len == 0) return fail(why, why_cap, line, "%s: empty path", k->name);
         if (v.len >= sizeof cfg->trace_file)

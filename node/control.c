@@ -34,6 +34,7 @@ struct ctl_client {
 
 typedef struct {
     uv_write_t req;
+    size_t len;
     uint8_t data[]; /* the message */
 } wreq_t;
 
@@ -61,7 +62,9 @@ static void client_close(ctl_client_t *c)
 static void write_done(uv_write_t *req, int status)
 {
     (void)status;
-    free(req);
+    wreq_t *r = (wreq_t *)req;
+    rumor_wipe(r->data, r->len); /* an agent's answer may be a room key */
+    free(r);
 }
 
 /* Sends the writer's message; on failure the client is closed. */
@@ -91,6 +94,7 @@ static void client_send(ctl_client_t *c, rumor_ctl_writer_t *w)
         goto out;
     }
     memcpy(r->data, msg, len);
+    r->len = len;
     uv_buf_t b = uv_buf_init((char *)r->data, (unsigned)len);
     if (uv_write(&r->req, (uv_stream_t *)&c->pipe, &b, 1, write_done) < 0) {
         free(r);
@@ -162,6 +166,8 @@ static void op_status(ctl_client_t *c)
     rumor_ctl_put_u64(&w, "outbox", counts.outbox);
     rumor_ctl_put_u64(&w, "topics", d->n_topics ? d->n_topics - 1 : 0);
     rumor_ctl_put_bool(&w, "lan", d->lan);
+    if (d->cfg->notify_cmd[0])
+        rumor_ctl_put_str(&w, "notify_cmd", d->cfg->notify_cmd, strlen(d->cfg->notify_cmd));
     rumor_catchup_progress_t cp;
     rumor_catchup_progress(d, &cp);
     rumor_ctl_put_u64(&w, "catchup_peers", cp.peers_in);
@@ -259,6 +265,62 @@ static void join_done(void *ctx, int rc, const uint8_t room[ID])
     client_send(c, &w);
 }
 
+/* The largest sealed message `seal_open` opens (a key grant is far smaller). */
+#define AGENT_SEALED_MAX 1024
+
+/*
+ * Unlock once (PROTOCOL.md 11): a secret operation for the CLI of the node's own user, with the
+ * node's identity. The seed never leaves; what is answered is what the operation makes.
+ */
+static void agent_op(ctl_client_t *c, const char *op, const rumor_ctl_record_t *r)
+{
+    daemon_t *d = c->d;
+    const rumor_identity_t *id = d->node->id;
+    bool seal = strcmp(op, "key_seal") == 0;
+    const rumor_ctl_field_t *in = rumor_ctl_get(r, seal ? "key" : "data");
+    if (!in || in->type != RUMOR_CTL_BYTES) {
+        send_error(c, RUMOR_ERR_MALFORMED, "agent: missing bytes");
+        return;
+    }
+    const uint8_t *data = (const uint8_t *)in->s;
+    size_t len = in->s_len;
+    uint8_t *out = rumor_secret_alloc(AGENT_SEALED_MAX);
+    if (!out) {
+        send_error(c, RUMOR_ERR_NOMEM, rumor_strerror(RUMOR_ERR_NOMEM));
+        return;
+    }
+    const char *key = NULL;
+    size_t out_len = 0;
+    int rc = RUMOR_ERR_INVALID;
+    if (strcmp(op, "sign") == 0) {
+        key = "sig", out_len = RUMOR_SIG_BYTES;
+        rc = rumor_identity_sign(id, out, data, len);
+    } else if (strcmp(op, "seal_open") == 0) {
+        key = "plain", out_len = len - RUMOR_SEAL_OVERHEAD;
+        rc = len < RUMOR_SEAL_OVERHEAD || len > AGENT_SEALED_MAX
+                 ? RUMOR_ERR_INVALID
+                 : rumor_seal_open(out, id, data, len);
+    } else if (strcmp(op, "key_open") == 0) {
+        key = "key", out_len = RUMOR_ROOM_KEY_BYTES;
+        rc = rumor_key_at_rest_open(out, id, data, len);
+    } else if (seal) {
+        key = "sealed", out_len = RUMOR_KEY_AT_REST_BYTES;
+        rc =
+            len == RUMOR_ROOM_KEY_BYTES ? rumor_key_at_rest_seal(out, id, data) : RUMOR_ERR_INVALID;
+    }
+    if (rc < 0) {
+        send_error(c, rc, rumor_strerror(rc));
+    } else {
+        d->stats.agent_ops++;
+        rumor_ctl_writer_t w;
+        rumor_ctl_writer_init(&w);
+        rumor_ctl_put_bool(&w, "ok", true);
+        rumor_ctl_put_bytes(&w, key, out, out_len);
+        client_send(c, &w);
+    }
+    rumor_secret_free(out);
+}
+
 static void handle(ctl_client_t *c, const rumor_ctl_record_t *r)
 {
     daemon_t *d = c->d;
@@ -304,6 +366,10 @@ static void handle(ctl_client_t *c, const rumor_ctl_record_t *r)
         rumor_ctl_writer_init(&w);
         rumor_ctl_put_bool(&w, "ok", true);
         client_send(c, &w);
+    } else if (IS("sign") || IS("seal_open") || IS("key_open") || IS("key_seal")) {
+        char name[16];
+        snprintf(name, sizeof name, "%.*s", (int)op->s_len, op->s);
+        agent_op(c, name, r);
     } else if (IS("dial")) {
         const rumor_ctl_field_t *peer = rumor_ctl_get(r, "peer");
         char text[RUMOR_ID_HEX + RUMOR_INVITE_HOST_MAX + 16];

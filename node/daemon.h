@@ -88,6 +88,7 @@
     X(beacons_dropped)      /* beacons over the rate limit */                                      \
     X(ctl_requests)         /* control requests */                                                 \
     X(ctl_bad)              /* malformed control requests or foreign users */                      \
+    X(agent_ops)            /* secret operations done for the CLI (PROTOCOL.md 11, unlock once) */ \
     X(commits)              /* store transactions for peer events */                               \
     X(recon_opened)         /* anti-entropy exchanges we opened */                                 \
     X(recon_done)           /* exchanges that ended settled (on our side) */                       \

@@ -103,7 +103,10 @@ static char *dir_of(const char *path)
  * the same directory, synced, then link()ed into place, which fails if the
  * name exists. A crash leaves either no file or the whole file.
  */
-static int write_new_file(const char *path, const uint8_t *buf, size_t len)
+/* Writes `buf` to `path` through a temporary file in its directory, synced: a new file (never
+ * over one, RUMOR_ERR_EXISTS), or with `replace` in the place of the old one by rename(2), so the
+ * path holds the old bytes or the new ones, never a part. */
+static int write_file(const char *path, const uint8_t *buf, size_t len, bool replace)
 {
     char tmp[PATH_MAX];
     if (!*path || path[strlen(path) - 1] == '/') return RUMOR_ERR_INVALID;
@@ -129,9 +132,10 @@ static int write_new_file(const char *path, const uint8_t *buf, size_t len)
     }
     if (off != len || fsync(fd) != 0) rc = RUMOR_ERR_IO;
     if (close(fd) != 0) rc = RUMOR_ERR_IO;
-    if (rc == RUMOR_OK && link(tmp, path) != 0)
+    if (rc == RUMOR_OK && replace && rename(tmp, path) != 0) rc = RUMOR_ERR_IO;
+    if (rc == RUMOR_OK && !replace && link(tmp, path) != 0)
         rc = errno == EEXIST ? RUMOR_ERR_EXISTS : RUMOR_ERR_IO;
-    unlink(tmp);
+    if (!replace || rc != RUMOR_OK) unlink(tmp);
     if (rc == RUMOR_OK) {
         int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0 || fsync(dfd) != 0) rc = RUMOR_ERR_IO;
@@ -140,6 +144,11 @@ static int write_new_file(const char *path, const uint8_t *buf, size_t len)
 out:
     free(dir);
     return rc;
+}
+
+static int write_new_file(const char *path, const uint8_t *buf, size_t len)
+{
+    return write_file(path, buf, len, false);
 }
 
 /* What a failed init made, so that exactly that is removed. */
@@ -462,6 +471,35 @@ int rumor_node_unlock(rumor_node_t *n, const rumor_passphrase_t *pass)
     if (!n->keyfile) return RUMOR_ERR_NO_IDENTITY;
     return rumor_keyfile_open(n->keyfile, RUMOR_KEYFILE_BYTES, pass ? pass->pass : NULL,
                               pass ? pass->len : 0, &n->id);
+}
+
+int rumor_node_change_passphrase(rumor_node_t *n, const rumor_passphrase_t *pass)
+{
+    if (!n->id) return RUMOR_ERR_PASSPHRASE;
+    if (rumor_identity_is_delegated(n->id)) return RUMOR_ERR_PASSPHRASE;
+    char kpath[PATH_MAX];
+    uint8_t *keyfile = rumor_secret_alloc(RUMOR_KEYFILE_BYTES);
+    if (!keyfile) return RUMOR_ERR_NOMEM;
+    int rc =
+        rumor_keyfile_seal(n->id, pass ? pass->pass : NULL, pass ? pass->len : 0, 0, 0, keyfile);
+    if (rc == RUMOR_OK) rc = join(kpath, sizeof kpath, n->home, KEYFILE_NAME);
+    if (rc == RUMOR_OK) rc = write_file(kpath, keyfile, RUMOR_KEYFILE_BYTES, true);
+    if (rc == RUMOR_OK) {
+        memcpy(n->keyfile, keyfile, RUMOR_KEYFILE_BYTES);
+        n->is_protected = pass != NULL;
+    }
+    rumor_secret_free(keyfile);
+    return rc;
+}
+
+int rumor_node_adopt_identity(rumor_node_t *n, rumor_identity_t **id)
+{
+    if (n->id) return RUMOR_OK;
+    if (!*id || memcmp(rumor_identity_public(*id), n->pk, RUMOR_ID_BYTES) != 0)
+        return RUMOR_ERR_INVALID;
+    n->id = *id;
+    *id = NULL;
+    return RUMOR_OK;
 }
 
 const uint8_t *rumor_node_id(const rumor_node_t *n)

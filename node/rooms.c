@@ -17,13 +17,66 @@ int rumor_node_check_nick(const char *nick)
     return RUMOR_OK;
 }
 
-static int check_name(const char *name)
+/*
+ * Code points outside ASCII that a room name may not hold (PROTOCOL.md 2.2): controls, spaces,
+ * and characters that are invisible or turn the direction of text, with which two names that
+ * differ would look the same, or a name would not look like one path segment.
+ */
+static const struct {
+    uint32_t lo, hi;
+} NAME_FORBIDDEN[] = {
+    {0x80, 0xa0},       /* C1 controls, no-break space */
+    {0xad, 0xad},       /* soft hyphen */
+    {0x34f, 0x34f},     /* combining grapheme joiner */
+    {0x61c, 0x61c},     /* Arabic letter mark */
+    {0x115f, 0x1160},   /* Hangul fillers */
+    {0x1680, 0x1680},   /* Ogham space mark */
+    {0x180e, 0x180e},   /* Mongolian vowel separator */
+    {0x2000, 0x200f},   /* spaces, zero-width characters, direction marks */
+    {0x2028, 0x202f},   /* line and paragraph separators, embeddings, narrow no-break space */
+    {0x205f, 0x206f},   /* medium space, word joiner, invisible operators, isolates */
+    {0x3000, 0x3000},   /* ideographic space */
+    {0x3164, 0x3164},   /* Hangul filler */
+    {0xfe00, 0xfe0f},   /* variation selectors */
+    {0xfeff, 0xfeff},   /* zero-width no-break space */
+    {0xffa0, 0xffa0},   /* halfwidth Hangul filler */
+    {0xfff0, 0xffff},   /* specials, interlinear annotation, noncharacters */
+    {0xe0000, 0xe0fff}, /* tags, variation selectors supplement */
+};
+
+/* Decodes the code point at s[*i] of valid UTF-8 and moves *i past it. */
+static uint32_t utf8_next(const uint8_t *s, size_t *i)
+{
+    uint8_t c = s[(*i)++];
+    if (c < 0x80) return c;
+    size_t more = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : 1;
+    uint32_t cp = c & (0x3f >> more);
+    while (more--) cp = (cp << 6) | (s[(*i)++] & 0x3f);
+    return cp;
+}
+
+static bool name_char_ok(uint32_t cp)
+{
+    if (cp < 0x80)
+        return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9') ||
+               cp == '-' || cp == '_' || cp == '.';
+    for (size_t k = 0; k < sizeof NAME_FORBIDDEN / sizeof NAME_FORBIDDEN[0]; k++)
+        if (cp >= NAME_FORBIDDEN[k].lo && cp <= NAME_FORBIDDEN[k].hi) return false;
+    return true;
+}
+
+int rumor_node_room_check_name(const char *name)
 {
     size_t len = strlen(name);
-    if (len == 0 || strchr(name, '/')) return RUMOR_ERR_INVALID;
+    if (len == 0) return RUMOR_ERR_INVALID;
     if (len > RUMOR_NAME_MAX) return RUMOR_ERR_TOO_BIG;
     if (!rumor_utf8_valid((const uint8_t *)name, len)) return RUMOR_ERR_BAD_UTF8;
-    return rumor_utf8_valid_line((const uint8_t *)name, len) ? RUMOR_OK : RUMOR_ERR_INVALID;
+    /* "-x" would read as an option; "." and ".." as a file system's own path segments. */
+    if (name[0] == '-' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return RUMOR_ERR_INVALID;
+    for (size_t i = 0; i < len;)
+        if (!name_char_ok(utf8_next((const uint8_t *)name, &i))) return RUMOR_ERR_INVALID;
+    return RUMOR_OK;
 }
 
 static int check_topic(const char *topic)
@@ -393,7 +446,7 @@ static int create_fn(rumor_txn_t *t, void *ctx)
     const char *slash = strrchr(c->path, '/');
     const char *name = slash ? slash + 1 : c->path;
     if (!path_ok(c->path, strlen(c->path))) return RUMOR_ERR_BAD_PATH;
-    int rc = check_name(name);
+    int rc = rumor_node_room_check_name(name);
     if (rc < 0) return rc;
     if (slash && (rc = resolve_path(t, n, c->path, (size_t)(slash - c->path), parent)) < 0)
         return rc;
@@ -442,6 +495,50 @@ int rumor_node_room_create(rumor_node_t *n, const char *path, bool is_private, c
     return rc;
 }
 
+/* ---- why a move would be refused -------------------------------------------------- */
+
+/*
+ * The fold decides what a move does (gossip/fold.c); these tell beforehand why
+ * it would refuse one, so that the user hears the reason and nothing is written.
+ * A move they let through is still judged by the fold after it is posted.
+ */
+
+/*
+ * Why a move of `r` under `target` (NULL: the top level) by us would be refused
+ * (PROTOCOL.md 3 item 4, 7.4), in *why; RUMOR_MOVE_REFUSED when none of the
+ * reasons holds. Our rank was checked already. RUMOR_OK, or a store error.
+ */
+static int move_refusal(rumor_txn_t *t, const rumor_node_t *n, const rumor_store_room_t *r,
+                        const uint8_t *target, rumor_node_move_why_t *why)
+{
+    uint8_t created_in[ID], domain[ID], to[ID];
+    bool is_private = r->flags & RUMOR_ROOM_FLAG_PRIVATE;
+    *why = RUMOR_MOVE_REFUSED;
+    int rc = rumor_gossip_creation_domain(t, r->id, created_in);
+    if (rc < 0) return rc;
+    if (rumor_is_zero(created_in, ID)) return *why = RUMOR_MOVE_ROOT, RUMOR_OK;
+    if (!target) {
+        if (!is_private) *why = RUMOR_MOVE_OTHER_DOMAIN;
+        return RUMOR_OK;
+    }
+    if ((rc = rumor_gossip_key_domain(t, r->id, domain)) < 0 ||
+        (rc = rumor_gossip_key_domain(t, target, to)) < 0)
+        return rc;
+    /* A room never changes key domain: a shared room stays under rooms of its own, a private
+     * one under rooms of the domain it was created in (or at the top level). */
+    if (memcmp(to, is_private ? created_in : domain, ID) != 0)
+        return *why = is_private ? RUMOR_MOVE_OTHER_TREE : RUMOR_MOVE_OTHER_DOMAIN, RUMOR_OK;
+    if (!rumor_store_admitted(t, to, n->pk)) return *why = RUMOR_MOVE_NOT_MEMBER_THERE, RUMOR_OK;
+    /* The shape as the fold judges it: a private room moves within the domain it was made in,
+     * which cannot be below it. */
+    if (!is_private) {
+        rumor_gossip_move_shape_t shape = rumor_gossip_move_shape(t, r->id, target, domain);
+        if (shape == RUMOR_GOSSIP_MOVE_CYCLE) *why = RUMOR_MOVE_CYCLE;
+        if (shape == RUMOR_GOSSIP_MOVE_TOO_DEEP) *why = RUMOR_MOVE_TOO_DEEP;
+    }
+    return RUMOR_OK;
+}
+
 /* An edit of one room: rename, topic or move. */
 typedef struct {
     rumor_node_t *n;
@@ -450,6 +547,7 @@ typedef struct {
     const char *topic;     /* topic */
     const uint8_t *parent; /* move (NULL with is_move: top level) */
     bool is_move;
+    rumor_node_move_why_t why; /* a refused move: why */
 } edit_t;
 
 static int edit_fn(rumor_txn_t *t, void *ctx)
@@ -458,7 +556,10 @@ static int edit_fn(rumor_txn_t *t, void *ctx)
     rumor_store_room_t r;
     int rc = rumor_store_room_get(t, e->room, &r);
     if (rc < 0) return rc;
-    if (rumor_gossip_role(t, e->room, e->n->pk) < RUMOR_ROLE_ADMIN) return RUMOR_ERR_DENIED;
+    if (rumor_gossip_role(t, e->room, e->n->pk) < RUMOR_ROLE_ADMIN) {
+        e->why = RUMOR_MOVE_NOT_ADMIN;
+        return RUMOR_ERR_DENIED;
+    }
     post_t p = {.n = e->n};
     memcpy(p.room, e->room, ID);
     uint8_t target[ID] = {0};
@@ -479,6 +580,8 @@ static int edit_fn(rumor_txn_t *t, void *ctx)
         uint8_t other[ID];
         if (e->parent) memcpy(target, e->parent, ID);
         if ((rc = room_texts(t, e->n, &r, name, NULL)) < 0) return rc;
+        if ((rc = move_refusal(t, e->n, &r, e->parent, &e->why)) < 0) return rc;
+        if (e->why != RUMOR_MOVE_REFUSED) return RUMOR_ERR_DENIED;
         if (name[0] && find_child(t, e->n, target, name, other) == RUMOR_OK &&
             memcmp(other, e->room, ID) != 0)
             return RUMOR_ERR_EXISTS;
@@ -496,7 +599,7 @@ static int edit_fn(rumor_txn_t *t, void *ctx)
 
 int rumor_node_room_rename(rumor_node_t *n, const uint8_t id[ID], const char *name)
 {
-    int rc = check_name(name);
+    int rc = rumor_node_room_check_name(name);
     if (rc < 0) return rc;
     edit_t e = {.n = n, .room = id, .name = name};
     return rumor_store_write(n->store, edit_fn, &e);
@@ -510,10 +613,13 @@ int rumor_node_room_topic(rumor_node_t *n, const uint8_t id[ID], const char *top
     return rumor_store_write(n->store, edit_fn, &e);
 }
 
-int rumor_node_room_move(rumor_node_t *n, const uint8_t id[ID], const uint8_t *parent)
+int rumor_node_room_move(rumor_node_t *n, const uint8_t id[ID], const uint8_t *parent,
+                         rumor_node_move_why_t *why)
 {
     edit_t e = {.n = n, .room = id, .parent = parent, .is_move = true};
-    return rumor_store_write(n->store, edit_fn, &e);
+    int rc = rumor_store_write(n->store, edit_fn, &e);
+    if (why) *why = e.why;
+    return rc;
 }
 
 /* ---- reading rooms ------------------------------------------------------------ */
@@ -799,6 +905,17 @@ static int log_step(void *ctx, uint64_t lamport, const uint8_t id[ID], uint8_t t
     return ++l->count >= l->limit ? 1 : 0;
 }
 
+/* RUMOR_OK when we hold a key of the room's key domain; RUMOR_ERR_NO_KEY when we hold none, and
+ * so could read none of its messages (never a member, or the keys are gone). */
+static int holds_domain_key(rumor_txn_t *t, rumor_node_t *n, const uint8_t room[ID])
+{
+    uint8_t *key = rumor_secret_alloc(RUMOR_ROOM_KEY_BYTES);
+    if (!key) return RUMOR_ERR_NOMEM;
+    int rc = domain_key(t, n, room, key);
+    rumor_secret_free(key);
+    return rc;
+}
+
 typedef struct {
     const uint8_t *room;
     uint64_t seen;
@@ -833,6 +950,8 @@ int rumor_node_log(rumor_node_t *n, const uint8_t room[ID], uint64_t limit,
     if (rc < 0) goto out;
     l.t = t;
     rc = rumor_store_room_get(t, room, &r);
+    /* Without a key of its domain nothing of the room can be read: say so, not print nothing. */
+    if (rc == RUMOR_OK) rc = holds_domain_key(t, n, room);
     if (rc == RUMOR_OK) rc = rumor_store_log_each(t, room, limit != 0, log_step, &l);
     if (rc == 1) rc = RUMOR_OK;
     for (size_t i = l.count; rc == RUMOR_OK && i > 0; i--)

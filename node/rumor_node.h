@@ -66,6 +66,13 @@ bool rumor_node_is_protected(const rumor_node_t *node);
 /* Unlocks the identity (RUMOR_ERR_PASSPHRASE when wrong); does nothing once unlocked. Needed by
  * every operation below that signs or decrypts. */
 int rumor_node_unlock(rumor_node_t *node, const rumor_passphrase_t *pass);
+/* Seals the unlocked identity under a new passphrase (NULL: unprotected) and puts the new key file
+ * in the place of the old one atomically (PROTOCOL.md 5.1). RUMOR_ERR_PASSPHRASE unless unlocked
+ * with the passphrase here (a delegated identity has no seed to seal). */
+int rumor_node_change_passphrase(rumor_node_t *node, const rumor_passphrase_t *pass);
+/* Gives the node an identity (a delegated one, PROTOCOL.md 11), which it then owns (*id is set to
+ * NULL); RUMOR_ERR_INVALID when it is not the home's. A node already unlocked keeps its own. */
+int rumor_node_adopt_identity(rumor_node_t *node, rumor_identity_t **id);
 const uint8_t *rumor_node_id(const rumor_node_t *node);
 /* A message whose clock is later than the reader's by more than this is shown at the reader's
  * clock, marked (PROTOCOL.md 9.7). */
@@ -201,8 +208,19 @@ const uint8_t *rumor_node_tampered_event(const rumor_node_t *node);
  * RUMOR_ERR_BAD_PATH for a malformed path (empty part, leading or trailing '/'),
  * RUMOR_ERR_NOT_FOUND / RUMOR_ERR_AMBIGUOUS otherwise. */
 int rumor_node_room_resolve(rumor_node_t *node, const char *name, uint8_t id[RUMOR_ID_BYTES]);
+/*
+ * Checks a room name that this node is about to write (create, rename): the
+ * rule of PROTOCOL.md 2.2 for names a node writes. 1 to RUMOR_NAME_MAX bytes
+ * of UTF-8 (RUMOR_ERR_TOO_BIG, RUMOR_ERR_BAD_UTF8); RUMOR_ERR_INVALID for an
+ * empty name, an ASCII character other than a letter, a digit, '-', '_' or
+ * '.', a space, control or invisible character, a leading '-', "." or "..".
+ * Names in peers' events are not judged by it: they are only shown.
+ */
+int rumor_node_room_check_name(const char *name);
 /* Creates a room at `path` (its parent must exist). `topic` may be NULL.
- * RUMOR_ERR_BAD_PATH for a malformed path, RUMOR_ERR_INVALID for a bad name or topic. */
+ * RUMOR_ERR_BAD_PATH for a malformed path; the errors of
+ * rumor_node_room_check_name for its last name; RUMOR_ERR_INVALID,
+ * RUMOR_ERR_TOO_BIG or RUMOR_ERR_BAD_UTF8 for a bad topic. */
 int rumor_node_room_create(rumor_node_t *node, const char *path, bool is_private, const char *topic,
                            uint8_t id_out[RUMOR_ID_BYTES]);
 int rumor_node_room_get(rumor_node_t *node, const uint8_t id[RUMOR_ID_BYTES],
@@ -215,11 +233,32 @@ typedef int (*rumor_node_member_fn)(void *ctx, const uint8_t pk[RUMOR_ID_BYTES],
                                     const rumor_node_person_t *who);
 int rumor_node_room_members(rumor_node_t *node, const uint8_t id[RUMOR_ID_BYTES],
                             rumor_node_member_fn cb, void *ctx);
+/* Renames a room (the errors of rumor_node_room_check_name for a bad name). */
 int rumor_node_room_rename(rumor_node_t *node, const uint8_t id[RUMOR_ID_BYTES], const char *name);
 int rumor_node_room_topic(rumor_node_t *node, const uint8_t id[RUMOR_ID_BYTES], const char *topic);
-/* Moves under `parent` (NULL: to the top level). */
+
+/*
+ * Why rumor_node_room_move refused a move (PROTOCOL.md 3 item 4, 7.4), in the
+ * order the reasons are looked for.
+ */
+typedef enum {
+    RUMOR_MOVE_REFUSED = 0,  /* none of those below: the fold ignored it (a hidden target) */
+    RUMOR_MOVE_NOT_ADMIN,    /* we are not an admin or the owner of the room */
+    RUMOR_MOVE_ROOT,         /* the room was created at the top level: a tree's root stays */
+    RUMOR_MOVE_CYCLE,        /* the new parent is the room itself or lies inside it */
+    RUMOR_MOVE_OTHER_DOMAIN, /* a shared room would leave its key domain (rooms sharing its key) */
+    RUMOR_MOVE_OTHER_TREE,   /* a private room would leave the domain it was created in */
+    RUMOR_MOVE_NOT_MEMBER_THERE, /* we were never a member of the new parent's key domain */
+    RUMOR_MOVE_TOO_DEEP, /* its subtree would end over RUMOR_MAX_DEPTH levels below its key room */
+} rumor_node_move_why_t;
+
+/*
+ * Moves under `parent` (NULL: to the top level). RUMOR_ERR_DENIED when the
+ * rules refuse it, with the reason in *why (may be NULL); RUMOR_ERR_EXISTS
+ * when a room of its name is there already. Nothing is written on a refusal.
+ */
 int rumor_node_room_move(rumor_node_t *node, const uint8_t id[RUMOR_ID_BYTES],
-                         const uint8_t *parent);
+                         const uint8_t *parent, rumor_node_move_why_t *why);
 
 /*
  * Adds `member` to the key domain of `room` with `role` (RUMOR_ROLE_*), sealing
@@ -280,7 +319,10 @@ typedef struct {
 /*
  * Calls cb for the room's last `limit` messages (0: all) in causal order,
  * re-verifying each event, and marks them read. RUMOR_ERR_BAD_SIGNATURE
- * when a stored event fails verification (rumor_node_tampered_event() names it).
+ * when a stored event fails verification (rumor_node_tampered_event() names it);
+ * RUMOR_ERR_NO_KEY, before any message, when this node holds no key of the
+ * room's key domain, so that none of its messages could be read. (A message
+ * under a key we lack, in a room we can read, comes with text NULL.)
  */
 typedef int (*rumor_node_message_fn)(void *ctx, const rumor_node_message_t *msg);
 int rumor_node_log(rumor_node_t *node, const uint8_t room[RUMOR_ID_BYTES], uint64_t limit,
@@ -310,18 +352,26 @@ int rumor_node_counts(rumor_node_t *node, rumor_node_counts_t *out);
 /* ---- control records (PROTOCOL.md 11) ---------------------------------------- */
 
 #define RUMOR_CTL_FIELDS_MAX 192
+/* A notify_cmd (config) at most: a program and its arguments, split on spaces. */
+#define RUMOR_NOTIFY_CMD_MAX 1024
 #define RUMOR_CTL_KEY_MAX    32
 #define RUMOR_CTL_STR_MAX    65536
+#define RUMOR_CTL_BYTES_MAX  131072
 #define RUMOR_CTL_MSG_MAX    ((size_t)1 << 20)
 
-typedef enum { RUMOR_CTL_U64 = 'u', RUMOR_CTL_STR = 's', RUMOR_CTL_BOOL = 'b' } rumor_ctl_type_t;
+typedef enum {
+    RUMOR_CTL_U64 = 'u',
+    RUMOR_CTL_STR = 's',
+    RUMOR_CTL_BYTES = 'x',
+    RUMOR_CTL_BOOL = 'b'
+} rumor_ctl_type_t;
 
 typedef struct {
     char key[RUMOR_CTL_KEY_MAX + 1]; /* NUL-terminated */
     uint8_t type;                    /* rumor_ctl_type_t */
     uint64_t u;                      /* RUMOR_CTL_U64 */
     bool b;                          /* RUMOR_CTL_BOOL */
-    const char *s;                   /* RUMOR_CTL_STR: view into the record, not NUL-terminated */
+    const char *s; /* RUMOR_CTL_STR, RUMOR_CTL_BYTES: view into the record, not NUL-terminated */
     size_t s_len;
 } rumor_ctl_field_t;
 
@@ -355,6 +405,7 @@ typedef struct {
 void rumor_ctl_writer_init(rumor_ctl_writer_t *w);
 void rumor_ctl_put_u64(rumor_ctl_writer_t *w, const char *key, uint64_t v);
 void rumor_ctl_put_str(rumor_ctl_writer_t *w, const char *key, const char *s, size_t len);
+void rumor_ctl_put_bytes(rumor_ctl_writer_t *w, const char *key, const uint8_t *b, size_t len);
 void rumor_ctl_put_bool(rumor_ctl_writer_t *w, const char *key, bool v);
 /* Finishes the message: *msg, *len point into w->buf (still owned by w). */
 int rumor_ctl_writer_finish(rumor_ctl_writer_t *w, const uint8_t **msg, size_t *len);
@@ -419,9 +470,10 @@ typedef struct {
                                    peer) */
     uint32_t pending_ttl_ms;    /* how long one is kept */
     bool peer_exchange;
-    char log_level[8];     /* error, warn, info, debug */
-    char log_format[8];    /* text, json (one object per line) */
-    char trace_file[4096]; /* JSON Lines of deliveries; "" for none */
+    char log_level[8];                         /* error, warn, info, debug */
+    char log_format[8];                        /* text, json (one object per line) */
+    char trace_file[4096];                     /* JSON Lines of deliveries; "" for none */
+    char notify_cmd[RUMOR_NOTIFY_CMD_MAX + 1]; /* run by chat for a direct message or a mention */
 } rumor_node_config_t;
 
 /* Fills `cfg` with the defaults of PROTOCOL.md section 9. */

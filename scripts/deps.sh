@@ -6,6 +6,8 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config           # compiler and build
   libsodium-dev libuv1-dev libzmq3-dev liblmdb-dev  # rumor's libraries
+  libedit-dev                                # chat's line editing (BSD licence)
+  tmux                                       # the chat test types into a terminal
   python3                                    # CLI tests
   python3-zmq iproute2                       # mesh tests: a CURVE client, network namespaces
   clang libclang-rt-14-dev                   # libFuzzer targets and clang sanitizers

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """CLI contract tests: drive the built `rumor` binary the way a user would.
 
-Usage: cli_test.py PATH_TO_RUMOR
+Usage: cli_test.py PATH_TO_RUMOR [NAME_SUBSTRING]   (only the tests whose name holds it)
 
 Every test works in its own temporary home and checks what a user would:
 exit status, the one-line `rumor: ...` error, JSON fields, and that a failed
@@ -184,6 +184,39 @@ def test_passphrase_file(root):
                      contains="wrong passphrase")
 
 
+def test_passwd(root):
+    h = Home(root)
+    old, new = os.path.join(root, "old.txt"), os.path.join(root, "new.txt")
+    with open(old, "w") as fh:
+        fh.write("old words\n")
+    with open(new, "w") as fh:
+        fh.write("new words\n")
+    no_env = {"RUMOR_PASSPHRASE": None}
+    ident = h.run("init", "--passphrase-file", old, env=no_env)[0].strip()
+    h.run("--passphrase-file", old, "room", "create", "lan", env=no_env)
+    kf = os.path.join(h.path, "identity.key")
+    # A wrong old passphrase changes nothing; neither does a missing new one.
+    expect_unchanged(h, "passwd", "--new-passphrase-file", new, env={"RUMOR_PASSPHRASE": "no"},
+                     contains="wrong passphrase")
+    expect_unchanged(h, "--passphrase-file", old, "passwd", env=no_env,
+                     contains="a new passphrase is needed")
+    h.run("passwd", "--no-passphrase", "--new-passphrase-file", new, expect=2)
+    h.run("--passphrase-file", old, "passwd", "--new-passphrase-file", new, env=no_env)
+    # The same identity and rooms, under the new passphrase only; the file replaced whole.
+    assert os.stat(kf).st_mode & 0o777 == 0o600
+    assert [f for f in os.listdir(h.path) if f.startswith(".rumor-")] == []
+    assert h.run("id", env=no_env)[0].split()[0] == ident
+    expect_unchanged(h, "--passphrase-file", old, "room", "list", env=no_env,
+                     contains="wrong passphrase")
+    assert "lan" in h.run("--passphrase-file", new, "room", "list", env=no_env)[0]
+    # No passphrase at all, then one again.
+    h.run("--passphrase-file", new, "passwd", "--no-passphrase", env=no_env)
+    assert "lan" in h.run("room", "list", env=no_env)[0]
+    h.run("passwd", "--new-passphrase-file", old, env=no_env)
+    expect_unchanged(h, "room", "list", env=no_env, contains="passphrase")
+    assert "lan" in h.run("--passphrase-file", old, "room", "list", env=no_env)[0]
+
+
 def test_wrong_passphrase(root):
     h = Home(root)
     h.init()
@@ -280,6 +313,88 @@ def test_room_edits(root):
     expect_unchanged(h, "room", "rename", "work", "a/b")
 
 
+def test_room_edit_refusals_read_as_english(root):
+    """Reported: "you may not topic 'friends'". Each verb of the refusal is English."""
+    h = Home(root)
+    h.init()
+    h.run("room", "create", "friends")
+    h.run("room", "create", "friends/sub")
+    h.run("room", "create", "friends/other")
+    h.run("room", "leave", "friends")  # alone in it, the owner may leave: no rights remain
+    for args, says in ((["topic", "friends", "hi"], "you may not set the topic of 'friends': "),
+                       (["rename", "friends/sub", "x"], "you may not rename 'friends/sub': "),
+                       (["move", "friends/sub", "friends/other"],
+                        "you may not move 'friends/sub': ")):
+        err = expect_unchanged(h, "room", *args, contains=says)
+        assert "only its admins can" in err, err
+
+
+def test_room_move_refusals_say_why(root):
+    """Reported: a refused `room move` gave one catch-all sentence. Each rule of PROTOCOL.md 3
+    item 4 and 7.4 that refuses it is named, and nothing is written."""
+    h = Home(root)
+    h.init()
+    for path in ("lan", "lan/teams", "lan/teams/main", "lan/teams/main/inner", "work"):
+        h.run("room", "create", path)
+    h.run("room", "create", "lan/secret", "--private")
+    deep = "lan" + "/x" * 13  # 14 levels: lan/teams (3 levels) under it would make 17
+    for i in range(1, 14):
+        h.run("room", "create", "lan" + "/x" * i)
+    cases = (
+        (["lan/teams", "lan/teams/main/inner"],
+         "cannot move 'lan/teams' into 'lan/teams/main/inner': that is the room itself or inside "
+         "it"),
+        (["lan/teams", "lan/teams"], "that is the room itself or inside it"),
+        (["lan/teams/main", "work"],
+         "cannot move 'lan/teams/main' into 'work': a shared room stays in the tree of the room "
+         "whose key it uses"),
+        (["lan/teams/main", "/"],
+         "cannot move 'lan/teams/main' to the top level: only a private room can go there"),
+        (["work", "lan"], "cannot move 'work': it was created at the top level, and the root of a "
+                          "tree never moves"),
+        (["lan/secret", "work"],
+         "cannot move 'lan/secret' into 'work': a private room moves only to the top level or "
+         "under a room of the tree it was created in"),
+        (["lan/teams", deep],
+         f"cannot move 'lan/teams' into '{deep}': the tree under its top-level or private room "
+         "would be more than 16 levels deep"),
+    )
+    for args, says in cases:
+        err = expect_unchanged(h, "room", "move", *args, contains=says)
+        assert "you must be its admin" not in err, err
+    # One level less fits (13 + 3 = 16), and a private room goes to the top level.
+    h.run("room", "move", "lan/teams", deep.rsplit("/", 1)[0])
+    h.run("room", "move", "lan/secret", "/")
+
+
+def test_room_names_are_path_segments(root):
+    """Reported: `room create 'bad name!'` was accepted. A name a node writes is one path segment
+    (PROTOCOL.md 2.2): letters of any script, digits, '-', '_', '.'; create and rename refuse
+    anything else and store nothing."""
+    h = Home(root)
+    h.init()
+    h.run("room", "create", "lan")
+    bad = ("bad name!", "a b", "semi;colon", "q'uote", "star*", "-dash", ".", "..", "tab\tx",
+           "nbsp\u00a0x", "zero\u200bwidth", "rtl\u202ex", "x" * 65, "é" * 33)
+    for name in bad:
+        err = expect_unchanged(h, "room", "create", name, contains="invalid room name")
+        assert "letters (any script), digits, '-', '_' and '.'" in err, err
+        expect_unchanged(h, "room", "create", "lan/" + name, contains="invalid room name")
+        expect_unchanged(h, "room", "rename", "lan", name, contains="invalid room name")
+    expect_unchanged(h, "room", "rename", "lan", "a/b", contains="invalid room name 'a/b'")
+    good = ("general", "Dev-2.0_x", ".hidden", "x-", "café", "日本語", "кот", "é" * 32)
+    for name in good:
+        h.run("room", "create", "lan/" + name)
+    paths = sorted(r["path"] for r in json.loads(h.run("room", "list", "--json")[0])["rooms"])
+    assert paths == sorted(["lan"] + ["lan/" + n for n in good]), paths
+    h.run("room", "rename", "lan/general", "main")
+    # A topic is not a name: spaces and punctuation stay allowed there.
+    h.run("room", "topic", "lan", "anything goes, here!")
+    h.run("room", "create", "lan/talk", "--topic", "bad name! is a fine topic")
+    err = expect_unchanged(h, "room", "topic", "lan", "x" * 513, contains="invalid topic")
+    assert "room name" not in err, err
+
+
 def test_send_and_log(root):
     h = Home(root)
     h.init()
@@ -318,6 +433,15 @@ def test_send_rejects_bad_text(root):
     expect_unchanged(h, "send", "lan", "-", stdin=b"overlong \xc0\xaf", contains="not valid UTF-8")
     expect_unchanged(h, "send", "lan", "-", stdin=b"x" * 16385, contains="over the limit")
     expect_unchanged(h, "send", "lan", "-", stdin=b"x" * 100000, contains="over the limit")
+    # The limit is named as it is, and an argument's length as it is (it once read "is over
+    # 16385 bytes", one more than the limit, for a message of 70,000).
+    err = expect_unchanged(h, "send", "lan", "x" * 70000,
+                           contains="message is 70000 bytes, over the limit of 16384 bytes")
+    err += expect_unchanged(h, "send", "lan", "-", stdin=b"x" * 70000,
+                            contains="message is over the limit of 16384 bytes")
+    err += expect_unchanged(h, "send", "lan", "x" * 16385,
+                            contains="message is 16385 bytes, over the limit of 16384 bytes")
+    assert "over 16385" not in err, err
     expect_unchanged(h, "send", "lan", "", contains="empty")
     h.run("send", "lan", "-", stdin=b"y" * 16384)
     st = json.loads(h.run("status", "--json")[0])
@@ -511,7 +635,7 @@ def test_room_create_errors_say_why(root):
                               "and the tree is at most 16 levels deep")
     expect_unchanged(h, "room", "create", "b" * 1041,
                      contains="room path is too long (at most 1040 bytes)")
-    expect_unchanged(h, "room", "create", "a/" + "n" * 65, contains="invalid name")
+    expect_unchanged(h, "room", "create", "a/" + "n" * 65, contains="invalid room name")
 
 
 def test_terminal_prompt(root):
@@ -755,7 +879,7 @@ def test_usage_and_help(root):
     h.run("log", "lan", "--limit", "zero", expect=2)
     h.run("room", "list", "--bogus", expect=2)
     out, _ = h.run("room", "leave", "--help")
-    assert out.startswith("usage: rumor room")
+    assert out.startswith("usage: rumor room leave ROOM\n"), out
     # Past the command, "-h" and "--help" are text: a send of them sends them (issue 10 F6: a
     # send that printed the usage exited 0 having stored nothing).
     h.run("room", "create", "lan")
@@ -764,6 +888,73 @@ def test_usage_and_help(root):
     h.run("send", "lan", "--help", expect=2)  # an option-like text is refused, not acknowledged
     texts = [json.loads(line)["text"] for line in h.run("log", "lan", "--json")[0].splitlines()]
     assert texts == ["-h"], texts
+
+
+ROOM_SUBS = ["create", "list", "info", "move", "rename", "topic", "invite", "join", "kick", "leave",
+             "role"]
+
+
+def test_usage_errors_show_the_whole_usage(root):
+    """Reported: `dm` with no arguments exited 1; `room lst` listed no invite, join, leave or kick;
+    `log ROOM --limt 5` showed a usage without --follow; `room leave --help` did not show leave."""
+    h = Home(root)
+    h.init()
+    h.run("room", "create", "lan")
+    for args in (["dm"], ["dm", "bob"], ["send"], ["send", "lan"]):
+        _, err = h.run(*args, expect=2)
+        assert f"usage: rumor {args[0]} " in err, err
+    # Every sub-command of room is named wherever they are listed.
+    for args in (["room", "lst"], ["room"]):
+        _, err = h.run(*args, expect=2)
+        listed = re.search(r"usage: rumor room ([a-z|]+) ", err).group(1).split("|")
+        assert listed == ROOM_SUBS, err
+    assert "unknown room command 'lst'" in h.run("room", "lst", expect=2)[1]
+    full, _ = h.run("room", "--help")
+    assert full == h.run("help", "room")[0]
+    for sub in ROOM_SUBS:
+        assert re.search(rf"^(usage:|      ) rumor room {sub} ", full, re.M), (sub, full)
+        out, _ = h.run("room", sub, "--help")
+        first = out.splitlines()[0]
+        assert first.startswith(f"usage: rumor room {sub}") and first[6:] in full, (sub, out)
+    # A usage error shows the command's whole usage, the same as its --help: every option.
+    _, err = h.run("log", "lan", "--limt", "5", expect=2)
+    for opt in ("--limit N", "--follow", "--json", "@PEER"):
+        assert opt in err, (opt, err)
+    for args in (["init"], ["id"], ["id", "export"], ["id", "import"], ["nick"], ["send"], ["dm"],
+                 ["log"], ["status"], ["peers"], ["peer", "add"], ["contact", "add"],
+                 ["contact", "list"], ["contact", "remove"], ["chat"], ["stats"]) + \
+            tuple(["room", sub] for sub in ROOM_SUBS):
+        _, err = h.run(*args, "--zzz", expect=2)
+        usage = err.split("; usage: ", 1)[1].strip()
+        helped, _ = h.run(*args[:2], "--help") if len(args) > 1 else h.run(args[0], "--help")
+        assert usage in helped, (args, usage, helped)
+
+
+def test_usages_name_every_option(root):
+    """Each command's usage (a USAGE_... of cli/cli.h, or one written beside the command) names
+    every option in its opts[] table, so a usage error and --help list them all. Read from the
+    source: the tables are the truth."""
+    cli = os.path.join(SOURCE, "cli")
+    with open(os.path.join(cli, "cli.h")) as fh:
+        usages = dict(re.findall(r'#define (USAGE_\w+)\s+"([^"]*)"', fh.read()))
+    checked = 0
+    for name in sorted(os.listdir(cli)):
+        if not name.endswith(".c"):
+            continue
+        with open(os.path.join(cli, name)) as fh:
+            text = fh.read()
+        for body in re.split(r"\n}\n", text):
+            opts = re.findall(r'\{"(--[a-z-]+)",\s*(?:true|false),', body)
+            if not opts:
+                continue
+            lines = [usages[u] for u in re.findall(r'"rumor "\s*(USAGE_\w+)', body)]
+            lines += re.findall(r'usage\s*=\s*"(rumor [^"]*)"\s*[,;]', body)
+            assert lines, f"cli/{name}: options {opts} and no usage: {body[:200]}"
+            for line in lines:
+                for o in opts:
+                    assert re.search(re.escape(o) + r"(?![a-z-])", line), (name, line, o)
+            checked += 1
+    assert checked >= 10, checked
 
 
 def test_no_identity(root):
@@ -946,9 +1137,11 @@ def test_mesh_commands_without_a_node(root):
     h = Home(root)
     h.init()
     h.run("room", "create", "lan")
-    for args in (["peers"], ["stats"], ["room", "invite", "lan"], ["log", "lan", "--follow"]):
-        _, err = h.run(*args, expect=1)
+    for args in (["peers"], ["peers", "--json"], ["stats"], ["stats", "--json"],
+                 ["room", "invite", "lan"], ["log", "lan", "--follow"]):
+        out, err = h.run(*args, expect=1)
         assert "rumor node" in err, err
+        assert out == "", (args, out)  # `peers --json` once printed '[' before the error
     _, err = h.run("room", "join", "rumor-invite:AAAA", expect=1)
     assert "damaged" in err, err
     _, err = h.run("room", "join", "lan")
@@ -1239,8 +1432,68 @@ def test_kick_leave_role_and_dm_bad_input(root):
     assert "direct messages:" in text and "@bobby" in text, text
 
 
+def test_a_member_hears_what_it_may_not_do_or_read(root):
+    """Reported: `log` on a room this node holds no key of printed nothing and exited 0; and a
+    refusal read "you may not topic 'lan'". Bob, a member of lan, is not one of its private
+    sub-room, whose create event reaches him (it is an event of lan) but not its key."""
+    alice, bob = Home(root, "alice"), Home(root, "bob")
+    alice.init("--no-passphrase")
+    bob.run("init", "--nick", "bob", "--no-passphrase")
+    alice.run("room", "create", "lan")
+    secret = alice.run("room", "create", "lan/secret", "--private")[0].strip()
+    alice.run("send", "lan/secret", "only for its members")
+    alice.run("send", "lan", "for everyone")
+    a = Node(alice)
+    b = Node(bob, "--peer", f"{key_of(alice)}@127.0.0.1:{a.port}")
+    try:
+        bob.run("room", "join", alice.run("room", "invite", "lan")[0].strip())
+        import time
+        deadline = time.time() + 30
+        rooms = lambda: {r["id"]: r for r in json.loads(bob.run("room", "list", "--json")[0])["rooms"]}
+        while secret not in rooms():
+            assert time.time() < deadline, "the private sub-room never reached bob"
+            time.sleep(0.1)
+        rooms = rooms()
+        assert rooms[secret]["readable"] is False, rooms[secret]
+        for extra in ([], ["--json"], ["--limit", "5"]):
+            out, err = bob.run("log", secret[:12], *extra, expect=1)
+            assert out == "", out
+            says = f"rumor: cannot read '{secret[:12]}': this node holds none of its keys"
+            assert says in err, err
+        assert "for everyone" in bob.run("log", "lan")[0]
+        # A member's refusals, each verb in English.
+        for args, says in ((["room", "topic", "lan", "hi"], "you may not set the topic of 'lan': "),
+                           (["room", "rename", "lan", "x"], "you may not rename 'lan': "),
+                           (["room", "kick", "lan", key_of(alice)],
+                            "you may not remove that member from 'lan': "),
+                           (["room", "role", "lan", key_of(alice), "member"],
+                            "you may not change that member's role in 'lan': ")):
+            _, err = bob.run(*args, expect=1)  # the node runs: no snapshot of the home
+            assert says in err, (says, err)
+    finally:
+        b.stop()
+        a.stop()
+
+
+def test_bench_mesh_reports_a_bad_setting_in_one_line(root):
+    """Reported: `bench/bench_mesh.py build/rumor --set bogus=1` ended in a Python traceback after
+    the node's own error. It prints that error once and exits 1 (the binary given either way)."""
+    bench = os.path.join(SOURCE, "bench", "bench_mesh.py")
+    for binary in (["--rumor", RUMOR], [RUMOR]):
+        p = subprocess.run([sys.executable, bench, *binary, "--set", "bogus=1", "--nodes", "2"],
+                           capture_output=True, timeout=120, start_new_session=True)
+        out, err = p.stdout.decode(), p.stderr.decode()
+        assert p.returncode == 1, (binary, p.returncode, out, err)
+        assert "Traceback" not in out + err, err
+        failed = [line for line in err.splitlines() if "FAILED" in line]
+        assert len(failed) == 1 and "unknown key 'bogus'" in failed[0], err
+        assert "DIED" not in err, err
+
+
 def main():
-    tests = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_") and callable(f)]
+    only = sys.argv[2] if len(sys.argv) > 2 else ""
+    tests = [(n, f) for n, f in sorted(globals().items())
+             if n.startswith("test_") and callable(f) and only in n]
     passed = failed = 0
     for name, fn in tests:
         root = tempfile.mkdtemp(prefix="rumor-cli-")

@@ -13,6 +13,7 @@ import json
 import os
 import random
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -93,6 +94,17 @@ class Node:
             raise AssertionError(f"[{self.name}] rumor {' '.join(args)}: exit {p.returncode}, "
                                  f"wanted {expect}\nstdout: {out}\nstderr: {err}")
         return out
+
+    def run_err(self, *args, expect=0, timeout=60):
+        """Runs the CLI like run(); returns its standard error."""
+        argv = [RUMOR, "--home", self.path] + list(args)
+        p = subprocess.run(argv, capture_output=True, env=self.env, timeout=timeout,
+                           stdin=subprocess.DEVNULL, start_new_session=True)
+        err = p.stderr.decode("utf-8", "replace")
+        if expect is not None and p.returncode != expect:
+            raise AssertionError(f"[{self.name}] rumor {' '.join(args)}: exit {p.returncode}, "
+                                 f"wanted {expect}\nstderr: {err}")
+        return err
 
     def init(self):
         self.id = self.run("init", "--no-passphrase", "--nick", self.name).strip()
@@ -224,6 +236,16 @@ class Node:
         rid = self.run("room", "join", code, timeout=90).strip()
         assert HEX64.match(rid), rid
         return rid
+
+
+def mt_node_protected(cl, name, passphrase):
+    """A home whose identity is sealed with `passphrase` (the environment variable is not kept)."""
+    n = Node(cl, name)
+    n.env["RUMOR_PASSPHRASE"] = passphrase
+    n.id = n.run("init", "--nick", name).strip()
+    n.env.pop("RUMOR_PASSPHRASE")
+    assert HEX64.match(n.id), n.id
+    return n
 
 
 class Cluster:
@@ -949,6 +971,127 @@ def test_second_node_same_host(root, cl):
         lab.close()
 
 
+def test_unlock_once(root, cl):
+    """While a protected identity's node runs, commands need no passphrase (PROTOCOL.md 11)."""
+    a = cl.node("a")
+    p = mt_node_protected(cl, "p", "correct horse")
+    a.start()
+    p.env["RUMOR_PASSPHRASE"] = "correct horse"
+    p.start(peers=[a])
+    p.env.pop("RUMOR_PASSPHRASE")
+    wait_connected(a, p)
+    # Writes are signed by the node; reads open room keys through it.
+    p.run("room", "create", "home")
+    p.run("room", "topic", "home", "no passphrase typed")
+    p.send("written by the agent", room="home")
+    assert p.texts(room="home") == ["written by the agent"]
+    info = json.loads(p.run("room", "info", "home", "--json"))
+    assert info["topic"] == "no passphrase typed", info
+    assert "home" in p.run("room", "list")
+    p.run("nick", "pat")
+    a.join(p.invite("home"))
+    wait_texts([a], ["written by the agent"], room="home")
+    p.run("dm", a.id, "a direct word")
+    wait_texts([a], ["a direct word"], room="@" + p.id)
+    assert p.stats()["agent_ops"] >= 4, p.stats()
+    # The seed never leaves the node: a backup still needs the passphrase.
+    err = p.run_err("id", "export", os.path.join(root, "p.backup"), expect=1)
+    assert "passphrase" in err, err
+    # With the node stopped, commands unlock as before: here, with no passphrase to be had.
+    p.stop()
+    err = p.run_err("room", "list", expect=1)
+    assert "passphrase" in err, err
+    p.env["RUMOR_PASSPHRASE"] = "correct horse"
+    assert "home" in p.run("room", "list")
+
+
+def tmux(*args, check=True):
+    return subprocess.run(["tmux", "-L", "rumor-test"] + list(args), capture_output=True,
+                          text=True, timeout=10, check=check).stdout
+
+
+def screen():
+    return tmux("capture-pane", "-p", "-e", "-t", "chat")
+
+
+def test_chat_terminal(root, cl):
+    """`chat` as a person uses it, in a terminal (tmux): lines typed while messages arrive stay
+    whole, /help, /dm, /nick and history work, colours unless NO_COLOR, notify_cmd for a DM."""
+    if not shutil.which("tmux"):
+        raise Skip("no tmux")
+    a, b = cl.node("a"), cl.node("b")
+    notified = os.path.join(root, "notified.json")
+    notifier = os.path.join(root, "notify.py")
+    with open(notifier, "w") as fh:
+        fh.write("import json, sys\nopen(%r, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
+                 % notified)
+    a.start()
+    b.start(peers=[a], config={"notify_cmd": f"{sys.executable} {notifier}"})
+    wait_connected(a, b)
+    create_rooms(a)
+    b.join(a.invite())
+    a.send("before the chat")
+    wait_texts([b], ["before the chat"])
+    env = " ".join(f"{k}={shlex.quote(v)}" for k, v in
+                   {"TERM": "xterm-256color", "HOME": root, "PATH": os.environ["PATH"]}.items())
+    tmux("kill-server", check=False)
+    tmux("new-session", "-d", "-s", "chat", "-x", "120", "-y", "30",
+         f"env -i {env} {RUMOR} --home {b.path} chat lan/general")
+    try:
+        poll("the chat to start", lambda: "[lan/general | 1 peer]" in screen(), timeout=15)
+        assert "before the chat" in screen()
+        assert re.search(r"\x1b\[3[1-6]m", screen()), "no colour for authors on a colour terminal"
+        # A half-typed line survives a message arriving above it, and is then sent whole.
+        tmux("send-keys", "-t", "chat", "-l", "half typed li")
+        poll("the typing to show", lambda: "half typed li" in screen())
+        a.send("arrives while typing")
+        poll("the message above the prompt", lambda: "arrives while typing" in screen())
+        last = [l for l in screen().splitlines() if l.strip()][-1]
+        assert last.endswith("] half typed li"), screen()
+        tmux("send-keys", "-t", "chat", "-l", "ne")
+        tmux("send-keys", "-t", "chat", "Enter")
+        wait_texts([a], ["half typed line"])
+        # Commands.
+        tmux("send-keys", "-t", "chat", "-l", "/help")
+        tmux("send-keys", "-t", "chat", "Enter")
+        poll("/help", lambda: "-- /help, /rooms" in screen())
+        tmux("send-keys", "-t", "chat", "-l", "/nick bea")
+        tmux("send-keys", "-t", "chat", "Enter")
+        poll("/nick to confirm", lambda: "-- you are now bea --" in screen())
+        # History: Up recalls the last line.
+        tmux("send-keys", "-t", "chat", "Up")
+        poll("history", lambda: [l for l in screen().splitlines() if l.strip()][-1]
+             .endswith("] /nick bea"))
+        tmux("send-keys", "-t", "chat", "C-u")
+        # A direct message elsewhere is announced and runs notify_cmd, control characters out.
+        a.run("dm", b.id, "psst\x1b[31m bea")
+        poll("the DM notice", lambda: "-- a direct message from a~" in screen())
+        poll("notify_cmd", lambda: os.path.exists(notified))
+        title, text = json.loads(open(notified).read().splitlines()[0])
+        assert title.startswith("a~") and text == "psst [31m bea", (title, text)
+        # A mention of the nick in the room on screen rings too; other lines do not.
+        a.send("hey bea, look")
+        poll("the mention", lambda: len(open(notified).read().splitlines()) == 2)
+        assert json.loads(open(notified).read().splitlines()[1])[1] == "hey bea, look"
+        tmux("send-keys", "-t", "chat", "-l", f"/dm {a.id[:12]}")
+        tmux("send-keys", "-t", "chat", "Enter")
+        poll("the conversation", lambda: f"[@{a.id[:12]} | 1 peer]" in screen())
+        tmux("send-keys", "-t", "chat", "-l", "an answer")
+        tmux("send-keys", "-t", "chat", "Enter")
+        wait_texts([a], ["an answer"], room="@" + b.id)
+        tmux("send-keys", "-t", "chat", "-l", "/quit")
+        tmux("send-keys", "-t", "chat", "Enter")
+        poll("chat to end", lambda: "chat" not in tmux("list-sessions", check=False))
+        # NO_COLOR: no colour at all.
+        tmux("new-session", "-d", "-s", "chat", "-x", "120", "-y", "30",
+             f"env -i {env} NO_COLOR=1 {RUMOR} --home {b.path} chat lan/general")
+        poll("the chat to start again", lambda: "[lan/general | 1 peer]" in screen(),
+             timeout=15)
+        assert not re.search(r"\x1b\[3[1-6]m", screen()), screen()
+    finally:
+        tmux("kill-server", check=False)
+
+
 def test_offline_catchup(root, cl):
     """b is stopped while 1,000 messages are posted; restarted, it gets every one of them.
 
@@ -1513,6 +1656,8 @@ TESTS = [
     ("offline_catchup", test_offline_catchup),
     ("restart_reforms", test_restart_reforms),
     ("second_node_same_host", test_second_node_same_host),
+    ("unlock_once", test_unlock_once),
+    ("chat_terminal", test_chat_terminal),
     ("peer_add_dials_at_once", test_peer_add_dials_at_once),
     ("restore_from_backup", test_restore_from_backup),
     ("invite_kick_leave", test_invite_kick_leave),

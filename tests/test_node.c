@@ -413,6 +413,32 @@ static void test_rename_topic_move(void)
     CHECK_EQ_INT(rumor_node_room_resolve(n, "lan/general", got), RUMOR_ERR_NOT_FOUND);
     CHECK_EQ_INT(rumor_node_room_rename(n, general, "dev"), RUMOR_ERR_EXISTS);
     CHECK_EQ_INT(rumor_node_room_rename(n, general, "a/b"), RUMOR_ERR_INVALID);
+    /* A name is one path segment (PROTOCOL.md 2.2). */
+    const char *bad[] = {"bad name!",
+                         "a b",
+                         "-x",
+                         ".",
+                         "..",
+                         "tab\t",
+                         "nbsp\xc2\xa0x",
+                         "zw\xe2\x80\x8bx",
+                         "rtl\xe2\x80\xaex",
+                         "semi;colon",
+                         "q\"uote"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK_EQ_INT(rumor_node_room_check_name(bad[i]), RUMOR_ERR_INVALID);
+    CHECK_EQ_INT(rumor_node_room_check_name("caf\xc3"), RUMOR_ERR_BAD_UTF8);
+    CHECK_EQ_INT(rumor_node_room_rename(n, general, "bad name!"), RUMOR_ERR_INVALID);
+    const char *good[] = {"a",
+                          "lan",
+                          "Dev-2.0_x",
+                          ".hidden",
+                          "x-",
+                          "caf\xc3\xa9",
+                          "\xe6\x97\xa5\xe6\x9c\xac",
+                          "\xd0\xba\xd0\xbe\xd1\x82"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        CHECK_EQ_INT(rumor_node_room_check_name(good[i]), RUMOR_OK);
     CHECK_EQ_STR(room_get(n, general).name, "chat");
 
     CHECK_EQ_INT(rumor_node_room_topic(n, general, "what's up \xe2\x9c\x8c"), RUMOR_OK);
@@ -421,7 +447,7 @@ static void test_rename_topic_move(void)
     CHECK_EQ_STR(room_get(n, general).topic, "");
 
     /* Move dev under chat: its path follows. */
-    CHECK_EQ_INT(rumor_node_room_move(n, dev, general), RUMOR_OK);
+    CHECK_EQ_INT(rumor_node_room_move(n, dev, general, NULL), RUMOR_OK);
     r = room_get(n, dev);
     CHECK_EQ_MEM(r.parent, general, ID);
     CHECK_EQ_STR(r.path, "lan/chat/dev");
@@ -430,11 +456,22 @@ static void test_rename_topic_move(void)
     CHECK_EQ_MEM(got, dev, ID);
     CHECK_EQ_INT(rumor_node_room_resolve(n, "lan/dev", got), RUMOR_ERR_NOT_FOUND);
 
-    /* Not into its own subtree, and only private rooms go to the top. */
-    CHECK_EQ_INT(rumor_node_room_move(n, general, dev), RUMOR_ERR_DENIED);
-    CHECK_EQ_INT(rumor_node_room_move(n, general, NULL), RUMOR_ERR_DENIED);
+    /* Not into its own subtree, and only private rooms go to the top; each refusal says why. */
+    rumor_node_move_why_t why = RUMOR_MOVE_REFUSED;
+    uint64_t events = events_of(n);
+    CHECK_EQ_INT(rumor_node_room_move(n, general, dev, &why), RUMOR_ERR_DENIED);
+    CHECK_EQ_INT(why, RUMOR_MOVE_CYCLE);
+    CHECK_EQ_INT(rumor_node_room_move(n, general, general, &why), RUMOR_ERR_DENIED);
+    CHECK_EQ_INT(why, RUMOR_MOVE_CYCLE);
+    CHECK_EQ_INT(rumor_node_room_move(n, general, NULL, &why), RUMOR_ERR_DENIED);
+    CHECK_EQ_INT(why, RUMOR_MOVE_OTHER_DOMAIN);
+    CHECK_EQ_INT(rumor_node_room_move(n, lan, general, &why), RUMOR_ERR_DENIED);
+    CHECK_EQ_INT(why, RUMOR_MOVE_ROOT);
+    CHECK_EQ_INT(rumor_node_room_move(n, general, ops, &why), RUMOR_ERR_DENIED);
+    CHECK_EQ_INT(why, RUMOR_MOVE_OTHER_DOMAIN);
+    CHECK_EQ_INT(events_of(n), events); /* a refusal writes nothing */
     CHECK_EQ_STR(room_get(n, general).path, "lan/chat");
-    CHECK_EQ_INT(rumor_node_room_move(n, ops, NULL), RUMOR_OK);
+    CHECK_EQ_INT(rumor_node_room_move(n, ops, NULL, NULL), RUMOR_OK);
     r = room_get(n, ops);
     CHECK_EQ_STR(r.path, "ops");
     CHECK_EQ_INT(r.depth, 0);
@@ -445,7 +482,7 @@ static void test_rename_topic_move(void)
     /* A move may not put two rooms of the same name side by side. */
     uint8_t dev2[ID];
     CHECK_EQ_INT(rumor_node_room_create(n, "lan/dev", false, NULL, dev2), RUMOR_OK);
-    CHECK_EQ_INT(rumor_node_room_move(n, dev2, general), RUMOR_ERR_EXISTS);
+    CHECK_EQ_INT(rumor_node_room_move(n, dev2, general, NULL), RUMOR_ERR_EXISTS);
     CHECK_EQ_STR(room_get(n, dev2).path, "lan/dev");
     rumor_node_close(&n);
     test_rmdir(f.dir);

@@ -35,6 +35,9 @@ static void rebuild(rumor_ctl_writer_t *w, const rumor_ctl_record_t *r)
         switch (f->type) {
         case RUMOR_CTL_U64: rumor_ctl_put_u64(w, f->key, f->u); break;
         case RUMOR_CTL_STR: rumor_ctl_put_str(w, f->key, f->s, f->s_len); break;
+        case RUMOR_CTL_BYTES:
+            rumor_ctl_put_bytes(w, f->key, (const uint8_t *)f->s, f->s_len);
+            break;
         case RUMOR_CTL_BOOL: rumor_ctl_put_bool(w, f->key, f->b); break;
         default: fuzz_fail("decoded a field of an unknown type", RUMOR_OK);
         }
@@ -54,8 +57,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < r.n; i++) {
         const rumor_ctl_field_t *f = &r.f[i];
         if (rumor_ctl_get(&r, f->key) != f) fuzz_fail("a field is not found by its key", RUMOR_OK);
-        if (f->type == RUMOR_CTL_STR &&
-            (f->s_len > RUMOR_CTL_STR_MAX || (const uint8_t *)f->s < data ||
+        if ((f->type == RUMOR_CTL_STR || f->type == RUMOR_CTL_BYTES) &&
+            (f->s_len > (f->type == RUMOR_CTL_STR ? RUMOR_CTL_STR_MAX : RUMOR_CTL_BYTES_MAX) ||
+             (const uint8_t *)f->s < data ||
              f->s_len > (size_t)(data + size - (const uint8_t *)f->s)))
             fuzz_fail("a string points outside the record", RUMOR_OK);
     }
