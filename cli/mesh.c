@@ -420,12 +420,38 @@ static int where_final(void *ctx, const rumor_ctl_record_t *r)
     return 0;
 }
 
+static int lan_code_final(void *ctx, const rumor_ctl_record_t *r)
+{
+    (void)ctx;
+    char code[RUMOR_NODE_LAN_CODE_CHARS + 1];
+    if (!str_field(r, "code", code, sizeof code) || strlen(code) != RUMOR_NODE_LAN_CODE_CHARS)
+        return cli_fail(1, "the node gave no LAN code");
+    printf("%.4s-%.4s-%.4s\n", code, code + 4, code + 8);
+    fprintf(stderr,
+            "valid for 10 minutes, once; on this LAN, type: rumor room join %.4s-%.4s-%.4s\n", code,
+            code + 4, code + 8);
+    rumor_wipe(code, sizeof code);
+    return 0;
+}
+
+/* Hands a new invite to the running node, which prints a LAN code for it (PROTOCOL.md 10.3). */
+static int print_lan_code(const cli_t *c, const char *invite)
+{
+    rumor_ctl_writer_t w;
+    writer_op(&w, "lan_code");
+    rumor_ctl_put_str(&w, "invite", invite, strlen(invite));
+    int rc = ctl_request(c, &w, NULL, lan_code_final, NULL, CTL_TIMEOUT_MS);
+    return rc == RUMOR_ERR_NOT_FOUND ? cli_fail(1, "a LAN code needs your running node") : rc;
+}
+
 int cmd_room_invite(const cli_t *c, int argc, char **argv)
 {
     const char *usage = "rumor " USAGE_ROOM_INVITE, *pos[1];
     const char *member = NULL, *role_s = NULL;
+    bool lan = false;
     opt_t opts[] = {{"--member", true, &member, NULL},
                     {"--role", true, &role_s, NULL},
+                    {"--lan", false, NULL, &lan},
                     {NULL, false, NULL, NULL}};
     int np, rc = parse(argc, argv, opts, pos, 1, 1, &np, usage);
     if (rc) return rc;
@@ -434,6 +460,8 @@ int cmd_room_invite(const cli_t *c, int argc, char **argv)
         role = RUMOR_ROLE_ADMIN;
     else if (role_s && strcmp(role_s, "member") != 0)
         return cli_fail(EXIT_USAGE, "--role is member or admin; usage: %s", usage);
+    if (lan && member)
+        return cli_fail(EXIT_USAGE, "--lan and --member exclude each other; usage: %s", usage);
     where_t where = {0};
     if (!member) {
         rumor_ctl_writer_t w;
@@ -456,7 +484,11 @@ int cmd_room_invite(const cli_t *c, int argc, char **argv)
     } else {
         char code[RUMOR_INVITE_CODE_MAX];
         rc = rumor_node_invite_create(n, room, role, where.host, where.port, code, sizeof code);
-        if (rc == RUMOR_OK) puts(code);
+        if (rc == RUMOR_OK && lan)
+            rc = print_lan_code(c, code);
+        else if (rc == RUMOR_OK)
+            puts(code);
+        rumor_wipe(code, sizeof code);
     }
     if (rc == RUMOR_ERR_DENIED)
         rc = cli_fail(1,
@@ -499,6 +531,16 @@ int cmd_room_join(const cli_t *c, int argc, char **argv)
     if (rc) return rc;
     const char *arg = pos[0];
     while (*arg == ' ' || *arg == '\t' || *arg == '\n') arg++;
+    if (rumor_node_is_lan_code(arg)) {
+        /* A LAN code (PROTOCOL.md 10.3): the node asks the LAN for the invite, then joins. */
+        rumor_ctl_writer_t w;
+        writer_op(&w, "join_lan");
+        rumor_ctl_put_str(&w, "code", arg, strlen(arg));
+        rc = ctl_request(c, &w, NULL, joined_final, NULL, JOIN_TIMEOUT_MS + 30000);
+        return rc == RUMOR_ERR_NOT_FOUND
+                   ? cli_fail(1, "joining needs your running node; start it with 'rumor node'")
+                   : rc;
+    }
     if (strncmp(arg, RUMOR_INVITE_PREFIX, strlen(RUMOR_INVITE_PREFIX)) == 0) {
         rumor_invite_t inv;
         if (rumor_invite_decode(pos[0], strlen(pos[0]), &inv) < 0)

@@ -263,6 +263,12 @@ void rumor_crypto_hash(uint8_t out[RUMOR_ID_BYTES], const uint8_t *in, size_t le
     crypto_generichash(out, RUMOR_ID_BYTES, in, len, NULL, 0);
 }
 
+void rumor_crypto_mac(uint8_t out[RUMOR_ID_BYTES], const uint8_t key[RUMOR_ID_BYTES],
+                      const uint8_t *in, size_t len)
+{
+    crypto_generichash(out, RUMOR_ID_BYTES, in, len, key, RUMOR_ID_BYTES);
+}
+
 void rumor_crypto_random(uint8_t *buf, size_t len)
 {
     randombytes_buf(buf, len);

@@ -169,6 +169,9 @@ RUMOR_MUST_CHECK int rumor_keyfile_open(const uint8_t *buf, size_t len, const ch
 
 /* BLAKE2b-256 of `len` bytes. */
 void rumor_crypto_hash(uint8_t out[RUMOR_ID_BYTES], const uint8_t *in, size_t len);
+/* BLAKE2b-256 of `len` bytes keyed with `key` (a MAC). */
+void rumor_crypto_mac(uint8_t out[RUMOR_ID_BYTES], const uint8_t key[RUMOR_ID_BYTES],
+                      const uint8_t *in, size_t len);
 /* Fills `buf` with random bytes. */
 void rumor_crypto_random(uint8_t *buf, size_t len);
 /* A fresh random room key. */

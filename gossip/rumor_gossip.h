@@ -311,6 +311,62 @@ bool rumor_gossip_bucket_take(rumor_gossip_bucket_t *b, double per_s, double bur
 bool rumor_gossip_bucket_spend(rumor_gossip_bucket_t *b, double cost, double per_s, double burst,
                                uint64_t now);
 
+/* ---- LAN codes: invites people can type (PROTOCOL.md 10.3; lancode.c) ---- */
+
+#define RUMOR_LANCODE_CHARS       12
+#define RUMOR_LANCODE_NONCE_BYTES 16
+#define RUMOR_LANCODE_TTL_MS      (10 * 60 * 1000)
+#define RUMOR_LANCODES_MAX        16  /* open codes a node keeps */
+#define RUMOR_LANCODE_INVITE_MAX  255 /* the invite's code text (10.1) */
+#define RUMOR_LANCODE_ADDRS       64  /* source addresses whose tries are counted */
+/* LAN_INVITE status. */
+#define RUMOR_LANCODE_OK       0
+#define RUMOR_LANCODE_NO_MATCH 1
+#define RUMOR_LANCODE_LIMITED  2
+
+/* 12 random characters of Crockford's base32. */
+void rumor_lancode_generate(char out[RUMOR_LANCODE_CHARS + 1]);
+/* A code as typed (any case, dashes and spaces, O for 0, I and L for 1) in its 12 characters;
+ * RUMOR_ERR_INVALID when it is not one. */
+int rumor_lancode_normalize(const char *in, char out[RUMOR_LANCODE_CHARS + 1]);
+/* K = BLAKE2b-256("rumor-lan-code" | code). */
+void rumor_lancode_key(const char code[RUMOR_LANCODE_CHARS + 1], uint8_t key[RUMOR_ID_BYTES]);
+/* The proof a LAN_CODE carries from `from` to `to`. */
+void rumor_lancode_proof(const uint8_t key[RUMOR_ID_BYTES], const uint8_t from[RUMOR_ID_BYTES],
+                         const uint8_t to[RUMOR_ID_BYTES],
+                         const uint8_t nonce[RUMOR_LANCODE_NONCE_BYTES],
+                         uint8_t proof[RUMOR_ID_BYTES]);
+
+/* The inviter's open codes and the tries it allows. Zero it to start. */
+typedef struct {
+    struct {
+        uint8_t key[RUMOR_ID_BYTES];
+        char invite[RUMOR_LANCODE_INVITE_MAX + 1];
+        uint64_t expires_ms;
+    } open[RUMOR_LANCODES_MAX];
+    size_t n;
+    struct {
+        uint8_t addr[16];
+        rumor_gossip_bucket_t tries;
+    } addrs[RUMOR_LANCODE_ADDRS];
+    size_t n_addrs;
+    rumor_gossip_bucket_t all;
+} rumor_lancodes_t;
+/* Opens a code (its key) for `invite` (a code text of 10.1) for RUMOR_LANCODE_TTL_MS; a full
+ * table gives the place of the code that expires first. */
+int rumor_lancodes_add(rumor_lancodes_t *t, const uint8_t key[RUMOR_ID_BYTES], const char *invite,
+                       uint64_t now);
+/* Codes still open at `now`. */
+size_t rumor_lancodes_open(rumor_lancodes_t *t, uint64_t now);
+/* Judges a LAN_CODE from `from` at `addr` (16 bytes, IPv4 mapped) to us (`self`): RUMOR_LANCODE_OK
+ * with the invite copied out (the code is then spent), _NO_MATCH, or _LIMITED (3 tries a minute
+ * from one address, 30 in all; a node with no open code answers _NO_MATCH at once). */
+uint8_t rumor_lancodes_check(rumor_lancodes_t *t, const uint8_t addr[16],
+                             const uint8_t from[RUMOR_ID_BYTES], const uint8_t self[RUMOR_ID_BYTES],
+                             const uint8_t nonce[RUMOR_LANCODE_NONCE_BYTES],
+                             const uint8_t proof[RUMOR_ID_BYTES], uint64_t now,
+                             char invite[RUMOR_LANCODE_INVITE_MAX + 1]);
+
 /* ---- rates per key and domain: authors, peers (PROTOCOL.md 9.7; quota.c) ---- */
 
 typedef struct {
@@ -440,7 +496,9 @@ typedef enum {
     RUMOR_WIRE_RECON = 15,
     RUMOR_WIRE_BATCH = 16,
     RUMOR_WIRE_CREDIT = 17,
-    RUMOR_WIRE_INVITED = 18, /* a membership waits for the receiver (PROTOCOL.md 9.2) */
+    RUMOR_WIRE_INVITED = 18,    /* a membership waits for the receiver (PROTOCOL.md 9.2) */
+    RUMOR_WIRE_LAN_CODE = 19,   /* a LAN code's proof (PROTOCOL.md 10.3) */
+    RUMOR_WIRE_LAN_INVITE = 20, /* its answer */
 } rumor_wire_type_t;
 
 /* RECON range modes (PROTOCOL.md 12.2). */
@@ -505,9 +563,13 @@ typedef struct {
     uint8_t round;                                 /* RECON */
     rumor_recon_range_t *ranges;                   /* RECON: n ranges (decode fills `range_buf`) */
     rumor_recon_range_t range_buf[RUMOR_RECON_RANGES_MAX];
-    uint32_t remaining; /* BATCH: events the sender still has queued; topic: the topic,
-                           event/event_len: the n entries (len[4] | event), n: their count;
-                           CREDIT: n */
+    const uint8_t *lan_nonce; /* LAN_CODE: nonce [16] */
+    const uint8_t *proof;     /* LAN_CODE: proof [32] */
+    const uint8_t *invite;    /* LAN_INVITE, status 0: the invite's code text */
+    size_t invite_len;        /* 1..RUMOR_LANCODE_INVITE_MAX */
+    uint32_t remaining;       /* BATCH: events the sender still has queued; topic: the topic,
+                                 event/event_len: the n entries (len[4] | event), n: their count;
+                                 CREDIT: n */
 } rumor_wire_frame_t;
 
 /*

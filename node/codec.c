@@ -3,6 +3,7 @@
  * (PROTOCOL.md 10.1): both come from outside the node (another process, a
  * user's paste), so every length is checked before it is read.
  */
+#include "rumor_gossip.h"
 #include "rumor_node.h"
 
 #include <arpa/inet.h>
@@ -384,4 +385,12 @@ int rumor_invite_decode(const char *code, size_t len, rumor_invite_t *inv)
     if (!host_is_literal(v.host)) return RUMOR_ERR_MALFORMED;
     *inv = v;
     return RUMOR_OK;
+}
+
+bool rumor_node_is_lan_code(const char *s)
+{
+    char norm[RUMOR_LANCODE_CHARS + 1];
+    bool is = rumor_lancode_normalize(s, norm) == RUMOR_OK;
+    rumor_wipe(norm, sizeof norm);
+    return is;
 }

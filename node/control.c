@@ -56,6 +56,7 @@ static void client_close(ctl_client_t *c)
             break;
         }
     rumor_daemon_join_cancel(d, c);
+    rumor_lan_cancel(d, c);
     uv_close((uv_handle_t *)&c->pipe, client_free);
 }
 
@@ -265,6 +266,20 @@ static void join_done(void *ctx, int rc, const uint8_t room[ID])
     client_send(c, &w);
 }
 
+/* A join by a LAN code: the LAN's answer first, then the join itself (10.2). */
+static void lan_join_done(void *ctx, int rc, const uint8_t room[ID])
+{
+    ctl_client_t *c = ctx;
+    if (rc == RUMOR_ERR_NOT_FOUND && !room)
+        send_error(c, rc,
+                   "no node on this LAN answered to this code in 30 s: check the code, that it is "
+                   "less than 10 minutes old, and that the inviter's node runs here");
+    else if (rc == RUMOR_ERR_BUSY && !room)
+        send_error(c, rc, "the inviter's node saw too many tries: wait a minute and try again");
+    else
+        join_done(ctx, rc, room);
+}
+
 /* The largest sealed message `seal_open` opens (a key grant is far smaller). */
 #define AGENT_SEALED_MAX 1024
 
@@ -392,6 +407,37 @@ static void handle(ctl_client_t *c, const rumor_ctl_record_t *r)
         rumor_ctl_put_bool(&w, "ok", true);
         rumor_ctl_put_bool(&w, "dialing", dialing);
         client_send(c, &w);
+    } else if (IS("lan_code")) {
+        const rumor_ctl_field_t *inv = rumor_ctl_get(r, "invite");
+        char code[RUMOR_LANCODE_CHARS + 1], inv_s[RUMOR_LANCODE_INVITE_MAX + 1];
+        if (!inv || inv->type != RUMOR_CTL_STR || inv->s_len >= sizeof inv_s) {
+            send_error(c, RUMOR_ERR_MALFORMED, "lan_code: no invite");
+            return;
+        }
+        snprintf(inv_s, sizeof inv_s, "%.*s", (int)inv->s_len, inv->s);
+        int rc = rumor_lan_open(d, inv_s, code);
+        rumor_wipe(inv_s, sizeof inv_s);
+        if (rc < 0) {
+            send_error(c, rc, "lan_code: not an invite code");
+            return;
+        }
+        rumor_ctl_writer_t w;
+        rumor_ctl_writer_init(&w);
+        rumor_ctl_put_bool(&w, "ok", true);
+        rumor_ctl_put_str(&w, "code", code, RUMOR_LANCODE_CHARS);
+        client_send(c, &w);
+        rumor_wipe(code, sizeof code);
+    } else if (IS("join_lan")) {
+        const rumor_ctl_field_t *code = rumor_ctl_get(r, "code");
+        char code_s[64];
+        if (!code || code->type != RUMOR_CTL_STR || code->s_len >= sizeof code_s) {
+            send_error(c, RUMOR_ERR_MALFORMED, "not a LAN code");
+            return;
+        }
+        snprintf(code_s, sizeof code_s, "%.*s", (int)code->s_len, code->s);
+        int rc = rumor_lan_join(d, code_s, lan_join_done, c);
+        rumor_wipe(code_s, sizeof code_s);
+        if (rc < 0) send_error(c, rc, "not a LAN code");
     } else if (IS("join")) {
         const rumor_ctl_field_t *code = rumor_ctl_get(r, "code");
         rumor_invite_t inv;

@@ -634,6 +634,7 @@ static void peer_ready(daemon_t *d, peer_t *p, bool was_ready)
     if (!was_ready) send_own_profile(d, p);
     rumor_catchup_peer_ready(d, p);
     join_peer_ready(d, p);
+    if (!was_ready) rumor_lan_peer_ready(d, p);
 }
 
 /* ---- candidates and dialing ------------------------------------------------------- */
@@ -663,6 +664,17 @@ void rumor_daemon_candidate(daemon_t *d, const uint8_t pk[ID], const char *host,
 static void tell_peer(daemon_t *d, peer_t *p);
 
 static peer_t *dial(daemon_t *d, cand_t *c);
+
+size_t rumor_daemon_dial_found(daemon_t *d, uint8_t found)
+{
+    size_t dialed = 0;
+    for (size_t i = 0; i < d->n_cands; i++) {
+        cand_t *c = &d->cands[i];
+        if (c->found != found || peer_find(d, c->pk)) continue;
+        dialed += dial(d, c) != NULL;
+    }
+    return dialed;
+}
 
 bool rumor_daemon_dial_now(daemon_t *d, const uint8_t pk[ID], const char *host, uint16_t port)
 {
@@ -1962,6 +1974,8 @@ static void on_frame(daemon_t *d, peer_t *p, int link, const uint8_t *buf, size_
     case RUMOR_WIRE_BATCH:
     case RUMOR_WIRE_CREDIT: rumor_catchup_on_frame(d, p, &f, len); break;
     case RUMOR_WIRE_INVITED: on_invited(d, p, &f); break;
+    case RUMOR_WIRE_LAN_CODE:
+    case RUMOR_WIRE_LAN_INVITE: rumor_lan_on_frame(d, p, &f); break;
     default: misbehaved(d, p, "an unknown frame"); break;
     }
 }
@@ -2340,6 +2354,7 @@ static void on_heartbeat(uv_timer_t *h)
                 tell_peer(d, p); /* memberships written since it connected */
             }
     if (d->heartbeats % 60 == 0) rumor_book_seen(d);
+    rumor_lan_heartbeat(d);
     dial_some(d);
     dial_direct(d);
     rotate_due(d);
@@ -2542,6 +2557,7 @@ static void tables_close(daemon_t *d)
     rumor_inbound_free(d);
     rumor_gossip_quota_free(&d->authors);
     rumor_gossip_quota_free(&d->peer_topics);
+    rumor_lan_free(d);
     rumor_gossip_seen_free(&d->seen);
     rumor_gossip_mcache_free(&d->mcache);
     batch_free(&d->batch);

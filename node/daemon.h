@@ -63,6 +63,11 @@
     X(rotations)            /* KEY_EPOCH authored after a member left */                           \
     X(invited_out)          /* INVITED frames sent: a membership waits for the peer */             \
     X(invited_in)           /* INVITED frames received */                                          \
+    X(lan_codes_sent)       /* LAN_CODE proofs sent for a typed LAN code (PROTOCOL.md 10.3) */     \
+    X(lan_codes_answered)   /* LAN_CODEs that matched one of our open codes: the invite went */    \
+    X(lan_codes_wrong)      /* LAN_CODEs that matched none while codes were open */                \
+    X(lan_codes_limited)    /* LAN_CODEs past the tries allowed (3/min per address, 30 in all) */  \
+    X(lan_codes_bad)        /* LAN_INVITEs naming an invite not of the node that sent them */      \
     X(invited_dropped)      /* of those, not followed: too many told, or by that peer */           \
     X(direct_dials)         /* dials to the other member of a direct conversation */               \
     X(removals_told)        /* removals pushed to a removed member still subscribed */             \
@@ -252,6 +257,8 @@ struct daemon {
     char *sock_path;
     int lock_fd;
     struct join *joins;
+    rumor_lancodes_t *lancodes; /* our open LAN codes (PROTOCOL.md 10.3), NULL until one */
+    struct lan_join *lan_joins; /* LAN codes typed here, being asked of the LAN */
 
     uv_signal_t sigint, sigterm;
     bool stopping;
@@ -314,6 +321,18 @@ void rumor_daemon_offline_close(daemon_t **d);
 /* Remembered peers (book.c, PROTOCOL.md 9.4): offered as candidates at start; written when a
  * peer's HELLO completes, when a dial of it fails, and for the linked peers now and then. */
 void rumor_book_load(daemon_t *d);
+
+/* LAN codes (lanjoin.c, PROTOCOL.md 10.3): open one for an invite; join by one typed here (done
+ * is called once, as for rumor_daemon_join); the frames; a new peer is asked; timeouts. */
+int rumor_lan_open(daemon_t *d, const char *invite, char code[RUMOR_LANCODE_CHARS + 1]);
+int rumor_lan_join(daemon_t *d, const char *code, rumor_join_done_fn done, void *ctx);
+void rumor_lan_on_frame(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f);
+void rumor_lan_peer_ready(daemon_t *d, peer_t *p);
+void rumor_lan_heartbeat(daemon_t *d);
+void rumor_lan_cancel(daemon_t *d, void *ctx);
+void rumor_lan_free(daemon_t *d);
+/* Dials every candidate found `found` that is not linked (whatever its back-off); how many. */
+size_t rumor_daemon_dial_found(daemon_t *d, uint8_t found);
 /* `peer add` on a running node: the peer becomes a candidate of the user's word and is dialed at
  * once, whatever its back-off; false when it could not be. */
 bool rumor_daemon_dial_now(daemon_t *d, const uint8_t pk[RUMOR_ID_BYTES], const char *host,

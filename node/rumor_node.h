@@ -430,6 +430,10 @@ typedef struct {
 int rumor_invite_encode(const rumor_invite_t *inv, char *out, size_t cap);
 /* Parses a code (surrounding whitespace allowed); RUMOR_ERR_MALFORMED otherwise. */
 int rumor_invite_decode(const char *code, size_t len, rumor_invite_t *inv);
+#define RUMOR_NODE_LAN_CODE_CHARS 12
+/* True when `s` reads as a LAN code (PROTOCOL.md 10.3: 12 characters of Crockford's base32, any
+ * case, dashes and spaces aside). */
+bool rumor_node_is_lan_code(const char *s);
 
 /* ---- configuration (rumor node --config FILE) --------------------------------- */
 

@@ -1943,6 +1943,84 @@ static void test_remembered_peers(void)
     CHECK(s[2].linked_ms == 5);
 }
 
+static void test_lan_codes(void)
+{
+    char code[RUMOR_LANCODE_CHARS + 1], norm[RUMOR_LANCODE_CHARS + 1];
+    rumor_lancode_generate(code);
+    CHECK_EQ_INT((int)strlen(code), RUMOR_LANCODE_CHARS);
+    CHECK_EQ_INT(rumor_lancode_normalize(code, norm), RUMOR_OK);
+    CHECK_EQ_STR(norm, code);
+    /* As people type it: any case, dashes, spaces; O for 0, I and L for 1. */
+    CHECK_EQ_INT(rumor_lancode_normalize("k7m2-q9xr 4htb", norm), RUMOR_OK);
+    CHECK_EQ_STR(norm, "K7M2Q9XR4HTB");
+    CHECK_EQ_INT(rumor_lancode_normalize("OIL0-1111-2222", norm), RUMOR_OK);
+    CHECK_EQ_STR(norm, "011011112222");
+    const char *bad[] = {"",
+                         "K7M2-Q9XR-4HT",
+                         "K7M2-Q9XR-4HTBB",
+                         "K7M2-Q9XR-4HTU",
+                         "K7M2_Q9XR_4HTB",
+                         "rumor-invite:AAAA"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK_EQ_INT(rumor_lancode_normalize(bad[i], norm), RUMOR_ERR_INVALID);
+
+    uint8_t key[ID], wrong_key[ID], joiner[ID], inviter[ID], other[ID], nonce[16], proof[ID];
+    memset(joiner, 1, ID), memset(inviter, 2, ID), memset(other, 3, ID), memset(nonce, 4, 16);
+    rumor_lancode_key("K7M2Q9XR4HTB", key);
+    rumor_lancode_key("K7M2Q9XR4HTC", wrong_key);
+    static rumor_lancodes_t t;
+    memset(&t, 0, sizeof t);
+    uint8_t addr[16] = {0}, addr2[16] = {0};
+    addr[15] = 1, addr2[15] = 2;
+    char invite[RUMOR_LANCODE_INVITE_MAX + 1];
+    /* No code open: no, at once, and no try spent. */
+    rumor_lancode_proof(key, joiner, inviter, nonce, proof);
+    for (int i = 0; i < 10; i++)
+        CHECK_EQ_INT(rumor_lancodes_check(&t, addr, joiner, inviter, nonce, proof, 0, invite),
+                     RUMOR_LANCODE_NO_MATCH);
+    CHECK_EQ_INT(rumor_lancodes_add(&t, key, "rumor-invite:X", 0), RUMOR_OK);
+    CHECK_EQ_INT((int)rumor_lancodes_open(&t, 0), 1);
+    /* A proof for another receiver (replayed by whoever got it) does not match. */
+    uint8_t replayed[ID];
+    rumor_lancode_proof(key, joiner, other, nonce, replayed);
+    CHECK_EQ_INT(rumor_lancodes_check(&t, addr, joiner, inviter, nonce, replayed, 0, invite),
+                 RUMOR_LANCODE_NO_MATCH);
+    /* A wrong code does not match; three tries a minute from one address, then limited. */
+    uint8_t guess[ID];
+    rumor_lancode_proof(wrong_key, joiner, inviter, nonce, guess);
+    CHECK_EQ_INT(rumor_lancodes_check(&t, addr, joiner, inviter, nonce, guess, 0, invite),
+                 RUMOR_LANCODE_NO_MATCH);
+    CHECK_EQ_INT(rumor_lancodes_check(&t, addr, joiner, inviter, nonce, guess, 0, invite),
+                 RUMOR_LANCODE_NO_MATCH);
+    CHECK_EQ_INT(rumor_lancodes_check(&t, addr, joiner, inviter, nonce, proof, 0, invite),
+                 RUMOR_LANCODE_LIMITED);
+    /* Another address may try; the right proof gets the invite, once. */
+    CHECK_EQ_INT(rumor_lancodes_check(&t, addr2, joiner, inviter, nonce, proof, 0, invite),
+                 RUMOR_LANCODE_OK);
+    CHECK_EQ_STR(invite, "rumor-invite:X");
+    CHECK_EQ_INT(rumor_lancodes_check(&t, addr2, joiner, inviter, nonce, proof, 0, invite),
+                 RUMOR_LANCODE_NO_MATCH);
+    /* Codes expire after 10 minutes. */
+    CHECK_EQ_INT(rumor_lancodes_add(&t, key, "rumor-invite:Y", 1000), RUMOR_OK);
+    CHECK_EQ_INT((int)rumor_lancodes_open(&t, 1000 + RUMOR_LANCODE_TTL_MS - 1), 1);
+    CHECK_EQ_INT((int)rumor_lancodes_open(&t, 1000 + RUMOR_LANCODE_TTL_MS), 0);
+    /* 30 tries a minute in all, whatever the addresses. */
+    CHECK_EQ_INT(rumor_lancodes_add(&t, key, "rumor-invite:Z", 2000000), RUMOR_OK);
+    int limited = 0;
+    for (int i = 0; i < 40; i++) {
+        uint8_t a[16] = {0};
+        a[0] = (uint8_t)(10 + i);
+        limited += rumor_lancodes_check(&t, a, joiner, inviter, nonce, guess, 2000000, invite) ==
+                   RUMOR_LANCODE_LIMITED;
+    }
+    CHECK(limited >= 9 && limited <= 11);
+    /* A full table gives the place of the code that expires first. */
+    memset(&t, 0, sizeof t);
+    for (int i = 0; i < RUMOR_LANCODES_MAX + 1; i++)
+        CHECK_EQ_INT(rumor_lancodes_add(&t, key, "rumor-invite:W", (uint64_t)i), RUMOR_OK);
+    CHECK_EQ_INT((int)t.n, RUMOR_LANCODES_MAX);
+}
+
 static void test_told_memberships(void)
 {
     fx_t f;
@@ -2071,6 +2149,7 @@ int main(void)
     RUN(test_valid_events_are_stored);
     RUN(test_quota_per_domain);
     RUN(test_remembered_peers);
+    RUN(test_lan_codes);
     RUN(test_duplicates);
     RUN(test_bad_signature_is_not_stored);
     RUN(test_causality);

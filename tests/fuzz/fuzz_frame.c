@@ -44,7 +44,10 @@ static void check_views(const rumor_wire_frame_t *f, const uint8_t *data, size_t
         !inside(f->ids, f->ids ? f->n * ID : 0, data, size) ||
         !inside(f->event, f->event_len, data, size) ||
         !inside(f->token, f->token ? RUMOR_WIRE_TOKEN_BYTES : 0, data, size) ||
-        !inside(f->cursor_id, f->cursor_id ? ID : 0, data, size))
+        !inside(f->cursor_id, f->cursor_id ? ID : 0, data, size) ||
+        !inside(f->lan_nonce, f->lan_nonce ? RUMOR_LANCODE_NONCE_BYTES : 0, data, size) ||
+        !inside(f->proof, f->proof ? ID : 0, data, size) ||
+        !inside(f->invite, f->invite_len, data, size))
         fuzz_fail("a decoded view points outside the frame", RUMOR_OK);
     /* RECON ranges are copied into the frame; only their id lists point into the input. */
     if (f->type == RUMOR_WIRE_RECON && f->ranges != f->range_buf)
@@ -67,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (memcmp(&f, &zero, sizeof f) != 0) fuzz_fail("a refused frame is not zeroed", rc);
         return 0;
     }
-    if (f.type < RUMOR_WIRE_HELLO || f.type > RUMOR_WIRE_INVITED)
+    if (f.type < RUMOR_WIRE_HELLO || f.type > RUMOR_WIRE_LAN_INVITE)
         fuzz_fail("decoded an unknown type", RUMOR_OK);
     check_views(&f, data, size);
 
@@ -107,6 +110,16 @@ void fuzz_seeds(fuzz_seed_fn emit, void *ctx)
 
     f = (rumor_wire_frame_t){.type = RUMOR_WIRE_HELLO, .pk = a, .port = 7470, .flags = 1};
     emit_frame(emit, ctx, "seed-hello", &f);
+    f = (rumor_wire_frame_t){.type = RUMOR_WIRE_LAN_CODE, .lan_nonce = ids, .proof = b};
+    emit_frame(emit, ctx, "seed-lan-code", &f);
+    static const char invite[] = "rumor-invite:AQID";
+    f = (rumor_wire_frame_t){.type = RUMOR_WIRE_LAN_INVITE,
+                             .status = RUMOR_LANCODE_OK,
+                             .invite = (const uint8_t *)invite,
+                             .invite_len = sizeof invite - 1};
+    emit_frame(emit, ctx, "seed-lan-invite", &f);
+    f = (rumor_wire_frame_t){.type = RUMOR_WIRE_LAN_INVITE, .status = RUMOR_LANCODE_LIMITED};
+    emit_frame(emit, ctx, "seed-lan-invite-limited", &f);
     f = (rumor_wire_frame_t){.type = RUMOR_WIRE_PING, .nonce = UINT64_C(0x0102030405060708)};
     emit_frame(emit, ctx, "seed-ping", &f);
     f.type = RUMOR_WIRE_PONG;

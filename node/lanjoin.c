@@ -1,0 +1,208 @@
+/*
+ * lanjoin.c - the node's side of LAN codes (PROTOCOL.md 10.3, gossip/lancode.c). As inviter it
+ * keeps the open codes and answers LAN_CODE; as joiner it sends a proof of the typed code to
+ * every peer it reaches through beacons until one answers with the invite, which it then
+ * redeems like any other (10.2).
+ */
+#include "daemon.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ID RUMOR_ID_BYTES
+/* A LAN join gives up after this long. */
+#define LAN_JOIN_MS 30000
+/* Peers one LAN join asks at most. */
+#define LAN_ASKED_MAX 64
+/* When every peer asked said no, a LAN join still waits this long for others to be reached. */
+#define LAN_GRACE_MS 3000
+
+struct lan_join {
+    uint8_t key[ID];
+    rumor_join_done_fn done; /* NULL once cancelled */
+    void *ctx;
+    uint64_t started_ms, deadline_ms;
+    uint8_t asked[LAN_ASKED_MAX][ID];
+    size_t n_asked;
+    size_t n_refused; /* peers that answered: no such code */
+    bool limited;     /* an inviter said: too many tries */
+    struct lan_join *next;
+};
+
+static uint64_t now_ms(daemon_t *d)
+{
+    return uv_now(d->loop);
+}
+
+int rumor_lan_open(daemon_t *d, const char *invite, char code[RUMOR_LANCODE_CHARS + 1])
+{
+    uint8_t key[ID];
+    rumor_invite_t inv;
+    if (rumor_invite_decode(invite, strlen(invite), &inv) < 0) return RUMOR_ERR_INVALID;
+    rumor_wipe(&inv, sizeof inv);
+    if (!d->lancodes && !(d->lancodes = calloc(1, sizeof *d->lancodes))) return RUMOR_ERR_NOMEM;
+    rumor_lancode_generate(code);
+    rumor_lancode_key(code, key);
+    int rc = rumor_lancodes_add(d->lancodes, key, invite, now_ms(d));
+    rumor_wipe(key, sizeof key);
+    if (rc == RUMOR_OK) rumor_daemon_log(d, LOG_INFO, "a LAN code is open for 10 minutes");
+    return rc;
+}
+
+/* Sends `j`'s proof to `p`, once per peer. */
+static void ask(daemon_t *d, struct lan_join *j, peer_t *p)
+{
+    for (size_t i = 0; i < j->n_asked; i++)
+        if (memcmp(j->asked[i], p->pk, ID) == 0) return;
+    if (j->n_asked >= LAN_ASKED_MAX) return;
+    memcpy(j->asked[j->n_asked++], p->pk, ID);
+    uint8_t nonce[RUMOR_LANCODE_NONCE_BYTES], proof[ID];
+    rumor_crypto_random(nonce, sizeof nonce);
+    rumor_lancode_proof(j->key, rumor_node_id(d->node), p->pk, nonce, proof);
+    rumor_wire_frame_t f = {.type = RUMOR_WIRE_LAN_CODE, .lan_nonce = nonce, .proof = proof};
+    if (rumor_daemon_send_frame(d, p, &f)) d->stats.lan_codes_sent++;
+}
+
+static void ask_everyone(daemon_t *d, struct lan_join *j)
+{
+    for (peer_t *p = d->peers; p; p = p->next)
+        if (!p->closing && rumor_daemon_peer_ready(p)) ask(d, j, p);
+}
+
+int rumor_lan_join(daemon_t *d, const char *code, rumor_join_done_fn done, void *ctx)
+{
+    char norm[RUMOR_LANCODE_CHARS + 1];
+    if (rumor_lancode_normalize(code, norm) < 0) return RUMOR_ERR_INVALID;
+    struct lan_join *j = calloc(1, sizeof *j);
+    if (!j) return RUMOR_ERR_NOMEM;
+    rumor_lancode_key(norm, j->key);
+    rumor_wipe(norm, sizeof norm);
+    j->done = done;
+    j->ctx = ctx;
+    j->started_ms = now_ms(d);
+    j->deadline_ms = j->started_ms + LAN_JOIN_MS;
+    j->next = d->lan_joins;
+    d->lan_joins = j;
+    ask_everyone(d, j);
+    rumor_daemon_dial_found(d, RUMOR_FOUND_LAN);
+    return RUMOR_OK;
+}
+
+static void lan_join_free(daemon_t *d, struct lan_join *j)
+{
+    for (struct lan_join **pp = &d->lan_joins; *pp; pp = &(*pp)->next)
+        if (*pp == j) {
+            *pp = j->next;
+            break;
+        }
+    rumor_wipe(j, sizeof *j);
+    free(j);
+}
+
+void rumor_lan_peer_ready(daemon_t *d, peer_t *p)
+{
+    for (struct lan_join *j = d->lan_joins; j; j = j->next) ask(d, j, p);
+}
+
+void rumor_lan_heartbeat(daemon_t *d)
+{
+    uint64_t now = now_ms(d);
+    for (struct lan_join *j = d->lan_joins, *next; j; j = next) {
+        next = j->next;
+        /* Every peer reached said no, and the LAN had time to be dialed: no need to wait on. */
+        bool all_refused =
+            j->n_asked && j->n_refused >= j->n_asked && now >= j->started_ms + LAN_GRACE_MS;
+        if (now < j->deadline_ms && j->done && !all_refused) {
+            rumor_daemon_dial_found(d, RUMOR_FOUND_LAN);
+            continue;
+        }
+        if (j->done) j->done(j->ctx, j->limited ? RUMOR_ERR_BUSY : RUMOR_ERR_NOT_FOUND, NULL);
+        lan_join_free(d, j);
+    }
+}
+
+void rumor_lan_cancel(daemon_t *d, void *ctx)
+{
+    for (struct lan_join *j = d->lan_joins; j; j = j->next)
+        if (j->ctx == ctx) j->done = NULL;
+}
+
+void rumor_lan_free(daemon_t *d)
+{
+    while (d->lan_joins) lan_join_free(d, d->lan_joins);
+    if (d->lancodes) rumor_wipe(d->lancodes, sizeof *d->lancodes);
+    free(d->lancodes);
+    d->lancodes = NULL;
+}
+
+/* The link's address as 16 bytes (IPv4 mapped); all zero when it cannot be read. */
+static void link_addr(const peer_t *p, uint8_t out[16])
+{
+    memset(out, 0, 16);
+    if (inet_pton(AF_INET6, p->host, out) == 1) return;
+    uint8_t v4[4];
+    if (inet_pton(AF_INET, p->host, v4) == 1) {
+        out[10] = out[11] = 0xff;
+        memcpy(out + 12, v4, 4);
+    }
+}
+
+static void on_code(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
+{
+    char invite[RUMOR_LANCODE_INVITE_MAX + 1] = "";
+    uint8_t addr[16];
+    link_addr(p, addr);
+    uint8_t status = RUMOR_LANCODE_NO_MATCH;
+    if (d->lancodes)
+        status = rumor_lancodes_check(d->lancodes, addr, p->pk, rumor_node_id(d->node),
+                                      f->lan_nonce, f->proof, now_ms(d), invite);
+    if (status == RUMOR_LANCODE_LIMITED) d->stats.lan_codes_limited++;
+    if (status == RUMOR_LANCODE_NO_MATCH && d->lancodes && d->lancodes->n)
+        d->stats.lan_codes_wrong++;
+    rumor_wire_frame_t r = {.type = RUMOR_WIRE_LAN_INVITE, .status = status};
+    if (status == RUMOR_LANCODE_OK) {
+        d->stats.lan_codes_answered++;
+        r.invite = (const uint8_t *)invite;
+        r.invite_len = strlen(invite);
+        rumor_daemon_log(d, LOG_INFO, "peer %s typed our LAN code: it gets the invite", p->hex8);
+    }
+    rumor_daemon_send_frame(d, p, &r);
+    rumor_wipe(invite, sizeof invite);
+}
+
+static void on_invite(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
+{
+    for (struct lan_join *j = d->lan_joins; j; j = j->next) {
+        bool asked = false;
+        for (size_t i = 0; i < j->n_asked && !asked; i++) asked = !memcmp(j->asked[i], p->pk, ID);
+        if (!asked || !j->done) continue;
+        if (f->status == RUMOR_LANCODE_LIMITED) j->limited = true;
+        if (f->status != RUMOR_LANCODE_OK) {
+            j->n_refused++;
+            return;
+        }
+        rumor_invite_t inv;
+        /* The invite must be the answering node's own: it is the one that knew the code. */
+        if (rumor_invite_decode((const char *)f->invite, f->invite_len, &inv) < 0 ||
+            memcmp(inv.inviter, p->pk, ID) != 0) {
+            d->stats.lan_codes_bad++;
+            return;
+        }
+        rumor_join_done_fn done = j->done;
+        void *ctx = j->ctx;
+        lan_join_free(d, j);
+        int rc = rumor_daemon_join(d, &inv, done, ctx);
+        rumor_wipe(&inv, sizeof inv);
+        if (rc < 0) done(ctx, rc, NULL);
+        return;
+    }
+}
+
+void rumor_lan_on_frame(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
+{
+    if (f->type == RUMOR_WIRE_LAN_CODE)
+        on_code(d, p, f);
+    else
+        on_invite(d, p, f);
+}
