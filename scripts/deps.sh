@@ -13,6 +13,7 @@ PACKAGES=(
   clang libclang-rt-14-dev                   # libFuzzer targets and clang sanitizers
   lmdb-utils                                 # mdb_stat/mdb_dump, to inspect a store by hand
   clang-format                               # the format check
+  dpkg-dev groff-base                        # the .deb's Depends (dpkg-shlibdeps), man page check
 )
 
 missing=()
