@@ -261,13 +261,14 @@ int unlock_identity(const cli_t *c, rumor_node_t *n, cli_pass_t *keep)
     return rc;
 }
 
-/* Opens the home; with `unlock`, also unlocks the identity: by the running node when there is one
- * (unlock once, agent.c), else with the passphrase. */
+/* Opens the home; with `unlock`, also unlocks the identity: a protected one by the running node
+ * when there is one (unlock once, agent.c), else with the passphrase. An unprotected identity is
+ * opened here, so that its commands never depend on the node staying up. */
 int open_node(const cli_t *c, bool unlock, rumor_node_t **out)
 {
     int rc = rumor_node_open(c->home, out);
     if (rc < 0) return open_error(c, rc);
-    if (!unlock || agent_unlock(c, *out) == RUMOR_OK) return 0;
+    if (!unlock || (rumor_node_is_protected(*out) && agent_unlock(c, *out) == RUMOR_OK)) return 0;
     if ((rc = unlock_identity(c, *out, NULL)) != 0) rumor_node_close(out);
     return rc;
 }
