@@ -112,6 +112,7 @@ static void run_notify(const chat_t *ch, const char *title, const char *text, si
     argv[argc] = NULL;
     pid_t pid = fork();
     if (pid == 0) {
+        signal(SIGCHLD, SIG_DFL); /* ignoring it is the chat's choice, not the notifier's */
         /* The notifier must not read the chat's input or write through its screen. */
         int null = open("/dev/null", O_RDWR);
         if (null >= 0) {
