@@ -54,23 +54,27 @@ static int agent_call(const char *op, const char *in_key, const uint8_t *in, siz
     rumor_ctl_record_t r;
     if (rc == RUMOR_OK)
         rc = rumor_node_ctl_recv(conn.fd, &conn.buf, &conn.cap, &r, AGENT_TIMEOUT_MS);
+    bool broken = rc < 0; /* the link failed, or its answer cannot be trusted to be this one's */
     if (rc == RUMOR_OK) {
         const rumor_ctl_field_t *ok = rumor_ctl_get(&r, "ok"), *v = rumor_ctl_get(&r, out_key);
         const rumor_ctl_field_t *code = rumor_ctl_get(&r, "code");
-        if (!ok || ok->type != RUMOR_CTL_BOOL || !ok->b) {
-            /* The node's own verdict (a key that does not open, say), else a broken answer. */
-            rc = code && code->type == RUMOR_CTL_U64 && code->u > 0 && code->u < 1000
-                     ? -(int)code->u
-                     : RUMOR_ERR_MALFORMED;
-        } else if (!v || v->type != RUMOR_CTL_BYTES ||
-                   (got ? v->s_len > out_len : v->s_len != out_len)) {
-            rc = RUMOR_ERR_MALFORMED;
+        if (ok && ok->type == RUMOR_CTL_BOOL && !ok->b && code && code->type == RUMOR_CTL_U64 &&
+            code->u > 0 && code->u < 1000) {
+            rc = -(int)code->u; /* the node's own verdict: a key that does not open, say */
+        } else if (!ok || ok->type != RUMOR_CTL_BOOL || !ok->b || !v ||
+                   v->type != RUMOR_CTL_BYTES || (got ? v->s_len > out_len : v->s_len != out_len)) {
+            broken = true;
         } else {
             memcpy(out, v->s, v->s_len);
             if (got) *got = v->s_len;
         }
     }
     if (conn.buf) rumor_wipe(conn.buf, conn.cap);
+    if (broken) {
+        /* Never read a late answer as the next one's: the command's later secrets fail. */
+        agent_close();
+        rc = RUMOR_ERR_IO;
+    }
     return rc;
 }
 

@@ -105,10 +105,12 @@ static void run_notify(const chat_t *ch, const char *title, const char *text, si
          w = strtok_r(NULL, " \t", &save))
         argv[argc++] = w;
     if (!argc) return;
-    plain(t, sizeof t, title, strlen(title));
-    plain(b, sizeof b, text, len);
-    argv[argc++] = t;
-    argv[argc++] = b;
+    /* Both come from the sender: never let them read as the notifier's options. */
+    t[0] = b[0] = ' ';
+    plain(t + 1, sizeof t - 1, title, strlen(title));
+    plain(b + 1, sizeof b - 1, text, len);
+    argv[argc++] = t[1] == '-' ? t : t + 1;
+    argv[argc++] = b[1] == '-' ? b : b + 1;
     argv[argc] = NULL;
     pid_t pid = fork();
     if (pid == 0) {
@@ -120,6 +122,9 @@ static void run_notify(const chat_t *ch, const char *title, const char *text, si
             dup2(null, 1);
             dup2(null, 2);
         }
+        /* Nor hold the node's control links or the store open. */
+        long max = sysconf(_SC_OPEN_MAX);
+        for (int fd = 3; fd < (max > 0 && max < 65536 ? max : 65536); fd++) close(fd);
         execvp(argv[0], argv);
         _exit(127);
     }

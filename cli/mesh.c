@@ -536,7 +536,8 @@ int cmd_room_join(const cli_t *c, int argc, char **argv)
         rumor_ctl_writer_t w;
         writer_op(&w, "join_lan");
         rumor_ctl_put_str(&w, "code", arg, strlen(arg));
-        rc = ctl_request(c, &w, NULL, joined_final, NULL, JOIN_TIMEOUT_MS + 30000);
+        /* The LAN's answer (30 s at most), then a join (60 s), each checked per heartbeat. */
+        rc = ctl_request(c, &w, NULL, joined_final, NULL, JOIN_TIMEOUT_MS);
         return rc == RUMOR_ERR_NOT_FOUND
                    ? cli_fail(1, "joining needs your running node; start it with 'rumor node'")
                    : rc;

@@ -204,8 +204,9 @@ RUMOR_MUST_CHECK int rumor_seal_open(uint8_t *out, const rumor_identity_t *id,
                                      const uint8_t *sealed, size_t sealed_len);
 
 /* Seals a room key for storage under the identity's store key (PROTOCOL.md 5.2). */
-int rumor_key_at_rest_seal(uint8_t out[RUMOR_KEY_AT_REST_BYTES], const rumor_identity_t *id,
-                           const uint8_t key[RUMOR_ROOM_KEY_BYTES]);
+RUMOR_MUST_CHECK int rumor_key_at_rest_seal(uint8_t out[RUMOR_KEY_AT_REST_BYTES],
+                                            const rumor_identity_t *id,
+                                            const uint8_t key[RUMOR_ROOM_KEY_BYTES]);
 RUMOR_MUST_CHECK int rumor_key_at_rest_open(uint8_t key[RUMOR_ROOM_KEY_BYTES],
                                             const rumor_identity_t *id, const uint8_t *sealed,
                                             size_t sealed_len);

@@ -776,8 +776,10 @@ int rumor_gossip_keep_key(rumor_txn_t *t, const rumor_identity_t *self, const ui
     uint8_t key_id[RUMOR_KEY_ID_BYTES], sealed[RUMOR_KEY_AT_REST_BYTES];
     rumor_room_key_id(key_id, key);
     if (!rumor_store_epoch_announced(t, room, epoch, key_id)) return RUMOR_ERR_DENIED;
-    rumor_key_at_rest_seal(sealed, self, key);
-    return rumor_store_key_put(t, key_id, room, epoch, sealed);
+    /* A delegated identity's agent can fail (its node went away): never store what it did not
+     * seal. */
+    int rc = rumor_key_at_rest_seal(sealed, self, key);
+    return rc < 0 ? rc : rumor_store_key_put(t, key_id, room, epoch, sealed);
 }
 
 /* Keeps a key handed to us if the room announced it; an unannounced one is skipped, not fatal. */
@@ -799,15 +801,25 @@ int rumor_gossip_take_keys(rumor_txn_t *t, const rumor_identity_t *self, const r
         for (unsigned i = 0; i < ev->n_entries && rc == RUMOR_OK; i++) {
             const uint8_t *e = ev->entries + (size_t)i * RUMOR_SEALED_GRANT_BYTES;
             const uint8_t *key = plain + RUMOR_KEY_ID_BYTES + 4;
-            if (rumor_seal_open(plain, self, e, RUMOR_SEALED_GRANT_BYTES) < 0) continue;
+            int orc = rumor_seal_open(plain, self, e, RUMOR_SEALED_GRANT_BYTES);
+            /* Not for us, or sealed wrong; any other failure (an agent's) is the caller's. */
+            if (orc == RUMOR_ERR_DECRYPT || orc == RUMOR_ERR_MALFORMED) continue;
+            if (orc < 0) {
+                rc = orc;
+                break;
+            }
             rumor_room_key_id(key_id, key);
             if (!rumor_secret_equal(key_id, plain, RUMOR_KEY_ID_BYTES)) continue; /* mislabelled */
             rc = keep(t, self, ev->room, rumor_get_u32(plain + RUMOR_KEY_ID_BYTES), key);
         }
     } else if (ev->type == RUMOR_EV_KEY_EPOCH) {
         const uint8_t *e = epoch_entry(ev, me);
-        if (e && rumor_seal_open(plain, self, e + ID, RUMOR_EPOCH_ENTRY_BYTES - ID) == 0)
+        int orc = e ? rumor_seal_open(plain, self, e + ID, RUMOR_EPOCH_ENTRY_BYTES - ID)
+                    : RUMOR_ERR_DECRYPT;
+        if (orc == RUMOR_OK)
             rc = keep(t, self, ev->room, ev->epoch, plain);
+        else if (orc != RUMOR_ERR_DECRYPT && orc != RUMOR_ERR_MALFORMED)
+            rc = orc;
     }
     rumor_secret_free(plain);
     return rc;

@@ -61,6 +61,21 @@ void rumor_lancode_proof(const uint8_t key[ID], const uint8_t from[ID], const ui
     rumor_crypto_mac(proof, key, buf, sizeof buf);
 }
 
+void rumor_lancode_answer_proof(const uint8_t key[ID], const uint8_t from[ID], const uint8_t to[ID],
+                                const uint8_t nonce[RUMOR_LANCODE_NONCE_BYTES], const char *invite,
+                                size_t invite_len, uint8_t proof[ID])
+{
+    uint8_t buf[3 + ID + ID + RUMOR_LANCODE_NONCE_BYTES + RUMOR_LANCODE_INVITE_MAX];
+    if (invite_len > RUMOR_LANCODE_INVITE_MAX) invite_len = RUMOR_LANCODE_INVITE_MAX;
+    memcpy(buf, "inv", 3);
+    memcpy(buf + 3, from, ID);
+    memcpy(buf + 3 + ID, to, ID);
+    memcpy(buf + 3 + 2 * ID, nonce, RUMOR_LANCODE_NONCE_BYTES);
+    memcpy(buf + 3 + 2 * ID + RUMOR_LANCODE_NONCE_BYTES, invite, invite_len);
+    rumor_crypto_mac(proof, key, buf, 3 + 2 * ID + RUMOR_LANCODE_NONCE_BYTES + invite_len);
+    rumor_wipe(buf, sizeof buf);
+}
+
 /* Forgets the codes that expired. */
 static void expire(rumor_lancodes_t *t, uint64_t now)
 {
@@ -117,7 +132,7 @@ static rumor_gossip_bucket_t *addr_bucket(rumor_lancodes_t *t, const uint8_t add
 uint8_t rumor_lancodes_check(rumor_lancodes_t *t, const uint8_t addr[16], const uint8_t from[ID],
                              const uint8_t self[ID], const uint8_t nonce[RUMOR_LANCODE_NONCE_BYTES],
                              const uint8_t proof[ID], uint64_t now,
-                             char invite[RUMOR_LANCODE_INVITE_MAX + 1])
+                             char invite[RUMOR_LANCODE_INVITE_MAX + 1], uint8_t answer[ID])
 {
     invite[0] = '\0';
     expire(t, now);
@@ -132,6 +147,8 @@ uint8_t rumor_lancodes_check(rumor_lancodes_t *t, const uint8_t addr[16], const 
         rumor_lancode_proof(t->open[i].key, from, self, nonce, want);
         if (!rumor_secret_equal(want, proof, ID)) continue;
         memcpy(invite, t->open[i].invite, strlen(t->open[i].invite) + 1);
+        rumor_lancode_answer_proof(t->open[i].key, self, from, nonce, invite, strlen(invite),
+                                   answer);
         /* Once: the code is spent. */
         rumor_wipe(&t->open[i], sizeof t->open[i]);
         t->open[i] = t->open[--t->n];

@@ -337,6 +337,14 @@ void rumor_lancode_proof(const uint8_t key[RUMOR_ID_BYTES], const uint8_t from[R
                          const uint8_t nonce[RUMOR_LANCODE_NONCE_BYTES],
                          uint8_t proof[RUMOR_ID_BYTES]);
 
+/* The proof a LAN_INVITE carries from the inviter `from` to the joiner `to`, binding its answer
+ * to the code, the joiner's nonce and the invite. */
+void rumor_lancode_answer_proof(const uint8_t key[RUMOR_ID_BYTES],
+                                const uint8_t from[RUMOR_ID_BYTES],
+                                const uint8_t to[RUMOR_ID_BYTES],
+                                const uint8_t nonce[RUMOR_LANCODE_NONCE_BYTES], const char *invite,
+                                size_t invite_len, uint8_t proof[RUMOR_ID_BYTES]);
+
 /* The inviter's open codes and the tries it allows. Zero it to start. */
 typedef struct {
     struct {
@@ -359,13 +367,15 @@ int rumor_lancodes_add(rumor_lancodes_t *t, const uint8_t key[RUMOR_ID_BYTES], c
 /* Codes still open at `now`. */
 size_t rumor_lancodes_open(rumor_lancodes_t *t, uint64_t now);
 /* Judges a LAN_CODE from `from` at `addr` (16 bytes, IPv4 mapped) to us (`self`): RUMOR_LANCODE_OK
- * with the invite copied out (the code is then spent), _NO_MATCH, or _LIMITED (3 tries a minute
- * from one address, 30 in all; a node with no open code answers _NO_MATCH at once). */
+ * with the invite copied out and the answer's proof made (the code is then spent), _NO_MATCH, or
+ * _LIMITED (3 tries a minute from one address, 30 in all; a node with no open code answers
+ * _NO_MATCH at once). */
 uint8_t rumor_lancodes_check(rumor_lancodes_t *t, const uint8_t addr[16],
                              const uint8_t from[RUMOR_ID_BYTES], const uint8_t self[RUMOR_ID_BYTES],
                              const uint8_t nonce[RUMOR_LANCODE_NONCE_BYTES],
                              const uint8_t proof[RUMOR_ID_BYTES], uint64_t now,
-                             char invite[RUMOR_LANCODE_INVITE_MAX + 1]);
+                             char invite[RUMOR_LANCODE_INVITE_MAX + 1],
+                             uint8_t answer[RUMOR_ID_BYTES]);
 
 /* ---- rates per key and domain: authors, peers (PROTOCOL.md 9.7; quota.c) ---- */
 
@@ -563,8 +573,8 @@ typedef struct {
     uint8_t round;                                 /* RECON */
     rumor_recon_range_t *ranges;                   /* RECON: n ranges (decode fills `range_buf`) */
     rumor_recon_range_t range_buf[RUMOR_RECON_RANGES_MAX];
-    const uint8_t *lan_nonce; /* LAN_CODE: nonce [16] */
-    const uint8_t *proof;     /* LAN_CODE: proof [32] */
+    const uint8_t *lan_nonce; /* LAN_CODE, LAN_INVITE: nonce [16] */
+    const uint8_t *proof;     /* LAN_CODE; LAN_INVITE, status 0: proof [32] */
     const uint8_t *invite;    /* LAN_INVITE, status 0: the invite's code text */
     size_t invite_len;        /* 1..RUMOR_LANCODE_INVITE_MAX */
     uint32_t remaining;       /* BATCH: events the sender still has queued; topic: the topic,

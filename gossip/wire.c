@@ -243,7 +243,9 @@ static int decode_body(rumor_reader_t *r, rumor_wire_frame_t *f)
         if (!(p = rumor_take(r, 1))) return RUMOR_ERR_MALFORMED;
         f->status = p[0];
         if (f->status > RUMOR_LANCODE_LIMITED) return RUMOR_ERR_MALFORMED;
+        if (!(f->lan_nonce = rumor_take(r, RUMOR_LANCODE_NONCE_BYTES))) return RUMOR_ERR_MALFORMED;
         if (f->status == RUMOR_LANCODE_OK) {
+            if (!(f->proof = rumor_take(r, ID))) return RUMOR_ERR_MALFORMED;
             if (r->left == 0 || r->left > RUMOR_LANCODE_INVITE_MAX) return RUMOR_ERR_MALFORMED;
             f->invite_len = r->left;
             f->invite = rumor_take(r, r->left);
@@ -349,8 +351,10 @@ static bool frame_valid(const rumor_wire_frame_t *f)
     case RUMOR_WIRE_CREDIT: return f->n >= 1 && f->n <= RUMOR_CREDIT_MAX;
     case RUMOR_WIRE_LAN_CODE: return f->lan_nonce && f->proof;
     case RUMOR_WIRE_LAN_INVITE:
+        if (!f->lan_nonce) return false;
         if (f->status != RUMOR_LANCODE_OK) return f->status <= RUMOR_LANCODE_LIMITED;
-        return f->invite && f->invite_len >= 1 && f->invite_len <= RUMOR_LANCODE_INVITE_MAX;
+        return f->proof && f->invite && f->invite_len >= 1 &&
+               f->invite_len <= RUMOR_LANCODE_INVITE_MAX;
     default: return false;
     }
 }
@@ -443,7 +447,11 @@ static void encode_body(writer_t *w, const rumor_wire_frame_t *f)
         break;
     case RUMOR_WIRE_LAN_INVITE:
         put_u8(w, f->status);
-        if (f->status == RUMOR_LANCODE_OK) put_bytes(w, f->invite, f->invite_len);
+        put_bytes(w, f->lan_nonce, RUMOR_LANCODE_NONCE_BYTES);
+        if (f->status == RUMOR_LANCODE_OK) {
+            put_bytes(w, f->proof, ID);
+            put_bytes(w, f->invite, f->invite_len);
+        }
         break;
     default: w->failed = true; break;
     }

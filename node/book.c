@@ -69,16 +69,18 @@ void rumor_book_load(daemon_t *d)
         rumor_daemon_log(d, LOG_WARN, "%zu remembered peers could not be read: ignored",
                          b.malformed);
     rumor_gossip_book_sort(b.e, b.n);
-    /* Half the candidate places at most, so that the LAN and exchange still find room. */
+    /* The user's word always; the rest in half the candidate places at most, so that the LAN and
+     * exchange still find room. */
     size_t offered = 0, max = d->cfg->passive_max / 2 ? d->cfg->passive_max / 2 : 1;
     uint64_t now = rumor_now_ms();
-    for (size_t i = 0; i < b.n && offered < max; i++) {
+    for (size_t i = 0; i < b.n; i++) {
         rumor_gossip_known_t *k = &b.e[i];
-        if (rumor_gossip_known_forgotten(k, now)) continue;
+        bool users = k->found == RUMOR_FOUND_BOOTSTRAP;
+        if ((!users && offered >= max) || rumor_gossip_known_forgotten(k, now)) continue;
         uint8_t found =
             k->found == RUMOR_FOUND_BOOTSTRAP ? RUMOR_FOUND_BOOTSTRAP : RUMOR_FOUND_REMEMBERED;
         rumor_daemon_candidate(d, k->pk, k->host, k->port, found, NULL);
-        offered++;
+        offered += !users;
     }
     rumor_daemon_log(d, LOG_DEBUG, "%zu remembered peers offered of %zu", offered, b.n);
     free(b.e);

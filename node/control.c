@@ -41,6 +41,7 @@ typedef struct {
 static void client_free(uv_handle_t *h)
 {
     ctl_client_t *c = h->data;
+    if (c->buf) rumor_wipe(c->buf, c->cap); /* requests may have carried room keys (key_seal) */
     free(c->buf);
     free(c);
 }
@@ -523,6 +524,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         handle(c, &r);
         memmove(c->buf, c->buf + 4 + mlen, c->len - 4 - mlen);
         c->len -= 4 + mlen;
+        rumor_wipe(c->buf + c->len, 4 + mlen); /* what was handled, a room key maybe, is gone */
     }
     if (!c->closing && c->len >= c->cap) client_close(c);
 }

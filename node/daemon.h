@@ -67,7 +67,7 @@
     X(lan_codes_answered)   /* LAN_CODEs that matched one of our open codes: the invite went */    \
     X(lan_codes_wrong)      /* LAN_CODEs that matched none while codes were open */                \
     X(lan_codes_limited)    /* LAN_CODEs past the tries allowed (3/min per address, 30 in all) */  \
-    X(lan_codes_bad)        /* LAN_INVITEs naming an invite not of the node that sent them */      \
+    X(lan_codes_bad)        /* LAN_INVITEs that did not prove the code, or named another invite */ \
     X(invited_dropped)      /* of those, not followed: too many told, or by that peer */           \
     X(direct_dials)         /* dials to the other member of a direct conversation */               \
     X(removals_told)        /* removals pushed to a removed member still subscribed */             \

@@ -23,9 +23,13 @@ struct lan_join {
     rumor_join_done_fn done; /* NULL once cancelled */
     void *ctx;
     uint64_t started_ms, deadline_ms;
-    uint8_t asked[LAN_ASKED_MAX][ID];
+    struct {
+        uint8_t pk[ID];
+        uint8_t nonce[RUMOR_LANCODE_NONCE_BYTES];
+        bool answered;
+    } asked[LAN_ASKED_MAX];
     size_t n_asked;
-    size_t n_refused; /* peers that answered: no such code */
+    size_t n_refused; /* peers that answered: no such code (or an answer that did not prove it) */
     bool limited;     /* an inviter said: too many tries */
     struct lan_join *next;
 };
@@ -50,15 +54,27 @@ int rumor_lan_open(daemon_t *d, const char *invite, char code[RUMOR_LANCODE_CHAR
     return rc;
 }
 
-/* Sends `j`'s proof to `p`, once per peer. */
+/* True when `p` was found on the LAN: it dialed by a beacon, or a beacon named its key. */
+static bool on_lan(const daemon_t *d, const peer_t *p)
+{
+    if (p->found == RUMOR_FOUND_LAN) return true;
+    for (size_t i = 0; i < d->n_cands; i++)
+        if (d->cands[i].found == RUMOR_FOUND_LAN && memcmp(d->cands[i].pk, p->pk, ID) == 0)
+            return true;
+    return false;
+}
+
+/* Sends `j`'s proof to `p`, once per peer, and only on the LAN. */
 static void ask(daemon_t *d, struct lan_join *j, peer_t *p)
 {
+    if (!j->done || !on_lan(d, p)) return;
     for (size_t i = 0; i < j->n_asked; i++)
-        if (memcmp(j->asked[i], p->pk, ID) == 0) return;
+        if (memcmp(j->asked[i].pk, p->pk, ID) == 0) return;
     if (j->n_asked >= LAN_ASKED_MAX) return;
-    memcpy(j->asked[j->n_asked++], p->pk, ID);
-    uint8_t nonce[RUMOR_LANCODE_NONCE_BYTES], proof[ID];
-    rumor_crypto_random(nonce, sizeof nonce);
+    uint8_t *nonce = j->asked[j->n_asked].nonce, proof[ID];
+    memcpy(j->asked[j->n_asked].pk, p->pk, ID);
+    j->asked[j->n_asked++].answered = false;
+    rumor_crypto_random(nonce, RUMOR_LANCODE_NONCE_BYTES);
     rumor_lancode_proof(j->key, rumor_node_id(d->node), p->pk, nonce, proof);
     rumor_wire_frame_t f = {.type = RUMOR_WIRE_LAN_CODE, .lan_nonce = nonce, .proof = proof};
     if (rumor_daemon_send_frame(d, p, &f)) d->stats.lan_codes_sent++;
@@ -151,18 +167,21 @@ static void link_addr(const peer_t *p, uint8_t out[16])
 static void on_code(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
 {
     char invite[RUMOR_LANCODE_INVITE_MAX + 1] = "";
-    uint8_t addr[16];
+    uint8_t addr[16], answer[ID];
     link_addr(p, addr);
     uint8_t status = RUMOR_LANCODE_NO_MATCH;
-    if (d->lancodes)
+    /* Only the LAN may try: a remote peer spends none of the tries the LAN's joiners need. */
+    if (d->lancodes && on_lan(d, p))
         status = rumor_lancodes_check(d->lancodes, addr, p->pk, rumor_node_id(d->node),
-                                      f->lan_nonce, f->proof, now_ms(d), invite);
+                                      f->lan_nonce, f->proof, now_ms(d), invite, answer);
     if (status == RUMOR_LANCODE_LIMITED) d->stats.lan_codes_limited++;
     if (status == RUMOR_LANCODE_NO_MATCH && d->lancodes && d->lancodes->n)
         d->stats.lan_codes_wrong++;
-    rumor_wire_frame_t r = {.type = RUMOR_WIRE_LAN_INVITE, .status = status};
+    rumor_wire_frame_t r = {
+        .type = RUMOR_WIRE_LAN_INVITE, .status = status, .lan_nonce = f->lan_nonce};
     if (status == RUMOR_LANCODE_OK) {
         d->stats.lan_codes_answered++;
+        r.proof = answer;
         r.invite = (const uint8_t *)invite;
         r.invite_len = strlen(invite);
         rumor_daemon_log(d, LOG_INFO, "peer %s typed our LAN code: it gets the invite", p->hex8);
@@ -174,19 +193,30 @@ static void on_code(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
 static void on_invite(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
 {
     for (struct lan_join *j = d->lan_joins; j; j = j->next) {
-        bool asked = false;
-        for (size_t i = 0; i < j->n_asked && !asked; i++) asked = !memcmp(j->asked[i], p->pk, ID);
-        if (!asked || !j->done) continue;
+        size_t a = j->n_asked;
+        /* An answer to a nonce we sent this peer, once. */
+        for (size_t i = 0; i < j->n_asked && a == j->n_asked; i++)
+            if (!j->asked[i].answered && memcmp(j->asked[i].pk, p->pk, ID) == 0 &&
+                memcmp(j->asked[i].nonce, f->lan_nonce, RUMOR_LANCODE_NONCE_BYTES) == 0)
+                a = i;
+        if (a == j->n_asked || !j->done) continue;
+        j->asked[a].answered = true;
         if (f->status == RUMOR_LANCODE_LIMITED) j->limited = true;
         if (f->status != RUMOR_LANCODE_OK) {
             j->n_refused++;
             return;
         }
+        /* The answer must prove the code too, and the invite must be the answering node's own:
+         * a node that does not know the code cannot make us take its invite. */
+        uint8_t want[ID];
         rumor_invite_t inv;
-        /* The invite must be the answering node's own: it is the one that knew the code. */
-        if (rumor_invite_decode((const char *)f->invite, f->invite_len, &inv) < 0 ||
+        rumor_lancode_answer_proof(j->key, p->pk, rumor_node_id(d->node), f->lan_nonce,
+                                   (const char *)f->invite, f->invite_len, want);
+        if (!rumor_secret_equal(want, f->proof, ID) ||
+            rumor_invite_decode((const char *)f->invite, f->invite_len, &inv) < 0 ||
             memcmp(inv.inviter, p->pk, ID) != 0) {
             d->stats.lan_codes_bad++;
+            j->n_refused++;
             return;
         }
         rumor_join_done_fn done = j->done;

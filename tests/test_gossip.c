@@ -1973,32 +1973,40 @@ static void test_lan_codes(void)
     uint8_t addr[16] = {0}, addr2[16] = {0};
     addr[15] = 1, addr2[15] = 2;
     char invite[RUMOR_LANCODE_INVITE_MAX + 1];
+    uint8_t answer[ID], want[ID];
     /* No code open: no, at once, and no try spent. */
     rumor_lancode_proof(key, joiner, inviter, nonce, proof);
     for (int i = 0; i < 10; i++)
-        CHECK_EQ_INT(rumor_lancodes_check(&t, addr, joiner, inviter, nonce, proof, 0, invite),
-                     RUMOR_LANCODE_NO_MATCH);
+        CHECK_EQ_INT(
+            rumor_lancodes_check(&t, addr, joiner, inviter, nonce, proof, 0, invite, answer),
+            RUMOR_LANCODE_NO_MATCH);
     CHECK_EQ_INT(rumor_lancodes_add(&t, key, "rumor-invite:X", 0), RUMOR_OK);
     CHECK_EQ_INT((int)rumor_lancodes_open(&t, 0), 1);
     /* A proof for another receiver (replayed by whoever got it) does not match. */
     uint8_t replayed[ID];
     rumor_lancode_proof(key, joiner, other, nonce, replayed);
-    CHECK_EQ_INT(rumor_lancodes_check(&t, addr, joiner, inviter, nonce, replayed, 0, invite),
-                 RUMOR_LANCODE_NO_MATCH);
+    CHECK_EQ_INT(
+        rumor_lancodes_check(&t, addr, joiner, inviter, nonce, replayed, 0, invite, answer),
+        RUMOR_LANCODE_NO_MATCH);
     /* A wrong code does not match; three tries a minute from one address, then limited. */
     uint8_t guess[ID];
     rumor_lancode_proof(wrong_key, joiner, inviter, nonce, guess);
-    CHECK_EQ_INT(rumor_lancodes_check(&t, addr, joiner, inviter, nonce, guess, 0, invite),
+    CHECK_EQ_INT(rumor_lancodes_check(&t, addr, joiner, inviter, nonce, guess, 0, invite, answer),
                  RUMOR_LANCODE_NO_MATCH);
-    CHECK_EQ_INT(rumor_lancodes_check(&t, addr, joiner, inviter, nonce, guess, 0, invite),
+    CHECK_EQ_INT(rumor_lancodes_check(&t, addr, joiner, inviter, nonce, guess, 0, invite, answer),
                  RUMOR_LANCODE_NO_MATCH);
-    CHECK_EQ_INT(rumor_lancodes_check(&t, addr, joiner, inviter, nonce, proof, 0, invite),
+    CHECK_EQ_INT(rumor_lancodes_check(&t, addr, joiner, inviter, nonce, proof, 0, invite, answer),
                  RUMOR_LANCODE_LIMITED);
     /* Another address may try; the right proof gets the invite, once. */
-    CHECK_EQ_INT(rumor_lancodes_check(&t, addr2, joiner, inviter, nonce, proof, 0, invite),
+    CHECK_EQ_INT(rumor_lancodes_check(&t, addr2, joiner, inviter, nonce, proof, 0, invite, answer),
                  RUMOR_LANCODE_OK);
     CHECK_EQ_STR(invite, "rumor-invite:X");
-    CHECK_EQ_INT(rumor_lancodes_check(&t, addr2, joiner, inviter, nonce, proof, 0, invite),
+    /* The answer proves the code to the joiner, for this nonce and this invite. */
+    rumor_lancode_answer_proof(key, inviter, joiner, nonce, invite, strlen(invite), want);
+    CHECK_EQ_MEM(answer, want, ID);
+    rumor_lancode_answer_proof(wrong_key, inviter, joiner, nonce, invite, strlen(invite), want);
+    CHECK(memcmp(answer, want, ID) != 0);
+    CHECK_EQ_INT(rumor_lancodes_check(&t, addr2, joiner, inviter, nonce, proof, 0, invite, answer),
                  RUMOR_LANCODE_NO_MATCH);
     /* Codes expire after 10 minutes. */
     CHECK_EQ_INT(rumor_lancodes_add(&t, key, "rumor-invite:Y", 1000), RUMOR_OK);
@@ -2010,8 +2018,8 @@ static void test_lan_codes(void)
     for (int i = 0; i < 40; i++) {
         uint8_t a[16] = {0};
         a[0] = (uint8_t)(10 + i);
-        limited += rumor_lancodes_check(&t, a, joiner, inviter, nonce, guess, 2000000, invite) ==
-                   RUMOR_LANCODE_LIMITED;
+        limited += rumor_lancodes_check(&t, a, joiner, inviter, nonce, guess, 2000000, invite,
+                                        answer) == RUMOR_LANCODE_LIMITED;
     }
     CHECK(limited >= 9 && limited <= 11);
     /* A full table gives the place of the code that expires first. */

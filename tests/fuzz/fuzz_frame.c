@@ -115,10 +115,13 @@ void fuzz_seeds(fuzz_seed_fn emit, void *ctx)
     static const char invite[] = "rumor-invite:AQID";
     f = (rumor_wire_frame_t){.type = RUMOR_WIRE_LAN_INVITE,
                              .status = RUMOR_LANCODE_OK,
+                             .lan_nonce = ids,
+                             .proof = a,
                              .invite = (const uint8_t *)invite,
                              .invite_len = sizeof invite - 1};
     emit_frame(emit, ctx, "seed-lan-invite", &f);
-    f = (rumor_wire_frame_t){.type = RUMOR_WIRE_LAN_INVITE, .status = RUMOR_LANCODE_LIMITED};
+    f = (rumor_wire_frame_t){
+        .type = RUMOR_WIRE_LAN_INVITE, .status = RUMOR_LANCODE_LIMITED, .lan_nonce = ids};
     emit_frame(emit, ctx, "seed-lan-invite-limited", &f);
     f = (rumor_wire_frame_t){.type = RUMOR_WIRE_PING, .nonce = UINT64_C(0x0102030405060708)};
     emit_frame(emit, ctx, "seed-ping", &f);
