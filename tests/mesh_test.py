@@ -1006,7 +1006,9 @@ def test_unlock_once(root, cl):
 
 
 def tmux(*args, check=True):
-    return subprocess.run(["tmux", "-L", "rumor-test"] + list(args), capture_output=True,
+    # A tmux server of this run's own: two runs side by side never share a session.
+    return subprocess.run(["tmux", "-L", f"rumor-test-{os.getpid()}"] + list(args),
+                          capture_output=True,
                           text=True, timeout=10, check=check).stdout
 
 
@@ -1657,9 +1659,11 @@ def test_restart_reforms(root, cl):
         # Each peer is shown by its nick beside its key prefix (members share their profiles).
         for p in n.peers():
             assert p["name"] == f"{names[p['id']]}~{p['id'][:8]}", (n.name, p)
+        # The text shows each peer it lists by name (the list may move between two calls).
         out = n.run("peers")
-        for p in n.peers():
-            assert f"{names[p['id']]}~{p['id'][:8]}" in out, (n.name, out)
+        for line in out.splitlines():
+            full = next(i for i in names if i.startswith(line[:16]))
+            assert line.rstrip().endswith(f"{names[full]}~{full[:8]}"), (n.name, out)
     # The remembered peers include those learned by invite and inbound links, not just --peer.
     assert any(p["found"] == "remembered" for n in nodes for p in n.peers())
 
