@@ -220,6 +220,34 @@ void rumor_gossip_mcache_shift(rumor_gossip_mcache_t *m);
 size_t rumor_gossip_mcache_recent(const rumor_gossip_mcache_t *m, size_t gossip_windows,
                                   const uint8_t topic[RUMOR_ID_BYTES], uint8_t *ids);
 
+/* ---- events waiting for their parents (PROTOCOL.md 9.5; pending.c) ---- */
+
+typedef struct {
+    uint8_t id[RUMOR_ID_BYTES];
+    uint8_t from[RUMOR_ID_BYTES]; /* the peer it came from */
+    bool by_sync, by_batch;       /* its origin, kept for when it is released */
+    uint8_t *frame;               /* the EVENT frame (the set's own copy) */
+    size_t len;
+    uint64_t added_ms;
+} rumor_gossip_pend_t;
+typedef struct {
+    rumor_gossip_pend_t *e;
+    size_t n, max;
+} rumor_gossip_pending_t;
+int rumor_gossip_pending_init(rumor_gossip_pending_t *p, size_t max);
+/* Frees every frame held, and the set. */
+void rumor_gossip_pending_free(rumor_gossip_pending_t *p);
+bool rumor_gossip_pending_has(const rumor_gossip_pending_t *p, const uint8_t id[RUMOR_ID_BYTES]);
+/* Keeps a copy of `frame` (x->len bytes) with x's id, sender and origin, at `now`.
+ * RUMOR_ERR_EXISTS when held, RUMOR_ERR_BUSY when the set is full or the sender holds a quarter
+ * of it already (the caller counts a drop), RUMOR_ERR_NOMEM. */
+int rumor_gossip_pending_add(rumor_gossip_pending_t *p, const rumor_gossip_pend_t *x,
+                             const uint8_t *frame, uint64_t now);
+/* Removes entry i (the last takes its place); its frame is freed, or handed to the caller. */
+void rumor_gossip_pending_take(rumor_gossip_pending_t *p, size_t i, bool free_frame);
+/* Drops the entries kept longer than `ttl_ms`; returns how many. */
+size_t rumor_gossip_pending_expire(rumor_gossip_pending_t *p, uint64_t now, uint64_t ttl_ms);
+
 /* ---- candidate peers: the passive view (PROTOCOL.md 9.4; cands.c) ---- */
 
 #define RUMOR_GOSSIP_HOST_MAX 64

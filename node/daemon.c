@@ -153,35 +153,6 @@ struct batch {
     bool topics_changed; /* a create or membership change came in */
 };
 
-/* ---- events waiting for their parents -------------------------------------------- */
-
-typedef struct {
-    uint8_t id[ID];
-    uint8_t from[ID];
-    bool by_sync, by_batch; /* its origin, kept for when it is released */
-    uint8_t *frame;         /* the EVENT frame */
-    size_t len;
-    uint64_t added_ms;
-} pend_t;
-
-struct pending {
-    pend_t *e; /* cfg->pending_max slots */
-    size_t n;
-};
-
-static bool pending_has(const struct pending *p, const uint8_t id[ID])
-{
-    for (size_t i = 0; i < p->n; i++)
-        if (memcmp(p->e[i].id, id, ID) == 0) return true;
-    return false;
-}
-
-static void pending_remove(struct pending *p, size_t i, bool free_frame)
-{
-    if (free_frame) free(p->e[i].frame);
-    p->e[i] = p->e[--p->n];
-}
-
 static struct batch *batch_new(size_t cap)
 {
     struct batch *b = calloc(1, sizeof *b);
@@ -1079,7 +1050,7 @@ static void ask_parents(daemon_t *d, rumor_txn_t *t, const rumor_event_t *ev, co
     size_t n = 0;
     for (size_t k = 0; k < ev->n_parents && n < RUMOR_WIRE_IDS_MAX; k++) {
         const uint8_t *pid = ev->parents + k * ID;
-        if (!rumor_store_event_has(t, pid) && !pending_has(d->pending, pid))
+        if (!rumor_store_event_has(t, pid) && !rumor_gossip_pending_has(&d->pending, pid))
             memcpy(want + ID * n++, pid, ID);
     }
     peer_t *p = peer_find(d, from);
@@ -1091,32 +1062,19 @@ static void ask_parents(daemon_t *d, rumor_txn_t *t, const rumor_event_t *ev, co
 /* Keeps an event whose parents are missing, and asks for them. */
 static void keep_pending(daemon_t *d, rumor_txn_t *t, bentry_t *e, const rumor_event_t *ev)
 {
-    struct pending *p = d->pending;
-    if (pending_has(p, ev->id)) return;
+    rumor_gossip_pend_t x = {.by_sync = e->by_sync, .by_batch = e->by_batch, .len = e->len};
+    memcpy(x.id, ev->id, ID);
+    memcpy(x.from, e->from, ID);
     /* Anyone can sign an event with made-up parents: one peer fills at most a quarter. */
-    size_t mine = 0;
-    for (size_t i = 0; i < p->n; i++) mine += memcmp(p->e[i].from, e->from, ID) == 0;
-    if (p->n >= d->cfg->pending_max || mine >= (d->cfg->pending_max + 3) / 4) {
-        d->stats.pending_dropped++;
-        return;
-    }
-    pend_t *x = &p->e[p->n];
-    if (!(x->frame = malloc(e->len))) return;
-    memcpy(x->frame, e->frame, e->len);
-    x->len = e->len;
-    memcpy(x->id, ev->id, ID);
-    memcpy(x->from, e->from, ID);
-    x->by_sync = e->by_sync;
-    x->by_batch = e->by_batch;
-    x->added_ms = now_ms(d);
-    p->n++;
-    ask_parents(d, t, ev, e->from);
+    int rc = rumor_gossip_pending_add(&d->pending, &x, e->frame, now_ms(d));
+    if (rc == RUMOR_ERR_BUSY) d->stats.pending_dropped++;
+    if (rc == RUMOR_OK) ask_parents(d, t, ev, e->from);
 }
 
 /* Moves pending events whose parents are all stored now into the batch; returns how many. */
 static size_t release_pending(daemon_t *d, rumor_txn_t *t)
 {
-    struct pending *p = d->pending;
+    rumor_gossip_pending_t *p = &d->pending;
     struct batch *b = d->batch;
     size_t moved = 0;
     for (size_t i = 0; i < p->n;) {
@@ -1142,7 +1100,7 @@ static size_t release_pending(daemon_t *d, rumor_txn_t *t)
         e->by_sync = p->e[i].by_sync;
         e->by_batch = p->e[i].by_batch;
         e->retried = true;
-        pending_remove(p, i, false);
+        rumor_gossip_pending_take(p, i, false);
         moved++;
     }
     return moved;
@@ -1205,7 +1163,7 @@ static int batch_fn(rumor_txn_t *t, void *ctx)
     for (size_t i = 0;; i++) {
         /* After the batch, pending events whose parents just came are taken in the same
          * transaction. */
-        if (i == b->n && (!d->pending->n || !release_pending(d, t))) break;
+        if (i == b->n && (!d->pending.n || !release_pending(d, t))) break;
         bentry_t *e = &b->e[i];
         const uint8_t *buf = e->frame + 2;
         size_t len = e->len - 2;
@@ -2367,14 +2325,8 @@ static void on_heartbeat(uv_timer_t *h)
     }
     if (pending) rumor_daemon_flush(d);
     rumor_gossip_seen_expire(d->seen, d->cfg->seen_ttl_ms, now);
-    for (size_t i = 0; i < d->pending->n;) {
-        if (now - d->pending->e[i].added_ms > d->cfg->pending_ttl_ms) {
-            d->stats.pending_dropped++;
-            pending_remove(d->pending, i, true);
-        } else {
-            i++;
-        }
-    }
+    d->stats.pending_dropped +=
+        rumor_gossip_pending_expire(&d->pending, now, d->cfg->pending_ttl_ms);
     join_timeouts(d);
 }
 
@@ -2529,11 +2481,6 @@ static int tables_open(daemon_t *d)
     d->seen = rumor_gossip_seen_new(cfg->seen_max);
     d->mcache = rumor_gossip_mcache_new(cfg->history_length);
     d->batch = batch_new(cfg->batch_max);
-    d->pending = calloc(1, sizeof *d->pending);
-    if (d->pending && !(d->pending->e = calloc(cfg->pending_max, sizeof *d->pending->e))) {
-        free(d->pending);
-        d->pending = NULL;
-    }
     d->cands = calloc(cfg->passive_max + 1, sizeof *d->cands);
     d->hearsay_dials = (rumor_gossip_bucket_t){HEARSAY_DIAL_BURST, 0};
     rumor_gossip_rate_t author_events = {cfg->author_events_per_s, 10.0 * cfg->author_events_per_s};
@@ -2541,7 +2488,8 @@ static int tables_open(daemon_t *d)
     rumor_gossip_rate_t topic_bytes = {cfg->peer_topic_bytes_per_s,
                                        2.0 * cfg->peer_topic_bytes_per_s};
     d->banned = calloc(BANS_MAX, sizeof *d->banned);
-    if (!d->seen || !d->mcache || !d->batch || !d->pending || !d->cands || !d->banned ||
+    if (!d->seen || !d->mcache || !d->batch || !d->cands || !d->banned ||
+        rumor_gossip_pending_init(&d->pending, cfg->pending_max) < 0 ||
         rumor_catchup_start(d) < 0 || rumor_inbound_init(d) < 0 ||
         rumor_gossip_quota_init(&d->authors, RATES_TRACKED, author_events, author_bytes) < 0 ||
         rumor_gossip_quota_init(&d->peer_topics, RATES_TRACKED, (rumor_gossip_rate_t){0, 0},
@@ -2561,9 +2509,7 @@ static void tables_close(daemon_t *d)
     rumor_gossip_seen_free(&d->seen);
     rumor_gossip_mcache_free(&d->mcache);
     batch_free(&d->batch);
-    while (d->pending && d->pending->n) pending_remove(d->pending, 0, true);
-    if (d->pending) free(d->pending->e);
-    free(d->pending);
+    rumor_gossip_pending_free(&d->pending);
     free(d->cands);
     free(d->banned);
     free(d->topics);

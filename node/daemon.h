@@ -240,7 +240,7 @@ struct daemon {
     rumor_gossip_seen_t *seen;
     rumor_gossip_mcache_t *mcache;
     struct batch *batch;
-    struct pending *pending; /* events waiting for their parents */
+    rumor_gossip_pending_t pending; /* events waiting for their parents */
     uint64_t heartbeats;
     uv_timer_t heartbeat;
 

@@ -2029,6 +2029,50 @@ static void test_lan_codes(void)
     CHECK_EQ_INT((int)t.n, RUMOR_LANCODES_MAX);
 }
 
+static void test_pending_set(void)
+{
+    rumor_gossip_pending_t p;
+    CHECK_EQ_INT(rumor_gossip_pending_init(&p, 8), RUMOR_OK);
+    uint8_t frame[40];
+    memset(frame, 7, sizeof frame);
+    rumor_gossip_pend_t x = {.len = sizeof frame, .by_batch = true};
+    /* One sender holds a quarter at most (2 of 8); the set holds 8. */
+    int kept = 0;
+    for (int i = 0; i < 5; i++) {
+        memset(x.id, i + 1, ID);
+        memset(x.from, 0xa0, ID);
+        kept += rumor_gossip_pending_add(&p, &x, frame, 100) == RUMOR_OK;
+    }
+    CHECK_EQ_INT(kept, 2);
+    memset(x.id, 1, ID);
+    memset(x.from, 0xb0, ID);
+    CHECK_EQ_INT(rumor_gossip_pending_add(&p, &x, frame, 100), RUMOR_ERR_EXISTS);
+    for (int i = 10; i < 20; i++) {
+        memset(x.id, i, ID);
+        memset(x.from, i, ID); /* each its own sender */
+        rumor_gossip_pending_add(&p, &x, frame, 200 + (uint64_t)i);
+    }
+    CHECK_EQ_INT((int)p.n, 8);
+    memset(x.id, 99, ID);
+    memset(x.from, 99, ID);
+    CHECK_EQ_INT(rumor_gossip_pending_add(&p, &x, frame, 300), RUMOR_ERR_BUSY);
+    /* The set keeps its own copy, with the origin. */
+    memset(x.id, 1, ID);
+    CHECK(rumor_gossip_pending_has(&p, x.id));
+    CHECK(p.e[0].frame != frame && memcmp(p.e[0].frame, frame, sizeof frame) == 0);
+    CHECK(p.e[0].by_batch && !p.e[0].by_sync && p.e[0].added_ms == 100);
+    /* Taken for the batch, its frame is the caller's. */
+    uint8_t *mine = p.e[0].frame;
+    rumor_gossip_pending_take(&p, 0, false);
+    free(mine);
+    CHECK_EQ_INT((int)p.n, 7);
+    /* Older than the time to live: dropped (the one from 100, then those from 210..215). */
+    CHECK_EQ_INT((int)rumor_gossip_pending_expire(&p, 300, 100), 1);
+    CHECK_EQ_INT((int)rumor_gossip_pending_expire(&p, 316, 100), 6);
+    CHECK_EQ_INT((int)p.n, 0);
+    rumor_gossip_pending_free(&p);
+}
+
 static void test_told_memberships(void)
 {
     fx_t f;
@@ -2158,6 +2202,7 @@ int main(void)
     RUN(test_quota_per_domain);
     RUN(test_remembered_peers);
     RUN(test_lan_codes);
+    RUN(test_pending_set);
     RUN(test_duplicates);
     RUN(test_bad_signature_is_not_stored);
     RUN(test_causality);
