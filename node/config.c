@@ -158,6 +158,18 @@ static bool span_is(span_t s, const char *word)
     return strlen(word) == s.len && memcmp(s.p, word, s.len) == 0;
 }
 
+/* Copies `v` into `out` (room for the longest of `choices`) when it is one of them. */
+static bool take_choice(span_t v, const char *const *choices, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!span_is(v, choices[i])) continue;
+        memcpy(out, v.p, v.len);
+        out[v.len] = '\0';
+        return true;
+    }
+    return false;
+}
+
 /* Records "line N: reason" in `why` (which may be NULL) and returns RUMOR_ERR_INVALID. */
 __attribute__((format(printf, 4, 5))) static int fail(char *why, size_t why_cap, size_t line,
                                                       const char *fmt, ...)
@@ -215,22 +227,13 @@ static int apply(const cfg_key_t *k, span_t v, rumor_node_config_t *cfg, char *w
         return RUMOR_OK;
     }
     case CFG_LOG_LEVEL:
-        for (size_t i = 0; i < sizeof log_levels / sizeof log_levels[0]; i++) {
-            if (span_is(v, log_levels[i])) {
-                memcpy(cfg->log_level, v.p, v.len);
-                cfg->log_level[v.len] = '\0';
-                return RUMOR_OK;
-            }
-        }
+        if (take_choice(v, log_levels, sizeof log_levels / sizeof log_levels[0], cfg->log_level))
+            return RUMOR_OK;
         return fail(why, why_cap, line, "%s: expected error, warn, info or debug", k->name);
     case CFG_LOG_FORMAT:
-        for (size_t i = 0; i < sizeof log_formats / sizeof log_formats[0]; i++) {
-            if (span_is(v, log_formats[i])) {
-                memcpy(cfg->log_format, v.p, v.len);
-                cfg->log_format[v.len] = '\0';
-                return RUMOR_OK;
-            }
-        }
+        if (take_choice(v, log_formats, sizeof log_formats / sizeof log_formats[0],
+                        cfg->log_format))
+            return RUMOR_OK;
         return fail(why, why_cap, line, "%s: expected text or json", k->name);
     case CFG_CMD:
         if (v.len >= sizeof cfg->notify_cmd)
