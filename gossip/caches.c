@@ -19,10 +19,15 @@
  * Ids are hashes, so their first 8 bytes are as good as the id for a cache
  * that only decides "skip before the signature check": a peer cannot choose
  * an id prefix equal to a future honest event's. Zero marks an empty slot.
+ * A generation starts small and doubles up to `max` slots, so an idle node
+ * (or one of thousands in bench/sim) holds little.
  */
+#define SEEN_START 64
+
 struct rumor_gossip_seen {
     uint64_t *gen[2]; /* current, previous */
-    size_t cap;       /* slots per generation (a power of two) */
+    size_t cap[2];    /* their slots (powers of two) */
+    size_t max;       /* slots a generation may grow to */
     size_t count;     /* entries in the current one */
     uint64_t rotated_ms;
 };
@@ -38,10 +43,11 @@ rumor_gossip_seen_t *rumor_gossip_seen_new(size_t max)
 {
     rumor_gossip_seen_t *s = calloc(1, sizeof *s);
     if (!s) return NULL;
-    s->cap = 16;
-    while (s->cap < max) s->cap <<= 1;
-    s->gen[0] = calloc(s->cap, 8);
-    s->gen[1] = calloc(s->cap, 8);
+    s->max = 16;
+    while (s->max < max) s->max <<= 1;
+    s->cap[0] = s->cap[1] = s->max < SEEN_START ? s->max : SEEN_START;
+    s->gen[0] = calloc(s->cap[0], 8);
+    s->gen[1] = calloc(s->cap[1], 8);
     if (!s->gen[0] || !s->gen[1]) {
         free(s->gen[0]);
         free(s->gen[1]);
@@ -71,35 +77,56 @@ static bool gen_has(const uint64_t *g, size_t cap, uint64_t k)
 bool rumor_gossip_seen_has(const rumor_gossip_seen_t *s, const uint8_t id[ID])
 {
     uint64_t k = seen_key(id);
-    return gen_has(s->gen[0], s->cap, k) || gen_has(s->gen[1], s->cap, k);
+    return gen_has(s->gen[0], s->cap[0], k) || gen_has(s->gen[1], s->cap[1], k);
 }
 
-/* Starts a new generation; the previous one is forgotten. Fresh calloc keeps idle pages untouched.
- */
+static void gen_put(uint64_t *g, size_t cap, uint64_t k)
+{
+    for (size_t i = k & (cap - 1);; i = (i + 1) & (cap - 1))
+        if (g[i] == 0 || g[i] == k) {
+            g[i] = k;
+            return;
+        }
+}
+
+/* Starts a new generation; the previous one is forgotten. */
 static void seen_rotate(rumor_gossip_seen_t *s, uint64_t now)
 {
-    uint64_t *fresh = calloc(s->cap, 8);
+    size_t cap = s->max < SEEN_START ? s->max : SEEN_START;
+    uint64_t *fresh = calloc(cap, 8);
     if (!fresh) return; /* keep the old generations; inserts stop at half load */
     free(s->gen[1]);
     s->gen[1] = s->gen[0];
+    s->cap[1] = s->cap[0];
     s->gen[0] = fresh;
+    s->cap[0] = cap;
     s->count = 0;
     s->rotated_ms = now;
+}
+
+/* Doubles the current generation; false when it is at `max` or memory ran out. */
+static bool seen_grow(rumor_gossip_seen_t *s)
+{
+    if (s->cap[0] >= s->max) return false;
+    size_t cap = 2 * s->cap[0];
+    uint64_t *g = calloc(cap, 8);
+    if (!g) return false;
+    for (size_t i = 0; i < s->cap[0]; i++)
+        if (s->gen[0][i]) gen_put(g, cap, s->gen[0][i]);
+    free(s->gen[0]);
+    s->gen[0] = g;
+    s->cap[0] = cap;
+    return true;
 }
 
 void rumor_gossip_seen_add(rumor_gossip_seen_t *s, const uint8_t id[ID], uint64_t now)
 {
     uint64_t k = seen_key(id);
-    if (s->count >= s->cap / 2) seen_rotate(s, now);
-    if (s->count >= s->cap / 2) return;
-    for (size_t i = k & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
-        if (s->gen[0][i] == k) return;
-        if (s->gen[0][i] == 0) {
-            s->gen[0][i] = k;
-            s->count++;
-            return;
-        }
-    }
+    if (gen_has(s->gen[0], s->cap[0], k)) return;
+    if (s->count >= s->cap[0] / 2 && !seen_grow(s)) seen_rotate(s, now);
+    if (s->count >= s->cap[0] / 2) return;
+    gen_put(s->gen[0], s->cap[0], k);
+    s->count++;
 }
 
 void rumor_gossip_seen_expire(rumor_gossip_seen_t *s, uint64_t ttl_ms, uint64_t now)
@@ -115,9 +142,9 @@ typedef struct {
 } mentry_t;
 
 struct rumor_gossip_mcache {
-    size_t windows; /* history_length */
-    mentry_t **win; /* win[0] is the current heartbeat */
-    size_t *n;
+    size_t windows;  /* history_length */
+    mentry_t **win;  /* win[0] is the current heartbeat */
+    size_t *n, *cap; /* entries and room per window (room grows by doubling) */
 };
 
 rumor_gossip_mcache_t *rumor_gossip_mcache_new(size_t windows)
@@ -127,9 +154,11 @@ rumor_gossip_mcache_t *rumor_gossip_mcache_new(size_t windows)
     m->windows = windows ? windows : 1;
     m->win = calloc(m->windows, sizeof *m->win);
     m->n = calloc(m->windows, sizeof *m->n);
-    if (!m->win || !m->n) {
+    m->cap = calloc(m->windows, sizeof *m->cap);
+    if (!m->win || !m->n || !m->cap) {
         free(m->win);
         free(m->n);
+        free(m->cap);
         free(m);
         return NULL;
     }
@@ -142,6 +171,7 @@ void rumor_gossip_mcache_free(rumor_gossip_mcache_t **m)
     for (size_t i = 0; i < (*m)->windows; i++) free((*m)->win[i]);
     free((*m)->win);
     free((*m)->n);
+    free((*m)->cap);
     free(*m);
     *m = NULL;
 }
@@ -150,7 +180,13 @@ void rumor_gossip_mcache_add(rumor_gossip_mcache_t *m, const uint8_t topic[ID],
                              const uint8_t id[ID])
 {
     if (m->n[0] >= MCACHE_WINDOW_MAX) return;
-    if (!m->win[0] && !(m->win[0] = malloc(MCACHE_WINDOW_MAX * sizeof(mentry_t)))) return;
+    if (m->n[0] == m->cap[0]) {
+        size_t cap = m->cap[0] ? 2 * m->cap[0] : 16;
+        mentry_t *w = realloc(m->win[0], cap * sizeof *w);
+        if (!w) return;
+        m->win[0] = w;
+        m->cap[0] = cap;
+    }
     memcpy(m->win[0][m->n[0]].topic, topic, ID);
     memcpy(m->win[0][m->n[0]].id, id, ID);
     m->n[0]++;
@@ -159,9 +195,12 @@ void rumor_gossip_mcache_add(rumor_gossip_mcache_t *m, const uint8_t topic[ID],
 void rumor_gossip_mcache_shift(rumor_gossip_mcache_t *m)
 {
     mentry_t *last = m->win[m->windows - 1];
+    size_t last_cap = m->cap[m->windows - 1];
     memmove(m->win + 1, m->win, (m->windows - 1) * sizeof *m->win);
     memmove(m->n + 1, m->n, (m->windows - 1) * sizeof *m->n);
+    memmove(m->cap + 1, m->cap, (m->windows - 1) * sizeof *m->cap);
     m->win[0] = last;
+    m->cap[0] = last_cap;
     m->n[0] = 0;
 }
 

@@ -706,4 +706,7 @@ void rumor_beacon_encode(const rumor_beacon_t *b, uint8_t out[RUMOR_BEACON_BYTES
 /* RUMOR_ERR_MALFORMED unless `len` bytes are exactly a version-1 beacon. */
 int rumor_beacon_decode(const uint8_t *buf, size_t len, rumor_beacon_t *b);
 
+/* Dissemination without I/O. */
+#include "engine.h"
+
 #endif

@@ -205,7 +205,7 @@ static void drain(zsock_t *zs);
 static void process_batch(daemon_t *d);
 static void reap(daemon_t *d);
 static void on_idle(uv_idle_t *h);
-static void mesh_fill(daemon_t *d, topic_t *t);
+static void engine_run(daemon_t *d);
 
 static void mark_dirty(zsock_t *zs)
 {
@@ -348,6 +348,7 @@ static peer_t *peer_new(daemon_t *d, const uint8_t pk[ID], uint8_t found)
     }
     rumor_hex_encode(p->hex8, pk, 8);
     p->found = found;
+    p->eh = RUMOR_ENGINE_NONE;
     p->tokens = 2.0 * d->cfg->peer_rate;
     p->bytes = (rumor_gossip_bucket_t){2.0 * d->cfg->peer_bytes_per_s, now_ms(d)};
     p->budget = ANSWER_BUDGET;
@@ -357,22 +358,6 @@ static peer_t *peer_new(daemon_t *d, const uint8_t pk[ID], uint8_t found)
     d->peers = p;
     d->n_peers++;
     return p;
-}
-
-static void mesh_remove(topic_t *t, peer_t *p)
-{
-    for (size_t i = 0; i < t->n_mesh; i++)
-        if (t->mesh[i] == p) {
-            t->mesh[i] = t->mesh[--t->n_mesh];
-            return;
-        }
-}
-
-static bool in_mesh(const topic_t *t, const peer_t *p)
-{
-    for (size_t i = 0; i < t->n_mesh; i++)
-        if (t->mesh[i] == p) return true;
-    return false;
 }
 
 static void ban(daemon_t *d, const uint8_t pk[ID])
@@ -399,7 +384,8 @@ static void peer_drop(daemon_t *d, peer_t *p, const char *why, bool banned)
     bool was_ready = rumor_daemon_peer_ready(p);
     p->closing = true;
     if (p->rid_len) rumor_inbound_close_peer(d, p);
-    for (size_t i = 0; i < d->n_topics; i++) mesh_remove(&d->topics[i], p);
+    if (p->eh != RUMOR_ENGINE_NONE) rumor_engine_peer_down(d->engine, p->eh);
+    p->eh = RUMOR_ENGINE_NONE;
     if (was_ready || banned) {
         d->stats.peers_dropped++;
         rumor_daemon_log(d, banned ? LOG_WARN : LOG_INFO, "peer %s dropped: %s%s", p->hex8, why,
@@ -600,6 +586,7 @@ static void peer_ready(daemon_t *d, peer_t *p, bool was_ready)
             if (memcmp(d->cands[i].pk, p->pk, ID) == 0) d->cands[i].backoff_ms = 0;
         rumor_book_linked(d, p);
     }
+    if (p->eh == RUMOR_ENGINE_NONE) p->eh = rumor_engine_peer_up(d->engine, p->pk, p);
     peer_view(d, p, true);
     send_px(d, p);
     if (!was_ready) send_own_profile(d, p);
@@ -875,13 +862,12 @@ void rumor_daemon_resubscribe(daemon_t *d)
     for (size_t i = 0; i < n; i++) {
         memcpy(nt[i].id, ids[i], ID);
         topic_t *old = topic_find(d, ids[i]);
-        if (old) {
-            memcpy(nt[i].mesh, old->mesh, sizeof old->mesh);
-            nt[i].n_mesh = old->n_mesh;
-            nt[i].rights_changed = old->rights_changed;
-        } else {
-            nt[i].rights_changed = true; /* new to us: look once */
-        }
+        nt[i].rights_changed = old ? old->rights_changed : true; /* new to us: look once */
+    }
+    if (rumor_engine_topics(d->engine, (const uint8_t *)ids, n) < 0) {
+        free(ids);
+        free(nt);
+        return;
     }
     free(d->topics);
     d->topics = nt;
@@ -894,83 +880,8 @@ void rumor_daemon_resubscribe(daemon_t *d)
             peer_view(d, p, false);
             tell_peer(d, p); /* a room or conversation just made may have it as a member */
         }
-    for (size_t i = 0; i < d->n_topics; i++)
-        if (d->topics[i].n_mesh < d->cfg->d_lo) mesh_fill(d, &d->topics[i]);
-}
-
-static void shuffle(peer_t **a, size_t n)
-{
-    for (size_t i = n; i > 1; i--) {
-        size_t j = randombytes_uniform((uint32_t)i);
-        peer_t *x = a[i - 1];
-        a[i - 1] = a[j];
-        a[j] = x;
-    }
-}
-
-static void mesh_add(daemon_t *d, topic_t *t, peer_t *p)
-{
-    uint8_t ids[RUMOR_WIRE_IDS_MAX * ID];
-    if (t->n_mesh >= 64 || in_mesh(t, p)) return;
-    t->mesh[t->n_mesh++] = p;
-    size_t n = rumor_gossip_mcache_recent(d->mcache, d->cfg->history_gossip, t->id, ids);
-    rumor_wire_frame_t f = {.type = RUMOR_WIRE_IHAVE, .topic = t->id, .ids = ids, .n = n};
-    if (n && send_frame(d, p, &f)) d->stats.ihave_out++;
-}
-
-/* Grafts subscribed peers into one topic's mesh until it has D. */
-static void mesh_fill(daemon_t *d, topic_t *t)
-{
-    peer_t *cand[64];
-    size_t n = 0;
-    for (peer_t *p = d->peers; p && n < 64; p = p->next)
-        if (rumor_daemon_peer_ready(p) && peer_subscribes(p, t->id) && !in_mesh(t, p))
-            cand[n++] = p;
-    shuffle(cand, n);
-    for (size_t k = 0; k < n && t->n_mesh < d->cfg->d && t->n_mesh < 64; k++) {
-        rumor_wire_frame_t f = {.type = RUMOR_WIRE_GRAFT, .topic = t->id};
-        mesh_add(d, t, cand[k]);
-        if (send_frame(d, cand[k], &f)) d->stats.graft_out++;
-    }
-}
-
-static void mesh_maintain(daemon_t *d)
-{
-    const rumor_node_config_t *c = d->cfg;
-    for (size_t i = 0; i < d->n_topics; i++) {
-        topic_t *t = &d->topics[i];
-        if (t->n_mesh < c->d_lo) {
-            mesh_fill(d, t);
-        } else if (t->n_mesh > c->d_hi) {
-            shuffle(t->mesh, t->n_mesh);
-            while (t->n_mesh > c->d) {
-                peer_t *p = t->mesh[--t->n_mesh];
-                rumor_wire_frame_t f = {.type = RUMOR_WIRE_PRUNE, .topic = t->id};
-                if (send_frame(d, p, &f)) d->stats.prune_out++;
-            }
-        }
-    }
-}
-
-/* IHAVE to up to D_lazy subscribed peers outside the mesh, for ids of the last history_gossip
- * beats. */
-static void emit_ihave(daemon_t *d)
-{
-    uint8_t ids[RUMOR_WIRE_IDS_MAX * ID];
-    peer_t *cand[64];
-    for (size_t i = 0; i < d->n_topics; i++) {
-        topic_t *t = &d->topics[i];
-        size_t n = rumor_gossip_mcache_recent(d->mcache, d->cfg->history_gossip, t->id, ids);
-        if (!n) continue;
-        size_t nc = 0;
-        for (peer_t *p = d->peers; p && nc < 64; p = p->next)
-            if (rumor_daemon_peer_ready(p) && peer_subscribes(p, t->id) && !in_mesh(t, p))
-                cand[nc++] = p;
-        shuffle(cand, nc);
-        rumor_wire_frame_t f = {.type = RUMOR_WIRE_IHAVE, .topic = t->id, .ids = ids, .n = n};
-        for (size_t k = 0; k < nc && k < d->cfg->d_lazy; k++)
-            if (send_frame(d, cand[k], &f)) d->stats.ihave_out++;
-    }
+    rumor_engine_fill(d->engine);
+    engine_run(d);
 }
 
 /* ---- events ----------------------------------------------------------------------- */
@@ -987,28 +898,6 @@ static int event_topic(rumor_txn_t *t, const rumor_event_t *ev, uint8_t topic[ID
         return RUMOR_OK;
     }
     return rumor_gossip_key_domain(t, ev->room, topic);
-}
-
-/* Pushes an EVENT frame to the topic's mesh (or, while it has none, to subscribed peers). */
-static size_t push(daemon_t *d, const uint8_t topic[ID], const uint8_t *frame, size_t len,
-                   const uint8_t *except)
-{
-    topic_t *t = topic_find(d, topic);
-    size_t sent = 0;
-    if (t && t->n_mesh) {
-        for (size_t i = 0; i < t->n_mesh; i++) {
-            peer_t *p = t->mesh[i];
-            if (except && memcmp(p->pk, except, ID) == 0) continue;
-            sent += peer_send(d, p, frame, len);
-        }
-        return sent;
-    }
-    for (peer_t *p = d->peers; p && sent < d->cfg->d; p = p->next) {
-        if (!rumor_daemon_peer_ready(p) || !peer_subscribes(p, topic)) continue;
-        if (except && memcmp(p->pk, except, ID) == 0) continue;
-        sent += peer_send(d, p, frame, len);
-    }
-    return sent;
 }
 
 /*
@@ -1174,7 +1063,7 @@ static int batch_fn(rumor_txn_t *t, void *ctx)
             count_invalid(d, e);
             continue;
         }
-        if (rumor_gossip_seen_has(d->seen, ev.id)) {
+        if (rumor_engine_seen(d->engine, ev.id)) {
             if (!e->counted) d->stats.duplicates++, d->stats.seen_hits++, e->counted = true;
             continue;
         }
@@ -1230,7 +1119,10 @@ static int batch_fn(rumor_txn_t *t, void *ctx)
         }
         if (!e->by_sync && !e->forwarded) {
             e->forwarded = true;
-            d->stats.forwarded += push(d, topic, e->frame, e->len, e->from);
+            peer_t *from = peer_find(d, e->from);
+            rumor_engine_push(d->engine, topic, e->frame, e->len,
+                              from ? from->eh : RUMOR_ENGINE_NONE);
+            engine_run(d);
         }
         e->stored = true;
         e->valid_ms = rumor_now_ms();
@@ -1264,8 +1156,8 @@ static void process_batch(daemon_t *d)
         } else if (e->by_sync) {
             d->stats.sync_events_in++;
         }
-        rumor_gossip_seen_add(d->seen, ev.id, now_ms(d));
-        if (!e->by_sync) rumor_gossip_mcache_add(d->mcache, e->topic, ev.id);
+        rumor_engine_saw(d->engine, ev.id, now_ms(d));
+        if (!e->by_sync) rumor_engine_announce(d->engine, e->topic, ev.id);
         record_delivery(d, &ev, e->from, e->valid_ms);
     }
     /* Ids of events that were not stored must not block a later, good copy. */
@@ -1283,7 +1175,7 @@ void rumor_daemon_queue_event(daemon_t *d, peer_t *p, const uint8_t *frame, size
     rumor_event_t ev;
     d->stats.received++;
     bool decoded = rumor_event_decode(frame + 2, len - 2, &ev) == RUMOR_OK;
-    if (decoded && rumor_gossip_seen_has(d->seen, ev.id)) {
+    if (decoded && rumor_engine_seen(d->engine, ev.id)) {
         d->stats.duplicates++;
         d->stats.seen_hits++;
         return;
@@ -1384,18 +1276,19 @@ void rumor_daemon_flush(daemon_t *d)
         frame[0] = RUMOR_WIRE_VERSION;
         frame[1] = RUMOR_WIRE_EVENT;
         memcpy(frame + 2, buf, len);
-        if (!rumor_gossip_seen_has(d->seen, ev.id)) {
-            rumor_gossip_seen_add(d->seen, ev.id, now_ms(d));
+        if (!rumor_engine_seen(d->engine, ev.id)) {
+            rumor_engine_saw(d->engine, ev.id, now_ms(d));
             record_delivery(d, &ev, NULL, 0);
             topics_changed |= ev.type == RUMOR_EV_ROOM_CREATE || ev.type == RUMOR_EV_MEMBER_ADD ||
                               ev.type == RUMOR_EV_MEMBER_REMOVE;
         }
-        size_t pushed = push(d, topic, frame, len + 2, NULL);
-        if (pushed) {
+        rumor_engine_push(d->engine, topic, frame, len + 2, RUMOR_ENGINE_NONE);
+        uint64_t forwarded = d->stats.forwarded;
+        engine_run(d);
+        if (d->stats.forwarded > forwarded) {
             /* Announced (IHAVE) only once it is out, in the order it went out. */
-            rumor_gossip_mcache_add(d->mcache, topic, ev.id);
+            rumor_engine_announce(d->engine, topic, ev.id);
             d->stats.published++;
-            d->stats.forwarded += pushed;
             sent[n_sent++] = o.e[i];
         }
     }
@@ -1655,28 +1548,9 @@ static void on_sync(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
 
 /* ---- frames ----------------------------------------------------------------------- */
 
-static void on_ihave(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
+/* The events `ids` a peer asked for (IWANT), of the topics it takes, within its answer budget. */
+static void serve(daemon_t *d, peer_t *p, const uint8_t *ids, size_t n)
 {
-    d->stats.ihave_in++;
-    if (!topic_find(d, f->topic) || !peer_subscribes(p, f->topic)) return;
-    uint8_t want[RUMOR_WIRE_IDS_MAX * ID];
-    size_t n = 0;
-    rumor_txn_t *t;
-    if (rumor_store_read_begin(d->node->store, &t) < 0) return;
-    for (size_t i = 0; i < f->n; i++) {
-        const uint8_t *id = f->ids + i * ID;
-        if (rumor_gossip_seen_has(d->seen, id) || rumor_store_event_has(t, id)) continue;
-        memcpy(want + ID * n++, id, ID);
-    }
-    rumor_store_read_end(&t);
-    if (!n) return;
-    rumor_wire_frame_t r = {.type = RUMOR_WIRE_IWANT, .ids = want, .n = n};
-    if (send_frame(d, p, &r)) d->stats.iwant_out++;
-}
-
-static void on_iwant(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
-{
-    d->stats.iwant_in++;
     rumor_txn_t *t;
     uint8_t *frame = malloc(RUMOR_WIRE_FRAME_MAX);
     if (!frame || rumor_store_read_begin(d->node->store, &t) < 0) {
@@ -1685,12 +1559,12 @@ static void on_iwant(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
     }
     frame[0] = RUMOR_WIRE_VERSION;
     frame[1] = RUMOR_WIRE_EVENT;
-    for (size_t i = 0; i < f->n && p->budget; i++) {
+    for (size_t i = 0; i < n && p->budget; i++) {
         const uint8_t *buf;
         size_t len;
         rumor_event_t ev;
         uint8_t topic[ID];
-        if (rumor_store_event_get(t, f->ids + i * ID, &buf, &len) < 0 || len > RUMOR_EVENT_MAX ||
+        if (rumor_store_event_get(t, ids + i * ID, &buf, &len) < 0 || len > RUMOR_EVENT_MAX ||
             rumor_event_decode(buf, len, &ev) < 0 || event_topic(t, &ev, topic) < 0 ||
             !peer_subscribes(p, topic))
             continue;
@@ -1700,6 +1574,54 @@ static void on_iwant(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
     }
     rumor_store_read_end(&t);
     free(frame);
+}
+
+/* Carries out what the engine decided: frames to send, events to serve. */
+static void engine_run(daemon_t *d)
+{
+    rumor_engine_action_t a;
+    while (rumor_engine_next(d->engine, &a)) {
+        peer_t *p = a.user;
+        if (!p || p->closing) continue;
+        if (a.type == RUMOR_ENGINE_SERVE) {
+            serve(d, p, a.ids, a.n);
+            continue;
+        }
+        if (!peer_send(d, p, a.buf, a.len)) continue;
+        switch (a.count) {
+        case RUMOR_ENGINE_COUNT_FORWARDED: d->stats.forwarded++; break;
+        case RUMOR_ENGINE_COUNT_GRAFT: d->stats.graft_out++; break;
+        case RUMOR_ENGINE_COUNT_PRUNE: d->stats.prune_out++; break;
+        case RUMOR_ENGINE_COUNT_IHAVE: d->stats.ihave_out++; break;
+        case RUMOR_ENGINE_COUNT_IWANT: d->stats.iwant_out++; break;
+        default: break;
+        }
+    }
+}
+
+/* The engine's question for an IHAVE: do we hold the event (stored, or waiting for parents)? */
+static bool engine_has(void *ctx, const uint8_t id[ID])
+{
+    daemon_t *d = ctx;
+    return rumor_gossip_pending_has(&d->pending, id) ||
+           (d->engine_txn && rumor_store_event_has(d->engine_txn, id));
+}
+
+/* A GRAFT, PRUNE, IHAVE or IWANT: the engine decides. */
+static void on_dissemination(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
+{
+    switch (f->type) {
+    case RUMOR_WIRE_GRAFT: d->stats.graft_in++; break;
+    case RUMOR_WIRE_PRUNE: d->stats.prune_in++; break;
+    case RUMOR_WIRE_IHAVE: d->stats.ihave_in++; break;
+    default: d->stats.iwant_in++; break;
+    }
+    if (p->eh == RUMOR_ENGINE_NONE) return;
+    bool reads = f->type == RUMOR_WIRE_IHAVE;
+    if (reads && rumor_store_read_begin(d->node->store, &d->engine_txn) < 0) return;
+    rumor_engine_frame(d->engine, p->eh, f, now_ms(d));
+    if (reads) rumor_store_read_end(&d->engine_txn);
+    engine_run(d);
 }
 
 /*
@@ -1799,15 +1721,9 @@ static void peer_view(daemon_t *d, peer_t *p, bool send_anyway)
     p->n_subs = k;
     subs = NULL;
     /* A topic we hold that is short of peers takes the newcomer now, not at the next heartbeat. */
-    for (size_t i = 0; i < d->n_topics; i++) {
-        topic_t *tp = &d->topics[i];
-        if (!peer_subscribes(p, tp->id)) {
-            mesh_remove(tp, p);
-        } else if (tp->n_mesh < d->cfg->d_lo && !in_mesh(tp, p)) {
-            rumor_wire_frame_t g = {.type = RUMOR_WIRE_GRAFT, .topic = tp->id};
-            mesh_add(d, tp, p);
-            if (send_frame(d, p, &g)) d->stats.graft_out++;
-        }
+    if (p->eh != RUMOR_ENGINE_NONE) {
+        rumor_engine_peer_topics(d->engine, p->eh, p->subs, p->n_subs);
+        engine_run(d);
     }
     /* A membership learned just now opens its domain to the peer: reconcile without waiting. */
     if (grew && p->subs_known) rumor_catchup_on_sub(d, p);
@@ -1830,20 +1746,6 @@ static void on_sub(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
     p->subs_known = true;
     rumor_catchup_on_sub(d, p);
     tell_peer(d, p);
-}
-
-static void on_graft(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
-{
-    d->stats.graft_in++;
-    topic_t *t = topic_find(d, f->topic);
-    if (!t || in_mesh(t, p)) return;
-    /* Accepting up to D (not D_hi) keeps the degree, and so the duplicates, near D. */
-    if (t->n_mesh >= d->cfg->d || t->n_mesh >= 64 || !peer_subscribes(p, f->topic)) {
-        rumor_wire_frame_t r = {.type = RUMOR_WIRE_PRUNE, .topic = f->topic};
-        if (send_frame(d, p, &r)) d->stats.prune_out++;
-        return;
-    }
-    mesh_add(d, t, p);
 }
 
 static void on_peers(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
@@ -1900,13 +1802,10 @@ static void on_frame(daemon_t *d, peer_t *p, int link, const uint8_t *buf, size_
         }
         break;
     case RUMOR_WIRE_SUB: on_sub(d, p, &f); break;
-    case RUMOR_WIRE_GRAFT: on_graft(d, p, &f); break;
-    case RUMOR_WIRE_PRUNE: {
-        d->stats.prune_in++;
-        topic_t *t = topic_find(d, f.topic);
-        if (t) mesh_remove(t, p);
-        break;
-    }
+    case RUMOR_WIRE_GRAFT:
+    case RUMOR_WIRE_PRUNE:
+    case RUMOR_WIRE_IHAVE:
+    case RUMOR_WIRE_IWANT: on_dissemination(d, p, &f); break;
     case RUMOR_WIRE_EVENT: {
         bool by_sync = false;
         for (struct join *j = d->joins; j && !by_sync; j = j->next)
@@ -1921,8 +1820,6 @@ static void on_frame(daemon_t *d, peer_t *p, int link, const uint8_t *buf, size_
         rumor_daemon_queue_event(d, p, buf, len, by_sync ? ORIGIN_SYNC : ORIGIN_PUSH);
         break;
     }
-    case RUMOR_WIRE_IHAVE: on_ihave(d, p, &f); break;
-    case RUMOR_WIRE_IWANT: on_iwant(d, p, &f); break;
     case RUMOR_WIRE_PEERS: on_peers(d, p, &f); break;
     case RUMOR_WIRE_JOIN: on_join(d, p, &f); break;
     case RUMOR_WIRE_JOINED: on_joined(d, p, &f); break;
@@ -1951,10 +1848,8 @@ static bool make_room(daemon_t *d)
         uint32_t seen = 0;
         for (peer_t *p = d->peers; p; p = p->next) {
             if (p->closing || p->out) continue;
-            bool meshed = false;
-            for (size_t i = 0; pass == 0 && i < d->n_topics && !meshed; i++)
-                meshed = in_mesh(&d->topics[i], p);
-            if (meshed) continue;
+            if (pass == 0 && p->eh != RUMOR_ENGINE_NONE && rumor_engine_meshed(d->engine, p->eh))
+                continue;
             if (randombytes_uniform(++seen) == 0) victim = p;
         }
     }
@@ -2301,10 +2196,9 @@ static void on_heartbeat(uv_timer_t *h)
         send_frame(d, p, &f);
     }
     reap(d);
-    mesh_maintain(d);
-    emit_ihave(d);
+    rumor_engine_tick(d->engine, now);
+    engine_run(d);
     rumor_catchup_heartbeat(d);
-    rumor_gossip_mcache_shift(d->mcache);
     if (d->heartbeats % 10 == 0)
         for (peer_t *p = d->peers; p; p = p->next)
             if (rumor_daemon_peer_ready(p)) {
@@ -2324,7 +2218,6 @@ static void on_heartbeat(uv_timer_t *h)
         rumor_store_read_end(&t);
     }
     if (pending) rumor_daemon_flush(d);
-    rumor_gossip_seen_expire(d->seen, d->cfg->seen_ttl_ms, now);
     d->stats.pending_dropped +=
         rumor_gossip_pending_expire(&d->pending, now, d->cfg->pending_ttl_ms);
     join_timeouts(d);
@@ -2474,12 +2367,29 @@ static void close_walk(uv_handle_t *h, void *arg)
     if (!uv_is_closing(h)) uv_close(h, h->type == UV_POLL ? zsock_free_cb : NULL);
 }
 
-/* The daemon's tables (caches, batch, pending, candidates, bans, rates); no socket. */
+static uint32_t engine_uniform(void *ctx, uint32_t upper)
+{
+    (void)ctx;
+    return randombytes_uniform(upper);
+}
+
+/* The daemon's tables (engine, batch, pending, candidates, bans, rates); no socket. */
 static int tables_open(daemon_t *d)
 {
     const rumor_node_config_t *cfg = d->cfg;
-    d->seen = rumor_gossip_seen_new(cfg->seen_max);
-    d->mcache = rumor_gossip_mcache_new(cfg->history_length);
+    rumor_engine_opts_t eo = {.d = cfg->d,
+                              .d_lo = cfg->d_lo,
+                              .d_hi = cfg->d_hi,
+                              .d_lazy = cfg->d_lazy,
+                              .history_length = cfg->history_length,
+                              .history_gossip = cfg->history_gossip,
+                              .seen_max = cfg->seen_max,
+                              .seen_ttl_ms = cfg->seen_ttl_ms,
+                              .strategy = RUMOR_STRATEGY_GOSSIPSUB,
+                              .uniform = engine_uniform,
+                              .has = engine_has,
+                              .has_ctx = d};
+    d->engine = rumor_engine_new(&eo);
     d->batch = batch_new(cfg->batch_max);
     d->cands = calloc(cfg->passive_max + 1, sizeof *d->cands);
     d->hearsay_dials = (rumor_gossip_bucket_t){HEARSAY_DIAL_BURST, 0};
@@ -2488,7 +2398,7 @@ static int tables_open(daemon_t *d)
     rumor_gossip_rate_t topic_bytes = {cfg->peer_topic_bytes_per_s,
                                        2.0 * cfg->peer_topic_bytes_per_s};
     d->banned = calloc(BANS_MAX, sizeof *d->banned);
-    if (!d->seen || !d->mcache || !d->batch || !d->cands || !d->banned ||
+    if (!d->engine || !d->batch || !d->cands || !d->banned ||
         rumor_gossip_pending_init(&d->pending, cfg->pending_max) < 0 ||
         rumor_catchup_start(d) < 0 || rumor_inbound_init(d) < 0 ||
         rumor_gossip_quota_init(&d->authors, RATES_TRACKED, author_events, author_bytes) < 0 ||
@@ -2506,8 +2416,7 @@ static void tables_close(daemon_t *d)
     rumor_gossip_quota_free(&d->authors);
     rumor_gossip_quota_free(&d->peer_topics);
     rumor_lan_free(d);
-    rumor_gossip_seen_free(&d->seen);
-    rumor_gossip_mcache_free(&d->mcache);
+    rumor_engine_free(&d->engine);
     batch_free(&d->batch);
     rumor_gossip_pending_free(&d->pending);
     free(d->cands);

@@ -183,6 +183,7 @@ struct peer {
     uint32_t budget;             /* events it may still be sent in answers this heartbeat */
     uint64_t warn_ms;            /* last warning logged about it */
     bool closing;                /* dropped; freed after the current batch */
+    rumor_engine_peer_t eh;      /* its handle in the engine once ready, else RUMOR_ENGINE_NONE */
     struct catchup *cu;          /* anti-entropy state (catchup.c), or NULL */
     peer_t *next;
 };
@@ -190,12 +191,9 @@ struct peer {
 /* A candidate peer (the passive view, gossip/cands.c). */
 typedef rumor_gossip_cand_t cand_t;
 
-/* One topic we subscribe to and its mesh. */
-
+/* One topic we subscribe to (its mesh is the engine's). */
 typedef struct {
     uint8_t id[RUMOR_ID_BYTES];
-    peer_t *mesh[64];
-    size_t n_mesh;
     bool rights_changed; /* a control event was stored since the last check for a rotation due */
 } topic_t;
 
@@ -237,8 +235,8 @@ struct daemon {
     /* dissemination */
     topic_t *topics; /* sorted by id */
     size_t n_topics;
-    rumor_gossip_seen_t *seen;
-    rumor_gossip_mcache_t *mcache;
+    rumor_engine_t *engine;  /* dissemination: meshes, caches (gossip/engine.c) */
+    rumor_txn_t *engine_txn; /* the read transaction the engine's `has` asks, while it runs */
     struct batch *batch;
     rumor_gossip_pending_t pending; /* events waiting for their parents */
     uint64_t heartbeats;

@@ -1,0 +1,495 @@
+/*
+ * engine.c - dissemination without I/O (engine.h, PROTOCOL.md 9.3): topics and their meshes,
+ * peers and the topics of theirs that count, the seen and message caches, and a queue of
+ * actions for the caller. Every decision here is a function of the inputs, `now` and the
+ * random numbers the options give.
+ */
+#include "gossip_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define ID RUMOR_ID_BYTES
+
+typedef struct {
+    uint8_t pk[ID];
+    void *user;
+    uint8_t *topics; /* the topics of its that count, sorted */
+    size_t n_topics;
+    bool used;
+} epeer_t;
+
+typedef struct {
+    uint8_t id[ID];
+    rumor_engine_peer_t mesh[RUMOR_ENGINE_MESH_MAX];
+    uint32_t n_mesh;
+} etopic_t;
+
+/* A queued action: its bytes are the caller's (`ext`) or at `off` in the arena. */
+typedef struct {
+    rumor_engine_action_t a;
+    const uint8_t *ext;
+    size_t off;
+} eaction_t;
+
+struct rumor_engine {
+    rumor_engine_opts_t o;
+    epeer_t *peers; /* slots; a handle is an index */
+    size_t n_peers, cap_peers;
+    etopic_t *topics; /* sorted by id */
+    size_t n_topics;
+    rumor_gossip_seen_t *seen;
+    rumor_gossip_mcache_t *mcache;
+    eaction_t *q;
+    size_t q_head, q_n, q_cap;
+    uint8_t *arena; /* bytes of queued frames and id lists */
+    size_t arena_len, arena_cap;
+};
+
+static int id_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, ID);
+}
+
+rumor_engine_t *rumor_engine_new(const rumor_engine_opts_t *opts)
+{
+    if (!opts->uniform || !opts->d || opts->d > RUMOR_ENGINE_MESH_MAX ||
+        opts->d_lo > RUMOR_ENGINE_MESH_MAX || opts->d_hi > RUMOR_ENGINE_MESH_MAX)
+        return NULL;
+    rumor_engine_t *e = calloc(1, sizeof *e);
+    if (!e) return NULL;
+    e->o = *opts;
+    e->seen = rumor_gossip_seen_new(opts->seen_max);
+    e->mcache = rumor_gossip_mcache_new(opts->history_length);
+    if (!e->seen || !e->mcache) rumor_engine_free(&e);
+    return e;
+}
+
+void rumor_engine_free(rumor_engine_t **ep)
+{
+    rumor_engine_t *e = *ep;
+    if (!e) return;
+    *ep = NULL;
+    for (size_t i = 0; i < e->n_peers; i++) free(e->peers[i].topics);
+    free(e->peers);
+    free(e->topics);
+    rumor_gossip_seen_free(&e->seen);
+    rumor_gossip_mcache_free(&e->mcache);
+    free(e->q);
+    free(e->arena);
+    free(e);
+}
+
+/* ---- the action queue ---- */
+
+bool rumor_engine_next(rumor_engine_t *e, rumor_engine_action_t *a)
+{
+    if (e->q_head == e->q_n) {
+        e->q_head = e->q_n = 0;
+        e->arena_len = 0;
+        return false;
+    }
+    eaction_t *x = &e->q[e->q_head++];
+    *a = x->a;
+    const uint8_t *bytes = x->ext ? x->ext : e->arena + x->off;
+    if (a->type == RUMOR_ENGINE_SEND)
+        a->buf = bytes;
+    else
+        a->ids = bytes;
+    return true;
+}
+
+/* Room for `len` more bytes in the arena; its offset, or SIZE_MAX. */
+static size_t arena_take(rumor_engine_t *e, size_t len)
+{
+    if (e->q_head == e->q_n) e->q_head = e->q_n = e->arena_len = 0; /* all taken: start over */
+    if (e->arena_len + len > e->arena_cap) {
+        size_t cap = e->arena_cap ? e->arena_cap : 4096;
+        while (cap < e->arena_len + len) cap *= 2;
+        uint8_t *na = realloc(e->arena, cap);
+        if (!na) return SIZE_MAX;
+        e->arena = na;
+        e->arena_cap = cap;
+    }
+    size_t off = e->arena_len;
+    e->arena_len += len;
+    return off;
+}
+
+/* Queues an action; its bytes were placed before (arena_take) or are the caller's. */
+static eaction_t *queue(rumor_engine_t *e, uint8_t type, uint8_t count, rumor_engine_peer_t p)
+{
+    if (e->q_head == e->q_n) e->q_head = e->q_n = 0;
+    if (e->q_n == e->q_cap) {
+        size_t cap = e->q_cap ? 2 * e->q_cap : 64;
+        eaction_t *nq = realloc(e->q, cap * sizeof *nq);
+        if (!nq) return NULL;
+        e->q = nq;
+        e->q_cap = cap;
+    }
+    eaction_t *x = &e->q[e->q_n++];
+    memset(x, 0, sizeof *x);
+    x->a.type = type;
+    x->a.count = count;
+    x->a.peer = p;
+    x->a.user = e->peers[p].user;
+    return x;
+}
+
+/* Queues frame `f` for peer `p`, encoded in the arena. */
+static void send_frame(rumor_engine_t *e, rumor_engine_peer_t p, const rumor_wire_frame_t *f,
+                       uint8_t count)
+{
+    enum { FRAME_MAX = 64 + RUMOR_WIRE_IDS_MAX * ID };
+    size_t off = arena_take(e, FRAME_MAX);
+    if (off == SIZE_MAX) return;
+    size_t len = rumor_wire_encode(f, e->arena + off, FRAME_MAX);
+    e->arena_len = off + len;
+    eaction_t *x = len ? queue(e, RUMOR_ENGINE_SEND, count, p) : NULL;
+    if (!x) return;
+    x->off = off;
+    x->a.len = len;
+}
+
+/* ---- peers ---- */
+
+static bool live(const rumor_engine_t *e, rumor_engine_peer_t p)
+{
+    return p < e->n_peers && e->peers[p].used;
+}
+
+rumor_engine_peer_t rumor_engine_peer_up(rumor_engine_t *e, const uint8_t pk[ID], void *user)
+{
+    size_t i = 0;
+    while (i < e->n_peers && e->peers[i].used) i++;
+    if (i == e->n_peers) {
+        if (e->n_peers == e->cap_peers) {
+            size_t cap = e->cap_peers ? 2 * e->cap_peers : 8;
+            epeer_t *np = realloc(e->peers, cap * sizeof *np);
+            if (!np) return RUMOR_ENGINE_NONE;
+            e->peers = np;
+            e->cap_peers = cap;
+        }
+        e->n_peers++;
+    }
+    epeer_t *x = &e->peers[i];
+    memset(x, 0, sizeof *x);
+    memcpy(x->pk, pk, ID);
+    x->user = user;
+    x->used = true;
+    return (rumor_engine_peer_t)i;
+}
+
+static bool in_mesh(const etopic_t *t, rumor_engine_peer_t p)
+{
+    for (size_t i = 0; i < t->n_mesh; i++)
+        if (t->mesh[i] == p) return true;
+    return false;
+}
+
+static void mesh_remove(etopic_t *t, rumor_engine_peer_t p)
+{
+    for (size_t i = 0; i < t->n_mesh; i++)
+        if (t->mesh[i] == p) {
+            t->mesh[i] = t->mesh[--t->n_mesh];
+            return;
+        }
+}
+
+void rumor_engine_peer_down(rumor_engine_t *e, rumor_engine_peer_t p)
+{
+    if (!live(e, p)) return;
+    for (size_t i = 0; i < e->n_topics; i++) mesh_remove(&e->topics[i], p);
+    free(e->peers[p].topics);
+    memset(&e->peers[p], 0, sizeof e->peers[p]);
+    /* Actions still queued for it go nowhere. */
+    for (size_t i = e->q_head; i < e->q_n; i++)
+        if (e->q[i].a.peer == p) e->q[i].a.user = NULL;
+    while (e->n_peers && !e->peers[e->n_peers - 1].used) e->n_peers--;
+}
+
+bool rumor_engine_subscribes(const rumor_engine_t *e, rumor_engine_peer_t p,
+                             const uint8_t topic[ID])
+{
+    if (!live(e, p)) return false;
+    const epeer_t *x = &e->peers[p];
+    return x->n_topics && bsearch(topic, x->topics, x->n_topics, ID, id_cmp) != NULL;
+}
+
+static etopic_t *topic_find(const rumor_engine_t *e, const uint8_t id[ID])
+{
+    if (!e->n_topics) return NULL;
+    return bsearch(id, e->topics, e->n_topics, sizeof *e->topics, id_cmp);
+}
+
+bool rumor_engine_holds(const rumor_engine_t *e, const uint8_t topic[ID])
+{
+    return topic_find(e, topic) != NULL;
+}
+
+bool rumor_engine_meshed(const rumor_engine_t *e, rumor_engine_peer_t p)
+{
+    for (size_t i = 0; i < e->n_topics; i++)
+        if (in_mesh(&e->topics[i], p)) return true;
+    return false;
+}
+
+size_t rumor_engine_mesh_size(const rumor_engine_t *e, const uint8_t topic[ID])
+{
+    const etopic_t *t = topic_find(e, topic);
+    return t ? t->n_mesh : 0;
+}
+
+/* ---- meshes ---- */
+
+static void shuffle(rumor_engine_t *e, rumor_engine_peer_t *a, size_t n)
+{
+    for (size_t i = n; i > 1; i--) {
+        size_t j = e->o.uniform(e->o.uniform_ctx, (uint32_t)i);
+        rumor_engine_peer_t x = a[i - 1];
+        a[i - 1] = a[j];
+        a[j] = x;
+    }
+}
+
+/* Adds `p` to the mesh of `t`; a newcomer missed what was pushed, so it hears the recent ids. */
+static void mesh_add(rumor_engine_t *e, etopic_t *t, rumor_engine_peer_t p)
+{
+    uint8_t ids[RUMOR_WIRE_IDS_MAX * ID];
+    if (t->n_mesh >= RUMOR_ENGINE_MESH_MAX || in_mesh(t, p)) return;
+    t->mesh[t->n_mesh++] = p;
+    size_t n = rumor_gossip_mcache_recent(e->mcache, e->o.history_gossip, t->id, ids);
+    rumor_wire_frame_t f = {.type = RUMOR_WIRE_IHAVE, .topic = t->id, .ids = ids, .n = n};
+    if (n) send_frame(e, p, &f, RUMOR_ENGINE_COUNT_IHAVE);
+}
+
+static void graft(rumor_engine_t *e, etopic_t *t, rumor_engine_peer_t p)
+{
+    rumor_wire_frame_t f = {.type = RUMOR_WIRE_GRAFT, .topic = t->id};
+    mesh_add(e, t, p);
+    send_frame(e, p, &f, RUMOR_ENGINE_COUNT_GRAFT);
+}
+
+/* Up to RUMOR_ENGINE_MESH_MAX subscribed peers of `t` outside its mesh, in random order. */
+static size_t outside(rumor_engine_t *e, const etopic_t *t, rumor_engine_peer_t *out)
+{
+    size_t n = 0;
+    for (rumor_engine_peer_t p = 0; p < e->n_peers && n < RUMOR_ENGINE_MESH_MAX; p++)
+        if (e->peers[p].used && rumor_engine_subscribes(e, p, t->id) && !in_mesh(t, p))
+            out[n++] = p;
+    shuffle(e, out, n);
+    return n;
+}
+
+/* Grafts subscribed peers into one topic's mesh until it has D. */
+static void mesh_fill(rumor_engine_t *e, etopic_t *t)
+{
+    rumor_engine_peer_t cand[RUMOR_ENGINE_MESH_MAX];
+    size_t n = outside(e, t, cand);
+    for (size_t k = 0; k < n && t->n_mesh < e->o.d; k++) graft(e, t, cand[k]);
+}
+
+static bool meshes(const rumor_engine_t *e)
+{
+    return e->o.strategy == RUMOR_STRATEGY_GOSSIPSUB;
+}
+
+void rumor_engine_fill(rumor_engine_t *e)
+{
+    if (!meshes(e)) return;
+    for (size_t i = 0; i < e->n_topics; i++)
+        if (e->topics[i].n_mesh < e->o.d_lo) mesh_fill(e, &e->topics[i]);
+}
+
+int rumor_engine_topics(rumor_engine_t *e, const uint8_t *topics, size_t n)
+{
+    etopic_t *nt = n ? calloc(n, sizeof *nt) : NULL;
+    if (n && !nt) return RUMOR_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const etopic_t *old = topic_find(e, topics + i * ID);
+        if (old)
+            nt[i] = *old;
+        else
+            memcpy(nt[i].id, topics + i * ID, ID);
+    }
+    free(e->topics);
+    e->topics = nt;
+    e->n_topics = n;
+    return RUMOR_OK;
+}
+
+int rumor_engine_peer_topics(rumor_engine_t *e, rumor_engine_peer_t p, const uint8_t *topics,
+                             size_t n)
+{
+    if (!live(e, p)) return RUMOR_ERR_INVALID;
+    uint8_t *copy = n ? malloc(n * ID) : NULL;
+    if (n && !copy) return RUMOR_ERR_NOMEM;
+    if (n) memcpy(copy, topics, n * ID);
+    free(e->peers[p].topics);
+    e->peers[p].topics = copy;
+    e->peers[p].n_topics = n;
+    /* A topic short of peers takes the newcomer now, not at the next heartbeat. */
+    for (size_t i = 0; i < e->n_topics; i++) {
+        etopic_t *t = &e->topics[i];
+        if (!rumor_engine_subscribes(e, p, t->id))
+            mesh_remove(t, p);
+        else if (meshes(e) && t->n_mesh < e->o.d_lo && !in_mesh(t, p))
+            graft(e, t, p);
+    }
+    return RUMOR_OK;
+}
+
+/* ---- frames ---- */
+
+static void on_graft(rumor_engine_t *e, rumor_engine_peer_t p, const rumor_wire_frame_t *f)
+{
+    etopic_t *t = topic_find(e, f->topic);
+    if (!meshes(e) || !t || in_mesh(t, p)) return;
+    /* Accepting up to D (not D_hi) keeps the degree, and so the duplicates, near D. */
+    if (t->n_mesh >= e->o.d || t->n_mesh >= RUMOR_ENGINE_MESH_MAX ||
+        !rumor_engine_subscribes(e, p, f->topic)) {
+        rumor_wire_frame_t r = {.type = RUMOR_WIRE_PRUNE, .topic = f->topic};
+        send_frame(e, p, &r, RUMOR_ENGINE_COUNT_PRUNE);
+        return;
+    }
+    mesh_add(e, t, p);
+}
+
+static void on_ihave(rumor_engine_t *e, rumor_engine_peer_t p, const rumor_wire_frame_t *f)
+{
+    if (!topic_find(e, f->topic) || !rumor_engine_subscribes(e, p, f->topic)) return;
+    uint8_t want[RUMOR_WIRE_IDS_MAX * ID];
+    size_t n = 0;
+    for (size_t i = 0; i < f->n && n < RUMOR_WIRE_IDS_MAX; i++) {
+        const uint8_t *id = f->ids + i * ID;
+        if (rumor_gossip_seen_has(e->seen, id) || (e->o.has && e->o.has(e->o.has_ctx, id)))
+            continue;
+        memcpy(want + ID * n++, id, ID);
+    }
+    rumor_wire_frame_t r = {.type = RUMOR_WIRE_IWANT, .ids = want, .n = n};
+    if (n) send_frame(e, p, &r, RUMOR_ENGINE_COUNT_IWANT);
+}
+
+static void on_iwant(rumor_engine_t *e, rumor_engine_peer_t p, const rumor_wire_frame_t *f)
+{
+    if (!f->n) return;
+    size_t off = arena_take(e, f->n * ID);
+    if (off == SIZE_MAX) return;
+    memcpy(e->arena + off, f->ids, f->n * ID);
+    eaction_t *x = queue(e, RUMOR_ENGINE_SERVE, RUMOR_ENGINE_COUNT_NONE, p);
+    if (!x) return;
+    x->off = off;
+    x->a.n = f->n;
+}
+
+void rumor_engine_frame(rumor_engine_t *e, rumor_engine_peer_t p, const rumor_wire_frame_t *f,
+                        uint64_t now)
+{
+    (void)now;
+    if (!live(e, p)) return;
+    switch (f->type) {
+    case RUMOR_WIRE_GRAFT: on_graft(e, p, f); break;
+    case RUMOR_WIRE_PRUNE: {
+        etopic_t *t = topic_find(e, f->topic);
+        if (t) mesh_remove(t, p);
+        break;
+    }
+    case RUMOR_WIRE_IHAVE: on_ihave(e, p, f); break;
+    case RUMOR_WIRE_IWANT: on_iwant(e, p, f); break;
+    default: break;
+    }
+}
+
+/* ---- events ---- */
+
+bool rumor_engine_seen(const rumor_engine_t *e, const uint8_t id[ID])
+{
+    return rumor_gossip_seen_has(e->seen, id);
+}
+
+void rumor_engine_saw(rumor_engine_t *e, const uint8_t id[ID], uint64_t now)
+{
+    rumor_gossip_seen_add(e->seen, id, now);
+}
+
+static void send_event(rumor_engine_t *e, rumor_engine_peer_t p, const uint8_t *frame, size_t len)
+{
+    eaction_t *x = queue(e, RUMOR_ENGINE_SEND, RUMOR_ENGINE_COUNT_FORWARDED, p);
+    if (!x) return;
+    x->ext = frame;
+    x->a.len = len;
+}
+
+size_t rumor_engine_push(rumor_engine_t *e, const uint8_t topic[ID], const uint8_t *frame,
+                         size_t len, rumor_engine_peer_t from)
+{
+    const etopic_t *t = topic_find(e, topic);
+    size_t sent = 0;
+    if (meshes(e) && t && t->n_mesh) {
+        for (size_t i = 0; i < t->n_mesh; i++) {
+            if (t->mesh[i] == from) continue;
+            send_event(e, t->mesh[i], frame, len);
+            sent++;
+        }
+        return sent;
+    }
+    /* No mesh (yet, or by strategy): subscribed peers, up to D of them while gossiping. */
+    size_t max = meshes(e) ? e->o.d : SIZE_MAX;
+    for (rumor_engine_peer_t p = 0; p < e->n_peers && sent < max; p++) {
+        if (p == from || !e->peers[p].used || !rumor_engine_subscribes(e, p, topic)) continue;
+        send_event(e, p, frame, len);
+        sent++;
+    }
+    return sent;
+}
+
+void rumor_engine_announce(rumor_engine_t *e, const uint8_t topic[ID], const uint8_t id[ID])
+{
+    rumor_gossip_mcache_add(e->mcache, topic, id);
+}
+
+/* ---- the heartbeat ---- */
+
+static void mesh_maintain(rumor_engine_t *e)
+{
+    for (size_t i = 0; i < e->n_topics; i++) {
+        etopic_t *t = &e->topics[i];
+        if (t->n_mesh < e->o.d_lo) {
+            mesh_fill(e, t);
+        } else if (t->n_mesh > e->o.d_hi) {
+            shuffle(e, t->mesh, t->n_mesh);
+            while (t->n_mesh > e->o.d) {
+                rumor_engine_peer_t p = t->mesh[--t->n_mesh];
+                rumor_wire_frame_t f = {.type = RUMOR_WIRE_PRUNE, .topic = t->id};
+                send_frame(e, p, &f, RUMOR_ENGINE_COUNT_PRUNE);
+            }
+        }
+    }
+}
+
+/* IHAVE to up to D_lazy subscribed peers outside the mesh, of the ids of the last
+ * history_gossip heartbeats. */
+static void emit_ihave(rumor_engine_t *e)
+{
+    uint8_t ids[RUMOR_WIRE_IDS_MAX * ID];
+    rumor_engine_peer_t cand[RUMOR_ENGINE_MESH_MAX];
+    for (size_t i = 0; i < e->n_topics; i++) {
+        etopic_t *t = &e->topics[i];
+        size_t n = rumor_gossip_mcache_recent(e->mcache, e->o.history_gossip, t->id, ids);
+        if (!n) continue;
+        size_t nc = outside(e, t, cand);
+        rumor_wire_frame_t f = {.type = RUMOR_WIRE_IHAVE, .topic = t->id, .ids = ids, .n = n};
+        for (size_t k = 0; k < nc && k < e->o.d_lazy; k++)
+            send_frame(e, cand[k], &f, RUMOR_ENGINE_COUNT_IHAVE);
+    }
+}
+
+void rumor_engine_tick(rumor_engine_t *e, uint64_t now)
+{
+    if (meshes(e)) {
+        mesh_maintain(e);
+        emit_ihave(e);
+    }
+    rumor_gossip_mcache_shift(e->mcache);
+    rumor_gossip_seen_expire(e->seen, e->o.seen_ttl_ms, now);
+}

@@ -1,0 +1,136 @@
+/*
+ * engine.h - dissemination without I/O (PROTOCOL.md 9.3): the mesh of each topic, GRAFT and
+ * PRUNE, pushes, IHAVE and IWANT, and the seen and message caches, driven by what the caller
+ * tells it and handing back what to send. It opens no socket, reads no store and no clock:
+ * time comes in as `now` (ms, any monotonic origin) and randomness through its options, so
+ * the same inputs give the same outputs (bench/sim runs thousands of engines in one process).
+ *
+ * Inputs: a peer up or down, its subscriptions, the topics held, a GRAFT, PRUNE, IHAVE or
+ * IWANT from a peer, an event found new and valid (pushed on), an event stored, and a tick.
+ * Outputs: actions, taken one by one with rumor_engine_next() after each input: send bytes to
+ * a peer, or serve it stored events by id. A peer is the caller's pointer (`user`); the engine
+ * names it by a handle.
+ *
+ * Included by rumor_gossip.h; not thread-safe (one engine, one thread).
+ */
+#ifndef RUMOR_GOSSIP_ENGINE_H
+#define RUMOR_GOSSIP_ENGINE_H
+
+#include "rumor_gossip.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct rumor_engine rumor_engine_t;
+/* A peer's handle; RUMOR_ENGINE_NONE names no peer (an own event). */
+typedef uint32_t rumor_engine_peer_t;
+#define RUMOR_ENGINE_NONE UINT32_MAX
+/* Peers in one topic's mesh at most. */
+#define RUMOR_ENGINE_MESH_MAX 64
+
+/* How new events spread (config `strategy`). */
+typedef enum {
+    RUMOR_STRATEGY_GOSSIPSUB = 0, /* a mesh of degree D per topic, IHAVE to D_lazy others */
+    RUMOR_STRATEGY_FLOOD,         /* every subscribed peer, no mesh and no IHAVE (a baseline) */
+} rumor_strategy_t;
+
+typedef struct {
+    uint32_t d, d_lo, d_hi, d_lazy; /* mesh degree, its watermarks, IHAVE fan-out */
+    uint32_t history_length;        /* heartbeats of ids the message cache keeps */
+    uint32_t history_gossip;        /* of those, announced in IHAVE */
+    uint32_t seen_max, seen_ttl_ms; /* the seen cache */
+    uint8_t strategy;               /* rumor_strategy_t */
+    /* A uniform random number below `upper` (>= 1). */
+    uint32_t (*uniform)(void *ctx, uint32_t upper);
+    void *uniform_ctx;
+    /* True when the caller holds event `id` (stored, or waiting for its parents): an IHAVE
+     * of it is not answered with IWANT. The seen cache is asked first. */
+    bool (*has)(void *ctx, const uint8_t id[RUMOR_ID_BYTES]);
+    void *has_ctx;
+} rumor_engine_opts_t;
+
+/* Which counter a sent frame counts toward (the caller keeps its counters). */
+typedef enum {
+    RUMOR_ENGINE_COUNT_NONE = 0,
+    RUMOR_ENGINE_COUNT_FORWARDED, /* an EVENT pushed on (or an own event published) */
+    RUMOR_ENGINE_COUNT_GRAFT,
+    RUMOR_ENGINE_COUNT_PRUNE,
+    RUMOR_ENGINE_COUNT_IHAVE,
+    RUMOR_ENGINE_COUNT_IWANT,
+} rumor_engine_count_t;
+
+typedef enum {
+    RUMOR_ENGINE_SEND = 1, /* send `buf` (`len` bytes, a whole frame) to `peer` */
+    RUMOR_ENGINE_SERVE,    /* send `peer` the stored events `ids` (n x 32) of topics it takes */
+} rumor_engine_act_type_t;
+
+/* An action. `buf` and `ids` are valid until the next input to the engine. */
+typedef struct {
+    uint8_t type;  /* rumor_engine_act_type_t */
+    uint8_t count; /* rumor_engine_count_t: what to count when the send went out */
+    rumor_engine_peer_t peer;
+    void *user;         /* the peer's pointer, as given to rumor_engine_peer_up */
+    const uint8_t *buf; /* SEND */
+    size_t len;
+    const uint8_t *ids; /* SERVE */
+    size_t n;
+} rumor_engine_action_t;
+
+/* NULL when out of memory or the options are unusable (d, d_lo, d_hi above the mesh bound,
+ * no `uniform`). */
+rumor_engine_t *rumor_engine_new(const rumor_engine_opts_t *opts);
+void rumor_engine_free(rumor_engine_t **e);
+
+/* Takes the next action; false when there is none. Take them all after each input. */
+bool rumor_engine_next(rumor_engine_t *e, rumor_engine_action_t *a);
+
+/* ---- peers and topics ---- */
+
+/* A peer is linked (its HELLO came): its handle, or RUMOR_ENGINE_NONE when out of memory. */
+rumor_engine_peer_t rumor_engine_peer_up(rumor_engine_t *e, const uint8_t pk[RUMOR_ID_BYTES],
+                                         void *user);
+/* A peer is gone: it leaves every mesh; its handle may be given again. */
+void rumor_engine_peer_down(rumor_engine_t *e, rumor_engine_peer_t p);
+/* The topics of the peer's that count (sorted, n x 32; PROTOCOL.md 9.3). It leaves the meshes of
+ * topics it lost; a topic held whose mesh is below D_lo grafts it at once. */
+int rumor_engine_peer_topics(rumor_engine_t *e, rumor_engine_peer_t p, const uint8_t *topics,
+                             size_t n);
+bool rumor_engine_subscribes(const rumor_engine_t *e, rumor_engine_peer_t p,
+                             const uint8_t topic[RUMOR_ID_BYTES]);
+/* True when the peer is in the mesh of some topic. */
+bool rumor_engine_meshed(const rumor_engine_t *e, rumor_engine_peer_t p);
+size_t rumor_engine_mesh_size(const rumor_engine_t *e, const uint8_t topic[RUMOR_ID_BYTES]);
+
+/* The topics held (sorted, n x 32). Meshes of topics kept stay; new topics start empty (call
+ * rumor_engine_fill once the peers' topics are told again). */
+int rumor_engine_topics(rumor_engine_t *e, const uint8_t *topics, size_t n);
+bool rumor_engine_holds(const rumor_engine_t *e, const uint8_t topic[RUMOR_ID_BYTES]);
+/* Grafts subscribed peers into every mesh below D_lo, up to D. */
+void rumor_engine_fill(rumor_engine_t *e);
+
+/* ---- frames and events ---- */
+
+/* A GRAFT, PRUNE, IHAVE or IWANT from peer `p` (other types are ignored). */
+void rumor_engine_frame(rumor_engine_t *e, rumor_engine_peer_t p, const rumor_wire_frame_t *f,
+                        uint64_t now);
+
+/* True when `id` was offered lately (the seen cache): a copy is a duplicate. */
+bool rumor_engine_seen(const rumor_engine_t *e, const uint8_t id[RUMOR_ID_BYTES]);
+/* Remembers `id` as seen at `now`. */
+void rumor_engine_saw(rumor_engine_t *e, const uint8_t id[RUMOR_ID_BYTES], uint64_t now);
+/* Event `frame` (a whole EVENT frame) of `topic` is new and valid: it is pushed to the topic's
+ * mesh (while the mesh is empty, to up to D subscribed peers) except `from`, which is
+ * RUMOR_ENGINE_NONE for an own event. The SEND actions point into `frame`. Returns how many. */
+size_t rumor_engine_push(rumor_engine_t *e, const uint8_t topic[RUMOR_ID_BYTES],
+                         const uint8_t *frame, size_t len, rumor_engine_peer_t from);
+/* Event `id` of `topic` is stored (and was sent on): it is announced in IHAVE for the next
+ * history_gossip heartbeats, in the order of these calls. */
+void rumor_engine_announce(rumor_engine_t *e, const uint8_t topic[RUMOR_ID_BYTES],
+                           const uint8_t id[RUMOR_ID_BYTES]);
+
+/* A heartbeat at `now`: meshes back within D_lo..D_hi, IHAVE to D_lazy peers outside each mesh,
+ * the message cache shifts, the seen cache ages. */
+void rumor_engine_tick(rumor_engine_t *e, uint64_t now);
+
+#endif

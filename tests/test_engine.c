@@ -1,0 +1,385 @@
+/*
+ * test_engine.c - the dissemination engine (gossip/engine.c) on its own: no socket, no store,
+ * a clock that is a number and a seeded random number generator. Each test drives inputs and
+ * checks the actions that come out, as a peer would see them on the wire.
+ */
+#include "rumor_gossip.h"
+#include "test.h"
+
+#define ID RUMOR_ID_BYTES
+
+/* xorshift64*: the engine's randomness, seeded. */
+static uint32_t uniform(void *ctx, uint32_t upper)
+{
+    uint64_t *s = ctx;
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return (uint32_t)((*s * 2685821657736338717ULL) >> 32) % upper;
+}
+
+/* Ids the "store" holds, for the engine's `has`. */
+typedef struct {
+    uint8_t ids[16][ID];
+    size_t n;
+} held_t;
+
+static bool has(void *ctx, const uint8_t id[ID])
+{
+    held_t *h = ctx;
+    for (size_t i = 0; i < h->n; i++)
+        if (memcmp(h->ids[i], id, ID) == 0) return true;
+    return false;
+}
+
+static uint64_t seed;
+static held_t held;
+
+static rumor_engine_t *engine(uint8_t strategy, uint64_t s)
+{
+    seed = s;
+    rumor_engine_opts_t o = {.d = 6,
+                             .d_lo = 4,
+                             .d_hi = 12,
+                             .d_lazy = 3,
+                             .history_length = 5,
+                             .history_gossip = 3,
+                             .seen_max = 1024,
+                             .seen_ttl_ms = 120000,
+                             .strategy = strategy,
+                             .uniform = uniform,
+                             .uniform_ctx = &seed,
+                             .has = has,
+                             .has_ctx = &held};
+    rumor_engine_t *e = rumor_engine_new(&o);
+    if (!e) exit(2);
+    return e;
+}
+
+/* What one peer was sent, by frame type, in the actions taken. */
+typedef struct {
+    size_t frames[RUMOR_WIRE_LAN_INVITE + 1];
+    size_t serve, served_ids;
+    uint8_t last_ids[RUMOR_WIRE_IDS_MAX * ID];
+    size_t n_last_ids;
+} sent_t;
+
+#define PEERS 40
+static sent_t sent[PEERS];
+static int users[PEERS];
+
+/* Takes every action, decoding each frame as its peer would. */
+static size_t drain(rumor_engine_t *e)
+{
+    rumor_engine_action_t a;
+    size_t n = 0;
+    while (rumor_engine_next(e, &a)) {
+        n++;
+        CHECK(a.user != NULL);
+        if (!a.user) continue;
+        sent_t *s = &sent[(int *)a.user - users];
+        if (a.type == RUMOR_ENGINE_SERVE) {
+            s->serve++;
+            s->served_ids += a.n;
+            continue;
+        }
+        rumor_wire_frame_t f;
+        int rc = rumor_wire_decode(a.buf, a.len, &f);
+        CHECK_EQ_INT(rc, RUMOR_OK);
+        s->frames[f.type]++;
+        if (f.type == RUMOR_WIRE_IHAVE || f.type == RUMOR_WIRE_IWANT) {
+            memcpy(s->last_ids, f.ids, f.n * ID);
+            s->n_last_ids = f.n;
+        }
+    }
+    return n;
+}
+
+static void reset_sent(void)
+{
+    memset(sent, 0, sizeof sent);
+}
+
+static size_t total(int type)
+{
+    size_t n = 0;
+    for (int i = 0; i < PEERS; i++) n += sent[i].frames[type];
+    return n;
+}
+
+/* `n` peers up, every one subscribed to `topic`; handles in h. */
+static void peers_up(rumor_engine_t *e, size_t n, const uint8_t topic[ID], rumor_engine_peer_t *h)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint8_t pk[ID];
+        memset(pk, (int)i + 1, ID);
+        h[i] = rumor_engine_peer_up(e, pk, &users[i]);
+        CHECK(h[i] != RUMOR_ENGINE_NONE);
+        CHECK_EQ_INT(rumor_engine_peer_topics(e, h[i], topic, 1), RUMOR_OK);
+    }
+}
+
+/* Meshes fill to D and stay within D_lo..D_hi as peers come and go; GRAFT past D is answered
+ * with PRUNE; a PRUNE takes a peer out. */
+static void test_mesh_degrees(void)
+{
+    uint8_t topic[ID];
+    rumor_engine_peer_t h[PEERS];
+    memset(topic, 0x77, ID);
+    rumor_engine_t *e = engine(RUMOR_STRATEGY_GOSSIPSUB, 1);
+    CHECK_EQ_INT(rumor_engine_topics(e, topic, 1), RUMOR_OK);
+    reset_sent();
+    peers_up(e, 30, topic, h);
+    /* The first comers are grafted at once, while the mesh is below D_lo. */
+    drain(e);
+    CHECK_EQ_INT(rumor_engine_mesh_size(e, topic), 4);
+    CHECK_EQ_INT(total(RUMOR_WIRE_GRAFT), 4);
+    rumor_engine_fill(e); /* below D_lo no longer: nothing */
+    CHECK_EQ_INT(drain(e), 0);
+    /* A GRAFT from outside is taken up to D, then answered with PRUNE. */
+    int pruned = 0;
+    for (int i = 10; i < 20; i++) {
+        rumor_wire_frame_t g = {.type = RUMOR_WIRE_GRAFT, .topic = topic};
+        reset_sent();
+        rumor_engine_frame(e, h[i], &g, 0);
+        drain(e);
+        pruned += sent[i].frames[RUMOR_WIRE_PRUNE] == 1;
+    }
+    CHECK_EQ_INT(rumor_engine_mesh_size(e, topic), 6);
+    CHECK_EQ_INT(pruned, 8);
+    /* Peers go; the heartbeat grafts back to D once below D_lo, never above D_hi. */
+    uint64_t now = 0;
+    for (int round = 0; round < 20; round++) {
+        for (int i = 0; i < 30; i++)
+            if (uniform(&seed, 4) == 0 && i % 3 == round % 3) {
+                rumor_engine_peer_down(e, h[i]);
+                uint8_t pk[ID];
+                memset(pk, i + 1, ID);
+                h[i] = rumor_engine_peer_up(e, pk, &users[i]);
+                rumor_engine_peer_topics(e, h[i], topic, 1);
+            }
+        rumor_engine_tick(e, now += 1000);
+        drain(e);
+        size_t m = rumor_engine_mesh_size(e, topic);
+        CHECK(m >= 4 && m <= 12);
+    }
+    /* A PRUNE takes the peer out; a peer that loses the topic leaves the mesh. */
+    size_t before = rumor_engine_mesh_size(e, topic);
+    for (int i = 0; i < 30; i++) {
+        rumor_wire_frame_t pr = {.type = RUMOR_WIRE_PRUNE, .topic = topic};
+        rumor_engine_frame(e, h[i], &pr, now);
+        rumor_engine_peer_topics(e, h[i], NULL, 0);
+    }
+    drain(e);
+    CHECK(before > 0);
+    CHECK_EQ_INT(rumor_engine_mesh_size(e, topic), 0);
+    CHECK(!rumor_engine_meshed(e, h[0]));
+    /* A topic not held is no mesh: GRAFT of it is ignored. */
+    uint8_t other[ID];
+    memset(other, 0x78, ID);
+    rumor_wire_frame_t g = {.type = RUMOR_WIRE_GRAFT, .topic = other};
+    rumor_engine_frame(e, h[0], &g, now);
+    CHECK_EQ_INT(drain(e), 0);
+    rumor_engine_free(&e);
+}
+
+/* New events go to the mesh but not back to their sender; with no mesh, to up to D subscribed
+ * peers; in flood mode to every subscribed peer. */
+static void test_push(void)
+{
+    uint8_t topic[ID], frame[64] = {RUMOR_WIRE_VERSION, RUMOR_WIRE_EVENT};
+    rumor_engine_peer_t h[PEERS];
+    memset(topic, 0x55, ID);
+    rumor_engine_t *e = engine(RUMOR_STRATEGY_GOSSIPSUB, 2);
+    /* Not held yet: no mesh, so up to D subscribed peers. */
+    peers_up(e, 20, topic, h);
+    reset_sent();
+    CHECK_EQ_INT(rumor_engine_push(e, topic, frame, sizeof frame, RUMOR_ENGINE_NONE), 6);
+    drain(e);
+    CHECK_EQ_INT(total(RUMOR_WIRE_EVENT), 6);
+    rumor_engine_topics(e, topic, 1);
+    rumor_engine_fill(e);
+    drain(e);
+    CHECK_EQ_INT(rumor_engine_mesh_size(e, topic), 6);
+    /* A mesh peer's event goes to the other five. */
+    rumor_engine_peer_t from = RUMOR_ENGINE_NONE;
+    for (int i = 0; i < 20 && from == RUMOR_ENGINE_NONE; i++)
+        if (rumor_engine_meshed(e, h[i])) from = h[i];
+    reset_sent();
+    CHECK_EQ_INT(rumor_engine_push(e, topic, frame, sizeof frame, from), 5);
+    drain(e);
+    CHECK_EQ_INT(total(RUMOR_WIRE_EVENT), 5);
+    CHECK_EQ_INT(sent[from].frames[RUMOR_WIRE_EVENT], 0);
+    /* Another topic's event goes to none of them. */
+    uint8_t other[ID];
+    memset(other, 0x56, ID);
+    CHECK_EQ_INT(rumor_engine_push(e, other, frame, sizeof frame, RUMOR_ENGINE_NONE), 0);
+    rumor_engine_free(&e);
+
+    e = engine(RUMOR_STRATEGY_FLOOD, 3);
+    rumor_engine_topics(e, topic, 1);
+    peers_up(e, 20, topic, h);
+    rumor_engine_fill(e);
+    reset_sent();
+    CHECK_EQ_INT(drain(e), 0); /* no mesh, no GRAFT */
+    CHECK_EQ_INT(rumor_engine_push(e, topic, frame, sizeof frame, h[3]), 19);
+    drain(e);
+    CHECK_EQ_INT(sent[3].frames[RUMOR_WIRE_EVENT], 0);
+    CHECK_EQ_INT(total(RUMOR_WIRE_EVENT), 19);
+    rumor_engine_free(&e);
+}
+
+/* IHAVE is answered with IWANT for what is neither seen nor held, only in a topic held and
+ * taken by the peer; IWANT is handed out as ids to serve; announced ids go in IHAVE to D_lazy
+ * peers outside the mesh for history_gossip heartbeats, oldest first. */
+static void test_ihave_iwant(void)
+{
+    uint8_t topic[ID], other[ID], ids[4 * ID];
+    rumor_engine_peer_t h[PEERS];
+    memset(topic, 0x44, ID);
+    memset(other, 0x45, ID);
+    for (int i = 0; i < 4; i++) memset(ids + i * ID, 0xa0 + i, ID);
+    rumor_engine_t *e = engine(RUMOR_STRATEGY_GOSSIPSUB, 4);
+    rumor_engine_topics(e, topic, 1);
+    peers_up(e, 12, topic, h);
+    drain(e);
+    held.n = 1;
+    memcpy(held.ids[0], ids + ID, ID); /* the second is stored */
+    rumor_engine_saw(e, ids, 0);       /* the first was seen */
+    reset_sent();
+    rumor_wire_frame_t ih = {.type = RUMOR_WIRE_IHAVE, .topic = topic, .ids = ids, .n = 4};
+    rumor_engine_frame(e, h[0], &ih, 0);
+    drain(e);
+    CHECK_EQ_INT(sent[0].frames[RUMOR_WIRE_IWANT], 1);
+    CHECK_EQ_INT(sent[0].n_last_ids, 2);
+    CHECK_EQ_MEM(sent[0].last_ids, ids + 2 * ID, 2 * ID);
+    /* Not a topic held, or not one the peer takes: nothing. */
+    ih.topic = other;
+    rumor_engine_frame(e, h[0], &ih, 0);
+    ih.topic = topic;
+    rumor_engine_peer_topics(e, h[1], other, 1);
+    rumor_engine_frame(e, h[1], &ih, 0);
+    reset_sent();
+    CHECK_EQ_INT(drain(e), 0);
+    /* IWANT: the ids to serve, whatever they are (the caller checks topics and budget). */
+    rumor_wire_frame_t iw = {.type = RUMOR_WIRE_IWANT, .ids = ids, .n = 3};
+    rumor_engine_frame(e, h[2], &iw, 0);
+    drain(e);
+    CHECK_EQ_INT(sent[2].serve, 1);
+    CHECK_EQ_INT(sent[2].served_ids, 3);
+
+    /* Announced ids: IHAVE to D_lazy (3) peers outside the mesh, for history_gossip beats. */
+    held.n = 0;
+    rumor_engine_peer_topics(e, h[1], topic, 1);
+    rumor_engine_fill(e);
+    drain(e);
+    rumor_engine_announce(e, topic, ids);
+    rumor_engine_announce(e, topic, ids + ID);
+    uint64_t now = 0;
+    for (int beat = 0; beat < 5; beat++) {
+        reset_sent();
+        rumor_engine_tick(e, now += 1000);
+        drain(e);
+        size_t ihaves = 0;
+        for (int i = 0; i < 12; i++) {
+            if (!sent[i].frames[RUMOR_WIRE_IHAVE]) continue;
+            ihaves++;
+            CHECK(!rumor_engine_meshed(e, h[i]));
+            CHECK_EQ_INT(sent[i].n_last_ids, 2);
+            CHECK_EQ_MEM(sent[i].last_ids, ids, 2 * ID); /* oldest first */
+        }
+        CHECK_EQ_INT(ihaves, beat < 3 ? 3 : 0);
+    }
+    held.n = 0;
+    rumor_engine_free(&e);
+}
+
+/* The seen cache: kept for the TTL, grows only as used, bounded by seen_max. */
+static void test_seen(void)
+{
+    rumor_engine_t *e = engine(RUMOR_STRATEGY_GOSSIPSUB, 5);
+    uint8_t id[ID];
+    memset(id, 0x99, ID);
+    rumor_engine_saw(e, id, 1000);
+    CHECK(rumor_engine_seen(e, id));
+    rumor_engine_tick(e, 1000 + 60001); /* half the TTL: one turn, still there */
+    CHECK(rumor_engine_seen(e, id));
+    rumor_engine_tick(e, 1000 + 120003);
+    CHECK(!rumor_engine_seen(e, id));
+    /* Up to seen_max / 2 ids are held in one generation (1024 slots, grown from 64). */
+    uint8_t x[ID] = {0};
+    for (uint32_t i = 1; i <= 512; i++) {
+        rumor_put_u32(x, i);
+        rumor_engine_saw(e, x, 200000);
+    }
+    size_t kept = 0;
+    for (uint32_t i = 1; i <= 512; i++) {
+        rumor_put_u32(x, i);
+        kept += rumor_engine_seen(e, x);
+    }
+    CHECK_EQ_INT(kept, 512);
+    /* Two more generations' worth: the first ones are forgotten. */
+    for (uint32_t i = 513; i <= 1600; i++) {
+        rumor_put_u32(x, i);
+        rumor_engine_saw(e, x, 200000);
+    }
+    rumor_put_u32(x, 1);
+    CHECK(!rumor_engine_seen(e, x));
+    rumor_put_u32(x, 1600);
+    CHECK(rumor_engine_seen(e, x));
+    rumor_engine_free(&e);
+}
+
+/* Same inputs, same seed: the same actions, byte for byte. */
+static void run_script(uint64_t s, uint8_t *log, size_t cap, size_t *len)
+{
+    uint8_t topic[ID], frame[40] = {RUMOR_WIRE_VERSION, RUMOR_WIRE_EVENT};
+    rumor_engine_peer_t h[PEERS];
+    memset(topic, 0x31, ID);
+    rumor_engine_t *e = engine(RUMOR_STRATEGY_GOSSIPSUB, s);
+    rumor_engine_topics(e, topic, 1);
+    peers_up(e, 25, topic, h);
+    *len = 0;
+    uint64_t now = 0;
+    for (int beat = 0; beat < 10; beat++) {
+        uint8_t id[ID];
+        memset(id, beat + 1, ID);
+        rumor_engine_push(e, topic, frame, sizeof frame, h[beat]);
+        rumor_engine_announce(e, topic, id);
+        rumor_engine_peer_down(e, h[beat + 10]);
+        rumor_engine_tick(e, now += 1000);
+        rumor_engine_action_t a;
+        while (rumor_engine_next(e, &a)) {
+            if (*len + 8 + a.len > cap) break;
+            rumor_put_u32(log + *len, a.peer);
+            rumor_put_u32(log + *len + 4, (uint32_t)a.len);
+            memcpy(log + *len + 8, a.buf, a.len);
+            *len += 8 + a.len;
+        }
+    }
+    rumor_engine_free(&e);
+}
+
+static void test_deterministic(void)
+{
+    static uint8_t a[1 << 20], b[1 << 20], c[1 << 20];
+    size_t la, lb, lc;
+    run_script(42, a, sizeof a, &la);
+    run_script(42, b, sizeof b, &lb);
+    run_script(43, c, sizeof c, &lc);
+    CHECK(la > 1000);
+    CHECK_EQ_INT(la, lb);
+    CHECK_EQ_MEM(a, b, la);
+    CHECK(la != lc || memcmp(a, c, la) != 0); /* the seed matters */
+}
+
+int main(void)
+{
+    if (rumor_crypto_init() != RUMOR_OK) return 2;
+    RUN(test_mesh_degrees);
+    RUN(test_push);
+    RUN(test_ihave_iwant);
+    RUN(test_seen);
+    RUN(test_deterministic);
+    return test_report("test_engine");
+}
