@@ -3,7 +3,8 @@
  * of PROTOCOL.md section 9 and a parser for `key = value` files.
  *
  * The file format: one setting per line, `key = value`, with the key one of
- * rumor_node_config_t's field names. Blank lines and lines whose first
+ * RUMOR_CONFIG_KEYS (rumor_node.h), which also gives each key's default and
+ * the values it accepts. Blank lines and lines whose first
  * non-blank character is '#' are ignored; a '#' after a value is part of the
  * value (a path may hold one). Whitespace around keys and values is trimmed.
  * A key given twice takes its last value. Numbers are plain decimal.
@@ -13,123 +14,66 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
-/* What a value is and how it is checked. */
-typedef enum { CFG_U32, CFG_BOOL, CFG_LOG_LEVEL, CFG_LOG_FORMAT, CFG_PATH, CFG_CMD } cfg_kind_t;
+/* What a value is and how it is checked (the kinds of RUMOR_CONFIG_KEYS). */
+typedef enum { CFG_U32, CFG_BOOL, CFG_CHOICE, CFG_TEXT } cfg_kind_t;
+
+/* What a CFG_TEXT value may hold besides fitting. */
+typedef enum {
+    CFG_RULE_NONE,
+    CFG_RULE_PATH, /* not empty */
+    CFG_RULE_CMD,  /* no control characters */
+} cfg_rule_t;
 
 typedef struct {
     const char *name;  /* the field's name, which is the key */
     cfg_kind_t kind;   /* how the value parses */
     size_t offset;     /* of the field in rumor_node_config_t */
+    size_t size;       /* of the field */
     uint32_t min, max; /* CFG_U32: the accepted range */
+    const char *words; /* CFG_CHOICE: the accepted values, space-separated */
+    cfg_rule_t rule;   /* CFG_TEXT */
 } cfg_key_t;
 
-#define U32_KEY(field, lo, hi)                                                                     \
-    {                                                                                              \
-#field, CFG_U32, offsetof(rumor_node_config_t, field), lo, hi                              \
-    }
+#define FIELD_SIZE(key) sizeof(((rumor_node_config_t *)0)->key)
+#define FIELD_AT(key)                                                                              \
+    .name = #key, .offset = offsetof(rumor_node_config_t, key), .size = FIELD_SIZE(key)
 
-/*
- * The ranges keep a node sane, not tuned: no timer fires faster than 10 ms,
- * no timeout exceeds a day, and nothing asks for more memory than a desktop
- * has to spare.
- */
-static const cfg_key_t cfg_keys[] = {
-    U32_KEY(d, 1, 64),
-    U32_KEY(d_lo, 1, 64),
-    U32_KEY(d_hi, 1, 64),
-    U32_KEY(d_lazy, 0, 64),
-    U32_KEY(heartbeat_ms, 10, 60000),
-    U32_KEY(history_length, 1, 1000),
-    U32_KEY(history_gossip, 1, 1000),
-    U32_KEY(seen_max, 16, 10000000),
-    U32_KEY(seen_ttl_ms, 1000, 86400000),
-    U32_KEY(peers_target, 0, 1024),
-    U32_KEY(peers_max, 1, 1024),
-    U32_KEY(passive_max, 1, 65536),
-    U32_KEY(peer_timeout_ms, 100, 86400000),
-    U32_KEY(dial_timeout_ms, 100, 600000),
-    U32_KEY(peer_queue, 1, 1000000),
-    U32_KEY(peer_rate, 1, 1000000),
-    U32_KEY(ban_ms, 0, 86400000),
-    U32_KEY(hello_timeout_ms, 100, 600000),
-    U32_KEY(inbound_max, 1, 65536),
-    U32_KEY(handshakes_max, 4, 65536),
-    U32_KEY(handshakes_per_addr, 1, 65536),
-    U32_KEY(handshakes_per_key, 1, 64),
-    U32_KEY(cands_per_source, 1, 65536),
-    U32_KEY(hearsay_dials_per_min, 1, 60000),
-    U32_KEY(author_events_per_s, 1, 1000000),
-    U32_KEY(author_bytes_per_s, 16384, 2000000000),
-    U32_KEY(peer_topic_bytes_per_s, 65536, 2000000000),
-    U32_KEY(peer_bytes_per_s, 65536, 2000000000),
-    U32_KEY(beacon_ms, 10, 60000),
-    U32_KEY(beacon_port, 1, 65535),
-    U32_KEY(batch_max, 1, 65536),
-    U32_KEY(recon_interval_ms, 100, 86400000),
-    U32_KEY(recon_rounds_max, 2, 255),
-    U32_KEY(recon_window, 1, 64),
-    U32_KEY(recon_jobs_max, 1, 4096),
-    U32_KEY(pending_max, 4, 65536),
-    U32_KEY(pending_ttl_ms, 100, 86400000),
-    {"peer_exchange", CFG_BOOL, offsetof(rumor_node_config_t, peer_exchange), 0, 0},
-    {"log_level", CFG_LOG_LEVEL, offsetof(rumor_node_config_t, log_level), 0, 0},
-    {"log_format", CFG_LOG_FORMAT, offsetof(rumor_node_config_t, log_format), 0, 0},
-    {"trace_file", CFG_PATH, offsetof(rumor_node_config_t, trace_file), 0, 0},
-    {"notify_cmd", CFG_CMD, offsetof(rumor_node_config_t, notify_cmd), 0, 0},
-};
+#define U32_KEY(key, def, lo, hi)       {FIELD_AT(key), .kind = CFG_U32, .min = lo, .max = hi},
+#define BOOL_KEY(key, def)              {FIELD_AT(key), .kind = CFG_BOOL},
+#define CHOICE_KEY(key, def, words_)    {FIELD_AT(key), .kind = CFG_CHOICE, .words = words_},
+#define TEXT_KEY(key, def, size, rule_) {FIELD_AT(key), .kind = CFG_TEXT, .rule = CFG_RULE_##rule_},
+
+static const cfg_key_t cfg_keys[] = {RUMOR_CONFIG_KEYS(U32_KEY, BOOL_KEY, CHOICE_KEY, TEXT_KEY)};
+
+#undef U32_KEY
+#undef BOOL_KEY
+#undef CHOICE_KEY
+#undef TEXT_KEY
 
 #define CFG_KEY_COUNT (sizeof cfg_keys / sizeof cfg_keys[0])
 
-static const char *const log_levels[] = {"error", "warn", "info", "debug"};
-static const char *const log_formats[] = {"text", "json"};
+/* A default must be a value the parser would accept, and a string's must fit its field. */
+#define U32_CHECK(key, def, lo, hi) _Static_assert((lo) <= (def) && (def) <= (hi), #key);
+#define BOOL_CHECK(key, def)
+#define STR_CHECK(key, def, ...)                                                                   \
+    _Static_assert(sizeof def <= FIELD_SIZE(key), #key ": default too long");
+RUMOR_CONFIG_KEYS(U32_CHECK, BOOL_CHECK, STR_CHECK, STR_CHECK)
+#undef U32_CHECK
+#undef BOOL_CHECK
+#undef STR_CHECK
 
 void rumor_node_config_defaults(rumor_node_config_t *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->d = 6;
-    cfg->d_lo = 4;
-    cfg->d_hi = 12;
-    cfg->d_lazy = 6;
-    cfg->heartbeat_ms = 1000;
-    cfg->history_length = 5;
-    cfg->history_gossip = 3;
-    cfg->seen_max = 65536;
-    cfg->seen_ttl_ms = 120000;
-    cfg->peers_target = 8;
-    cfg->peers_max = 32;
-    cfg->passive_max = 256;
-    cfg->peer_timeout_ms = 10000;
-    cfg->dial_timeout_ms = 5000;
-    cfg->peer_queue = 1024;
-    cfg->peer_rate = 2000;
-    cfg->ban_ms = 60000;
-    cfg->hello_timeout_ms = 5000;
-    cfg->inbound_max = 256;
-    cfg->handshakes_max = 64;
-    cfg->handshakes_per_addr = 16;
-    cfg->handshakes_per_key = 2;
-    cfg->cands_per_source = 16;
-    cfg->hearsay_dials_per_min = 20;
-    cfg->author_events_per_s = 50;
-    cfg->author_bytes_per_s = 256 << 10;
-    cfg->peer_topic_bytes_per_s = 4 << 20;
-    cfg->peer_bytes_per_s = 16 << 20;
-    cfg->beacon_ms = 1000;
-    cfg->beacon_port = 7470;
-    cfg->batch_max = 256;
-    cfg->recon_interval_ms = 30000;
-    cfg->recon_rounds_max = 16;
-    cfg->recon_window = 8;
-    cfg->recon_jobs_max = 256;
-    cfg->pending_max = 1024;
-    cfg->pending_ttl_ms = 30000;
-    cfg->peer_exchange = true;
-    strcpy(cfg->log_level, "info");
-    strcpy(cfg->log_format, "text");
-    cfg->trace_file[0] = '\0';
+#define SET_NUMBER(key, def, ...) cfg->key = (def);
+#define SET_STRING(key, def, ...) memcpy(cfg->key, def, sizeof def);
+    RUMOR_CONFIG_KEYS(SET_NUMBER, SET_NUMBER, SET_STRING, SET_STRING)
+#undef SET_NUMBER
+#undef SET_STRING
 }
 
 /* A slice of the text: not NUL-terminated. */
@@ -158,16 +102,31 @@ static bool span_is(span_t s, const char *word)
     return strlen(word) == s.len && memcmp(s.p, word, s.len) == 0;
 }
 
-/* Copies `v` into `out` (room for the longest of `choices`) when it is one of them. */
-static bool take_choice(span_t v, const char *const *choices, size_t n, char *out)
+/* True when `v` is one of the space-separated `words`. */
+static bool is_one_of(span_t v, const char *words)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (!span_is(v, choices[i])) continue;
-        memcpy(out, v.p, v.len);
-        out[v.len] = '\0';
-        return true;
+    for (const char *w = words;; w++) {
+        size_t len = strcspn(w, " ");
+        if (len == v.len && memcmp(w, v.p, len) == 0) return true;
+        w += len;
+        if (!*w) return false;
     }
-    return false;
+}
+
+/* Writes the space-separated `words` "a b c" as "a, b or c" (cut short to fit `cap`). */
+static void list_words(const char *words, char *out, size_t cap)
+{
+    const char *last = strrchr(words, ' ');
+    size_t at = 0;
+    for (const char *w = words; at < cap; w++) {
+        size_t len = strcspn(w, " ");
+        const char *sep = w == words ? "" : w - 1 == last ? " or " : ", ";
+        int n = snprintf(out + at, cap - at, "%s%.*s", sep, (int)len, w);
+        if (n < 0) return;
+        at += (size_t)n;
+        w += len;
+        if (!*w) return;
+    }
 }
 
 /* Records "line N: reason" in `why` (which may be NULL) and returns RUMOR_ERR_INVALID. */
@@ -200,6 +159,22 @@ static bool parse_u32(span_t v, uint32_t min, uint32_t max, uint32_t *out)
     return true;
 }
 
+/* Checks a CFG_TEXT value against its key's rule and size; RUMOR_OK or a failure. */
+static int check_text(const cfg_key_t *k, span_t v, char *why, size_t why_cap, size_t line)
+{
+    if (k->rule == CFG_RULE_PATH && v.len == 0)
+        return fail(why, why_cap, line, "%s: empty path", k->name);
+    if (v.len >= k->size) {
+        if (k->rule == CFG_RULE_PATH) return fail(why, why_cap, line, "%s: path too long", k->name);
+        return fail(why, why_cap, line, "%s: longer than %zu bytes", k->name, k->size - 1);
+    }
+    if (k->rule == CFG_RULE_CMD)
+        for (size_t i = 0; i < v.len; i++)
+            if ((unsigned char)v.p[i] < 0x20 || v.p[i] == 0x7f)
+                return fail(why, why_cap, line, "%s: control characters", k->name);
+    return RUMOR_OK;
+}
+
 /* Applies one `key = value` setting to `cfg`; the key is known. */
 static int apply(const cfg_key_t *k, span_t v, rumor_node_config_t *cfg, char *why, size_t why_cap,
                  size_t line)
@@ -226,34 +201,24 @@ static int apply(const cfg_key_t *k, span_t v, rumor_node_config_t *cfg, char *w
         memcpy(field, &b, sizeof b);
         return RUMOR_OK;
     }
-    case CFG_LOG_LEVEL:
-        if (take_choice(v, log_levels, sizeof log_levels / sizeof log_levels[0], cfg->log_level))
-            return RUMOR_OK;
-        return fail(why, why_cap, line, "%s: expected error, warn, info or debug", k->name);
-    case CFG_LOG_FORMAT:
-        if (take_choice(v, log_formats, sizeof log_formats / sizeof log_formats[0],
-                        cfg->log_format))
-            return RUMOR_OK;
-        return fail(why, why_cap, line, "%s: expected text or json", k->name);
-    case CFG_CMD:
-        if (v.len >= sizeof cfg->notify_cmd)
-            return fail(why, why_cap, line, "%s: longer than %d bytes", k->name,
-                        RUMOR_NOTIFY_CMD_MAX);
-        for (size_t i = 0; i < v.len; i++)
-            if ((unsigned char)v.p[i] < 0x20 || v.p[i] == 0x7f)
-                return fail(why, why_cap, line, "%s: control characters", k->name);
-        memcpy(cfg->notify_cmd, v.p, v.len);
-        cfg->notify_cmd[v.len] = '\0';
-        return RUMOR_OK;
-    case CFG_PATH:
-        if (v.len == 0) return fail(why, why_cap, line, "%s: empty path", k->name);
-        if (v.len >= sizeof cfg->trace_file)
-            return fail(why, why_cap, line, "%s: path too long", k->name);
-        memcpy(cfg->trace_file, v.p, v.len);
-        cfg->trace_file[v.len] = '\0';
-        return RUMOR_OK;
+    case CFG_CHOICE:
+        /* The field holds all the words, so any one of them fits. */
+        if (!is_one_of(v, k->words)) {
+            char words[64];
+            list_words(k->words, words, sizeof words);
+            return fail(why, why_cap, line, "%s: expected %s", k->name, words);
+        }
+        break;
+    case CFG_TEXT: {
+        int rc = check_text(k, v, why, why_cap, line);
+        if (rc < 0) return rc;
+        break;
     }
-    return fail(why, why_cap, line, "%s: cannot be set", k->name);
+    default: return fail(why, why_cap, line, "%s: cannot be set", k->name);
+    }
+    memcpy(field, v.p, v.len);
+    field[v.len] = '\0';
+    return RUMOR_OK;
 }
 
 static const cfg_key_t *find_key(span_t name)

@@ -210,6 +210,34 @@ static void op_peers(ctl_client_t *c)
     client_send(c, &w);
 }
 
+/*
+ * A config string as a string field, or as bytes when it is not UTF-8 (a
+ * path may be any bytes), so that it never fails the record.
+ */
+static void put_text(rumor_ctl_writer_t *w, const char *key, const char *s)
+{
+    size_t len = strlen(s);
+    if (rumor_utf8_valid((const uint8_t *)s, len))
+        rumor_ctl_put_str(w, key, s, len);
+    else
+        rumor_ctl_put_bytes(w, key, (const uint8_t *)s, len);
+}
+
+/*
+ * `stats` answers in one record (PROTOCOL.md 11): ok, the counters, the
+ * latency buckets, peers, and every config key as param_<key>.
+ */
+#define COUNT_ONE_(...) +1
+enum { STATS_COUNTERS = 0 RUMOR_DAEMON_STATS(COUNT_ONE_) };
+enum { CONFIG_KEYS = 0 RUMOR_CONFIG_KEYS(COUNT_ONE_, COUNT_ONE_, COUNT_ONE_, COUNT_ONE_) };
+#undef COUNT_ONE_
+_Static_assert(1 + STATS_COUNTERS + RUMOR_LATENCY_BUCKETS + 1 + CONFIG_KEYS <= RUMOR_CTL_FIELDS_MAX,
+               "stats must fit one control record");
+#define KEY_FITS_(key, ...)                                                                        \
+    _Static_assert(sizeof "param_" #key - 1 <= RUMOR_CTL_KEY_MAX, "param_" #key " is too long");
+RUMOR_CONFIG_KEYS(KEY_FITS_, KEY_FITS_, KEY_FITS_, KEY_FITS_)
+#undef KEY_FITS_
+
 static void op_stats(ctl_client_t *c)
 {
     daemon_t *d = c->d;
@@ -230,22 +258,13 @@ static void op_stats(ctl_client_t *c)
         rumor_ctl_put_u64(&w, key, d->latency[i]);
     }
     rumor_ctl_put_u64(&w, "peers", rumor_daemon_peer_count(d));
-    rumor_ctl_put_u64(&w, "param_d", cfg->d);
-    rumor_ctl_put_u64(&w, "param_d_lo", cfg->d_lo);
-    rumor_ctl_put_u64(&w, "param_d_hi", cfg->d_hi);
-    rumor_ctl_put_u64(&w, "param_d_lazy", cfg->d_lazy);
-    rumor_ctl_put_u64(&w, "param_heartbeat_ms", cfg->heartbeat_ms);
-    rumor_ctl_put_u64(&w, "param_history_length", cfg->history_length);
-    rumor_ctl_put_u64(&w, "param_history_gossip", cfg->history_gossip);
-    rumor_ctl_put_u64(&w, "param_seen_ttl_ms", cfg->seen_ttl_ms);
-    rumor_ctl_put_u64(&w, "param_peers_target", cfg->peers_target);
-    rumor_ctl_put_u64(&w, "param_peers_max", cfg->peers_max);
-    rumor_ctl_put_u64(&w, "param_recon_interval_ms", cfg->recon_interval_ms);
-    rumor_ctl_put_u64(&w, "param_recon_rounds_max", cfg->recon_rounds_max);
-    rumor_ctl_put_u64(&w, "param_recon_window", cfg->recon_window);
-    rumor_ctl_put_u64(&w, "param_recon_jobs_max", cfg->recon_jobs_max);
-    rumor_ctl_put_u64(&w, "param_pending_max", cfg->pending_max);
-    rumor_ctl_put_u64(&w, "param_pending_ttl_ms", cfg->pending_ttl_ms);
+#define PUT_U32_(key, ...)  rumor_ctl_put_u64(&w, "param_" #key, cfg->key);
+#define PUT_BOOL_(key, ...) rumor_ctl_put_bool(&w, "param_" #key, cfg->key);
+#define PUT_TEXT_(key, ...) put_text(&w, "param_" #key, cfg->key);
+    RUMOR_CONFIG_KEYS(PUT_U32_, PUT_BOOL_, PUT_TEXT_, PUT_TEXT_)
+#undef PUT_U32_
+#undef PUT_BOOL_
+#undef PUT_TEXT_
     client_send(c, &w);
 }
 

@@ -437,55 +437,87 @@ bool rumor_node_is_lan_code(const char *s);
 
 /* ---- configuration (rumor node --config FILE) --------------------------------- */
 
+/*
+ * Every config key, once: from this list come the fields of rumor_node_config_t,
+ * their defaults (PROTOCOL.md section 9), the keys the parser takes with the
+ * values it accepts, and the `param_<key>` fields of `stats`. The kinds:
+ *
+ *   U32(key, default, min, max)     a plain decimal number from min to max
+ *   BOOL(key, default)              true or false
+ *   CHOICE(key, default, words)     one of the space-separated words
+ *   TEXT(key, default, size, rule)  fewer than `size` bytes; rule PATH: not
+ *                                   empty, CMD: no control characters
+ *
+ * A rate allows a burst of twice itself; an author's rates allow ten
+ * seconds' worth, hearsay dials 10. The ranges keep a node sane, not tuned:
+ * no timer fires faster than 10 ms, no timeout exceeds a day, and nothing
+ * asks for more memory than a desktop has to spare.
+ */
+#define RUMOR_CONFIG_KEYS(U32, BOOL, CHOICE, TEXT)                                                 \
+    U32(d, 6, 1, 64)                                        /* mesh degree */                      \
+    U32(d_lo, 4, 1, 64)                                     /* graft below it */                   \
+    U32(d_hi, 12, 1, 64)                                    /* prune above it */                   \
+    U32(d_lazy, 6, 0, 64)                                   /* lazy fan-out (IHAVE) */             \
+    U32(heartbeat_ms, 1000, 10, 60000)                      /* the mesh's tick */                  \
+    U32(history_length, 5, 1, 1000)                         /* heartbeats of ids for IWANT */      \
+    U32(history_gossip, 3, 1, 1000)                         /* heartbeats of ids in IHAVE */       \
+    U32(seen_max, 65536, 16, 10000000)                      /* seen-cache entries */               \
+    U32(seen_ttl_ms, 120000, 1000, 86400000)                /* and how long one is kept */         \
+    U32(peers_target, 8, 0, 1024)                           /* peers to dial */                    \
+    U32(peers_max, 32, 1, 1024)                             /* peers in all, inbound too */        \
+    U32(passive_max, 256, 1, 65536)                         /* candidates kept */                  \
+    U32(peer_timeout_ms, 10000, 100, 86400000)              /* silence before a drop */            \
+    U32(dial_timeout_ms, 5000, 100, 600000)                 /* a dial's time to HELLO */           \
+    U32(peer_queue, 1024, 1, 1000000)                       /* ZMQ_SNDHWM per link */              \
+    U32(peer_rate, 2000, 1, 1000000)                        /* frames per second per peer */       \
+    U32(ban_ms, 60000, 0, 86400000)                         /* a misbehaving peer's ban */         \
+    U32(hello_timeout_ms, 5000, 100, 600000)                /* an accepted link's time to HELLO */ \
+    U32(inbound_max, 256, 1, 65536)                         /* links at once, HELLO or not */      \
+    U32(handshakes_max, 64, 4, 65536)                       /* handshakes waiting for HELLO */     \
+    U32(handshakes_per_addr, 16, 1, 65536)                  /* per address, of unknown keys */     \
+    U32(handshakes_per_key, 2, 1, 64)                       /* of those, per key */                \
+    U32(cands_per_source, 16, 1, 65536)                     /* candidates one source places */     \
+    U32(hearsay_dials_per_min, 20, 1, 60000)                /* dials of hearsay candidates */      \
+    U32(author_events_per_s, 50, 1, 1000000)                /* pushed, per author and domain */    \
+    U32(author_bytes_per_s, 256 << 10, 16384, 2000000000)   /* and their bytes */                  \
+    U32(peer_topic_bytes_per_s, 4 << 20, 65536, 2000000000) /* pushed, per peer and domain */      \
+    U32(peer_bytes_per_s, 16 << 20, 65536, 2000000000)      /* EVENT frame bytes per peer */       \
+    U32(beacon_ms, 1000, 10, 60000)                         /* between LAN beacons */              \
+    U32(beacon_port, 7470, 1, 65535)                        /* UDP */                              \
+    U32(batch_max, 256, 1, 65536)                           /* peer events per transaction */      \
+    U32(recon_interval_ms, 30000, 100, 86400000)            /* per peer and topic */               \
+    U32(recon_rounds_max, 16, 2, 255)                       /* RECON rounds per exchange */        \
+    U32(recon_window, 8, 1, 64)                             /* BATCH frames in flight to us */     \
+    U32(recon_jobs_max, 256, 1, 4096)                       /* ranges queued per peer */           \
+    U32(pending_max, 1024, 4, 65536)                        /* events awaiting parents */          \
+    U32(pending_ttl_ms, 30000, 100, 86400000)               /* and how long one waits */           \
+    BOOL(peer_exchange, true)                               /* PEERS: swap candidates */           \
+    CHOICE(log_level, "info", "error warn info debug")      /* of the log on stderr */             \
+    CHOICE(log_format, "text", "text json")                 /* json: an object per line */         \
+    TEXT(trace_file, "", 4096, PATH)                        /* JSON Lines of deliveries */         \
+    TEXT(notify_cmd, "", RUMOR_NOTIFY_CMD_MAX + 1, CMD)     /* run by chat: a DM, a mention */
+
+#define RUMOR_CONFIG_U32_(key, def, min, max)    uint32_t key;
+#define RUMOR_CONFIG_BOOL_(key, def)             bool key;
+#define RUMOR_CONFIG_CHOICE_(key, def, words)    char key[sizeof words];
+#define RUMOR_CONFIG_TEXT_(key, def, size, rule) char key[size];
 typedef struct {
-    uint32_t d, d_lo, d_hi, d_lazy; /* mesh degree and watermarks, lazy fan-out */
-    uint32_t heartbeat_ms;
-    uint32_t history_length; /* heartbeats of ids kept for IWANT answers from memory */
-    uint32_t history_gossip; /* heartbeats of ids announced in IHAVE */
-    uint32_t seen_max;       /* seen-cache entries */
-    uint32_t seen_ttl_ms;
-    uint32_t peers_target;    /* peers to dial */
-    uint32_t peers_max;       /* peers in all, inbound included */
-    uint32_t passive_max;     /* candidates kept */
-    uint32_t peer_timeout_ms; /* silence before a peer is dropped */
-    uint32_t dial_timeout_ms;
-    uint32_t peer_queue; /* ZMQ_SNDHWM per link */
-    uint32_t peer_rate;  /* frames per second per peer (burst: twice) */
-    uint32_t ban_ms;
-    uint32_t hello_timeout_ms;    /* an accepted connection that has not said HELLO is closed */
-    uint32_t inbound_max;         /* inbound connections at once, HELLO said or not */
-    uint32_t handshakes_max;      /* handshakes let through whose HELLO has not come */
-    uint32_t handshakes_per_addr; /* of those, from one address (keys we do not know) */
-    uint32_t handshakes_per_key;  /* of those, of one key */
-    uint32_t cands_per_source;    /* candidates one peer's hearsay or one address's beacons place */
-    uint32_t hearsay_dials_per_min;  /* dials of candidates learned by exchange (burst 10) */
-    uint32_t author_events_per_s;    /* pushed events per author and domain (burst: 10 s worth) */
-    uint32_t author_bytes_per_s;     /* their bytes (burst: 10 s worth) */
-    uint32_t peer_topic_bytes_per_s; /* pushed event bytes per peer and domain (burst: twice) */
-    uint32_t peer_bytes_per_s;       /* EVENT frame bytes taken from one peer (burst: twice) */
-    uint32_t beacon_ms;
-    uint32_t beacon_port;
-    uint32_t batch_max;         /* peer events per store transaction */
-    uint32_t recon_interval_ms; /* anti-entropy exchange per peer and topic */
-    uint32_t recon_rounds_max;  /* RECON rounds per exchange */
-    uint32_t recon_window;      /* BATCH frames a peer may have in flight to us */
-    uint32_t recon_jobs_max;    /* ranges queued for sending per peer */
-    uint32_t pending_max;       /* events kept while their parents are fetched (a quarter per
-                                   peer) */
-    uint32_t pending_ttl_ms;    /* how long one is kept */
-    bool peer_exchange;
-    char log_level[8];                         /* error, warn, info, debug */
-    char log_format[8];                        /* text, json (one object per line) */
-    char trace_file[4096];                     /* JSON Lines of deliveries; "" for none */
-    char notify_cmd[RUMOR_NOTIFY_CMD_MAX + 1]; /* run by chat for a direct message or a mention */
+    RUMOR_CONFIG_KEYS(RUMOR_CONFIG_U32_, RUMOR_CONFIG_BOOL_, RUMOR_CONFIG_CHOICE_,
+                      RUMOR_CONFIG_TEXT_)
 } rumor_node_config_t;
+#undef RUMOR_CONFIG_U32_
+#undef RUMOR_CONFIG_BOOL_
+#undef RUMOR_CONFIG_CHOICE_
+#undef RUMOR_CONFIG_TEXT_
 
 /* Fills `cfg` with the defaults of PROTOCOL.md section 9. */
 void rumor_node_config_defaults(rumor_node_config_t *cfg);
 /*
  * Parses `key = value` lines (# comments, blank lines) over `cfg`. Unknown
- * keys, bad numbers, values out of range and d_lo <= d <= d_hi violations
- * are RUMOR_ERR_INVALID with a one-line reason in `why` (with the line number).
+ * keys, values RUMOR_CONFIG_KEYS does not accept, and breaches of the rules
+ * between keys (d_lo <= d <= d_hi, history_gossip <= history_length,
+ * peers_target <= peers_max <= inbound_max) are RUMOR_ERR_INVALID with a
+ * one-line reason in `why` (with the line number); `cfg` is then unchanged.
  */
 int rumor_node_config_parse(const char *text, size_t len, rumor_node_config_t *cfg, char *why,
                             size_t why_cap);
