@@ -65,7 +65,7 @@ bounded in time and every loop in count; every process is killed in a
 
 Usage
 -----
-  bench/bench_catchup.py [--rumor PATH] [--events N] [--repeat K] [--json FILE]
+  bench/bench_catchup.py [--rumor PATH | PATH] [--events N] [--repeat K] [--json FILE]
                          [--keep] [--timeout S] [--poll-ms MS] [--seed S]
                          [--history H] [--linger S] [--pause S] [--log-level L]
                          [--set key=value]...
@@ -82,23 +82,21 @@ import random
 import re
 import shutil
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
-HOST = "127.0.0.1"
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+import rumorlab  # noqa: E402  (Node, free_ports, ...: the harness the tests use too)
+
 PARENT = "lan"
 ROOM = "lan/general"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 CLI_TIMEOUT = 20.0        # s, one short CLI call
 JOIN_TIMEOUT = 90.0       # s, one `room join`
 START_TIMEOUT = 15.0      # s, a node to answer `status` with running
 STOP_TIMEOUT = 10.0       # s, a node to exit after SIGTERM
 SETTLE_TIMEOUT = 10.0     # s, the exchange to end after the last event arrived
-PORT_LO, PORT_HI = 20000, 32000   # below Linux's ephemeral range (32768-60999)
 UNIX_PATH_MAX = 107
 CREDIT_FRAME_BYTES = 4    # version, type, n[2]
 
@@ -137,27 +135,6 @@ def pct(part, whole):
     return 100.0 * part / whole if whole else None
 
 
-def free_ports(n, rng):
-    """n distinct loopback TCP ports that can be bound now (checked by binding)."""
-    ports, tried = [], 0
-    start = rng.randrange(PORT_LO, PORT_HI)
-    span = PORT_HI - PORT_LO
-    while len(ports) < n and tried < span:
-        port = PORT_LO + (start - PORT_LO + tried) % span
-        tried += 1
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            s.bind((HOST, port))
-            ports.append(port)
-        except OSError:
-            pass
-        finally:
-            s.close()
-    if len(ports) < n:
-        raise BenchError("only %d free loopback ports found" % len(ports))
-    return ports
-
-
 def make_texts(n, rng):
     """n chat lines of 40-120 characters of varied words (deterministic for a seed)."""
     texts = []
@@ -190,15 +167,6 @@ def post_texts(node, base, name, texts, timeout):
         return node.cli("chat", ROOM, timeout=timeout, stdin=fin)
 
 
-def cpu_ms(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) * 1000.0 / CLK_TCK
-    except (OSError, IndexError, ValueError):
-        return None
-
-
 def foreign_rumor_procs(mine):
     """How many rumor processes run on the machine that are not ours (shared machine)."""
     n = 0
@@ -215,36 +183,21 @@ def foreign_rumor_procs(mine):
     return n
 
 
-class Node:
-    def __init__(self, bench, name, home, port):
-        self.bench = bench
-        self.name = name
-        self.home = home
-        self.port = port
-        self.pk = None
-        self.proc = None
-        self.conf_path = os.path.join(home + ".conf")
+class Node(rumorlab.Node):
+    """A home `path` (its config beside it, a log per start), on 127.0.0.1:port."""
+
+    def __init__(self, rumor, name, path, port):
+        super().__init__(rumor, path, name=name, port=port)
+        self.conf_path = path + ".conf"
         self.log_path = None
         self.launch_wall = None
         self.launch_mono = None
         self.starts = 0
 
-    @property
-    def address(self):
-        return "%s@%s:%d" % (self.pk, HOST, self.port)
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
     def cli(self, *argv, timeout=CLI_TIMEOUT, stdin=None):
-        cmd = [self.bench.rumor, "--home", self.home] + list(argv)
-        try:
-            r = subprocess.run(cmd, stdin=stdin or subprocess.DEVNULL, capture_output=True,
-                               env=self.bench.env, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return -1, "", "timed out after %.0f s" % timeout
-        return (r.returncode, r.stdout.decode("utf-8", "replace").strip(),
-                r.stderr.decode("utf-8", "replace").strip())
+        """(rc, stdout, stderr), stripped; (-1, "", "timed out ...") past `timeout`."""
+        rc, out, err = super().cli(*argv, timeout=timeout, stdin=stdin)
+        return rc, out.strip(), err.strip()
 
     def must(self, *argv, timeout=CLI_TIMEOUT):
         rc, out, err = self.cli(*argv, timeout=timeout)
@@ -252,16 +205,6 @@ class Node:
             raise BenchError("[%s] rumor %s: exit %d: %s %s" % (self.name, " ".join(argv), rc,
                                                                 out[:300], err[:300]))
         return out
-
-    def json(self, *argv, timeout=CLI_TIMEOUT):
-        """Parsed JSON output, or None (failure or bad output)."""
-        rc, out, _ = self.cli(*argv, timeout=timeout)
-        if rc != 0:
-            return None
-        try:
-            return json.loads(out)
-        except ValueError:
-            return None
 
     def status(self):
         return self.json("status", "--json", timeout=10) or {}
@@ -296,86 +239,41 @@ class Node:
         """Starts `rumor node` (own session, own log file per start); returns at once."""
         assert not self.alive()
         self.starts += 1
-        self.log_path = "%s.%d.log" % (self.home, self.starts)
-        cmd = [self.bench.rumor, "--home", self.home, "node", "--listen",
-               "%s:%d" % (HOST, self.port), "--no-lan", "--config", self.conf_path]
-        for p in peers:
-            cmd += ["--peer", p.address]
-        with open(self.log_path, "wb") as logf:
-            self.launch_wall = time.time()
-            self.launch_mono = time.monotonic()
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf,
-                                         stderr=subprocess.STDOUT, env=self.bench.env,
-                                         start_new_session=True)
+        self.log_path = "%s.%d.log" % (self.path, self.starts)
+        self.launch_wall = time.time()
+        self.launch_mono = time.monotonic()
+        return super().launch(peers=peers, config=self.conf_path, log_mode="wb")
 
     def start(self, peers=()):
         self.launch(peers)
-        deadline = time.monotonic() + START_TIMEOUT
-        for _ in range(2000):
-            if not self.alive():
-                raise BenchError("[%s] node exited (%s) while starting:\n%s"
-                                 % (self.name, self.proc.returncode, self.log_tail()))
-            st = self.status()
-            if st.get("running") is True and st.get("port") == self.port:
-                return st
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.02)
+        st = self.wait_running(timeout=START_TIMEOUT, interval=0.02, cli_timeout=10)
+        if st is not None:
+            return st
+        if not self.alive():
+            raise BenchError("[%s] node exited (%s) while starting:\n%s"
+                             % (self.name, self.proc.returncode, self.log_tail()))
         raise BenchError("[%s] not running after %.0f s:\n%s" % (self.name, START_TIMEOUT,
                                                                 self.log_tail()))
 
     def stop(self):
         """SIGTERM, wait; SIGKILL if it lingers. Returns the exit status (None if none ran)."""
-        if self.proc is None:
-            return None
         p = self.proc
-        if p.poll() is None:
-            try:
-                p.send_signal(signal.SIGTERM)
-            except OSError:
-                pass
-            try:
-                p.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                log("[%s] still running %.0f s after SIGTERM; SIGKILL" % (self.name, STOP_TIMEOUT))
-                try:
-                    p.kill()
-                    p.wait(timeout=5)
-                except (OSError, subprocess.TimeoutExpired):
-                    pass
-        self.proc = None
+        if p is None:
+            return None
+        if super().stop(timeout=STOP_TIMEOUT) is None:
+            log("[%s] still running %.0f s after SIGTERM; SIGKILLed" % (self.name, STOP_TIMEOUT))
         return p.returncode
 
     def log_tail(self, n=15):
-        try:
-            with open(self.log_path, "rb") as f:
-                lines = f.read().decode("utf-8", "replace").splitlines()
-        except (OSError, TypeError):
-            return "(no log)"
-        return "\n".join("  %s| %s" % (self.name, l) for l in lines[-n:])
-
-
-class Bench:
-    def __init__(self, args):
-        self.args = args
-        self.rumor = args.rumor
-        self.env = dict(os.environ)
-        self.env.pop("RUMOR_HOME", None)
-        self.env.pop("RUMOR_PASSPHRASE", None)
+        return super().log_tail(n)
 
 
 def poll_until(what, fn, timeout, interval=0.25):
     """Calls fn() until it returns a true value (returned); BenchError after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    last = None
-    for _ in range(int(timeout / max(interval, 0.001)) + 20):
-        last = fn()
-        if last:
-            return last
-        if time.monotonic() >= deadline:
-            break
-        time.sleep(interval)
-    raise BenchError("timed out after %.0f s waiting for %s" % (timeout, what))
+    try:
+        return rumorlab.poll(what, fn, timeout=timeout, interval=interval)
+    except rumorlab.Timeout:
+        raise BenchError("timed out after %.0f s waiting for %s" % (timeout, what)) from None
 
 
 LOG_RE = re.compile(r"^rumor node: (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z (\w+): (.*)$")
@@ -447,26 +345,24 @@ def delta(before, after):
 
 
 def run_one(args, rep, rng):
-    bench = Bench(args)
-    base = tempfile.mkdtemp(prefix="rbc", dir="/tmp")
+    base = rumorlab.tmp_root("rbc")
     res = {"run": rep + 1, "events": args.events, "history": args.history, "both": args.both,
            "dir": base if args.keep else None, "ok": False, "errors": []}
     nodes = []
     try:
-        ports = free_ports(3, rng)
-        a, b, c = (Node(bench, nm, os.path.join(base, nm), pt)
+        ports = rumorlab.free_ports(3, rng, error=BenchError)
+        a, b, c = (Node(args.rumor, nm, os.path.join(base, nm), pt)
                    for nm, pt in zip("abc", ports))
         nodes = [a, b, c]
-        if len(os.path.join(a.home, "node.sock")) > UNIX_PATH_MAX:
-            raise BenchError("control socket path too long: %s" % a.home)
-        extra = "".join("%s = %s\n" % kv for kv in args.set)
+        if len(os.path.join(a.path, "node.sock")) > UNIX_PATH_MAX:
+            raise BenchError("control socket path too long: %s" % a.path)
         for nd in nodes:
             out = nd.must("init", "--no-passphrase", "--nick", nd.name)
-            nd.pk = out.split()[-1] if out else ""
-            if not re.fullmatch(r"[0-9a-f]{64}", nd.pk):
+            nd.id = out.split()[-1] if out else ""
+            if not re.fullmatch(r"[0-9a-f]{64}", nd.id):
                 raise BenchError("[%s] init printed %r" % (nd.name, out[:200]))
-            with open(nd.conf_path, "w") as f:
-                f.write("peer_exchange = false\nlog_level = %s\n%s" % (args.log_level, extra))
+            rumorlab.write_config(nd.conf_path, [("peer_exchange", "false"),
+                                                 ("log_level", args.log_level)] + args.set)
 
         # 1. the mesh a - {b, c}, the rooms, one message that b gets
         t_setup = time.monotonic()
@@ -474,7 +370,7 @@ def run_one(args, rep, rng):
         b.start([a])
         c.start([a])
         poll_until("a to see b and c as peers",
-                   lambda: {b.pk, c.pk} <= a.peer_ids(), timeout=20, interval=0.1)
+                   lambda: {b.id, c.id} <= a.peer_ids(), timeout=20, interval=0.1)
         a.must("room", "create", PARENT)
         a.must("room", "create", ROOM)
         for nd in (b, c):
@@ -546,7 +442,7 @@ def run_one(args, rep, rng):
                                  % (sa.get("events"), b_before, args.events,
                                     expected - args.both))
         a_stats0 = a.stats()
-        a_cpu0 = cpu_ms(a.proc.pid)
+        a_cpu0 = rumorlab.cpu_ms(a.proc.pid)
         time.sleep(args.pause)
 
         # 3. restart b and time its catch-up
@@ -631,8 +527,8 @@ def run_one(args, rep, rng):
         b_stats = b.stats()
         a_stats1 = a.stats()
         res["stats_at_s"] = rnd(time.monotonic() - launch_mono, 3)
-        res["b_cpu_ms"] = cpu_ms(b.proc.pid)
-        a_cpu1 = cpu_ms(a.proc.pid)
+        res["b_cpu_ms"] = rumorlab.cpu_ms(b.proc.pid)
+        a_cpu1 = rumorlab.cpu_ms(a.proc.pid)
         res["a_cpu_ms"] = rnd(a_cpu1 - a_cpu0, 1) if None not in (a_cpu0, a_cpu1) else None
         res["b_stats"] = {k: b_stats.get(k, 0) for k in STAT_KEYS}
         res["a_delta"] = delta(a_stats0, a_stats1)
@@ -641,9 +537,9 @@ def run_one(args, rep, rng):
                                         "catchup_remaining", "outbox", "uptime_ms")}
 
         # node log: milestones and the catch-up line(s)
-        nl = parse_node_log(b.log_path, launch_wall, a.pk)
+        nl = parse_node_log(b.log_path, launch_wall, a.id)
         res["log"] = nl
-        cu = [x for x in nl["caught_up"] if a.pk.startswith(x["from"])] or nl["caught_up"]
+        cu = [x for x in nl["caught_up"] if a.id.startswith(x["from"])] or nl["caught_up"]
         if cu:
             big = max(cu, key=lambda x: x["events"])
             res["node_catchup_ms"] = big["ms"]
@@ -866,6 +762,8 @@ def parse_args(argv):
     here = os.path.dirname(os.path.abspath(__file__))
     ap.add_argument("--rumor", default=os.path.join(here, "..", "build", "rumor"),
                     help="the rumor binary (default: build/rumor)")
+    ap.add_argument("binary", nargs="?", metavar="RUMOR",
+                    help="the rumor binary, as the other benchmarks take it (same as --rumor)")
     ap.add_argument("--events", type=int, default=10000, help="messages b misses")
     ap.add_argument("--history", type=int, default=0,
                     help="messages posted before b stops, which b holds too (default 0): "
@@ -891,7 +789,7 @@ def parse_args(argv):
                     help="extra node config line for all three nodes")
     ap.add_argument("--seed", type=int, default=1, help="random seed (texts, ports)")
     a = ap.parse_args(argv)
-    a.rumor = os.path.abspath(a.rumor)
+    a.rumor = os.path.abspath(a.binary or a.rumor)
     if not os.access(a.rumor, os.X_OK):
         ap.error("not an executable: %s" % a.rumor)
     if not 0 <= a.both <= 1000000:
@@ -938,7 +836,8 @@ def run_all(args, rng, load0, bindir):
     meta = {"rumor": source, "rumor_sha256": sha, "loadavg_start": load0,
             "cpus": os.cpu_count(), "foreign_rumor_procs_start": foreign_rumor_procs(set()),
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "args": {k: v for k, v in vars(args).items() if k not in ("json", "rumor")}}
+            "args": {k: v for k, v in vars(args).items()
+                     if k not in ("json", "rumor", "binary")}}
     log("binary %s (sha256 %s..., run from a copy), load %s, other rumor processes %d"
         % (source, sha[:16], " ".join("%.2f" % x for x in meta["loadavg_start"]),
            meta["foreign_rumor_procs_start"]))

@@ -74,17 +74,16 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import bench_mesh as bm  # noqa: E402  (bench_start, free_ports, log)
+import bench_mesh as bm  # noqa: E402  (bench_start, log; it puts tests/ on sys.path)
+import rumorlab  # noqa: E402  (Node, free_ports: the harness the tests use too)
+from rumorlab import HEX64  # noqa: E402
 
-HOST = "127.0.0.1"
 TOP = "dur"
 ROOM = "dur/burst"
-HEX64 = re.compile(r"^[0-9a-f]{64}$")
 CLI_TIMEOUT = 20.0         # s, status / invite / create
 SEND_TIMEOUT = 30.0        # s, one `rumor send`; killed after it
 JOIN_TIMEOUT = 90.0        # s, B's `room join`
@@ -102,32 +101,19 @@ class SetupError(Exception):
     """The campaign could not start (or a node could not be brought back)."""
 
 
-class Home:
-    def __init__(self, name, base, port):
-        self.name = name
-        self.home = os.path.join(base, name)
-        self.port = port
-        self.pk = None
-        self.proc = None
-        self.log_path = os.path.join(base, name + ".log")
+class Home(rumorlab.Node):
+    """Home `name` under base (its log and config beside it), on 127.0.0.1:port."""
+
+    def __init__(self, rumor, name, base, port, env):
+        super().__init__(rumor, os.path.join(base, name), env=env, name=name, port=port,
+                         log_path=os.path.join(base, name + ".log"))
         self.conf_path = os.path.join(base, name + ".conf")
         self.starts = 0
         self.kills = 0
         self.deaths = []            # (round or phase, reason): exits the harness did not cause
 
-    @property
-    def address(self):
-        return "%s@%s:%d" % (self.pk, HOST, self.port)
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
     def log_tail(self, n=8):
-        try:
-            with open(self.log_path, "r", errors="replace") as f:
-                return "".join(f.readlines()[-n:])
-        except OSError:
-            return ""
+        return rumorlab.tail(self.log_path, n)
 
 
 class Campaign:
@@ -138,21 +124,18 @@ class Campaign:
         self.rumor = os.path.abspath(rumor)
         # Every process gets this environment: no RUMOR_HOME (--home is always given); with a
         # passphrase, identities are sealed and every CLI and node unlocks from RUMOR_PASSPHRASE.
-        self.env = {k: v for k, v in os.environ.items()
-                    if k not in ("RUMOR_HOME", "RUMOR_PASSPHRASE")}
+        self.env = rumorlab.clean_env(passphrase or None)
         self.passphrase = passphrase
-        if passphrase:
-            self.env["RUMOR_PASSPHRASE"] = passphrase
         self.rng = rng
         self.seed = seed
         self.senders = senders
         self.peer = peer
         self.full_every = full_every
         self.say = say or (lambda msg: None)
-        self.base = tempfile.mkdtemp(prefix="rdur", dir="/tmp")
-        ports = bm.free_ports(2, rng)
-        self.a = Home("a", self.base, ports[0])
-        self.b = Home("b", self.base, ports[1]) if peer else None
+        self.base = rumorlab.tmp_root("rdur")
+        ports = rumorlab.free_ports(2, rng, error=bm.BenchError)
+        self.a = Home(self.rumor, "a", self.base, ports[0], self.env)
+        self.b = Home(self.rumor, "b", self.base, ports[1], self.env) if peer else None
         self.lock = threading.Lock()
         self.inflight = {}          # id(rec) -> (Popen, rec)
         self.records = []           # one dict per `rumor send` spawned
@@ -168,7 +151,7 @@ class Campaign:
     # ---- processes ---------------------------------------------------------
     def cli(self, node, *argv, timeout=CLI_TIMEOUT):
         """Runs `rumor --home H argv...`; returns (rc, stdout, stderr)."""
-        cmd = [self.rumor, "--home", node.home] + list(argv)
+        cmd = [self.rumor, "--home", node.path] + list(argv)
         p = subprocess.Popen(cmd, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, start_new_session=True)
         with self.lock:
@@ -194,33 +177,17 @@ class Campaign:
             return None
 
     def spawn_node(self, node, peers=()):
-        assert not node.alive()
-        cmd = [self.rumor, "--home", node.home, "node", "--listen", "%s:%d" % (HOST, node.port),
-               "--no-lan", "--config", node.conf_path]
-        for p in peers:
-            cmd += ["--peer", p.address]
-        with open(node.log_path, "ab") as logf:
-            node.proc = subprocess.Popen(cmd, env=self.env, stdin=subprocess.DEVNULL, stdout=logf,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+        node.launch(peers=peers, config=node.conf_path)
         node.starts += 1
 
     def wait_running(self, node, timeout=START_TIMEOUT):
         """True once `status` names this process as running; False if it died or timed out."""
-        deadline = time.monotonic() + timeout
-        for _ in range(100000):
-            if not node.alive():
-                return False
-            st = self.status(node)
-            if st and st.get("running") and st.get("pid") == node.proc.pid:
-                return True
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.02)
-        return False
+        return node.wait_running(timeout=timeout, interval=0.02, cli_timeout=5.0,
+                                 same_pid=True) is not None
 
     def peers_of(self, node):
         other = self.b if node is self.a else self.a
-        return [other] if other is not None and other.pk else []
+        return [other] if other is not None and other.id else []
 
     def start_node(self, node):
         """Starts the node and waits until it runs; retries a few times; SetupError if not."""
@@ -247,36 +214,16 @@ class Campaign:
 
     def kill_node(self, node):
         """SIGKILL to the node's process group; reaps it."""
-        if node.proc is None:
-            return
-        if node.proc.poll() is None:
-            try:
-                os.killpg(node.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        if node.kill():
             node.kills += 1
-        try:
-            node.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
-        node.proc = None
 
     def stop_node(self, node):
         """SIGTERM, wait; SIGKILL if it lingers. Returns the exit status (None: it had to be killed)."""
         if node.proc is None:
             return 0
-        if node.proc.poll() is None:
-            try:
-                os.killpg(node.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                node.proc.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.kill_node(node)
-                return None
-        rc = node.proc.returncode
-        node.proc = None
+        rc = node.stop(timeout=STOP_TIMEOUT)
+        if rc is None:
+            node.kills += 1
         return rc
 
     # ---- set-up --------------------------------------------------------------
@@ -287,9 +234,8 @@ class Campaign:
             words = out.split()
             if rc != 0 or not words or not HEX64.match(words[-1]):
                 raise SetupError("init %s failed (%d): %s %s" % (node.name, rc, out, err))
-            node.pk = words[-1]
-            with open(node.conf_path, "w") as f:
-                f.write("log_level = warn\n")
+            node.id = words[-1]
+            rumorlab.write_config(node.conf_path, {"log_level": "warn"})
         self.spawn_node(self.a)
         if not self.wait_running(self.a):
             raise SetupError("node a does not start: %s" % self.a.log_tail())
@@ -320,7 +266,7 @@ class Campaign:
             tag = "%06x" % self.rng_thread[k].getrandbits(24)
             rec = {"text": "dur-%d-r%d-s%d-m%d-%s" % (self.seed, rnd, k, i, tag),
                    "round": rnd, "sender": k, "killed": False}
-            cmd = [self.rumor, "--home", self.a.home, "send", ROOM, rec["text"]]
+            cmd = [self.rumor, "--home", self.a.path, "send", ROOM, rec["text"]]
             t0 = time.monotonic()
             p = subprocess.Popen(cmd, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, start_new_session=True)
@@ -426,7 +372,7 @@ class Campaign:
     def reason_line(self, line, node=None):
         for h in (self.a, self.b):
             if h is not None:
-                line = line.replace(h.home, "HOME")
+                line = line.replace(h.path, "HOME")
         return line.replace(self.base, "BASE")
 
     def check_round(self, rnd, recs):
@@ -503,7 +449,7 @@ class Campaign:
             for node in (self.a, self.b):
                 if node is None:
                     continue
-                shutil.copytree(node.home, os.path.join(dest, node.name), symlinks=True,
+                shutil.copytree(node.path, os.path.join(dest, node.name), symlinks=True,
                                 ignore=shutil.ignore_patterns("node.sock"), dirs_exist_ok=True)
                 if os.path.exists(node.log_path):
                     shutil.copy(node.log_path, dest)

@@ -108,21 +108,20 @@ import random
 import resource
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
-HOST = "127.0.0.1"
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+import rumorlab  # noqa: E402  (Node, free_ports, ...: the harness the tests use too)
+
 ROOM = "bench"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 CLI_TIMEOUT = 20.0        # s, any short CLI call (status, stats, invite, init)
 JOIN_TIMEOUT = 30.0       # s, one `room join`; a node gets 3 attempts, each with a random inviter
 SEND_TIMEOUT = 30.0       # s, one `rumor send` after its scheduled start
 MAX_OUTSTANDING = 256     # sends in flight at once; beyond it the schedule slips (reported)
-PORT_LO, PORT_HI = 20000, 32000   # below Linux's ephemeral range (32768-60999)
 UNIX_PATH_MAX = 107
 
 
@@ -146,53 +145,20 @@ def percentile(sorted_vals, p):
     return sorted_vals[min(k, len(sorted_vals)) - 1]
 
 
-def free_ports(n, rng):
-    """n distinct loopback TCP ports that can be bound now (checked by binding)."""
-    ports, tried = [], 0
-    start = rng.randrange(PORT_LO, PORT_HI)
-    span = PORT_HI - PORT_LO
-    while len(ports) < n and tried < span:
-        port = PORT_LO + (start - PORT_LO + tried) % span
-        tried += 1
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            s.bind((HOST, port))
-            ports.append(port)
-        except OSError:
-            pass
-        finally:
-            s.close()
-    if len(ports) < n:
-        raise BenchError("only %d free loopback ports found" % len(ports))
-    return ports
+class Node(rumorlab.Node):
+    """Node idx: the home `path` (its log, trace and config inside), on 127.0.0.1:port."""
 
-
-class Node:
-    def __init__(self, idx, home, port):
+    def __init__(self, rumor, idx, path, port):
+        super().__init__(rumor, path, name="n%d" % idx, port=port,
+                         log_path=os.path.join(path, "node.log"))
         self.idx = idx
-        self.home = home
-        self.port = port
-        self.pk = None
-        self.proc = None
         self.pid = None            # from status --json
-        self.log_path = os.path.join(home, "node.log")
-        self.trace_path = os.path.join(home, "trace.jsonl")
-        self.conf_path = os.path.join(home, "node.conf")
+        self.trace_path = os.path.join(path, "trace.jsonl")
+        self.conf_path = os.path.join(path, "node.conf")
         self.joined = False
 
-    @property
-    def address(self):
-        return "%s@%s:%d" % (self.pk, HOST, self.port)
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
     def log_tail(self, lines=8):
-        try:
-            with open(self.log_path, "r", errors="replace") as f:
-                return "".join(f.readlines()[-lines:])
-        except OSError:
-            return ""
+        return rumorlab.tail(self.log_path, lines)
 
 
 class Mesh:
@@ -203,7 +169,7 @@ class Mesh:
         self.rumor = args.rumor
         self.n = n
         self.rng = rng
-        self.base = tempfile.mkdtemp(prefix="rbm", dir="/tmp")
+        self.base = rumorlab.tmp_root("rbm")
         self.nodes = []
         self.clis = []             # Popen of `rumor send` CLIs that may still run
         self.dead = set()          # indices of nodes already reported dead
@@ -212,14 +178,9 @@ class Mesh:
 
     # ---- CLI helpers ------------------------------------------------------
     def cli(self, node, *argv, timeout=CLI_TIMEOUT):
-        """Runs `rumor --home H argv...`; returns (rc, stdout, stderr)."""
-        cmd = [self.rumor, "--home", node.home] + list(argv)
-        try:
-            r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
-                               text=True, timeout=timeout)
-            return r.returncode, r.stdout.strip(), r.stderr.strip()
-        except subprocess.TimeoutExpired:
-            return -1, "", "timed out after %.0f s" % timeout
+        """Runs `rumor --home H argv...`; returns (rc, stdout, stderr), stripped."""
+        rc, out, err = node.cli(*argv, timeout=timeout)
+        return rc, out.strip(), err.strip()
 
     def cli_json(self, node, *argv, timeout=CLI_TIMEOUT):
         rc, out, err = self.cli(node, *argv, timeout=timeout)
@@ -235,28 +196,27 @@ class Mesh:
 
     # ---- set-up -------------------------------------------------------------
     def create_homes(self):
-        ports = free_ports(self.n, self.rng)
+        ports = rumorlab.free_ports(self.n, self.rng, error=BenchError)
         for i in range(self.n):
             home = os.path.join(self.base, "n%d" % i)
             if len(os.path.join(home, "node.sock")) > UNIX_PATH_MAX:
                 raise BenchError("control socket path too long: %s" % home)
-            self.nodes.append(Node(i, home, ports[i]))
+            self.nodes.append(Node(self.rumor, i, home, ports[i]))
 
         def init(node):
             rc, out, err = self.cli(node, "init", "--no-passphrase")
             words = out.split()
             if rc != 0 or not words or len(words[-1]) != 64:
                 return "node %d: init failed (%d): %s %s" % (node.idx, rc, out, err)
-            node.pk = words[-1]
+            node.id = words[-1]
             return None
 
         errs = [e for e in self.pmap(init, self.nodes) if e]
         if errs:
             raise BenchError("; ".join(errs[:3]))
-        extra = "".join("%s = %s\n" % kv for kv in self.args.set)
         for node in self.nodes:
-            with open(node.conf_path, "w") as f:
-                f.write("log_level = warn\ntrace_file = %s\n%s" % (node.trace_path, extra))
+            rumorlab.write_config(node.conf_path, [("log_level", "warn"),
+                                                   ("trace_file", node.trace_path)] + self.args.set)
 
     def start_nodes(self):
         """Starts the nodes one at a time, each once the previous one answers `status`:
@@ -264,29 +224,18 @@ class Mesh:
         listening yet fails, and the node retries it only after a back-off.)"""
         deadline = time.monotonic() + 30 + 0.5 * self.n
         for node in self.nodes:
-            cmd = [self.rumor, "--home", node.home, "node", "--listen",
-                   "%s:%d" % (HOST, node.port), "--no-lan", "--config", node.conf_path]
             earlier = self.nodes[:node.idx]
-            for p in self.rng.sample(earlier, min(self.args.bootstrap, len(earlier))):
-                cmd += ["--peer", p.address]
-            with open(node.log_path, "w") as logf:
-                node.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                                             stdout=logf, stderr=subprocess.STDOUT)
-            node_deadline = min(deadline, time.monotonic() + 10)
-            for _ in range(1000):
-                if not node.alive():
-                    self.dead.add(node.idx)  # reported here, once, not again by check_alive
-                    raise BenchError("node %d exited (%s) while starting: %s"
-                                     % (node.idx, node.proc.returncode, node.log_tail().strip()))
-                st, _ = self.cli_json(node, "status", "--json", timeout=5)
-                if st and st.get("running") and st.get("pid"):
-                    node.pid = int(st["pid"])
-                    break
-                if time.monotonic() > node_deadline:
-                    break
-                time.sleep(0.01)
-            if node.pid is None:
+            peers = self.rng.sample(earlier, min(self.args.bootstrap, len(earlier)))
+            node.launch(peers=peers, config=node.conf_path, log_mode="wb")
+            wait = min(deadline, time.monotonic() + 10) - time.monotonic()
+            st = node.wait_running(timeout=max(0.0, wait), interval=0.01, cli_timeout=5)
+            if st is None and not node.alive():
+                self.dead.add(node.idx)  # reported here, once, not again by check_alive
+                raise BenchError("node %d exited (%s) while starting: %s"
+                                 % (node.idx, node.proc.returncode, node.log_tail().strip()))
+            if st is None or not st.get("pid"):
                 raise BenchError("node %d not ready in time: %s" % (node.idx, node.log_tail()))
+            node.pid = int(st["pid"])
         mism = [nd.idx for nd in self.nodes if nd.pid != nd.proc.pid]
         if mism:
             log("note: status pid differs from the spawned pid for nodes %s" % mism[:10])
@@ -362,13 +311,7 @@ class Mesh:
         return self.pmap(one, self.nodes)
 
     def cpu_ms(self, node):
-        try:
-            with open("/proc/%d/stat" % node.pid) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            # after ")": field 3 is state, so utime (14) and stime (15) are at 11, 12
-            return (int(fields[11]) + int(fields[12])) * 1000.0 / CLK_TCK
-        except (OSError, IndexError, ValueError):
-            return None
+        return rumorlab.cpu_ms(node.pid)
 
     def rss_mib(self, node):
         """{VmRSS, RssAnon, RssFile, RssShmem} in MiB from /proc/PID/status, plus Pss and
@@ -452,7 +395,7 @@ class Mesh:
             node = publishers[k % len(publishers)]
             rec = {"k": k, "node": node.idx, "due_mono": due,
                    "lag_ms": (now - due) * 1000.0, "spawn_wall_ms": wall_ms()}
-            p = subprocess.Popen([self.rumor, "--home", node.home, "send", ROOM,
+            p = subprocess.Popen([self.rumor, "--home", node.path, "send", ROOM,
                                   "bench message %d from node %d" % (k, node.idx)],
                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True)
@@ -499,7 +442,7 @@ class Mesh:
                     eid = ev.get("id")
                     if eid not in published:
                         continue
-                    if ev.get("author") == node.pk:
+                    if ev.get("author") == node.id:
                         if ev.get("from") == "self":
                             self_t.setdefault(eid, ev["t_ms"])
                         continue
@@ -553,7 +496,7 @@ class Mesh:
             try:
                 os.makedirs(keep_logs, exist_ok=True)
                 for nd in self.nodes:
-                    store = os.path.join(nd.home, "store", "data.mdb")
+                    store = os.path.join(nd.path, "store", "data.mdb")
                     for src, suffix in ((nd.log_path, "log"), (nd.trace_path, "trace.jsonl"),
                                         (store, "data.mdb")):
                         if os.path.exists(src):
@@ -817,7 +760,7 @@ def run_one(args, n, rng):
             lacking = {}
             for eid, got in have.items():
                 for nd in mesh.nodes:
-                    if nd.idx not in got and nd.pk != mesh.nodes[published[eid]["node"]].pk:
+                    if nd.idx not in got and nd.id != mesh.nodes[published[eid]["node"]].id:
                         lacking[nd.idx] = lacking.get(nd.idx, 0) + 1
             worst = sorted(lacking.items(), key=lambda kv: -kv[1])[:10]
             res["nodes_missing_messages"] = len(lacking)

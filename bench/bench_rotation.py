@@ -58,9 +58,9 @@ How
 6. Always (finally, also on Ctrl-C / SIGTERM): SIGTERM every node, SIGKILL what is left,
    remove the temporary directory.
 
-Every wait is bounded in time and every loop in count. Needs python3 (stdlib) and
-bench_mesh.py beside it; the random member keys come from python3-cryptography when
-it is installed, else from libsodium through ctypes.
+Every wait is bounded in time and every loop in count. Needs python3 (stdlib),
+bench_mesh.py beside it and tests/rumorlab.py; the random member keys come from
+python3-cryptography when it is installed, else from libsodium through ctypes.
 
 Usage
 -----
@@ -77,9 +77,7 @@ import hashlib
 import json
 import os
 import resource
-import signal
 import statistics
-import subprocess
 import sys
 import time
 
@@ -305,27 +303,15 @@ class RotationMesh(bm.Mesh):
         return self.pmap(one, nodes)
 
     def stop_node(self, node):
-        if node.alive():
-            node.proc.send_signal(signal.SIGTERM)
-            try:
-                node.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                node.proc.kill()
-                node.proc.wait(timeout=5)
+        node.stop()
 
 
 def timed_cli(mesh, node, *argv, timeout=KICK_TIMEOUT):
     """Runs the CLI; returns (start wall ms, elapsed ms, rc, stdout lines, stderr)."""
-    cmd = [mesh.rumor, "--home", node.home] + list(argv)
     w0 = wall_ms()
     t0 = time.perf_counter()
-    try:
-        r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                           timeout=timeout)
-        rc, out, err = r.returncode, r.stdout.split(), r.stderr.strip()
-    except subprocess.TimeoutExpired:
-        rc, out, err = -1, [], "timed out after %.0f s" % timeout
-    return w0, (time.perf_counter() - t0) * 1000.0, rc, out, err
+    rc, out, err = node.cli(*argv, timeout=timeout)
+    return w0, (time.perf_counter() - t0) * 1000.0, rc, out.split(), err.strip()
 
 
 def net(before, after, idle_rate, key, window_s):
@@ -398,7 +384,7 @@ def one_kick(args, mesh, victim_pk, measured, k):
     res["kicker_node_ms"] = rnd(self_t - w0, 0) if self_t is not None else None
     res["store_after_valid_ms_p50"] = rnd(bm.percentile(
         sorted(got[i][0] - got[i][1] for i in got), 50), 0)
-    res["direct_from_kicker"] = sum(1 for i in got if got[i][2] == n0.pk)
+    res["direct_from_kicker"] = sum(1 for i in got if got[i][2] == n0.id)
     rem = sorted(got_remove[i] - w0 for i in want if i in got_remove)
     res["remove_reach_ms_max"] = rnd(rem[-1], 0) if rem else None
     res["poll_s"] = rnd(wait_s)
@@ -486,7 +472,7 @@ def run_one(args, m, rng):
         res["deaths"] += mesh.check_alive("set-up")
 
         # Victims: keys without a node first, then running nodes from the end.
-        victims = [(k, None) for k in keys] + [(nd.pk, nd) for nd in reversed(mesh.nodes[1:])]
+        victims = [(k, None) for k in keys] + [(nd.id, nd) for nd in reversed(mesh.nodes[1:])]
         gone = set()
         ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         for k in range(args.repeat):
@@ -525,8 +511,8 @@ def run_one(args, m, rng):
         wanted = {kr["epoch_id"] for kr in res["kicks"] if kr.get("epoch_id")}
         wanted |= {kr["remove_id"] for kr in res["kicks"] if kr.get("remove_id")}
         wanted |= {o["epoch_id"] for o in res["offline"] if o.get("epoch_id")}
-        sizes = events_in_store(os.path.join(mesh.nodes[0].home, "store", "data.mdb"),
-                                res["room"], mesh.nodes[0].pk, wanted)
+        sizes = events_in_store(os.path.join(mesh.nodes[0].path, "store", "data.mdb"),
+                                res["room"], mesh.nodes[0].id, wanted)
         for kr in res["kicks"]:
             e, rm = sizes.get(kr.get("epoch_id")), sizes.get(kr.get("remove_id"))
             if e:

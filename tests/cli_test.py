@@ -19,37 +19,28 @@ import sys
 import tempfile
 import traceback
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import rumorlab  # noqa: E402
+from rumorlab import HEX64, free_port  # noqa: E402
+
 RUMOR = os.path.abspath(sys.argv[1])
 SOURCE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HEX64 = re.compile(r"^[0-9a-f]{64}$")
 PASS = "correct horse battery staple"
 
 
-class Home:
-    """A temporary rumor home and a runner bound to it."""
+class Home(rumorlab.Home):
+    """A temporary rumor home and a runner bound to it (RUMOR_PASSPHRASE is PASS)."""
 
     def __init__(self, root, name="home"):
-        self.path = os.path.join(root, name)
-        self.env = dict(os.environ)
-        self.env.pop("RUMOR_HOME", None)
-        self.env["RUMOR_PASSPHRASE"] = PASS
+        super().__init__(RUMOR, os.path.join(root, name), env=rumorlab.clean_env(PASS))
 
     def run(self, *args, stdin=None, env=None, expect=0, home=True):
-        argv = [RUMOR] + (["--home", self.path] if home else []) + list(args)
-        e = dict(self.env)
-        for k, v in (env or {}).items():
-            if v is None:
-                e.pop(k, None)
-            else:
-                e[k] = v
-        # A new session has no controlling terminal, so no prompt can appear.
-        p = subprocess.run(argv, input=stdin if isinstance(stdin, (bytes, type(None))) else stdin.encode(),
-                           capture_output=True, env=e, timeout=60, start_new_session=True)
-        out, err = p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
-        if expect is not None and p.returncode != expect:
-            raise AssertionError(f"rumor {' '.join(args)}: exit {p.returncode}, wanted {expect}\n"
+        """Runs the CLI (no terminal, so no prompt can appear); returns (stdout, stderr)."""
+        rc, out, err = self.cli(*args, stdin=stdin, env=env, home=home, timeout=60)
+        if expect is not None and rc != expect:
+            raise AssertionError(f"rumor {' '.join(args)}: exit {rc}, wanted {expect}\n"
                                  f"stdout: {out}\nstderr: {err}")
-        if p.returncode != 0:
+        if rc != 0:
             lines = err.strip().splitlines()
             assert len(lines) == 1 and lines[0].startswith("rumor: "), f"error is not one 'rumor: ' line: {err!r}"
         return out, err
@@ -1040,43 +1031,13 @@ def test_home_from_environment(root):
 # ---- the node and the commands that talk to it (loopback only, LAN off) -------------
 
 
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Node:
-    """A `rumor node` process on 127.0.0.1 with LAN discovery off."""
+class Node(rumorlab.Node):
+    """A `rumor node` process on 127.0.0.1 with LAN discovery off, started for a Home. stop()
+    returns its exit status (None if it had to be killed)."""
 
     def __init__(self, home, *extra):
-        self.home = home
-        self.port = free_port()
-        self.log = open(os.path.join(os.path.dirname(home.path), os.path.basename(home.path) + ".log"), "wb")
-        self.p = subprocess.Popen([RUMOR, "--home", home.path, "node", "--listen", f"127.0.0.1:{self.port}",
-                                   "--no-lan", *extra], env=home.env, stdout=subprocess.DEVNULL,
-                                  stderr=self.log, start_new_session=True)
-        for _ in range(100):
-            out, _ = home.run("status", "--json")
-            if json.loads(out)["running"]:
-                return
-            assert self.p.poll() is None, f"node exited with {self.p.returncode}"
-            import time
-            time.sleep(0.05)
-        raise AssertionError("node did not start")
-
-    def stop(self, sig=None):
-        import signal
-        if self.p.poll() is None:
-            self.p.send_signal(sig or signal.SIGTERM)
-        try:
-            rc = self.p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            rc = self.p.wait()
-        self.log.close()
-        return rc
+        super().__init__(RUMOR, home.path, env=home.env, port=free_port())
+        self.start(extra=extra, log_mode="wb")
 
 
 def test_node_running_and_second_refused(root):
@@ -1101,6 +1062,53 @@ def test_node_running_and_second_refused(root):
         assert n.stop() == 0, "SIGTERM must stop the node cleanly"
     assert json.loads(h.run("status", "--json")[0])["running"] is False
     assert not os.path.exists(os.path.join(h.path, "node.sock"))
+
+
+def config_keys():
+    """RUMOR_CONFIG_KEYS of node/rumor_node.h, the one list of config keys: (kind, key, arguments),
+    the arguments as written (default first)."""
+    with open(os.path.join(SOURCE, "node", "rumor_node.h")) as fh:
+        text = fh.read()
+    body = re.search(r"#define RUMOR_CONFIG_KEYS\(.*?\)((?:.*\\\n)*.*\n)", text).group(1)
+    body = re.sub(r"/\*.*?\*/", "", body, flags=re.S).replace("\\\n", "\n")
+    keys = [(kind, key, [a.strip() for a in args.split(",")])
+            for kind, key, args in re.findall(r"(U32|BOOL|CHOICE|TEXT)\((\w+),([^)]*)\)", body)]
+    assert len(keys) >= 40 and len(keys) == len(body.strip().splitlines()), body  # none missed
+    return keys
+
+
+def test_stats_reports_every_config_key(root):
+    """Every key the config file takes is documented in the README and comes back in `stats` as
+    param_<key> with the value the file gave it (none at its default, so a default is no proof)."""
+    with open(os.path.join(SOURCE, "README.md")) as fh:
+        readme = fh.read()
+    want, lines = {}, []
+    for kind, key, args in config_keys():
+        assert f"`{key}`" in readme, f"README does not document the config key {key}"
+        if kind == "U32":
+            default, top = eval(args[0], {}), int(args[2])  # "256 << 10" and the like
+            want[key] = default + 1 if default < top else default - 1
+        elif kind == "BOOL":
+            want[key] = args[0] != "true"
+        elif kind == "CHOICE":
+            want[key] = [w for w in json.loads(args[1]).split() if w != json.loads(args[0])][-1]
+        else:
+            want[key] = os.path.join(root, "trace.jsonl") if args[2] == "PATH" else "true --from-config"
+        value = str(want[key]).lower() if kind == "BOOL" else want[key]
+        lines.append(f"{key} = {value}")
+    cfg = os.path.join(root, "every.conf")
+    with open(cfg, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    h = Home(root)
+    h.init("--no-passphrase")
+    n = Node(h, "--config", cfg)
+    try:
+        stats = json.loads(h.run("stats", "--json")[0])
+    finally:
+        n.stop()
+    got = {k[len("param_"):]: v for k, v in stats.items() if k.startswith("param_")}
+    assert got == want, {k: (want.get(k), got.get(k)) for k in want.keys() | got.keys()
+                         if want.get(k) != got.get(k)}
 
 
 def test_node_killed_leaves_a_home_that_starts_again(root):

@@ -159,10 +159,9 @@ def test_f3_sends_while_the_store_grows(root, cl):
 
     def sender(k):
         for i in range(200):
-            p = subprocess.run([mt.RUMOR, "--home", a.path, "send", "lan", f"{k}-{i} {text}"],
-                               capture_output=True, env=a.env, timeout=60)
-            if p.returncode != 0:
-                failures.append(p.stderr.decode(errors="replace").strip())
+            rc, _, err = a.cli("send", "lan", f"{k}-{i} {text}", timeout=60)
+            if rc != 0:
+                failures.append(err.strip())
             done.append(1)
 
     threads = [threading.Thread(target=sender, args=(k,)) for k in range(4)]

@@ -19,12 +19,14 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import traceback
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import rumorlab  # noqa: E402
+from rumorlab import HEX64, free_port, poll  # noqa: E402,F401  (hostile_test imports poll)
+
 RUMOR = os.path.abspath(sys.argv[1])
-HEX64 = re.compile(r"^[0-9a-f]{64}$")
 SYSTEM_PYTHON = "/usr/bin/python3"  # python3-zmq installs for this interpreter only
 
 
@@ -34,75 +36,26 @@ class Skip(Exception):
 
 # ---- helpers ----------------------------------------------------------------
 
-_ports_taken = set()
-
-
-def free_port():
-    """A TCP port on 127.0.0.1 that is free now and was not handed out before."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port not in _ports_taken:
-            _ports_taken.add(port)
-            return port
-    raise AssertionError("no free port found")
-
-
-def poll(what, fn, timeout=10.0, interval=0.25):
-    """Calls fn() until it returns a true value (returned) or `timeout` seconds pass (fails)."""
-    deadline = time.monotonic() + timeout
-    last = None
-    tries = 0
-    while tries < 10000:
-        tries += 1
-        try:
-            last = fn()
-        except AssertionError as e:
-            last = e
-        else:
-            if last:
-                return last
-        if time.monotonic() >= deadline:
-            break
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
-
-
-class Node:
+class Node(rumorlab.Node):
     """A home with its (optional) running node process."""
 
     def __init__(self, cluster, name):
+        super().__init__(RUMOR, os.path.join(cluster.root, name), name=name,
+                         log_path=os.path.join(cluster.root, name + ".log"))
         self.cluster = cluster
-        self.name = name
-        self.path = os.path.join(cluster.root, name)
-        self.log_path = os.path.join(cluster.root, name + ".log")
-        self.env = dict(os.environ)
-        self.env.pop("RUMOR_HOME", None)
-        self.env.pop("RUMOR_PASSPHRASE", None)
-        self.proc = None
-        self.port = None
-        self.host = "127.0.0.1"
-        self.id = None
 
     def run(self, *args, expect=0, timeout=60):
-        argv = [RUMOR, "--home", self.path] + list(args)
-        p = subprocess.run(argv, capture_output=True, env=self.env, timeout=timeout,
-                           stdin=subprocess.DEVNULL, start_new_session=True)
-        out, err = p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
-        if expect is not None and p.returncode != expect:
-            raise AssertionError(f"[{self.name}] rumor {' '.join(args)}: exit {p.returncode}, "
+        rc, out, err = self.cli(*args, timeout=timeout)
+        if expect is not None and rc != expect:
+            raise AssertionError(f"[{self.name}] rumor {' '.join(args)}: exit {rc}, "
                                  f"wanted {expect}\nstdout: {out}\nstderr: {err}")
         return out
 
     def run_err(self, *args, expect=0, timeout=60):
         """Runs the CLI like run(); returns its standard error."""
-        argv = [RUMOR, "--home", self.path] + list(args)
-        p = subprocess.run(argv, capture_output=True, env=self.env, timeout=timeout,
-                           stdin=subprocess.DEVNULL, start_new_session=True)
-        err = p.stderr.decode("utf-8", "replace")
-        if expect is not None and p.returncode != expect:
-            raise AssertionError(f"[{self.name}] rumor {' '.join(args)}: exit {p.returncode}, "
+        rc, _, err = self.cli(*args, timeout=timeout)
+        if expect is not None and rc != expect:
+            raise AssertionError(f"[{self.name}] rumor {' '.join(args)}: exit {rc}, "
                                  f"wanted {expect}\nstderr: {err}")
         return err
 
@@ -111,10 +64,6 @@ class Node:
         assert HEX64.match(self.id), self.id
         return self.id
 
-    @property
-    def address(self):
-        return f"{self.id}@{self.host}:{self.port}"
-
     def start(self, peers=(), config=None, lan=False, netns=None, host="127.0.0.1", port=None,
               listen=True):
         """Starts `rumor node` and waits until its control socket says it runs (on `port`; with
@@ -122,83 +71,40 @@ class Node:
         assert self.proc is None
         self.host = host
         self.port = port or free_port()
-        argv = [RUMOR, "--home", self.path, "node"]
-        if listen:
-            argv += ["--listen", f"{host}:{self.port}"]
-        for p in peers:
-            argv += ["--peer", p.address if isinstance(p, Node) else p]
-        if not lan:
-            argv.append("--no-lan")
-        else:
-            # A node with LAN beacons on runs only inside a namespace made by the test.
-            assert netns, "LAN mode outside a test namespace"
         config = dict(config or {})
         if os.environ.get("MESH_LOG_LEVEL"):  # e.g. debug, to diagnose a failure
             config.setdefault("log_level", os.environ["MESH_LOG_LEVEL"])
+        cfg = None
         if config:
-            cfg = os.path.join(self.cluster.root, self.name + ".conf")
-            with open(cfg, "w") as fh:
-                for k, v in config.items():
-                    fh.write(f"{k} = {v}\n")
-            argv += ["--config", cfg]
-        if netns:
-            argv = ["ip", "netns", "exec", netns] + argv
-        log = open(self.log_path, "ab")
-        try:
-            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                         env=self.env, start_new_session=True)
-        finally:
-            log.close()
-        self.cluster.nodes.append(self)
-
-        def running():
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"[{self.name}] node exited with {self.proc.returncode}:\n"
-                                   + self.log_tail())
-            st = self.status(expect=None)
-            return st if st.get("running") is True and st.get("port") == self.port else None
-
-        st = poll(f"{self.name} to run", running, timeout=15)
+            cfg = rumorlab.write_config(os.path.join(self.cluster.root, self.name + ".conf"),
+                                        config)
+        # A node with LAN beacons on runs only inside a namespace made by the test.
+        wrap = ["ip", "netns", "exec", netns] if netns else ()
+        st = super().start(interval=0.25, peers=peers, config=cfg, listen=listen, lan=lan,
+                           wrap=wrap)
         if listen:
             assert st["address"] == self.address, (st["address"], self.address)
         return self
 
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
+    def launch(self, **kw):
+        proc = super().launch(**kw)
+        self.cluster.nodes.append(self)  # stopped by the cluster even if the start fails
+        return proc
 
     def stop(self, sig=signal.SIGTERM):
         """Stops the node (its process group, which is its own); kills it if it lingers."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                self.proc.wait(timeout=10)
-                raise AssertionError(f"[{self.name}] did not stop within 10 s of signal {sig}")
-            rc = self.proc.returncode
+        if self.proc.poll() is not None:  # exited already
             self.proc = None
-            # SIGTERM must shut down cleanly (exit 0); under sanitizers a leak or an error
-            # found on the way out changes the exit status too.
-            if sig == signal.SIGTERM and rc != 0:
-                raise AssertionError(f"[{self.name}] exited {rc} after SIGTERM:\n{self.log_tail()}")
-        self.proc = None
-
-    def log_tail(self, n=25):
-        try:
-            with open(self.log_path, "rb") as fh:
-                lines = fh.read().decode("utf-8", "replace").splitlines()
-        except OSError:
-            return "(no log)"
-        return "\n".join(f"  {self.name}| {l}" for l in lines[-n:])
+            return
+        rc = super().stop(sig)
+        if rc is None:
+            raise AssertionError(f"[{self.name}] did not stop within 10 s of signal {sig}")
+        # SIGTERM must shut down cleanly (exit 0); under sanitizers a leak or an error
+        # found on the way out changes the exit status too.
+        if sig == signal.SIGTERM and rc != 0:
+            raise AssertionError(f"[{self.name}] exited {rc} after SIGTERM:\n{self.log_tail()}")
 
     # -- queries --
 
@@ -918,10 +824,8 @@ def test_lan_namespaces(root, cl):
 
 def post_many(node, texts, room="lan/general"):
     """Posts each text as a message with one `rumor chat` (each line is a durable send)."""
-    p = subprocess.run([RUMOR, "--home", node.path, "chat", room],
-                       input=("\n".join(texts) + "\n").encode(), capture_output=True,
-                       env=node.env, timeout=180, start_new_session=True)
-    assert p.returncode == 0, p.stderr.decode(errors="replace")
+    rc, _, err = node.cli("chat", room, stdin="\n".join(texts) + "\n", timeout=180)
+    assert rc == 0, err
 
 
 def log_ids(node, room="lan/general"):
@@ -1260,10 +1164,8 @@ def test_same_identity_on_two_nodes(root, cl):
     twin.start(peers=[a], config=cfg)
     # A join through an invite of this identity's other node fails at once, and says why.
     t0 = time.monotonic()
-    p = subprocess.run([RUMOR, "--home", twin.path, "room", "join", a.invite()],
-                       capture_output=True, env=twin.env, timeout=30, start_new_session=True)
-    err = p.stderr.decode(errors="replace")
-    assert p.returncode == 1 and "is this identity's own node" in err, (p.returncode, err)
+    rc, _, err = twin.cli("room", "join", a.invite(), timeout=30)
+    assert rc == 1 and "is this identity's own node" in err, (rc, err)
     assert err.count("\n") == 1 and err.startswith("rumor: "), err
     assert time.monotonic() - t0 < 10, "the join took its time before failing"
     # A link whose HELLO names the node's own key: logged once, counted, dropped unanswered.
@@ -1463,8 +1365,7 @@ def test_invite_kick_leave(root, cl):
     assert "after the kick" not in c.texts(), "c read a message of an epoch it was never given"
     err = c.run("send", "lan/general", "let me in", expect=1)
     assert err == ""  # refused by c's own node: one rumor: line on stderr
-    out = subprocess.run([RUMOR, "--home", c.path, "send", "lan/general", "x"], capture_output=True,
-                         env=c.env, timeout=30).stderr.decode()
+    out = c.run_err("send", "lan/general", "x", expect=None, timeout=30)
     assert out.startswith("rumor: ") and out.count("\n") == 1, out
 
     # d writes while stopped; a kicks d meanwhile. Once d is back, its post is concurrent with
@@ -1497,12 +1398,10 @@ def test_invite_kick_leave(root, cl):
     a.run("room", "role", "lan", b.id, "admin")
     poll("b to be an admin", lambda: roles(b, "lan").get(b.id) == "admin", timeout=20)
     for args in (("room", "kick", "lan", a.id), ("room", "role", "lan", a.id, "member")):
-        p = subprocess.run([RUMOR, "--home", b.path] + list(args), capture_output=True,
-                           env=b.env, timeout=30)
-        assert p.returncode == 1 and b"higher rank" in p.stderr, (args, p.stderr)
-    p = subprocess.run([RUMOR, "--home", e.path, "room", "kick", "lan", b.id], capture_output=True,
-                       env=e.env, timeout=30)
-    assert p.returncode == 1 and b"may not" in p.stderr, p.stderr
+        rc, _, err = b.cli(*args, timeout=30)
+        assert rc == 1 and "higher rank" in err, (args, err)
+    rc, _, err = e.cli("room", "kick", "lan", b.id, timeout=30)
+    assert rc == 1 and "may not" in err, err
     assert roles(a, "lan")[a.id] == "owner"
 
     # b leaves: a, the member that stays with the highest rank, rotates on its own.
@@ -1515,9 +1414,8 @@ def test_invite_kick_leave(root, cl):
     time.sleep(1.0)
     assert "after b left" not in b.texts()
     # The owner cannot leave while others remain.
-    err = subprocess.run([RUMOR, "--home", a.path, "room", "leave", "lan"], capture_output=True,
-                         env=a.env, timeout=30)
-    assert err.returncode == 1 and b"owner" in err.stderr, err
+    rc, _, err = a.cli("room", "leave", "lan", timeout=30)
+    assert rc == 1 and "owner" in err, (rc, err)
 
 
 def test_direct_messages(root, cl):
@@ -1565,10 +1463,8 @@ def test_direct_messages(root, cl):
     for args, want in ((("dm", c.id, "to myself"), "own key"),
                        (("dm", "f" * 64, "x"), "no one known"),
                        (("log", "@nobody"), "no one known as")):
-        p = subprocess.run([RUMOR, "--home", c.path] + list(args), capture_output=True,
-                           env=c.env, timeout=30)
-        err = p.stderr.decode()
-        assert p.returncode == 1 and err.startswith("rumor: ") and want in err, (args, err)
+        rc, _, err = c.cli(*args, timeout=30)
+        assert rc == 1 and err.startswith("rumor: ") and want in err, (args, err)
 
 
 def test_concurrent_kicks(root, cl):
@@ -1719,7 +1615,7 @@ def main():
     for name, fn in TESTS:
         if wanted and not any(w in name for w in wanted):
             continue
-        root = tempfile.mkdtemp(prefix="rm-", dir="/tmp")  # node.sock paths stay short
+        root = rumorlab.tmp_root("rm-")
         cl = Cluster(root)
         t0 = time.monotonic()
         try:
