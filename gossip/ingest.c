@@ -14,10 +14,13 @@
 _Static_assert(RUMOR_STORE_KEY_SEALED_BYTES == RUMOR_KEY_AT_REST_BYTES, "sealed key size");
 _Static_assert(RUMOR_STORE_KEY_ID_BYTES == RUMOR_KEY_ID_BYTES, "key id size");
 _Static_assert(RUMOR_STORE_NICK_MAX == RUMOR_NICK_MAX, "nick size");
+/* The key-domain rule is the store's (rumor_store_key_domain): it must read the protocol's. */
+_Static_assert(RUMOR_STORE_ROOM_PRIVATE == RUMOR_ROOM_FLAG_PRIVATE, "private room flag");
+_Static_assert(RUMOR_STORE_MAX_DEPTH == RUMOR_MAX_DEPTH, "depth limit");
 
 bool rumor_gossip_is_key_room(const rumor_store_room_t *room)
 {
-    return rumor_is_zero(room->parent, ID) || (room->flags & RUMOR_ROOM_FLAG_PRIVATE);
+    return rumor_store_room_is_key_room(room);
 }
 
 bool rumor_gossip_is_control(uint8_t type)
@@ -36,19 +39,7 @@ int rumor_gossip_load(rumor_txn_t *t, const uint8_t id[ID], rumor_event_t *ev)
 
 int rumor_gossip_key_domain(rumor_txn_t *t, const uint8_t room[ID], uint8_t domain[ID])
 {
-    uint8_t cur[ID];
-    memcpy(cur, room, ID);
-    for (int depth = 0; depth <= RUMOR_MAX_DEPTH + 1; depth++) {
-        rumor_store_room_t r;
-        int rc = rumor_store_room_get(t, cur, &r);
-        if (rc < 0) return rc;
-        if (rumor_gossip_is_key_room(&r)) {
-            memcpy(domain, cur, ID);
-            return RUMOR_OK;
-        }
-        memcpy(cur, r.parent, ID);
-    }
-    return RUMOR_ERR_STORE; /* deeper than any valid tree: the store is inconsistent */
+    return rumor_store_key_domain(t, room, domain);
 }
 
 uint8_t rumor_gossip_role(rumor_txn_t *t, const uint8_t room[ID], const uint8_t pk[ID])

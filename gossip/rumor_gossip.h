@@ -82,7 +82,8 @@ int rumor_gossip_rebuild(rumor_txn_t *t, const rumor_identity_t *self);
 
 /*
  * The key room whose members and keys `room` uses (itself, or its nearest
- * key-room ancestor). RUMOR_ERR_NOT_FOUND for an unknown room.
+ * key-room ancestor): the store's rule, rumor_store_key_domain, with its depth
+ * limit. RUMOR_ERR_NOT_FOUND for an unknown room.
  */
 int rumor_gossip_key_domain(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES],
                             uint8_t domain[RUMOR_ID_BYTES]);
@@ -106,7 +107,7 @@ rumor_gossip_move_shape_t rumor_gossip_move_shape(rumor_txn_t *t,
  */
 int rumor_gossip_creation_domain(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES],
                                  uint8_t domain[RUMOR_ID_BYTES]);
-/* True when `room` has its own members and keys (top-level or private). */
+/* True when `room` has its own members and keys (top-level or private; the store's rule). */
 bool rumor_gossip_is_key_room(const rumor_store_room_t *room);
 /* The rank of `pk` in the key domain of `room`: RUMOR_ROLE_* (owner 3), or 0 for none. */
 uint8_t rumor_gossip_role(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES],

@@ -187,6 +187,39 @@ int rumor_store_room_children(rumor_txn_t *t, const uint8_t parent[RUMOR_ID_BYTE
                               rumor_store_room_fn cb, void *ctx);
 uint64_t rumor_store_room_count(rumor_txn_t *t);
 
+/*
+ * Key domains (PROTOCOL.md 4.3): a top-level room and a private sub-room are key rooms, with
+ * their own members and keys; any other room belongs to the key domain of its nearest key-room
+ * ancestor. The rule reads only room records, so it lives here; gossip and the store's own
+ * migrations both use it.
+ */
+/* The room flag that makes a sub-room a key room: the event format's RUMOR_ROOM_FLAG_PRIVATE. */
+#define RUMOR_STORE_ROOM_PRIVATE 0x01
+/* Levels of a key domain, its key room being level 1: the protocol's RUMOR_MAX_DEPTH (7.3). */
+#define RUMOR_STORE_MAX_DEPTH 16
+/*
+ * The deepest level of its key domain at which a stored room can lie, and so how far the walk
+ * up goes. A room the fold shows lies within RUMOR_STORE_MAX_DEPTH levels (PROTOCOL.md 7.4), and
+ * a move keeps the subtree it takes along within them. A room the fold does not show keeps its
+ * record under its creation parent, which may be a room moved to the last level. Rooms below
+ * that level each lie under their creation parent, so their levels down the creation chain
+ * (7.3) grow by one a level, from 3 at the least (the room on the last level is not the key
+ * room) to RUMOR_STORE_MAX_DEPTH at the most: RUMOR_STORE_MAX_DEPTH - 2 more levels.
+ */
+#define RUMOR_STORE_DOMAIN_LEVELS (2 * RUMOR_STORE_MAX_DEPTH - 2)
+
+/* True when `room` has its own members and keys (top-level or private). */
+bool rumor_store_room_is_key_room(const rumor_store_room_t *room);
+/*
+ * Sets `domain` to the key domain of `room`: the room itself when it is a key room, else its
+ * nearest key-room ancestor, at most RUMOR_STORE_DOMAIN_LEVELS levels up (the room itself
+ * counting as one). RUMOR_ERR_NOT_FOUND when `room`, or an ancestor in a broken store, is not
+ * stored; RUMOR_ERR_STORE when the walk finds no key room within that many levels (a cycle or a
+ * broken store).
+ */
+int rumor_store_key_domain(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES],
+                           uint8_t domain[RUMOR_ID_BYTES]);
+
 /* ---- members of key rooms ----------------------------------------------- */
 /* *role gets RUMOR_ROLE_* ; RUMOR_ERR_NOT_FOUND when not a member. */
 int rumor_store_member_get(rumor_txn_t *t, const uint8_t room[RUMOR_ID_BYTES],

@@ -144,27 +144,6 @@ static int walk_prefix(rumor_txn_t *t, MDB_dbi dbi, const uint8_t *prefix, size_
 
 /* ---- open, schema, transactions ---------------------------------------- */
 
-/* The room flag that makes a sub-room its own key domain (RUMOR_ROOM_FLAG_PRIVATE). */
-#define ROOM_FLAG_PRIVATE 0x01
-
-/* The key domain of `room` (PROTOCOL.md 4.3): its nearest ancestor that is top-level or private. */
-static int domain_of(rumor_txn_t *t, const uint8_t room[ID], uint8_t domain[ID])
-{
-    uint8_t cur[ID];
-    memcpy(cur, room, ID);
-    for (int depth = 0; depth < 64; depth++) {
-        rumor_store_room_t r;
-        int rc = rumor_store_room_get(t, cur, &r);
-        if (rc < 0) return rc == RUMOR_ERR_NOT_FOUND ? RUMOR_ERR_STORE : rc;
-        if (rumor_is_zero(r.parent, ID) || (r.flags & ROOM_FLAG_PRIVATE)) {
-            memcpy(domain, cur, ID);
-            return RUMOR_OK;
-        }
-        memcpy(cur, r.parent, ID);
-    }
-    return RUMOR_ERR_STORE;
-}
-
 typedef struct {
     rumor_txn_t *t;
     uint8_t domain[ID];
@@ -182,8 +161,9 @@ static int dlog_fill_room(void *ctx, const MDB_val *k, const MDB_val *v)
     (void)v;
     dlog_fill_t *f = ctx;
     if (k->mv_size != ID) return RUMOR_ERR_STORE;
-    int rc = domain_of(f->t, k->mv_data, f->domain);
-    if (rc < 0) return rc;
+    /* The room is stored: a missing ancestor means a broken store. */
+    int rc = rumor_store_key_domain(f->t, k->mv_data, f->domain);
+    if (rc < 0) return rc == RUMOR_ERR_NOT_FOUND ? RUMOR_ERR_STORE : rc;
     return rumor_store_log_each(f->t, k->mv_data, false, dlog_fill_step, f);
 }
 
@@ -780,6 +760,28 @@ int rumor_store_room_children(rumor_txn_t *t, const uint8_t parent[ID], rumor_st
 uint64_t rumor_store_room_count(rumor_txn_t *t)
 {
     return entries(t, t->s->rooms);
+}
+
+bool rumor_store_room_is_key_room(const rumor_store_room_t *room)
+{
+    return rumor_is_zero(room->parent, ID) || (room->flags & RUMOR_STORE_ROOM_PRIVATE);
+}
+
+int rumor_store_key_domain(rumor_txn_t *t, const uint8_t room[ID], uint8_t domain[ID])
+{
+    uint8_t cur[ID];
+    memcpy(cur, room, ID);
+    for (int level = 1; level <= RUMOR_STORE_DOMAIN_LEVELS; level++) {
+        rumor_store_room_t r;
+        int rc = rumor_store_room_get(t, cur, &r);
+        if (rc < 0) return rc;
+        if (rumor_store_room_is_key_room(&r)) {
+            memcpy(domain, cur, ID);
+            return RUMOR_OK;
+        }
+        memcpy(cur, r.parent, ID);
+    }
+    return RUMOR_ERR_STORE; /* deeper than any tree the fold makes: a cycle or a broken store */
 }
 
 /* ---- members ---------------------------------------------------------------- */

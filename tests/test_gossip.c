@@ -308,6 +308,23 @@ static void domain_of(fx_t *f, const uint8_t room[ID], uint8_t out[ID])
     rumor_store_read_end(&t);
 }
 
+/* The room's level in the stored tree: 1 for a top-level room. */
+static int level_of(fx_t *f, const uint8_t room[ID])
+{
+    uint8_t cur[ID];
+    int level = 0;
+    memcpy(cur, room, ID);
+    rumor_txn_t *t = rd(f);
+    rumor_store_room_t r;
+    while (!rumor_is_zero(cur, ID) && level < 4 * RUMOR_MAX_DEPTH &&
+           rumor_store_room_get(t, cur, &r) == RUMOR_OK) {
+        memcpy(cur, r.parent, ID);
+        level++;
+    }
+    rumor_store_read_end(&t);
+    return level;
+}
+
 /* The room's heads (newest first) and the clock its next event must carry. */
 static size_t heads_of(fx_t *f, const uint8_t room[ID], uint8_t *ids, uint64_t *next_lamport)
 {
@@ -907,6 +924,130 @@ static void test_depth_limit(void)
     CHECK_EQ_MEM(d, chain[0], ID);
     domain_of(&f, y, d);
     CHECK_EQ_MEM(d, chain[0], ID);
+
+    /*
+     * Rooms the fold does not show hang below the last level, each under its creation parent:
+     * under a room moved to level 16, rooms 3 to 16 levels down their creation chain lie at
+     * levels 17 to 30 (RUMOR_STORE_DOMAIN_LEVELS). They keep their key domain and their events
+     * are admitted; a seventeenth level down the chain is refused.
+     */
+    uint8_t w[ID], hang[RUMOR_MAX_DEPTH - 2][ID];
+    const uint8_t *under = w;
+    ACCEPT(&f, create(&f, &ev, alice, chain[0], false, "w"), w);
+    ACCEPT(&f, move(&f, &ev, alice, w, chain[RUMOR_MAX_DEPTH - 2]), id);
+    CHECK_EQ_INT(level_of(&f, w), RUMOR_MAX_DEPTH);
+    int n = 0;
+    for (; n < RUMOR_MAX_DEPTH - 2; n++) {
+        CHECK_EQ_INT(ingest(&f, create(&f, &ev, alice, under, false, "hang")), IGNORED);
+        memcpy(hang[n], ev.id, ID);
+        CHECK(room_of(&f, hang[n]).flags & RUMOR_ROOM_FLAG_HIDDEN);
+        rumor_txn_t *t = rd(&f);
+        int rc = rumor_gossip_key_domain(t, hang[n], d);
+        rumor_store_read_end(&t);
+        CHECK_EQ_INT(rc, RUMOR_OK);
+        if (rc != RUMOR_OK) break; /* building an event in it would fail */
+        CHECK_EQ_MEM(d, chain[0], ID);
+        under = hang[n];
+    }
+    CHECK_EQ_INT(n, RUMOR_MAX_DEPTH - 2);
+    if (n == RUMOR_MAX_DEPTH - 2) {
+        CHECK_EQ_INT(level_of(&f, under), RUMOR_STORE_DOMAIN_LEVELS);
+        ACCEPT(&f, message(&f, &ev, alice, under, "down here"), id);
+        CHECK(stored(&f, id));
+        CHECK_EQ_INT(ingest(&f, create(&f, &ev, alice, under, false, "deeper")), RUMOR_ERR_DENIED);
+    }
+    fx_close(&f);
+}
+
+/* ---- the key-domain rule on bare room records ------------------------------------------------ */
+
+/* Room ids for bare records: a tag and an index. */
+static void raw_id(uint8_t id[ID], uint8_t tag, int i)
+{
+    memset(id, 0x5a, ID);
+    id[0] = tag;
+    id[1] = (uint8_t)i;
+}
+
+static rumor_store_room_t raw_room(uint8_t tag, int i, const uint8_t parent[ID], uint8_t flags)
+{
+    rumor_store_room_t r;
+    memset(&r, 0, sizeof r);
+    raw_id(r.id, tag, i);
+    memcpy(r.parent, parent, ID);
+    r.flags = flags;
+    return r;
+}
+
+typedef struct {
+    const rumor_store_room_t *v;
+    size_t n;
+} raw_rooms_t;
+
+static int raw_rooms_put(rumor_txn_t *t, void *ctx)
+{
+    const raw_rooms_t *rooms = ctx;
+    int rc = RUMOR_OK;
+    for (size_t i = 0; i < rooms->n && rc == RUMOR_OK; i++)
+        rc = rumor_store_room_put(t, &rooms->v[i]);
+    return rc;
+}
+
+/* Store and gossip give one answer; `want` is that answer's code, `domain` the room it names. */
+static void check_domain(rumor_txn_t *t, const uint8_t room[ID], int want, const uint8_t *domain)
+{
+    uint8_t s[ID], g[ID];
+    memset(s, 0, ID);
+    memset(g, 0, ID);
+    CHECK_EQ_INT(rumor_store_key_domain(t, room, s), want);
+    CHECK_EQ_INT(rumor_gossip_key_domain(t, room, g), want);
+    if (want == RUMOR_OK) {
+        CHECK_EQ_MEM(s, domain, ID);
+        CHECK_EQ_MEM(g, domain, ID);
+    }
+}
+
+/*
+ * PROTOCOL.md 4.3: a shared room belongs to its nearest key-room ancestor; a private sub-room
+ * is its own. The walk up follows the tree as stored, as deep as the fold can make it (16
+ * levels shown, unshown rooms down to level 30, see test_depth_limit), and no deeper.
+ */
+static void test_key_domain_rule(void)
+{
+    fx_t f;
+    fx_open(&f);
+    enum { LEVELS = RUMOR_STORE_DOMAIN_LEVELS + 1 };
+    rumor_store_room_t v[LEVELS + 4];
+    uint8_t loop[ID];
+    /* v[i] lies on level i + 1 of the key domain of v[0], a top-level room. */
+    for (int i = 0; i < LEVELS; i++) v[i] = raw_room(0x11, i, i ? v[i - 1].id : ZERO, 0);
+    /* A private sub-room on level 4 with a shared room under it; two shared rooms in a cycle. */
+    v[LEVELS] = raw_room(0x22, 0, v[3].id, RUMOR_ROOM_FLAG_PRIVATE);
+    v[LEVELS + 1] = raw_room(0x22, 1, v[LEVELS].id, 0);
+    raw_id(loop, 0x33, 1);
+    v[LEVELS + 2] = raw_room(0x33, 0, loop, 0);
+    v[LEVELS + 3] = raw_room(0x33, 1, v[LEVELS + 2].id, 0);
+    raw_rooms_t rooms = {v, LEVELS + 4};
+    CHECK_EQ_INT(rumor_store_write(f.s, raw_rooms_put, &rooms), RUMOR_OK);
+
+    CHECK(rumor_gossip_is_key_room(&v[0]));
+    CHECK(!rumor_gossip_is_key_room(&v[1]));
+    CHECK(rumor_gossip_is_key_room(&v[LEVELS]));
+    CHECK(rumor_store_room_is_key_room(&v[LEVELS]));
+    CHECK(!rumor_store_room_is_key_room(&v[LEVELS + 1]));
+
+    rumor_txn_t *t = rd(&f);
+    /* Every level of the domain, shown or not, finds the key room; one more is a broken tree. */
+    for (int i = 0; i < LEVELS; i++)
+        check_domain(t, v[i].id, i < RUMOR_STORE_DOMAIN_LEVELS ? RUMOR_OK : RUMOR_ERR_STORE,
+                     v[0].id);
+    check_domain(t, v[LEVELS].id, RUMOR_OK, v[LEVELS].id);
+    check_domain(t, v[LEVELS + 1].id, RUMOR_OK, v[LEVELS].id);
+    check_domain(t, v[LEVELS + 3].id, RUMOR_ERR_STORE, NULL);
+    uint8_t unknown[ID];
+    raw_id(unknown, 0x44, 0);
+    check_domain(t, unknown, RUMOR_ERR_NOT_FOUND, NULL);
+    rumor_store_read_end(&t);
     fx_close(&f);
 }
 
@@ -2214,6 +2355,7 @@ int main(void)
     RUN(test_key_domains);
     RUN(test_key_grant_and_epoch);
     RUN(test_depth_limit);
+    RUN(test_key_domain_rule);
     RUN(test_demoted_admins_edits_converge);
     RUN(test_removed_member_reads_nothing_after);
     RUN(test_told_memberships);
