@@ -788,7 +788,8 @@ def run_one(args, n, rng):
             (delta(snap0, snap1, "bytes_out") / n - idle_b * window_s) / npub)
         for key in ("queue_drops", "rate_limited", "malformed", "invalid", "missing_parent",
                     "unsubscribed", "peers_dropped", "peers_banned", "iwant_out", "ihave_out",
-                    "forwarded", "received", "unroutable", "published", "dial_failures"):
+                    "forwarded", "received", "unroutable", "published", "dial_failures",
+                    "graft_out", "prune_out", "iwant_served", "seen_hits"):
             res["delta_" + key] = delta(snap0, snap1, key)
         # Each publisher's own counters over the window (its node pushes its messages).
         res["publisher_stats"] = []

@@ -25,6 +25,19 @@ typedef struct {
     uint32_t n_mesh;
 } etopic_t;
 
+/* Tree mode: an id announced by a lazy peer that the eager links have not brought yet. If it is
+ * still missing at `due_ms`, the tree is repaired through that peer. */
+#define MISSING_MAX 256
+/* Ids asked for (IWANT) that are remembered, and for how long. */
+#define ASKED_MAX    4096
+#define ASKED_TTL_MS 60000
+typedef struct {
+    uint8_t id[ID];
+    uint8_t topic[ID];
+    rumor_engine_peer_t from;
+    uint64_t due_ms;
+} emissing_t;
+
 /* A queued action: its bytes are the caller's (`ext`) or at `off` in the arena. */
 typedef struct {
     rumor_engine_action_t a;
@@ -39,11 +52,14 @@ struct rumor_engine {
     etopic_t *topics; /* sorted by id */
     size_t n_topics;
     rumor_gossip_seen_t *seen;
+    rumor_gossip_seen_t *asked; /* ids asked for by IWANT lately: their copies prune nothing */
     rumor_gossip_mcache_t *mcache;
     eaction_t *q;
     size_t q_head, q_n, q_cap;
     uint8_t *arena; /* bytes of queued frames and id lists */
     size_t arena_len, arena_cap;
+    emissing_t *missing; /* tree mode: ids announced, not yet arrived */
+    size_t n_missing;
 };
 
 static int id_cmp(const void *a, const void *b)
@@ -60,8 +76,9 @@ rumor_engine_t *rumor_engine_new(const rumor_engine_opts_t *opts)
     if (!e) return NULL;
     e->o = *opts;
     e->seen = rumor_gossip_seen_new(opts->seen_max);
+    e->asked = rumor_gossip_seen_new(ASKED_MAX);
     e->mcache = rumor_gossip_mcache_new(opts->history_length);
-    if (!e->seen || !e->mcache) rumor_engine_free(&e);
+    if (!e->seen || !e->asked || !e->mcache) rumor_engine_free(&e);
     return e;
 }
 
@@ -74,9 +91,11 @@ void rumor_engine_free(rumor_engine_t **ep)
     free(e->peers);
     free(e->topics);
     rumor_gossip_seen_free(&e->seen);
+    rumor_gossip_seen_free(&e->asked);
     rumor_gossip_mcache_free(&e->mcache);
     free(e->q);
     free(e->arena);
+    free(e->missing);
     free(e);
 }
 
@@ -289,14 +308,28 @@ static void mesh_fill(rumor_engine_t *e, etopic_t *t)
     for (size_t k = 0; k < n && t->n_mesh < e->o.d; k++) graft(e, t, cand[k]);
 }
 
+/* Whether the strategy keeps meshes (gossipsub's, or tree's eager sets). */
 static bool meshes(const rumor_engine_t *e)
 {
-    return e->o.strategy == RUMOR_STRATEGY_GOSSIPSUB;
+    return e->o.strategy != RUMOR_STRATEGY_FLOOD;
+}
+
+static bool tree(const rumor_engine_t *e)
+{
+    return e->o.strategy == RUMOR_STRATEGY_TREE;
+}
+
+int rumor_strategy_parse(const char *name)
+{
+    static const char *names[] = {"gossipsub", "flood", "tree"};
+    for (int i = 0; i < 3; i++)
+        if (strcmp(name, names[i]) == 0) return i;
+    return -1;
 }
 
 void rumor_engine_fill(rumor_engine_t *e)
 {
-    if (!meshes(e)) return;
+    if (!meshes(e) || tree(e)) return;
     for (size_t i = 0; i < e->n_topics; i++)
         if (e->topics[i].n_mesh < e->o.d_lo) mesh_fill(e, &e->topics[i]);
 }
@@ -325,17 +358,27 @@ int rumor_engine_peer_topics(rumor_engine_t *e, rumor_engine_peer_t p, const uin
     uint8_t *copy = n ? malloc(n * ID) : NULL;
     if (n && !copy) return RUMOR_ERR_NOMEM;
     if (n) memcpy(copy, topics, n * ID);
-    free(e->peers[p].topics);
-    e->peers[p].topics = copy;
-    e->peers[p].n_topics = n;
-    /* A topic short of peers takes the newcomer now, not at the next heartbeat. */
+    epeer_t *x = &e->peers[p];
+    uint8_t *old = x->topics;
+    size_t n_old = x->n_topics;
+    x->topics = copy;
+    x->n_topics = n;
     for (size_t i = 0; i < e->n_topics; i++) {
         etopic_t *t = &e->topics[i];
-        if (!rumor_engine_subscribes(e, p, t->id))
+        bool known = n_old && bsearch(t->id, old, n_old, ID, id_cmp);
+        if (!rumor_engine_subscribes(e, p, t->id)) {
             mesh_remove(t, p);
-        else if (meshes(e) && t->n_mesh < e->o.d_lo && !in_mesh(t, p))
+        } else if (tree(e)) {
+            /* A subscription new to us makes the link eager (its node does the same, so no
+             * GRAFT); one known already keeps what duplicates and repairs made of it. */
+            if (!known && !in_mesh(t, p) && t->n_mesh < RUMOR_ENGINE_MESH_MAX)
+                t->mesh[t->n_mesh++] = p;
+        } else if (meshes(e) && t->n_mesh < e->o.d_lo && !in_mesh(t, p)) {
+            /* A topic short of peers takes the newcomer now, not at the next heartbeat. */
             graft(e, t, p);
+        }
     }
+    free(old);
     return RUMOR_OK;
 }
 
@@ -345,8 +388,9 @@ static void on_graft(rumor_engine_t *e, rumor_engine_peer_t p, const rumor_wire_
 {
     etopic_t *t = topic_find(e, f->topic);
     if (!meshes(e) || !t || in_mesh(t, p)) return;
-    /* Accepting up to D (not D_hi) keeps the degree, and so the duplicates, near D. */
-    if (t->n_mesh >= e->o.d || t->n_mesh >= RUMOR_ENGINE_MESH_MAX ||
+    /* Accepting up to D (not D_hi) keeps the degree, and so the duplicates, near D; a tree
+     * takes every graft (a repair). */
+    if ((!tree(e) && t->n_mesh >= e->o.d) || t->n_mesh >= RUMOR_ENGINE_MESH_MAX ||
         !rumor_engine_subscribes(e, p, f->topic)) {
         rumor_wire_frame_t r = {.type = RUMOR_WIRE_PRUNE, .topic = f->topic};
         send_frame(e, p, &r, RUMOR_ENGINE_COUNT_PRUNE);
@@ -355,19 +399,70 @@ static void on_graft(rumor_engine_t *e, rumor_engine_peer_t p, const rumor_wire_
     mesh_add(e, t, p);
 }
 
-static void on_ihave(rumor_engine_t *e, rumor_engine_peer_t p, const rumor_wire_frame_t *f)
+void rumor_engine_want(rumor_engine_t *e, rumor_engine_peer_t p, const uint8_t *ids, size_t n,
+                       uint64_t now)
 {
-    if (!topic_find(e, f->topic) || !rumor_engine_subscribes(e, p, f->topic)) return;
+    if (!n || !live(e, p)) return;
+    if (n > RUMOR_WIRE_IDS_MAX) n = RUMOR_WIRE_IDS_MAX;
+    for (size_t i = 0; i < n; i++) rumor_gossip_seen_add(e->asked, ids + i * ID, now);
+    rumor_wire_frame_t r = {.type = RUMOR_WIRE_IWANT, .ids = ids, .n = n};
+    send_frame(e, p, &r, RUMOR_ENGINE_COUNT_IWANT);
+}
+
+static void missing_add(rumor_engine_t *e, const uint8_t id[ID], const uint8_t topic[ID],
+                        rumor_engine_peer_t from, uint64_t due)
+{
+    for (size_t i = 0; i < e->n_missing; i++)
+        if (memcmp(e->missing[i].id, id, ID) == 0) return; /* the first announcer is asked */
+    if (!e->missing && !(e->missing = malloc(MISSING_MAX * sizeof *e->missing))) return;
+    if (e->n_missing == MISSING_MAX) return; /* anti-entropy fetches the rest */
+    emissing_t *m = &e->missing[e->n_missing++];
+    memcpy(m->id, id, ID);
+    memcpy(m->topic, topic, ID);
+    m->from = from;
+    m->due_ms = due;
+}
+
+/* Tree mode: ids announced that did not come by the repair time are asked of their announcer,
+ * whose link becomes eager (GRAFT): the tree did not bring them. */
+static void missing_expire(rumor_engine_t *e, uint64_t now)
+{
+    for (size_t i = 0; i < e->n_missing;) {
+        emissing_t *m = &e->missing[i];
+        if (m->due_ms > now) {
+            i++;
+            continue;
+        }
+        etopic_t *t = topic_find(e, m->topic);
+        bool arrived =
+            rumor_gossip_seen_has(e->seen, m->id) || (e->o.has && e->o.has(e->o.has_ctx, m->id));
+        if (!arrived && t && live(e, m->from)) {
+            rumor_engine_want(e, m->from, m->id, 1, now);
+            if (!in_mesh(t, m->from)) graft(e, t, m->from);
+        }
+        *m = e->missing[--e->n_missing];
+    }
+}
+
+static void on_ihave(rumor_engine_t *e, rumor_engine_peer_t p, const rumor_wire_frame_t *f,
+                     uint64_t now)
+{
+    etopic_t *t = topic_find(e, f->topic);
+    if (!t || !rumor_engine_subscribes(e, p, f->topic)) return;
     uint8_t want[RUMOR_WIRE_IDS_MAX * ID];
     size_t n = 0;
     for (size_t i = 0; i < f->n && n < RUMOR_WIRE_IDS_MAX; i++) {
         const uint8_t *id = f->ids + i * ID;
         if (rumor_gossip_seen_has(e->seen, id) || (e->o.has && e->o.has(e->o.has_ctx, id)))
             continue;
+        if (tree(e)) {
+            /* It may be on its way down the tree: give the eager links until the repair time. */
+            missing_add(e, id, t->id, p, now + e->o.repair_ms);
+            continue;
+        }
         memcpy(want + ID * n++, id, ID);
     }
-    rumor_wire_frame_t r = {.type = RUMOR_WIRE_IWANT, .ids = want, .n = n};
-    if (n) send_frame(e, p, &r, RUMOR_ENGINE_COUNT_IWANT);
+    rumor_engine_want(e, p, want, n, now);
 }
 
 static void on_iwant(rumor_engine_t *e, rumor_engine_peer_t p, const rumor_wire_frame_t *f)
@@ -385,8 +480,8 @@ static void on_iwant(rumor_engine_t *e, rumor_engine_peer_t p, const rumor_wire_
 void rumor_engine_frame(rumor_engine_t *e, rumor_engine_peer_t p, const rumor_wire_frame_t *f,
                         uint64_t now)
 {
-    (void)now;
     if (!live(e, p)) return;
+    if (e->n_missing) missing_expire(e, now); /* repairs due do not wait for the heartbeat */
     switch (f->type) {
     case RUMOR_WIRE_GRAFT: on_graft(e, p, f); break;
     case RUMOR_WIRE_PRUNE: {
@@ -394,7 +489,7 @@ void rumor_engine_frame(rumor_engine_t *e, rumor_engine_peer_t p, const rumor_wi
         if (t) mesh_remove(t, p);
         break;
     }
-    case RUMOR_WIRE_IHAVE: on_ihave(e, p, f); break;
+    case RUMOR_WIRE_IHAVE: on_ihave(e, p, f, now); break;
     case RUMOR_WIRE_IWANT: on_iwant(e, p, f); break;
     default: break;
     }
@@ -443,6 +538,19 @@ size_t rumor_engine_push(rumor_engine_t *e, const uint8_t topic[ID], const uint8
     return sent;
 }
 
+void rumor_engine_duplicate(rumor_engine_t *e, rumor_engine_peer_t from, const uint8_t topic[ID],
+                            const uint8_t id[ID], uint64_t now)
+{
+    (void)now;
+    etopic_t *t = topic_find(e, topic);
+    if (!tree(e) || !live(e, from) || !t || !in_mesh(t, from)) return;
+    /* One of its copies was asked for (a parent, a repair): no cycle shown. */
+    if (rumor_gossip_seen_has(e->asked, id)) return;
+    mesh_remove(t, from);
+    rumor_wire_frame_t f = {.type = RUMOR_WIRE_PRUNE, .topic = t->id};
+    send_frame(e, from, &f, RUMOR_ENGINE_COUNT_PRUNE);
+}
+
 void rumor_engine_announce(rumor_engine_t *e, const uint8_t topic[ID], const uint8_t id[ID])
 {
     rumor_gossip_mcache_add(e->mcache, topic, id);
@@ -454,7 +562,11 @@ static void mesh_maintain(rumor_engine_t *e)
 {
     for (size_t i = 0; i < e->n_topics; i++) {
         etopic_t *t = &e->topics[i];
-        if (t->n_mesh < e->o.d_lo) {
+        if (tree(e)) {
+            /* A tree keeps what duplicates left it, but never no link at all. */
+            rumor_engine_peer_t cand[RUMOR_ENGINE_MESH_MAX];
+            if (!t->n_mesh && outside(e, t, cand)) graft(e, t, cand[0]);
+        } else if (t->n_mesh < e->o.d_lo) {
             mesh_fill(e, t);
         } else if (t->n_mesh > e->o.d_hi) {
             shuffle(e, t->mesh, t->n_mesh);
@@ -490,6 +602,8 @@ void rumor_engine_tick(rumor_engine_t *e, uint64_t now)
         mesh_maintain(e);
         emit_ihave(e);
     }
+    if (e->n_missing) missing_expire(e, now);
     rumor_gossip_mcache_shift(e->mcache);
     rumor_gossip_seen_expire(e->seen, e->o.seen_ttl_ms, now);
+    rumor_gossip_seen_expire(e->asked, ASKED_TTL_MS, now);
 }

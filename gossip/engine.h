@@ -33,7 +33,10 @@ typedef uint32_t rumor_engine_peer_t;
 typedef enum {
     RUMOR_STRATEGY_GOSSIPSUB = 0, /* a mesh of degree D per topic, IHAVE to D_lazy others */
     RUMOR_STRATEGY_FLOOD,         /* every subscribed peer, no mesh and no IHAVE (a baseline) */
+    RUMOR_STRATEGY_TREE,          /* Plumtree: eager links pruned to a tree, lazy IHAVE repairs */
 } rumor_strategy_t;
+/* The strategy named `name` (gossipsub, flood, tree); -1 for none. */
+int rumor_strategy_parse(const char *name);
 
 typedef struct {
     uint32_t d, d_lo, d_hi, d_lazy; /* mesh degree, its watermarks, IHAVE fan-out */
@@ -41,6 +44,7 @@ typedef struct {
     uint32_t history_gossip;        /* of those, announced in IHAVE */
     uint32_t seen_max, seen_ttl_ms; /* the seen cache */
     uint8_t strategy;               /* rumor_strategy_t */
+    uint32_t repair_ms;             /* tree: time an announced id has to come by the tree */
     /* A uniform random number below `upper` (>= 1). */
     uint32_t (*uniform)(void *ctx, uint32_t upper);
     void *uniform_ctx;
@@ -124,12 +128,22 @@ void rumor_engine_saw(rumor_engine_t *e, const uint8_t id[RUMOR_ID_BYTES], uint6
  * RUMOR_ENGINE_NONE for an own event. The SEND actions point into `frame`. Returns how many. */
 size_t rumor_engine_push(rumor_engine_t *e, const uint8_t topic[RUMOR_ID_BYTES],
                          const uint8_t *frame, size_t len, rumor_engine_peer_t from);
+/* A pushed EVENT `id` of `topic` from `from` was a duplicate (seen or held). In tree mode the
+ * link closed a cycle: `from` leaves the eager set and is sent PRUNE, unless `id` was asked for. */
+void rumor_engine_duplicate(rumor_engine_t *e, rumor_engine_peer_t from,
+                            const uint8_t topic[RUMOR_ID_BYTES], const uint8_t id[RUMOR_ID_BYTES],
+                            uint64_t now);
+/* Asks peer `p` for events `ids` (n x 32, at most RUMOR_WIRE_IDS_MAX) with IWANT: the parents an
+ * event waits for. Copies of asked ids prune no link. */
+void rumor_engine_want(rumor_engine_t *e, rumor_engine_peer_t p, const uint8_t *ids, size_t n,
+                       uint64_t now);
 /* Event `id` of `topic` is stored (and was sent on): it is announced in IHAVE for the next
  * history_gossip heartbeats, in the order of these calls. */
 void rumor_engine_announce(rumor_engine_t *e, const uint8_t topic[RUMOR_ID_BYTES],
                            const uint8_t id[RUMOR_ID_BYTES]);
 
 /* A heartbeat at `now`: meshes back within D_lo..D_hi, IHAVE to D_lazy peers outside each mesh,
+ * tree repairs that are due,
  * the message cache shifts, the seen cache ages. */
 void rumor_engine_tick(rumor_engine_t *e, uint64_t now);
 

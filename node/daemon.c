@@ -943,9 +943,9 @@ static void ask_parents(daemon_t *d, rumor_txn_t *t, const rumor_event_t *ev, co
             memcpy(want + ID * n++, pid, ID);
     }
     peer_t *p = peer_find(d, from);
-    if (!n || !p) return;
-    rumor_wire_frame_t f = {.type = RUMOR_WIRE_IWANT, .ids = want, .n = n};
-    if (send_frame(d, p, &f)) d->stats.iwant_out++;
+    if (!n || !p || p->eh == RUMOR_ENGINE_NONE) return;
+    rumor_engine_want(d->engine, p->eh, want, n, now_ms(d));
+    engine_run(d);
 }
 
 /* Keeps an event whose parents are missing, and asks for them. */
@@ -993,6 +993,25 @@ static size_t release_pending(daemon_t *d, rumor_txn_t *t)
         moved++;
     }
     return moved;
+}
+
+/* A pushed event `ev` from `from` was a duplicate: the engine learns of it (in tree mode the link
+ * closed a cycle). Its topic is looked up only when the strategy needs it: duplicates are the
+ * common case of gossipsub, and the seen cache spares them the store. */
+static void duplicate(daemon_t *d, rumor_txn_t *t, const uint8_t from[ID], const rumor_event_t *ev,
+                      const uint8_t *topic)
+{
+    peer_t *p = peer_find(d, from);
+    uint8_t buf[ID];
+    if (strcmp(d->cfg->strategy, "tree") != 0 || !p || p->eh == RUMOR_ENGINE_NONE) return;
+    rumor_txn_t *own = NULL;
+    if (!topic) {
+        if (!t && rumor_store_read_begin(d->node->store, &own) < 0) return;
+        if (event_topic(t ? t : own, ev, buf) == RUMOR_OK) topic = buf;
+        if (own) rumor_store_read_end(&own);
+    }
+    if (topic) rumor_engine_duplicate(d->engine, p->eh, topic, ev->id, now_ms(d));
+    engine_run(d);
 }
 
 /* Counts an invalid event once, against its sender too (too many and it is banned). */
@@ -1064,7 +1083,10 @@ static int batch_fn(rumor_txn_t *t, void *ctx)
             continue;
         }
         if (rumor_engine_seen(d->engine, ev.id)) {
-            if (!e->counted) d->stats.duplicates++, d->stats.seen_hits++, e->counted = true;
+            if (!e->counted) {
+                d->stats.duplicates++, d->stats.seen_hits++, e->counted = true;
+                if (!e->by_sync && !e->retried) duplicate(d, t, e->from, &ev, NULL);
+            }
             continue;
         }
         int rc = event_topic(t, &ev, topic);
@@ -1092,6 +1114,8 @@ static int batch_fn(rumor_txn_t *t, void *ctx)
                 d->stats.profiles_superseded += c.superseded;
                 d->stats.profiles_strangers += c.strangers;
                 d->stats.duplicates += !c.superseded && !c.strangers;
+                if (!c.superseded && !c.strangers && !e->by_sync && !e->retried)
+                    duplicate(d, t, e->from, &ev, topic);
             }
             continue;
         }
@@ -1178,6 +1202,7 @@ void rumor_daemon_queue_event(daemon_t *d, peer_t *p, const uint8_t *frame, size
     if (decoded && rumor_engine_seen(d->engine, ev.id)) {
         d->stats.duplicates++;
         d->stats.seen_hits++;
+        if (origin == ORIGIN_PUSH) duplicate(d, NULL, p->pk, &ev, NULL);
         return;
     }
     if (b->n >= d->cfg->batch_max || b->n >= b->cap) process_batch(d);
@@ -2385,7 +2410,8 @@ static int tables_open(daemon_t *d)
                               .history_gossip = cfg->history_gossip,
                               .seen_max = cfg->seen_max,
                               .seen_ttl_ms = cfg->seen_ttl_ms,
-                              .strategy = RUMOR_STRATEGY_GOSSIPSUB,
+                              .strategy = (uint8_t)rumor_strategy_parse(cfg->strategy),
+                              .repair_ms = cfg->heartbeat_ms / 4,
                               .uniform = engine_uniform,
                               .has = engine_has,
                               .has_ctx = d};

@@ -454,6 +454,7 @@ bool rumor_node_is_lan_code(const char *s);
  * asks for more memory than a desktop has to spare.
  */
 #define RUMOR_CONFIG_KEYS(U32, BOOL, CHOICE, TEXT)                                                 \
+    CHOICE(strategy, "gossipsub", "gossipsub flood tree")   /* dissemination (PROTOCOL 9.3) */     \
     U32(d, 6, 1, 64)                                        /* mesh degree */                      \
     U32(d_lo, 4, 1, 64)                                     /* graft below it */                   \
     U32(d_hi, 12, 1, 64)                                    /* prune above it */                   \

@@ -378,6 +378,49 @@ def test_ten(root, cl):
             assert got.count(t) == 1, (n.name, got)
 
 
+# ---- 3b. tree mode: eager links pruned to a tree (PROTOCOL.md 9.3 Strategies) -----
+
+def test_tree_mode(root, cl, strategy="tree"):
+    """Eight nodes with strategy=tree, linked densely by peer exchange. After a few messages
+    the eager links are a spanning tree: each message arrives once, or nearly, where gossipsub
+    sends every node several copies (run with strategy=gossipsub, the check fails)."""
+    cfg = {"strategy": strategy}
+    nodes = []
+    for i in range(8):
+        n = cl.node(f"t{i}")
+        n.start(peers=nodes[-2:], config=cfg)
+        nodes.append(n)
+    create_rooms(nodes[0])
+    for i, n in enumerate(nodes[1:]):
+        n.join(nodes[i // 2].invite())
+    poll("dense links", lambda: all(len(n.peer_ids()) >= 4 for n in nodes) or None, timeout=15)
+    warm = [f"warm {i}" for i in range(6)]
+    for i, t in enumerate(warm):
+        nodes[i % 8].send(t)
+    wait_texts(nodes, warm, timeout=20)
+    time.sleep(1.5)
+    before = [n.stats() for n in nodes]
+    texts = [f"tree {i}" for i in range(24)]
+    for i, t in enumerate(texts):
+        nodes[(3 * i) % 8].send(t)
+        time.sleep(0.05)
+    wait_texts(nodes, texts, timeout=20)
+    time.sleep(1.0)
+    after = [n.stats() for n in nodes]
+    dups = sum(a["duplicates"] - b["duplicates"] for a, b in zip(after, before))
+    deliv = sum(a["delivered"] - b["delivered"] for a, b in zip(after, before))
+    prunes = sum(a["prune_out"] for a in after)
+    assert deliv >= 7 * len(texts), (deliv, len(texts))
+    assert prunes > 0, "no link was ever pruned"
+    assert dups <= 0.5 * deliv, (
+        f"{strategy}: {dups} duplicates for {deliv} deliveries: the eager links are no tree "
+        f"(links per node: {[len(n.peer_ids()) for n in nodes]})")
+    for n in nodes:
+        got = n.texts()
+        for t in texts:
+            assert got.count(t) == 1, (n.name, got)
+
+
 # ---- 3. a killed relay is routed around --------------------------------------
 
 def test_killed_node_routed_around(root, cl):
@@ -1583,6 +1626,7 @@ TESTS = [
     ("line", test_line),
     ("send_right_after_join", test_send_right_after_join),
     ("ten", test_ten),
+    ("tree_mode", test_tree_mode),
     ("killed_node_routed_around", test_killed_node_routed_around),
     ("backlog_in_causal_order", test_backlog_in_causal_order),
     ("offline_catchup", test_offline_catchup),

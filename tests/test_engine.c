@@ -47,6 +47,7 @@ static rumor_engine_t *engine(uint8_t strategy, uint64_t s)
                              .seen_max = 1024,
                              .seen_ttl_ms = 120000,
                              .strategy = strategy,
+                             .repair_ms = 500,
                              .uniform = uniform,
                              .uniform_ctx = &seed,
                              .has = has,
@@ -294,6 +295,109 @@ static void test_ihave_iwant(void)
     rumor_engine_free(&e);
 }
 
+/* Tree mode (Plumtree): every subscribed peer starts eager without a GRAFT; a duplicate prunes
+ * its sender; an IHAVE of something missing grafts the announcer back; a GRAFT is always taken;
+ * a topic left with no eager link grafts one at the heartbeat. */
+static void test_tree(void)
+{
+    uint8_t topic[ID], frame[48] = {RUMOR_WIRE_VERSION, RUMOR_WIRE_EVENT}, id[ID];
+    rumor_engine_peer_t h[PEERS];
+    memset(topic, 0x66, ID);
+    memset(id, 0x67, ID);
+    rumor_engine_t *e = engine(RUMOR_STRATEGY_TREE, 6);
+    rumor_engine_topics(e, topic, 1);
+    reset_sent();
+    peers_up(e, 10, topic, h);
+    rumor_engine_fill(e);
+    CHECK_EQ_INT(drain(e), 0); /* no GRAFT: both ends make the link eager */
+    CHECK_EQ_INT(rumor_engine_mesh_size(e, topic), 10);
+    CHECK_EQ_INT(rumor_engine_push(e, topic, frame, sizeof frame, h[0]), 9);
+    drain(e);
+    /* Duplicates from 1..8 prune those links: the event comes by 0 and 9 only. */
+    reset_sent();
+    for (int i = 1; i < 9; i++) rumor_engine_duplicate(e, h[i], topic, frame, 0);
+    rumor_engine_duplicate(e, h[1], topic, frame, 0); /* pruned already: nothing more */
+    drain(e);
+    CHECK_EQ_INT(total(RUMOR_WIRE_PRUNE), 8);
+    CHECK_EQ_INT(rumor_engine_mesh_size(e, topic), 2);
+    CHECK_EQ_INT(rumor_engine_push(e, topic, frame, sizeof frame, h[0]), 1);
+    drain(e);
+    /* An IHAVE from a lazy peer of an id neither seen nor held: the tree has until the repair
+     * time to bring it; then IWANT, and the link is eager. */
+    reset_sent();
+    rumor_wire_frame_t ih = {.type = RUMOR_WIRE_IHAVE, .topic = topic, .ids = id, .n = 1};
+    rumor_engine_frame(e, h[5], &ih, 1000);
+    rumor_engine_frame(e, h[6], &ih, 1001); /* the first announcer is the one asked */
+    CHECK_EQ_INT(drain(e), 0);
+    rumor_engine_tick(e, 1499);
+    drain(e);
+    CHECK_EQ_INT(total(RUMOR_WIRE_IWANT), 0);
+    rumor_engine_tick(e, 1500);
+    drain(e);
+    CHECK_EQ_INT(sent[5].frames[RUMOR_WIRE_IWANT], 1);
+    CHECK_EQ_INT(sent[5].frames[RUMOR_WIRE_GRAFT], 1);
+    CHECK_EQ_INT(total(RUMOR_WIRE_IWANT), 1);
+    CHECK(rumor_engine_meshed(e, h[5]));
+    CHECK(!rumor_engine_meshed(e, h[6]));
+    /* Arrived in time (seen): no IWANT and no repair. */
+    uint8_t id2[ID];
+    memset(id2, 0x68, ID);
+    ih.ids = id2;
+    rumor_engine_frame(e, h[6], &ih, 2000);
+    rumor_engine_saw(e, id2, 2100);
+    reset_sent();
+    rumor_engine_tick(e, 3000);
+    drain(e);
+    CHECK_EQ_INT(total(RUMOR_WIRE_IWANT), 0);
+    CHECK(!rumor_engine_meshed(e, h[6]));
+    /* GRAFTs are taken past D. */
+    for (int i = 1; i < 9; i++) {
+        rumor_wire_frame_t g = {.type = RUMOR_WIRE_GRAFT, .topic = topic};
+        rumor_engine_frame(e, h[i], &g, 0);
+    }
+    reset_sent();
+    drain(e);
+    CHECK_EQ_INT(total(RUMOR_WIRE_PRUNE), 0);
+    CHECK_EQ_INT(rumor_engine_mesh_size(e, topic), 10);
+    /* A copy of an id asked for (a parent) shows no cycle: no prune. */
+    uint8_t asked[ID];
+    memset(asked, 0x69, ID);
+    rumor_engine_want(e, h[2], asked, 1, 3000);
+    rumor_engine_duplicate(e, h[3], topic, asked, 3001);
+    drain(e);
+    CHECK_EQ_INT(sent[2].frames[RUMOR_WIRE_IWANT], 1);
+    CHECK_EQ_INT(total(RUMOR_WIRE_PRUNE), 0);
+    CHECK_EQ_INT(rumor_engine_mesh_size(e, topic), 10);
+    /* Pruned by everyone: the heartbeat grafts one link back, and only one. */
+    for (int i = 0; i < 10; i++) {
+        rumor_wire_frame_t pr = {.type = RUMOR_WIRE_PRUNE, .topic = topic};
+        rumor_engine_frame(e, h[i], &pr, 0);
+    }
+    CHECK_EQ_INT(rumor_engine_mesh_size(e, topic), 0);
+    reset_sent();
+    rumor_engine_tick(e, 4000);
+    drain(e);
+    CHECK_EQ_INT(total(RUMOR_WIRE_GRAFT), 1);
+    CHECK_EQ_INT(rumor_engine_mesh_size(e, topic), 1);
+    rumor_engine_free(&e);
+
+    /* Gossipsub ignores duplicates (no prune); flood has no mesh to prune. */
+    e = engine(RUMOR_STRATEGY_GOSSIPSUB, 7);
+    rumor_engine_topics(e, topic, 1);
+    peers_up(e, 10, topic, h);
+    rumor_engine_fill(e);
+    drain(e);
+    reset_sent();
+    for (int i = 0; i < 10; i++) rumor_engine_duplicate(e, h[i], topic, frame, 0);
+    CHECK_EQ_INT(drain(e), 0);
+    CHECK_EQ_INT(rumor_engine_mesh_size(e, topic), 4); /* grafted while below D_lo */
+    rumor_engine_free(&e);
+    CHECK_EQ_INT(rumor_strategy_parse("tree"), RUMOR_STRATEGY_TREE);
+    CHECK_EQ_INT(rumor_strategy_parse("flood"), RUMOR_STRATEGY_FLOOD);
+    CHECK_EQ_INT(rumor_strategy_parse("gossipsub"), RUMOR_STRATEGY_GOSSIPSUB);
+    CHECK_EQ_INT(rumor_strategy_parse("plumtree"), -1);
+}
+
 /* The seen cache: kept for the TTL, grows only as used, bounded by seen_max. */
 static void test_seen(void)
 {
@@ -379,6 +483,7 @@ int main(void)
     RUN(test_mesh_degrees);
     RUN(test_push);
     RUN(test_ihave_iwant);
+    RUN(test_tree);
     RUN(test_seen);
     RUN(test_deterministic);
     return test_report("test_engine");
