@@ -754,6 +754,32 @@ def run_one(args, n, rng):
         res["ts_to_cli_exit_ms_p99"] = rnd(percentile(tail, 99))
         res["first_spawn_to_last_spawn_s"] = rnd((st[-1] - st[0]) / 1000.0, 3) if st else None
 
+        # Hops: a delivery's sender is a peer that had the message (or its author's node), so a
+        # delivery is one hop more than the sender's (bench/sim reports the same histogram).
+        by_key = {nd.id: nd.idx for nd in mesh.nodes}
+        came = {(r[0], r[1]): by_key.get(r[4]) for r in rows}
+        hops = {}
+
+        def hop(idx, eid, depth=0):
+            if idx == published[eid]["node"]:
+                return 0
+            if (idx, eid) in hops:
+                return hops[(idx, eid)]
+            src = came.get((idx, eid))
+            h = None if src is None or depth > 64 else hop(src, eid, depth + 1)
+            hops[(idx, eid)] = None if h is None else h + 1
+            return hops[(idx, eid)]
+
+        hist = {}
+        for r in rows:
+            h = hop(r[0], r[1])
+            hist[h if h is not None else "unknown"] = hist.get(h if h is not None else "unknown",
+                                                               0) + 1
+        res["hops_hist"] = {str(k): v for k, v in sorted(hist.items(), key=lambda kv: str(kv[0]))}
+        known = sorted(h for h in (hop(r[0], r[1]) for r in rows) if h is not None)
+        res["hops_mean"] = rnd(statistics.mean(known)) if known else None
+        res["hops_p99"] = percentile(known, 99)
+
         missing = {eid: n - 1 - len(got) for eid, got in have.items() if len(got) < n - 1}
         res["ids_not_everywhere"] = len(missing)
         if missing:
@@ -857,6 +883,7 @@ def print_table(results):
              ("  author->1st other", ("author_node_to_first_ms_p50",
                                       "author_node_to_first_ms_p99")),
              ("spread p50/p99", ("spread_ms_p50", "spread_ms_p99")),
+             ("hops mean/p99", ("hops_mean", "hops_p99")),
              ("rss anon/file MiB", ("rss_mib_median_anon", "rss_mib_median_file")),
              ("pss/uss med MiB", ("rss_mib_median_pss", "rss_mib_median_uss")),
              ("members ok/converge", ("nodes_seeing_all_members", "converge_s")),
