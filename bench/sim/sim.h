@@ -1,0 +1,258 @@
+/*
+ * sim.h - rumor-sim's parts (bench/sim/README.md): the scenario (scenario.c), the queue of
+ * timed events (queue.c), the simulation of N gossip engines (sim.c) and its reports
+ * (report.c). Internal to bench/sim; one thread; no socket, no store, no clock but the
+ * virtual one (the wall clock is read only for the `host` figures).
+ */
+#ifndef RUMOR_SIM_H
+#define RUMOR_SIM_H
+
+#include "rumor_gossip.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* ---- random streams: splitmix64 (no libc rand, no time) ---------------------------- */
+
+static inline uint64_t sim_mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static inline uint64_t sim_next64(uint64_t *s)
+{
+    *s += 0x9e3779b97f4a7c15ULL;
+    return sim_mix64(*s);
+}
+
+/* An independent stream: the seed, a label for what it drives, and an index (a node's). */
+static inline uint64_t sim_stream(uint64_t seed, uint64_t label, uint64_t index)
+{
+    return sim_mix64(sim_mix64(seed ^ sim_mix64(label + 0x9e3779b97f4a7c15ULL)) + index);
+}
+
+/* Uniform below `upper` (>= 1) by a 64x64 multiply: no rejection loop, bias below 2^-32. */
+static inline uint32_t sim_below(uint64_t *s, uint32_t upper)
+{
+    return (uint32_t)(((unsigned __int128)sim_next64(s) * upper) >> 64);
+}
+
+/* Uniform in [0, 1). */
+static inline double sim_unit(uint64_t *s)
+{
+    return (double)(sim_next64(s) >> 11) * 0x1.0p-53;
+}
+
+/* ---- the scenario (scenario.c) ------------------------------------------------------- */
+
+typedef enum {
+    SIM_LAT_CONST = 0, /* a */
+    SIM_LAT_UNIFORM,   /* a..b */
+    SIM_LAT_NORMAL,    /* mean a, sd b, clamped at 0 */
+    SIM_LAT_LOGNORMAL, /* mean a, sd b (of the distribution itself, not of its log) */
+} sim_lat_kind_t;
+
+typedef struct {
+    uint8_t kind; /* sim_lat_kind_t */
+    double a, b;  /* microseconds */
+} sim_dist_t;
+
+typedef enum {
+    SIM_AT_CHURN = 1, /* nodes leave at `at_us` and come back `for_us` later */
+    SIM_AT_PARTITION, /* a share of nodes is cut off from the rest from `at_us` to `until_us` */
+} sim_at_kind_t;
+
+typedef enum {
+    SIM_CUT_DOWN = 0, /* links across the cut are taken down (and restored at the heal) */
+    SIM_CUT_DROP,     /* links stay up but drop every frame (no new link crosses either) */
+} sim_cut_mode_t;
+
+typedef struct {
+    uint8_t kind;     /* sim_at_kind_t */
+    uint8_t cut_mode; /* sim_cut_mode_t, PARTITION */
+    bool is_share;    /* how many nodes: `share` of all, else `count` */
+    double share;     /* 0..1 */
+    uint32_t count;
+    uint64_t at_us;    /* when */
+    uint64_t for_us;   /* CHURN: how long the nodes stay away */
+    uint64_t until_us; /* PARTITION: when it heals */
+    size_t line;       /* in the scenario file, for messages */
+} sim_at_t;
+
+/* Timed lines a scenario may hold. */
+#define SIM_AT_MAX 64
+
+/* Everything a run depends on; the defaults are the node's (node/rumor_node.h). */
+typedef struct {
+    uint64_t seed;
+    uint32_t nodes;
+    uint32_t peers;     /* links a node dials until it has them (the node's peers_target) */
+    uint32_t peers_max; /* links a node accepts at most */
+    uint32_t topics;    /* every node holds them all; message i is of topic i mod topics */
+    uint8_t strategy;   /* rumor_strategy_t */
+    uint32_t d, d_lo, d_hi, d_lazy;
+    uint32_t heartbeat_ms;
+    uint32_t history_length, history_gossip;
+    uint32_t seen_max, seen_ttl_ms;
+    sim_dist_t latency;
+    bool latency_per_link; /* drawn once per link, else per frame (order kept per direction) */
+    double loss;           /* per frame, 0..1 */
+    uint64_t bandwidth;    /* bits per second per link direction; 0: unlimited */
+    uint32_t messages;
+    double rate;                /* messages per second, in total */
+    uint32_t publishers;        /* 0: a random node per message; k: k random nodes in turn */
+    uint64_t start_us;          /* the first publication */
+    uint32_t event_bytes;       /* an EVENT frame's size */
+    double invalid;             /* share of messages the validity oracle refuses */
+    uint32_t recon_interval_ms; /* 0: no anti-entropy */
+    uint64_t drain_us;    /* after the last publication or timed line, the run goes on so long */
+    uint64_t duration_us; /* hard limit of simulated time */
+    uint64_t events_max;  /* hard limit of events handled */
+    sim_at_t at[SIM_AT_MAX];
+    size_t n_at;
+} sim_scenario_t;
+
+/* Fewest bytes of a synthetic EVENT frame: version, type, index (4), id (32), hops (1). */
+#define SIM_EVENT_HEADER (2 + 4 + RUMOR_ID_BYTES + 1)
+
+void sim_scenario_defaults(sim_scenario_t *sc);
+/*
+ * Reads scenario text over `sc` (`name` names it in messages). Returns 0, or -1 with a
+ * one-line reason in `why` (with the line number).
+ */
+int sim_scenario_parse(sim_scenario_t *sc, const char *name, const char *text, size_t len,
+                       char *why, size_t why_cap);
+/* One `key = value` (a --set); 0 or -1 with `why`. */
+int sim_scenario_set(sim_scenario_t *sc, const char *kv, char *why, size_t why_cap);
+/* The rules between keys, checked once all are read; 0 or -1 with `why`. */
+int sim_scenario_check(const sim_scenario_t *sc, char *why, size_t why_cap);
+
+/* ---- the queue of timed events (queue.c) --------------------------------------------- */
+
+/* One timed event; ties in time go by `seq` (the order they were queued), so runs repeat. */
+typedef struct {
+    uint64_t t;   /* microseconds */
+    uint64_t seq; /* given by the queue */
+    union {
+        void *p;    /* owned bytes (control frames, catch-up lists), freed by sim.c */
+        uint64_t v; /* or a value (an EVENT frame's message) */
+    };
+    uint32_t a, b, c; /* sim.c's, by kind */
+    uint8_t kind;     /* sim.c's ev_kind_t */
+    uint8_t hops;     /* EVENT frames */
+} sim_ev_t;
+
+/* A heap key: time, then sequence number and slab slot (seq << SLOT_BITS | slot). */
+typedef struct {
+    uint64_t t;
+    uint64_t sx;
+} sim_qkey_t;
+
+#define SIM_QUEUE_SLOT_BITS 24
+/* Events queued at once at most (16,777,216). */
+#define SIM_QUEUE_SLOTS_MAX (1ULL << SIM_QUEUE_SLOT_BITS)
+
+typedef struct {
+    sim_qkey_t *k; /* the heap */
+    size_t n, cap;
+    sim_ev_t *slab; /* the events, by slot */
+    uint32_t *free; /* free slots */
+    size_t n_free, slots, slab_cap;
+    uint64_t seq;
+} sim_queue_t;
+
+/* 0, or -1 when out of memory (or 16,777,216 events queued at once, or 2^40 queued in all). */
+int sim_queue_push(sim_queue_t *q, sim_ev_t *ev);
+/* The earliest event, left in the queue; NULL when empty. */
+const sim_ev_t *sim_queue_peek(const sim_queue_t *q);
+/* The earliest event; false when the queue is empty. */
+bool sim_queue_pop(sim_queue_t *q, sim_ev_t *ev);
+void sim_queue_free(sim_queue_t *q);
+
+/* ---- the run (sim.c) ----------------------------------------------------------------- */
+
+/* Frame kinds counted (the engine's counters, plus the modelled catch-up). */
+typedef enum {
+    SIM_F_EVENT = 0, /* EVENT pushed (or published) */
+    SIM_F_SERVED,    /* EVENT sent for an IWANT */
+    SIM_F_GRAFT,
+    SIM_F_PRUNE,
+    SIM_F_IHAVE,
+    SIM_F_IWANT,
+    SIM_F_RECON, /* modelled set reconciliation */
+    SIM_F_BATCH, /* events it sent, modelled */
+    SIM_F_KINDS
+} sim_frame_kind_t;
+
+typedef struct {
+    uint64_t at_us, heal_us;
+    uint32_t k;         /* messages published before the heal */
+    uint64_t missing;   /* (node up at the heal, valid message < k) pairs not yet held */
+    uint64_t converged; /* microseconds after the heal; UINT64_MAX: not within the run */
+    uint8_t *nodes;     /* bit set of the nodes up at the heal */
+} sim_heal_t;
+
+typedef struct {
+    uint32_t publisher; /* UINT32_MAX: not published (no node was up) */
+    uint64_t publish_us;
+    bool valid;
+    uint32_t dups;     /* duplicate copies of it that nodes received */
+    uint32_t by_recon; /* nodes that got it by catch-up */
+} sim_msg_t;
+
+typedef struct sim sim_t;
+
+/* Builds the network of `sc` (kept by pointer). NULL with `why` when out of memory. */
+sim_t *sim_new(const sim_scenario_t *sc, char *why, size_t why_cap);
+/* Runs to the end; 0, or -1 with `why` (out of memory, an engine refused). */
+int sim_run(sim_t *s, char *why, size_t why_cap);
+void sim_free(sim_t **s);
+
+/* What the run leaves for report.c. */
+typedef struct {
+    const sim_scenario_t *sc;
+    uint32_t nodes, messages, published;
+    const sim_msg_t *msgs;
+    const uint8_t *hop;   /* messages x nodes: 0 not held, else hops + 1 (capped at 255) */
+    const uint32_t *lat;  /* messages x nodes: microseconds from publication to delivery */
+    uint64_t links_start; /* links after set-up */
+    uint64_t degree_sum_start;
+    uint64_t frames[SIM_F_KINDS], bytes[SIM_F_KINDS];
+    uint64_t lost_loss, lost_cut, lost_down, lost_recon;
+    uint64_t deliveries, by_recon, duplicates, invalid_dropped;
+    uint64_t hop_hist[256]; /* deliveries by gossip, by hops */
+    uint64_t leaves, returns;
+    const uint64_t *catchup_us; /* one per return that caught up */
+    size_t n_catchup;
+    uint64_t catchup_open; /* returns that had not caught up when the run ended or left again */
+    const sim_heal_t *heals;
+    size_t n_heals;
+    uint64_t events, end_us;
+    uint32_t nodes_up_end;
+    bool stopped_early; /* events_max was reached */
+} sim_result_t;
+
+void sim_result(const sim_t *s, sim_result_t *r);
+/* Frees every engine and returns the heap bytes that freed (call once, after sim_result). */
+uint64_t sim_free_engines(sim_t *s);
+
+/* ---- reports (report.c) -------------------------------------------------------------- */
+
+typedef struct {
+    bool wall; /* print the `host` object (wall clock, memory): not repeatable */
+    double wall_s;
+    uint64_t rss_base_kb, rss_peak_kb;
+    uint64_t engine_bytes;
+    const char *scenario_name;
+} sim_host_t;
+
+/* JSON Lines, one per message. 0 or -1 (write error). */
+int sim_report_records(const sim_result_t *r, FILE *f);
+/* The JSON summary. 0 or -1. */
+int sim_report_summary(const sim_result_t *r, const sim_host_t *h, FILE *f);
+
+#endif
