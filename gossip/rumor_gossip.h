@@ -230,22 +230,37 @@ typedef struct {
     uint8_t *frame;               /* the EVENT frame (the set's own copy) */
     size_t len;
     uint64_t added_ms;
+    uint64_t missing[RUMOR_MAX_PARENTS]; /* the parents it waits for (8-byte id prefixes) */
+    uint8_t n_missing;
 } rumor_gossip_pend_t;
 typedef struct {
     rumor_gossip_pend_t *e;
     size_t n, max;
+    /* How many entries wait for each parent (by prefix; open addressing, 0 is empty): an
+     * event stored that nobody waits for costs one lookup. */
+    uint64_t *waited_key;
+    uint32_t *waited_n;
+    size_t waited_cap, waited_used;
 } rumor_gossip_pending_t;
 int rumor_gossip_pending_init(rumor_gossip_pending_t *p, size_t max);
 /* Frees every frame held, and the set. */
 void rumor_gossip_pending_free(rumor_gossip_pending_t *p);
 bool rumor_gossip_pending_has(const rumor_gossip_pending_t *p, const uint8_t id[RUMOR_ID_BYTES]);
-/* Keeps a copy of `frame` (x->len bytes) with x's id, sender and origin, at `now`.
+/* The 8-byte prefix the set knows an id by (never 0). */
+uint64_t rumor_gossip_pending_key(const uint8_t id[RUMOR_ID_BYTES]);
+/* Keeps a copy of `frame` (x->len bytes) with x's id, sender, origin and missing parents
+ * (x->missing; an entry without is released only by the caller's own look), at `now`.
  * RUMOR_ERR_EXISTS when held, RUMOR_ERR_BUSY when the set is full or the sender holds a quarter
  * of it already (the caller counts a drop), RUMOR_ERR_NOMEM. */
 int rumor_gossip_pending_add(rumor_gossip_pending_t *p, const rumor_gossip_pend_t *x,
                              const uint8_t *frame, uint64_t now);
 /* Removes entry i (the last takes its place); its frame is freed, or handed to the caller. */
 void rumor_gossip_pending_take(rumor_gossip_pending_t *p, size_t i, bool free_frame);
+/* Event `id` was stored: the entries that waited for it alone leave the set, into `out` (room for
+ * `cap`; their frames are the caller's now); an entry that waits for more stays, waiting for
+ * less. Returns how many left. */
+size_t rumor_gossip_pending_arrived(rumor_gossip_pending_t *p, const uint8_t id[RUMOR_ID_BYTES],
+                                    rumor_gossip_pend_t *out, size_t cap);
 /* Drops the entries kept longer than `ttl_ms`; returns how many. */
 size_t rumor_gossip_pending_expire(rumor_gossip_pending_t *p, uint64_t now, uint64_t ttl_ms);
 

@@ -955,7 +955,7 @@ static int newest_step(void *ctx, const MDB_val *k, const MDB_val *v)
 int rumor_store_epoch_newest(rumor_txn_t *t, const uint8_t room[ID], uint32_t *epoch,
                              uint8_t key_id[RUMOR_STORE_KEY_ID_BYTES])
 {
-    uint8_t out[4 + RUMOR_STORE_KEY_ID_BYTES];
+    uint8_t out[4 + RUMOR_STORE_KEY_ID_BYTES] = {0}; /* set when rc is 1 (gcc -O3 cannot tell) */
     int rc = walk_prefix(t, t->s->epochs, room, ID, true, newest_step, out);
     if (rc < 0) return rc;
     if (rc == 0) return RUMOR_ERR_NOT_FOUND;

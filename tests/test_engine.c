@@ -398,6 +398,83 @@ static void test_tree(void)
     CHECK_EQ_INT(rumor_strategy_parse("plumtree"), -1);
 }
 
+/* The pending set (gossip/pending.c): an event stored releases exactly the entries that waited
+ * for it alone; limits hold (a quarter per peer); expiry by `now`. */
+static void test_pending_release(void)
+{
+    rumor_gossip_pending_t p;
+    CHECK_EQ_INT(rumor_gossip_pending_init(&p, 8), RUMOR_OK);
+    uint8_t frame[40] = {RUMOR_WIRE_VERSION, RUMOR_WIRE_EVENT}, a[ID], b[ID], c[ID];
+    memset(a, 0xa1, ID);
+    memset(b, 0xb2, ID);
+    memset(c, 0xc3, ID);
+    /* x waits for a and b; y for a; z for c. */
+    rumor_gossip_pend_t x = {.len = sizeof frame}, out[8];
+    memset(x.from, 1, ID);
+    memset(x.id, 0x01, ID);
+    x.missing[0] = rumor_gossip_pending_key(a);
+    x.missing[1] = rumor_gossip_pending_key(b);
+    x.n_missing = 2;
+    CHECK_EQ_INT(rumor_gossip_pending_add(&p, &x, frame, 100), RUMOR_OK);
+    memset(x.from, 2, ID);
+    memset(x.id, 0x02, ID);
+    x.n_missing = 1;
+    CHECK_EQ_INT(rumor_gossip_pending_add(&p, &x, frame, 100), RUMOR_OK);
+    memset(x.from, 3, ID);
+    memset(x.id, 0x03, ID);
+    x.missing[0] = rumor_gossip_pending_key(c);
+    CHECK_EQ_INT(rumor_gossip_pending_add(&p, &x, frame, 100), RUMOR_OK);
+    /* Nobody waits for b alone: nothing leaves; a releases y, and x waits for b only now. */
+    uint8_t none[ID];
+    memset(none, 0xee, ID);
+    CHECK_EQ_INT(rumor_gossip_pending_arrived(&p, none, out, 8), 0);
+    CHECK_EQ_INT(rumor_gossip_pending_arrived(&p, a, out, 8), 1);
+    CHECK_EQ_INT(out[0].id[0], 0x02);
+    free(out[0].frame);
+    CHECK_EQ_INT(p.n, 2);
+    CHECK_EQ_INT(rumor_gossip_pending_arrived(&p, a, out, 8), 0); /* told once is enough */
+    CHECK_EQ_INT(rumor_gossip_pending_arrived(&p, b, out, 8), 1);
+    CHECK_EQ_INT(out[0].id[0], 0x01);
+    free(out[0].frame);
+    CHECK(rumor_gossip_pending_has(&p, x.id));
+    /* A quarter per peer: peer 3 holds z, and may add one more of 8 (2 in all). */
+    x.missing[0] = rumor_gossip_pending_key(c);
+    memset(x.id, 0x04, ID);
+    CHECK_EQ_INT(rumor_gossip_pending_add(&p, &x, frame, 150), RUMOR_OK);
+    memset(x.id, 0x05, ID);
+    CHECK_EQ_INT(rumor_gossip_pending_add(&p, &x, frame, 150), RUMOR_ERR_BUSY);
+    /* Expiry: z (100) goes at 201 with a TTL of 100; the one of 150 stays, and c releases it. */
+    CHECK_EQ_INT((int)rumor_gossip_pending_expire(&p, 201, 100), 1);
+    CHECK_EQ_INT(rumor_gossip_pending_arrived(&p, c, out, 8), 1);
+    CHECK_EQ_INT(out[0].id[0], 0x04);
+    free(out[0].frame);
+    CHECK_EQ_INT(p.n, 0);
+    /* Many waiting, many arriving: the index stays right through rebuilds. */
+    for (int i = 0; i < 8; i++) {
+        uint8_t par[ID];
+        memset(par, 0x40 + i, ID);
+        memset(x.from, 0x10 + i, ID);
+        memset(x.id, 0x20 + i, ID);
+        x.missing[0] = rumor_gossip_pending_key(par);
+        x.n_missing = 1;
+        CHECK_EQ_INT(rumor_gossip_pending_add(&p, &x, frame, 300), RUMOR_OK);
+    }
+    size_t released = 0;
+    for (int i = 7; i >= 0; i--) {
+        uint8_t par[ID];
+        memset(par, 0x40 + i, ID);
+        size_t k = rumor_gossip_pending_arrived(&p, par, out, 8);
+        CHECK_EQ_INT(k, 1);
+        for (size_t j = 0; j < k; j++) {
+            CHECK_EQ_INT(out[j].id[0], 0x20 + i);
+            free(out[j].frame);
+        }
+        released += k;
+    }
+    CHECK_EQ_INT(released, 8);
+    rumor_gossip_pending_free(&p);
+}
+
 /* The seen cache: kept for the TTL, grows only as used, bounded by seen_max. */
 static void test_seen(void)
 {
@@ -484,6 +561,7 @@ int main(void)
     RUN(test_push);
     RUN(test_ihave_iwant);
     RUN(test_tree);
+    RUN(test_pending_release);
     RUN(test_seen);
     RUN(test_deterministic);
     return test_report("test_engine");
