@@ -123,7 +123,7 @@ static size_t arena_take(rumor_engine_t *e, size_t len)
 {
     if (e->q_head == e->q_n) e->q_head = e->q_n = e->arena_len = 0; /* all taken: start over */
     if (e->arena_len + len > e->arena_cap) {
-        size_t cap = e->arena_cap ? e->arena_cap : 4096;
+        size_t cap = e->arena_cap ? e->arena_cap : 512;
         while (cap < e->arena_len + len) cap *= 2;
         uint8_t *na = realloc(e->arena, cap);
         if (!na) return SIZE_MAX;
@@ -156,18 +156,31 @@ static eaction_t *queue(rumor_engine_t *e, uint8_t type, uint8_t count, rumor_en
 }
 
 /* Queues frame `f` for peer `p`, encoded in the arena. */
-static void send_frame(rumor_engine_t *e, rumor_engine_peer_t p, const rumor_wire_frame_t *f,
-                       uint8_t count)
+/* Encodes `f` into the arena: its offset and length, or length 0. */
+static size_t encode(rumor_engine_t *e, const rumor_wire_frame_t *f, size_t *off)
 {
-    enum { FRAME_MAX = 64 + RUMOR_WIRE_IDS_MAX * ID };
-    size_t off = arena_take(e, FRAME_MAX);
-    if (off == SIZE_MAX) return;
-    size_t len = rumor_wire_encode(f, e->arena + off, FRAME_MAX);
-    e->arena_len = off + len;
-    eaction_t *x = len ? queue(e, RUMOR_ENGINE_SEND, count, p) : NULL;
+    uint8_t buf[64 + RUMOR_WIRE_IDS_MAX * ID];
+    size_t len = rumor_wire_encode(f, buf, sizeof buf);
+    if (!len || (*off = arena_take(e, len)) == SIZE_MAX) return 0;
+    memcpy(e->arena + *off, buf, len);
+    return len;
+}
+
+/* Queues the encoded frame at `off` for peer `p`. */
+static void send_encoded(rumor_engine_t *e, rumor_engine_peer_t p, size_t off, size_t len,
+                         uint8_t count)
+{
+    eaction_t *x = queue(e, RUMOR_ENGINE_SEND, count, p);
     if (!x) return;
     x->off = off;
     x->a.len = len;
+}
+
+static void send_frame(rumor_engine_t *e, rumor_engine_peer_t p, const rumor_wire_frame_t *f,
+                       uint8_t count)
+{
+    size_t off, len = encode(e, f, &off);
+    if (len) send_encoded(e, p, off, len, count);
 }
 
 /* ---- peers ---- */
@@ -591,8 +604,9 @@ static void emit_ihave(rumor_engine_t *e)
         if (!n) continue;
         size_t nc = outside(e, t, cand);
         rumor_wire_frame_t f = {.type = RUMOR_WIRE_IHAVE, .topic = t->id, .ids = ids, .n = n};
-        for (size_t k = 0; k < nc && k < e->o.d_lazy; k++)
-            send_frame(e, cand[k], &f, RUMOR_ENGINE_COUNT_IHAVE);
+        size_t off, len = nc && e->o.d_lazy ? encode(e, &f, &off) : 0; /* once for all */
+        for (size_t k = 0; len && k < nc && k < e->o.d_lazy; k++)
+            send_encoded(e, cand[k], off, len, RUMOR_ENGINE_COUNT_IHAVE);
     }
 }
 
