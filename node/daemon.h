@@ -1,7 +1,9 @@
 /*
  * daemon.h - private to node/: the running node (PROTOCOL.md 9-11), shared by
- * daemon.c (links, peers, dissemination), lan.c (beacons) and control.c (the
- * control socket). One daemon per process, on one libuv loop and thread.
+ * daemon.c (start and stop, heartbeat, topics, the engine's wiring), links.c
+ * (sockets), peers.c (the peer table and dialing), join.c (invites), events.c
+ * (the batch transaction and the outbox), inbound.c, catchup.c, book.c, lan.c,
+ * lanjoin.c and control.c. One daemon per process, on one libuv loop and thread.
  */
 #ifndef RUMOR_DAEMON_H
 #define RUMOR_DAEMON_H
@@ -276,38 +278,38 @@ void rumor_daemon_log(daemon_t *d, int level, const char *fmt, ...)
 #define LOG_INFO  2
 #define LOG_DEBUG 3
 
-/* daemon.c, for control.c */
-size_t rumor_daemon_peer_count(const daemon_t *d);
-bool rumor_daemon_peer_ready(const peer_t *p);
-/* Gossips the outbox now (the CLI stored events). */
-void rumor_daemon_flush(daemon_t *d);
-/* Offers a candidate peer; `source` (32 bytes, may be NULL) is who said so (gossip/cands.c). */
-void rumor_daemon_candidate(daemon_t *d, const uint8_t pk[RUMOR_ID_BYTES], const char *host,
-                            uint16_t port, uint8_t found, const uint8_t *source);
-/* Re-reads the rooms we hold and announces a changed subscription set. */
-void rumor_daemon_resubscribe(daemon_t *d);
-/* Starts redeeming an invite; done(ctx, rc, room) is called once. */
-typedef void (*rumor_join_done_fn)(void *ctx, int rc, const uint8_t room[RUMOR_ID_BYTES]);
-int rumor_daemon_join(daemon_t *d, const rumor_invite_t *inv, rumor_join_done_fn done, void *ctx);
-/* Forgets a pending join's callback (its client went away). */
-void rumor_daemon_join_cancel(daemon_t *d, void *ctx);
+/* Loop time in ms, which timers, rates and back-offs count in (rumor_now_ms is the wall clock). */
+static inline uint64_t rumor_daemon_loop_ms(const daemon_t *d)
+{
+    return uv_now(d->loop);
+}
 
-/* daemon.c, for catchup.c */
 /* Where a peer event came from: pushed, a SYNC answer, a BATCH (the last two are not forwarded). */
 enum { ORIGIN_PUSH, ORIGIN_SYNC, ORIGIN_BATCH };
-bool rumor_daemon_send(daemon_t *d, peer_t *p, const uint8_t *buf, size_t len);
-/* Encodes and sends a small frame (not RECON or BATCH). */
-bool rumor_daemon_send_frame(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f);
-/* Queues an EVENT frame (version | type | event) from a peer for the next batch transaction. */
-void rumor_daemon_queue_event(daemon_t *d, peer_t *p, const uint8_t *frame, size_t len, int origin);
+/* The link a frame goes on: whichever is up (our DEALER first), our DEALER, or the peer's link to
+ * our ROUTER. */
+enum { LINK_ANY, LINK_OUT, LINK_IN };
+
+/* ---- daemon.c: start and stop, the heartbeat, our topics, the engine, frame dispatch --------- */
+
+/* Re-reads the rooms we hold and announces a changed subscription set. */
+void rumor_daemon_resubscribe(daemon_t *d);
+/* Orders two ids (RUMOR_ID_BYTES each), for bsearch and qsort. */
+int rumor_daemon_id_cmp(const void *a, const void *b);
+/* The topic `id` if we subscribe to it, else NULL. */
+topic_t *rumor_daemon_topic(daemon_t *d, const uint8_t id[RUMOR_ID_BYTES]);
 bool rumor_daemon_holds(daemon_t *d, const uint8_t topic[RUMOR_ID_BYTES]);
 bool rumor_daemon_peer_subscribes(const peer_t *p, const uint8_t topic[RUMOR_ID_BYTES]);
+/* Carries out what the engine decided: frames to send, events to serve. */
+void rumor_daemon_engine_run(daemon_t *d);
+/* Handles one frame from a peer whose link finished HELLO; `link` is the one it came on. */
+void rumor_daemon_on_frame(daemon_t *d, peer_t *p, int link, const uint8_t *buf, size_t len);
 
 /*
- * daemon.c, for the frame-handler fuzz target (tests/fuzz/fuzz_handlers.c) only: a daemon with
- * its tables and the node's store but no socket and no running loop. Frames from a peer are
- * handled as the loop would handle them (and the batch committed); whatever the node would
- * send goes nowhere, and nothing is dialed.
+ * For the frame-handler fuzz target (tests/fuzz/fuzz_handlers.c) only: a daemon with its tables
+ * and the node's store but no socket and no running loop. Frames from a peer are handled as the
+ * loop would handle them (and the batch committed); whatever the node would send goes nowhere,
+ * and nothing is dialed.
  */
 int rumor_daemon_offline_open(rumor_node_t *node, const rumor_node_config_t *cfg, daemon_t **out);
 /* A peer that said HELLO on an inbound link. */
@@ -315,10 +317,141 @@ peer_t *rumor_daemon_offline_peer(daemon_t *d, const uint8_t pk[RUMOR_ID_BYTES])
 void rumor_daemon_offline_frame(daemon_t *d, peer_t *p, const uint8_t *buf, size_t len);
 void rumor_daemon_offline_close(daemon_t **d);
 
-/* inbound.c: bounded inbound links (PROTOCOL.md 9.5) */
+/* ---- links.c: ZeroMQ sockets on the loop, HELLO, sending on a peer's link -------------------- */
+
+/* Opens the ZAP handler, the ROUTER listening on `listen` ("host:port"; NULL: port 7470 or the
+ * next free one) and its monitor. */
+int rumor_links_open(daemon_t *d, const char *listen);
+/* Closes the ROUTER, its monitor and the ZAP handler (after the peers' DEALERs). */
+void rumor_links_close(daemon_t *d);
+/* For uv_walk at the end: closes a handle still open (a socket's poll frees its zsock_t). */
+void rumor_links_close_handle(uv_handle_t *h, void *arg);
+/* Ends the ZeroMQ context, once every socket is closed. */
+void rumor_links_term(daemon_t *d);
+/* Has the idle handle drain a socket again (ZMQ_FD is edge-triggered, and sends eat edges). */
+void rumor_links_mark_dirty(zsock_t *zs);
+/* Closes a socket and sets *p to NULL; its memory goes with its poll handle. */
+void rumor_links_sock_close(zsock_t **p);
+/* A DEALER dialing host:port, whose server must hold Curve key `curve`; NULL (logged) if not. */
+zsock_t *rumor_links_connect(daemon_t *d, const char *host, uint16_t port, const uint8_t curve[32]);
+/* Queues our HELLO on a new DEALER: it goes once the handshake completes. */
+void rumor_links_hello(daemon_t *d, zsock_t *zs);
+/* Sends one frame to a peer on whichever link is up; false when it did not go (counted). */
+bool rumor_daemon_send(daemon_t *d, peer_t *p, const uint8_t *buf, size_t len);
+/* Encodes and sends a small frame (not RECON or BATCH). */
+bool rumor_daemon_send_frame(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f);
+/* rumor_daemon_send_frame on the link `link` (LINK_*). */
+bool rumor_links_send_frame_on(daemon_t *d, peer_t *p, int link, const rumor_wire_frame_t *f);
+
+/* ---- peers.c: the peer table, candidates and dialing, peer exchange, views ------------------- */
+
+/* Allocates the candidates and the bans; rumor_peers_close frees them (also after a failure). */
+int rumor_peers_open(daemon_t *d);
+void rumor_peers_close(daemon_t *d);
+/* A link of the peer finished HELLO, and it is not being dropped. */
+bool rumor_daemon_peer_ready(const peer_t *p);
+size_t rumor_daemon_peer_count(const daemon_t *d);
+/* The peer of key `pk` that is not being dropped, or NULL. */
+peer_t *rumor_peers_find(daemon_t *d, const uint8_t pk[RUMOR_ID_BYTES]);
+/* The peer whose link to our ROUTER has routing id `rid`, or NULL. */
+peer_t *rumor_peers_by_rid(daemon_t *d, const uint8_t *rid, size_t len);
+/* How many peers are not being dropped, ready or not. */
+size_t rumor_peers_live(const daemon_t *d);
+/* Adds a peer to the table (`found`: RUMOR_FOUND_*); NULL when out of memory. */
+peer_t *rumor_peers_new(daemon_t *d, const uint8_t pk[RUMOR_ID_BYTES], uint8_t found);
+/* Whether Curve key `curve` is banned now. */
+bool rumor_peers_banned(daemon_t *d, const uint8_t curve[32]);
+/* Takes a peer out of service now (and bans it); its memory goes in rumor_peers_reap. */
+void rumor_peers_drop(daemon_t *d, peer_t *p, const char *why, bool banned);
+/* Frees the dropped peers: called when no frame handler holds one. */
+void rumor_peers_reap(daemon_t *d);
+/* Counts a frame that broke the protocol (`p` may be NULL); too many and the peer is banned. */
+void rumor_peers_misbehaved(daemon_t *d, peer_t *p, const char *what);
+/* Counts an invalid event against the peer `from`; too many and it is banned. */
+void rumor_peers_invalid(daemon_t *d, const uint8_t from[RUMOR_ID_BYTES]);
+/* A frame of `p` (may be NULL) went over one of its rates; a sustained excess graylists it. */
+void rumor_peers_over_rate(daemon_t *d, peer_t *p);
+/* Drops a peer that dialed us to take a newcomer; false when every peer is in use. */
+bool rumor_peers_make_room(daemon_t *d);
+/* A link finished its HELLO (`was_ready`: another one had): the peer is in service. */
+void rumor_peers_up(daemon_t *d, peer_t *p, bool was_ready);
+/* Sends `pk`'s PROFILE, if we hold one; `frame` is scratch of RUMOR_WIRE_FRAME_MAX bytes. */
+void rumor_peers_send_profile(daemon_t *d, rumor_txn_t *t, peer_t *p,
+                              const uint8_t pk[RUMOR_ID_BYTES], uint8_t *frame);
+/* Sends our own PROFILE (our nick) to a peer. */
+void rumor_peers_send_own_profile(daemon_t *d, peer_t *p);
+/* Sends a peer a sample of our peers that take part in peer exchange (PEERS). */
+void rumor_peers_send_px(daemon_t *d, peer_t *to);
+/* The peers' part of the heartbeat at loop time `now`. */
+void rumor_peers_heartbeat(daemon_t *d, uint64_t now);
+/* Offers a candidate peer; `source` (32 bytes, may be NULL) is who said so (gossip/cands.c). */
+void rumor_daemon_candidate(daemon_t *d, const uint8_t pk[RUMOR_ID_BYTES], const char *host,
+                            uint16_t port, uint8_t found, const uint8_t *source);
+/* Dials every candidate found `found` that is not linked (whatever its back-off); how many. */
+size_t rumor_daemon_dial_found(daemon_t *d, uint8_t found);
+/* `peer add` on a running node: the peer becomes a candidate of the user's word and is dialed at
+ * once, whatever its back-off; false when it could not be. */
+bool rumor_daemon_dial_now(daemon_t *d, const uint8_t pk[RUMOR_ID_BYTES], const char *host,
+                           uint16_t port);
+/* Dials a candidate unless it is banned; its peer (linked already, or dialing), or NULL. */
+peer_t *rumor_peers_dial(daemon_t *d, cand_t *c);
+/* Dials candidates while we have fewer peers than peers_target (a few per heartbeat). */
+void rumor_peers_dial_some(daemon_t *d);
+/* Dials the other member of each direct conversation that is not linked. */
+void rumor_peers_dial_direct(daemon_t *d);
+/* Tells a peer of the memberships that wait for it (INVITED) and of its removals. */
+void rumor_peers_tell(daemon_t *d, peer_t *p);
+/* Works out what we name to `p` and which of its claims count; a change (or `send_anyway`)
+ * sends our SUB. */
+void rumor_peers_view(daemon_t *d, peer_t *p, bool send_anyway);
+/* Gives up told memberships that expired, and forgets those that arrived. */
+void rumor_peers_invited_expire(daemon_t *d);
+/* The SUB, PEERS and INVITED frames. */
+void rumor_peers_on_sub(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f);
+void rumor_peers_on_peers(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f);
+void rumor_peers_on_invited(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f);
+
+/* ---- join.c: redeeming an invite (JOIN, JOINED, SYNC, SYNC_END), and answering them ---------- */
+
+/* Starts redeeming an invite; done(ctx, rc, room) is called once. */
+typedef void (*rumor_join_done_fn)(void *ctx, int rc, const uint8_t room[RUMOR_ID_BYTES]);
+int rumor_daemon_join(daemon_t *d, const rumor_invite_t *inv, rumor_join_done_fn done, void *ctx);
+/* Forgets a pending join's callback (its client went away). */
+void rumor_daemon_join_cancel(daemon_t *d, void *ctx);
+/* A peer is in service: a join waiting for it as its inviter sends JOIN. */
+void rumor_join_peer_ready(daemon_t *d, peer_t *p);
+/* A JOIN, JOINED, SYNC or SYNC_END frame. */
+void rumor_join_on_frame(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f);
+/* Whether a join is fetching the history of `topic` (its events count before we subscribe). */
+bool rumor_join_syncing(daemon_t *d, const uint8_t topic[RUMOR_ID_BYTES]);
+/* Whether a join is fetching history from the peer `pk` (its EVENT frames are not rationed). */
+bool rumor_join_syncing_from(daemon_t *d, const uint8_t pk[RUMOR_ID_BYTES]);
+/* Joins past their time fail; a stalled SYNC asks again; an inviter not linked is dialed. */
+void rumor_join_heartbeat(daemon_t *d);
+/* Ends every join with RUMOR_ERR_BUSY: the node stops. */
+void rumor_join_stop(daemon_t *d);
+
+/* ---- events.c: peer events in batch transactions, events waiting for parents, the outbox ----- */
+
+/* Allocates the batch, the pending set and the rates; rumor_events_close frees them (also after a
+ * failure). */
+int rumor_events_open(daemon_t *d);
+void rumor_events_close(daemon_t *d);
+/* The topic an event travels in (section 9.3). RUMOR_ERR_NOT_FOUND for a room we do not hold. */
+int rumor_events_topic(rumor_txn_t *t, const rumor_event_t *ev, uint8_t topic[RUMOR_ID_BYTES]);
+/* Queues an EVENT frame (version | type | event) from a peer for the next batch transaction. */
+void rumor_daemon_queue_event(daemon_t *d, peer_t *p, const uint8_t *frame, size_t len, int origin);
+/* Validates and stores the queued peer events in one transaction, pushing each new one on. */
+void rumor_events_process_batch(daemon_t *d);
+/* Gossips the outbox now (the CLI stored events). */
+void rumor_daemon_flush(daemon_t *d);
+
 /* Remembered peers (book.c, PROTOCOL.md 9.4): offered as candidates at start; written when a
  * peer's HELLO completes, when a dial of it fails, and for the linked peers now and then. */
 void rumor_book_load(daemon_t *d);
+void rumor_book_linked(daemon_t *d, const peer_t *p);
+void rumor_book_failed(daemon_t *d, const peer_t *p);
+void rumor_book_seen(daemon_t *d);
 
 /* LAN codes (lanjoin.c, PROTOCOL.md 10.3): open one for an invite; join by one typed here (done
  * is called once, as for rumor_daemon_join); the frames; a new peer is asked; timeouts. */
@@ -329,16 +462,8 @@ void rumor_lan_peer_ready(daemon_t *d, peer_t *p);
 void rumor_lan_heartbeat(daemon_t *d);
 void rumor_lan_cancel(daemon_t *d, void *ctx);
 void rumor_lan_free(daemon_t *d);
-/* Dials every candidate found `found` that is not linked (whatever its back-off); how many. */
-size_t rumor_daemon_dial_found(daemon_t *d, uint8_t found);
-/* `peer add` on a running node: the peer becomes a candidate of the user's word and is dialed at
- * once, whatever its back-off; false when it could not be. */
-bool rumor_daemon_dial_now(daemon_t *d, const uint8_t pk[RUMOR_ID_BYTES], const char *host,
-                           uint16_t port);
-void rumor_book_linked(daemon_t *d, const peer_t *p);
-void rumor_book_failed(daemon_t *d, const peer_t *p);
-void rumor_book_seen(daemon_t *d);
 
+/* inbound.c: bounded inbound links (PROTOCOL.md 9.5) */
 int rumor_inbound_init(daemon_t *d);
 void rumor_inbound_free(daemon_t *d);
 /* Reads one event from the ROUTER's monitor socket `z`. */

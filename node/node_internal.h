@@ -38,6 +38,11 @@ int rumor_node_post_in(rumor_txn_t *t, post_t *p);
 /* Opens the room key named `key_id` into `key` (secret memory of the caller). */
 int rumor_node_load_key(rumor_txn_t *t, rumor_node_t *n, const uint8_t key_id[RUMOR_KEY_ID_BYTES],
                         uint8_t *key);
+/* Reads stored event `eid`, verifies it again and decrypts its box into `pt` (capacity `cap`, NUL
+ * added); *type gets its type. RUMOR_ERR_BAD_SIGNATURE when it was altered, RUMOR_ERR_NO_KEY or
+ * RUMOR_ERR_DECRYPT when it cannot be read. */
+int rumor_node_open_event_box(rumor_txn_t *t, rumor_node_t *n, const uint8_t eid[RUMOR_ID_BYTES],
+                              char *pt, size_t cap, size_t *pt_len, uint8_t *type);
 
 /* Adds `member` to the key domain of `room` inside `t` (see rumor_node_member_add). */
 int rumor_node_member_add_in(rumor_txn_t *t, rumor_node_t *n, const uint8_t room[RUMOR_ID_BYTES],
