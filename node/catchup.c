@@ -537,7 +537,7 @@ static void on_batch(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f, size_t
         d->stats.recon_refused++;
         return;
     }
-    uint64_t now = rumor_now_ms();
+    uint64_t now = rumor_daemon_loop_ms(d); /* the loop's monotonic clock, not the wall */
     cu->in_last_ms = now;
     if (!cu->in_active) {
         cu->in_active = true;
@@ -623,7 +623,7 @@ static void pass_on(daemon_t *d, peer_t *from)
 
 void rumor_catchup_committed(daemon_t *d)
 {
-    uint64_t now = rumor_now_ms();
+    uint64_t now = rumor_daemon_loop_ms(d);
     for (peer_t *p = d->peers; p; p = p->next) {
         struct catchup *cu = p->cu;
         if (!cu || p->closing) continue;
@@ -648,7 +648,7 @@ void rumor_catchup_committed(daemon_t *d)
 
 void rumor_catchup_heartbeat(daemon_t *d)
 {
-    uint64_t now = uv_now(d->loop), wall = rumor_now_ms();
+    uint64_t now = rumor_daemon_loop_ms(d);
     for (peer_t *p = d->peers; p; p = p->next) {
         struct catchup *cu = p->cu;
         if (p->closing || !rumor_daemon_peer_ready(p)) continue;
@@ -657,7 +657,7 @@ void rumor_catchup_heartbeat(daemon_t *d)
             cu->credit_ms = now;
             d->stats.credit_probes++;
         }
-        if (cu && cu->in_active && wall - cu->in_last_ms > CATCHUP_STALL_MS) {
+        if (cu && cu->in_active && now - cu->in_last_ms > CATCHUP_STALL_MS) {
             cu->in_active = false;
             rumor_daemon_log(d, LOG_WARN,
                              "catch-up from %s stopped: %llu events in, %u were still to come",

@@ -159,50 +159,52 @@ static void ask_parents(daemon_t *d, rumor_txn_t *t, const rumor_event_t *ev, co
     rumor_daemon_engine_run(d);
 }
 
-/* Keeps an event whose parents are missing, and asks for them. */
+/* Keeps an event whose parents are missing, indexed by them, and asks for them. */
 static void keep_pending(daemon_t *d, rumor_txn_t *t, bentry_t *e, const rumor_event_t *ev)
 {
     rumor_gossip_pend_t x = {.by_sync = e->by_sync, .by_batch = e->by_batch, .len = e->len};
     memcpy(x.id, ev->id, ID);
     memcpy(x.from, e->from, ID);
+    for (size_t k = 0; k < ev->n_parents && x.n_missing < RUMOR_MAX_PARENTS; k++)
+        if (!rumor_store_event_has(t, ev->parents + k * ID))
+            x.missing[x.n_missing++] = rumor_gossip_pending_key(ev->parents + k * ID);
     /* Anyone can sign an event with made-up parents: one peer fills at most a quarter. */
     int rc = rumor_gossip_pending_add(&d->pending, &x, e->frame, rumor_daemon_loop_ms(d));
     if (rc == RUMOR_ERR_BUSY) d->stats.pending_dropped++;
     if (rc == RUMOR_OK) ask_parents(d, t, ev, e->from);
 }
 
-/* Moves pending events whose parents are all stored now into the batch; returns how many. */
-static size_t release_pending(daemon_t *d, rumor_txn_t *t)
+/* Event `id` was stored: the pending events that waited for it alone join the batch (in the same
+ * transaction); returns how many. */
+static size_t release_pending(daemon_t *d, const uint8_t id[ID])
 {
-    rumor_gossip_pending_t *p = &d->pending;
     struct batch *b = d->batch;
-    size_t moved = 0;
-    for (size_t i = 0; i < p->n;) {
-        rumor_event_t ev;
-        bool ready = rumor_event_decode(p->e[i].frame + 2, p->e[i].len - 2, &ev) == RUMOR_OK;
-        for (size_t k = 0; ready && k < ev.n_parents; k++)
-            ready = rumor_store_event_has(t, ev.parents + k * ID);
-        if (!ready) {
-            i++;
-            continue;
+    rumor_gossip_pend_t out[16];
+    size_t moved = 0, n;
+    do {
+        n = rumor_gossip_pending_arrived(&d->pending, id, out, 16);
+        for (size_t i = 0; i < n; i++) {
+            if (b->n >= b->cap) {
+                bentry_t *ne = realloc(b->e, 2 * b->cap * sizeof *ne);
+                if (!ne) {
+                    free(out[i].frame); /* anti-entropy fetches it again */
+                    d->stats.pending_dropped++;
+                    continue;
+                }
+                b->e = ne;
+                b->cap *= 2;
+            }
+            bentry_t *e = &b->e[b->n++];
+            memset(e, 0, sizeof *e);
+            memcpy(e->from, out[i].from, ID);
+            e->frame = out[i].frame;
+            e->len = out[i].len;
+            e->by_sync = out[i].by_sync;
+            e->by_batch = out[i].by_batch;
+            e->retried = true;
+            moved++;
         }
-        if (b->n >= b->cap) {
-            bentry_t *ne = realloc(b->e, 2 * b->cap * sizeof *ne);
-            if (!ne) break;
-            b->e = ne;
-            b->cap *= 2;
-        }
-        bentry_t *e = &b->e[b->n++];
-        memset(e, 0, sizeof *e);
-        memcpy(e->from, p->e[i].from, ID);
-        e->frame = p->e[i].frame;
-        e->len = p->e[i].len;
-        e->by_sync = p->e[i].by_sync;
-        e->by_batch = p->e[i].by_batch;
-        e->retried = true;
-        rumor_gossip_pending_take(p, i, false);
-        moved++;
-    }
+    } while (n == 16);
     return moved;
 }
 
@@ -269,9 +271,8 @@ static int batch_fn(rumor_txn_t *t, void *ctx)
     struct batch *b = d->batch;
     for (size_t i = 0; i < b->n; i++) b->e[i].stored = false;
     for (size_t i = 0;; i++) {
-        /* After the batch, pending events whose parents just came are taken in the same
-         * transaction. */
-        if (i == b->n && (!d->pending.n || !release_pending(d, t))) break;
+        /* Pending events whose parents came are appended as they come (release_pending). */
+        if (i == b->n) break;
         bentry_t *e = &b->e[i];
         const uint8_t *buf = e->frame + 2;
         size_t len = e->len - 2;
@@ -351,6 +352,7 @@ static int batch_fn(rumor_txn_t *t, void *ctx)
         e->stored = true;
         e->valid_ms = rumor_now_ms();
         memcpy(e->topic, topic, ID);
+        if (d->pending.n) release_pending(d, ev.id);
     }
     return RUMOR_OK;
 }
