@@ -270,12 +270,16 @@ static int height_step(void *ctx, const rumor_store_room_t *child)
 {
     height_walk_t *w = ctx;
     if (child->flags & RUMOR_ROOM_FLAG_PRIVATE) return 0; /* a domain of its own */
+    /* Not in the tree at this place: its create comes later in the fold, or was ignored. A
+     * pass starts every create's record hidden, so counting it would judge a move by events
+     * after it, and a full fold would disagree with one on top (PROTOCOL.md 7.4). */
+    if (child->flags & RUMOR_ROOM_FLAG_HIDDEN) return 0;
     int h = subtree_height(w->t, child->id, w->budget);
     if (h > w->best) w->best = h;
     return 0;
 }
 
-/* Height of the shared subtree under `room` (a leaf is 1), bounded by the depth limit. */
+/* Height of the shown shared subtree under `room` (a leaf is 1), bounded by the depth limit. */
 static int subtree_height(rumor_txn_t *t, const uint8_t room[ID], int budget)
 {
     if (budget <= 0) return RUMOR_MAX_DEPTH + 1;

@@ -9,9 +9,11 @@
  * roles, rename, re-topic, create rooms, move them, rotate keys) and now and
  * then sync from one another, so partitions and races happen by themselves.
  * Some actions are hostile (rights the author lacks, a rotation that leaves
- * someone out). Then every event made is delivered to fresh stores in
- * shuffled orders and in pieces, and to every author's store, and a digest
- * of each store's state is compared.
+ * someone out). One history in four first grows a chain of rooms down to
+ * near the depth limit and then favours rooms near its bottom, so creates
+ * and moves meet RUMOR_MAX_DEPTH. Then every event made is delivered to fresh
+ * stores in shuffled orders and in pieces, and to every author's store, and
+ * a digest of each store's state is compared.
  *
  * RUMOR_CONVERGE_SEEDS=N runs seeds 1..N (default 1,000); RUMOR_CONVERGE_SEED=S
  * replays one. Seeds that failed once are kept in REGRESSION_SEEDS.
@@ -34,8 +36,9 @@
 
 /* Seeds that once failed; they run first, every time. */
 /* 60, 95: the fold on top of a store disagreed with a full fold (a loser's filtered create);
- * 879: a private room's shown flag judged across domains. */
-static const uint64_t REGRESSION_SEEDS[] = {60, 95, 879};
+ * 879: a private room's shown flag judged across domains; 49, 493, 525 (deep histories): a
+ * move near the depth limit judged counting a room created after it, in a full fold only. */
+static const uint64_t REGRESSION_SEEDS[] = {60, 95, 879, 49, 493, 525};
 
 /* ---- deterministic randomness: the seed decides everything, ids included ---------- */
 
@@ -99,9 +102,17 @@ static size_t n_rooms;
 static uint8_t box_key[RUMOR_ROOM_KEY_BYTES];
 static uint64_t clock_ms;
 
+/* Histories whose seed is 1 modulo this grow deep (see run_seed); the others keep the
+ * histories they always had, so the seeds kept above still replay what once failed. */
+#define DEEP_EVERY 4
+static bool deep; /* this history favours rooms near the bottom of its tree */
+
 /* What a history exercised, summed over seeds, so a vacuous run is noticed. */
 static struct {
     uint64_t events, hidden_messages, hidden_rooms, removals, moves_ignored, epochs;
+    uint64_t at_limit;   /* rooms shown at level RUMOR_MAX_DEPTH of their key domain */
+    uint64_t deep_moves; /* rooms a move put at one of the last two levels */
+    uint64_t past_limit; /* rooms not shown one level past the limit: creates it refused */
 } seen;
 
 typedef struct {
@@ -114,6 +125,19 @@ typedef struct {
     int rc;
 } deliver_t;
 
+/*
+ * Whether the store holds every parent of a pool event. Ingest would refuse it otherwise, but
+ * only after checking its signature: asking first spares the many retries of deep histories.
+ */
+static bool parents_held(rumor_txn_t *t, const blob_t *b)
+{
+    rumor_event_t ev;
+    if (rumor_event_decode(b->buf, b->len, &ev) != RUMOR_OK) return true; /* ingest's to judge */
+    for (unsigned i = 0; i < ev.n_parents; i++)
+        if (!rumor_store_event_has(t, ev.parents + (size_t)i * ID)) return false;
+    return true;
+}
+
 static int deliver_pass(rumor_txn_t *t, void *ctx)
 {
     deliver_t *d = ctx;
@@ -121,6 +145,7 @@ static int deliver_pass(rumor_txn_t *t, void *ctx)
     for (size_t i = 0; i < d->n; i++) {
         if (d->done[i]) continue;
         const blob_t *b = &pool[d->items[i]];
+        if (!parents_held(t, b)) continue;
         int rc = rumor_gossip_ingest(t, d->self, b->buf, b->len, NULL, NULL);
         if (rc == RUMOR_OK || rc == RUMOR_ERR_EXISTS) {
             d->done[i] = true;
@@ -197,6 +222,74 @@ static int member_step(void *ctx, const uint8_t pk[ID], uint8_t role)
     return 0;
 }
 
+/*
+ * The level of `room` in its key domain (the key room is 1): as the rooms' parents stand in
+ * the store, or (`by_creation`) down the chain of their creates, as admission counts it.
+ */
+static int level_in_domain(rumor_txn_t *t, const uint8_t room[ID], bool by_creation)
+{
+    uint8_t cur[ID];
+    memcpy(cur, room, ID);
+    for (int level = 1; level <= RUMOR_STORE_DOMAIN_LEVELS; level++) {
+        rumor_store_room_t r;
+        if (rumor_store_room_get(t, cur, &r) != RUMOR_OK) return 0;
+        if (rumor_gossip_is_key_room(&r)) return level;
+        if (!by_creation) {
+            memcpy(cur, r.parent, ID);
+            continue;
+        }
+        const uint8_t *b;
+        size_t len;
+        rumor_event_t ev;
+        if (rumor_store_event_get(t, r.id, &b, &len) != RUMOR_OK ||
+            rumor_event_decode(b, len, &ev) != RUMOR_OK)
+            return 0;
+        memcpy(cur, ev.room, ID); /* the create's parent */
+    }
+    return 0;
+}
+
+/*
+ * One of the shown rooms at most `slack` levels above the deepest of them; with `parents`,
+ * only among those admission still lets have a sub-room. NULL when there is none.
+ */
+static const uint8_t *near_bottom(fx_t *f, uint8_t shown[][ID], size_t n, int slack, bool parents)
+{
+    int level[ROOMS_MAX], deepest = 0;
+    rumor_txn_t *t = rd(f);
+    for (size_t i = 0; i < n; i++) {
+        level[i] = level_in_domain(t, shown[i], false);
+        if (parents && level_in_domain(t, shown[i], true) >= RUMOR_MAX_DEPTH) level[i] = 0;
+        if (level[i] > deepest) deepest = level[i];
+    }
+    rumor_store_read_end(&t);
+    size_t near[ROOMS_MAX], n_near = 0;
+    for (size_t i = 0; i < n; i++)
+        if (level[i] && level[i] >= deepest - slack) near[n_near++] = i;
+    return n_near ? shown[near[pick((unsigned)n_near)]] : NULL;
+}
+
+/* One of the shown rooms that `target` is not below (nor is), or NULL: one that can move there. */
+static const uint8_t *off_path(fx_t *f, uint8_t shown[][ID], size_t n, const uint8_t target[ID])
+{
+    uint8_t path[RUMOR_STORE_DOMAIN_LEVELS][ID];
+    size_t n_path = 0, can[ROOMS_MAX], n_can = 0;
+    rumor_txn_t *t = rd(f);
+    for (const uint8_t *cur = target; n_path < RUMOR_STORE_DOMAIN_LEVELS && !rumor_is_zero(cur, ID);
+         cur = path[n_path++]) {
+        rumor_store_room_t r;
+        if (rumor_store_room_get(t, cur, &r) != RUMOR_OK) break;
+        memcpy(path[n_path], r.parent, ID);
+    }
+    rumor_store_read_end(&t);
+    for (size_t i = 0; i < n; i++) {
+        bool on = memcmp(shown[i], target, ID) == 0;
+        for (size_t j = 0; j < n_path && !on; j++) on = memcmp(shown[i], path[j], ID) == 0;
+        if (!on) can[n_can++] = i;
+    }
+    return n_can ? shown[can[pick((unsigned)n_can)]] : NULL;
+}
+
 /* Makes an event by author `a` on its own store and keeps it when its store admits it. */
 static void author(unsigned a, fx_t *f, uint8_t type, const uint8_t room[ID], const uint8_t *plain,
                    size_t plain_len, const uint8_t *text, size_t text_len, const uint8_t *text_key)
@@ -251,7 +344,8 @@ static void act(unsigned a, fx_t *f)
     uint8_t shown[ROOMS_MAX][ID], domain[ID], buf[RUMOR_EVENT_MAX];
     size_t n_shown = shown_rooms(f, shown, false);
     if (!n_shown) return;
-    const uint8_t *room = shown[pick((unsigned)n_shown)];
+    const uint8_t *room = shown[pick((unsigned)n_shown)], *low;
+    if (deep && pick(2) && (low = near_bottom(f, shown, n_shown, 2, false))) room = low;
     rumor_txn_t *t = rd(f);
     rumor_store_room_t dr;
     int rc = rumor_gossip_key_domain(t, room, domain);
@@ -263,6 +357,7 @@ static void act(unsigned a, fx_t *f)
     bool hostile = pick(8) == 0;
     unsigned other = pick(AUTHORS);
     unsigned what = pick(100);
+    if (deep && what < 34 && pick(2)) what = 72 + pick(19); /* half its posts grow the tree */
     char text[48];
     snprintf(text, sizeof text, "%u says %llu", a, (unsigned long long)clock_ms);
 
@@ -289,6 +384,7 @@ static void act(unsigned a, fx_t *f)
     } else if (what < 72) {
         author(a, f, RUMOR_EV_ROOM_TOPIC, room, NULL, 0, (uint8_t *)text, strlen(text), NULL);
     } else if (what < 81) { /* a sub-room; now and then a private one, with its own key */
+        if (deep && pick(2) && (low = near_bottom(f, shown, n_shown, 0, true))) room = low;
         bool private_room = pick(6) == 0;
         uint8_t flags = private_room ? RUMOR_ROOM_FLAG_PRIVATE : 0, key[RUMOR_ROOM_KEY_BYTES];
         randombytes_buf(key, sizeof key);
@@ -300,6 +396,11 @@ static void act(unsigned a, fx_t *f)
     } else if (what < 91) { /* a move, to any shown room: cycles and other domains happen */
         const uint8_t *target = shown[pick((unsigned)n_shown)];
         uint8_t zero[ID] = {0};
+        if (deep && pick(2) && (low = near_bottom(f, shown, n_shown, 2, false))) {
+            /* near the bottom, and a room that is not above it */
+            target = low;
+            if ((low = off_path(f, shown, n_shown, target))) room = low;
+        }
         if (pick(5) == 0) target = zero;
         author(a, f, RUMOR_EV_ROOM_MOVE, room, target, ID, NULL, 0, NULL);
     } else { /* a rotation sealed to the members it sees; a hostile one leaves one out */
@@ -404,7 +505,14 @@ static void digest(fx_t *f, uint8_t out[ID], bool count)
         crypto_generichash_update(&h, e, 4);
         rumor_store_member_each(t, rooms[i], digest_member, &d);
         if (rumor_store_log_each(t, rooms[i], false, digest_log, &d) < 0) CHECK(false);
-        if (count && (r.flags & RUMOR_ROOM_FLAG_HIDDEN)) seen.hidden_rooms++;
+        if (count) {
+            bool hidden = r.flags & RUMOR_ROOM_FLAG_HIDDEN, moved = memcmp(r.place.event, r.id, ID);
+            int level = level_in_domain(t, r.id, false);
+            seen.hidden_rooms += hidden;
+            seen.past_limit += hidden && level == RUMOR_MAX_DEPTH + 1;
+            seen.at_limit += !hidden && level == RUMOR_MAX_DEPTH;
+            seen.deep_moves += !hidden && moved && level >= RUMOR_MAX_DEPTH - 1;
+        }
     }
     /* Announced epochs: every rotation's verdict. */
     for (size_t i = 0; i < n_pool; i++) {
@@ -455,6 +563,16 @@ static bool run_seed(uint64_t seed)
         add[ID + 1] = 0;
         author(0, &stores[0], RUMOR_EV_MEMBER_ADD, rooms[0], add, ID + 2, NULL, 0, NULL);
     }
+    /* A deep history: a chain of shared rooms down to level 12 to 16, and three rooms at level
+     * 2 to move down it, before anyone syncs. */
+    deep = seed % DEEP_EVERY == 1;
+    int levels = deep ? RUMOR_MAX_DEPTH - (int)pick(5) : 1;
+    uint8_t name[] = {4, 'd', 'e', 'e', 'p'};
+    for (int level = 2; level <= levels; level++)
+        author(0, &stores[0], RUMOR_EV_ROOM_CREATE, rooms[n_rooms - 1], &flags, 1, name,
+               sizeof name, NULL);
+    for (int spare = 0; deep && spare < 3; spare++)
+        author(0, &stores[0], RUMOR_EV_ROOM_CREATE, rooms[0], &flags, 1, name, sizeof name, NULL);
     for (unsigned a = 1; a < AUTHORS; a++) sync_into(a, 0, stores);
 
     for (int op = 0; op < OPS; op++) {
@@ -551,12 +669,18 @@ int main(void)
         CHECK(seen.hidden_messages > 0);
         CHECK(seen.hidden_rooms > 0);
         CHECK(seen.epochs > 0);
+        CHECK(seen.at_limit > 0);
+        CHECK(seen.deep_moves > 0);
+        CHECK(seen.past_limit > 0);
     }
     fprintf(stderr,
             "converge: %zu histories, %zu diverged; %llu events, %llu messages hidden, "
-            "%llu rooms hidden, %llu rotations in effect (verifier 0)\n",
+            "%llu rooms hidden, %llu rotations in effect, %llu rooms at the depth limit, "
+            "%llu moved to its last two levels, %llu refused one past it (verifier 0)\n",
             runs, failed, (unsigned long long)seen.events, (unsigned long long)seen.hidden_messages,
-            (unsigned long long)seen.hidden_rooms, (unsigned long long)seen.epochs);
+            (unsigned long long)seen.hidden_rooms, (unsigned long long)seen.epochs,
+            (unsigned long long)seen.at_limit, (unsigned long long)seen.deep_moves,
+            (unsigned long long)seen.past_limit);
     for (unsigned a = 0; a < AUTHORS; a++) rumor_identity_destroy(&who[a]);
     return test_report("converge");
 }

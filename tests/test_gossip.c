@@ -959,6 +959,63 @@ static void test_depth_limit(void)
     fx_close(&f);
 }
 
+static int rebuild_fn(rumor_txn_t *t, void *ctx)
+{
+    return rumor_gossip_rebuild(t, ((fx_t *)ctx)->self);
+}
+
+/*
+ * A move is judged against the subtree at its place in the fold (PROTOCOL.md 7.4), never
+ * against rooms created after it. A room moved to level 16, then a room created under it: the
+ * move stands and the new room is hidden at level 17, whether the create went on top of the
+ * fold (g), a concurrent event that sorts before it forced a full fold (f), or the store was
+ * rebuilt. Counting the later room made the full fold ignore the move and show the room at 3.
+ */
+static void test_move_judged_without_later_rooms(void)
+{
+    fx_t f, g;
+    fx_open(&f);
+    fx_open(&g);
+    ev_t chain[RUMOR_MAX_DEPTH], w, topic, mv, late;
+    ACCEPT(&f, create(&f, &chain[0], alice, ZERO, false, "level1"), chain[0].id);
+    for (int i = 1; i < RUMOR_MAX_DEPTH; i++)
+        ACCEPT(&f, create(&f, &chain[i], alice, chain[i - 1].id, false, "level"), chain[i].id);
+    ACCEPT(&f, create(&f, &w, alice, chain[0].id, false, "w"), w.id);
+    /* A topic concurrent with the move: built on the same heads, held back from f for now. */
+    boxed(&f, &topic, alice, RUMOR_EV_ROOM_TOPIC, chain[0].id, "concurrent");
+    ACCEPT(&f, move(&f, &mv, alice, w.id, chain[RUMOR_MAX_DEPTH - 2].id), mv.id);
+    CHECK_EQ_INT(level_of(&f, w.id), RUMOR_MAX_DEPTH);
+    CHECK_EQ_INT(ingest(&f, create(&f, &late, alice, w.id, false, "late")), IGNORED);
+    CHECK(room_of(&f, late.id).flags & RUMOR_ROOM_FLAG_HIDDEN);
+
+    /* f: the topic arrives last; it sorts before the create, so f folds in full. */
+    CHECK_EQ_INT(ingest(&f, &topic), RUMOR_OK);
+    /* g: everything in the order of the fold, so each event goes on top. */
+    for (int i = 0; i < RUMOR_MAX_DEPTH; i++) CHECK_EQ_INT(ingest(&g, &chain[i]), RUMOR_OK);
+    CHECK_EQ_INT(ingest(&g, &w), RUMOR_OK);
+    const ev_t *rest[] = {&topic, &mv, &late};
+    for (size_t i = 0; i < 3; i++) CHECK_EQ_INT(ingest(&g, rest[i]), RUMOR_OK);
+    CHECK_EQ_INT(event_count(&f), event_count(&g));
+
+    fx_t *stores[] = {&f, &g};
+    for (int round = 0; round < 2; round++) {
+        for (size_t s = 0; s < 2; s++) {
+            rumor_store_room_t rw = room_of(stores[s], w.id), rl = room_of(stores[s], late.id);
+            CHECK_EQ_MEM(rw.parent, chain[RUMOR_MAX_DEPTH - 2].id, ID);
+            CHECK_EQ_MEM(rw.place.event, mv.id, ID);
+            CHECK_EQ_INT(level_of(stores[s], w.id), RUMOR_MAX_DEPTH);
+            CHECK(!(rw.flags & RUMOR_ROOM_FLAG_HIDDEN));
+            CHECK(rl.flags & RUMOR_ROOM_FLAG_HIDDEN);
+            CHECK_EQ_INT(level_of(stores[s], late.id), RUMOR_MAX_DEPTH + 1);
+        }
+        /* Then both rebuilt from their events, as after a migration: nothing changes. */
+        for (size_t s = 0; round == 0 && s < 2; s++)
+            CHECK_EQ_INT(rumor_store_write(stores[s]->s, rebuild_fn, stores[s]), RUMOR_OK);
+    }
+    fx_close(&f);
+    fx_close(&g);
+}
+
 /* ---- the key-domain rule on bare room records ------------------------------------------------ */
 
 /* Room ids for bare records: a tag and an index. */
@@ -2355,6 +2412,7 @@ int main(void)
     RUN(test_key_domains);
     RUN(test_key_grant_and_epoch);
     RUN(test_depth_limit);
+    RUN(test_move_judged_without_later_rooms);
     RUN(test_key_domain_rule);
     RUN(test_demoted_admins_edits_converge);
     RUN(test_removed_member_reads_nothing_after);
