@@ -232,6 +232,11 @@ void rumor_engine_peer_down(rumor_engine_t *e, rumor_engine_peer_t p)
 {
     if (!live(e, p)) return;
     for (size_t i = 0; i < e->n_topics; i++) mesh_remove(&e->topics[i], p);
+    for (size_t i = 0; i < e->n_missing;) /* its announcements: the handle may be given again */
+        if (e->missing[i].from == p)
+            e->missing[i] = e->missing[--e->n_missing];
+        else
+            i++;
     free(e->peers[p].topics);
     memset(&e->peers[p], 0, sizeof e->peers[p]);
     /* Actions still queued for it go nowhere. */
@@ -425,10 +430,14 @@ void rumor_engine_want(rumor_engine_t *e, rumor_engine_peer_t p, const uint8_t *
 static void missing_add(rumor_engine_t *e, const uint8_t id[ID], const uint8_t topic[ID],
                         rumor_engine_peer_t from, uint64_t due)
 {
-    for (size_t i = 0; i < e->n_missing; i++)
+    size_t mine = 0;
+    for (size_t i = 0; i < e->n_missing; i++) {
         if (memcmp(e->missing[i].id, id, ID) == 0) return; /* the first announcer is asked */
+        mine += e->missing[i].from == from;
+    }
     if (!e->missing && !(e->missing = malloc(MISSING_MAX * sizeof *e->missing))) return;
-    if (e->n_missing == MISSING_MAX) return; /* anti-entropy fetches the rest */
+    /* Anyone may announce ids that do not exist: one peer holds at most a quarter. */
+    if (e->n_missing == MISSING_MAX || mine >= MISSING_MAX / 4) return; /* left to catch-up */
     emissing_t *m = &e->missing[e->n_missing++];
     memcpy(m->id, id, ID);
     memcpy(m->topic, topic, ID);
@@ -440,20 +449,33 @@ static void missing_add(rumor_engine_t *e, const uint8_t id[ID], const uint8_t t
  * whose link becomes eager (GRAFT): the tree did not bring them. */
 static void missing_expire(rumor_engine_t *e, uint64_t now)
 {
-    for (size_t i = 0; i < e->n_missing;) {
-        emissing_t *m = &e->missing[i];
-        if (m->due_ms > now) {
-            i++;
-            continue;
+    /* Due ids still missing, grouped by announcer: one IWANT (and one GRAFT) each. */
+    while (e->n_missing) {
+        rumor_engine_peer_t from = RUMOR_ENGINE_NONE;
+        uint8_t topic[ID], want[RUMOR_WIRE_IDS_MAX * ID];
+        size_t n = 0;
+        for (size_t i = 0; i < e->n_missing;) {
+            emissing_t *m = &e->missing[i];
+            bool mine =
+                from == RUMOR_ENGINE_NONE || (m->from == from && memcmp(m->topic, topic, ID) == 0);
+            if (m->due_ms > now || !mine || n == RUMOR_WIRE_IDS_MAX) {
+                i++;
+                continue;
+            }
+            if (from == RUMOR_ENGINE_NONE) from = m->from, memcpy(topic, m->topic, ID);
+            bool arrived = rumor_gossip_seen_has(e->seen, m->id) ||
+                           (e->o.has && e->o.has(e->o.has_ctx, m->id));
+            if (!arrived) memcpy(want + ID * n++, m->id, ID);
+            *m = e->missing[--e->n_missing];
         }
-        etopic_t *t = topic_find(e, m->topic);
-        bool arrived =
-            rumor_gossip_seen_has(e->seen, m->id) || (e->o.has && e->o.has(e->o.has_ctx, m->id));
-        if (!arrived && t && live(e, m->from)) {
-            rumor_engine_want(e, m->from, m->id, 1, now);
-            if (!in_mesh(t, m->from)) graft(e, t, m->from);
-        }
-        *m = e->missing[--e->n_missing];
+        if (from == RUMOR_ENGINE_NONE) break; /* nothing due */
+        etopic_t *t = topic_find(e, topic);
+        /* Only a peer that still takes the topic is asked, and made eager. */
+        if (!n || !t || !rumor_engine_subscribes(e, from, topic)) continue;
+        rumor_engine_want(e, from, want, n, now);
+        if (!in_mesh(t, from)) mesh_add(e, t, from);
+        rumor_wire_frame_t g = {.type = RUMOR_WIRE_GRAFT, .topic = t->id};
+        send_frame(e, from, &g, RUMOR_ENGINE_COUNT_GRAFT); /* even if eager here: both agree */
     }
 }
 
@@ -535,7 +557,8 @@ size_t rumor_engine_push(rumor_engine_t *e, const uint8_t topic[ID], const uint8
     size_t sent = 0;
     if (meshes(e) && t && t->n_mesh) {
         for (size_t i = 0; i < t->n_mesh; i++) {
-            if (t->mesh[i] == from) continue;
+            /* (A mesh holds only subscribed peers; checked again, as nothing else is sent.) */
+            if (t->mesh[i] == from || !rumor_engine_subscribes(e, t->mesh[i], topic)) continue;
             send_event(e, t->mesh[i], frame, len);
             sent++;
         }
@@ -556,12 +579,19 @@ void rumor_engine_duplicate(rumor_engine_t *e, rumor_engine_peer_t from, const u
 {
     (void)now;
     etopic_t *t = topic_find(e, topic);
-    if (!tree(e) || !live(e, from) || !t || !in_mesh(t, from)) return;
-    /* One of its copies was asked for (a parent, a repair): no cycle shown. */
+    if (!tree(e) || !t || !rumor_engine_subscribes(e, from, topic)) return;
+    /* One of its copies was asked for (a parent, a repair, a catch-up): no cycle shown. */
     if (rumor_gossip_seen_has(e->asked, id)) return;
+    /* Answered whatever our view of the link: a PRUNE that was lost, or a link eager on its side
+     * only, would otherwise go on pushing copies. */
     mesh_remove(t, from);
     rumor_wire_frame_t f = {.type = RUMOR_WIRE_PRUNE, .topic = t->id};
     send_frame(e, from, &f, RUMOR_ENGINE_COUNT_PRUNE);
+}
+
+void rumor_engine_fetched(rumor_engine_t *e, const uint8_t id[ID], uint64_t now)
+{
+    rumor_gossip_seen_add(e->asked, id, now);
 }
 
 void rumor_engine_announce(rumor_engine_t *e, const uint8_t topic[ID], const uint8_t id[ID])

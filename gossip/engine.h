@@ -133,6 +133,9 @@ size_t rumor_engine_push(rumor_engine_t *e, const uint8_t topic[RUMOR_ID_BYTES],
 void rumor_engine_duplicate(rumor_engine_t *e, rumor_engine_peer_t from,
                             const uint8_t topic[RUMOR_ID_BYTES], const uint8_t id[RUMOR_ID_BYTES],
                             uint64_t now);
+/* Event `id` came by a pull (catch-up, a join's history): a pushed copy of it later shows no
+ * cycle. */
+void rumor_engine_fetched(rumor_engine_t *e, const uint8_t id[RUMOR_ID_BYTES], uint64_t now);
 /* Asks peer `p` for events `ids` (n x 32, at most RUMOR_WIRE_IDS_MAX) with IWANT: the parents an
  * event waits for. Copies of asked ids prune no link. */
 void rumor_engine_want(rumor_engine_t *e, rumor_engine_peer_t p, const uint8_t *ids, size_t n,

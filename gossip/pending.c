@@ -74,8 +74,9 @@ static int waited_rebuild(rumor_gossip_pending_t *p, size_t extra)
     p->waited_used = 0;
     for (size_t i = 0; i < p->n; i++)
         for (size_t k = 0; k < p->e[i].n_missing; k++) {
-            size_t s = waited_slot(p, p->e[i].missing[k]);
-            if (!p->waited_key[s]) p->waited_key[s] = p->e[i].missing[k], p->waited_used++;
+            uint64_t key = rumor_gossip_pending_key(p->e[i].missing[k]);
+            size_t s = waited_slot(p, key);
+            if (!p->waited_key[s]) p->waited_key[s] = key, p->waited_used++;
             p->waited_n[s]++;
         }
     return RUMOR_OK;
@@ -115,7 +116,8 @@ int rumor_gossip_pending_add(rumor_gossip_pending_t *p, const rumor_gossip_pend_
     *e = *x;
     e->frame = copy;
     e->added_ms = now;
-    for (size_t k = 0; k < e->n_missing; k++) waited_change(p, e->missing[k], +1);
+    for (size_t k = 0; k < e->n_missing; k++)
+        waited_change(p, rumor_gossip_pending_key(e->missing[k]), +1);
     return RUMOR_OK;
 }
 
@@ -129,8 +131,8 @@ size_t rumor_gossip_pending_arrived(rumor_gossip_pending_t *p, const uint8_t id[
         rumor_gossip_pend_t *e = &p->e[i];
         bool waits = false;
         for (size_t j = 0; j < e->n_missing && !waits; j++)
-            if (e->missing[j] == k) {
-                e->missing[j] = e->missing[--e->n_missing];
+            if (memcmp(e->missing[j], id, ID) == 0) { /* the whole id: a prefix may collide */
+                memcpy(e->missing[j], e->missing[--e->n_missing], ID);
                 waited_change(p, k, -1);
                 waits = true;
             }
@@ -139,7 +141,10 @@ size_t rumor_gossip_pending_arrived(rumor_gossip_pending_t *p, const uint8_t id[
             rumor_gossip_pending_take(p, i, false);
             continue;
         }
-        if (waits && !e->n_missing) e->missing[e->n_missing++] = k, waited_change(p, k, +1);
+        if (waits && !e->n_missing) { /* no room in `out`: it waits on, told again later */
+            memcpy(e->missing[e->n_missing++], id, ID);
+            waited_change(p, k, +1);
+        }
         i++;
     }
     return n;
@@ -147,7 +152,8 @@ size_t rumor_gossip_pending_arrived(rumor_gossip_pending_t *p, const uint8_t id[
 
 void rumor_gossip_pending_take(rumor_gossip_pending_t *p, size_t i, bool free_frame)
 {
-    for (size_t k = 0; k < p->e[i].n_missing; k++) waited_change(p, p->e[i].missing[k], -1);
+    for (size_t k = 0; k < p->e[i].n_missing; k++)
+        waited_change(p, rumor_gossip_pending_key(p->e[i].missing[k]), -1);
     if (free_frame) free(p->e[i].frame);
     p->e[i] = p->e[--p->n];
 }

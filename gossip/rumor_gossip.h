@@ -230,7 +230,7 @@ typedef struct {
     uint8_t *frame;               /* the EVENT frame (the set's own copy) */
     size_t len;
     uint64_t added_ms;
-    uint64_t missing[RUMOR_MAX_PARENTS]; /* the parents it waits for (8-byte id prefixes) */
+    uint8_t missing[RUMOR_MAX_PARENTS][RUMOR_ID_BYTES]; /* the parents it waits for */
     uint8_t n_missing;
 } rumor_gossip_pend_t;
 typedef struct {
@@ -249,7 +249,7 @@ bool rumor_gossip_pending_has(const rumor_gossip_pending_t *p, const uint8_t id[
 /* The 8-byte prefix the set knows an id by (never 0). */
 uint64_t rumor_gossip_pending_key(const uint8_t id[RUMOR_ID_BYTES]);
 /* Keeps a copy of `frame` (x->len bytes) with x's id, sender, origin and missing parents
- * (x->missing; an entry without is released only by the caller's own look), at `now`.
+ * (x->missing; an entry without one is never released, and waits out its time), at `now`.
  * RUMOR_ERR_EXISTS when held, RUMOR_ERR_BUSY when the set is full or the sender holds a quarter
  * of it already (the caller counts a drop), RUMOR_ERR_NOMEM. */
 int rumor_gossip_pending_add(rumor_gossip_pending_t *p, const rumor_gossip_pend_t *x,

@@ -254,13 +254,12 @@ void rumor_daemon_engine_run(daemon_t *d)
     }
 }
 
-/* The engine's question: do we hold the event (stored, or waiting for parents)? An IHAVE's ids are
- * looked up in one read transaction (engine_txn); a lone question (a tree repair due) opens its
- * own. */
+/* The engine's question: do we hold the event (stored)? An IHAVE's ids are looked up in one read
+ * transaction (engine_txn); a lone question (a tree repair due) opens its own. The pending set is
+ * not scanned for each id a peer names; a pending event asked for again is a duplicate. */
 static bool engine_has(void *ctx, const uint8_t id[ID])
 {
     daemon_t *d = ctx;
-    if (rumor_gossip_pending_has(&d->pending, id)) return true;
     if (d->engine_txn) return rumor_store_event_has(d->engine_txn, id);
     rumor_txn_t *t;
     if (rumor_store_read_begin(d->node->store, &t) < 0) return false;

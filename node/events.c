@@ -167,7 +167,7 @@ static void keep_pending(daemon_t *d, rumor_txn_t *t, bentry_t *e, const rumor_e
     memcpy(x.from, e->from, ID);
     for (size_t k = 0; k < ev->n_parents && x.n_missing < RUMOR_MAX_PARENTS; k++)
         if (!rumor_store_event_has(t, ev->parents + k * ID))
-            x.missing[x.n_missing++] = rumor_gossip_pending_key(ev->parents + k * ID);
+            memcpy(x.missing[x.n_missing++], ev->parents + k * ID, ID);
     /* Anyone can sign an event with made-up parents: one peer fills at most a quarter. */
     int rc = rumor_gossip_pending_add(&d->pending, &x, e->frame, rumor_daemon_loop_ms(d));
     if (rc == RUMOR_ERR_BUSY) d->stats.pending_dropped++;
@@ -216,7 +216,10 @@ static void duplicate(daemon_t *d, rumor_txn_t *t, const uint8_t from[ID], const
 {
     peer_t *p = rumor_peers_find(d, from);
     uint8_t buf[ID];
-    if (strcmp(d->cfg->strategy, "tree") != 0 || !p || p->eh == RUMOR_ENGINE_NONE) return;
+    /* A PROFILE is sent to every peer on HELLO, whatever the links: its copies show no cycle. */
+    if (strcmp(d->cfg->strategy, "tree") != 0 || ev->type == RUMOR_EV_PROFILE || !p ||
+        p->eh == RUMOR_ENGINE_NONE)
+        return;
     rumor_txn_t *own = NULL;
     if (!topic) {
         if (!t && rumor_store_read_begin(d->node->store, &own) < 0) return;
@@ -384,6 +387,7 @@ void rumor_events_process_batch(daemon_t *d)
         }
         rumor_engine_saw(d->engine, ev.id, rumor_daemon_loop_ms(d));
         if (!e->by_sync) rumor_engine_announce(d->engine, e->topic, ev.id);
+        if (e->by_sync) rumor_engine_fetched(d->engine, ev.id, rumor_daemon_loop_ms(d));
         record_delivery(d, &ev, e->from, e->valid_ms);
     }
     /* Ids of events that were not stored must not block a later, good copy. */
