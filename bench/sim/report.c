@@ -133,16 +133,36 @@ out:
 }
 
 static const char *const kind_names[SIM_F_KINDS] = {
-    "event", "event_served", "graft", "prune", "ihave", "iwant", "recon", "batch",
+    "event", "event_served", "graft", "prune", "ihave", "iwant", "recon", "batch", "ping", "peers",
 };
 
-static void per_node_msg(FILE *f, const char *name, const uint64_t *v, double div)
+/* Counts `v` less `pre` (NULL: none) per node and message, in total and by kind. */
+static void per_node_msg(FILE *f, const char *indent, const char *name, const uint64_t *v,
+                         const uint64_t *pre, double div)
 {
-    uint64_t total = 0;
-    for (int k = 0; k < SIM_F_KINDS; k++) total += v[k];
-    fprintf(f, "  \"%s\": {\"total\": %.4f", name, total / div);
-    for (int k = 0; k < SIM_F_KINDS; k++) fprintf(f, ", \"%s\": %.4f", kind_names[k], v[k] / div);
+    uint64_t total = 0, d[SIM_F_KINDS];
+    for (int k = 0; k < SIM_F_KINDS; k++) total += d[k] = v[k] - (pre ? pre[k] : 0);
+    fprintf(f, "%s\"%s\": {\"total\": %.4f", indent, name, total / div);
+    for (int k = 0; k < SIM_F_KINDS; k++) fprintf(f, ", \"%s\": %.4f", kind_names[k], d[k] / div);
     fprintf(f, "},\n");
+}
+
+/* `"hops": {max, mean, histogram}` of deliveries by gossip, by hops. */
+static void hops(FILE *f, const char *indent, const uint64_t *hist)
+{
+    int hmax = 0;
+    uint64_t hsum = 0, hn = 0;
+    for (int k = 0; k < 256; k++)
+        if (hist[k]) {
+            hmax = k;
+            hsum += (uint64_t)k * hist[k];
+            hn += hist[k];
+        }
+    fprintf(f, "%s\"hops\": {\"max\": %d, \"mean\": %.3f, \"histogram\": [", indent, hmax,
+            hn ? (double)hsum / hn : 0.0);
+    for (int k = 0; k <= hmax; k++)
+        fprintf(f, "%s%llu", k ? ", " : "", (unsigned long long)hist[k]);
+    fprintf(f, "]},\n");
 }
 
 /* A JSON string: quotes, backslashes and control bytes escaped. */
@@ -186,8 +206,14 @@ static void scenario_params(FILE *f, const sim_scenario_t *sc)
             sc->latency_per_link ? "link" : "frame", sc->loss, (unsigned long long)sc->bandwidth,
             sc->event_bytes, sc->rate, sc->publishers);
     ms(f, sc->start_us);
-    fprintf(f, ", \"invalid\": %.6f, \"recon_interval_ms\": %u, \"drain_ms\": ", sc->invalid,
-            sc->recon_interval_ms);
+    fprintf(f,
+            ", \"invalid\": %.6f, \"recon_interval_ms\": %u, \"process_us\": %llu, "
+            "\"process_event_us\": %llu, \"heartbeat_us\": %llu, \"cores\": %u, "
+            "\"keepalive\": %s, \"setup\": \"%s\", \"window_from\": %u, \"drain_ms\": ",
+            sc->invalid, sc->recon_interval_ms, (unsigned long long)sc->process_us,
+            (unsigned long long)sc->process_event_us, (unsigned long long)sc->heartbeat_us,
+            sc->cores, sc->keepalive ? "true" : "false",
+            sc->setup_sequential ? "sequential" : "random", sc->window_from);
     ms(f, sc->drain_us);
     fprintf(f, ", \"timed_lines\": %zu},\n", sc->n_at);
 }
@@ -226,10 +252,14 @@ int sim_report_summary(const sim_result_t *r, const sim_host_t *h, FILE *f)
     json_string(f, h->scenario_name);
     fprintf(f, ",\n");
     fprintf(f, "  \"seed\": %llu,\n", (unsigned long long)sc->seed);
-    fprintf(f, "  \"nodes\": %u,\n  \"links\": %llu,\n  \"degree_mean\": %.3f,\n", r->nodes,
-            (unsigned long long)r->links_start, (double)r->degree_sum_start / r->nodes);
+    fprintf(f,
+            "  \"nodes\": %u,\n  \"links\": %llu,\n  \"degree_mean\": %.3f,\n  \"degree_median\": "
+            "%u,\n",
+            r->nodes, (unsigned long long)r->links_start, (double)r->degree_sum_start / r->nodes,
+            r->degree_median_start);
+    static const char *const strategies[] = {"gossipsub", "flood", "tree"};
     fprintf(f, "  \"topics\": %u,\n  \"strategy\": \"%s\",\n", sc->topics,
-            sc->strategy == RUMOR_STRATEGY_FLOOD ? "flood" : "gossipsub");
+            sc->strategy < 3 ? strategies[sc->strategy] : "?");
     scenario_params(f, sc);
     fprintf(f, "  \"validation\": \"oracle\",\n  \"catchup\": \"modelled\",\n");
     fprintf(f, "  \"messages\": %u,\n  \"published\": %u,\n  \"valid\": %llu,\n", r->messages,
@@ -253,28 +283,44 @@ int sim_report_summary(const sim_result_t *r, const sim_host_t *h, FILE *f)
     fprintf(f, "},\n");
     fprintf(f, "  \"duplicates_per_delivery\": %.4f,\n",
             r->deliveries ? (double)r->duplicates / r->deliveries : 0.0);
+    fprintf(f, "  \"duplicates_from_outside_mesh\": %.4f,\n",
+            r->deliveries ? (double)r->duplicates_unmeshed / r->deliveries : 0.0);
+    fprintf(f, "  \"relayed_with_empty_mesh\": %.4f,\n",
+            r->deliveries ? (double)r->relays_meshless / r->deliveries : 0.0);
     fprintf(f, "  \"invalid_dropped\": %llu,\n", (unsigned long long)r->invalid_dropped);
     double div = (double)r->nodes * (r->published ? r->published : 1);
-    per_node_msg(f, "frames_per_node_per_message", r->frames, div);
-    per_node_msg(f, "bytes_per_node_per_message", r->bytes, div);
+    per_node_msg(f, "  ", "frames_per_node_per_message", r->frames, NULL, div);
+    per_node_msg(f, "  ", "bytes_per_node_per_message", r->bytes, NULL, div);
+    /* From the publication of message window_from (0: the first) to the end, as
+     * bench/bench_mesh.py counts frames. */
+    uint32_t wmsgs = r->published > sc->window_from ? r->published - sc->window_from : 0;
+    double wdiv = (double)r->nodes * (wmsgs ? wmsgs : 1);
+    fprintf(f, "  \"publish_window\": {\n    \"messages\": %u, \"from_ms\": ", wmsgs);
+    ms(f, r->window_open ? r->window_us : r->end_us);
+    fprintf(f, ", \"to_ms\": ");
+    ms(f, r->end_us);
+    fprintf(f, ", \"mesh_mean\": %.3f, \"meshes_below_d_lo\": %llu,\n",
+            r->mesh_nodes ? (double)r->mesh_sum / r->mesh_nodes : 0.0,
+            (unsigned long long)r->mesh_below_lo);
+    const uint64_t *fpre = r->window_open ? r->frames_pre : r->frames;
+    const uint64_t *bpre = r->window_open ? r->bytes_pre : r->bytes;
+    per_node_msg(f, "    ", "frames_per_node_per_message", r->frames, fpre, wdiv);
+    per_node_msg(f, "    ", "bytes_per_node_per_message", r->bytes, bpre, wdiv);
+    hops(f, "    ", r->window_hop_hist);
+    fprintf(f, "    \"duplicates_per_delivery\": %.4f\n  },\n",
+            r->deliveries - r->deliveries_pre
+                ? (double)(r->duplicates - r->duplicates_pre) / (r->deliveries - r->deliveries_pre)
+                : 0.0);
+    fprintf(f, "  \"process\": {\"frames\": %llu, \"wait_ms_mean\": %.4f},\n",
+            (unsigned long long)r->processed,
+            r->processed ? r->process_wait_us / 1000.0 / r->processed : 0.0);
     fprintf(f,
             "  \"frames_lost\": {\"loss\": %llu, \"partition\": %llu, \"link_down\": %llu, "
             "\"catchup_lists\": %llu},\n",
             (unsigned long long)r->lost_loss, (unsigned long long)r->lost_cut,
             (unsigned long long)r->lost_down, (unsigned long long)r->lost_recon);
-    int hmax = 0;
-    uint64_t hsum = 0, hn = 0;
-    for (int k = 0; k < 256; k++)
-        if (r->hop_hist[k]) {
-            hmax = k;
-            hsum += (uint64_t)k * r->hop_hist[k];
-            hn += r->hop_hist[k];
-        }
-    fprintf(f, "  \"hops\": {\"max\": %d, \"mean\": %.3f, \"histogram\": [", hmax,
-            hn ? (double)hsum / hn : 0.0);
-    for (int k = 0; k <= hmax; k++)
-        fprintf(f, "%s%llu", k ? ", " : "", (unsigned long long)r->hop_hist[k]);
-    fprintf(f, "]},\n  \"partitions\": [");
+    hops(f, "  ", r->hop_hist);
+    fprintf(f, "  \"partitions\": [");
     for (size_t i = 0; i < r->n_heals; i++) {
         const sim_heal_t *hl = &r->heals[i];
         fprintf(f, "%s{\"at_ms\": ", i ? ", " : "");

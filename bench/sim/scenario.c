@@ -175,10 +175,13 @@ typedef enum {
     K_U32,      /* a number min..max */
     K_U64,      /* a number min..max */
     K_TIME,     /* a time, min..max microseconds */
+    K_US,       /* the same, but a bare number is microseconds */
     K_SHARE,    /* 0..1 or a percentage */
     K_RATE,     /* a number above 0, at most max */
     K_BITS,     /* bits per second */
-    K_STRATEGY, /* gossipsub | flood */
+    K_STRATEGY, /* gossipsub | flood | tree */
+    K_BOOL,     /* on | off */
+    K_SETUP,    /* random | sequential */
     K_LATENCY,  /* a distribution */
     K_SAMPLE,   /* frame | link */
 } kind_t;
@@ -198,7 +201,7 @@ static const skey_t keys[] = {
     {"peers", K_U32, F(peers), 1, 1024, "1..1024"},
     {"peers_max", K_U32, F(peers_max), 1, 1024, "1..1024"},
     {"topics", K_U32, F(topics), 1, 256, "1..256"},
-    {"strategy", K_STRATEGY, F(strategy), 0, 0, "gossipsub or flood"},
+    {"strategy", K_STRATEGY, F(strategy), 0, 0, "gossipsub, flood or tree"},
     {"d", K_U32, F(d), 1, 64, "1..64"},
     {"d_lo", K_U32, F(d_lo), 1, 64, "1..64"},
     {"d_hi", K_U32, F(d_hi), 1, 64, "1..64"},
@@ -220,6 +223,14 @@ static const skey_t keys[] = {
     {"event_bytes", K_U32, F(event_bytes), SIM_EVENT_HEADER, RUMOR_EVENT_MAX + 2, "39..65538"},
     {"invalid", K_SHARE, F(invalid), 0, 0, "a share 0..1 or 0%..100%"},
     {"recon_interval_ms", K_U32, F(recon_interval_ms), 0, 86400000, "0 (off) or up to 86400000"},
+    {"process_us", K_US, F(process_us), 0, US_PER_S, "microseconds (or a time) up to 1s"},
+    {"process_event_us", K_US, F(process_event_us), 0, US_PER_S,
+     "microseconds (or a time) up to 1s"},
+    {"heartbeat_us", K_US, F(heartbeat_us), 0, US_PER_S, "microseconds (or a time) up to 1s"},
+    {"keepalive", K_BOOL, F(keepalive), 0, 0, "on or off"},
+    {"setup", K_SETUP, F(setup_sequential), 0, 0, "random or sequential"},
+    {"window_from", K_U32, F(window_from), 0, 10000000, "a message index"},
+    {"cores", K_U32, F(cores), 0, 4096, "0 (a CPU per node) or 1..4096 shared"},
     {"drain", K_TIME, F(drain_us), 0, 24 * HOUR_US, "a time up to 24h"},
     {"duration", K_TIME, F(duration_us), 1, 24 * HOUR_US, "a time up to 24h"},
     {"events_max", K_U64, F(events_max), 1, UINT64_MAX, "a number above 0"},
@@ -252,6 +263,14 @@ static int key_set(sim_scenario_t *sc, const skey_t *k, char *v)
         if (parse_time(v, k->max, &u) < 0 || u < k->min) return -1;
         *(uint64_t *)field = u;
         return 0;
+    case K_US: {
+        size_t n = strlen(v);
+        int rc = n && isdigit((unsigned char)v[n - 1]) ? parse_u64(v, k->min, k->max, &u)
+                                                       : parse_time(v, k->max, &u);
+        if (rc < 0 || u < k->min) return -1;
+        *(uint64_t *)field = u;
+        return 0;
+    }
     case K_SHARE:
         if (parse_share(v, &d) < 0) return -1;
         *(double *)field = d;
@@ -266,11 +285,25 @@ static int key_set(sim_scenario_t *sc, const skey_t *k, char *v)
         if (parse_bandwidth(v, &u) < 0) return -1;
         *(uint64_t *)field = u;
         return 0;
-    case K_STRATEGY:
-        if (strcmp(v, "gossipsub") == 0)
-            *(uint8_t *)field = RUMOR_STRATEGY_GOSSIPSUB;
-        else if (strcmp(v, "flood") == 0)
-            *(uint8_t *)field = RUMOR_STRATEGY_FLOOD;
+    case K_STRATEGY: {
+        int st = rumor_strategy_parse(v);
+        if (st < 0) return -1;
+        *(uint8_t *)field = (uint8_t)st;
+        return 0;
+    }
+    case K_BOOL:
+        if (strcmp(v, "on") == 0)
+            *(bool *)field = true;
+        else if (strcmp(v, "off") == 0)
+            *(bool *)field = false;
+        else
+            return -1;
+        return 0;
+    case K_SETUP:
+        if (strcmp(v, "random") == 0)
+            *(bool *)field = false;
+        else if (strcmp(v, "sequential") == 0)
+            *(bool *)field = true;
         else
             return -1;
         return 0;
@@ -307,8 +340,8 @@ static int assign(sim_scenario_t *sc, char *line, const char *where, char *why, 
     if (!*v) return fail(why, cap, "%s: %s wants a value", where, k->name);
     if (key_set(sc, k, v) == 0) return 0;
     if (k->kind == K_STRATEGY)
-        return fail(why, cap, "%s: strategy `%.64s` is not simulated (gossipsub or flood)", where,
-                    v);
+        return fail(why, cap, "%s: strategy `%.64s` is not simulated (gossipsub, flood or tree)",
+                    where, v);
     return fail(why, cap, "%s: %s = %.64s: want %s", where, k->name, v, k->want);
 }
 
@@ -413,6 +446,9 @@ int sim_scenario_check(const sim_scenario_t *sc, char *why, size_t why_cap)
         return fail(why, why_cap, "peers (%u) must be below nodes (%u)", sc->peers, sc->nodes);
     if (sc->peers > sc->peers_max)
         return fail(why, why_cap, "peers (%u) is above peers_max (%u)", sc->peers, sc->peers_max);
+    if (sc->window_from >= sc->messages)
+        return fail(why, why_cap, "window_from (%u) is not below messages (%u)", sc->window_from,
+                    sc->messages);
     if (sc->publishers > sc->nodes)
         return fail(why, why_cap, "publishers (%u) is above nodes (%u)", sc->publishers, sc->nodes);
     /* The per-(node, message) tables take 5 bytes an entry. */

@@ -21,7 +21,7 @@
 #define US_PER_MS 1000ULL
 
 /* Stream labels (any distinct numbers). */
-enum { RNG_NODE = 1, RNG_TOPO, RNG_NET, RNG_SCENARIO, RNG_ID, RNG_TOPIC, RNG_PK };
+enum { RNG_NODE = 1, RNG_TOPO, RNG_NET, RNG_SCENARIO, RNG_ID, RNG_TOPIC, RNG_PK, RNG_CPU };
 
 /* Dials a node under its peer target makes per heartbeat (the daemon's DIALS_PER_BEAT). */
 #define DIALS_PER_BEAT 4
@@ -54,6 +54,8 @@ typedef enum {
     EV_AT,        /* a timed line starts */
     EV_RETURN,    /* a node comes back */
     EV_HEAL,      /* a timed line's partition heals */
+    EV_CPU,       /* cores: a core is done with a frame of node a */
+    EV_KEEP,      /* cores: a modelled keepalive frame waiting for the node's turn */
     EV_END,
 } ev_kind_t;
 
@@ -64,7 +66,14 @@ typedef struct {
     uint32_t idx;
     uint32_t *adj; /* its links */
     uint32_t deg, cap_adj;
-    uint32_t held; /* messages held */
+    uint32_t held;    /* messages held */
+    uint64_t busy_us; /* process_us: it handles frames until then */
+    uint32_t beats;   /* heartbeats (keepalive: every 5th pings, every 10th sends PEERS) */
+    /* cores: frames taken off its links, waiting for a core (a ring) */
+    sim_ev_t *inq;
+    uint32_t inq_head, inq_n, inq_cap;
+    uint32_t runq_pos; /* its place in the run queue + 1; 0: not in it */
+    bool running;      /* a core works on its first frame */
     bool up;
     uint8_t side; /* of the partition */
     /* After a return: when, how many messages were out then, how many of those it lacks. */
@@ -85,6 +94,7 @@ typedef struct {
     uint64_t last_us[2];           /* the last arrival in direction s: frames keep their order */
     uint32_t lat_us;               /* drawn once, with latency_sample = link */
     uint32_t gen;                  /* bumped when the link goes down: frames in flight are lost */
+    uint32_t heard_ms[2];          /* node[s] last handled a frame of node[1 - s] (keepalive) */
     bool up;
 } link_t;
 
@@ -115,7 +125,10 @@ struct sim {
     sim_queue_t q;
     uint64_t now;
     uint64_t end_us;
-    uint64_t rng_topo, rng_net, rng_scn;
+    uint64_t rng_topo, rng_net, rng_scn, rng_cpu;
+    uint32_t *runq; /* cores: nodes with frames waiting and no core */
+    uint32_t n_runq;
+    uint32_t cores_idle;
     double ln_mu, ln_sigma; /* lognormal latency */
     uint8_t *frame;         /* the EVENT frame a node pushes */
     rumor_wire_frame_t wf;  /* a decoded control frame (large: kept here, not on the stack) */
@@ -274,6 +287,7 @@ static int engine_open(sim_t *s, node_t *x)
                              .seen_max = sc->seen_max,
                              .seen_ttl_ms = sc->seen_ttl_ms,
                              .strategy = sc->strategy,
+                             .repair_ms = sc->heartbeat_ms / 4, /* as node/daemon.c sets it */
                              .uniform = node_uniform,
                              .uniform_ctx = x,
                              .has = node_has,
@@ -476,6 +490,7 @@ static void link_up(sim_t *s, uint32_t a, uint32_t b)
     l->node[0] = a;
     l->node[1] = b;
     l->up = true;
+    l->heard_ms[0] = l->heard_ms[1] = (uint32_t)now_ms(s); /* each heard the other's HELLO */
     if (s->sc->latency_per_link) l->lat_us = (uint32_t)draw_latency(s);
     if (adj_add(s, &s->nodes[a], li) < 0 || adj_add(s, &s->nodes[b], li) < 0) return;
     for (unsigned k = 0; k < 2; k++) {
@@ -530,6 +545,21 @@ static void dial(sim_t *s, node_t *x, uint32_t max)
     }
 }
 
+/* setup = sequential: node i, started after nodes 0..i-1, dials only those (bench_mesh.py
+ * starts its nodes one after the other, each with links to earlier ones). */
+static void dial_earlier(sim_t *s, node_t *x)
+{
+    uint32_t want = x->idx < s->sc->peers ? x->idx : s->sc->peers;
+    want = x->deg < want ? want - x->deg : 0;
+    uint32_t made = 0;
+    for (uint32_t tries = 0; made < want && tries < DIAL_TRIES * want && !s->failed; tries++) {
+        uint32_t y = sim_below(&s->rng_topo, x->idx);
+        if (!may_link(s, x, y)) continue;
+        link_up(s, x->idx, y);
+        made++;
+    }
+}
+
 /* ---- events ----------------------------------------------------------------------------- */
 
 /* The node holds everything published before its return: its catch-up time. */
@@ -564,6 +594,7 @@ static void deliver(sim_t *s, node_t *x, uint32_t msg, uint8_t hops, bool by_rec
         s->msgs[msg].by_recon++;
     } else {
         s->r.hop_hist[hops]++;
+        if (msg >= s->sc->window_from) s->r.window_hop_hist[hops]++;
     }
     if (x->catching && msg < x->back_k && --x->back_missing == 0) caught_up(s, x);
     for (size_t i = 0; i < s->n_heals; i++) {
@@ -595,12 +626,24 @@ static void on_event(sim_t *s, node_t *x, rumor_engine_peer_t from, uint32_t msg
     if (rumor_engine_seen(x->eng, id) || s->hop[cell(s, x->idx, msg)]) {
         s->r.duplicates++;
         g->dups++;
+        /* A copy pushed by a peer outside the node's mesh (eager set): a sender with an empty
+         * mesh pushing to D peers, or a link eager on its side only. */
+        s->r.duplicates_unmeshed += !rumor_engine_meshed(x->eng, from);
+        /* The daemon tells the engine of a pushed duplicate only in tree mode (elsewhere the
+         * engine ignores it): the link closed a cycle. */
+        if (s->sc->strategy == RUMOR_STRATEGY_TREE) {
+            rumor_engine_duplicate(x->eng, from, topic_of(s, msg), id, now_ms(s));
+            run(s, x);
+        }
         return;
     }
     uint8_t mine = hops < 254 ? hops + 1 : 254;
     deliver(s, x, msg, mine, false);
     const uint8_t *topic = topic_of(s, msg);
     frame_for(s, msg, mine);
+    /* An empty mesh (eager set): the engine pushes to up to D subscribed peers instead. */
+    s->r.relays_meshless +=
+        s->sc->strategy != RUMOR_STRATEGY_FLOOD && !rumor_engine_mesh_size(x->eng, topic);
     rumor_engine_push(x->eng, topic, s->frame, s->sc->event_bytes, from);
     run(s, x);
     rumor_engine_saw(x->eng, id, now_ms(s));
@@ -609,7 +652,7 @@ static void on_event(sim_t *s, node_t *x, rumor_engine_peer_t from, uint32_t msg
 
 static void on_frame(sim_t *s, const sim_ev_t *ev)
 {
-    const link_t *l = &s->links[ev->a >> 1];
+    link_t *l = &s->links[ev->a >> 1];
     if (!l->up || l->gen != ev->b) {
         if (ev->kind == EV_CATCHUP)
             s->r.lost_recon++;
@@ -620,6 +663,7 @@ static void on_frame(sim_t *s, const sim_ev_t *ev)
     unsigned to = 1 - (ev->a & 1);
     node_t *x = &s->nodes[l->node[to]];
     rumor_engine_peer_t from = l->handle[to];
+    if (s->sc->keepalive) l->heard_ms[to] = (uint32_t)now_ms(s);
     if (ev->kind == EV_EVENT) {
         on_event(s, x, from, (uint32_t)ev->v, ev->hops);
     } else if (ev->kind == EV_FRAME) {
@@ -628,7 +672,8 @@ static void on_frame(sim_t *s, const sim_ev_t *ev)
         rumor_engine_frame(x->eng, from, &s->wf, now_ms(s));
         run(s, x);
     } else {
-        /* Catch-up (modelled): stored and seen, neither pushed nor announced (by_sync). */
+        /* Catch-up (modelled): stored, seen and fetched, neither pushed nor announced (the
+         * daemon's by_sync). */
         uint32_t peer = l->node[1 - to];
         const uint32_t *list = ev->p;
         for (uint32_t i = 1; i <= list[0]; i++) {
@@ -637,6 +682,192 @@ static void on_frame(sim_t *s, const sim_ev_t *ev)
             uint8_t h = s->hop[cell(s, peer, m)];
             deliver(s, x, m, h < 254 ? h : 254, true);
             rumor_engine_saw(x->eng, s->ids + (size_t)m * ID, now_ms(s));
+            /* Pulled, not pushed: a pushed copy later shows no cycle (tree mode). */
+            rumor_engine_fetched(x->eng, s->ids + (size_t)m * ID, now_ms(s));
+        }
+    }
+}
+
+/*
+ * process_us: a node handles one frame at a time; what a frame makes it send goes out when it
+ * is done with it. With cores = 0 each node has a CPU of its own: a frame is taken off its link
+ * once the node is done with the frames before it. With cores = K all nodes share K cores, as
+ * the processes of a lab machine do: a node with frames waiting is runnable, and a core that
+ * comes free serves a random runnable node (an OS scheduler's order, not the frames').
+ */
+/*
+ * A process that waited for a core reads its links in its own order, not in the order the
+ * frames came: the frame it handles next is the first waiting of a random one of its links
+ * (drawn by frame, so a busy link is read more often). It moves to the head of the queue; a
+ * link's frames keep their order.
+ */
+static void cpu_pick(sim_t *s, node_t *x)
+{
+    uint32_t cap = x->inq_cap, h = x->inq_head;
+    uint32_t j = sim_below(&s->rng_cpu, x->inq_n);
+    const sim_ev_t *e = &x->inq[(h + j) % cap];
+    for (uint32_t i = 0; i < j; i++) {
+        const sim_ev_t *o = &x->inq[(h + i) % cap];
+        if ((o->kind == EV_KEEP) == (e->kind == EV_KEEP) && o->a == e->a) {
+            j = i;
+            break;
+        }
+    }
+    sim_ev_t first = x->inq[(h + j) % cap];
+    for (uint32_t i = j; i > 0; i--) x->inq[(h + i) % cap] = x->inq[(h + i - 1) % cap];
+    x->inq[h] = first;
+}
+
+/* How long the node takes to handle a frame: process_us, and process_event_us more for an
+ * event it does not hold yet (checked, stored, pushed on); a modelled job says. */
+static uint64_t cost(const sim_t *s, const node_t *x, const sim_ev_t *ev)
+{
+    if (ev->kind == EV_KEEP) return ev->v;
+    uint64_t c = s->sc->process_us;
+    if (ev->kind == EV_EVENT && ev->v < s->m && s->msgs[ev->v].valid &&
+        !s->hop[cell(s, x->idx, (uint32_t)ev->v)])
+        c += s->sc->process_event_us;
+    return c;
+}
+
+static void cpu_dispatch(sim_t *s)
+{
+    while (s->cores_idle && s->n_runq && !s->failed) {
+        uint32_t k = sim_below(&s->rng_cpu, s->n_runq);
+        node_t *x = &s->nodes[s->runq[k]];
+        s->runq[k] = s->runq[--s->n_runq];
+        s->nodes[s->runq[k]].runq_pos = k + 1;
+        x->runq_pos = 0;
+        x->running = true;
+        s->cores_idle--;
+        cpu_pick(s, x);
+        s->r.process_wait_us += s->now - x->inq[x->inq_head].t;
+        at_time(s, s->now + cost(s, x, &x->inq[x->inq_head]), EV_CPU, x->idx);
+    }
+}
+
+static void cpu_runnable(sim_t *s, node_t *x)
+{
+    if (x->running || x->runq_pos) return;
+    s->runq[s->n_runq++] = x->idx;
+    x->runq_pos = s->n_runq;
+}
+
+/* Cores: puts a frame (or a modelled one) in the node's queue, stamped with when it came. */
+static void cpu_queue(sim_t *s, node_t *x, const sim_ev_t *ev)
+{
+    if (x->inq_n == x->inq_cap) {
+        uint32_t cap = x->inq_cap ? 2 * x->inq_cap : 16;
+        sim_ev_t *q = malloc(cap * sizeof *q);
+        if (!q) {
+            failf(s, "out of memory (frames waiting for a core)");
+            return;
+        }
+        for (uint32_t i = 0; i < x->inq_n; i++) q[i] = x->inq[(x->inq_head + i) % x->inq_cap];
+        free(x->inq);
+        x->inq = q;
+        x->inq_head = 0;
+        x->inq_cap = cap;
+    }
+    sim_ev_t *e = &x->inq[(x->inq_head + x->inq_n++) % x->inq_cap];
+    *e = *ev;
+    e->t = s->now;
+    e->taken = true;
+    cpu_runnable(s, x);
+    cpu_dispatch(s);
+}
+
+static void on_frame(sim_t *s, const sim_ev_t *ev);
+
+/* Cores: a core is done with the node's first frame: it is handled now. */
+static void on_cpu(sim_t *s, node_t *x)
+{
+    sim_ev_t ev = x->inq[x->inq_head];
+    x->inq_head = (x->inq_head + 1) % x->inq_cap;
+    x->inq_n--;
+    x->running = false;
+    s->cores_idle++;
+    s->r.processed++;
+    if (ev.kind != EV_KEEP) on_frame(s, &ev);
+    ev_drop(s, &ev);
+    if (x->inq_n) cpu_runnable(s, x);
+    cpu_dispatch(s);
+}
+
+/* A frame arrives: true when it was taken for later (it owns ev's bytes now). */
+static bool take(sim_t *s, sim_ev_t *ev)
+{
+    const link_t *l = &s->links[ev->a >> 1];
+    if (!l->up || l->gen != ev->b) return false; /* lost: on_frame counts it */
+    node_t *x = &s->nodes[ev->c];
+    if (s->sc->cores) {
+        cpu_queue(s, x, ev);
+        return true;
+    }
+    uint64_t start = x->busy_us > s->now ? x->busy_us : s->now;
+    x->busy_us = start + cost(s, x, ev);
+    s->r.processed++;
+    s->r.process_wait_us += start - s->now;
+    sim_ev_t again = *ev;
+    again.t = x->busy_us;
+    again.taken = true;
+    queue(s, &again);
+    return true;
+}
+
+/* A modelled frame the node handles (keepalive): it takes the node's time too. */
+static void busy(sim_t *s, node_t *x, uint64_t cost)
+{
+    if (!cost) return;
+    if (s->sc->cores) {
+        sim_ev_t ev = {.kind = EV_KEEP, .v = cost};
+        cpu_queue(s, x, &ev);
+        return;
+    }
+    x->busy_us = (x->busy_us > s->now ? x->busy_us : s->now) + cost;
+}
+
+/* PEERS: 3 bytes and an entry of 39 (an IPv4 address) for each of up to 16 other peers. */
+#define PEERS_ENTRY_BYTES (ID + 1 + 4 + 2)
+#define PEERS_MAX_LISTED  16
+#define PING_BYTES        (2 + 8)
+
+/*
+ * keepalive (modelled, node/peers.c and daemon.c at each heartbeat): a peer the node has not
+ * heard from for two heartbeats, or every peer at every fifth heartbeat, is sent PING and
+ * answers PONG; every tenth heartbeat each peer is sent PEERS (up to 16 of the node's other
+ * peers). Counted and timed (heard, process_us) but not carried: they arrive at once and are
+ * never lost, but in drop mode across a cut.
+ */
+static void keepalive(sim_t *s, node_t *x)
+{
+    uint32_t now = (uint32_t)now_ms(s), quiet = 2 * s->sc->heartbeat_ms;
+    x->beats++;
+    uint32_t listed = x->deg > PEERS_MAX_LISTED ? PEERS_MAX_LISTED : x->deg - 1;
+    for (uint32_t i = 0; i < x->deg; i++) {
+        link_t *l = &s->links[x->adj[i]];
+        unsigned me = l->node[0] == x->idx ? 0 : 1;
+        node_t *y = &s->nodes[l->node[1 - me]];
+        bool cut = s->cut_active && s->cut_mode == SIM_CUT_DROP && crosses(s, l);
+        if (now - l->heard_ms[me] >= quiet || x->beats % 5 == 0) {
+            count(s, SIM_F_PING, 1, PING_BYTES);
+            if (cut) {
+                s->r.lost_cut++;
+            } else {
+                count(s, SIM_F_PING, 1, PING_BYTES); /* the PONG */
+                l->heard_ms[1 - me] = l->heard_ms[me] = now;
+                busy(s, y, s->sc->process_us);
+                busy(s, x, s->sc->process_us);
+            }
+        }
+        if (x->beats % 10 == 0 && listed) {
+            count(s, SIM_F_PEERS, 1, 3 + PEERS_ENTRY_BYTES * listed);
+            if (cut) {
+                s->r.lost_cut++;
+            } else {
+                l->heard_ms[1 - me] = now;
+                busy(s, y, s->sc->process_us);
+            }
         }
     }
 }
@@ -716,6 +947,24 @@ static void on_publish(sim_t *s, uint32_t msg)
 {
     sim_msg_t *g = &s->msgs[msg];
     s->published = msg + 1;
+    if (msg == s->sc->window_from) {
+        /* bench/bench_mesh.py counts frames from just before the first publication (of its
+         * messages: those before window_from warm the meshes up). */
+        s->r.window_open = true;
+        s->r.window_us = s->now;
+        memcpy(s->r.frames_pre, s->r.frames, sizeof s->r.frames);
+        memcpy(s->r.bytes_pre, s->r.bytes, sizeof s->r.bytes);
+        s->r.deliveries_pre = s->r.deliveries;
+        s->r.duplicates_pre = s->r.duplicates;
+        /* The meshes (or eager sets) of the first topic as publishing starts. */
+        for (uint32_t i = 0; i < s->n; i++) {
+            if (!s->nodes[i].up) continue;
+            size_t m = rumor_engine_mesh_size(s->nodes[i].eng, s->topics);
+            s->r.mesh_sum += m;
+            s->r.mesh_nodes++;
+            s->r.mesh_below_lo += m < s->sc->d_lo;
+        }
+    }
     node_t *x = pick_publisher(s, msg);
     if (!x) return;
     g->publisher = x->idx;
@@ -883,6 +1132,7 @@ static int setup_tables(sim_t *s)
     s->ids = malloc((size_t)s->m * ID);
     s->msgs = calloc(s->m, sizeof *s->msgs);
     s->pick = malloc((size_t)s->n * sizeof *s->pick);
+    s->runq = sc->cores ? malloc((size_t)s->n * sizeof *s->runq) : NULL;
     s->topics = malloc((size_t)sc->topics * ID);
     s->frame = calloc(sc->event_bytes, 1);
     s->pubset = sc->publishers ? malloc(sc->publishers * sizeof *s->pubset) : NULL;
@@ -891,7 +1141,8 @@ static int setup_tables(sim_t *s)
     s->map = calloc(slots, sizeof *s->map);
     s->map_mask = slots - 1;
     if (!s->nodes || !s->hop || !s->lat || !s->held || !s->live || !s->ids || !s->msgs ||
-        !s->pick || !s->topics || !s->frame || (sc->publishers && !s->pubset) || !s->map)
+        !s->pick || !s->topics || !s->frame || (sc->publishers && !s->pubset) || !s->map ||
+        (sc->cores && !s->runq))
         return -1;
     s->frame[0] = RUMOR_WIRE_VERSION;
     s->frame[1] = RUMOR_WIRE_EVENT;
@@ -927,6 +1178,8 @@ sim_t *sim_new(const sim_scenario_t *sc, char *why, size_t why_cap)
     s->rng_topo = sim_stream(sc->seed, RNG_TOPO, 0);
     s->rng_net = sim_stream(sc->seed, RNG_NET, 0);
     s->rng_scn = sim_stream(sc->seed, RNG_SCENARIO, 0);
+    s->rng_cpu = sim_stream(sc->seed, RNG_CPU, 0);
+    s->cores_idle = sc->cores;
     if (sc->latency.kind == SIM_LAT_LOGNORMAL) {
         double v = log(1.0 + (sc->latency.b * sc->latency.b) / (sc->latency.a * sc->latency.a));
         s->ln_sigma = sqrt(v);
@@ -946,13 +1199,24 @@ sim_t *sim_new(const sim_scenario_t *sc, char *why, size_t why_cap)
         engine_open(s, x);
     }
     /* Every node dials until it has `peers` links, as the daemon does up to peers_target. */
-    for (uint32_t i = 0; i < s->n && !s->failed; i++) dial(s, &s->nodes[i], UINT32_MAX);
+    for (uint32_t i = 0; i < s->n && !s->failed; i++) {
+        if (sc->setup_sequential)
+            dial_earlier(s, &s->nodes[i]);
+        else
+            dial(s, &s->nodes[i], UINT32_MAX);
+    }
     for (uint32_t i = 0; i < s->n && !s->failed; i++) {
         rumor_engine_fill(s->nodes[i].eng);
         run(s, &s->nodes[i]);
     }
     for (uint32_t li = 0; li < s->n_links; li++) s->r.links_start += s->links[li].up;
     for (uint32_t i = 0; i < s->n; i++) s->r.degree_sum_start += s->nodes[i].deg;
+    /* The median degree (a counting pass: degrees are at most peers_max). */
+    uint32_t below = 0;
+    for (uint32_t d = 0; d <= sc->peers_max && !s->r.degree_median_start; d++) {
+        for (uint32_t i = 0; i < s->n; i++) below += s->nodes[i].deg == d;
+        if (2 * below >= s->n) s->r.degree_median_start = d ? d : 1;
+    }
     /* Heartbeats and catch-up rounds at a random phase, publications, timed lines, the end. */
     uint64_t hb = (uint64_t)sc->heartbeat_ms * US_PER_MS, ri = sc->recon_interval_ms * US_PER_MS;
     for (uint32_t i = 0; i < s->n; i++) {
@@ -1014,9 +1278,15 @@ int sim_run(sim_t *s, char *why, size_t why_cap)
         switch (ev.kind) {
         case EV_FRAME:
         case EV_EVENT:
+            if ((sc->process_us || sc->process_event_us) && !ev.taken && take(s, &ev))
+                continue; /* it owns ev's bytes */
+            on_frame(s, &ev);
+            break;
         case EV_CATCHUP: on_frame(s, &ev); break;
         case EV_HEARTBEAT:
             if (x->up) {
+                busy(s, x, sc->heartbeat_us);
+                if (sc->keepalive) keepalive(s, x);
                 dial(s, x, DIALS_PER_BEAT);
                 rumor_engine_tick(x->eng, now_ms(s));
                 run(s, x);
@@ -1036,6 +1306,7 @@ int sim_run(sim_t *s, char *why, size_t why_cap)
             break;
         case EV_RETURN: node_return(s, x); break;
         case EV_HEAL: on_heal(s, ev.a); break;
+        case EV_CPU: on_cpu(s, &s->nodes[ev.a]); break;
         default: break;
         }
         ev_drop(s, &ev);
@@ -1085,6 +1356,10 @@ void sim_free(sim_t **sp)
     *sp = NULL;
     sim_ev_t ev;
     while (sim_queue_pop(&s->q, &ev)) ev_drop(s, &ev);
+    for (uint32_t i = 0; s->nodes && i < s->n; i++) {
+        node_t *x = &s->nodes[i];
+        for (uint32_t k = 0; k < x->inq_n; k++) ev_drop(s, &x->inq[(x->inq_head + k) % x->inq_cap]);
+    }
     for (unsigned k = 0; k < POOL_CLASSES; k++)
         while (s->pool[k]) {
             uint8_t *b = s->pool[k];
@@ -1095,6 +1370,7 @@ void sim_free(sim_t **sp)
     for (uint32_t i = 0; s->nodes && i < s->n; i++) {
         rumor_engine_free(&s->nodes[i].eng);
         free(s->nodes[i].adj);
+        free(s->nodes[i].inq);
     }
     for (size_t i = 0; i < s->n_heals; i++) free(s->heals[i].nodes);
     free(s->nodes);
@@ -1110,6 +1386,7 @@ void sim_free(sim_t **sp)
     free(s->msgs);
     free(s->pubset);
     free(s->pick);
+    free(s->runq);
     free(s->frame);
     free(s->cut);
     free(s->catchup);

@@ -93,7 +93,7 @@ typedef struct {
     uint32_t peers;     /* links a node dials until it has them (the node's peers_target) */
     uint32_t peers_max; /* links a node accepts at most */
     uint32_t topics;    /* every node holds them all; message i is of topic i mod topics */
-    uint8_t strategy;   /* rumor_strategy_t */
+    uint8_t strategy;   /* rumor_strategy_t (gossipsub, flood, tree) */
     uint32_t d, d_lo, d_hi, d_lazy;
     uint32_t heartbeat_ms;
     uint32_t history_length, history_gossip;
@@ -109,6 +109,13 @@ typedef struct {
     uint32_t event_bytes;       /* an EVENT frame's size */
     double invalid;             /* share of messages the validity oracle refuses */
     uint32_t recon_interval_ms; /* 0: no anti-entropy */
+    uint64_t process_us;        /* a node handles one frame at a time, each taking so long */
+    uint64_t process_event_us;  /* and this much more for an event it does not hold yet */
+    uint64_t heartbeat_us;      /* a heartbeat's own work (timers, store reads) */
+    uint32_t cores;             /* 0: each node has a CPU; K: all share K cores (process_us) */
+    bool keepalive;             /* the daemon's PING, PONG and PEERS frames, modelled */
+    bool setup_sequential;      /* node i dials only nodes 0..i-1 at set-up */
+    uint32_t window_from;       /* the publication window opens at this message's */
     uint64_t drain_us;    /* after the last publication or timed line, the run goes on so long */
     uint64_t duration_us; /* hard limit of simulated time */
     uint64_t events_max;  /* hard limit of events handled */
@@ -144,6 +151,7 @@ typedef struct {
     uint32_t a, b, c; /* sim.c's, by kind */
     uint8_t kind;     /* sim.c's ev_kind_t */
     uint8_t hops;     /* EVENT frames */
+    bool taken;       /* a frame the node has taken off its link (process_us): handled now */
 } sim_ev_t;
 
 /* A heap key: time, then sequence number and slab slot (seq << SLOT_BITS | slot). */
@@ -185,6 +193,8 @@ typedef enum {
     SIM_F_IWANT,
     SIM_F_RECON, /* modelled set reconciliation */
     SIM_F_BATCH, /* events it sent, modelled */
+    SIM_F_PING,  /* PING and PONG (keepalive), modelled */
+    SIM_F_PEERS, /* peer exchange (keepalive), modelled */
     SIM_F_KINDS
 } sim_frame_kind_t;
 
@@ -221,10 +231,22 @@ typedef struct {
     const uint32_t *lat;  /* messages x nodes: microseconds from publication to delivery */
     uint64_t links_start; /* links after set-up */
     uint64_t degree_sum_start;
+    uint32_t degree_median_start; /* the lower median */
     uint64_t frames[SIM_F_KINDS], bytes[SIM_F_KINDS];
+    /* The counters when the first message was published (frames of the publication window
+     * are the difference, as bench/bench_mesh.py counts them). */
+    uint64_t frames_pre[SIM_F_KINDS], bytes_pre[SIM_F_KINDS];
+    uint64_t deliveries_pre, duplicates_pre;
+    uint64_t mesh_sum, mesh_nodes, mesh_below_lo; /* meshes of the first topic then */
+    uint64_t window_us;                           /* when the window opened */
+    uint64_t window_hop_hist[256];                /* deliveries by gossip of its messages */
+    bool window_open;
+    uint64_t processed, process_wait_us; /* frames handled with process_us, and their waits */
     uint64_t lost_loss, lost_cut, lost_down, lost_recon;
     uint64_t deliveries, by_recon, duplicates, invalid_dropped;
-    uint64_t hop_hist[256]; /* deliveries by gossip, by hops */
+    uint64_t duplicates_unmeshed; /* of the duplicates: from a peer outside the node's mesh */
+    uint64_t relays_meshless;     /* deliveries pushed on with an empty mesh (to D peers) */
+    uint64_t hop_hist[256];       /* deliveries by gossip, by hops */
     uint64_t leaves, returns;
     const uint64_t *catchup_us; /* one per return that caught up */
     size_t n_catchup;
