@@ -48,8 +48,8 @@ typedef struct {
     /* A uniform random number below `upper` (>= 1). */
     uint32_t (*uniform)(void *ctx, uint32_t upper);
     void *uniform_ctx;
-    /* True when the caller holds event `id` (stored, or waiting for its parents): an IHAVE
-     * of it is not answered with IWANT. The seen cache is asked first. */
+    /* True when the caller holds event `id` (stored): an IHAVE of it is not answered with
+     * IWANT, nor is a tree repair made for it. The seen cache is asked first. */
     bool (*has)(void *ctx, const uint8_t id[RUMOR_ID_BYTES]);
     void *has_ctx;
 } rumor_engine_opts_t;
@@ -97,7 +97,8 @@ rumor_engine_peer_t rumor_engine_peer_up(rumor_engine_t *e, const uint8_t pk[RUM
 /* A peer is gone: it leaves every mesh; its handle may be given again. */
 void rumor_engine_peer_down(rumor_engine_t *e, rumor_engine_peer_t p);
 /* The topics of the peer's that count (sorted, n x 32; PROTOCOL.md 9.3). It leaves the meshes of
- * topics it lost; a topic held whose mesh is below D_lo grafts it at once. */
+ * topics it lost; a topic held whose mesh is below D_lo grafts it at once (in tree mode, a topic
+ * new to the peer makes its link eager). */
 int rumor_engine_peer_topics(rumor_engine_t *e, rumor_engine_peer_t p, const uint8_t *topics,
                              size_t n);
 bool rumor_engine_subscribes(const rumor_engine_t *e, rumor_engine_peer_t p,
@@ -145,9 +146,9 @@ void rumor_engine_want(rumor_engine_t *e, rumor_engine_peer_t p, const uint8_t *
 void rumor_engine_announce(rumor_engine_t *e, const uint8_t topic[RUMOR_ID_BYTES],
                            const uint8_t id[RUMOR_ID_BYTES]);
 
-/* A heartbeat at `now`: meshes back within D_lo..D_hi, IHAVE to D_lazy peers outside each mesh,
- * tree repairs that are due,
- * the message cache shifts, the seen cache ages. */
+/* A heartbeat at `now`: meshes back within D_lo..D_hi (a tree's: one link when it has none), IHAVE
+ * to D_lazy peers outside each mesh, tree repairs that are due, the message cache shifts, the
+ * seen cache ages. */
 void rumor_engine_tick(rumor_engine_t *e, uint64_t now);
 
 #endif

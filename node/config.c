@@ -168,10 +168,14 @@ static int check_text(const cfg_key_t *k, span_t v, char *why, size_t why_cap, s
         if (k->rule == CFG_RULE_PATH) return fail(why, why_cap, line, "%s: path too long", k->name);
         return fail(why, why_cap, line, "%s: longer than %zu bytes", k->name, k->size - 1);
     }
-    if (k->rule == CFG_RULE_CMD)
+    if (k->rule == CFG_RULE_CMD) {
         for (size_t i = 0; i < v.len; i++)
             if ((unsigned char)v.p[i] < 0x20 || v.p[i] == 0x7f)
                 return fail(why, why_cap, line, "%s: control characters", k->name);
+        /* It travels to `chat` as a string (status, PROTOCOL.md 11). */
+        if (!rumor_utf8_valid((const uint8_t *)v.p, v.len))
+            return fail(why, why_cap, line, "%s: not UTF-8", k->name);
+    }
     return RUMOR_OK;
 }
 

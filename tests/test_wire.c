@@ -1653,6 +1653,12 @@ static void test_config_errors(void)
     CHECK_EQ_INT(rumor_node_config_parse("trace_file = a\0b", 16, &c, why, sizeof why),
                  RUMOR_ERR_INVALID);
     CHECK_EQ_INT(c.d, 6);
+    /* notify_cmd travels to `chat` as a string: it must be UTF-8. */
+    CHECK_EQ_INT(parse_str("notify_cmd = notify-send \xff\xfe", &c, why, sizeof why),
+                 RUMOR_ERR_INVALID);
+    CHECK_EQ_STR(why, "line 1: notify_cmd: not UTF-8");
+    CHECK_EQ_INT(parse_str("notify_cmd = notify-send \xc3\xa9t\xc3\xa9", &c, why, sizeof why),
+                 RUMOR_OK);
 
     /* `why` may be NULL or small. */
     CHECK_EQ_INT(parse_str("bogus = 1", &c, NULL, 0), RUMOR_ERR_INVALID);
