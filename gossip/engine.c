@@ -259,9 +259,9 @@ static etopic_t *topic_find(const rumor_engine_t *e, const uint8_t id[ID])
     return bsearch(id, e->topics, e->n_topics, sizeof *e->topics, id_cmp);
 }
 
-bool rumor_engine_holds(const rumor_engine_t *e, const uint8_t topic[ID])
+bool rumor_engine_prunes(const rumor_engine_t *e)
 {
-    return topic_find(e, topic) != NULL;
+    return e->o.strategy == RUMOR_STRATEGY_TREE;
 }
 
 bool rumor_engine_meshed(const rumor_engine_t *e, rumor_engine_peer_t p)

@@ -110,7 +110,6 @@ size_t rumor_engine_mesh_size(const rumor_engine_t *e, const uint8_t topic[RUMOR
 /* The topics held (sorted, n x 32). Meshes of topics kept stay; new topics start empty (call
  * rumor_engine_fill once the peers' topics are told again). */
 int rumor_engine_topics(rumor_engine_t *e, const uint8_t *topics, size_t n);
-bool rumor_engine_holds(const rumor_engine_t *e, const uint8_t topic[RUMOR_ID_BYTES]);
 /* Grafts subscribed peers into every mesh below D_lo, up to D. */
 void rumor_engine_fill(rumor_engine_t *e);
 
@@ -134,6 +133,8 @@ size_t rumor_engine_push(rumor_engine_t *e, const uint8_t topic[RUMOR_ID_BYTES],
 void rumor_engine_duplicate(rumor_engine_t *e, rumor_engine_peer_t from,
                             const uint8_t topic[RUMOR_ID_BYTES], const uint8_t id[RUMOR_ID_BYTES],
                             uint64_t now);
+/* True when the strategy prunes on duplicates (tree): only then are they worth reporting. */
+bool rumor_engine_prunes(const rumor_engine_t *e);
 /* Event `id` came by a pull (catch-up, a join's history): a pushed copy of it later shows no
  * cycle. */
 void rumor_engine_fetched(rumor_engine_t *e, const uint8_t id[RUMOR_ID_BYTES], uint64_t now);

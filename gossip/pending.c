@@ -31,7 +31,8 @@ void rumor_gossip_pending_free(rumor_gossip_pending_t *p)
     memset(p, 0, sizeof *p);
 }
 
-uint64_t rumor_gossip_pending_key(const uint8_t id[ID])
+/* The 8-byte prefix the waited table knows a parent by (never 0). */
+static uint64_t pending_key(const uint8_t id[ID])
 {
     uint64_t k;
     memcpy(&k, id, 8);
@@ -74,7 +75,7 @@ static int waited_rebuild(rumor_gossip_pending_t *p, size_t extra)
     p->waited_used = 0;
     for (size_t i = 0; i < p->n; i++)
         for (size_t k = 0; k < p->e[i].n_missing; k++) {
-            uint64_t key = rumor_gossip_pending_key(p->e[i].missing[k]);
+            uint64_t key = pending_key(p->e[i].missing[k]);
             size_t s = waited_slot(p, key);
             if (!p->waited_key[s]) p->waited_key[s] = key, p->waited_used++;
             p->waited_n[s]++;
@@ -116,15 +117,14 @@ int rumor_gossip_pending_add(rumor_gossip_pending_t *p, const rumor_gossip_pend_
     *e = *x;
     e->frame = copy;
     e->added_ms = now;
-    for (size_t k = 0; k < e->n_missing; k++)
-        waited_change(p, rumor_gossip_pending_key(e->missing[k]), +1);
+    for (size_t k = 0; k < e->n_missing; k++) waited_change(p, pending_key(e->missing[k]), +1);
     return RUMOR_OK;
 }
 
 size_t rumor_gossip_pending_arrived(rumor_gossip_pending_t *p, const uint8_t id[ID],
                                     rumor_gossip_pend_t *out, size_t cap)
 {
-    uint64_t k = rumor_gossip_pending_key(id);
+    uint64_t k = pending_key(id);
     if (!waited_count(p, k)) return 0;
     size_t n = 0;
     for (size_t i = 0; i < p->n;) {
@@ -153,7 +153,7 @@ size_t rumor_gossip_pending_arrived(rumor_gossip_pending_t *p, const uint8_t id[
 void rumor_gossip_pending_take(rumor_gossip_pending_t *p, size_t i, bool free_frame)
 {
     for (size_t k = 0; k < p->e[i].n_missing; k++)
-        waited_change(p, rumor_gossip_pending_key(p->e[i].missing[k]), -1);
+        waited_change(p, pending_key(p->e[i].missing[k]), -1);
     if (free_frame) free(p->e[i].frame);
     p->e[i] = p->e[--p->n];
 }

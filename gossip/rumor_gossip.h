@@ -246,8 +246,6 @@ int rumor_gossip_pending_init(rumor_gossip_pending_t *p, size_t max);
 /* Frees every frame held, and the set. */
 void rumor_gossip_pending_free(rumor_gossip_pending_t *p);
 bool rumor_gossip_pending_has(const rumor_gossip_pending_t *p, const uint8_t id[RUMOR_ID_BYTES]);
-/* The 8-byte prefix the set knows an id by (never 0). */
-uint64_t rumor_gossip_pending_key(const uint8_t id[RUMOR_ID_BYTES]);
 /* Keeps a copy of `frame` (x->len bytes) with x's id, sender, origin and missing parents
  * (x->missing; an entry without one is never released, and waits out its time), at `now`.
  * RUMOR_ERR_EXISTS when held, RUMOR_ERR_BUSY when the set is full or the sender holds a quarter
