@@ -259,7 +259,7 @@ static etopic_t *topic_find(const rumor_engine_t *e, const uint8_t id[ID])
     return bsearch(id, e->topics, e->n_topics, sizeof *e->topics, id_cmp);
 }
 
-bool rumor_engine_prunes(const rumor_engine_t *e)
+bool rumor_engine_wants_duplicates(const rumor_engine_t *e)
 {
     return e->o.strategy == RUMOR_STRATEGY_TREE;
 }
@@ -650,4 +650,44 @@ void rumor_engine_tick(rumor_engine_t *e, uint64_t now)
     rumor_gossip_mcache_shift(e->mcache);
     rumor_gossip_seen_expire(e->seen, e->o.seen_ttl_ms, now);
     rumor_gossip_seen_expire(e->asked, ASKED_TTL_MS, now);
+}
+
+/* ---- peer scores (stubs until score.c lands) ---- */
+
+void rumor_engine_score_defaults(rumor_engine_score_opts_t *o)
+{
+    memset(o, 0, sizeof *o);
+}
+void rumor_engine_peer_addr(rumor_engine_t *e, rumor_engine_peer_t p, const uint8_t *addr,
+                            size_t len)
+{
+    (void)e, (void)p, (void)addr, (void)len;
+}
+void rumor_engine_peer_trust(rumor_engine_t *e, rumor_engine_peer_t p, bool trusted)
+{
+    (void)e, (void)p, (void)trusted;
+}
+void rumor_engine_invalid(rumor_engine_t *e, rumor_engine_peer_t p)
+{
+    (void)e, (void)p;
+}
+void rumor_engine_misbehaved(rumor_engine_t *e, rumor_engine_peer_t p)
+{
+    (void)e, (void)p;
+}
+bool rumor_engine_graylisted(const rumor_engine_t *e, rumor_engine_peer_t p)
+{
+    (void)e, (void)p;
+    return false;
+}
+bool rumor_engine_score(const rumor_engine_t *e, rumor_engine_peer_t p, rumor_engine_score_t *out)
+{
+    (void)e, (void)p;
+    memset(out, 0, sizeof *out);
+    return false;
+}
+void rumor_engine_counters(const rumor_engine_t *e, rumor_engine_counters_t *out)
+{
+    (void)e;
+    memset(out, 0, sizeof *out);
 }

@@ -38,6 +38,23 @@ typedef enum {
 /* The strategy named `name` (gossipsub, flood, tree); -1 for none. */
 int rumor_strategy_parse(const char *name);
 
+/* Peer scores (PROTOCOL.md 9.8): weights of the terms P1..P7 and the thresholds, from high to
+ * low. `on` false: no score is kept and every peer counts as 0 (behaviour as before 9.8). */
+typedef struct {
+    bool on;
+    double w1, w2, w3, w3b, w4, w5, w6, w7; /* weights (w3, w3b, w4, w6, w7 negative) */
+    double graft;         /* below: never grafted, pruned from meshes at the heartbeat */
+    double gossip;        /* below: no IHAVE to it, and its IHAVE and IWANT are ignored */
+    double publish;       /* below: own events are not pushed to it */
+    double graylist;      /* below: every frame from it is dropped unread */
+    double opportunistic; /* a mesh whose median is below it grafts two better peers */
+    uint32_t ip_max;      /* peers on one address before P6 counts */
+    uint32_t d_score;     /* peers kept by score when a mesh is pruned back to D */
+    uint32_t backoff_ms;  /* after a PRUNE, no GRAFT of the topic for so long (both ways) */
+} rumor_engine_score_opts_t;
+/* The defaults of PROTOCOL.md 9.8 (on). */
+void rumor_engine_score_defaults(rumor_engine_score_opts_t *o);
+
 typedef struct {
     uint32_t d, d_lo, d_hi, d_lazy; /* mesh degree, its watermarks, IHAVE fan-out */
     uint32_t history_length;        /* heartbeats of ids the message cache keeps */
@@ -52,6 +69,7 @@ typedef struct {
      * IWANT, nor is a tree repair made for it. The seen cache is asked first. */
     bool (*has)(void *ctx, const uint8_t id[RUMOR_ID_BYTES]);
     void *has_ctx;
+    rumor_engine_score_opts_t score;
 } rumor_engine_opts_t;
 
 /* Which counter a sent frame counts toward (the caller keeps its counters). */
@@ -133,8 +151,9 @@ size_t rumor_engine_push(rumor_engine_t *e, const uint8_t topic[RUMOR_ID_BYTES],
 void rumor_engine_duplicate(rumor_engine_t *e, rumor_engine_peer_t from,
                             const uint8_t topic[RUMOR_ID_BYTES], const uint8_t id[RUMOR_ID_BYTES],
                             uint64_t now);
-/* True when the strategy prunes on duplicates (tree): only then are they worth reporting. */
-bool rumor_engine_prunes(const rumor_engine_t *e);
+/* True when duplicates are worth reporting: the strategy prunes on them (tree), or scores count
+ * them as mesh deliveries (P3). */
+bool rumor_engine_wants_duplicates(const rumor_engine_t *e);
 /* Event `id` came by a pull (catch-up, a join's history): a pushed copy of it later shows no
  * cycle. */
 void rumor_engine_fetched(rumor_engine_t *e, const uint8_t id[RUMOR_ID_BYTES], uint64_t now);
@@ -151,5 +170,34 @@ void rumor_engine_announce(rumor_engine_t *e, const uint8_t topic[RUMOR_ID_BYTES
  * to D_lazy peers outside each mesh, tree repairs that are due, the message cache shifts, the
  * seen cache ages. */
 void rumor_engine_tick(rumor_engine_t *e, uint64_t now);
+
+/* ---- peer scores (PROTOCOL.md 9.8); all of these are no-ops while scoring is off ---- */
+
+/* The peer's address (4 or 16 bytes), for P6: peers sharing one address beyond ip_max. */
+void rumor_engine_peer_addr(rumor_engine_t *e, rumor_engine_peer_t p, const uint8_t *addr,
+                            size_t len);
+/* The node's own word of the peer (P5): a contact or a member of a held domain. */
+void rumor_engine_peer_trust(rumor_engine_t *e, rumor_engine_peer_t p, bool trusted);
+/* The peer sent an event that failed its checks (P4). */
+void rumor_engine_invalid(rumor_engine_t *e, rumor_engine_peer_t p);
+/* The peer sent a malformed or unwanted frame (P7). */
+void rumor_engine_misbehaved(rumor_engine_t *e, rumor_engine_peer_t p);
+/* True when the peer's score is below the graylist: drop its frames unread. */
+bool rumor_engine_graylisted(const rumor_engine_t *e, rumor_engine_peer_t p);
+
+typedef struct {
+    double score;                           /* the sum, weighted */
+    double p1, p2, p3, p3b, p4, p5, p6, p7; /* the terms, unweighted, summed over topics */
+} rumor_engine_score_t;
+/* The peer's score and its terms; false (all zero) for no such peer or scoring off. */
+bool rumor_engine_score(const rumor_engine_t *e, rumor_engine_peer_t p, rumor_engine_score_t *out);
+
+typedef struct {
+    uint64_t pruned_by_score;      /* mesh peers pruned for a score below `graft` */
+    uint64_t opportunistic_grafts; /* peers grafted because a mesh's median was low */
+    uint64_t backoff_grafts;       /* GRAFTs refused within a PRUNE's back-off */
+    uint64_t broken_promises;      /* IHAVEs whose ids did not come when asked for */
+} rumor_engine_counters_t;
+void rumor_engine_counters(const rumor_engine_t *e, rumor_engine_counters_t *out);
 
 #endif

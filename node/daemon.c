@@ -475,6 +475,8 @@ static int tables_open(daemon_t *d)
                               .uniform = engine_uniform,
                               .has = engine_has,
                               .has_ctx = d};
+    rumor_engine_score_defaults(&eo.score);
+    eo.score.on = cfg->score;
     d->engine = rumor_engine_new(&eo);
     if (!d->engine || rumor_events_open(d) < 0 || rumor_peers_open(d) < 0 ||
         rumor_catchup_start(d) < 0 || rumor_inbound_init(d) < 0)

@@ -493,6 +493,7 @@ bool rumor_node_is_lan_code(const char *s);
     U32(pending_max, 1024, 4, 65536)                        /* events awaiting parents */          \
     U32(pending_ttl_ms, 30000, 100, 86400000)               /* and how long one waits */           \
     BOOL(peer_exchange, true)                               /* PEERS: swap candidates */           \
+    BOOL(score, false)                                      /* peer scores (PROTOCOL 9.8) */       \
     CHOICE(log_level, "info", "error warn info debug")      /* of the log on stderr */             \
     CHOICE(log_format, "text", "text json")                 /* json: an object per line */         \
     TEXT(trace_file, "", 4096, PATH)                        /* JSON Lines of deliveries */         \

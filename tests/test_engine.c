@@ -369,7 +369,7 @@ static void test_tree(void)
     rumor_engine_duplicate(e, h[4], topic, pulled, 3001);
     CHECK_EQ_INT(drain(e), 0);
     CHECK(rumor_engine_meshed(e, h[4]));
-    CHECK(rumor_engine_prunes(e));
+    CHECK(rumor_engine_wants_duplicates(e));
     /* A copy of an id asked for (a parent) shows no cycle: no prune. */
     uint8_t asked[ID];
     memset(asked, 0x69, ID);
@@ -444,7 +444,7 @@ static void test_tree(void)
     for (int i = 0; i < 10; i++) rumor_engine_duplicate(e, h[i], topic, frame, 0);
     CHECK_EQ_INT(drain(e), 0);
     CHECK_EQ_INT(rumor_engine_mesh_size(e, topic), 4); /* grafted while below D_lo */
-    CHECK(!rumor_engine_prunes(e));
+    CHECK(!rumor_engine_wants_duplicates(e));
     rumor_engine_free(&e);
     CHECK_EQ_INT(rumor_strategy_parse("tree"), RUMOR_STRATEGY_TREE);
     CHECK_EQ_INT(rumor_strategy_parse("flood"), RUMOR_STRATEGY_FLOOD);
