@@ -100,6 +100,8 @@ static void record_json_fields(const rumor_ctl_record_t *r, const char *extra)
         fputc(':', stdout);
         if (f->type == RUMOR_CTL_U64)
             printf("%llu", (unsigned long long)f->u);
+        else if (f->type == RUMOR_CTL_F64)
+            printf("%.15g", f->f);
         else if (f->type == RUMOR_CTL_BOOL)
             fputs(f->b ? "true" : "false", stdout);
         else
@@ -124,6 +126,8 @@ static void record_text(const rumor_ctl_record_t *r)
         printf("%-22s ", f->key);
         if (f->type == RUMOR_CTL_U64)
             printf("%llu", (unsigned long long)f->u);
+        else if (f->type == RUMOR_CTL_F64)
+            printf("%.15g", f->f);
         else if (f->type == RUMOR_CTL_BOOL)
             fputs(f->b ? "yes" : "no", stdout);
         else

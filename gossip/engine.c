@@ -60,6 +60,10 @@ struct rumor_engine {
     size_t arena_len, arena_cap;
     emissing_t *missing; /* tree mode: ids announced, not yet arrived */
     size_t n_missing;
+    rumor_score_t *score; /* NULL while scoring is off */
+    rumor_engine_counters_t counters;
+    uint64_t now;   /* the latest `now` an input gave */
+    uint64_t ticks; /* heartbeats so far */
 };
 
 static int id_cmp(const void *a, const void *b)
@@ -78,7 +82,8 @@ rumor_engine_t *rumor_engine_new(const rumor_engine_opts_t *opts)
     e->seen = rumor_gossip_seen_new(opts->seen_max);
     e->asked = rumor_gossip_seen_new(ASKED_MAX);
     e->mcache = rumor_gossip_mcache_new(opts->history_length);
-    if (!e->seen || !e->asked || !e->mcache) rumor_engine_free(&e);
+    if (opts->score.on) e->score = rumor_score_new(&opts->score);
+    if (!e->seen || !e->asked || !e->mcache || (opts->score.on && !e->score)) rumor_engine_free(&e);
     return e;
 }
 
@@ -96,6 +101,7 @@ void rumor_engine_free(rumor_engine_t **ep)
     free(e->q);
     free(e->arena);
     free(e->missing);
+    rumor_score_free(&e->score);
     free(e);
 }
 
@@ -204,6 +210,7 @@ rumor_engine_peer_t rumor_engine_peer_up(rumor_engine_t *e, const uint8_t pk[ID]
         }
         e->n_peers++;
     }
+    if (e->score && rumor_score_up(e->score, (uint32_t)i, pk) < 0) return RUMOR_ENGINE_NONE;
     epeer_t *x = &e->peers[i];
     memset(x, 0, sizeof *x);
     memcpy(x->pk, pk, ID);
@@ -219,11 +226,36 @@ static bool in_mesh(const etopic_t *t, rumor_engine_peer_t p)
     return false;
 }
 
-static void mesh_remove(etopic_t *t, rumor_engine_peer_t p)
+/* Whether the strategy keeps meshes (gossipsub's, or tree's eager sets). */
+static bool meshes(const rumor_engine_t *e)
+{
+    return e->o.strategy != RUMOR_STRATEGY_FLOOD;
+}
+
+static bool tree(const rumor_engine_t *e)
+{
+    return e->o.strategy == RUMOR_STRATEGY_TREE;
+}
+
+/* Scores of meshes (P1, P3) and back-offs are gossipsub's: a tree's links come and go by
+ * design, and a tree child brings nothing. */
+static bool score_meshes(const rumor_engine_t *e)
+{
+    return e->score && !tree(e);
+}
+
+/* The peer's score; 0 while scoring is off. */
+static double score(const rumor_engine_t *e, rumor_engine_peer_t p)
+{
+    return e->score ? rumor_score_of(e->score, p, NULL) : 0;
+}
+
+static void mesh_remove(rumor_engine_t *e, etopic_t *t, rumor_engine_peer_t p)
 {
     for (size_t i = 0; i < t->n_mesh; i++)
         if (t->mesh[i] == p) {
             t->mesh[i] = t->mesh[--t->n_mesh];
+            if (score_meshes(e)) rumor_score_mesh(e->score, p, t->id, false);
             return;
         }
 }
@@ -231,7 +263,8 @@ static void mesh_remove(etopic_t *t, rumor_engine_peer_t p)
 void rumor_engine_peer_down(rumor_engine_t *e, rumor_engine_peer_t p)
 {
     if (!live(e, p)) return;
-    for (size_t i = 0; i < e->n_topics; i++) mesh_remove(&e->topics[i], p);
+    for (size_t i = 0; i < e->n_topics; i++) mesh_remove(e, &e->topics[i], p);
+    if (e->score) rumor_score_down(e->score, p);
     for (size_t i = 0; i < e->n_missing;) /* its announcements: the handle may be given again */
         if (e->missing[i].from == p)
             e->missing[i] = e->missing[--e->n_missing];
@@ -261,7 +294,7 @@ static etopic_t *topic_find(const rumor_engine_t *e, const uint8_t id[ID])
 
 bool rumor_engine_wants_duplicates(const rumor_engine_t *e)
 {
-    return e->o.strategy == RUMOR_STRATEGY_TREE;
+    return tree(e) || e->score;
 }
 
 bool rumor_engine_meshed(const rumor_engine_t *e, rumor_engine_peer_t p)
@@ -295,6 +328,7 @@ static void mesh_add(rumor_engine_t *e, etopic_t *t, rumor_engine_peer_t p)
     uint8_t ids[RUMOR_WIRE_IDS_MAX * ID];
     if (t->n_mesh >= RUMOR_ENGINE_MESH_MAX || in_mesh(t, p)) return;
     t->mesh[t->n_mesh++] = p;
+    if (score_meshes(e)) rumor_score_mesh(e->score, p, t->id, true);
     size_t n = rumor_gossip_mcache_recent(e->mcache, e->o.history_gossip, t->id, ids);
     rumor_wire_frame_t f = {.type = RUMOR_WIRE_IHAVE, .topic = t->id, .ids = ids, .n = n};
     if (n) send_frame(e, p, &f, RUMOR_ENGINE_COUNT_IHAVE);
@@ -307,13 +341,35 @@ static void graft(rumor_engine_t *e, etopic_t *t, rumor_engine_peer_t p)
     send_frame(e, p, &f, RUMOR_ENGINE_COUNT_GRAFT);
 }
 
-/* Up to RUMOR_ENGINE_MESH_MAX subscribed peers of `t` outside its mesh, in random order. */
-static size_t outside(rumor_engine_t *e, const etopic_t *t, rumor_engine_peer_t *out)
+/* Sends PRUNE of `t` to `p`; in gossipsub mode, neither side grafts the other again within the
+ * back-off. */
+static void prune(rumor_engine_t *e, const etopic_t *t, rumor_engine_peer_t p)
+{
+    rumor_wire_frame_t f = {.type = RUMOR_WIRE_PRUNE, .topic = t->id};
+    send_frame(e, p, &f, RUMOR_ENGINE_COUNT_PRUNE);
+    if (score_meshes(e)) rumor_score_backoff(e->score, p, t->id, e->now + e->o.score.backoff_ms);
+}
+
+/* Whether `p` may join the mesh of `t` by our GRAFT: its score is not below `graft` and no PRUNE
+ * between us is within its back-off. */
+static bool graftable(const rumor_engine_t *e, const etopic_t *t, rumor_engine_peer_t p)
+{
+    if (!e->score) return true;
+    if (score_meshes(e) && rumor_score_backed_off(e->score, p, t->id, e->now)) return false;
+    return score(e, p) >= e->o.score.graft;
+}
+
+/* Up to RUMOR_ENGINE_MESH_MAX subscribed peers of `t` outside its mesh, in random order: those
+ * that may be grafted (`for_graft`), or those that take gossip (score not below `gossip`). */
+static size_t outside(rumor_engine_t *e, const etopic_t *t, rumor_engine_peer_t *out,
+                      bool for_graft)
 {
     size_t n = 0;
-    for (rumor_engine_peer_t p = 0; p < e->n_peers && n < RUMOR_ENGINE_MESH_MAX; p++)
-        if (e->peers[p].used && rumor_engine_subscribes(e, p, t->id) && !in_mesh(t, p))
-            out[n++] = p;
+    for (rumor_engine_peer_t p = 0; p < e->n_peers && n < RUMOR_ENGINE_MESH_MAX; p++) {
+        if (!e->peers[p].used || !rumor_engine_subscribes(e, p, t->id) || in_mesh(t, p)) continue;
+        if (for_graft ? !graftable(e, t, p) : e->score && score(e, p) < e->o.score.gossip) continue;
+        out[n++] = p;
+    }
     shuffle(e, out, n);
     return n;
 }
@@ -322,19 +378,8 @@ static size_t outside(rumor_engine_t *e, const etopic_t *t, rumor_engine_peer_t 
 static void mesh_fill(rumor_engine_t *e, etopic_t *t)
 {
     rumor_engine_peer_t cand[RUMOR_ENGINE_MESH_MAX];
-    size_t n = outside(e, t, cand);
+    size_t n = outside(e, t, cand, true);
     for (size_t k = 0; k < n && t->n_mesh < e->o.d; k++) graft(e, t, cand[k]);
-}
-
-/* Whether the strategy keeps meshes (gossipsub's, or tree's eager sets). */
-static bool meshes(const rumor_engine_t *e)
-{
-    return e->o.strategy != RUMOR_STRATEGY_FLOOD;
-}
-
-static bool tree(const rumor_engine_t *e)
-{
-    return e->o.strategy == RUMOR_STRATEGY_TREE;
 }
 
 int rumor_strategy_parse(const char *name)
@@ -385,13 +430,13 @@ int rumor_engine_peer_topics(rumor_engine_t *e, rumor_engine_peer_t p, const uin
         etopic_t *t = &e->topics[i];
         bool known = n_old && bsearch(t->id, old, n_old, ID, id_cmp);
         if (!rumor_engine_subscribes(e, p, t->id)) {
-            mesh_remove(t, p);
+            mesh_remove(e, t, p);
         } else if (tree(e)) {
             /* A subscription new to us makes the link eager (its node does the same, so no
              * GRAFT); one known already keeps what duplicates and repairs made of it. */
             if (!known && !in_mesh(t, p) && t->n_mesh < RUMOR_ENGINE_MESH_MAX)
                 t->mesh[t->n_mesh++] = p;
-        } else if (meshes(e) && t->n_mesh < e->o.d_lo && !in_mesh(t, p)) {
+        } else if (meshes(e) && t->n_mesh < e->o.d_lo && !in_mesh(t, p) && graftable(e, t, p)) {
             /* A topic short of peers takes the newcomer now, not at the next heartbeat. */
             graft(e, t, p);
         }
@@ -406,12 +451,17 @@ static void on_graft(rumor_engine_t *e, rumor_engine_peer_t p, const rumor_wire_
 {
     etopic_t *t = topic_find(e, f->topic);
     if (!meshes(e) || !t || in_mesh(t, p)) return;
+    if (score_meshes(e) && rumor_score_backed_off(e->score, p, t->id, e->now)) {
+        rumor_score_penalty(e->score, p); /* P7: it was told to wait */
+        e->counters.backoff_grafts++;
+        prune(e, t, p);
+        return;
+    }
     /* Accepting up to D (not D_hi) keeps the degree, and so the duplicates, near D; a tree
-     * takes every graft (a repair). */
+     * takes every graft (a repair). A peer scoring below `graft` is not taken. */
     if ((!tree(e) && t->n_mesh >= e->o.d) || t->n_mesh >= RUMOR_ENGINE_MESH_MAX ||
-        !rumor_engine_subscribes(e, p, f->topic)) {
-        rumor_wire_frame_t r = {.type = RUMOR_WIRE_PRUNE, .topic = f->topic};
-        send_frame(e, p, &r, RUMOR_ENGINE_COUNT_PRUNE);
+        !rumor_engine_subscribes(e, p, f->topic) || (e->score && score(e, p) < e->o.score.graft)) {
+        prune(e, t, p);
         return;
     }
     mesh_add(e, t, p);
@@ -473,6 +523,8 @@ static void missing_expire(rumor_engine_t *e, uint64_t now)
         /* Only a peer that still takes the topic is asked, and made eager. */
         if (!n || !t || !rumor_engine_subscribes(e, from, topic)) continue;
         rumor_engine_want(e, from, want, n, now);
+        for (size_t k = 0; e->score && k < n; k++)
+            rumor_score_promise(e->score, from, want + k * ID);
         if (!in_mesh(t, from)) mesh_add(e, t, from);
         rumor_wire_frame_t g = {.type = RUMOR_WIRE_GRAFT, .topic = t->id};
         send_frame(e, from, &g, RUMOR_ENGINE_COUNT_GRAFT); /* even if eager here: both agree */
@@ -484,6 +536,7 @@ static void on_ihave(rumor_engine_t *e, rumor_engine_peer_t p, const rumor_wire_
 {
     etopic_t *t = topic_find(e, f->topic);
     if (!t || !rumor_engine_subscribes(e, p, f->topic)) return;
+    if (e->score && score(e, p) < e->o.score.gossip) return;
     uint8_t want[RUMOR_WIRE_IDS_MAX * ID];
     size_t n = 0;
     for (size_t i = 0; i < f->n && n < RUMOR_WIRE_IDS_MAX; i++) {
@@ -496,13 +549,14 @@ static void on_ihave(rumor_engine_t *e, rumor_engine_peer_t p, const rumor_wire_
             continue;
         }
         memcpy(want + ID * n++, id, ID);
+        if (e->score) rumor_score_promise(e->score, p, id);
     }
     rumor_engine_want(e, p, want, n, now);
 }
 
 static void on_iwant(rumor_engine_t *e, rumor_engine_peer_t p, const rumor_wire_frame_t *f)
 {
-    if (!f->n) return;
+    if (!f->n || (e->score && score(e, p) < e->o.score.gossip)) return;
     size_t off = arena_take(e, f->n * ID);
     if (off == SIZE_MAX) return;
     memcpy(e->arena + off, f->ids, f->n * ID);
@@ -516,12 +570,17 @@ void rumor_engine_frame(rumor_engine_t *e, rumor_engine_peer_t p, const rumor_wi
                         uint64_t now)
 {
     if (!live(e, p)) return;
+    e->now = now;
+    if (rumor_engine_graylisted(e, p)) return;
     if (e->n_missing) missing_expire(e, now); /* repairs due do not wait for the heartbeat */
     switch (f->type) {
     case RUMOR_WIRE_GRAFT: on_graft(e, p, f); break;
     case RUMOR_WIRE_PRUNE: {
         etopic_t *t = topic_find(e, f->topic);
-        if (t) mesh_remove(t, p);
+        if (!t) break;
+        mesh_remove(e, t, p);
+        /* Its back-off binds us too: no GRAFT of it to this topic until it ends. */
+        if (score_meshes(e)) rumor_score_backoff(e->score, p, t->id, now + e->o.score.backoff_ms);
         break;
     }
     case RUMOR_WIRE_IHAVE: on_ihave(e, p, f, now); break;
@@ -540,6 +599,7 @@ bool rumor_engine_seen(const rumor_engine_t *e, const uint8_t id[ID])
 void rumor_engine_saw(rumor_engine_t *e, const uint8_t id[ID], uint64_t now)
 {
     rumor_gossip_seen_add(e->seen, id, now);
+    if (e->score) rumor_score_delivered(e->score, id); /* whoever promised it kept it */
 }
 
 static void send_event(rumor_engine_t *e, rumor_engine_peer_t p, const uint8_t *frame, size_t len)
@@ -555,10 +615,14 @@ size_t rumor_engine_push(rumor_engine_t *e, const uint8_t topic[ID], const uint8
 {
     const etopic_t *t = topic_find(e, topic);
     size_t sent = 0;
+    if (e->score && from != RUMOR_ENGINE_NONE) rumor_score_first(e->score, from, topic);
+    /* Own events skip peers below `publish`. */
+    bool own = from == RUMOR_ENGINE_NONE && e->score;
     if (meshes(e) && t && t->n_mesh) {
         for (size_t i = 0; i < t->n_mesh; i++) {
             /* (A mesh holds only subscribed peers; checked again, as nothing else is sent.) */
             if (t->mesh[i] == from || !rumor_engine_subscribes(e, t->mesh[i], topic)) continue;
+            if (own && score(e, t->mesh[i]) < e->o.score.publish) continue;
             send_event(e, t->mesh[i], frame, len);
             sent++;
         }
@@ -568,6 +632,7 @@ size_t rumor_engine_push(rumor_engine_t *e, const uint8_t topic[ID], const uint8
     size_t max = meshes(e) ? e->o.d : SIZE_MAX;
     for (rumor_engine_peer_t p = 0; p < e->n_peers && sent < max; p++) {
         if (p == from || !e->peers[p].used || !rumor_engine_subscribes(e, p, topic)) continue;
+        if (e->score && score(e, p) < (own ? e->o.score.publish : e->o.score.graylist)) continue;
         send_event(e, p, frame, len);
         sent++;
     }
@@ -577,16 +642,21 @@ size_t rumor_engine_push(rumor_engine_t *e, const uint8_t topic[ID], const uint8
 void rumor_engine_duplicate(rumor_engine_t *e, rumor_engine_peer_t from, const uint8_t topic[ID],
                             const uint8_t id[ID], uint64_t now)
 {
-    (void)now;
+    e->now = now;
+    if (e->score) {
+        rumor_score_copy(e->score, from, topic); /* a mesh delivery all the same (P3) */
+        rumor_score_delivered(e->score, id);
+    }
     etopic_t *t = topic_find(e, topic);
     if (!tree(e) || !t || !rumor_engine_subscribes(e, from, topic)) return;
+    /* The profile topic's events go to every peer on HELLO, whatever the links: no cycle. */
+    if (rumor_is_zero(topic, ID)) return;
     /* One of its copies was asked for (a parent, a repair, a catch-up): no cycle shown. */
     if (rumor_gossip_seen_has(e->asked, id)) return;
     /* Answered whatever our view of the link: a PRUNE that was lost, or a link eager on its side
      * only, would otherwise go on pushing copies. */
-    mesh_remove(t, from);
-    rumor_wire_frame_t f = {.type = RUMOR_WIRE_PRUNE, .topic = t->id};
-    send_frame(e, from, &f, RUMOR_ENGINE_COUNT_PRUNE);
+    mesh_remove(e, t, from);
+    prune(e, t, from);
 }
 
 void rumor_engine_fetched(rumor_engine_t *e, const uint8_t id[ID], uint64_t now)
@@ -601,6 +671,70 @@ void rumor_engine_announce(rumor_engine_t *e, const uint8_t topic[ID], const uin
 
 /* ---- the heartbeat ---- */
 
+/* Sorts peers by score, best first (insertion sort: a mesh is small). */
+static void by_score(const rumor_engine_t *e, rumor_engine_peer_t *a, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        rumor_engine_peer_t x = a[i];
+        double v = score(e, x);
+        size_t j = i;
+        for (; j > 0 && score(e, a[j - 1]) < v; j--) a[j] = a[j - 1];
+        a[j] = x;
+    }
+}
+
+/* Back to D: the best d_score peers by score stay, the rest of the places go at random. */
+static void mesh_trim(rumor_engine_t *e, etopic_t *t)
+{
+    size_t keep = 0;
+    if (e->score) {
+        by_score(e, t->mesh, t->n_mesh);
+        keep = e->o.score.d_score < e->o.d ? e->o.score.d_score : e->o.d;
+    }
+    shuffle(e, t->mesh + keep, t->n_mesh - keep);
+    while (t->n_mesh > e->o.d) {
+        rumor_engine_peer_t p = t->mesh[t->n_mesh - 1];
+        mesh_remove(e, t, p);
+        prune(e, t, p);
+    }
+}
+
+/* Mesh peers scoring below `graft` go (PRUNE). */
+static void prune_by_score(rumor_engine_t *e, etopic_t *t)
+{
+    for (size_t k = 0; k < t->n_mesh;) {
+        rumor_engine_peer_t p = t->mesh[k];
+        if (score(e, p) >= e->o.score.graft) {
+            k++;
+            continue;
+        }
+        mesh_remove(e, t, p);
+        prune(e, t, p);
+        e->counters.pruned_by_score++;
+    }
+}
+
+/* Every OPPORTUNISTIC_TICKS heartbeats, a mesh whose median score is below `opportunistic` grafts
+ * up to two peers scoring above that median: a mesh held by peers that bring little gets better
+ * ones even while it is full. */
+#define OPPORTUNISTIC_TICKS 60
+static void graft_opportunistic(rumor_engine_t *e, etopic_t *t)
+{
+    if (t->n_mesh < 2) return;
+    rumor_engine_peer_t sorted[RUMOR_ENGINE_MESH_MAX], cand[RUMOR_ENGINE_MESH_MAX];
+    memcpy(sorted, t->mesh, t->n_mesh * sizeof *sorted);
+    by_score(e, sorted, t->n_mesh);
+    double median = score(e, sorted[t->n_mesh / 2]);
+    if (median >= e->o.score.opportunistic) return;
+    size_t n = outside(e, t, cand, true), grafted = 0;
+    for (size_t k = 0; k < n && grafted < 2; k++)
+        if (score(e, cand[k]) > median) {
+            graft(e, t, cand[k]);
+            grafted++;
+            e->counters.opportunistic_grafts++;
+        }
+}
+
 static void mesh_maintain(rumor_engine_t *e)
 {
     for (size_t i = 0; i < e->n_topics; i++) {
@@ -608,17 +742,15 @@ static void mesh_maintain(rumor_engine_t *e)
         if (tree(e)) {
             /* A tree keeps what duplicates left it, but never no link at all. */
             rumor_engine_peer_t cand[RUMOR_ENGINE_MESH_MAX];
-            if (!t->n_mesh && outside(e, t, cand)) graft(e, t, cand[0]);
-        } else if (t->n_mesh < e->o.d_lo) {
-            mesh_fill(e, t);
-        } else if (t->n_mesh > e->o.d_hi) {
-            shuffle(e, t->mesh, t->n_mesh);
-            while (t->n_mesh > e->o.d) {
-                rumor_engine_peer_t p = t->mesh[--t->n_mesh];
-                rumor_wire_frame_t f = {.type = RUMOR_WIRE_PRUNE, .topic = t->id};
-                send_frame(e, p, &f, RUMOR_ENGINE_COUNT_PRUNE);
-            }
+            if (!t->n_mesh && outside(e, t, cand, true)) graft(e, t, cand[0]);
+            continue;
         }
+        if (e->score) prune_by_score(e, t);
+        if (t->n_mesh < e->o.d_lo)
+            mesh_fill(e, t);
+        else if (t->n_mesh > e->o.d_hi)
+            mesh_trim(e, t);
+        if (e->score && e->ticks % OPPORTUNISTIC_TICKS == 0) graft_opportunistic(e, t);
     }
 }
 
@@ -632,7 +764,7 @@ static void emit_ihave(rumor_engine_t *e)
         etopic_t *t = &e->topics[i];
         size_t n = rumor_gossip_mcache_recent(e->mcache, e->o.history_gossip, t->id, ids);
         if (!n) continue;
-        size_t nc = outside(e, t, cand);
+        size_t nc = outside(e, t, cand, false);
         rumor_wire_frame_t f = {.type = RUMOR_WIRE_IHAVE, .topic = t->id, .ids = ids, .n = n};
         size_t off, len = nc && e->o.d_lazy ? encode(e, &f, &off) : 0; /* once for all */
         for (size_t k = 0; len && k < nc && k < e->o.d_lazy; k++)
@@ -642,6 +774,9 @@ static void emit_ihave(rumor_engine_t *e)
 
 void rumor_engine_tick(rumor_engine_t *e, uint64_t now)
 {
+    e->now = now;
+    e->ticks++;
+    if (e->score) rumor_score_tick(e->score);
     if (meshes(e)) {
         mesh_maintain(e);
         emit_ihave(e);
@@ -652,42 +787,67 @@ void rumor_engine_tick(rumor_engine_t *e, uint64_t now)
     rumor_gossip_seen_expire(e->asked, ASKED_TTL_MS, now);
 }
 
-/* ---- peer scores (stubs until score.c lands) ---- */
+/* ---- peer scores ---- */
 
 void rumor_engine_score_defaults(rumor_engine_score_opts_t *o)
 {
-    memset(o, 0, sizeof *o);
+    *o = (rumor_engine_score_opts_t){
+        .on = true,
+        .w1 = 0.01,
+        .w2 = 1,
+        .w3 = -1,
+        .w3b = -1,
+        .w4 = -10,
+        .w5 = 1,
+        .w6 = -1,
+        .w7 = -1,
+        .graft = 0,
+        .gossip = -10,
+        .publish = -50,
+        .graylist = -80,
+        .opportunistic = 1,
+        .ip_max = 4,
+        .d_score = 4,
+        .backoff_ms = 60000,
+    };
 }
+
 void rumor_engine_peer_addr(rumor_engine_t *e, rumor_engine_peer_t p, const uint8_t *addr,
                             size_t len)
 {
-    (void)e, (void)p, (void)addr, (void)len;
+    if (e->score && live(e, p)) rumor_score_addr(e->score, p, addr, len);
 }
+
 void rumor_engine_peer_trust(rumor_engine_t *e, rumor_engine_peer_t p, bool trusted)
 {
-    (void)e, (void)p, (void)trusted;
+    if (e->score && live(e, p)) rumor_score_trust(e->score, p, trusted);
 }
+
 void rumor_engine_invalid(rumor_engine_t *e, rumor_engine_peer_t p)
 {
-    (void)e, (void)p;
+    if (e->score && live(e, p)) rumor_score_invalid(e->score, p);
 }
+
 void rumor_engine_misbehaved(rumor_engine_t *e, rumor_engine_peer_t p)
 {
-    (void)e, (void)p;
+    if (e->score && live(e, p)) rumor_score_penalty(e->score, p);
 }
+
 bool rumor_engine_graylisted(const rumor_engine_t *e, rumor_engine_peer_t p)
 {
-    (void)e, (void)p;
-    return false;
+    return e->score && live(e, p) && score(e, p) < e->o.score.graylist;
 }
+
 bool rumor_engine_score(const rumor_engine_t *e, rumor_engine_peer_t p, rumor_engine_score_t *out)
 {
-    (void)e, (void)p;
     memset(out, 0, sizeof *out);
-    return false;
+    if (!e->score || !live(e, p)) return false;
+    rumor_score_of(e->score, p, out);
+    return true;
 }
+
 void rumor_engine_counters(const rumor_engine_t *e, rumor_engine_counters_t *out)
 {
-    (void)e;
-    memset(out, 0, sizeof *out);
+    *out = e->counters;
+    if (e->score) out->broken_promises = rumor_score_broken_promises(e->score);
 }

@@ -21,4 +21,34 @@ int rumor_gossip_fold_event(rumor_txn_t *t, const rumor_identity_t *self,
 /* Keeps the keys an effective grant or epoch hands to `self`. */
 int rumor_gossip_take_keys(rumor_txn_t *t, const rumor_identity_t *self, const rumor_event_t *ev);
 
+/* ---- peer scores (score.c, PROTOCOL.md 9.8), kept by engine.c by peer handle ---- */
+typedef struct rumor_score rumor_score_t;
+rumor_score_t *rumor_score_new(const rumor_engine_score_opts_t *o);
+void rumor_score_free(rumor_score_t **s);
+/* Peer `p` is up (a penalty it left with within the hour comes back) or gone. */
+int rumor_score_up(rumor_score_t *s, uint32_t p, const uint8_t pk[RUMOR_ID_BYTES]);
+void rumor_score_down(rumor_score_t *s, uint32_t p);
+void rumor_score_addr(rumor_score_t *s, uint32_t p, const uint8_t *addr, size_t len);
+void rumor_score_trust(rumor_score_t *s, uint32_t p, bool trusted);
+/* Peer `p` joined (`in`) or left the mesh of `topic`. */
+void rumor_score_mesh(rumor_score_t *s, uint32_t p, const uint8_t topic[RUMOR_ID_BYTES], bool in);
+/* A new valid event of `topic` came first from `p` (RUMOR_ENGINE_NONE: own), or a copy did. */
+void rumor_score_first(rumor_score_t *s, uint32_t p, const uint8_t topic[RUMOR_ID_BYTES]);
+void rumor_score_copy(rumor_score_t *s, uint32_t p, const uint8_t topic[RUMOR_ID_BYTES]);
+void rumor_score_invalid(rumor_score_t *s, uint32_t p);
+void rumor_score_penalty(rumor_score_t *s, uint32_t p);
+/* No GRAFT of `topic` between us and `p` until `until`. */
+void rumor_score_backoff(rumor_score_t *s, uint32_t p, const uint8_t topic[RUMOR_ID_BYTES],
+                         uint64_t until);
+bool rumor_score_backed_off(const rumor_score_t *s, uint32_t p, const uint8_t topic[RUMOR_ID_BYTES],
+                            uint64_t now);
+/* `p` was asked for `id` (it announced it); the id's arrival, from anyone, keeps the promise. */
+void rumor_score_promise(rumor_score_t *s, uint32_t p, const uint8_t id[RUMOR_ID_BYTES]);
+void rumor_score_delivered(rumor_score_t *s, const uint8_t id[RUMOR_ID_BYTES]);
+/* A heartbeat: broken promises become penalties, the terms decay. */
+void rumor_score_tick(rumor_score_t *s);
+uint64_t rumor_score_broken_promises(const rumor_score_t *s);
+/* The score of `p` (0 for none), and its terms into `out` (may be NULL). */
+double rumor_score_of(const rumor_score_t *s, uint32_t p, rumor_engine_score_t *out);
+
 #endif

@@ -7,6 +7,7 @@
 #include "rumor_node.h"
 
 #include <arpa/inet.h>
+#include <math.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,13 @@ static int decode_field(rumor_reader_t *r, rumor_ctl_field_t *fld)
         if (!(p = rumor_take(r, 1)) || p[0] > 1) return RUMOR_ERR_MALFORMED;
         fld->b = p[0] == 1;
         break;
+    case RUMOR_CTL_F64: {
+        if (!(p = rumor_take(r, 8))) return RUMOR_ERR_MALFORMED;
+        uint64_t bits = rumor_get_u64(p);
+        memcpy(&fld->f, &bits, sizeof fld->f);
+        if (!isfinite(fld->f)) return RUMOR_ERR_MALFORMED;
+        break;
+    }
     default: return RUMOR_ERR_MALFORMED;
     }
     return RUMOR_OK;
@@ -162,7 +170,7 @@ static bool writer_has_key(const rumor_ctl_writer_t *w, const char *key, size_t 
         const uint8_t *name = w->buf + off + CTL_FIELD_HEAD_BYTES;
         if (len == key_len && memcmp(name, key, len) == 0) return true;
         off += CTL_FIELD_HEAD_BYTES + len;
-        if (type == RUMOR_CTL_U64)
+        if (type == RUMOR_CTL_U64 || type == RUMOR_CTL_F64)
             off += 8;
         else if (type == RUMOR_CTL_STR || type == RUMOR_CTL_BYTES)
             off += CTL_STR_LEN_BYTES + rumor_get_u32(w->buf + off);
@@ -242,6 +250,15 @@ void rumor_ctl_put_bool(rumor_ctl_writer_t *w, const char *key, bool v)
 {
     uint8_t *p = writer_field(w, RUMOR_CTL_BOOL, key, 1);
     if (p) p[0] = v ? 1 : 0;
+}
+
+void rumor_ctl_put_f64(rumor_ctl_writer_t *w, const char *key, double v)
+{
+    if (!w->err && !isfinite(v)) w->err = RUMOR_ERR_INVALID;
+    uint8_t *p = writer_field(w, RUMOR_CTL_F64, key, 8);
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    if (p) rumor_put_u64(p, bits);
 }
 
 int rumor_ctl_writer_finish(rumor_ctl_writer_t *w, const uint8_t **msg, size_t *len)

@@ -19,7 +19,7 @@
 #include <string.h>
 
 /* What a value is and how it is checked (the kinds of RUMOR_CONFIG_KEYS). */
-typedef enum { CFG_U32, CFG_BOOL, CFG_CHOICE, CFG_TEXT } cfg_kind_t;
+typedef enum { CFG_U32, CFG_BOOL, CFG_CHOICE, CFG_TEXT, CFG_REAL } cfg_kind_t;
 
 /* What a CFG_TEXT value may hold besides fitting. */
 typedef enum {
@@ -34,6 +34,7 @@ typedef struct {
     size_t offset;     /* of the field in rumor_node_config_t */
     size_t size;       /* of the field */
     uint32_t min, max; /* CFG_U32: the accepted range */
+    double lo, hi;     /* CFG_REAL: the accepted range */
     const char *words; /* CFG_CHOICE: the accepted values, space-separated */
     cfg_rule_t rule;   /* CFG_TEXT */
 } cfg_key_t;
@@ -46,13 +47,16 @@ typedef struct {
 #define BOOL_KEY(key, def)              {FIELD_AT(key), .kind = CFG_BOOL},
 #define CHOICE_KEY(key, def, words_)    {FIELD_AT(key), .kind = CFG_CHOICE, .words = words_},
 #define TEXT_KEY(key, def, size, rule_) {FIELD_AT(key), .kind = CFG_TEXT, .rule = CFG_RULE_##rule_},
+#define REAL_KEY(key, def, lo_, hi_)    {FIELD_AT(key), .kind = CFG_REAL, .lo = lo_, .hi = hi_},
 
-static const cfg_key_t cfg_keys[] = {RUMOR_CONFIG_KEYS(U32_KEY, BOOL_KEY, CHOICE_KEY, TEXT_KEY)};
+static const cfg_key_t cfg_keys[] = {
+    RUMOR_CONFIG_KEYS(U32_KEY, BOOL_KEY, CHOICE_KEY, TEXT_KEY, REAL_KEY)};
 
 #undef U32_KEY
 #undef BOOL_KEY
 #undef CHOICE_KEY
 #undef TEXT_KEY
+#undef REAL_KEY
 
 #define CFG_KEY_COUNT (sizeof cfg_keys / sizeof cfg_keys[0])
 
@@ -61,7 +65,9 @@ static const cfg_key_t cfg_keys[] = {RUMOR_CONFIG_KEYS(U32_KEY, BOOL_KEY, CHOICE
 #define BOOL_CHECK(key, def)
 #define STR_CHECK(key, def, ...)                                                                   \
     _Static_assert(sizeof def <= FIELD_SIZE(key), #key ": default too long");
-RUMOR_CONFIG_KEYS(U32_CHECK, BOOL_CHECK, STR_CHECK, STR_CHECK)
+#define REAL_CHECK(...) /* (not an integer constant expression: test_node checks them) */
+RUMOR_CONFIG_KEYS(U32_CHECK, BOOL_CHECK, STR_CHECK, STR_CHECK, REAL_CHECK)
+#undef REAL_CHECK
 #undef U32_CHECK
 #undef BOOL_CHECK
 #undef STR_CHECK
@@ -71,7 +77,7 @@ void rumor_node_config_defaults(rumor_node_config_t *cfg)
     memset(cfg, 0, sizeof *cfg);
 #define SET_NUMBER(key, def, ...) cfg->key = (def);
 #define SET_STRING(key, def, ...) memcpy(cfg->key, def, sizeof def);
-    RUMOR_CONFIG_KEYS(SET_NUMBER, SET_NUMBER, SET_STRING, SET_STRING)
+    RUMOR_CONFIG_KEYS(SET_NUMBER, SET_NUMBER, SET_STRING, SET_STRING, SET_NUMBER)
 #undef SET_NUMBER
 #undef SET_STRING
 }
@@ -159,6 +165,30 @@ static bool parse_u32(span_t v, uint32_t min, uint32_t max, uint32_t *out)
     return true;
 }
 
+/* Parses a decimal number: an optional minus, digits, and an optional fraction of up to 6 digits
+ * ("-0.25", "10"), within [lo, hi]. No exponent, no locale. */
+static bool parse_real(span_t v, double lo, double hi, double *out)
+{
+    size_t i = 0, digits = 0;
+    bool neg = v.len && v.p[0] == '-';
+    i += neg;
+    double n = 0, scale = 1;
+    for (; i < v.len && v.p[i] >= '0' && v.p[i] <= '9' && digits < 9; i++, digits++)
+        n = n * 10 + (v.p[i] - '0');
+    if (!digits) return false;
+    if (i < v.len && v.p[i] == '.') {
+        size_t frac = 0;
+        for (i++; i < v.len && v.p[i] >= '0' && v.p[i] <= '9' && frac < 6; i++, frac++)
+            n += (v.p[i] - '0') * (scale /= 10);
+        if (!frac) return false;
+    }
+    if (i != v.len) return false;
+    if (neg) n = -n;
+    if (n < lo || n > hi) return false;
+    *out = n;
+    return true;
+}
+
 /* Checks a CFG_TEXT value against its key's rule and size; RUMOR_OK or a failure. */
 static int check_text(const cfg_key_t *k, span_t v, char *why, size_t why_cap, size_t line)
 {
@@ -192,6 +222,15 @@ static int apply(const cfg_key_t *k, span_t v, rumor_node_config_t *cfg, char *w
                         "%s: expected a decimal number from %" PRIu32 " to %" PRIu32, k->name,
                         k->min, k->max);
         memcpy(field, &n, sizeof n);
+        return RUMOR_OK;
+    }
+    case CFG_REAL: {
+        double x;
+        if (!parse_real(v, k->lo, k->hi, &x))
+            return fail(why, why_cap, line,
+                        "%s: expected a decimal number (like -0.5) from %g to %g", k->name, k->lo,
+                        k->hi);
+        memcpy(field, &x, sizeof x);
         return RUMOR_OK;
     }
     case CFG_BOOL: {
@@ -288,6 +327,14 @@ static int check_relations(const rumor_node_config_t *c, const size_t *set_on, c
     size_t in = line_of(set_on, "inbound_max");
     if (c->peers_max > c->inbound_max)
         return fail(why, why_cap, max_line(max, in), "peers_max is above inbound_max");
+    size_t gr = line_of(set_on, "score_graft"), go = line_of(set_on, "score_gossip"),
+           pu = line_of(set_on, "score_publish"), gl = line_of(set_on, "score_graylist");
+    if (c->score_gossip > c->score_graft)
+        return fail(why, why_cap, max_line(gr, go), "score_gossip is above score_graft");
+    if (c->score_publish > c->score_gossip)
+        return fail(why, why_cap, max_line(go, pu), "score_publish is above score_gossip");
+    if (c->score_graylist > c->score_publish)
+        return fail(why, why_cap, max_line(pu, gl), "score_graylist is above score_publish");
     return RUMOR_OK;
 }
 

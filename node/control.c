@@ -202,6 +202,20 @@ static void op_peers(ctl_client_t *c)
         rumor_ctl_put_u64(&w, "rtt_us", p->rtt_us);
         rumor_ctl_put_u64(&w, "since_ms", p->since_ms);
         rumor_ctl_put_u64(&w, "topics", p->n_subs);
+        rumor_engine_score_t sc;
+        if (p->eh != RUMOR_ENGINE_NONE && rumor_engine_score(d->engine, p->eh, &sc)) {
+            /* Scores are this node's own view, never sent to anyone (PROTOCOL.md 9.8). */
+            rumor_ctl_put_f64(&w, "score", sc.score);
+            rumor_ctl_put_f64(&w, "score_p1", sc.p1);
+            rumor_ctl_put_f64(&w, "score_p2", sc.p2);
+            rumor_ctl_put_f64(&w, "score_p3", sc.p3);
+            rumor_ctl_put_f64(&w, "score_p3b", sc.p3b);
+            rumor_ctl_put_f64(&w, "score_p4", sc.p4);
+            rumor_ctl_put_f64(&w, "score_p5", sc.p5);
+            rumor_ctl_put_f64(&w, "score_p6", sc.p6);
+            rumor_ctl_put_f64(&w, "score_p7", sc.p7);
+            rumor_ctl_put_bool(&w, "graylisted", rumor_engine_graylisted(d->engine, p->eh));
+        }
         client_send(c, &w);
     }
     rumor_ctl_writer_t w;
@@ -229,19 +243,27 @@ static void put_text(rumor_ctl_writer_t *w, const char *key, const char *s)
  */
 #define COUNT_ONE_(...) +1
 enum { STATS_COUNTERS = 0 RUMOR_DAEMON_STATS(COUNT_ONE_) };
-enum { CONFIG_KEYS = 0 RUMOR_CONFIG_KEYS(COUNT_ONE_, COUNT_ONE_, COUNT_ONE_, COUNT_ONE_) };
+enum {
+    CONFIG_KEYS = 0 RUMOR_CONFIG_KEYS(COUNT_ONE_, COUNT_ONE_, COUNT_ONE_, COUNT_ONE_, COUNT_ONE_)
+};
 #undef COUNT_ONE_
 _Static_assert(1 + STATS_COUNTERS + RUMOR_LATENCY_BUCKETS + 1 + CONFIG_KEYS <= RUMOR_CTL_FIELDS_MAX,
                "stats must fit one control record");
 #define KEY_FITS_(key, ...)                                                                        \
     _Static_assert(sizeof "param_" #key - 1 <= RUMOR_CTL_KEY_MAX, "param_" #key " is too long");
-RUMOR_CONFIG_KEYS(KEY_FITS_, KEY_FITS_, KEY_FITS_, KEY_FITS_)
+RUMOR_CONFIG_KEYS(KEY_FITS_, KEY_FITS_, KEY_FITS_, KEY_FITS_, KEY_FITS_)
 #undef KEY_FITS_
 
 static void op_stats(ctl_client_t *c)
 {
     daemon_t *d = c->d;
     const rumor_node_config_t *cfg = d->cfg;
+    rumor_engine_counters_t ec;
+    rumor_engine_counters(d->engine, &ec); /* the engine counts these itself */
+    d->stats.pruned_by_score = ec.pruned_by_score;
+    d->stats.opportunistic_grafts = ec.opportunistic_grafts;
+    d->stats.backoff_grafts = ec.backoff_grafts;
+    d->stats.broken_promises = ec.broken_promises;
     rumor_ctl_writer_t w;
     rumor_ctl_writer_init(&w);
     rumor_ctl_put_bool(&w, "ok", true);
@@ -261,7 +283,9 @@ static void op_stats(ctl_client_t *c)
 #define PUT_U32_(key, ...)  rumor_ctl_put_u64(&w, "param_" #key, cfg->key);
 #define PUT_BOOL_(key, ...) rumor_ctl_put_bool(&w, "param_" #key, cfg->key);
 #define PUT_TEXT_(key, ...) put_text(&w, "param_" #key, cfg->key);
-    RUMOR_CONFIG_KEYS(PUT_U32_, PUT_BOOL_, PUT_TEXT_, PUT_TEXT_)
+#define PUT_REAL_(key, ...) rumor_ctl_put_f64(&w, "param_" #key, cfg->key);
+    RUMOR_CONFIG_KEYS(PUT_U32_, PUT_BOOL_, PUT_TEXT_, PUT_TEXT_, PUT_REAL_)
+#undef PUT_REAL_
 #undef PUT_U32_
 #undef PUT_BOOL_
 #undef PUT_TEXT_

@@ -307,6 +307,11 @@ static bool rate_ok(daemon_t *d, peer_t *p)
 void rumor_daemon_on_frame(daemon_t *d, peer_t *p, int link, const uint8_t *buf, size_t len)
 {
     rumor_wire_frame_t f;
+    /* A peer whose score is below the graylist is not heard at all (PROTOCOL.md 9.8). */
+    if (p->eh != RUMOR_ENGINE_NONE && rumor_engine_graylisted(d->engine, p->eh)) {
+        d->stats.graylisted_frames++;
+        return;
+    }
     if (!rate_ok(d, p)) return;
     p->last_heard_ms = rumor_daemon_loop_ms(d);
     if (rumor_wire_decode(buf, len, &f) < 0) {
@@ -475,8 +480,23 @@ static int tables_open(daemon_t *d)
                               .uniform = engine_uniform,
                               .has = engine_has,
                               .has_ctx = d};
-    rumor_engine_score_defaults(&eo.score);
-    eo.score.on = cfg->score;
+    eo.score = (rumor_engine_score_opts_t){.on = cfg->score,
+                                           .w1 = cfg->score_w1,
+                                           .w2 = cfg->score_w2,
+                                           .w3 = cfg->score_w3,
+                                           .w3b = cfg->score_w3b,
+                                           .w4 = cfg->score_w4,
+                                           .w5 = cfg->score_w5,
+                                           .w6 = cfg->score_w6,
+                                           .w7 = cfg->score_w7,
+                                           .graft = cfg->score_graft,
+                                           .gossip = cfg->score_gossip,
+                                           .publish = cfg->score_publish,
+                                           .graylist = cfg->score_graylist,
+                                           .opportunistic = cfg->score_opportunistic,
+                                           .ip_max = cfg->score_ip_max,
+                                           .d_score = cfg->score_d,
+                                           .backoff_ms = cfg->score_backoff_ms};
     d->engine = rumor_engine_new(&eo);
     if (!d->engine || rumor_events_open(d) < 0 || rumor_peers_open(d) < 0 ||
         rumor_catchup_start(d) < 0 || rumor_inbound_init(d) < 0)

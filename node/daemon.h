@@ -39,6 +39,11 @@
     X(rate_limited)         /* frames dropped by a peer's rate limit */                            \
     X(throttled)            /* EVENT frames dropped over peer_bytes_per_s */                       \
     X(graylisted)           /* peers dropped and banned for staying over that rate */              \
+    X(graylisted_frames)    /* frames of peers scoring below score_graylist, dropped unread */     \
+    X(pruned_by_score)      /* mesh peers pruned for scoring below score_graft */                  \
+    X(opportunistic_grafts) /* peers grafted because a mesh's median score was low */              \
+    X(backoff_grafts)       /* GRAFTs refused within a PRUNE's back-off (a penalty) */             \
+    X(broken_promises)      /* IHAVEs whose ids did not come when asked for (a penalty) */         \
     X(author_throttled)     /* pushed events over their author's rate in a domain (catch-up) */    \
     X(topic_throttled)      /* pushed events over their peer's byte rate in a domain (catch-up) */ \
     X(queue_drops)          /* frames dropped: a peer's send queue was full */                     \

@@ -216,10 +216,7 @@ static void duplicate(daemon_t *d, rumor_txn_t *t, const uint8_t from[ID], const
 {
     peer_t *p = rumor_peers_find(d, from);
     uint8_t buf[ID];
-    /* A PROFILE is sent to every peer on HELLO, whatever the links: its copies show no cycle. */
-    if (!rumor_engine_wants_duplicates(d->engine) || ev->type == RUMOR_EV_PROFILE || !p ||
-        p->eh == RUMOR_ENGINE_NONE)
-        return;
+    if (!rumor_engine_wants_duplicates(d->engine) || !p || p->eh == RUMOR_ENGINE_NONE) return;
     rumor_txn_t *own = NULL;
     if (!topic) {
         if (!t && rumor_store_read_begin(d->node->store, &own) < 0) return;

@@ -162,6 +162,7 @@ void rumor_peers_misbehaved(daemon_t *d, peer_t *p, const char *what)
 {
     d->stats.malformed++;
     if (!p) return;
+    if (p->eh != RUMOR_ENGINE_NONE) rumor_engine_misbehaved(d->engine, p->eh);
     if (rumor_daemon_loop_ms(d) - p->warn_ms >= 1000) {
         p->warn_ms = rumor_daemon_loop_ms(d);
         rumor_daemon_log(d, LOG_WARN, "peer %s sent %s", p->hex8, what);
@@ -174,6 +175,7 @@ void rumor_peers_misbehaved(daemon_t *d, peer_t *p, const char *what)
 void rumor_peers_invalid(daemon_t *d, const uint8_t from[ID])
 {
     peer_t *p = rumor_peers_find(d, from);
+    if (p && p->eh != RUMOR_ENGINE_NONE) rumor_engine_invalid(d->engine, p->eh);
     if (p && ++p->invalid > INVALID_MAX) rumor_peers_drop(d, p, "too many invalid events", true);
 }
 
@@ -275,6 +277,20 @@ void rumor_peers_send_own_profile(daemon_t *d, peer_t *p)
     free(frame);
 }
 
+/* The peer's address counts toward colocation (PROTOCOL.md 9.8 P6), unless it is loopback: nodes
+ * on one machine are the user's own, and tests and benches run many there. */
+static void score_addr(daemon_t *d, const peer_t *p)
+{
+    uint8_t a[16];
+    if (p->eh == RUMOR_ENGINE_NONE) return;
+    if (inet_pton(AF_INET, p->host, a) == 1) {
+        if (a[0] != 127) rumor_engine_peer_addr(d->engine, p->eh, a, 4);
+    } else if (inet_pton(AF_INET6, p->host, a) == 1) {
+        static const uint8_t loop6[16] = {[15] = 1};
+        if (memcmp(a, loop6, 16) != 0) rumor_engine_peer_addr(d->engine, p->eh, a, 16);
+    }
+}
+
 /* A link finished its HELLO: the peer is in service. */
 void rumor_peers_up(daemon_t *d, peer_t *p, bool was_ready)
 {
@@ -287,7 +303,10 @@ void rumor_peers_up(daemon_t *d, peer_t *p, bool was_ready)
             if (memcmp(d->cands[i].pk, p->pk, ID) == 0) d->cands[i].backoff_ms = 0;
         rumor_book_linked(d, p);
     }
-    if (p->eh == RUMOR_ENGINE_NONE) p->eh = rumor_engine_peer_up(d->engine, p->pk, p);
+    if (p->eh == RUMOR_ENGINE_NONE) {
+        p->eh = rumor_engine_peer_up(d->engine, p->pk, p);
+        score_addr(d, p);
+    }
     rumor_peers_view(d, p, true);
     rumor_peers_send_px(d, p);
     if (!was_ready) rumor_peers_send_own_profile(d, p);
@@ -608,6 +627,8 @@ void rumor_peers_view(daemon_t *d, peer_t *p, bool send_anyway)
     subs = NULL;
     /* A topic we hold that is short of peers takes the newcomer now, not at the next heartbeat. */
     if (p->eh != RUMOR_ENGINE_NONE) {
+        /* Our word of it (P5): we name topics only to members of our domains and contacts. */
+        rumor_engine_peer_trust(d->engine, p->eh, p->n_named > 0);
         rumor_engine_peer_topics(d->engine, p->eh, p->subs, p->n_subs);
         rumor_daemon_engine_run(d);
     }

@@ -363,7 +363,8 @@ typedef enum {
     RUMOR_CTL_U64 = 'u',
     RUMOR_CTL_STR = 's',
     RUMOR_CTL_BYTES = 'x',
-    RUMOR_CTL_BOOL = 'b'
+    RUMOR_CTL_BOOL = 'b',
+    RUMOR_CTL_F64 = 'f'
 } rumor_ctl_type_t;
 
 typedef struct {
@@ -371,6 +372,7 @@ typedef struct {
     uint8_t type;                    /* rumor_ctl_type_t */
     uint64_t u;                      /* RUMOR_CTL_U64 */
     bool b;                          /* RUMOR_CTL_BOOL */
+    double f;                        /* RUMOR_CTL_F64: finite */
     const char *s; /* RUMOR_CTL_STR, RUMOR_CTL_BYTES: view into the record, not NUL-terminated */
     size_t s_len;
 } rumor_ctl_field_t;
@@ -407,6 +409,8 @@ void rumor_ctl_put_u64(rumor_ctl_writer_t *w, const char *key, uint64_t v);
 void rumor_ctl_put_str(rumor_ctl_writer_t *w, const char *key, const char *s, size_t len);
 void rumor_ctl_put_bytes(rumor_ctl_writer_t *w, const char *key, const uint8_t *b, size_t len);
 void rumor_ctl_put_bool(rumor_ctl_writer_t *w, const char *key, bool v);
+/* A finite number (NaN and infinities are RUMOR_ERR_INVALID). */
+void rumor_ctl_put_f64(rumor_ctl_writer_t *w, const char *key, double v);
 /* Finishes the message: *msg, *len point into w->buf (still owned by w). */
 int rumor_ctl_writer_finish(rumor_ctl_writer_t *w, const uint8_t **msg, size_t *len);
 void rumor_ctl_writer_free(rumor_ctl_writer_t *w);
@@ -453,7 +457,7 @@ bool rumor_node_is_lan_code(const char *s);
  * no timer fires faster than 10 ms, no timeout exceeds a day, and nothing
  * asks for more memory than a desktop has to spare.
  */
-#define RUMOR_CONFIG_KEYS(U32, BOOL, CHOICE, TEXT)                                                 \
+#define RUMOR_CONFIG_KEYS(U32, BOOL, CHOICE, TEXT, REAL)                                           \
     CHOICE(strategy, "gossipsub", "gossipsub flood tree")   /* dissemination (PROTOCOL 9.3) */     \
     U32(d, 6, 1, 64)                                        /* mesh degree */                      \
     U32(d_lo, 4, 1, 64)                                     /* graft below it */                   \
@@ -494,6 +498,22 @@ bool rumor_node_is_lan_code(const char *s);
     U32(pending_ttl_ms, 30000, 100, 86400000)               /* and how long one waits */           \
     BOOL(peer_exchange, true)                               /* PEERS: swap candidates */           \
     BOOL(score, false)                                      /* peer scores (PROTOCOL 9.8) */       \
+    REAL(score_w1, 0.01, 0, 100)                            /* P1: time in a mesh */               \
+    REAL(score_w2, 1, 0, 100)                               /* P2: first deliveries */             \
+    REAL(score_w3, -1, -100, 0)                             /* P3: mesh delivery deficit */        \
+    REAL(score_w3b, -1, -100, 0)                            /* P3b: deficit left with */           \
+    REAL(score_w4, -10, -1000, 0)                           /* P4: invalid events */               \
+    REAL(score_w5, 1, 0, 100)                               /* P5: a member or contact */          \
+    REAL(score_w6, -1, -100, 0)                             /* P6: peers on one address */         \
+    REAL(score_w7, -1, -100, 0)                             /* P7: behaviour penalties */          \
+    REAL(score_graft, 0, -10000, 10000)                     /* below: not in meshes */             \
+    REAL(score_gossip, -10, -10000, 0)                      /* below: no IHAVE/IWANT */            \
+    REAL(score_publish, -50, -10000, 0)                     /* below: own events not pushed */     \
+    REAL(score_graylist, -80, -10000, 0)                    /* below: frames dropped */            \
+    REAL(score_opportunistic, 1, -10000, 10000)             /* a mesh median below: graft more */  \
+    U32(score_ip_max, 4, 1, 65536)                          /* peers on one address before P6 */   \
+    U32(score_d, 4, 0, 64)                                  /* mesh places kept by score */        \
+    U32(score_backoff_ms, 60000, 0, 86400000)               /* after a PRUNE, no GRAFT */          \
     CHOICE(log_level, "info", "error warn info debug")      /* of the log on stderr */             \
     CHOICE(log_format, "text", "text json")                 /* json: an object per line */         \
     TEXT(trace_file, "", 4096, PATH)                        /* JSON Lines of deliveries */         \
@@ -503,10 +523,12 @@ bool rumor_node_is_lan_code(const char *s);
 #define RUMOR_CONFIG_BOOL_(key, def)             bool key;
 #define RUMOR_CONFIG_CHOICE_(key, def, words)    char key[sizeof words];
 #define RUMOR_CONFIG_TEXT_(key, def, size, rule) char key[size];
+#define RUMOR_CONFIG_REAL_(key, def, min, max)   double key;
 typedef struct {
     RUMOR_CONFIG_KEYS(RUMOR_CONFIG_U32_, RUMOR_CONFIG_BOOL_, RUMOR_CONFIG_CHOICE_,
-                      RUMOR_CONFIG_TEXT_)
+                      RUMOR_CONFIG_TEXT_, RUMOR_CONFIG_REAL_)
 } rumor_node_config_t;
+#undef RUMOR_CONFIG_REAL_
 #undef RUMOR_CONFIG_U32_
 #undef RUMOR_CONFIG_BOOL_
 #undef RUMOR_CONFIG_CHOICE_

@@ -1072,7 +1072,7 @@ def config_keys():
     body = re.search(r"#define RUMOR_CONFIG_KEYS\(.*?\)((?:.*\\\n)*.*\n)", text).group(1)
     body = re.sub(r"/\*.*?\*/", "", body, flags=re.S).replace("\\\n", "\n")
     keys = [(kind, key, [a.strip() for a in args.split(",")])
-            for kind, key, args in re.findall(r"(U32|BOOL|CHOICE|TEXT)\((\w+),([^)]*)\)", body)]
+            for kind, key, args in re.findall(r"(U32|BOOL|CHOICE|TEXT|REAL)\((\w+),([^)]*)\)", body)]
     assert len(keys) >= 40 and len(keys) == len(body.strip().splitlines()), body  # none missed
     return keys
 
@@ -1090,6 +1090,9 @@ def test_stats_reports_every_config_key(root):
             want[key] = default + 1 if default < top else default - 1
         elif kind == "BOOL":
             want[key] = args[0] != "true"
+        elif kind == "REAL":  # half below (thresholds keep their order), else half above
+            default, low = float(args[0]), float(args[1])
+            want[key] = default - 0.5 if default - 0.5 >= low else default + 0.5
         elif kind == "CHOICE":
             want[key] = [w for w in json.loads(args[1]).split() if w != json.loads(args[0])][-1]
         else:

@@ -35,7 +35,7 @@ static bool has(void *ctx, const uint8_t id[ID])
 static uint64_t seed;
 static held_t held;
 
-static rumor_engine_t *engine(uint8_t strategy, uint64_t s)
+static rumor_engine_t *engine_with(uint8_t strategy, uint64_t s, bool scored)
 {
     seed = s;
     rumor_engine_opts_t o = {.d = 6,
@@ -52,9 +52,15 @@ static rumor_engine_t *engine(uint8_t strategy, uint64_t s)
                              .uniform_ctx = &seed,
                              .has = has,
                              .has_ctx = &held};
+    if (scored) rumor_engine_score_defaults(&o.score);
     rumor_engine_t *e = rumor_engine_new(&o);
     if (!e) exit(2);
     return e;
+}
+
+static rumor_engine_t *engine(uint8_t strategy, uint64_t s)
+{
+    return engine_with(strategy, s, false);
 }
 
 /* What one peer was sent, by frame type, in the actions taken. */
@@ -619,6 +625,234 @@ static void test_deterministic(void)
     CHECK(la != lc || memcmp(a, c, la) != 0); /* the seed matters */
 }
 
+/* ---- peer scores (PROTOCOL.md 9.8) ---- */
+
+/* Event `k`'s id: distinct for each k. */
+static void event_id(uint32_t k, uint8_t id[ID])
+{
+    memset(id, 0xE0, ID);
+    rumor_put_u32(id, k);
+}
+
+/* A mesh peer that brings nothing of a busy topic while the others bring their share falls
+ * below `graft` after the activation and is pruned at the heartbeat, counted; the peers that
+ * bring stay, and the withholder is not grafted back. */
+static void test_score_withholder(void)
+{
+    uint8_t topic[ID], frame[64] = {RUMOR_WIRE_VERSION, RUMOR_WIRE_EVENT}, id[ID];
+    rumor_engine_peer_t h[PEERS];
+    memset(topic, 0x31, ID);
+    rumor_engine_t *e = engine_with(RUMOR_STRATEGY_GOSSIPSUB, 11, true);
+    rumor_engine_topics(e, topic, 1);
+    peers_up(e, 8, topic, h);
+    rumor_engine_fill(e);
+    drain(e);
+    CHECK_EQ_INT(rumor_engine_mesh_size(e, topic), 4);
+    rumor_engine_peer_t bad = RUMOR_ENGINE_NONE;
+    for (int i = 0; i < 8 && bad == RUMOR_ENGINE_NONE; i++)
+        if (rumor_engine_meshed(e, h[i])) bad = h[i];
+    uint64_t now = 0;
+    uint32_t k = 0;
+    rumor_engine_counters_t c;
+    for (int beat = 0; beat < 30; beat++) {
+        for (int m = 0; m < 10; m++, k++) { /* 10 events a heartbeat, each from every mesh peer */
+            event_id(k, id);
+            bool first = true;
+            for (int i = 0; i < 8; i++) {
+                if (!rumor_engine_meshed(e, h[i]) || h[i] == bad) continue;
+                if (first) {
+                    rumor_engine_saw(e, id, now);
+                    rumor_engine_push(e, topic, frame, sizeof frame, h[i]);
+                    first = false;
+                } else {
+                    rumor_engine_duplicate(e, h[i], topic, id, now);
+                }
+            }
+        }
+        rumor_engine_tick(e, now += 1000);
+        drain(e);
+        rumor_engine_counters(e, &c);
+        if (beat < 9) CHECK(rumor_engine_meshed(e, bad)); /* not before the activation */
+    }
+    CHECK(!rumor_engine_meshed(e, bad));
+    CHECK(c.pruned_by_score >= 1);
+    rumor_engine_score_t sc;
+    CHECK(rumor_engine_score(e, bad, &sc));
+    CHECK(sc.score < 0);
+    CHECK(sc.p3b > 0);
+    for (int i = 0; i < 8; i++) {
+        if (h[i] == bad || !rumor_engine_meshed(e, h[i])) continue;
+        CHECK(rumor_engine_score(e, h[i], &sc));
+        CHECK(sc.score > 0);
+        CHECK(sc.p1 > 0);
+    }
+    /* Not a graylisted peer: only its mesh place is lost. */
+    CHECK(!rumor_engine_graylisted(e, bad));
+    rumor_engine_free(&e);
+}
+
+/* A PRUNE binds both sides for the back-off: we do not graft the peer that pruned us, and a GRAFT
+ * from a peer we pruned is a penalty (P7), refused with PRUNE and counted; after the back-off it
+ * is taken. */
+static void test_score_backoff(void)
+{
+    uint8_t topic[ID];
+    rumor_engine_peer_t h[PEERS];
+    memset(topic, 0x32, ID);
+    rumor_engine_t *e = engine_with(RUMOR_STRATEGY_GOSSIPSUB, 12, true);
+    rumor_engine_topics(e, topic, 1);
+    peers_up(e, 3, topic, h); /* below D_lo: all grafted at once */
+    drain(e);
+    CHECK_EQ_INT(rumor_engine_mesh_size(e, topic), 3);
+    rumor_wire_frame_t pr = {.type = RUMOR_WIRE_PRUNE, .topic = topic};
+    rumor_engine_frame(e, h[0], &pr, 1000);
+    reset_sent();
+    rumor_engine_tick(e, 2000); /* below D_lo: fills, but not with h[0] */
+    drain(e);
+    CHECK_EQ_INT(sent[0].frames[RUMOR_WIRE_GRAFT], 0);
+    CHECK(!rumor_engine_meshed(e, h[0]));
+    /* Its GRAFT inside the back-off is refused and costs it. */
+    rumor_wire_frame_t g = {.type = RUMOR_WIRE_GRAFT, .topic = topic};
+    reset_sent();
+    rumor_engine_frame(e, h[0], &g, 3000);
+    drain(e);
+    CHECK_EQ_INT(sent[0].frames[RUMOR_WIRE_PRUNE], 1);
+    rumor_engine_counters_t c;
+    rumor_engine_counters(e, &c);
+    CHECK_EQ_INT(c.backoff_grafts, 1);
+    rumor_engine_score_t sc;
+    rumor_engine_score(e, h[0], &sc);
+    CHECK(sc.p7 >= 1);
+    /* After the back-off (60 s from the refusal) the heartbeat grafts it again. */
+    uint64_t now = 3000;
+    for (int i = 0; i < 70 && !rumor_engine_meshed(e, h[0]); i++) {
+        rumor_engine_tick(e, now += 1000);
+        drain(e);
+    }
+    CHECK(rumor_engine_meshed(e, h[0]));
+    CHECK_EQ_INT(now, 63000);
+    rumor_engine_free(&e);
+}
+
+/* Invalid events (P4, squared) graylist a peer: its frames are ignored (an IWANT is not served)
+ * and nothing more is pushed to it. */
+static void test_score_invalid(void)
+{
+    uint8_t topic[ID], frame[64] = {RUMOR_WIRE_VERSION, RUMOR_WIRE_EVENT}, id[ID];
+    rumor_engine_peer_t h[PEERS];
+    memset(topic, 0x33, ID);
+    rumor_engine_t *e = engine_with(RUMOR_STRATEGY_FLOOD, 13, true);
+    rumor_engine_topics(e, topic, 1);
+    peers_up(e, 3, topic, h);
+    event_id(1, id);
+    rumor_wire_frame_t w = {.type = RUMOR_WIRE_IWANT, .ids = id, .n = 1};
+    reset_sent();
+    rumor_engine_frame(e, h[1], &w, 0);
+    drain(e);
+    CHECK_EQ_INT(sent[1].serve, 1);
+    rumor_engine_invalid(e, h[1]);
+    rumor_engine_invalid(e, h[1]);
+    CHECK(!rumor_engine_graylisted(e, h[1])); /* -40: no gossip, but frames still read */
+    rumor_engine_invalid(e, h[1]);
+    CHECK(rumor_engine_graylisted(e, h[1])); /* -90 */
+    reset_sent();
+    rumor_engine_frame(e, h[1], &w, 0);
+    CHECK_EQ_INT(rumor_engine_push(e, topic, frame, sizeof frame, RUMOR_ENGINE_NONE), 2);
+    drain(e);
+    CHECK_EQ_INT(sent[1].serve, 0);
+    CHECK_EQ_INT(sent[1].frames[RUMOR_WIRE_EVENT], 0);
+    CHECK_EQ_INT(sent[2].frames[RUMOR_WIRE_EVENT], 1);
+    /* Leaving and coming back does not wash it: the penalty is kept by key. */
+    uint8_t pk[ID];
+    memset(pk, 2, ID);
+    rumor_engine_peer_down(e, h[1]);
+    h[1] = rumor_engine_peer_up(e, pk, &users[1]);
+    CHECK(rumor_engine_graylisted(e, h[1]));
+    /* It decays: ×0.99 a heartbeat, so three invalid events weigh below the graylist in a while. */
+    uint64_t now = 0;
+    int beats = 0;
+    while (rumor_engine_graylisted(e, h[1]) && beats < 1000) {
+        rumor_engine_tick(e, now += 1000);
+        drain(e);
+        beats++;
+    }
+    CHECK(beats > 5 && beats < 200);
+    rumor_engine_free(&e);
+}
+
+/* An IHAVE whose ids do not come when asked for is a broken promise (P7), one a heartbeat at
+ * most; a kept one costs nothing. */
+static void test_score_promises(void)
+{
+    uint8_t topic[ID], ids[2 * ID];
+    rumor_engine_peer_t h[PEERS];
+    memset(topic, 0x34, ID);
+    rumor_engine_t *e = engine_with(RUMOR_STRATEGY_GOSSIPSUB, 14, true);
+    rumor_engine_topics(e, topic, 1);
+    peers_up(e, 2, topic, h);
+    drain(e);
+    held.n = 0;
+    event_id(100, ids);
+    event_id(101, ids + ID);
+    rumor_wire_frame_t ih = {.type = RUMOR_WIRE_IHAVE, .topic = topic, .ids = ids, .n = 2};
+    reset_sent();
+    rumor_engine_frame(e, h[0], &ih, 0);
+    rumor_engine_frame(e, h[1], &ih, 0);
+    drain(e);
+    CHECK_EQ_INT(sent[0].frames[RUMOR_WIRE_IWANT], 1);
+    rumor_engine_saw(e, ids, 10); /* one came; the other never does */
+    rumor_engine_tick(e, 1000);
+    rumor_engine_tick(e, 2000);
+    rumor_engine_tick(e, 3000);
+    drain(e);
+    rumor_engine_counters_t c;
+    rumor_engine_counters(e, &c);
+    CHECK_EQ_INT(c.broken_promises, 2); /* each peer once */
+    rumor_engine_score_t sc;
+    rumor_engine_score(e, h[0], &sc);
+    CHECK(sc.p7 > 0.5);
+    rumor_engine_free(&e);
+}
+
+/* Peers on one address beyond ip_max cost each of them (P6, squared); other addresses do not. */
+static void test_score_colocation(void)
+{
+    uint8_t topic[ID], a[4] = {10, 0, 0, 1}, b[4] = {10, 0, 0, 2};
+    rumor_engine_peer_t h[PEERS];
+    memset(topic, 0x35, ID);
+    rumor_engine_t *e = engine_with(RUMOR_STRATEGY_GOSSIPSUB, 15, true);
+    peers_up(e, 7, topic, h);
+    for (int i = 0; i < 6; i++) rumor_engine_peer_addr(e, h[i], a, 4);
+    rumor_engine_peer_addr(e, h[6], b, 4);
+    rumor_engine_peer_trust(e, h[6], true);
+    rumor_engine_score_t sc;
+    rumor_engine_score(e, h[0], &sc);
+    CHECK(sc.p6 == 4.0); /* (6 - 4)^2 */
+    CHECK(sc.score == -4.0);
+    rumor_engine_score(e, h[6], &sc);
+    CHECK(sc.p6 == 0.0);
+    CHECK(sc.p5 == 1.0);
+    CHECK(sc.score == 1.0);
+    rumor_engine_free(&e);
+}
+
+/* With scoring off every peer scores 0 and nothing is graylisted. */
+static void test_score_off(void)
+{
+    uint8_t topic[ID];
+    rumor_engine_peer_t h[PEERS];
+    memset(topic, 0x36, ID);
+    rumor_engine_t *e = engine(RUMOR_STRATEGY_GOSSIPSUB, 16);
+    peers_up(e, 2, topic, h);
+    for (int i = 0; i < 10; i++) rumor_engine_invalid(e, h[0]);
+    rumor_engine_score_t sc;
+    CHECK(!rumor_engine_score(e, h[0], &sc));
+    CHECK(sc.score == 0.0);
+    CHECK(!rumor_engine_graylisted(e, h[0]));
+    CHECK(!rumor_engine_wants_duplicates(e));
+    rumor_engine_free(&e);
+}
+
 int main(void)
 {
     if (rumor_crypto_init() != RUMOR_OK) return 2;
@@ -629,5 +863,11 @@ int main(void)
     RUN(test_pending_release);
     RUN(test_seen);
     RUN(test_deterministic);
+    RUN(test_score_withholder);
+    RUN(test_score_backoff);
+    RUN(test_score_invalid);
+    RUN(test_score_promises);
+    RUN(test_score_colocation);
+    RUN(test_score_off);
     return test_report("test_engine");
 }

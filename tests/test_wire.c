@@ -1480,6 +1480,55 @@ static void test_config_defaults(void)
     check_defaults(&c);
 }
 
+/* The score keys: decimal numbers with a sign and a fraction, within their ranges; thresholds in
+ * order; the defaults are the engine's (PROTOCOL.md 9.8). */
+static void test_config_score_keys(void)
+{
+    rumor_node_config_t c;
+    char why[160];
+    rumor_node_config_defaults(&c);
+    rumor_engine_score_opts_t e;
+    rumor_engine_score_defaults(&e);
+    CHECK(!c.score); /* off unless asked for */
+    CHECK(c.score_w1 == e.w1 && c.score_w2 == e.w2 && c.score_w3 == e.w3 && c.score_w3b == e.w3b);
+    CHECK(c.score_w4 == e.w4 && c.score_w5 == e.w5 && c.score_w6 == e.w6 && c.score_w7 == e.w7);
+    CHECK(c.score_graft == e.graft && c.score_gossip == e.gossip && c.score_publish == e.publish);
+    CHECK(c.score_graylist == e.graylist && c.score_opportunistic == e.opportunistic);
+    CHECK(c.score_ip_max == e.ip_max && c.score_d == e.d_score &&
+          c.score_backoff_ms == e.backoff_ms);
+    CHECK_EQ_INT(parse_str("score = true\nscore_w1 = 0.5\nscore_w4 = -2.25\nscore_graft = -1\n"
+                           "score_gossip = -20.000001\nscore_graylist = -1000\n",
+                           &c, why, sizeof why),
+                 RUMOR_OK);
+    CHECK(c.score);
+    CHECK(c.score_w1 == 0.5);
+    CHECK(c.score_w4 == -2.25);
+    CHECK(c.score_graft == -1.0);
+    CHECK(c.score_gossip < -20.0 && c.score_gossip > -20.00001);
+    CHECK(c.score_graylist == -1000.0);
+    static const char *bad[] = {
+        "score_w1 = -0.1",                       /* a reward cannot be negative */
+        "score_w4 = 1",                          /* a penalty cannot be positive */
+        "score_w2 = 1e3",                        /* no exponent */
+        "score_w2 = .5",                         /* digits first */
+        "score_w2 = 1.",                         /* a fraction has digits */
+        "score_w2 = 0.1234567",                  /* up to 6 of them */
+        "score_w2 = +1",                         /* no plus */
+        "score_w2 = 1,5",                        /* no comma */
+        "score_w2 = ",                           /* a value */
+        "score_gossip = 1",                      /* at most 0 */
+        "score_graft = -20\nscore_gossip = -10", /* gossip above graft */
+        "score_publish = -5",                    /* above gossip (-10) */
+        "score_graylist = -40",                  /* above publish (-50) */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        rumor_node_config_t d;
+        rumor_node_config_defaults(&d);
+        CHECK_EQ_INT(parse_str(bad[i], &d, why, sizeof why), RUMOR_ERR_INVALID);
+        CHECK(strstr(why, "score_") != NULL);
+    }
+}
+
 static void test_config_every_key(void)
 {
     rumor_node_config_t c;
@@ -1717,6 +1766,7 @@ int main(void)
     RUN(test_invite_malformed);
     RUN(test_config_defaults);
     RUN(test_config_every_key);
+    RUN(test_config_score_keys);
     RUN(test_config_errors);
     RUN(test_config_watermarks);
     return test_report("wire");

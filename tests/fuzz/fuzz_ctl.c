@@ -39,6 +39,7 @@ static void rebuild(rumor_ctl_writer_t *w, const rumor_ctl_record_t *r)
             rumor_ctl_put_bytes(w, f->key, (const uint8_t *)f->s, f->s_len);
             break;
         case RUMOR_CTL_BOOL: rumor_ctl_put_bool(w, f->key, f->b); break;
+        case RUMOR_CTL_F64: rumor_ctl_put_f64(w, f->key, f->f); break;
         default: fuzz_fail("decoded a field of an unknown type", RUMOR_OK);
         }
     }
