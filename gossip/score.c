@@ -11,22 +11,22 @@
 #define ID RUMOR_ID_BYTES
 
 /* The shape of the terms (PROTOCOL.md 9.8). */
-#define P1_CAP        100.0 /* heartbeats in a mesh that count */
-#define P2_CAP        10.0  /* first deliveries, decayed */
-#define P2_DECAY      0.7
-#define P3_DECAY      0.7  /* of mesh deliveries and of a topic's traffic */
-#define P3_SHARE      0.1  /* of a topic's traffic a mesh peer must bring */
-#define P3_MAX        20.0 /* the deficit's term at its worst */
-#define P3_ACTIVATION 10   /* heartbeats in a mesh before deficits count */
-#define P3_TRAFFIC    3.0  /* a topic's decayed traffic below which nobody is short */
-#define P3B_DECAY     0.9
-#define P4_DECAY      0.99
-#define P7_DECAY      0.9
-#define DECAY_ZERO    0.01 /* a decayed value below it is 0 */
-#define PROMISES_MAX  256  /* IWANTs awaited */
-#define RETAIN_MAX    256  /* scores of peers gone, kept for their return */
-#define RETAIN_TICKS  3600 /* and for how many heartbeats */
-#define PEER_TOPICS_MAX 64 /* topic records per peer */
+#define P1_CAP          100.0 /* heartbeats in a mesh that count */
+#define P2_CAP          10.0  /* first deliveries, decayed */
+#define P2_DECAY        0.7
+#define P3_DECAY        0.7  /* of mesh deliveries and of a topic's traffic */
+#define P3_SHARE        0.1  /* of a topic's traffic a mesh peer must bring */
+#define P3_MAX          20.0 /* the deficit's term at its worst */
+#define P3_ACTIVATION   10   /* heartbeats in a mesh before deficits count */
+#define P3_TRAFFIC      3.0  /* a topic's decayed traffic below which nobody is short */
+#define P3B_DECAY       0.9
+#define P4_DECAY        0.99
+#define P7_DECAY        0.9
+#define DECAY_ZERO      0.01 /* a decayed value below it is 0 */
+#define PROMISES_MAX    256  /* IWANTs awaited */
+#define RETAIN_MAX      256  /* scores of peers gone, kept for their return */
+#define RETAIN_TICKS    3600 /* and for how many heartbeats */
+#define PEER_TOPICS_MAX 64   /* topic records per peer */
 
 typedef struct {
     uint8_t topic[ID];

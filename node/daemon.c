@@ -307,11 +307,7 @@ static bool rate_ok(daemon_t *d, peer_t *p)
 void rumor_daemon_on_frame(daemon_t *d, peer_t *p, int link, const uint8_t *buf, size_t len)
 {
     rumor_wire_frame_t f;
-    /* A peer whose score is below the graylist is not heard at all (PROTOCOL.md 9.8). */
-    if (p->eh != RUMOR_ENGINE_NONE && rumor_engine_graylisted(d->engine, p->eh)) {
-        d->stats.graylisted_frames++;
-        return;
-    }
+    if (rumor_peers_graylisted(d, p)) return; /* its frame unread */
     if (!rate_ok(d, p)) return;
     p->last_heard_ms = rumor_daemon_loop_ms(d);
     if (rumor_wire_decode(buf, len, &f) < 0) {

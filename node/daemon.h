@@ -39,7 +39,7 @@
     X(rate_limited)         /* frames dropped by a peer's rate limit */                            \
     X(throttled)            /* EVENT frames dropped over peer_bytes_per_s */                       \
     X(graylisted)           /* peers dropped and banned for staying over that rate */              \
-    X(graylisted_frames)    /* frames of peers scoring below score_graylist, dropped unread */     \
+    X(score_banned)         /* of those: peers whose score fell below score_graylist */            \
     X(pruned_by_score)      /* mesh peers pruned for scoring below score_graft */                  \
     X(opportunistic_grafts) /* peers grafted because a mesh's median score was low */              \
     X(backoff_grafts)       /* GRAFTs refused within a PRUNE's back-off (a penalty) */             \
@@ -374,6 +374,9 @@ void rumor_peers_reap(daemon_t *d);
 void rumor_peers_misbehaved(daemon_t *d, peer_t *p, const char *what);
 /* Counts an invalid event against the peer `from`; too many and it is banned. */
 void rumor_peers_invalid(daemon_t *d, const uint8_t from[RUMOR_ID_BYTES]);
+/* True when the peer's score fell below score_graylist (PROTOCOL.md 9.8): it is dropped and
+ * banned (counted score_banned), and none of its frames is read any more. */
+bool rumor_peers_graylisted(daemon_t *d, peer_t *p);
 /* A frame of `p` (may be NULL) went over one of its rates; a sustained excess graylists it. */
 void rumor_peers_over_rate(daemon_t *d, peer_t *p);
 /* Drops a peer that dialed us to take a newcomer; false when every peer is in use. */

@@ -157,12 +157,22 @@ void rumor_peers_reap(daemon_t *d)
     }
 }
 
+bool rumor_peers_graylisted(daemon_t *d, peer_t *p)
+{
+    if (p->closing || p->eh == RUMOR_ENGINE_NONE || !rumor_engine_graylisted(d->engine, p->eh))
+        return false;
+    d->stats.score_banned++;
+    rumor_peers_drop(d, p, "its score fell below score_graylist", true);
+    return true;
+}
+
 /* Counts a frame that broke the protocol; too many and the peer is banned. */
 void rumor_peers_misbehaved(daemon_t *d, peer_t *p, const char *what)
 {
     d->stats.malformed++;
     if (!p) return;
     if (p->eh != RUMOR_ENGINE_NONE) rumor_engine_misbehaved(d->engine, p->eh);
+    if (rumor_peers_graylisted(d, p)) return;
     if (rumor_daemon_loop_ms(d) - p->warn_ms >= 1000) {
         p->warn_ms = rumor_daemon_loop_ms(d);
         rumor_daemon_log(d, LOG_WARN, "peer %s sent %s", p->hex8, what);
@@ -176,6 +186,7 @@ void rumor_peers_invalid(daemon_t *d, const uint8_t from[ID])
 {
     peer_t *p = rumor_peers_find(d, from);
     if (p && p->eh != RUMOR_ENGINE_NONE) rumor_engine_invalid(d->engine, p->eh);
+    if (p && rumor_peers_graylisted(d, p)) return;
     if (p && ++p->invalid > INVALID_MAX) rumor_peers_drop(d, p, "too many invalid events", true);
 }
 

@@ -497,7 +497,7 @@ bool rumor_node_is_lan_code(const char *s);
     U32(pending_max, 1024, 4, 65536)                        /* events awaiting parents */          \
     U32(pending_ttl_ms, 30000, 100, 86400000)               /* and how long one waits */           \
     BOOL(peer_exchange, true)                               /* PEERS: swap candidates */           \
-    BOOL(score, false)                                      /* peer scores (PROTOCOL 9.8) */       \
+    BOOL(score, true)                                       /* peer scores (PROTOCOL 9.8) */       \
     REAL(score_w1, 0.01, 0, 100)                            /* P1: time in a mesh */               \
     REAL(score_w2, 1, 0, 100)                               /* P2: first deliveries */             \
     REAL(score_w3, -1, -100, 0)                             /* P3: mesh delivery deficit */        \

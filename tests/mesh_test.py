@@ -216,10 +216,10 @@ def create_rooms(n):
     return lan, gen
 
 
-def pair(cl):
-    """a with a room tree, b a member of it, linked."""
+def pair(cl, config=None):
+    """a (with `config`) with a room tree, b a member of it, linked."""
     a, b = cl.node("a"), cl.node("b")
-    a.start()
+    a.start(config=config)
     b.start(peers=[a])
     wait_connected(a, b)
     create_rooms(a)
@@ -522,7 +522,9 @@ def delta(before, after, *keys):
 
 
 def test_hostile_bytes(root, cl):
-    a, b = pair(cl)
+    # The counting of PROTOCOL.md 9.5, which peer scores (on by default) cut short: a peer that
+    # sends a few invalid events is banned by its score at once (test_hostile_scores).
+    a, b = pair(cl, config={"score": "false"})
     rng = random.Random()
     port = a.port
 
@@ -653,6 +655,35 @@ def test_hostile_bytes(root, cl):
         assert flood_junk is None, flood_junk
 
 
+def test_hostile_scores(root, cl):
+    """With peer scores (PROTOCOL.md 9.8), a stranger that sends a few invalid events falls below
+    score_graylist and is banned after three or four, long before the count of 9.5 (256); the
+    honest member keeps its link and shows its score in `peers --json`."""
+    a, b = pair(cl)
+    why = pyzmq_available()
+    if why:
+        print(f"  SKIP: pyzmq unavailable ({why})", flush=True)
+        return
+    s0 = a.stats()
+    r = run_zmq_client(root, a, "events")
+    assert r["hello_reply"], f"a did not answer the HELLO of a fresh, valid identity: {r}"
+    s1 = poll("a to ban the sender by its score",
+              lambda: (lambda s: s if s["score_banned"] > s0["score_banned"] else None)(a.stats()),
+              timeout=5)
+    d = delta(s0, s1, "invalid", "malformed", "peers_banned", "score_banned")
+    print(f"  scores: {d} ({r['sent_invalid']} invalid events sent)", flush=True)
+    assert d["score_banned"] == 1 and d["peers_banned"] == 1, d
+    # -10 per invalid event, squared: banned at the third, with 12 sent (9.5 alone bans at 257);
+    # the rest of the batch it was in may still be counted.
+    assert d["invalid"] >= 3, d
+    assert_node_ok(a, "invalid events under scores")
+    peers = {p["id"]: p for p in a.peers()}
+    assert set(peers) == {b.id}, peers
+    pb = peers[b.id]
+    assert pb["graylisted"] is False and pb["score_p5"] == 1 and pb["score"] >= 1, pb
+    assert all(f"score_p{t}" in pb for t in ("1", "2", "3", "3b", "4", "6", "7")), pb
+
+
 def flood(root, a, phase):
     """Runs a flood of over 256 invalid events from a fresh identity; None if a banned it,
     else why not."""
@@ -661,7 +692,7 @@ def flood(root, a, phase):
     assert r["hello_reply"], f"no HELLO reply in the {phase} phase: {r}"
 
     def banned():
-        d = delta(s0, a.stats(), "invalid", "peers_banned", "rate_limited")
+        d = delta(s0, a.stats(), "invalid", "peers_banned", "rate_limited", "score_banned")
         if d["peers_banned"] < 1:
             raise AssertionError(f"{r['sent_invalid']} invalid events sent, counted {d}")
         return d
@@ -672,7 +703,8 @@ def flood(root, a, phase):
         return (f"{phase}: a peer sent more than 256 invalid events and was not banned "
                 f"(PROTOCOL.md 9.5): {e}")
     print(f"  {phase} phase: {d} (sent {r['sent_invalid']} invalid events)", flush=True)
-    assert d["invalid"] >= 257, d
+    # Banned by its score after a few (PROTOCOL.md 9.8), or by the count of 9.5 with scores off.
+    assert d["score_banned"] >= 1 or d["invalid"] >= 257, d
     assert not r["banned_key_hello_reply"], f"{phase}: a banned key completed a handshake"
     assert_node_ok(a, phase)
     return None
@@ -1645,6 +1677,7 @@ TESTS = [
     ("kill9_during_sends", test_kill9_during_sends),
     ("partition_namespaces", test_partition_namespaces),
     ("hostile_bytes", test_hostile_bytes),
+    ("hostile_scores", test_hostile_scores),
     ("lan_namespaces", test_lan_namespaces),
 ]
 

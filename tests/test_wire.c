@@ -1489,7 +1489,7 @@ static void test_config_score_keys(void)
     rumor_node_config_defaults(&c);
     rumor_engine_score_opts_t e;
     rumor_engine_score_defaults(&e);
-    CHECK(!c.score); /* off unless asked for */
+    CHECK(c.score); /* on unless turned off */
     CHECK(c.score_w1 == e.w1 && c.score_w2 == e.w2 && c.score_w3 == e.w3 && c.score_w3b == e.w3b);
     CHECK(c.score_w4 == e.w4 && c.score_w5 == e.w5 && c.score_w6 == e.w6 && c.score_w7 == e.w7);
     CHECK(c.score_graft == e.graft && c.score_gossip == e.gossip && c.score_publish == e.publish);

@@ -215,7 +215,159 @@ static void scenario_params(FILE *f, const sim_scenario_t *sc)
             sc->cores, sc->keepalive ? "true" : "false",
             sc->setup_sequential ? "sequential" : "random", sc->window_from);
     ms(f, sc->drain_us);
-    fprintf(f, ", \"timed_lines\": %zu},\n", sc->n_at);
+    fprintf(f, ", \"timed_lines\": %zu, \"score\": %s},\n", sc->n_at, sc->score ? "true" : "false");
+}
+
+/* ---- attacks ---- */
+
+/* Deliveries to honest nodes (or to the victims only) of valid messages published in
+ * [from, to), not counting their publishers; the latencies of those delivered go in `lat`. */
+typedef struct {
+    uint32_t messages;
+    uint64_t expected, delivered;
+    size_t n_lat;
+} window_t;
+
+static void window(const sim_result_t *r, uint64_t from, uint64_t to, bool victims_only,
+                   window_t *w, uint32_t *lat)
+{
+    const uint8_t *role = r->attack.role;
+    memset(w, 0, sizeof *w);
+    for (uint32_t k = 0; k < r->messages; k++) {
+        const sim_msg_t *msg = &r->msgs[k];
+        if (msg->publisher == UINT32_MAX || !msg->valid || msg->publish_us < from ||
+            msg->publish_us >= to || role[msg->publisher] == SIM_ROLE_HOSTILE)
+            continue;
+        w->messages++;
+        const uint8_t *row = r->hop + (size_t)k * r->nodes;
+        const uint32_t *lrow = r->lat + (size_t)k * r->nodes;
+        for (uint32_t i = 0; i < r->nodes; i++) {
+            bool counted = victims_only ? role[i] == SIM_ROLE_VICTIM : role[i] != SIM_ROLE_HOSTILE;
+            if (!counted || i == msg->publisher) continue;
+            w->expected++;
+            if (!row[i]) continue;
+            w->delivered++;
+            lat[w->n_lat++] = lrow[i];
+        }
+    }
+}
+
+/* `"NAME": {messages, expected, delivered, ratio, latency_p99_ms}`; null figures when empty. */
+static void window_json(FILE *f, const char *name, const sim_result_t *r, uint64_t from,
+                        uint64_t to, bool victims_only, uint32_t *lat, uint32_t *tmp)
+{
+    window_t w;
+    window(r, from, to, victims_only, &w, lat);
+    radix_sort(lat, tmp, w.n_lat);
+    fprintf(f,
+            "\"%s\": {\"messages\": %u, \"expected\": %llu, \"delivered\": %llu, \"ratio\": ", name,
+            w.messages, (unsigned long long)w.expected, (unsigned long long)w.delivered);
+    if (w.expected)
+        fprintf(f, "%.6f", (double)w.delivered / w.expected);
+    else
+        fprintf(f, "null");
+    fprintf(f, ", \"latency_p99_ms\": ");
+    if (w.n_lat)
+        ms(f, rank(lat, w.n_lat, 99));
+    else
+        fprintf(f, "null");
+    fprintf(f, "}");
+}
+
+/* part / of with four decimals; null when `of` is 0. */
+static void ratio_json(FILE *f, uint64_t part, uint64_t of)
+{
+    if (of)
+        fprintf(f, "%.4f", (double)part / of);
+    else
+        fprintf(f, "null");
+}
+
+/* The `attack` object: honest delivery before the attack, during it and late in it (from
+ * `recovery` after its start), the victims' own, and what the engines made of the attackers. */
+static int attack_json(FILE *f, const sim_result_t *r, size_t deliveries)
+{
+    static const char *const names[] = {"none", "sybil", "eclipse", "flash", "coldboot"};
+    const sim_scenario_t *sc = r->sc;
+    const sim_attack_result_t *a = &r->attack;
+    uint32_t *lat = malloc((deliveries + 1) * sizeof *lat);
+    uint32_t *tmp = malloc((deliveries + 1) * sizeof *tmp);
+    if (!lat || !tmp) {
+        free(lat);
+        free(tmp);
+        return -1;
+    }
+    uint64_t at = a->attack_us, late = at + sc->recovery_us;
+    fprintf(f, "  \"attack\": {\"kind\": \"%s\", \"hostile\": %u, \"victims\": %u, \"at_ms\": ",
+            sc->attack < 5 ? names[sc->attack] : "?", a->hostile, a->victims);
+    ms(f, at);
+    fprintf(f, ", \"late_from_ms\": ");
+    ms(f, late);
+    fprintf(f,
+            ", \"hostile_peers\": %u, \"hostile_addrs\": %u, \"hostile_ihave\": %s, "
+            "\"hostile_backoff\": %s, \"hostile_invalid\": %u, \"victim_peers\": %u, "
+            "\"join_ms\": ",
+            sc->hostile_peers ? sc->hostile_peers : sc->peers, sc->hostile_addrs,
+            sc->hostile_ihave ? "true" : "false", sc->hostile_backoff ? "true" : "false",
+            sc->hostile_invalid, a->victims && sc->victim_peers ? sc->victim_peers : sc->peers);
+    ms(f, sc->attack == SIM_ATTACK_COLDBOOT ? sc->join_us : 0);
+    fprintf(f, ",\n    \"honest\": {");
+    window_json(f, "before", r, 0, at, false, lat, tmp);
+    fprintf(f, ", ");
+    window_json(f, "during", r, at, UINT64_MAX, false, lat, tmp);
+    fprintf(f, ", ");
+    window_json(f, "late", r, late, UINT64_MAX, false, lat, tmp);
+    fprintf(f, "},\n    \"victims\": ");
+    if (a->victims) {
+        fprintf(f, "{");
+        window_json(f, "before", r, 0, at, true, lat, tmp);
+        fprintf(f, ", ");
+        window_json(f, "during", r, at, UINT64_MAX, true, lat, tmp);
+        fprintf(f, ", ");
+        window_json(f, "late", r, late, UINT64_MAX, true, lat, tmp);
+        fprintf(f, "}");
+    } else {
+        fprintf(f, "null");
+    }
+    fprintf(f, ",\n    \"mesh_hostile_share\": {\"at_attack\": ");
+    ratio_json(f, a->at_attack.hostile, a->at_attack.places);
+    fprintf(f, ", \"peak\": ");
+    ratio_json(f, a->peak.hostile, a->peak.places);
+    fprintf(f, ", \"end\": ");
+    ratio_json(f, a->at_end.hostile, a->at_end.places);
+    fprintf(f, ", \"victims_at_attack\": ");
+    ratio_json(f, a->at_attack.victim_hostile, a->at_attack.victim_places);
+    fprintf(f, ", \"victims_end\": ");
+    ratio_json(f, a->at_end.victim_hostile, a->at_end.victim_places);
+    fprintf(f, ", \"honest_mesh_mean_end\": ");
+    ratio_json(f, a->at_end.places, a->at_end.nodes);
+    fprintf(f,
+            "},\n    \"graylisted_frames\": %llu, \"withheld_events\": %llu, "
+            "\"withheld_served\": %llu, \"eager_grafts\": %llu, \"invalid_sent\": %llu, "
+            "\"invalid_reported\": %llu,\n",
+            (unsigned long long)a->graylisted_frames, (unsigned long long)a->withheld_events,
+            (unsigned long long)a->withheld_served, (unsigned long long)a->eager_grafts,
+            (unsigned long long)a->invalid_sent, (unsigned long long)a->invalid_reported);
+    fprintf(f,
+            "    \"engines\": {\"pruned_by_score\": %llu, \"opportunistic_grafts\": %llu, "
+            "\"backoff_grafts\": %llu, \"broken_promises\": %llu},\n",
+            (unsigned long long)a->pruned_by_score, (unsigned long long)a->opportunistic_grafts,
+            (unsigned long long)a->backoff_grafts, (unsigned long long)a->broken_promises);
+    fprintf(f, "    \"scores_at_end\": {\"hostile_mean\": ");
+    if (a->score_hostile_n)
+        fprintf(f, "%.4f", a->score_hostile_sum / a->score_hostile_n);
+    else
+        fprintf(f, "null");
+    fprintf(f, ", \"honest_mean\": ");
+    if (a->score_honest_n)
+        fprintf(f, "%.4f", a->score_honest_sum / a->score_honest_n);
+    else
+        fprintf(f, "null");
+    fprintf(f, ", \"hostile_graylisted\": %llu}\n  },\n",
+            (unsigned long long)a->hostile_graylisted);
+    free(lat);
+    free(tmp);
+    return 0;
 }
 
 int sim_report_summary(const sim_result_t *r, const sim_host_t *h, FILE *f)
@@ -359,6 +511,7 @@ int sim_report_summary(const sim_result_t *r, const sim_host_t *h, FILE *f)
     else
         fprintf(f, "null");
     fprintf(f, "}},\n");
+    if (r->attack.hostile && attack_json(f, r, g.n) < 0) goto out;
     fprintf(f, "  \"nodes_up_at_end\": %u,\n  \"simulated_ms\": ", r->nodes_up_end);
     ms(f, r->end_us);
     fprintf(f, ",\n  \"events_simulated\": %llu,\n  \"stopped_early\": %s",

@@ -49,6 +49,12 @@ void sim_scenario_defaults(sim_scenario_t *sc)
     sc->drain_us = 10 * US_PER_S;
     sc->duration_us = 24 * HOUR_US;
     sc->events_max = 20000000000ULL;
+    sc->attack_at_us = 30 * US_PER_S;
+    sc->victims = 1;
+    sc->hostile_ihave = true;
+    sc->hostile_backoff = true;
+    sc->join_us = 10 * US_PER_S;
+    sc->recovery_us = 30 * US_PER_S;
 }
 
 static int fail(char *why, size_t cap, const char *fmt, ...)
@@ -184,6 +190,7 @@ typedef enum {
     K_SETUP,    /* random | sequential */
     K_LATENCY,  /* a distribution */
     K_SAMPLE,   /* frame | link */
+    K_ATTACK,   /* none | sybil | eclipse | flash | coldboot */
 } kind_t;
 
 typedef struct {
@@ -234,6 +241,19 @@ static const skey_t keys[] = {
     {"drain", K_TIME, F(drain_us), 0, 24 * HOUR_US, "a time up to 24h"},
     {"duration", K_TIME, F(duration_us), 1, 24 * HOUR_US, "a time up to 24h"},
     {"events_max", K_U64, F(events_max), 1, UINT64_MAX, "a number above 0"},
+    {"score", K_BOOL, F(score), 0, 0, "on or off"},
+    {"hostile", K_SHARE, F(hostile), 0, 0, "a share 0..1 or 0%..100%"},
+    {"attack", K_ATTACK, F(attack), 0, 0, "none, sybil, eclipse, flash or coldboot"},
+    {"attack_at", K_TIME, F(attack_at_us), 0, 24 * HOUR_US, "a time up to 24h"},
+    {"hostile_peers", K_U32, F(hostile_peers), 0, 1024, "0 (peers) or 1..1024"},
+    {"victims", K_U32, F(victims), 1, 1000000, "1..1000000"},
+    {"victim_peers", K_U32, F(victim_peers), 0, 1024, "0 (peers) or 1..1024"},
+    {"hostile_addrs", K_U32, F(hostile_addrs), 0, 1000000, "0 (one each) or 1..1000000"},
+    {"hostile_ihave", K_BOOL, F(hostile_ihave), 0, 0, "on or off"},
+    {"hostile_backoff", K_BOOL, F(hostile_backoff), 0, 0, "on or off"},
+    {"hostile_invalid", K_U32, F(hostile_invalid), 0, 64, "0..64"},
+    {"join", K_TIME, F(join_us), 0, 24 * HOUR_US, "a time up to 24h"},
+    {"recovery", K_TIME, F(recovery_us), 0, 24 * HOUR_US, "a time up to 24h"},
 };
 #undef F
 
@@ -308,6 +328,15 @@ static int key_set(sim_scenario_t *sc, const skey_t *k, char *v)
             return -1;
         return 0;
     case K_LATENCY: return parse_latency(v, (sim_dist_t *)field);
+    case K_ATTACK: {
+        static const char *const names[] = {"none", "sybil", "eclipse", "flash", "coldboot"};
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+            if (strcmp(v, names[i]) == 0) {
+                *(uint8_t *)field = (uint8_t)i;
+                return 0;
+            }
+        return -1;
+    }
     case K_SAMPLE:
         if (strcmp(v, "frame") == 0)
             *(bool *)field = false;
@@ -436,6 +465,33 @@ int sim_scenario_set(sim_scenario_t *sc, const char *kv, char *why, size_t why_c
     return assign(sc, line, "--set", why, why_cap);
 }
 
+/* Hostile nodes: an attack names what they do, and honest nodes must remain to be attacked. */
+static int check_attack(const sim_scenario_t *sc, char *why, size_t why_cap)
+{
+    uint32_t hostile = sim_hostile_count(sc), honest = sc->nodes - hostile;
+    if ((sc->attack == SIM_ATTACK_NONE) != (hostile == 0))
+        return fail(why, why_cap, "hostile (%u nodes) and attack go together: both or neither",
+                    hostile);
+    if (!hostile) return 0;
+    if (honest < 2) return fail(why, why_cap, "hostile leaves fewer than 2 honest nodes");
+    uint32_t hp = sc->hostile_peers ? sc->hostile_peers : sc->peers;
+    if (hp > sc->peers_max || hp >= honest)
+        return fail(why, why_cap,
+                    "hostile_peers (%u) is above peers_max or not below the honest nodes (%u)", hp,
+                    honest);
+    if (sc->victim_peers > sc->peers_max)
+        return fail(why, why_cap, "victim_peers (%u) is above peers_max", sc->victim_peers);
+    if (sc->attack == SIM_ATTACK_ECLIPSE && sc->victims >= honest)
+        return fail(why, why_cap, "victims (%u) is not below the %u honest nodes", sc->victims,
+                    honest);
+    return 0;
+}
+
+uint32_t sim_hostile_count(const sim_scenario_t *sc)
+{
+    return (uint32_t)llround(sc->hostile * sc->nodes);
+}
+
 int sim_scenario_check(const sim_scenario_t *sc, char *why, size_t why_cap)
 {
     if (sc->d_lo > sc->d) return fail(why, why_cap, "d_lo (%u) is above d (%u)", sc->d_lo, sc->d);
@@ -454,6 +510,7 @@ int sim_scenario_check(const sim_scenario_t *sc, char *why, size_t why_cap)
     /* The per-(node, message) tables take 5 bytes an entry. */
     if ((uint64_t)sc->nodes * sc->messages > 600000000ULL)
         return fail(why, why_cap, "nodes x messages above 600,000,000 (3 GB of tables)");
+    if (check_attack(sc, why, why_cap) < 0) return -1;
     if (sc->messages / sc->rate > 24.0 * 3600)
         return fail(why, why_cap, "messages / rate is above 24h of publishing");
     for (size_t i = 0; i < sc->n_at; i++) {

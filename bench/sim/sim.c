@@ -21,7 +21,17 @@
 #define US_PER_MS 1000ULL
 
 /* Stream labels (any distinct numbers). */
-enum { RNG_NODE = 1, RNG_TOPO, RNG_NET, RNG_SCENARIO, RNG_ID, RNG_TOPIC, RNG_PK, RNG_CPU };
+enum {
+    RNG_NODE = 1,
+    RNG_TOPO,
+    RNG_NET,
+    RNG_SCENARIO,
+    RNG_ID,
+    RNG_TOPIC,
+    RNG_PK,
+    RNG_CPU,
+    RNG_HOSTILE
+};
 
 /* Dials a node under its peer target makes per heartbeat (the daemon's DIALS_PER_BEAT). */
 #define DIALS_PER_BEAT 4
@@ -37,6 +47,12 @@ enum { RNG_NODE = 1, RNG_TOPO, RNG_NET, RNG_SCENARIO, RNG_ID, RNG_TOPIC, RNG_PK,
     (RECON_HEAD_BYTES + RUMOR_RECON_SPLIT * (RECON_BOUND_BYTES + 1 + 4 + RUMOR_RECON_FP_BYTES))
 #define RECON_SETTLED_BYTES (RECON_HEAD_BYTES + RECON_BOUND_BYTES + 1)
 #define RECON_ROUNDS_MAX    16
+
+/* A PRUNE's back-off (PROTOCOL.md 9.8), should the score defaults give none. */
+#define BACKOFF_MS_DEFAULT 60000
+/* Addresses: honest node i has 10.0.0.0 + i + 1; hostile ones share 198.18.0.0 + k. */
+#define ADDR_HONEST  0x0a000000u
+#define ADDR_HOSTILE 0xc6120000u
 
 /* Frame buffers in flight come from free lists of powers of two, 64 bytes up. */
 #define POOL_CLASSES 12
@@ -56,6 +72,9 @@ typedef enum {
     EV_HEAL,      /* a timed line's partition heals */
     EV_CPU,       /* cores: a core is done with a frame of node a */
     EV_KEEP,      /* cores: a modelled keepalive frame waiting for the node's turn */
+    EV_ATTACK,    /* hostile nodes start withholding (sybil: they arrive) */
+    EV_ARRIVE,    /* a node not there at the start comes up (coldboot's honest nodes) */
+    EV_SAMPLE,    /* the hostile share of honest meshes is sampled */
     EV_END,
 } ev_kind_t;
 
@@ -75,7 +94,8 @@ typedef struct {
     uint32_t runq_pos; /* its place in the run queue + 1; 0: not in it */
     bool running;      /* a core works on its first frame */
     bool up;
-    uint8_t side; /* of the partition */
+    uint8_t side;  /* of the partition */
+    uint32_t addr; /* its IPv4 address, for peer scores' colocation term (P6) */
     /* After a return: when, how many messages were out then, how many of those it lacks. */
     bool catching;
     uint64_t back_us;
@@ -95,6 +115,7 @@ typedef struct {
     uint32_t lat_us;               /* drawn once, with latency_sample = link */
     uint32_t gen;                  /* bumped when the link goes down: frames in flight are lost */
     uint32_t heard_ms[2];          /* node[s] last handled a frame of node[1 - s] (keepalive) */
+    uint32_t graft_ms[2];          /* a hostile node[s] grafts node[1 - s] again from then on */
     bool up;
 } link_t;
 
@@ -140,6 +161,10 @@ struct sim {
     size_t n_heals;
     uint64_t *catchup;
     size_t n_catchup, cap_catchup;
+    /* Attacks: each node's role, and whether hostile nodes withhold now. */
+    uint8_t *role;
+    bool attacking;
+    uint32_t backoff_ms; /* a PRUNE's back-off, that polite hostile nodes wait out */
     bool failed;
     char why[256];
     sim_result_t r; /* the counters */
@@ -168,6 +193,23 @@ static inline size_t cell(const sim_t *s, uint32_t node, uint32_t msg)
 static inline uint64_t *held_row(const sim_t *s, uint32_t node)
 {
     return s->held + (size_t)node * s->words;
+}
+
+/* An invalid event a hostile node makes up carries the index one past the last message. */
+static inline uint32_t junk_msg(const sim_t *s)
+{
+    return s->m;
+}
+
+static inline bool is_hostile(const sim_t *s, uint32_t node)
+{
+    return s->role[node] == SIM_ROLE_HOSTILE;
+}
+
+/* A hostile node that withholds now: it forwards nothing and serves nothing. */
+static inline bool withholds(const sim_t *s, uint32_t node)
+{
+    return s->attacking && is_hostile(s, node);
 }
 
 /* ---- frame buffers ------------------------------------------------------------------- */
@@ -292,6 +334,16 @@ static int engine_open(sim_t *s, node_t *x)
                              .uniform_ctx = x,
                              .has = node_has,
                              .has_ctx = x};
+    rumor_engine_score_defaults(&o.score);
+    o.score.on = sc->score;
+    if (is_hostile(s, x->idx)) {
+        /* A hostile node keeps no scores, accepts every GRAFT and announces to every peer
+         * outside its mesh. Its engine grafts no one (d_lo 0): hostile_beat does, minding
+         * back-offs or not as the scenario says. */
+        o.score.on = false;
+        o.d = o.d_hi = o.d_lazy = RUMOR_ENGINE_MESH_MAX;
+        o.d_lo = 0;
+    }
     x->eng = rumor_engine_new(&o);
     if (!x->eng || rumor_engine_topics(x->eng, s->topics, sc->topics) < 0) {
         failf(s, "the engine of node %u could not be made", x->idx);
@@ -391,6 +443,21 @@ static int frame_kind(uint8_t type)
     }
 }
 
+/* Puts a control frame (GRAFT, PRUNE, IHAVE, IWANT: `len` bytes, copied) on half-link `h`. */
+static void send_frame(sim_t *s, uint32_t h, const uint8_t *buf, size_t len)
+{
+    int kind = len >= 2 ? frame_kind(buf[1]) : -1;
+    uint8_t *copy = kind >= 0 ? pool_take(s, len) : NULL;
+    if (!copy) {
+        if (kind >= 0) failf(s, "out of memory (frames in flight)");
+        return;
+    }
+    memcpy(copy, buf, len);
+    count(s, kind, 1, len);
+    sim_ev_t ev = {.kind = EV_FRAME, .p = copy};
+    send_on(s, h, s->now, len, &ev);
+}
+
 /* Carries out what the node's engine decided (the daemon's engine_run). */
 static void run(sim_t *s, node_t *x)
 {
@@ -404,24 +471,21 @@ static void run(sim_t *s, node_t *x)
             continue;
         }
         if (a.type == RUMOR_ENGINE_SERVE) {
-            serve(s, x, h, a.ids, a.n);
+            if (withholds(s, x->idx))
+                s->r.attack.withheld_served += a.n;
+            else
+                serve(s, x, h, a.ids, a.n);
             continue;
         }
         if (a.len >= SIM_EVENT_HEADER && a.buf[1] == RUMOR_WIRE_EVENT) {
             /* In flight, an EVENT is kept as what its bytes say; nothing else differs. */
-            send_event(s, h, rumor_get_u32(a.buf + 2), a.buf[2 + 4 + ID], SIM_F_EVENT);
+            if (withholds(s, x->idx))
+                s->r.attack.withheld_events++;
+            else
+                send_event(s, h, rumor_get_u32(a.buf + 2), a.buf[2 + 4 + ID], SIM_F_EVENT);
             continue;
         }
-        int kind = a.len >= 2 ? frame_kind(a.buf[1]) : -1;
-        uint8_t *copy = kind >= 0 ? pool_take(s, a.len) : NULL;
-        if (!copy) {
-            if (kind >= 0) failf(s, "out of memory (frames in flight)");
-            continue;
-        }
-        memcpy(copy, a.buf, a.len);
-        count(s, kind, 1, a.len);
-        sim_ev_t ev = {.kind = EV_FRAME, .p = copy};
-        send_on(s, h, s->now, a.len, &ev);
+        send_frame(s, h, a.buf, a.len);
     }
 }
 
@@ -496,9 +560,15 @@ static void link_up(sim_t *s, uint32_t a, uint32_t b)
     for (unsigned k = 0; k < 2; k++) {
         uint8_t pk[ID];
         make_id(s->sc->seed, RNG_PK, l->node[1 - k], pk);
-        l->handle[k] =
-            rumor_engine_peer_up(s->nodes[l->node[k]].eng, pk, (void *)(uintptr_t)(2 * li + k + 1));
-        if (l->handle[k] == RUMOR_ENGINE_NONE) failf(s, "out of memory (an engine's peers)");
+        rumor_engine_t *eng = s->nodes[l->node[k]].eng;
+        l->handle[k] = rumor_engine_peer_up(eng, pk, (void *)(uintptr_t)(2 * li + k + 1));
+        if (l->handle[k] == RUMOR_ENGINE_NONE) {
+            failf(s, "out of memory (an engine's peers)");
+            return;
+        }
+        uint8_t addr[4];
+        rumor_put_u32(addr, s->nodes[l->node[1 - k]].addr);
+        rumor_engine_peer_addr(eng, l->handle[k], addr, sizeof addr);
     }
     for (unsigned k = 0; k < 2 && !s->failed; k++) {
         node_t *x = &s->nodes[l->node[k]];
@@ -524,17 +594,39 @@ static void link_down(sim_t *s, uint32_t li)
     s->free_links[s->n_free++] = li;
 }
 
+/* The links an attack allows: hostile nodes never link to each other (it serves no attack),
+ * and an eclipse's link to its victims only. */
+static bool link_allowed(const sim_t *s, uint32_t a, uint32_t b)
+{
+    bool ha = is_hostile(s, a), hb = is_hostile(s, b);
+    if (ha == hb) return !ha;
+    return s->sc->attack != SIM_ATTACK_ECLIPSE || s->role[ha ? b : a] == SIM_ROLE_VICTIM;
+}
+
 static bool may_link(const sim_t *s, const node_t *x, uint32_t y)
 {
     const node_t *o = &s->nodes[y];
     return y != x->idx && o->up && o->deg < s->sc->peers_max && !linked(s, x, y) &&
-           !(s->cut_active && o->side != x->side);
+           !(s->cut_active && o->side != x->side) && link_allowed(s, x->idx, y);
 }
 
-/* Dials random nodes until the node has `peers` links, at most `max` new ones. */
+/* The links a node dials until it has them: hostile ones may want more, an eclipse's victims
+ * fewer; an eclipse's hostile nodes take the victims' links at the start (setup_links) and dial
+ * no other. */
+static uint32_t peers_target(const sim_t *s, const node_t *x)
+{
+    const sim_scenario_t *sc = s->sc;
+    if (s->role[x->idx] == SIM_ROLE_VICTIM && sc->victim_peers) return sc->victim_peers;
+    if (!is_hostile(s, x->idx)) return sc->peers;
+    if (sc->attack == SIM_ATTACK_ECLIPSE) return 0;
+    return sc->hostile_peers ? sc->hostile_peers : sc->peers;
+}
+
+/* Dials random nodes until the node has its peer target of links, at most `max` new ones. */
 static void dial(sim_t *s, node_t *x, uint32_t max)
 {
-    uint32_t want = x->deg < s->sc->peers ? s->sc->peers - x->deg : 0;
+    uint32_t target = peers_target(s, x);
+    uint32_t want = x->deg < target ? target - x->deg : 0;
     if (want > max) want = max;
     uint32_t made = 0;
     for (uint32_t tries = 0; made < want && tries < DIAL_TRIES * want && !s->failed; tries++) {
@@ -616,22 +708,27 @@ static void frame_for(sim_t *s, uint32_t msg, uint8_t hops)
 /* An EVENT frame from peer `from` (the daemon's queue_event, batch_fn and process_batch). */
 static void on_event(sim_t *s, node_t *x, rumor_engine_peer_t from, uint32_t msg, uint8_t hops)
 {
-    if (msg >= s->m) return;
-    sim_msg_t *g = &s->msgs[msg];
-    const uint8_t *id = s->ids + (size_t)msg * ID;
-    if (!g->valid) {
+    if (msg > s->m) return;
+    if (msg == junk_msg(s) || !s->msgs[msg].valid) {
+        /* The checks failed: dropped, and held against its sender (the daemon's count_invalid;
+         * P4 of the peer's score). */
         s->r.invalid_dropped++;
+        s->r.attack.invalid_reported += !is_hostile(s, x->idx);
+        rumor_engine_invalid(x->eng, from);
+        run(s, x);
         return;
     }
+    sim_msg_t *g = &s->msgs[msg];
+    const uint8_t *id = s->ids + (size_t)msg * ID;
     if (rumor_engine_seen(x->eng, id) || s->hop[cell(s, x->idx, msg)]) {
         s->r.duplicates++;
         g->dups++;
         /* A copy pushed by a peer outside the node's mesh (eager set): a sender with an empty
          * mesh pushing to D peers, or a link eager on its side only. */
         s->r.duplicates_unmeshed += !rumor_engine_meshed(x->eng, from);
-        /* The daemon tells the engine of a pushed duplicate only in tree mode (elsewhere the
-         * engine ignores it): the link closed a cycle. */
-        if (s->sc->strategy == RUMOR_STRATEGY_TREE) {
+        /* The daemon tells the engine of a pushed duplicate when it wants them: in tree mode the
+         * link closed a cycle; with scores, a copy from a mesh peer counts as its delivery. */
+        if (rumor_engine_wants_duplicates(x->eng)) {
             rumor_engine_duplicate(x->eng, from, topic_of(s, msg), id, now_ms(s));
             run(s, x);
         }
@@ -644,10 +741,11 @@ static void on_event(sim_t *s, node_t *x, rumor_engine_peer_t from, uint32_t msg
     /* An empty mesh (eager set): the engine pushes to up to D subscribed peers instead. */
     s->r.relays_meshless +=
         s->sc->strategy != RUMOR_STRATEGY_FLOOD && !rumor_engine_mesh_size(x->eng, topic);
+    /* A hostile node that withholds goes through the motions: run() drops the pushes. */
     rumor_engine_push(x->eng, topic, s->frame, s->sc->event_bytes, from);
     run(s, x);
     rumor_engine_saw(x->eng, id, now_ms(s));
-    rumor_engine_announce(x->eng, topic, id);
+    if (!withholds(s, x->idx) || s->sc->hostile_ihave) rumor_engine_announce(x->eng, topic, id);
 }
 
 static void on_frame(sim_t *s, const sim_ev_t *ev)
@@ -664,11 +762,18 @@ static void on_frame(sim_t *s, const sim_ev_t *ev)
     node_t *x = &s->nodes[l->node[to]];
     rumor_engine_peer_t from = l->handle[to];
     if (s->sc->keepalive) l->heard_ms[to] = (uint32_t)now_ms(s);
+    if (ev->kind != EV_CATCHUP && !is_hostile(s, x->idx) && rumor_engine_graylisted(x->eng, from)) {
+        s->r.attack.graylisted_frames++; /* dropped unread (PROTOCOL.md 9.8) */
+        return;
+    }
     if (ev->kind == EV_EVENT) {
         on_event(s, x, from, (uint32_t)ev->v, ev->hops);
     } else if (ev->kind == EV_FRAME) {
         if (rumor_wire_decode(ev->p, pool_len(ev->p), &s->wf) < 0 || frame_kind(s->wf.type) < 0)
             return;
+        /* A hostile node grafts a peer that pruned it again after the back-off, or at once. */
+        if (s->wf.type == RUMOR_WIRE_PRUNE && is_hostile(s, x->idx))
+            l->graft_ms[to] = (uint32_t)now_ms(s) + (s->sc->hostile_backoff ? s->backoff_ms : 0);
         rumor_engine_frame(x->eng, from, &s->wf, now_ms(s));
         run(s, x);
     } else {
@@ -890,10 +995,16 @@ static void on_recon(sim_t *s, node_t *x)
         s->r.lost_cut++;
         return;
     }
+    if (!is_hostile(s, x->idx) && rumor_engine_graylisted(x->eng, l->handle[me])) {
+        s->r.attack.graylisted_frames++; /* its RECON answer would be dropped unread */
+        return;
+    }
     const uint64_t *mine = held_row(s, x->idx), *theirs = held_row(s, y->idx);
     size_t words = (s->published + 63) / 64;
     uint32_t n = 0;
-    for (size_t w = 0; w < words; w++) n += (uint32_t)__builtin_popcountll(theirs[w] & ~mine[w]);
+    /* A hostile node that withholds claims to hold what the asker holds. */
+    for (size_t w = 0; w < words && !withholds(s, y->idx); w++)
+        n += (uint32_t)__builtin_popcountll(theirs[w] & ~mine[w]);
     if (!n) {
         count(s, SIM_F_RECON, 2, RECON_CUT_BYTES + RECON_SETTLED_BYTES);
         return;
@@ -926,19 +1037,25 @@ static void on_recon(sim_t *s, node_t *x)
     send_on(s, 2 * li + (1 - me), s->now + (2 * rounds - 1) * trip, bytes, &ev);
 }
 
+/* Hostile nodes publish nothing: delivery is measured on honest nodes' messages. */
+static bool may_publish(const sim_t *s, const node_t *x)
+{
+    return x->up && !is_hostile(s, x->idx);
+}
+
 static node_t *pick_publisher(sim_t *s, uint32_t msg)
 {
     uint32_t p = s->sc->publishers;
     for (uint32_t k = 0; p && k < p; k++) {
         node_t *x = &s->nodes[s->pubset[(msg + k) % p]];
-        if (x->up) return x;
+        if (may_publish(s, x)) return x;
     }
     for (uint32_t k = 0; k < DIAL_TRIES; k++) {
         node_t *x = &s->nodes[sim_below(&s->rng_scn, s->n)];
-        if (x->up) return x;
+        if (may_publish(s, x)) return x;
     }
     for (uint32_t i = 0; i < s->n; i++)
-        if (s->nodes[i].up) return &s->nodes[i];
+        if (may_publish(s, &s->nodes[i])) return &s->nodes[i];
     return NULL;
 }
 
@@ -1117,6 +1234,199 @@ static void on_heal(sim_t *s, uint32_t line)
     if (!h->missing) h->converged = 0;
 }
 
+/* ---- attacks (README.md, "Attacks") ---------------------------------------------------------- */
+
+static double share(uint64_t part, uint64_t of)
+{
+    return of ? (double)part / of : 0.0;
+}
+
+/* The honest nodes' mesh places (peers meshed in some topic) and the hostile nodes' part. */
+static void mesh_share(const sim_t *s, sim_mesh_share_t *out)
+{
+    memset(out, 0, sizeof *out);
+    for (uint32_t i = 0; i < s->n; i++) {
+        const node_t *x = &s->nodes[i];
+        if (!x->up || is_hostile(s, i)) continue;
+        out->nodes++;
+        bool victim = s->role[i] == SIM_ROLE_VICTIM;
+        for (uint32_t k = 0; k < x->deg; k++) {
+            const link_t *l = &s->links[x->adj[k]];
+            unsigned me = l->node[0] == i ? 0 : 1;
+            if (!rumor_engine_meshed(x->eng, l->handle[me])) continue;
+            bool bad = is_hostile(s, l->node[1 - me]);
+            out->places++;
+            out->hostile += bad;
+            out->victim_places += victim;
+            out->victim_hostile += victim && bad;
+        }
+    }
+}
+
+/* Keeps the sample where hostile nodes held the largest share of honest mesh places. */
+static void on_sample(sim_t *s)
+{
+    sim_mesh_share_t now, *peak = &s->r.attack.peak;
+    mesh_share(s, &now);
+    if (share(now.hostile, now.places) > share(peak->hostile, peak->places)) *peak = now;
+}
+
+/* A hostile node's heartbeat: it grafts every honest peer whose mesh it is not in (when polite,
+ * not within a PRUNE's back-off) and, while it attacks, sends each honest peer hostile_invalid
+ * invalid events. Whether it is in a mesh is read off the peer's engine: the attacker would
+ * know it from the PRUNE it did or did not get. */
+static void hostile_beat(sim_t *s, node_t *x)
+{
+    uint8_t buf[2 + ID];
+    uint32_t now = (uint32_t)now_ms(s);
+    for (uint32_t i = 0; i < x->deg && !s->failed; i++) {
+        uint32_t li = x->adj[i];
+        link_t *l = &s->links[li];
+        unsigned me = l->node[0] == x->idx ? 0 : 1;
+        const node_t *y = &s->nodes[l->node[1 - me]];
+        uint32_t h = 2 * li + me;
+        if (now >= l->graft_ms[me] && !rumor_engine_meshed(y->eng, l->handle[1 - me])) {
+            for (uint32_t t = 0; t < s->sc->topics; t++) {
+                rumor_wire_frame_t f = {.type = RUMOR_WIRE_GRAFT, .topic = s->topics + t * ID};
+                size_t len = rumor_wire_encode(&f, buf, sizeof buf);
+                if (len) send_frame(s, h, buf, len);
+            }
+            s->r.attack.eager_grafts++;
+        }
+        for (uint32_t k = 0; s->attacking && k < s->sc->hostile_invalid; k++) {
+            send_event(s, h, junk_msg(s), 0, SIM_F_EVENT);
+            s->r.attack.invalid_sent++;
+        }
+    }
+}
+
+/* A node that was not there at the start comes up: it dials its links and fills its meshes. */
+static void node_arrive(sim_t *s, node_t *x)
+{
+    if (x->up || engine_open(s, x) < 0) return;
+    x->up = true;
+    dial(s, x, UINT32_MAX);
+    rumor_engine_fill(x->eng);
+    run(s, x);
+    if (is_hostile(s, x->idx)) hostile_beat(s, x);
+}
+
+/* The attack starts: hostile nodes withhold from now on (a Sybil flood's arrive now). */
+static void on_attack(sim_t *s)
+{
+    mesh_share(s, &s->r.attack.at_attack);
+    s->attacking = true;
+    if (s->sc->attack != SIM_ATTACK_SYBIL) return;
+    for (uint32_t i = 0; i < s->n && !s->failed; i++)
+        if (is_hostile(s, i)) node_arrive(s, &s->nodes[i]);
+}
+
+/* What the honest engines made of their peers by the end: counters, scores, graylists. */
+static void attack_finish(sim_t *s)
+{
+    sim_attack_result_t *a = &s->r.attack;
+    mesh_share(s, &a->at_end);
+    for (uint32_t i = 0; i < s->n; i++) {
+        const node_t *x = &s->nodes[i];
+        if (!x->up || is_hostile(s, i)) continue;
+        rumor_engine_counters_t c;
+        rumor_engine_counters(x->eng, &c);
+        a->pruned_by_score += c.pruned_by_score;
+        a->opportunistic_grafts += c.opportunistic_grafts;
+        a->backoff_grafts += c.backoff_grafts;
+        a->broken_promises += c.broken_promises;
+        for (uint32_t k = 0; k < x->deg; k++) {
+            const link_t *l = &s->links[x->adj[k]];
+            unsigned me = l->node[0] == i ? 0 : 1;
+            bool bad = is_hostile(s, l->node[1 - me]);
+            rumor_engine_score_t sc;
+            if (rumor_engine_score(x->eng, l->handle[me], &sc)) {
+                *(bad ? &a->score_hostile_sum : &a->score_honest_sum) += sc.score;
+                *(bad ? &a->score_hostile_n : &a->score_honest_n) += 1;
+            }
+            a->hostile_graylisted += bad && rumor_engine_graylisted(x->eng, l->handle[me]);
+        }
+    }
+}
+
+/* Draws the hostile nodes, then the eclipse's victims among the others, from a stream of their
+ * own (a scenario without them draws as before), and gives every node its address. */
+static void choose_roles(sim_t *s)
+{
+    const sim_scenario_t *sc = s->sc;
+    uint64_t rng = sim_stream(sc->seed, RNG_HOSTILE, 0);
+    uint32_t k = sim_hostile_count(sc);
+    uint32_t v = k && sc->attack == SIM_ATTACK_ECLIPSE ? sc->victims : 0;
+    for (uint32_t i = 0; i < s->n; i++) s->pick[i] = i;
+    for (uint32_t i = 0; i < k + v; i++) {
+        uint32_t j = i + sim_below(&rng, s->n - i);
+        uint32_t t = s->pick[i];
+        s->pick[i] = s->pick[j];
+        s->pick[j] = t;
+        s->role[s->pick[i]] = i < k ? SIM_ROLE_HOSTILE : SIM_ROLE_VICTIM;
+    }
+    s->r.attack.hostile = k;
+    s->r.attack.victims = v;
+    for (uint32_t i = 0, rank = 0; i < s->n; i++)
+        s->nodes[i].addr = is_hostile(s, i) && sc->hostile_addrs
+                               ? ADDR_HOSTILE + rank++ % sc->hostile_addrs
+                               : ADDR_HONEST + i + 1;
+}
+
+/* Whether a node is up from the start: a Sybil flood arrives later, and a cold boot's honest
+ * nodes join after the hostile ones. */
+static bool present_at_start(const sim_t *s, uint32_t i)
+{
+    switch (s->sc->attack) {
+    case SIM_ATTACK_SYBIL: return !is_hostile(s, i);
+    case SIM_ATTACK_COLDBOOT: return is_hostile(s, i);
+    default: return true;
+    }
+}
+
+/* The links at the start: every node up dials in index order (setup = sequential: earlier
+ * nodes only). An eclipse's victims dial first and the hostile nodes then take the rest of
+ * their links, before any other honest node can. */
+static void setup_links(sim_t *s)
+{
+    if (s->sc->attack == SIM_ATTACK_ECLIPSE) {
+        for (uint32_t i = 0; i < s->n && !s->failed; i++)
+            if (s->role[i] == SIM_ROLE_VICTIM) dial(s, &s->nodes[i], UINT32_MAX);
+        for (uint32_t h = 0; h < s->n && !s->failed; h++)
+            for (uint32_t i = 0; is_hostile(s, h) && i < s->n && !s->failed; i++)
+                if (s->role[i] == SIM_ROLE_VICTIM && may_link(s, &s->nodes[h], i)) link_up(s, h, i);
+    }
+    for (uint32_t i = 0; i < s->n && !s->failed; i++) {
+        if (!s->nodes[i].up) continue;
+        if (s->sc->setup_sequential)
+            dial_earlier(s, &s->nodes[i]);
+        else
+            dial(s, &s->nodes[i], UINT32_MAX);
+    }
+}
+
+/* Schedules the attack; returns when its last scheduled part happens (0: none). */
+static uint64_t schedule_attack(sim_t *s)
+{
+    const sim_scenario_t *sc = s->sc;
+    if (!s->r.attack.hostile) return 0;
+    uint64_t hb = (uint64_t)sc->heartbeat_ms * US_PER_MS;
+    at_time(s, hb, EV_SAMPLE, 0);
+    if (sc->attack != SIM_ATTACK_COLDBOOT) {
+        at_time(s, sc->attack_at_us, EV_ATTACK, 0);
+        return sc->attack_at_us;
+    }
+    s->attacking = true;
+    uint64_t rng = sim_stream(sc->seed, RNG_HOSTILE, 1), last = 0;
+    for (uint32_t i = 0; i < s->n; i++) {
+        if (is_hostile(s, i)) continue;
+        uint64_t t = sc->join_us ? (uint64_t)(sim_unit(&rng) * (double)sc->join_us) : 0;
+        at_time(s, t, EV_ARRIVE, i);
+        if (t > last) last = t;
+    }
+    return last;
+}
+
 /* ---- set-up and the run ------------------------------------------------------------------- */
 
 static int setup_tables(sim_t *s)
@@ -1136,13 +1446,14 @@ static int setup_tables(sim_t *s)
     s->topics = malloc((size_t)sc->topics * ID);
     s->frame = calloc(sc->event_bytes, 1);
     s->pubset = sc->publishers ? malloc(sc->publishers * sizeof *s->pubset) : NULL;
+    s->role = calloc(s->n, 1);
     uint64_t slots = 16;
     while (slots < 2ULL * s->m) slots <<= 1;
     s->map = calloc(slots, sizeof *s->map);
     s->map_mask = slots - 1;
     if (!s->nodes || !s->hop || !s->lat || !s->held || !s->live || !s->ids || !s->msgs ||
         !s->pick || !s->topics || !s->frame || (sc->publishers && !s->pubset) || !s->map ||
-        (sc->cores && !s->runq))
+        (sc->cores && !s->runq) || !s->role)
         return -1;
     s->frame[0] = RUMOR_WIRE_VERSION;
     s->frame[1] = RUMOR_WIRE_EVENT;
@@ -1190,22 +1501,23 @@ sim_t *sim_new(const sim_scenario_t *sc, char *why, size_t why_cap)
         sim_free(&s);
         return NULL;
     }
+    rumor_engine_score_opts_t so;
+    rumor_engine_score_defaults(&so);
+    s->backoff_ms = so.backoff_ms ? so.backoff_ms : BACKOFF_MS_DEFAULT;
+    choose_roles(s);
     for (uint32_t i = 0; i < s->n && !s->failed; i++) {
         node_t *x = &s->nodes[i];
         x->sim = s;
         x->idx = i;
         x->rng = sim_stream(sc->seed, RNG_NODE, i);
+        if (!present_at_start(s, i)) continue;
         x->up = true;
         engine_open(s, x);
     }
     /* Every node dials until it has `peers` links, as the daemon does up to peers_target. */
+    setup_links(s);
     for (uint32_t i = 0; i < s->n && !s->failed; i++) {
-        if (sc->setup_sequential)
-            dial_earlier(s, &s->nodes[i]);
-        else
-            dial(s, &s->nodes[i], UINT32_MAX);
-    }
-    for (uint32_t i = 0; i < s->n && !s->failed; i++) {
+        if (!s->nodes[i].up) continue;
         rumor_engine_fill(s->nodes[i].eng);
         run(s, &s->nodes[i]);
     }
@@ -1234,6 +1546,8 @@ sim_t *sim_new(const sim_scenario_t *sc, char *why, size_t why_cap)
         if (done > last) last = done;
         at_time(s, a->at_us, EV_AT, (uint32_t)i);
     }
+    uint64_t attack_done = schedule_attack(s);
+    if (attack_done > last) last = attack_done;
     s->end_us = last + sc->drain_us < sc->duration_us ? last + sc->drain_us : sc->duration_us;
     at_time(s, s->end_us, EV_END, 0);
     if (s->failed) {
@@ -1290,6 +1604,7 @@ int sim_run(sim_t *s, char *why, size_t why_cap)
                 dial(s, x, DIALS_PER_BEAT);
                 rumor_engine_tick(x->eng, now_ms(s));
                 run(s, x);
+                if (is_hostile(s, x->idx)) hostile_beat(s, x);
             }
             at_time(s, s->now + hb, EV_HEARTBEAT, ev.a);
             break;
@@ -1307,6 +1622,12 @@ int sim_run(sim_t *s, char *why, size_t why_cap)
         case EV_RETURN: node_return(s, x); break;
         case EV_HEAL: on_heal(s, ev.a); break;
         case EV_CPU: on_cpu(s, &s->nodes[ev.a]); break;
+        case EV_ATTACK: on_attack(s); break;
+        case EV_ARRIVE: node_arrive(s, &s->nodes[ev.a]); break;
+        case EV_SAMPLE:
+            on_sample(s);
+            at_time(s, s->now + hb, EV_SAMPLE, 0);
+            break;
         default: break;
         }
         ev_drop(s, &ev);
@@ -1316,6 +1637,7 @@ int sim_run(sim_t *s, char *why, size_t why_cap)
     s->r.end_us = s->r.stopped_early ? s->now : s->end_us;
     for (uint32_t i = 0; i < s->n; i++)
         if (s->nodes[i].catching) s->r.catchup_open++;
+    if (s->r.attack.hostile && !s->failed) attack_finish(s);
     if (s->failed) {
         snprintf(why, why_cap, "%s", s->why);
         return -1;
@@ -1337,6 +1659,10 @@ void sim_result(const sim_t *s, sim_result_t *r)
     r->n_catchup = s->n_catchup;
     r->heals = s->heals;
     r->n_heals = s->n_heals;
+    r->attack.role = s->role;
+    r->attack.attack_us = !r->attack.hostile                     ? UINT64_MAX
+                          : s->sc->attack == SIM_ATTACK_COLDBOOT ? 0
+                                                                 : s->sc->attack_at_us;
     r->nodes_up_end = 0;
     for (uint32_t i = 0; i < s->n; i++) r->nodes_up_end += s->nodes[i].up;
 }
@@ -1390,5 +1716,6 @@ void sim_free(sim_t **sp)
     free(s->frame);
     free(s->cut);
     free(s->catchup);
+    free(s->role);
     free(s);
 }

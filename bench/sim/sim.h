@@ -83,6 +83,15 @@ typedef struct {
     size_t line;       /* in the scenario file, for messages */
 } sim_at_t;
 
+/* Hostile nodes' attacks (README.md, "Attacks"): the gossipsub v1.1 evaluation's. */
+typedef enum {
+    SIM_ATTACK_NONE = 0,
+    SIM_ATTACK_SYBIL,    /* they arrive at attack_at with many links each, graft and withhold */
+    SIM_ATTACK_ECLIPSE,  /* they fill the victims' links from the start, withhold at attack_at */
+    SIM_ATTACK_FLASH,    /* linked from the start, honest until attack_at, then all withhold */
+    SIM_ATTACK_COLDBOOT, /* present and withholding from t = 0; honest nodes join over join */
+} sim_attack_t;
+
 /* Timed lines a scenario may hold. */
 #define SIM_AT_MAX 64
 
@@ -119,6 +128,20 @@ typedef struct {
     uint64_t drain_us;    /* after the last publication or timed line, the run goes on so long */
     uint64_t duration_us; /* hard limit of simulated time */
     uint64_t events_max;  /* hard limit of events handled */
+    bool score;           /* honest nodes keep peer scores (PROTOCOL.md 9.8, its defaults) */
+    /* Hostile nodes (README.md, "Attacks"). */
+    double hostile;           /* share of the nodes */
+    uint8_t attack;           /* sim_attack_t */
+    uint64_t attack_at_us;    /* withholding starts (sybil: they arrive); coldboot: ignored, 0 */
+    uint32_t hostile_peers;   /* links each hostile node dials (0: peers) */
+    uint32_t victims;         /* eclipse: honest nodes whose links they fill */
+    uint32_t victim_peers;    /* eclipse: links a victim dials itself (0: peers) */
+    uint32_t hostile_addrs;   /* addresses they share (0: one each); honest nodes have one each */
+    bool hostile_ihave;       /* they announce (IHAVE) the events they withhold */
+    bool hostile_backoff;     /* they wait out a PRUNE's back-off before grafting again */
+    uint32_t hostile_invalid; /* invalid events each sends each honest peer per heartbeat */
+    uint64_t join_us;         /* coldboot: honest nodes come up at random within this */
+    uint64_t recovery_us;     /* the `late` window opens this long after the attack starts */
     sim_at_t at[SIM_AT_MAX];
     size_t n_at;
 } sim_scenario_t;
@@ -135,6 +158,8 @@ int sim_scenario_parse(sim_scenario_t *sc, const char *name, const char *text, s
                        char *why, size_t why_cap);
 /* One `key = value` (a --set); 0 or -1 with `why`. */
 int sim_scenario_set(sim_scenario_t *sc, const char *kv, char *why, size_t why_cap);
+/* How many nodes `hostile` makes hostile. */
+uint32_t sim_hostile_count(const sim_scenario_t *sc);
 /* The rules between keys, checked once all are read; 0 or -1 with `why`. */
 int sim_scenario_check(const sim_scenario_t *sc, char *why, size_t why_cap);
 
@@ -214,6 +239,41 @@ typedef struct {
     uint32_t by_recon; /* nodes that got it by catch-up */
 } sim_msg_t;
 
+/* A node's part in an attack. */
+typedef enum {
+    SIM_ROLE_HONEST = 0,
+    SIM_ROLE_VICTIM, /* honest, and the eclipse's target */
+    SIM_ROLE_HOSTILE,
+} sim_role_t;
+
+/* Hostile nodes' shares of the honest nodes' mesh places (first topic), sampled. */
+typedef struct {
+    uint64_t nodes;                         /* honest nodes up */
+    uint64_t places;                        /* mesh members summed over them */
+    uint64_t hostile;                       /* of those, hostile nodes */
+    uint64_t victim_places, victim_hostile; /* the same for the victims' meshes */
+} sim_mesh_share_t;
+
+/* What the attack left (report.c adds the delivery windows from the tables). */
+typedef struct {
+    const uint8_t *role;        /* by node: sim_role_t */
+    uint32_t hostile, victims;  /* how many */
+    uint64_t attack_us;         /* when withholding started (UINT64_MAX: never) */
+    uint64_t graylisted_frames; /* frames honest nodes dropped unread from graylisted peers */
+    uint64_t withheld_events;   /* EVENT pushes hostile nodes' engines asked for, not sent */
+    uint64_t withheld_served;   /* events asked by IWANT they did not serve */
+    uint64_t eager_grafts;      /* GRAFTs they sent beyond their engines' own */
+    uint64_t invalid_sent;      /* invalid events they sent */
+    uint64_t invalid_reported;  /* rumor_engine_invalid calls at honest nodes */
+    sim_mesh_share_t at_attack, peak, at_end; /* peak: the sample of the highest share */
+    /* Summed over honest nodes at the end (rumor_engine_counters). */
+    uint64_t pruned_by_score, opportunistic_grafts, backoff_grafts, broken_promises;
+    /* Scores honest nodes gave their hostile and their honest peers at the end. */
+    double score_hostile_sum, score_honest_sum;
+    uint64_t score_hostile_n, score_honest_n;
+    uint64_t hostile_graylisted; /* (honest node, hostile peer) pairs graylisted at the end */
+} sim_attack_result_t;
+
 typedef struct sim sim_t;
 
 /* Builds the network of `sc` (kept by pointer). NULL with `why` when out of memory. */
@@ -256,6 +316,7 @@ typedef struct {
     uint64_t events, end_us;
     uint32_t nodes_up_end;
     bool stopped_early; /* events_max was reached */
+    sim_attack_result_t attack;
 } sim_result_t;
 
 void sim_result(const sim_t *s, sim_result_t *r);

@@ -2,8 +2,9 @@
 # sim_test.sh - CTest `sim` (a second or two): rumor-sim repeats itself to the byte for a seed,
 # another seed gives another run, without loss or churn every node gets every message, nodes
 # back from churn catch up through the modelled anti-entropy, tree mode delivers everything
-# with far fewer duplicates than gossipsub, and bad input is one line on stderr with exit
-# status 2.
+# with far fewer duplicates than gossipsub, attack runs (hostile nodes, scores on or off) repeat
+# themselves and report honest delivery before and during the attack, and bad input is one line
+# on stderr with exit status 2.
 #
 #   sim_test.sh RUMOR_SIM TINY_SCENARIO
 set -u
@@ -74,6 +75,25 @@ awk -v t="$(dups "$dir/tree.json")" -v g="$(dups "$dir/a.json")" \
     fail "tree: $(dups "$dir/tree.json") duplicates per delivery, gossipsub $(dups "$dir/a.json")"
 grep -q '"prune": 0.0000' "$dir/tree.json" && fail "tree: no PRUNE sent: $(cat "$dir/tree.json")"
 
+# Attacks: a covert flash of a fifth of the nodes repeats itself to the byte, with scores on
+# too; honest delivery is split at the attack, and hostile nodes publish nothing.
+for score in off on; do
+    run "flash-$score" "$tiny" --set hostile=20% --set attack=flash --set attack_at=3.3s \
+        --set recovery=0.2s --set score=$score
+    run "flash2-$score" "$tiny" --set hostile=20% --set attack=flash --set attack_at=3.3s \
+        --set recovery=0.2s --set score=$score
+    cmp "$dir/flash-$score.json" "$dir/flash2-$score.json" ||
+        fail "two flash runs of one seed differ (score $score)"
+    has "$dir/flash-$score.json" '"attack": {"kind": "flash", "hostile": 4, "victims": 0'
+    has "$dir/flash-$score.json" '"honest": {"before": {"messages": 15,'
+    has "$dir/flash-$score.json" "\"score\": $([ $score = on ] && echo true || echo false)}"
+done
+grep -q '"withheld_events": 0,' "$dir/flash-off.json" && fail "flash: nothing withheld"
+run eclipse "$tiny" --set hostile=20% --set attack=eclipse --set victims=1
+has "$dir/eclipse.json" '"victims": {"before": {"messages": '
+run coldboot "$tiny" --set hostile=20% --set attack=coldboot --set join=2s
+has "$dir/coldboot.json" '"honest": {"before": {"messages": 0,'
+
 # Bad input: one line `rumor-sim: ...`, exit status 2.
 bad() { # description, scenario text, extra arguments...
     what=$1
@@ -95,6 +115,10 @@ bad "d_lo above d" 'd_lo = 9\n'
 bad "timed line" 'at 5s explode 10%\n'
 bad "heal before cut" 'at 5s partition 50% until 4s\n'
 bad "NUL byte" 'nodes = 10\0\n'
+bad "hostile without attack" 'nodes = 10\nhostile = 20%\n'
+bad "attack without hostile" 'nodes = 10\nattack = sybil\n'
+bad "attack name" 'attack = siege\n'
+bad "no honest nodes left" 'nodes = 10\nhostile = 90%\nattack = flash\n'
 bad "bad --set" 'nodes = 10\n' --set latency=sometimes
 bad "bad --seed" 'nodes = 10\n' --seed -1
 "$sim" "$dir/missing.sim" >/dev/null 2>"$dir/err"
