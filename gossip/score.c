@@ -19,7 +19,8 @@
 #define P3_MAX          20.0 /* the deficit's term at its worst */
 #define P3_ACTIVATION   10   /* heartbeats in a mesh before deficits count */
 #define P3_TRAFFIC      3.0  /* a topic's decayed traffic below which nobody is short */
-#define P3B_DECAY       0.9
+#define P3_COPIES       2.5  /* mesh copies per new event at or above which nobody is short */
+#define P3B_DECAY       0.97
 #define P4_DECAY        0.99
 #define P7_DECAY        0.9
 #define DECAY_ZERO      0.01 /* a decayed value below it is 0 */
@@ -53,6 +54,7 @@ typedef struct {
 typedef struct {
     uint8_t id[ID];
     double traffic; /* new valid events first brought by a peer, decayed */
+    double copies;  /* copies of them mesh peers brought (first or not), decayed */
 } straffic_t;
 
 typedef struct {
@@ -210,11 +212,16 @@ void rumor_score_trust(rumor_score_t *s, uint32_t p, bool trusted)
  * P3_MAX (squared, so that a little short costs little). */
 static double deficit(const rumor_score_t *s, const stopic_t *t)
 {
-    if (!t->meshed || t->mesh_ticks < P3_ACTIVATION) return 0;
+    /* A newcomer has time to bring its share; one that left a mesh short before has none. */
+    if (!t->meshed || (t->mesh_ticks < P3_ACTIVATION && t->fail < 1)) return 0;
     const straffic_t *tr = NULL;
     for (size_t i = 0; i < s->n_traffic && !tr; i++)
         if (memcmp(s->traffic[i].id, t->topic, ID) == 0) tr = &s->traffic[i];
     if (!tr || tr->traffic < P3_TRAFFIC) return 0; /* a quiet topic: nobody is short */
+    /* While the mesh brings each event several times, a peer that brings little costs us
+     * nothing: it may be one that everything reaches through us first (we are its best path),
+     * which we cannot tell from one that withholds. Only a mesh that fails us judges. */
+    if (tr->copies >= P3_COPIES * tr->traffic) return 0;
     double want = P3_SHARE * tr->traffic;
     if (t->dlv >= want) return 0;
     double r = 1 - t->dlv / want;
@@ -240,14 +247,20 @@ void rumor_score_first(rumor_score_t *s, uint32_t p, const uint8_t topic[ID])
     stopic_t *t = x ? ptopic(x, topic, true) : NULL;
     if (!t) return;
     if (t->first + 1 <= P2_CAP) t->first += 1;
-    if (t->meshed) t->dlv += 1;
+    if (t->meshed) {
+        t->dlv += 1;
+        if (tr) tr->copies += 1;
+    }
 }
 
 void rumor_score_copy(rumor_score_t *s, uint32_t p, const uint8_t topic[ID])
 {
     speer_t *x = peer(s, p);
     stopic_t *t = x ? ptopic(x, topic, false) : NULL;
-    if (t && t->meshed) t->dlv += 1;
+    if (!t || !t->meshed) return;
+    t->dlv += 1;
+    straffic_t *tr = traffic(s, topic, false);
+    if (tr) tr->copies += 1;
 }
 
 void rumor_score_invalid(rumor_score_t *s, uint32_t p)
@@ -321,8 +334,10 @@ void rumor_score_tick(rumor_score_t *s)
             s->broken_promises++;
         }
     }
-    for (size_t i = 0; i < s->n_traffic; i++)
+    for (size_t i = 0; i < s->n_traffic; i++) {
         s->traffic[i].traffic = decay(s->traffic[i].traffic, P3_DECAY);
+        s->traffic[i].copies = decay(s->traffic[i].copies, P3_DECAY);
+    }
     for (size_t i = 0; i < s->n_peers; i++) {
         speer_t *x = &s->peers[i];
         if (!x->used) continue;
