@@ -17,6 +17,7 @@ typedef struct {
     uint8_t *topics; /* the topics of its that count, sorted */
     size_t n_topics;
     bool used;
+    bool dropped; /* a DROP action went out for it */
 } epeer_t;
 
 typedef struct {
@@ -65,6 +66,8 @@ struct rumor_engine {
     uint64_t now;   /* the latest `now` an input gave */
     uint64_t ticks; /* heartbeats so far */
 };
+
+static void drop_if_graylisted(rumor_engine_t *e, rumor_engine_peer_t p);
 
 static int id_cmp(const void *a, const void *b)
 {
@@ -776,11 +779,29 @@ static void emit_ihave(rumor_engine_t *e)
     }
 }
 
+uint64_t rumor_engine_next_expiry(const rumor_engine_t *e)
+{
+    uint64_t next = UINT64_MAX;
+    for (size_t i = 0; i < e->n_missing; i++)
+        if (e->missing[i].due_ms < next) next = e->missing[i].due_ms;
+    return next;
+}
+
+void rumor_engine_expire(rumor_engine_t *e, uint64_t now)
+{
+    e->now = now;
+    if (e->n_missing) missing_expire(e, now);
+}
+
 void rumor_engine_tick(rumor_engine_t *e, uint64_t now)
 {
     e->now = now;
     e->ticks++;
-    if (e->score) rumor_score_tick(e->score);
+    if (e->score) {
+        rumor_score_tick(e->score); /* broken promises count now */
+        for (rumor_engine_peer_t p = 0; p < e->n_peers; p++)
+            if (e->peers[p].used) drop_if_graylisted(e, p);
+    }
     if (meshes(e)) {
         mesh_maintain(e);
         emit_ihave(e);
@@ -827,14 +848,26 @@ void rumor_engine_peer_trust(rumor_engine_t *e, rumor_engine_peer_t p, bool trus
     if (e->score && live(e, p)) rumor_score_trust(e->score, p, trusted);
 }
 
+/* Queues DROP for a peer whose score fell below the graylist, once. */
+static void drop_if_graylisted(rumor_engine_t *e, rumor_engine_peer_t p)
+{
+    if (e->peers[p].dropped || !rumor_engine_graylisted(e, p)) return;
+    e->peers[p].dropped = true;
+    queue(e, RUMOR_ENGINE_DROP, RUMOR_ENGINE_COUNT_NONE, p);
+}
+
 void rumor_engine_invalid(rumor_engine_t *e, rumor_engine_peer_t p)
 {
-    if (e->score && live(e, p)) rumor_score_invalid(e->score, p);
+    if (!e->score || !live(e, p)) return;
+    rumor_score_invalid(e->score, p);
+    drop_if_graylisted(e, p);
 }
 
 void rumor_engine_misbehaved(rumor_engine_t *e, rumor_engine_peer_t p)
 {
-    if (e->score && live(e, p)) rumor_score_penalty(e->score, p);
+    if (!e->score || !live(e, p)) return;
+    rumor_score_penalty(e->score, p);
+    drop_if_graylisted(e, p);
 }
 
 bool rumor_engine_graylisted(const rumor_engine_t *e, rumor_engine_peer_t p)

@@ -85,6 +85,7 @@ typedef enum {
 typedef enum {
     RUMOR_ENGINE_SEND = 1, /* send `buf` (`len` bytes, a whole frame) to `peer` */
     RUMOR_ENGINE_SERVE,    /* send `peer` the stored events `ids` (n x 32) of topics it takes */
+    RUMOR_ENGINE_DROP,     /* drop `peer` and ban it: its score fell below the graylist */
 } rumor_engine_act_type_t;
 
 /* An action. `buf` and `ids` are valid until the next input to the engine. */
@@ -166,6 +167,12 @@ void rumor_engine_want(rumor_engine_t *e, rumor_engine_peer_t p, const uint8_t *
 void rumor_engine_announce(rumor_engine_t *e, const uint8_t topic[RUMOR_ID_BYTES],
                            const uint8_t id[RUMOR_ID_BYTES]);
 
+/* The earliest time at which the engine has something to do before the next heartbeat (a tree
+ * repair due), or UINT64_MAX for none: call rumor_engine_expire then. */
+uint64_t rumor_engine_next_expiry(const rumor_engine_t *e);
+/* Does what is due at `now` (tree repairs). */
+void rumor_engine_expire(rumor_engine_t *e, uint64_t now);
+
 /* A heartbeat at `now`: meshes back within D_lo..D_hi (a tree's: one link when it has none), IHAVE
  * to D_lazy peers outside each mesh, tree repairs that are due, the message cache shifts, the
  * seen cache ages. */
@@ -182,7 +189,8 @@ void rumor_engine_peer_trust(rumor_engine_t *e, rumor_engine_peer_t p, bool trus
 void rumor_engine_invalid(rumor_engine_t *e, rumor_engine_peer_t p);
 /* The peer sent a malformed or unwanted frame (P7). */
 void rumor_engine_misbehaved(rumor_engine_t *e, rumor_engine_peer_t p);
-/* True when the peer's score is below the graylist: drop its frames unread. */
+/* True when the peer's score is below the graylist: drop its frames unread (a DROP action for it
+ * comes once, after the input that took it there). */
 bool rumor_engine_graylisted(const rumor_engine_t *e, rumor_engine_peer_t p);
 
 typedef struct {

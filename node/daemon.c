@@ -232,6 +232,24 @@ static void serve(daemon_t *d, peer_t *p, const uint8_t *ids, size_t n)
 }
 
 /* Carries out what the engine decided: frames to send, events to serve. */
+static void on_expiry(uv_timer_t *h)
+{
+    daemon_t *d = h->data;
+    d->expiry_at = 0;
+    rumor_engine_expire(d->engine, rumor_daemon_loop_ms(d));
+    rumor_daemon_engine_run(d);
+}
+
+/* Arms the timer for the engine's next expiry, when it changed. */
+static void arm_expiry(daemon_t *d)
+{
+    uint64_t next = rumor_engine_next_expiry(d->engine);
+    if (!d->expiry_on || next == UINT64_MAX || next == d->expiry_at) return;
+    uint64_t now = rumor_daemon_loop_ms(d);
+    d->expiry_at = next;
+    uv_timer_start(&d->expiry, on_expiry, next > now ? next - now : 0, 0);
+}
+
 void rumor_daemon_engine_run(daemon_t *d)
 {
     rumor_engine_action_t a;
@@ -240,6 +258,11 @@ void rumor_daemon_engine_run(daemon_t *d)
         if (!p || p->closing) continue;
         if (a.type == RUMOR_ENGINE_SERVE) {
             serve(d, p, a.ids, a.n);
+            continue;
+        }
+        if (a.type == RUMOR_ENGINE_DROP) { /* PROTOCOL.md 9.8: not heard again */
+            d->stats.score_banned++;
+            rumor_peers_drop(d, p, "its score fell below score_graylist", true);
             continue;
         }
         if (!rumor_daemon_send(d, p, a.buf, a.len)) continue;
@@ -252,6 +275,7 @@ void rumor_daemon_engine_run(daemon_t *d)
         default: break;
         }
     }
+    arm_expiry(d);
 }
 
 /* The engine's question: do we hold the event (stored)? An IHAVE's ids are looked up in one read
@@ -572,6 +596,9 @@ int rumor_node_run(rumor_node_t *node, const rumor_node_run_t *opt)
     uv_timer_init(&loop, &d->heartbeat);
     d->heartbeat.data = d;
     uv_timer_start(&d->heartbeat, on_heartbeat, 0, opt->cfg->heartbeat_ms);
+    uv_timer_init(&loop, &d->expiry);
+    d->expiry.data = d;
+    d->expiry_on = true;
     char id[RUMOR_ID_HEX + 1];
     rumor_hex_encode(id, rumor_node_id(node), ID);
     rumor_daemon_log(d, LOG_INFO, "listening on %s:%u as %s%s", d->listen_host, d->listen_port, id,

@@ -248,6 +248,9 @@ struct daemon {
     rumor_gossip_pending_t pending; /* events waiting for their parents */
     uint64_t heartbeats;
     uv_timer_t heartbeat;
+    uv_timer_t expiry;  /* the engine's next expiry (a tree repair due) */
+    bool expiry_on;     /* `expiry` is initialized (not in offline mode) */
+    uint64_t expiry_at; /* when it is armed for, loop ms; 0: not armed */
 
     /* LAN */
     bool lan;

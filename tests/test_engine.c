@@ -66,7 +66,7 @@ static rumor_engine_t *engine(uint8_t strategy, uint64_t s)
 /* What one peer was sent, by frame type, in the actions taken. */
 typedef struct {
     size_t frames[RUMOR_WIRE_LAN_INVITE + 1];
-    size_t serve, served_ids;
+    size_t serve, served_ids, drops;
     uint8_t last_ids[RUMOR_WIRE_IDS_MAX * ID];
     size_t n_last_ids;
 } sent_t;
@@ -88,6 +88,10 @@ static size_t drain(rumor_engine_t *e)
         if (a.type == RUMOR_ENGINE_SERVE) {
             s->serve++;
             s->served_ids += a.n;
+            continue;
+        }
+        if (a.type == RUMOR_ENGINE_DROP) {
+            s->drops++;
             continue;
         }
         rumor_wire_frame_t f;
@@ -770,6 +774,13 @@ static void test_score_invalid(void)
     rumor_engine_invalid(e, h[1]);
     CHECK(rumor_engine_graylisted(e, h[1])); /* -90 */
     reset_sent();
+    drain(e);
+    CHECK_EQ_INT(sent[1].drops, 1); /* the caller drops it, once */
+    rumor_engine_invalid(e, h[1]);
+    rumor_engine_tick(e, 0);
+    drain(e);
+    CHECK_EQ_INT(sent[1].drops, 1);
+    reset_sent();
     rumor_engine_frame(e, h[1], &w, 0);
     CHECK_EQ_INT(rumor_engine_push(e, topic, frame, sizeof frame, RUMOR_ENGINE_NONE), 2);
     drain(e);
@@ -851,6 +862,35 @@ static void test_score_colocation(void)
 }
 
 /* With scoring off every peer scores 0 and nothing is graylisted. */
+/* Tree repairs are due at a time the caller learns (next_expiry) and runs (expire) between
+ * heartbeats; with none due, there is no expiry. */
+static void test_expiry(void)
+{
+    uint8_t topic[ID], id[ID];
+    rumor_engine_peer_t h[PEERS];
+    memset(topic, 0x37, ID);
+    rumor_engine_t *e = engine(RUMOR_STRATEGY_TREE, 17);
+    rumor_engine_topics(e, topic, 1);
+    peers_up(e, 2, topic, h);
+    drain(e);
+    held.n = 0;
+    CHECK(rumor_engine_next_expiry(e) == UINT64_MAX);
+    event_id(7, id);
+    rumor_wire_frame_t ih = {.type = RUMOR_WIRE_IHAVE, .topic = topic, .ids = id, .n = 1};
+    rumor_engine_frame(e, h[1], &ih, 1000);
+    CHECK(rumor_engine_next_expiry(e) == 1500); /* repair_ms later */
+    reset_sent();
+    rumor_engine_expire(e, 1499);
+    drain(e);
+    CHECK_EQ_INT(sent[1].frames[RUMOR_WIRE_IWANT], 0);
+    rumor_engine_expire(e, 1500);
+    drain(e);
+    CHECK_EQ_INT(sent[1].frames[RUMOR_WIRE_IWANT], 1);
+    CHECK_EQ_INT(sent[1].frames[RUMOR_WIRE_GRAFT], 1);
+    CHECK(rumor_engine_next_expiry(e) == UINT64_MAX);
+    rumor_engine_free(&e);
+}
+
 static void test_score_off(void)
 {
     uint8_t topic[ID];
@@ -883,5 +923,6 @@ int main(void)
     RUN(test_score_promises);
     RUN(test_score_colocation);
     RUN(test_score_off);
+    RUN(test_expiry);
     return test_report("test_engine");
 }

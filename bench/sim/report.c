@@ -341,13 +341,15 @@ static int attack_json(FILE *f, const sim_result_t *r, size_t deliveries)
     ratio_json(f, a->at_end.victim_hostile, a->at_end.victim_places);
     fprintf(f, ", \"honest_mesh_mean_end\": ");
     ratio_json(f, a->at_end.places, a->at_end.nodes);
-    fprintf(f,
-            "},\n    \"graylisted_frames\": %llu, \"withheld_events\": %llu, "
-            "\"withheld_served\": %llu, \"eager_grafts\": %llu, \"invalid_sent\": %llu, "
-            "\"invalid_reported\": %llu,\n",
-            (unsigned long long)a->graylisted_frames, (unsigned long long)a->withheld_events,
-            (unsigned long long)a->withheld_served, (unsigned long long)a->eager_grafts,
-            (unsigned long long)a->invalid_sent, (unsigned long long)a->invalid_reported);
+    fprintf(
+        f,
+        "},\n    \"graylisted_frames\": %llu, \"score_drops\": %llu, \"withheld_events\": %llu, "
+        "\"withheld_served\": %llu, \"eager_grafts\": %llu, \"invalid_sent\": %llu, "
+        "\"invalid_reported\": %llu,\n",
+        (unsigned long long)a->graylisted_frames, (unsigned long long)a->score_drops,
+        (unsigned long long)a->withheld_events, (unsigned long long)a->withheld_served,
+        (unsigned long long)a->eager_grafts, (unsigned long long)a->invalid_sent,
+        (unsigned long long)a->invalid_reported);
     fprintf(f,
             "    \"engines\": {\"pruned_by_score\": %llu, \"opportunistic_grafts\": %llu, "
             "\"backoff_grafts\": %llu, \"broken_promises\": %llu},\n",

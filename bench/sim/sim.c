@@ -470,6 +470,11 @@ static void run(sim_t *s, node_t *x)
             failf(s, "node %u: an action for a link it does not have", x->idx);
             continue;
         }
+        if (a.type == RUMOR_ENGINE_DROP) {
+            /* The node drops and bans it; here its frames stay unread (graylisted) instead. */
+            s->r.attack.score_drops++;
+            continue;
+        }
         if (a.type == RUMOR_ENGINE_SERVE) {
             if (withholds(s, x->idx))
                 s->r.attack.withheld_served += a.n;

@@ -260,6 +260,7 @@ typedef struct {
     uint32_t hostile, victims;  /* how many */
     uint64_t attack_us;         /* when withholding started (UINT64_MAX: never) */
     uint64_t graylisted_frames; /* frames honest nodes dropped unread from graylisted peers */
+    uint64_t score_drops;       /* DROP actions: peers an engine graylisted (the node bans them) */
     uint64_t withheld_events;   /* EVENT pushes hostile nodes' engines asked for, not sent */
     uint64_t withheld_served;   /* events asked by IWANT they did not serve */
     uint64_t eager_grafts;      /* GRAFTs they sent beyond their engines' own */
