@@ -58,7 +58,7 @@ void rumor_book_load(daemon_t *d)
 {
     book_t b = {0};
     rumor_txn_t *t;
-    if (rumor_store_read_begin(d->node->store, &t) < 0) return;
+    if (rumor_store_read_begin(rumor_daemon_store(d), &t) < 0) return;
     int rc = book_read(t, &b);
     rumor_store_read_end(&t);
     if (rc < 0) {
@@ -71,7 +71,8 @@ void rumor_book_load(daemon_t *d)
     rumor_gossip_book_sort(b.e, b.n);
     /* The user's word always; the rest in half the candidate places at most, so that the LAN and
      * exchange still find room. */
-    size_t offered = 0, max = d->cfg->passive_max / 2 ? d->cfg->passive_max / 2 : 1;
+    const rumor_node_config_t *cfg = rumor_daemon_cfg(d);
+    size_t offered = 0, max = cfg->passive_max / 2 ? cfg->passive_max / 2 : 1;
     uint64_t now = rumor_now_ms();
     for (size_t i = 0; i < b.n; i++) {
         rumor_gossip_known_t *k = &b.e[i];
@@ -99,7 +100,8 @@ typedef struct {
 /* The kind of a first record of `p`: how it was found, as the book counts it. */
 static uint8_t first_found(const peer_t *p)
 {
-    if (p->found >= RUMOR_FOUND_BOOTSTRAP && p->found <= RUMOR_FOUND_INVITE) return p->found;
+    if (rumor_peer_found(p) >= RUMOR_FOUND_BOOTSTRAP && rumor_peer_found(p) <= RUMOR_FOUND_INVITE)
+        return rumor_peer_found(p);
     return RUMOR_FOUND_INBOUND; /* remembered once, forgotten since: a claim like any other */
 }
 
@@ -109,33 +111,34 @@ static int book_fn(rumor_txn_t *t, void *ctx)
     int rc = book_read(t, &op->b);
     if (rc < 0) return rc;
     if (op->what == BOOK_SEEN) {
-        for (peer_t *p = op->d->peers; p && rc == RUMOR_OK; p = p->next) {
-            rumor_gossip_known_t *k = book_find(&op->b, p->pk);
-            if (!k || p->closing || !rumor_daemon_peer_ready(p)) continue;
+        for (peer_t *p = rumor_daemon_peers(op->d); p && rc == RUMOR_OK; p = rumor_peer_next(p)) {
+            rumor_gossip_known_t *k = book_find(&op->b, rumor_peer_pk(p));
+            if (!k || rumor_peer_dropped(p) || !rumor_daemon_peer_ready(p)) continue;
             k->seen_ms = op->now;
             rc = book_put(t, k);
         }
         return rc;
     }
     const peer_t *p = op->p;
-    rumor_gossip_known_t *k = book_find(&op->b, p->pk);
+    rumor_gossip_known_t *k = book_find(&op->b, rumor_peer_pk(p));
     if (op->what == BOOK_FAILED) {
         if (!k) return RUMOR_OK;
         if (k->fails < UINT16_MAX) k->fails++;
         return rumor_gossip_known_forgotten(k, op->now) ? rumor_store_peer_del(t, k->pk)
                                                         : book_put(t, k);
     }
-    if (!p->port || !p->host[0]) return RUMOR_OK; /* it does not listen: nothing to dial */
+    if (!rumor_peer_port(p) || !rumor_peer_host(p)[0])
+        return RUMOR_OK; /* it does not listen: nothing to dial */
     rumor_gossip_known_t fresh = {.found = first_found(p)};
     if (!k) {
         size_t at = rumor_gossip_book_place(op->b.e, op->b.n, fresh.found);
         if (at == SIZE_MAX) return RUMOR_OK;
         if (at < op->b.n && (rc = rumor_store_peer_del(t, op->b.e[at].pk)) < 0) return rc;
-        memcpy(fresh.pk, p->pk, ID);
+        memcpy(fresh.pk, rumor_peer_pk(p), ID);
         k = &fresh;
     }
-    snprintf(k->host, sizeof k->host, "%s", p->host);
-    k->port = p->port;
+    snprintf(k->host, sizeof k->host, "%s", rumor_peer_host(p));
+    k->port = rumor_peer_port(p);
     k->seen_ms = k->linked_ms = op->now;
     k->fails = 0;
     return book_put(t, k);
@@ -144,7 +147,7 @@ static int book_fn(rumor_txn_t *t, void *ctx)
 static void book_write(daemon_t *d, book_what_t what, const peer_t *p)
 {
     book_op_t op = {.d = d, .what = what, .p = p, .now = rumor_now_ms()};
-    int rc = rumor_store_write(d->node->store, book_fn, &op);
+    int rc = rumor_store_write(rumor_daemon_store(d), book_fn, &op);
     free(op.b.e);
     if (rc < 0) rumor_daemon_log(d, LOG_WARN, "remembering peers failed: %s", rumor_strerror(rc));
 }

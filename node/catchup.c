@@ -72,30 +72,47 @@ struct catchup_ctx {
 
 int rumor_catchup_start(daemon_t *d)
 {
-    d->cx = calloc(1, sizeof *d->cx);
-    return d->cx ? RUMOR_OK : RUMOR_ERR_NOMEM;
+    struct catchup_ctx **cx = rumor_daemon_catchup_slot(d);
+    *cx = calloc(1, sizeof **cx);
+    return *cx ? RUMOR_OK : RUMOR_ERR_NOMEM;
 }
 
 void rumor_catchup_stop(daemon_t *d)
 {
-    free(d->cx);
-    d->cx = NULL;
+    struct catchup_ctx **cx = rumor_daemon_catchup_slot(d);
+    free(*cx);
+    *cx = NULL;
 }
 
+/* The scratch space, between rumor_catchup_start and rumor_catchup_stop. */
+static struct catchup_ctx *scratch(daemon_t *d)
+{
+    return *rumor_daemon_catchup_slot(d);
+}
+
+/* A peer's anti-entropy state, or NULL when it has none yet. */
+static struct catchup *peer_state(peer_t *p)
+{
+    return *rumor_peer_catchup_slot(p);
+}
+
+/* A peer's anti-entropy state, made on first use; NULL when out of memory. */
 static struct catchup *state(peer_t *p)
 {
-    if (!p->cu) p->cu = calloc(1, sizeof *p->cu);
-    return p->cu;
+    struct catchup **cu = rumor_peer_catchup_slot(p);
+    if (!*cu) *cu = calloc(1, sizeof **cu);
+    return *cu;
 }
 
 void rumor_catchup_peer_free(peer_t *p)
 {
-    if (!p->cu) return;
-    for (size_t i = 0; i < p->cu->n_x; i++) free(p->cu->x[i].held);
-    free(p->cu->x);
-    free(p->cu->jobs);
-    free(p->cu);
-    p->cu = NULL;
+    struct catchup **slot = rumor_peer_catchup_slot(p), *cu = *slot;
+    if (!cu) return;
+    for (size_t i = 0; i < cu->n_x; i++) free(cu->x[i].held);
+    free(cu->x);
+    free(cu->jobs);
+    free(cu);
+    *slot = NULL;
 }
 
 static xchg_t *exchange(struct catchup *cu, const uint8_t topic[ID])
@@ -118,39 +135,40 @@ static xchg_t *exchange(struct catchup *cu, const uint8_t topic[ID])
 /* Of two peers, the one with the smaller key opens (12.3). */
 static bool we_open(daemon_t *d, const peer_t *p)
 {
-    return memcmp(rumor_node_id(d->node), p->pk, ID) < 0;
+    return memcmp(rumor_node_id(rumor_daemon_node(d)), rumor_peer_pk(p), ID) < 0;
 }
 
 static bool send_recon(daemon_t *d, peer_t *p, const rumor_recon_msg_t *m)
 {
     rumor_wire_frame_t f;
     rumor_recon_frame(m, &f);
-    size_t len = rumor_wire_encode(&f, d->cx->frame, sizeof d->cx->frame);
+    size_t len = rumor_wire_encode(&f, scratch(d)->frame, sizeof scratch(d)->frame);
     if (!len) {
         rumor_daemon_log(d, LOG_ERROR, "could not encode a RECON frame");
         return false;
     }
-    if (!rumor_daemon_send(d, p, d->cx->frame, len)) return false;
-    d->stats.recon_out++;
-    d->stats.recon_bytes_out += len;
+    if (!rumor_daemon_send(d, p, scratch(d)->frame, len)) return false;
+    rumor_daemon_stats(d)->recon_out++;
+    rumor_daemon_stats(d)->recon_bytes_out += len;
     return true;
 }
 
 static void open_exchange(daemon_t *d, peer_t *p, xchg_t *x)
 {
     rumor_txn_t *t;
-    if (rumor_store_read_begin(d->node->store, &t) < 0) return;
-    int rc = rumor_recon_open(t, x->topic, &d->cx->msg);
+    if (rumor_store_read_begin(rumor_daemon_store(d), &t) < 0) return;
+    int rc = rumor_recon_open(t, x->topic, &scratch(d)->msg);
     rumor_store_read_end(&t);
-    uint64_t now = uv_now(d->loop);
-    x->next_ms = now + d->cfg->recon_interval_ms;
+    uint64_t now = rumor_daemon_loop_ms(d);
+    x->next_ms = now + rumor_daemon_cfg(d)->recon_interval_ms;
     x->forced = false;
-    if (rc < 0 || !send_recon(d, p, &d->cx->msg)) return;
+    if (rc < 0 || !send_recon(d, p, &scratch(d)->msg)) return;
     x->active = true;
     x->sent_round = 0;
     x->last_ms = now;
-    d->stats.recon_opened++;
-    rumor_daemon_log(d, LOG_DEBUG, "exchange with %s opened (%zu ranges)", p->hex8, d->cx->msg.n);
+    rumor_daemon_stats(d)->recon_opened++;
+    rumor_daemon_log(d, LOG_DEBUG, "exchange with %s opened (%zu ranges)", rumor_peer_hex8(p),
+                     scratch(d)->msg.n);
 }
 
 /* Opens the exchanges that are due with one peer. */
@@ -158,16 +176,16 @@ static void open_due(daemon_t *d, peer_t *p)
 {
     struct catchup *cu = state(p);
     if (!cu || !rumor_daemon_peer_ready(p)) return;
-    uint64_t now = uv_now(d->loop);
+    uint64_t now = rumor_daemon_loop_ms(d);
     bool opener = we_open(d, p);
-    for (size_t i = 0; i < d->n_topics; i++) {
-        const uint8_t *topic = d->topics[i].id;
+    for (size_t i = 0; i < rumor_daemon_topic_count(d); i++) {
+        const uint8_t *topic = rumor_daemon_topic_id(d, i);
         if (rumor_is_zero(topic, ID) || !rumor_daemon_peer_subscribes(p, topic)) continue;
         xchg_t *x = exchange(cu, topic);
         if (!x) return;
         if (x->active && now - x->last_ms > EXCHANGE_TIMEOUT_MS) {
             release(d, cu, x);
-            d->stats.recon_timeouts++;
+            rumor_daemon_stats(d)->recon_timeouts++;
         }
         if (x->active || (!opener && !x->forced) || now < x->next_ms) continue;
         bool sending = false; /* what the last exchange found is still going out */
@@ -185,12 +203,12 @@ void rumor_catchup_peer_ready(daemon_t *d, peer_t *p)
      * held the old link): it starts with no credit from us and no exchange. Credit is capped
      * on the sender's side, so granting it again costs nothing; an exchange older than a
      * heartbeat belonged to the old process. */
-    rumor_wire_frame_t f = {.type = RUMOR_WIRE_CREDIT, .n = d->cfg->recon_window};
-    if (rumor_daemon_send_frame(d, p, &f)) d->stats.credit_out++;
-    uint64_t now = uv_now(d->loop);
+    rumor_wire_frame_t f = {.type = RUMOR_WIRE_CREDIT, .n = rumor_daemon_cfg(d)->recon_window};
+    if (rumor_daemon_send_frame(d, p, &f)) rumor_daemon_stats(d)->credit_out++;
+    uint64_t now = rumor_daemon_loop_ms(d);
     for (size_t i = 0; i < cu->n_x; i++) {
         xchg_t *x = &cu->x[i];
-        if (x->active && now - x->last_ms > d->cfg->heartbeat_ms) release(d, cu, x);
+        if (x->active && now - x->last_ms > rumor_daemon_cfg(d)->heartbeat_ms) release(d, cu, x);
         x->next_ms = 0;
     }
 }
@@ -213,10 +231,10 @@ static int hold_job(void *ctx, const rumor_recon_job_t *job)
     peer_t *p = ((void **)ctx)[0];
     daemon_t *d = ((void **)ctx)[1];
     xchg_t *x = ((void **)ctx)[2];
-    struct catchup *cu = p->cu;
+    struct catchup *cu = peer_state(p);
     (void)cu;
-    if (x->n_held >= HELD_FACTOR * (size_t)d->cfg->recon_jobs_max) {
-        d->stats.recon_jobs_dropped++;
+    if (x->n_held >= HELD_FACTOR * (size_t)rumor_daemon_cfg(d)->recon_jobs_max) {
+        rumor_daemon_stats(d)->recon_jobs_dropped++;
         x->forced = true; /* a new exchange finds it once the rest went out */
         x->next_ms = 0;
         return RUMOR_OK;
@@ -259,9 +277,9 @@ static void release(daemon_t *d, struct catchup *cu, xchg_t *x)
         cu->jobs = nj;
         for (size_t i = 0; i < x->n_held; i++) {
             if (queued(cu, &x->held[i])) continue; /* a repeat of a range still going out */
-            if (cu->n_jobs >= d->cfg->recon_jobs_max) {
+            if (cu->n_jobs >= rumor_daemon_cfg(d)->recon_jobs_max) {
                 /* The rest waits for a new exchange, opened once these have gone out. */
-                d->stats.recon_jobs_dropped += x->n_held - i;
+                rumor_daemon_stats(d)->recon_jobs_dropped += x->n_held - i;
                 x->forced = true;
                 x->next_ms = 0;
                 break;
@@ -279,7 +297,8 @@ static void want_ids(void *ctx, const uint8_t *ids, size_t n)
     peer_t *p = ((void **)ctx)[0];
     daemon_t *d = ((void **)ctx)[1];
     rumor_wire_frame_t f = {.type = RUMOR_WIRE_IWANT, .ids = ids, .n = n};
-    if (n && n <= RUMOR_WIRE_IDS_MAX && rumor_daemon_send_frame(d, p, &f)) d->stats.iwant_out++;
+    if (n && n <= RUMOR_WIRE_IDS_MAX && rumor_daemon_send_frame(d, p, &f))
+        rumor_daemon_stats(d)->iwant_out++;
 }
 
 typedef struct {
@@ -313,7 +332,7 @@ static int fill_item(void *ctx, uint64_t lamport, const uint8_t id[ID])
     if (c->cap - c->used < RUMOR_BATCH_ENTRY_BYTES + len) {
         if (c->n) return 1; /* the next frame takes it */
         /* Too big for any BATCH (12.2): the peer fetches it as a missing parent instead. */
-        c->d->stats.batch_too_big++;
+        rumor_daemon_stats(c->d)->batch_too_big++;
         return 0;
     }
     append(c, ev, len);
@@ -370,15 +389,15 @@ static int unqueue_own(rumor_txn_t *t, void *ctx)
 /* Sends BATCH frames while the peer's credit lasts. */
 static void pump(daemon_t *d, peer_t *p)
 {
-    struct catchup *cu = p->cu;
-    while (cu && cu->credit && cu->n_jobs && !p->closing) {
+    struct catchup *cu = peer_state(p);
+    while (cu && cu->credit && cu->n_jobs && !rumor_peer_dropped(p)) {
         rumor_txn_t *t;
-        if (rumor_store_read_begin(d->node->store, &t) < 0) return;
+        if (rumor_store_read_begin(rumor_daemon_store(d), &t) < 0) return;
         uint8_t topic[ID];
         memcpy(topic, cu->jobs[0].topic, ID);
         fill_t c = {.d = d,
                     .t = t,
-                    .out = d->cx->frame,
+                    .out = scratch(d)->frame,
                     .used = RUMOR_BATCH_HEADER_BYTES,
                     .cap = RUMOR_BATCH_FRAME_MAX};
         int rc = RUMOR_OK;
@@ -406,7 +425,7 @@ static void pump(daemon_t *d, peer_t *p)
             return; /* the heartbeat tries again */
         }
         if (rc < 0) {
-            rumor_daemon_log(d, LOG_ERROR, "reading events for %s failed: %s", p->hex8,
+            rumor_daemon_log(d, LOG_ERROR, "reading events for %s failed: %s", rumor_peer_hex8(p),
                              rumor_strerror(rc));
             free(saved);
             if (cu->n_jobs) pop_job(cu);
@@ -419,12 +438,12 @@ static void pump(daemon_t *d, peer_t *p)
         rumor_wire_frame_t f = {
             .type = RUMOR_WIRE_BATCH, .topic = topic, .remaining = remaining(cu), .n = c.n};
         /* The entries are already in place behind the header: write the header around them. */
-        d->cx->frame[0] = RUMOR_WIRE_VERSION;
-        d->cx->frame[1] = RUMOR_WIRE_BATCH;
-        memcpy(d->cx->frame + 2, topic, ID);
-        rumor_put_u32(d->cx->frame + 2 + ID, f.remaining);
-        rumor_put_u16(d->cx->frame + 2 + ID + 4, (uint16_t)c.n);
-        if (!rumor_daemon_send(d, p, d->cx->frame, c.used)) {
+        scratch(d)->frame[0] = RUMOR_WIRE_VERSION;
+        scratch(d)->frame[1] = RUMOR_WIRE_BATCH;
+        memcpy(scratch(d)->frame + 2, topic, ID);
+        rumor_put_u32(scratch(d)->frame + 2 + ID, f.remaining);
+        rumor_put_u16(scratch(d)->frame + 2 + ID + 4, (uint16_t)c.n);
+        if (!rumor_daemon_send(d, p, scratch(d)->frame, c.used)) {
             /* Not sent: the walk goes back to where it was, for the next try. */
             if (n_saved > popped) cu->jobs[0] = saved[n_saved - 1];
             rumor_recon_job_t *nj =
@@ -440,14 +459,14 @@ static void pump(daemon_t *d, peer_t *p)
         }
         free(saved);
         if (outbox) {
-            unqueue_own_t u = {d->cx->frame, c.used, rumor_node_id(d->node)};
-            rumor_store_write_as(d->node->store, RUMOR_STORE_BATCH, unqueue_own, &u);
+            unqueue_own_t u = {scratch(d)->frame, c.used, rumor_node_id(rumor_daemon_node(d))};
+            rumor_store_write_as(rumor_daemon_store(d), RUMOR_STORE_BATCH, unqueue_own, &u);
         }
         cu->credit--;
-        d->stats.batch_out++;
-        d->stats.batch_events_out += c.n;
-        d->stats.batch_bytes_out += c.used;
-        d->stats.batch_event_bytes_out += c.ev_bytes;
+        rumor_daemon_stats(d)->batch_out++;
+        rumor_daemon_stats(d)->batch_events_out += c.n;
+        rumor_daemon_stats(d)->batch_bytes_out += c.used;
+        rumor_daemon_stats(d)->batch_event_bytes_out += c.ev_bytes;
     }
 }
 
@@ -456,71 +475,71 @@ static void pump(daemon_t *d, peer_t *p)
 static void on_recon(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
 {
     struct catchup *cu = state(p);
-    d->stats.recon_in++;
+    rumor_daemon_stats(d)->recon_in++;
     if (!cu) return;
     if (!rumor_daemon_holds(d, f->topic) || rumor_is_zero(f->topic, ID)) {
-        d->stats.recon_refused++;
+        rumor_daemon_stats(d)->recon_refused++;
         return;
     }
     xchg_t *x = exchange(cu, f->topic);
     if (!x) return;
-    uint64_t now = uv_now(d->loop);
-    if (f->round >= d->cfg->recon_rounds_max) {
+    uint64_t now = rumor_daemon_loop_ms(d);
+    if (f->round >= rumor_daemon_cfg(d)->recon_rounds_max) {
         /* What it settled so far goes out; a fresh exchange takes up the rest soon (histories
          * that differ all over the order can take more rounds than one exchange allows). */
-        d->stats.recon_aborted++;
+        rumor_daemon_stats(d)->recon_aborted++;
         release(d, cu, x);
         x->forced = true;
-        x->next_ms = now + d->cfg->heartbeat_ms;
+        x->next_ms = now + rumor_daemon_cfg(d)->heartbeat_ms;
         pump(d, p);
         return;
     }
     if (f->round == 0 && x->active && x->sent_round == 0 && we_open(d, p)) {
         /* Both opened at once: ours stands (the peer, not the opener, drops its own). */
-        d->stats.recon_limited++;
+        rumor_daemon_stats(d)->recon_limited++;
         return;
     }
     if (f->round == 0) {
         /* Each opening costs a walk of the topic: a few per peer and topic per heartbeat. */
-        if (now - x->opens_ms >= d->cfg->heartbeat_ms) x->opens_ms = now, x->opens = 0;
+        if (now - x->opens_ms >= rumor_daemon_cfg(d)->heartbeat_ms) x->opens_ms = now, x->opens = 0;
         if (++x->opens > OPENS_PER_BEAT) {
-            d->stats.recon_limited++;
+            rumor_daemon_stats(d)->recon_limited++;
             return;
         }
     } else if (!x->active || f->round != (uint8_t)(x->sent_round + 1)) {
         /* Only the answer to our last frame is taken: anything else would be a free walk. */
-        d->stats.recon_limited++;
+        rumor_daemon_stats(d)->recon_limited++;
         return;
     }
     rumor_txn_t *t;
-    if (rumor_store_read_begin(d->node->store, &t) < 0) return;
+    if (rumor_store_read_begin(rumor_daemon_store(d), &t) < 0) return;
     uint8_t role;
     /* A domain restored from a backup has no members in our store yet to judge the peer by; we
      * hold only what members sent us of it (PROTOCOL.md 5.4). */
-    if (rumor_store_member_get(t, f->topic, p->pk, &role) != RUMOR_OK &&
-        !rumor_node_restoring_has(t, f->topic) && !rumor_gossip_told_has(&d->told, f->topic)) {
+    if (rumor_store_member_get(t, f->topic, rumor_peer_pk(p), &role) != RUMOR_OK &&
+        !rumor_node_restoring_has(t, f->topic) && !rumor_daemon_told_of(d, f->topic)) {
         rumor_store_read_end(&t);
-        d->stats.recon_refused++;
+        rumor_daemon_stats(d)->recon_refused++;
         return;
     }
     void *ctx[3] = {p, d, x};
     rumor_recon_sink_t sink = {hold_job, want_ids, ctx};
-    int rc = rumor_recon_answer(t, f, &d->cx->msg, &sink);
+    int rc = rumor_recon_answer(t, f, &scratch(d)->msg, &sink);
     rumor_store_read_end(&t);
     x->last_ms = now;
     rumor_daemon_log(d, LOG_DEBUG, "RECON round %u from %s (%zu ranges): %d, %zu ranges back",
-                     f->round, p->hex8, f->n, rc, d->cx->msg.n);
+                     f->round, rumor_peer_hex8(p), f->n, rc, scratch(d)->msg.n);
     bool ending = f->n == 1 && f->ranges[0].mode == RUMOR_RECON_SKIP;
-    if (rc == 1 && send_recon(d, p, &d->cx->msg)) {
+    if (rc == 1 && send_recon(d, p, &scratch(d)->msg)) {
         x->active = true;
-        x->sent_round = d->cx->msg.round;
+        x->sent_round = scratch(d)->msg.round;
     } else {
         if (rc < 0)
-            rumor_daemon_log(d, LOG_ERROR, "answering %s's RECON failed: %s", p->hex8,
+            rumor_daemon_log(d, LOG_ERROR, "answering %s's RECON failed: %s", rumor_peer_hex8(p),
                              rumor_strerror(rc));
         /* Settled. The all-SKIP answer tells the peer so (and is itself never answered). */
-        if (rc == 0) d->stats.recon_done++;
-        if (rc == 0 && !ending) send_recon(d, p, &d->cx->msg);
+        if (rc == 0) rumor_daemon_stats(d)->recon_done++;
+        if (rc == 0 && !ending) send_recon(d, p, &scratch(d)->msg);
         release(d, cu, x);
     }
     pump(d, p);
@@ -530,11 +549,11 @@ static void on_batch(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f, size_t
 {
     struct catchup *cu = state(p);
     if (!cu) return;
-    d->stats.batch_in++;
-    d->stats.batch_bytes_in += len;
+    rumor_daemon_stats(d)->batch_in++;
+    rumor_daemon_stats(d)->batch_bytes_in += len;
     cu->owed++;
     if (!rumor_daemon_holds(d, f->topic)) {
-        d->stats.recon_refused++;
+        rumor_daemon_stats(d)->recon_refused++;
         return;
     }
     uint64_t now = rumor_daemon_loop_ms(d); /* the loop's monotonic clock, not the wall */
@@ -545,25 +564,25 @@ static void on_batch(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f, size_t
         cu->in_events = cu->in_new = 0;
         if (f->remaining)
             rumor_daemon_log(d, LOG_INFO, "catching up from %s: %zu events, %u more to come",
-                             p->hex8, f->n, f->remaining);
+                             rumor_peer_hex8(p), f->n, f->remaining);
     } else if (now - cu->in_log_ms >= PROGRESS_LOG_MS) {
         cu->in_log_ms = now;
-        rumor_daemon_log(d, LOG_INFO, "catching up from %s: %llu events in, %u to come", p->hex8,
-                         (unsigned long long)cu->in_events, f->remaining);
+        rumor_daemon_log(d, LOG_INFO, "catching up from %s: %llu events in, %u to come",
+                         rumor_peer_hex8(p), (unsigned long long)cu->in_events, f->remaining);
     }
     /* Set before the events go in: a full batch commits in the middle of this loop. */
     cu->in_remaining = f->remaining;
-    uint8_t *ef = d->cx->event_frame;
+    uint8_t *ef = scratch(d)->event_frame;
     ef[0] = RUMOR_WIRE_VERSION;
     ef[1] = RUMOR_WIRE_EVENT;
     size_t pos = 0, elen;
     const uint8_t *ev;
     cu->in_feeding = true;
-    d->drain_cost += f->n; /* a BATCH is many frames' worth of work for the loop */
+    rumor_daemon_add_drain_cost(d, f->n); /* a BATCH is many frames' worth of work for the loop */
     while (rumor_wire_batch_next(f, &pos, &ev, &elen)) {
         memcpy(ef + 2, ev, elen);
-        d->stats.batch_events_in++;
-        d->stats.batch_event_bytes_in += elen;
+        rumor_daemon_stats(d)->batch_events_in++;
+        rumor_daemon_stats(d)->batch_event_bytes_in += elen;
         cu->in_events++;
         rumor_daemon_queue_event(d, p, ef, elen + 2, ORIGIN_BATCH);
     }
@@ -577,17 +596,17 @@ void rumor_catchup_on_frame(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f,
 {
     switch (f->type) {
     case RUMOR_WIRE_RECON:
-        d->stats.recon_bytes_in += len;
+        rumor_daemon_stats(d)->recon_bytes_in += len;
         on_recon(d, p, f);
         break;
     case RUMOR_WIRE_BATCH: on_batch(d, p, f, len); break;
     case RUMOR_WIRE_CREDIT: {
         struct catchup *cu = state(p);
-        d->stats.credit_in++;
+        rumor_daemon_stats(d)->credit_in++;
         if (!cu) return;
         /* Credit only paces our sending; a peer cannot make us hold more than the cap. */
         cu->credit = cu->credit + f->n > RUMOR_CREDIT_MAX ? RUMOR_CREDIT_MAX : cu->credit + f->n;
-        cu->credit_ms = uv_now(d->loop);
+        cu->credit_ms = rumor_daemon_loop_ms(d);
         pump(d, p);
         break;
     }
@@ -599,9 +618,9 @@ void rumor_catchup_on_frame(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f,
 void rumor_catchup_stored(daemon_t *d, const uint8_t from[ID])
 {
     (void)d;
-    for (peer_t *p = d->peers; p; p = p->next)
-        if (p->cu && memcmp(p->pk, from, ID) == 0) {
-            p->cu->in_new++;
+    for (peer_t *p = rumor_daemon_peers(d); p; p = rumor_peer_next(p))
+        if (peer_state(p) && memcmp(rumor_peer_pk(p), from, ID) == 0) {
+            peer_state(p)->in_new++;
             return;
         }
 }
@@ -609,12 +628,12 @@ void rumor_catchup_stored(daemon_t *d, const uint8_t from[ID])
 /* Other peers may lack what a catch-up brought: reconcile those topics with them now. */
 static void pass_on(daemon_t *d, peer_t *from)
 {
-    struct catchup *cu = from->cu;
-    for (peer_t *p = d->peers; p; p = p->next) {
+    struct catchup *cu = peer_state(from);
+    for (peer_t *p = rumor_daemon_peers(d); p; p = rumor_peer_next(p)) {
         if (p == from || !rumor_daemon_peer_ready(p) || !state(p)) continue;
         for (size_t i = 0; i < cu->n_fresh; i++) {
             if (!rumor_daemon_peer_subscribes(p, cu->fresh[i])) continue;
-            xchg_t *x = exchange(p->cu, cu->fresh[i]);
+            xchg_t *x = exchange(peer_state(p), cu->fresh[i]);
             /* (One running now may have summed its ranges before the news: another follows.) */
             if (x) x->forced = true, x->next_ms = 0;
         }
@@ -624,21 +643,22 @@ static void pass_on(daemon_t *d, peer_t *from)
 void rumor_catchup_committed(daemon_t *d)
 {
     uint64_t now = rumor_daemon_loop_ms(d);
-    for (peer_t *p = d->peers; p; p = p->next) {
-        struct catchup *cu = p->cu;
-        if (!cu || p->closing) continue;
+    for (peer_t *p = rumor_daemon_peers(d); p; p = rumor_peer_next(p)) {
+        struct catchup *cu = peer_state(p);
+        if (!cu || rumor_peer_dropped(p)) continue;
         while (cu->owed) {
             uint32_t n = cu->owed > RUMOR_CREDIT_MAX ? RUMOR_CREDIT_MAX : cu->owed;
             rumor_wire_frame_t f = {.type = RUMOR_WIRE_CREDIT, .n = n};
             if (!rumor_daemon_send_frame(d, p, &f)) break;
-            d->stats.credit_out++;
+            rumor_daemon_stats(d)->credit_out++;
             cu->owed -= n;
         }
         if (cu->in_active && !cu->in_feeding && cu->in_remaining == 0) {
             cu->in_active = false;
             rumor_daemon_log(d, cu->in_events >= 100 ? LOG_INFO : LOG_DEBUG,
-                             "caught up from %s: %llu events (%llu new) in %llu ms", p->hex8,
-                             (unsigned long long)cu->in_events, (unsigned long long)cu->in_new,
+                             "caught up from %s: %llu events (%llu new) in %llu ms",
+                             rumor_peer_hex8(p), (unsigned long long)cu->in_events,
+                             (unsigned long long)cu->in_new,
                              (unsigned long long)(now - cu->in_start_ms));
             if (cu->in_new) pass_on(d, p);
             cu->n_fresh = 0;
@@ -649,19 +669,19 @@ void rumor_catchup_committed(daemon_t *d)
 void rumor_catchup_heartbeat(daemon_t *d)
 {
     uint64_t now = rumor_daemon_loop_ms(d);
-    for (peer_t *p = d->peers; p; p = p->next) {
-        struct catchup *cu = p->cu;
-        if (p->closing || !rumor_daemon_peer_ready(p)) continue;
+    for (peer_t *p = rumor_daemon_peers(d); p; p = rumor_peer_next(p)) {
+        struct catchup *cu = peer_state(p);
+        if (rumor_peer_dropped(p) || !rumor_daemon_peer_ready(p)) continue;
         if (cu && !cu->credit && cu->n_jobs && now - cu->credit_ms > CREDIT_PROBE_MS) {
             cu->credit = 1;
             cu->credit_ms = now;
-            d->stats.credit_probes++;
+            rumor_daemon_stats(d)->credit_probes++;
         }
         if (cu && cu->in_active && now - cu->in_last_ms > CATCHUP_STALL_MS) {
             cu->in_active = false;
-            rumor_daemon_log(d, LOG_WARN,
-                             "catch-up from %s stopped: %llu events in, %u were still to come",
-                             p->hex8, (unsigned long long)cu->in_events, cu->in_remaining);
+            rumor_daemon_log(
+                d, LOG_WARN, "catch-up from %s stopped: %llu events in, %u were still to come",
+                rumor_peer_hex8(p), (unsigned long long)cu->in_events, cu->in_remaining);
         }
         open_due(d, p);
         pump(d, p);
@@ -671,9 +691,9 @@ void rumor_catchup_heartbeat(daemon_t *d)
 void rumor_catchup_progress(daemon_t *d, rumor_catchup_progress_t *out)
 {
     memset(out, 0, sizeof *out);
-    for (peer_t *p = d->peers; p; p = p->next) {
-        struct catchup *cu = p->cu;
-        if (!cu || p->closing) continue;
+    for (peer_t *p = rumor_daemon_peers(d); p; p = rumor_peer_next(p)) {
+        struct catchup *cu = peer_state(p);
+        if (!cu || rumor_peer_dropped(p)) continue;
         if (cu->in_active) {
             out->peers_in++;
             out->events_in += cu->in_events;

@@ -20,6 +20,8 @@
 /* A follower whose unread output passes this is too slow and is dropped. */
 #define FOLLOW_QUEUE_MAX ((size_t)4 << 20)
 
+typedef struct ctl_client ctl_client_t;
+
 struct ctl_client {
     uv_pipe_t pipe;
     daemon_t *d;
@@ -31,6 +33,19 @@ struct ctl_client {
     bool closing;
     ctl_client_t *next;
 };
+
+/* The control socket, from rumor_ctl_start until its handle has closed. */
+struct ctl_server {
+    uv_pipe_t pipe;        /* listening on `path` */
+    daemon_t *d;           /* owner */
+    ctl_client_t *clients; /* connected clients */
+    char *path;            /* the socket file: <home>/node.sock */
+};
+
+static struct ctl_server *server_of(daemon_t *d)
+{
+    return *rumor_daemon_ctl_slot(d);
+}
 
 typedef struct {
     uv_write_t req;
@@ -51,7 +66,7 @@ static void client_close(ctl_client_t *c)
     if (c->closing) return;
     c->closing = true;
     daemon_t *d = c->d;
-    for (ctl_client_t **q = &d->clients; *q; q = &(*q)->next)
+    for (ctl_client_t **q = &server_of(d)->clients; *q; q = &(*q)->next)
         if (*q == c) {
             *q = c->next;
             break;
@@ -126,8 +141,10 @@ static void put_hex(rumor_ctl_writer_t *w, const char *key, const uint8_t *id)
 /* The host to give others: the listen host, or for a wildcard the first LAN address. */
 static void advertised_host(daemon_t *d, char *out, size_t cap)
 {
-    snprintf(out, cap, "%s", d->listen_host);
-    if (strcmp(d->listen_host, "0.0.0.0") != 0 && strcmp(d->listen_host, "::") != 0) return;
+    snprintf(out, cap, "%s", rumor_daemon_listen_host(d));
+    if (strcmp(rumor_daemon_listen_host(d), "0.0.0.0") != 0 &&
+        strcmp(rumor_daemon_listen_host(d), "::") != 0)
+        return;
     snprintf(out, cap, "127.0.0.1");
     uv_interface_address_t *ifs;
     int n;
@@ -147,29 +164,33 @@ static void op_status(ctl_client_t *c)
     char host[RUMOR_INVITE_HOST_MAX + 1], buf[RUMOR_ID_HEX + RUMOR_INVITE_HOST_MAX + 16];
     char id[RUMOR_ID_HEX + 1];
     rumor_node_counts_t counts = {0};
-    rumor_node_counts(d->node, &counts);
-    rumor_hex_encode(id, rumor_node_id(d->node), ID);
+    rumor_node_counts(rumor_daemon_node(d), &counts);
+    rumor_hex_encode(id, rumor_node_id(rumor_daemon_node(d)), ID);
     rumor_ctl_writer_init(&w);
     rumor_ctl_put_bool(&w, "ok", true);
     rumor_ctl_put_str(&w, "id", id, RUMOR_ID_HEX);
-    bool v6 = strchr(d->listen_host, ':') != NULL;
-    snprintf(buf, sizeof buf, v6 ? "[%s]:%u" : "%s:%u", d->listen_host, d->listen_port);
+    bool v6 = strchr(rumor_daemon_listen_host(d), ':') != NULL;
+    snprintf(buf, sizeof buf, v6 ? "[%s]:%u" : "%s:%u", rumor_daemon_listen_host(d),
+             rumor_daemon_listen_port(d));
     rumor_ctl_put_str(&w, "listen", buf, strlen(buf));
     advertised_host(d, host, sizeof host);
     v6 = strchr(host, ':') != NULL;
-    snprintf(buf, sizeof buf, v6 ? "%s@[%s]:%u" : "%s@%s:%u", id, host, d->listen_port);
+    snprintf(buf, sizeof buf, v6 ? "%s@[%s]:%u" : "%s@%s:%u", id, host,
+             rumor_daemon_listen_port(d));
     rumor_ctl_put_str(&w, "address", buf, strlen(buf));
     rumor_ctl_put_str(&w, "host", host, strlen(host));
-    rumor_ctl_put_u64(&w, "port", d->listen_port);
+    rumor_ctl_put_u64(&w, "port", rumor_daemon_listen_port(d));
     rumor_ctl_put_u64(&w, "peers", rumor_daemon_peer_count(d));
-    rumor_ctl_put_u64(&w, "candidates", d->n_cands);
+    rumor_ctl_put_u64(&w, "candidates", rumor_daemon_cand_count(d));
     rumor_ctl_put_u64(&w, "rooms", counts.rooms);
     rumor_ctl_put_u64(&w, "events", counts.events);
     rumor_ctl_put_u64(&w, "outbox", counts.outbox);
-    rumor_ctl_put_u64(&w, "topics", d->n_topics ? d->n_topics - 1 : 0);
-    rumor_ctl_put_bool(&w, "lan", d->lan);
-    if (d->cfg->notify_cmd[0])
-        rumor_ctl_put_str(&w, "notify_cmd", d->cfg->notify_cmd, strlen(d->cfg->notify_cmd));
+    rumor_ctl_put_u64(&w, "topics",
+                      rumor_daemon_topic_count(d) ? rumor_daemon_topic_count(d) - 1 : 0);
+    rumor_ctl_put_bool(&w, "lan", rumor_daemon_lan_on(d));
+    if (rumor_daemon_cfg(d)->notify_cmd[0])
+        rumor_ctl_put_str(&w, "notify_cmd", rumor_daemon_cfg(d)->notify_cmd,
+                          strlen(rumor_daemon_cfg(d)->notify_cmd));
     rumor_catchup_progress_t cp;
     rumor_catchup_progress(d, &cp);
     rumor_ctl_put_u64(&w, "catchup_peers", cp.peers_in);
@@ -178,7 +199,7 @@ static void op_status(ctl_client_t *c)
     rumor_ctl_put_u64(&w, "sending_peers", cp.peers_out);
     rumor_ctl_put_u64(&w, "sending_remaining", cp.remaining_out);
     rumor_ctl_put_u64(&w, "exchanges", cp.exchanges);
-    rumor_ctl_put_u64(&w, "uptime_ms", rumor_now_ms() - d->start_ms);
+    rumor_ctl_put_u64(&w, "uptime_ms", rumor_daemon_uptime_ms(d));
     rumor_ctl_put_u64(&w, "pid", (uint64_t)getpid());
     client_send(c, &w);
 }
@@ -186,35 +207,37 @@ static void op_status(ctl_client_t *c)
 static void op_peers(ctl_client_t *c)
 {
     daemon_t *d = c->d;
-    for (peer_t *p = d->peers; p; p = p->next) {
+    for (peer_t *p = rumor_daemon_peers(d); p; p = rumor_peer_next(p)) {
         if (!rumor_daemon_peer_ready(p)) continue;
         rumor_ctl_writer_t w;
         char addr[RUMOR_INVITE_HOST_MAX + 16];
-        bool v6 = strchr(p->host, ':') != NULL;
-        snprintf(addr, sizeof addr, v6 ? "[%s]:%u" : "%s:%u", p->host, p->port);
+        bool v6 = strchr(rumor_peer_host(p), ':') != NULL;
+        snprintf(addr, sizeof addr, v6 ? "[%s]:%u" : "%s:%u", rumor_peer_host(p),
+                 rumor_peer_port(p));
         rumor_ctl_writer_init(&w);
-        put_hex(&w, "id", p->pk);
+        put_hex(&w, "id", rumor_peer_pk(p));
         rumor_ctl_put_str(&w, "address", addr, strlen(addr));
-        const char *found = rumor_daemon_found_name(p->found);
+        const char *found = rumor_daemon_found_name(rumor_peer_found(p));
         rumor_ctl_put_str(&w, "found", found, strlen(found));
-        const char *dir = p->out_ready && p->in_ready ? "both" : p->out_ready ? "out" : "in";
-        rumor_ctl_put_str(&w, "direction", dir, strlen(dir));
-        rumor_ctl_put_u64(&w, "rtt_us", p->rtt_us);
-        rumor_ctl_put_u64(&w, "since_ms", p->since_ms);
-        rumor_ctl_put_u64(&w, "topics", p->n_subs);
-        rumor_engine_score_t sc;
-        if (p->eh != RUMOR_ENGINE_NONE && rumor_engine_score(d->engine, p->eh, &sc)) {
+        rumor_peer_info_t info;
+        rumor_daemon_peer_info(d, p, &info);
+        rumor_ctl_put_str(&w, "direction", info.direction, strlen(info.direction));
+        rumor_ctl_put_u64(&w, "rtt_us", info.rtt_us);
+        rumor_ctl_put_u64(&w, "since_ms", info.since_ms);
+        rumor_ctl_put_u64(&w, "topics", info.n_topics);
+        if (info.scored) {
+            const rumor_engine_score_t *sc = &info.score;
             /* Scores are this node's own view, never sent to anyone (PROTOCOL.md 9.8). */
-            rumor_ctl_put_f64(&w, "score", sc.score);
-            rumor_ctl_put_f64(&w, "score_p1", sc.p1);
-            rumor_ctl_put_f64(&w, "score_p2", sc.p2);
-            rumor_ctl_put_f64(&w, "score_p3", sc.p3);
-            rumor_ctl_put_f64(&w, "score_p3b", sc.p3b);
-            rumor_ctl_put_f64(&w, "score_p4", sc.p4);
-            rumor_ctl_put_f64(&w, "score_p5", sc.p5);
-            rumor_ctl_put_f64(&w, "score_p6", sc.p6);
-            rumor_ctl_put_f64(&w, "score_p7", sc.p7);
-            rumor_ctl_put_bool(&w, "graylisted", rumor_engine_graylisted(d->engine, p->eh));
+            rumor_ctl_put_f64(&w, "score", sc->score);
+            rumor_ctl_put_f64(&w, "score_p1", sc->p1);
+            rumor_ctl_put_f64(&w, "score_p2", sc->p2);
+            rumor_ctl_put_f64(&w, "score_p3", sc->p3);
+            rumor_ctl_put_f64(&w, "score_p3b", sc->p3b);
+            rumor_ctl_put_f64(&w, "score_p4", sc->p4);
+            rumor_ctl_put_f64(&w, "score_p5", sc->p5);
+            rumor_ctl_put_f64(&w, "score_p6", sc->p6);
+            rumor_ctl_put_f64(&w, "score_p7", sc->p7);
+            rumor_ctl_put_bool(&w, "graylisted", info.graylisted);
         }
         client_send(c, &w);
     }
@@ -257,17 +280,14 @@ RUMOR_CONFIG_KEYS(KEY_FITS_, KEY_FITS_, KEY_FITS_, KEY_FITS_, KEY_FITS_)
 static void op_stats(ctl_client_t *c)
 {
     daemon_t *d = c->d;
-    const rumor_node_config_t *cfg = d->cfg;
-    rumor_engine_counters_t ec;
-    rumor_engine_counters(d->engine, &ec); /* the engine counts these itself */
-    d->stats.pruned_by_score = ec.pruned_by_score;
-    d->stats.opportunistic_grafts = ec.opportunistic_grafts;
-    d->stats.backoff_grafts = ec.backoff_grafts;
-    d->stats.broken_promises = ec.broken_promises;
+    const rumor_node_config_t *cfg = rumor_daemon_cfg(d);
+    rumor_daemon_stats_from_engine(d); /* the engine counts some itself */
+    const rumor_daemon_stats_t *stats = rumor_daemon_stats(d);
+    const uint64_t *latency = rumor_daemon_latency(d);
     rumor_ctl_writer_t w;
     rumor_ctl_writer_init(&w);
     rumor_ctl_put_bool(&w, "ok", true);
-#define RUMOR_STAT_PUT_(name) rumor_ctl_put_u64(&w, #name, d->stats.name);
+#define RUMOR_STAT_PUT_(name) rumor_ctl_put_u64(&w, #name, stats->name);
     RUMOR_DAEMON_STATS(RUMOR_STAT_PUT_)
 #undef RUMOR_STAT_PUT_
     char key[32];
@@ -277,7 +297,7 @@ static void op_stats(ctl_client_t *c)
         else
             snprintf(key, sizeof key, "latency_over_%ums",
                      rumor_latency_bounds_ms[RUMOR_LATENCY_BUCKETS - 2]);
-        rumor_ctl_put_u64(&w, key, d->latency[i]);
+        rumor_ctl_put_u64(&w, key, latency[i]);
     }
     rumor_ctl_put_u64(&w, "peers", rumor_daemon_peer_count(d));
 #define PUT_U32_(key, ...)  rumor_ctl_put_u64(&w, "param_" #key, cfg->key);
@@ -334,7 +354,7 @@ static void lan_join_done(void *ctx, int rc, const uint8_t room[ID])
 static void agent_op(ctl_client_t *c, const char *op, const rumor_ctl_record_t *r)
 {
     daemon_t *d = c->d;
-    const rumor_identity_t *id = d->node->id;
+    const rumor_identity_t *id = rumor_daemon_node(d)->id;
     bool seal = strcmp(op, "key_seal") == 0;
     const rumor_ctl_field_t *in = rumor_ctl_get(r, seal ? "key" : "data");
     if (!in || in->type != RUMOR_CTL_BYTES) {
@@ -370,7 +390,7 @@ static void agent_op(ctl_client_t *c, const char *op, const rumor_ctl_record_t *
     if (rc < 0) {
         send_error(c, rc, rumor_strerror(rc));
     } else {
-        d->stats.agent_ops++;
+        rumor_daemon_stats(d)->agent_ops++;
         rumor_ctl_writer_t w;
         rumor_ctl_writer_init(&w);
         rumor_ctl_put_bool(&w, "ok", true);
@@ -384,9 +404,9 @@ static void handle(ctl_client_t *c, const rumor_ctl_record_t *r)
 {
     daemon_t *d = c->d;
     const rumor_ctl_field_t *op = rumor_ctl_get(r, "op");
-    d->stats.ctl_requests++;
+    rumor_daemon_stats(d)->ctl_requests++;
     if (!op || op->type != RUMOR_CTL_STR) {
-        d->stats.ctl_bad++;
+        rumor_daemon_stats(d)->ctl_bad++;
         send_error(c, RUMOR_ERR_MALFORMED, "request without an op");
         return;
     }
@@ -499,7 +519,7 @@ static void handle(ctl_client_t *c, const rumor_ctl_record_t *r)
                              "running elsewhere): an identity cannot invite itself"
                            : rumor_strerror(rc));
     } else {
-        d->stats.ctl_bad++;
+        rumor_daemon_stats(d)->ctl_bad++;
         send_error(c, RUMOR_ERR_INVALID, "unknown op");
     }
 #undef IS
@@ -507,7 +527,9 @@ static void handle(ctl_client_t *c, const rumor_ctl_record_t *r)
 
 void rumor_ctl_notify(daemon_t *d, const uint8_t room[ID], const uint8_t id[ID])
 {
-    for (ctl_client_t *c = d->clients, *next; c; c = next) {
+    struct ctl_server *s = server_of(d);
+    if (!s) return;
+    for (ctl_client_t *c = s->clients, *next; c; c = next) {
         next = c->next;
         if (!c->follow || (c->follow_room && memcmp(c->room, room, ID) != 0)) continue;
         if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > FOLLOW_QUEUE_MAX) {
@@ -551,7 +573,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     while (!c->closing && c->len >= 4) {
         uint32_t mlen = rumor_get_u32(c->buf);
         if (mlen == 0 || mlen > RUMOR_CTL_MSG_MAX) {
-            c->d->stats.ctl_bad++;
+            rumor_daemon_stats(c->d)->ctl_bad++;
             send_error(c, RUMOR_ERR_TOO_BIG, "bad request length");
             client_close(c);
             return;
@@ -559,7 +581,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         if (c->len < 4 + (size_t)mlen) break;
         rumor_ctl_record_t r;
         if (rumor_ctl_decode(c->buf + 4, mlen, &r) < 0) {
-            c->d->stats.ctl_bad++;
+            rumor_daemon_stats(c->d)->ctl_bad++;
             send_error(c, RUMOR_ERR_MALFORMED, "malformed request");
             client_close(c);
             return;
@@ -574,12 +596,13 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 static void on_connection(uv_stream_t *server, int status)
 {
-    daemon_t *d = server->data;
+    struct ctl_server *s = server->data;
+    daemon_t *d = s->d;
     if (status < 0) return;
     ctl_client_t *c = calloc(1, sizeof *c);
     if (!c) return;
     c->d = d;
-    uv_pipe_init(d->loop, &c->pipe, 0);
+    uv_pipe_init(rumor_daemon_loop(d), &c->pipe, 0);
     c->pipe.data = c;
     if (uv_accept(server, (uv_stream_t *)&c->pipe) < 0) {
         uv_close((uv_handle_t *)&c->pipe, client_free);
@@ -591,13 +614,13 @@ static void on_connection(uv_stream_t *server, int status)
     socklen_t cl = sizeof cred;
     if (uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0 ||
         getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 || cred.uid != getuid()) {
-        d->stats.ctl_bad++;
+        rumor_daemon_stats(d)->ctl_bad++;
         rumor_daemon_log(d, LOG_WARN, "control connection from another user refused");
         uv_close((uv_handle_t *)&c->pipe, client_free);
         return;
     }
-    c->next = d->clients;
-    d->clients = c;
+    c->next = s->clients;
+    s->clients = c;
     uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
 }
 
@@ -612,36 +635,49 @@ static char *sock_path(const char *home)
 int rumor_ctl_start(daemon_t *d)
 {
     struct sockaddr_un sa;
-    if (!(d->sock_path = sock_path(d->node->home))) return RUMOR_ERR_NOMEM;
-    if (strlen(d->sock_path) >= sizeof sa.sun_path) {
+    struct ctl_server *s = calloc(1, sizeof *s);
+    if (!s) return RUMOR_ERR_NOMEM;
+    *rumor_daemon_ctl_slot(d) = s;
+    s->d = d;
+    if (!(s->path = sock_path(rumor_daemon_node(d)->home))) return RUMOR_ERR_NOMEM;
+    if (strlen(s->path) >= sizeof sa.sun_path) {
         rumor_daemon_log(d, LOG_ERROR, "the home path is too long for a control socket");
         return RUMOR_ERR_TOO_BIG;
     }
     /* We hold the home's lock: a socket file left here is from a node that died. */
-    unlink(d->sock_path);
-    uv_pipe_init(d->loop, &d->ctl, 0);
-    d->ctl.data = d;
+    unlink(s->path);
+    uv_pipe_init(rumor_daemon_loop(d), &s->pipe, 0);
+    s->pipe.data = s;
     mode_t old = umask(0077);
-    int rc = uv_pipe_bind(&d->ctl, d->sock_path);
+    int rc = uv_pipe_bind(&s->pipe, s->path);
     umask(old);
-    if (rc == 0 && chmod(d->sock_path, 0600) < 0) rc = UV_EPERM;
-    if (rc < 0 || uv_listen((uv_stream_t *)&d->ctl, 16, on_connection) < 0) {
+    if (rc == 0 && chmod(s->path, 0600) < 0) rc = UV_EPERM;
+    if (rc < 0 || uv_listen((uv_stream_t *)&s->pipe, 16, on_connection) < 0) {
         rumor_daemon_log(d, LOG_ERROR, "cannot open the control socket: %s", uv_strerror(rc));
         return RUMOR_ERR_IO;
     }
     return RUMOR_OK;
 }
 
+static void server_free(uv_handle_t *h)
+{
+    free(h->data);
+}
+
 void rumor_ctl_stop(daemon_t *d)
 {
-    while (d->clients) client_close(d->clients);
-    if (d->sock_path) {
-        if (uv_is_active((uv_handle_t *)&d->ctl)) unlink(d->sock_path);
-        free(d->sock_path);
-        d->sock_path = NULL;
+    struct ctl_server **slot = rumor_daemon_ctl_slot(d), *s = *slot;
+    if (!s) return;
+    while (s->clients) client_close(s->clients);
+    if (s->path) {
+        if (uv_is_active((uv_handle_t *)&s->pipe)) unlink(s->path);
+        free(s->path);
     }
-    if (d->ctl.loop && !uv_is_closing((uv_handle_t *)&d->ctl))
-        uv_close((uv_handle_t *)&d->ctl, NULL);
+    *slot = NULL;
+    if (s->pipe.loop)
+        uv_close((uv_handle_t *)&s->pipe, server_free); /* its memory goes with its handle */
+    else
+        free(s);
 }
 
 /* ---- the CLI's side ----------------------------------------------------------------- */

@@ -8,7 +8,7 @@
  * for their disk. A node's own events are committed durably by the command
  * that made them before the node sees them (the outbox).
  */
-#include "daemon.h"
+#include "daemon_core.h"
 
 #include <stdlib.h>
 #include <string.h>

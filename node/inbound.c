@@ -21,6 +21,20 @@
 #define KNOWN_TTL_MS 30000
 #define KNOWN_MAX    16384
 
+/* What this module keeps on the daemon, from rumor_inbound_init to rumor_inbound_free. */
+struct inbound {
+    rumor_gossip_links_t links; /* inbound connections and handshakes (gossip/links.c) */
+    uint8_t (*known)[32];       /* Curve keys of everyone known, sorted */
+    size_t n_known;
+    uint64_t known_ms; /* loop time `known` was built */
+    uint64_t warn_ms;  /* loop time of the last warning about refused handshakes */
+};
+
+static struct inbound *state(daemon_t *d)
+{
+    return *rumor_daemon_inbound_slot(d);
+}
+
 /* The address of a socket name as 16 bytes (IPv4 mapped into IPv6); false for other families. */
 static bool sockaddr_addr(const struct sockaddr_storage *ss, uint8_t out[16], uint16_t *port)
 {
@@ -69,7 +83,7 @@ static void close_fd(daemon_t *d, int fd, const uint8_t *addr)
     uint8_t local[16], peer[16];
     uint16_t port = 0;
     if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) != 0 ||
-        !sockaddr_addr(&ss, local, &port) || port != d->listen_port)
+        !sockaddr_addr(&ss, local, &port) || port != rumor_daemon_listen_port(d))
         return;
     if (!fd_peer(fd, peer) || (addr && memcmp(peer, addr, 16) != 0)) return;
     shutdown(fd, SHUT_RDWR);
@@ -77,22 +91,28 @@ static void close_fd(daemon_t *d, int fd, const uint8_t *addr)
 
 int rumor_inbound_init(daemon_t *d)
 {
+    struct inbound *ib = calloc(1, sizeof *ib);
+    if (!ib) return RUMOR_ERR_NOMEM;
+    *rumor_daemon_inbound_slot(d) = ib;
+    const rumor_node_config_t *cfg = rumor_daemon_cfg(d);
     rumor_gossip_link_limits_t lim = {
-        .inbound_max = d->cfg->inbound_max,
-        .pending_max = d->cfg->handshakes_max,
-        .per_addr_max = d->cfg->handshakes_per_addr,
-        .per_key_max = d->cfg->handshakes_per_key,
-        .hello_timeout_ms = d->cfg->hello_timeout_ms,
+        .inbound_max = cfg->inbound_max,
+        .pending_max = cfg->handshakes_max,
+        .per_addr_max = cfg->handshakes_per_addr,
+        .per_key_max = cfg->handshakes_per_key,
+        .hello_timeout_ms = cfg->hello_timeout_ms,
     };
-    return rumor_gossip_links_init(&d->links, &lim);
+    return rumor_gossip_links_init(&ib->links, &lim);
 }
 
 void rumor_inbound_free(daemon_t *d)
 {
-    rumor_gossip_links_free(&d->links);
-    free(d->known);
-    d->known = NULL;
-    d->n_known = 0;
+    struct inbound *ib = state(d);
+    if (!ib) return;
+    *rumor_daemon_inbound_slot(d) = NULL;
+    rumor_gossip_links_free(&ib->links);
+    free(ib->known);
+    free(ib);
 }
 
 void rumor_inbound_monitor(daemon_t *d, void *z)
@@ -112,12 +132,12 @@ void rumor_inbound_monitor(daemon_t *d, void *z)
     if (event == ZMQ_EVENT_ACCEPTED) {
         uint8_t addr[16] = {0};
         if (!fd_peer(fd, addr)) goto out; /* already gone */
-        if (!rumor_gossip_link_accepted(&d->links, fd, addr, uv_now(d->loop))) {
-            d->stats.links_refused++;
+        if (!rumor_gossip_link_accepted(&state(d)->links, fd, addr, rumor_daemon_loop_ms(d))) {
+            rumor_daemon_stats(d)->links_refused++;
             close_fd(d, fd, addr);
         }
     } else if (event == ZMQ_EVENT_DISCONNECTED || event == ZMQ_EVENT_CLOSED) {
-        rumor_gossip_link_closed(&d->links, fd);
+        rumor_gossip_link_closed(&state(d)->links, fd);
     }
 out:
     zmq_msg_close(&ev);
@@ -129,16 +149,16 @@ static int known_cmp(const void *a, const void *b)
     return memcmp(a, b, 32);
 }
 
-static void known_add(daemon_t *d, size_t cap, const uint8_t pk[RUMOR_ID_BYTES])
+static void known_add(struct inbound *ib, size_t cap, const uint8_t pk[RUMOR_ID_BYTES])
 {
-    if (d->n_known < cap && rumor_curve_public(d->known[d->n_known], pk) == RUMOR_OK) d->n_known++;
+    if (ib->n_known < cap && rumor_curve_public(ib->known[ib->n_known], pk) == RUMOR_OK)
+        ib->n_known++;
 }
 
 static int known_member(void *ctx, const uint8_t pk[RUMOR_ID_BYTES], uint8_t role)
 {
     (void)role;
-    daemon_t *d = ctx;
-    known_add(d, KNOWN_MAX, pk);
+    known_add(ctx, KNOWN_MAX, pk);
     return 0;
 }
 
@@ -161,43 +181,47 @@ static int known_remembered(void *ctx, const uint8_t pk[RUMOR_ID_BYTES], const u
  * candidate peers. Rebuilt at most every KNOWN_TTL_MS, and only when a handshake needs it. */
 static void known_refresh(daemon_t *d)
 {
-    uint64_t now = uv_now(d->loop);
-    if (d->known && now - d->known_ms < KNOWN_TTL_MS) return;
-    if (!d->known && !(d->known = malloc(KNOWN_MAX * sizeof *d->known))) return;
-    d->known_ms = now;
-    d->n_known = 0;
-    for (size_t i = 0; i < d->n_cands; i++) known_add(d, KNOWN_MAX, d->cands[i].pk);
+    struct inbound *ib = state(d);
+    uint64_t now = rumor_daemon_loop_ms(d);
+    if (ib->known && now - ib->known_ms < KNOWN_TTL_MS) return;
+    if (!ib->known && !(ib->known = malloc(KNOWN_MAX * sizeof *ib->known))) return;
+    ib->known_ms = now;
+    ib->n_known = 0;
+    for (size_t i = 0; i < rumor_daemon_cand_count(d); i++)
+        known_add(ib, KNOWN_MAX, rumor_daemon_cand_pk(d, i));
     rumor_txn_t *t = NULL;
-    if (rumor_store_read_begin(d->node->store, &t) == RUMOR_OK) {
-        for (size_t i = 0; i < d->n_topics; i++)
-            rumor_store_member_each(t, d->topics[i].id, known_member, d);
-        rumor_store_contact_each(t, known_contact, d);
-        rumor_store_peer_each(t, known_remembered, d);
+    if (rumor_store_read_begin(rumor_daemon_store(d), &t) == RUMOR_OK) {
+        for (size_t i = 0; i < rumor_daemon_topic_count(d); i++)
+            rumor_store_member_each(t, rumor_daemon_topic_id(d, i), known_member, ib);
+        rumor_store_contact_each(t, known_contact, ib);
+        rumor_store_peer_each(t, known_remembered, ib);
         rumor_store_read_end(&t);
     }
-    qsort(d->known, d->n_known, sizeof *d->known, known_cmp);
+    qsort(ib->known, ib->n_known, sizeof *ib->known, known_cmp);
 }
 
 static bool key_known(daemon_t *d, const uint8_t curve[32])
 {
-    for (peer_t *p = d->peers; p; p = p->next)
-        if (!p->closing && memcmp(p->curve, curve, 32) == 0) return true;
+    for (peer_t *p = rumor_daemon_peers(d); p; p = rumor_peer_next(p))
+        if (!rumor_peer_dropped(p) && memcmp(rumor_peer_curve(p), curve, 32) == 0) return true;
     known_refresh(d);
-    return d->known && bsearch(curve, d->known, d->n_known, sizeof *d->known, known_cmp);
+    struct inbound *ib = state(d);
+    return ib->known && bsearch(curve, ib->known, ib->n_known, sizeof *ib->known, known_cmp);
 }
 
 bool rumor_inbound_admit(daemon_t *d, const char *address, const uint8_t curve[32])
 {
     uint8_t addr[16] = {0};
     if (!text_addr(address, addr)) memset(addr, 0, 16); /* all unparsable sources share one */
-    uint64_t now = uv_now(d->loop);
-    rumor_gossip_admit_t a = rumor_gossip_link_admit(&d->links, addr, curve, false, now);
+    struct inbound *ib = state(d);
+    uint64_t now = rumor_daemon_loop_ms(d);
+    rumor_gossip_admit_t a = rumor_gossip_link_admit(&ib->links, addr, curve, false, now);
     if ((a == RUMOR_GOSSIP_DENY_FULL || a == RUMOR_GOSSIP_DENY_ADDR) && key_known(d, curve))
-        a = rumor_gossip_link_admit(&d->links, addr, curve, true, now);
+        a = rumor_gossip_link_admit(&ib->links, addr, curve, true, now);
     if (a == RUMOR_GOSSIP_ADMIT) return true;
-    d->stats.handshakes_refused++;
-    if (now - d->inbound_warn_ms >= 1000) {
-        d->inbound_warn_ms = now;
+    rumor_daemon_stats(d)->handshakes_refused++;
+    if (now - ib->warn_ms >= 1000) {
+        ib->warn_ms = now;
         rumor_daemon_log(d, LOG_WARN, "handshake from %s refused: %s", address,
                          a == RUMOR_GOSSIP_DENY_KEY    ? "that key has handshakes waiting for HELLO"
                          : a == RUMOR_GOSSIP_DENY_ADDR ? "that address has too many waiting"
@@ -210,9 +234,9 @@ void rumor_inbound_hello(daemon_t *d, int fd, const uint8_t curve[32])
 {
     if (fd < 0) return;
     uint8_t addr[16];
-    int older = rumor_gossip_link_hello(&d->links, fd, curve, uv_now(d->loop), addr);
+    int older = rumor_gossip_link_hello(&state(d)->links, fd, curve, rumor_daemon_loop_ms(d), addr);
     if (older >= 0) {
-        d->stats.links_replaced++;
+        rumor_daemon_stats(d)->links_replaced++;
         close_fd(d, older, addr);
     }
 }
@@ -225,7 +249,7 @@ void rumor_inbound_refuse(daemon_t *d, int fd)
 void rumor_inbound_close_peer(daemon_t *d, const peer_t *p)
 {
     uint8_t addr[16];
-    int fd = rumor_gossip_link_fd(&d->links, p->curve, addr);
+    int fd = rumor_gossip_link_fd(&state(d)->links, rumor_peer_curve(p), addr);
     if (fd >= 0) close_fd(d, fd, addr);
 }
 
@@ -233,9 +257,9 @@ void rumor_inbound_heartbeat(daemon_t *d)
 {
 
     rumor_gossip_link_t silent[256];
-    size_t n = rumor_gossip_links_silent(&d->links, uv_now(d->loop), silent, 256);
+    size_t n = rumor_gossip_links_silent(&state(d)->links, rumor_daemon_loop_ms(d), silent, 256);
     for (size_t i = 0; i < n; i++) {
-        d->stats.links_silent++;
+        rumor_daemon_stats(d)->links_silent++;
         close_fd(d, silent[i].fd, silent[i].addr);
     }
 }

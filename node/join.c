@@ -3,7 +3,7 @@
  * history of the room's key domain by SYNC until SYNC_END says there is no more; and the
  * inviter's side, which answers JOIN and SYNC.
  */
-#include "daemon.h"
+#include "daemon_core.h"
 
 #include <sodium.h>
 #include <stdlib.h>

@@ -36,7 +36,7 @@ struct lan_join {
 
 static uint64_t now_ms(daemon_t *d)
 {
-    return uv_now(d->loop);
+    return rumor_daemon_loop_ms(d);
 }
 
 int rumor_lan_open(daemon_t *d, const char *invite, char code[RUMOR_LANCODE_CHARS + 1])
@@ -45,10 +45,11 @@ int rumor_lan_open(daemon_t *d, const char *invite, char code[RUMOR_LANCODE_CHAR
     rumor_invite_t inv;
     if (rumor_invite_decode(invite, strlen(invite), &inv) < 0) return RUMOR_ERR_INVALID;
     rumor_wipe(&inv, sizeof inv);
-    if (!d->lancodes && !(d->lancodes = calloc(1, sizeof *d->lancodes))) return RUMOR_ERR_NOMEM;
+    rumor_lancodes_t **codes = rumor_daemon_lancodes_slot(d);
+    if (!*codes && !(*codes = calloc(1, sizeof **codes))) return RUMOR_ERR_NOMEM;
     rumor_lancode_generate(code);
     rumor_lancode_key(code, key);
-    int rc = rumor_lancodes_add(d->lancodes, key, invite, now_ms(d));
+    int rc = rumor_lancodes_add(*codes, key, invite, now_ms(d));
     rumor_wipe(key, sizeof key);
     if (rc == RUMOR_OK) rumor_daemon_log(d, LOG_INFO, "a LAN code is open for 10 minutes");
     return rc;
@@ -57,11 +58,7 @@ int rumor_lan_open(daemon_t *d, const char *invite, char code[RUMOR_LANCODE_CHAR
 /* True when `p` was found on the LAN: it dialed by a beacon, or a beacon named its key. */
 static bool on_lan(const daemon_t *d, const peer_t *p)
 {
-    if (p->found == RUMOR_FOUND_LAN) return true;
-    for (size_t i = 0; i < d->n_cands; i++)
-        if (d->cands[i].found == RUMOR_FOUND_LAN && memcmp(d->cands[i].pk, p->pk, ID) == 0)
-            return true;
-    return false;
+    return rumor_daemon_found_as(d, p, RUMOR_FOUND_LAN);
 }
 
 /* Sends `j`'s proof to `p`, once per peer, and only on the LAN. */
@@ -69,21 +66,22 @@ static void ask(daemon_t *d, struct lan_join *j, peer_t *p)
 {
     if (!j->done || !on_lan(d, p)) return;
     for (size_t i = 0; i < j->n_asked; i++)
-        if (memcmp(j->asked[i].pk, p->pk, ID) == 0) return;
+        if (memcmp(j->asked[i].pk, rumor_peer_pk(p), ID) == 0) return;
     if (j->n_asked >= LAN_ASKED_MAX) return;
     uint8_t *nonce = j->asked[j->n_asked].nonce, proof[ID];
-    memcpy(j->asked[j->n_asked].pk, p->pk, ID);
+    memcpy(j->asked[j->n_asked].pk, rumor_peer_pk(p), ID);
     j->asked[j->n_asked++].answered = false;
     rumor_crypto_random(nonce, RUMOR_LANCODE_NONCE_BYTES);
-    rumor_lancode_proof(j->key, rumor_node_id(d->node), p->pk, nonce, proof);
+    rumor_lancode_proof(j->key, rumor_node_id(rumor_daemon_node(d)), rumor_peer_pk(p), nonce,
+                        proof);
     rumor_wire_frame_t f = {.type = RUMOR_WIRE_LAN_CODE, .lan_nonce = nonce, .proof = proof};
-    if (rumor_daemon_send_frame(d, p, &f)) d->stats.lan_codes_sent++;
+    if (rumor_daemon_send_frame(d, p, &f)) rumor_daemon_stats(d)->lan_codes_sent++;
 }
 
 static void ask_everyone(daemon_t *d, struct lan_join *j)
 {
-    for (peer_t *p = d->peers; p; p = p->next)
-        if (!p->closing && rumor_daemon_peer_ready(p)) ask(d, j, p);
+    for (peer_t *p = rumor_daemon_peers(d); p; p = rumor_peer_next(p))
+        if (!rumor_peer_dropped(p) && rumor_daemon_peer_ready(p)) ask(d, j, p);
 }
 
 int rumor_lan_join(daemon_t *d, const char *code, rumor_join_done_fn done, void *ctx)
@@ -98,8 +96,9 @@ int rumor_lan_join(daemon_t *d, const char *code, rumor_join_done_fn done, void 
     j->ctx = ctx;
     j->started_ms = now_ms(d);
     j->deadline_ms = j->started_ms + LAN_JOIN_MS;
-    j->next = d->lan_joins;
-    d->lan_joins = j;
+    struct lan_join **joins = rumor_daemon_lan_joins_slot(d);
+    j->next = *joins;
+    *joins = j;
     ask_everyone(d, j);
     rumor_daemon_dial_found(d, RUMOR_FOUND_LAN);
     return RUMOR_OK;
@@ -107,7 +106,7 @@ int rumor_lan_join(daemon_t *d, const char *code, rumor_join_done_fn done, void 
 
 static void lan_join_free(daemon_t *d, struct lan_join *j)
 {
-    for (struct lan_join **pp = &d->lan_joins; *pp; pp = &(*pp)->next)
+    for (struct lan_join **pp = rumor_daemon_lan_joins_slot(d); *pp; pp = &(*pp)->next)
         if (*pp == j) {
             *pp = j->next;
             break;
@@ -118,13 +117,13 @@ static void lan_join_free(daemon_t *d, struct lan_join *j)
 
 void rumor_lan_peer_ready(daemon_t *d, peer_t *p)
 {
-    for (struct lan_join *j = d->lan_joins; j; j = j->next) ask(d, j, p);
+    for (struct lan_join *j = *rumor_daemon_lan_joins_slot(d); j; j = j->next) ask(d, j, p);
 }
 
 void rumor_lan_heartbeat(daemon_t *d)
 {
     uint64_t now = now_ms(d);
-    for (struct lan_join *j = d->lan_joins, *next; j; j = next) {
+    for (struct lan_join *j = *rumor_daemon_lan_joins_slot(d), *next; j; j = next) {
         next = j->next;
         /* Every peer reached said no, and the LAN had time to be dialed: no need to wait on. */
         bool all_refused =
@@ -140,25 +139,27 @@ void rumor_lan_heartbeat(daemon_t *d)
 
 void rumor_lan_cancel(daemon_t *d, void *ctx)
 {
-    for (struct lan_join *j = d->lan_joins; j; j = j->next)
+    for (struct lan_join *j = *rumor_daemon_lan_joins_slot(d); j; j = j->next)
         if (j->ctx == ctx) j->done = NULL;
 }
 
 void rumor_lan_free(daemon_t *d)
 {
-    while (d->lan_joins) lan_join_free(d, d->lan_joins);
-    if (d->lancodes) rumor_wipe(d->lancodes, sizeof *d->lancodes);
-    free(d->lancodes);
-    d->lancodes = NULL;
+    struct lan_join **joins = rumor_daemon_lan_joins_slot(d);
+    while (*joins) lan_join_free(d, *joins);
+    rumor_lancodes_t **codes = rumor_daemon_lancodes_slot(d);
+    if (*codes) rumor_wipe(*codes, sizeof **codes);
+    free(*codes);
+    *codes = NULL;
 }
 
 /* The link's address as 16 bytes (IPv4 mapped); all zero when it cannot be read. */
 static void link_addr(const peer_t *p, uint8_t out[16])
 {
     memset(out, 0, 16);
-    if (inet_pton(AF_INET6, p->host, out) == 1) return;
+    if (inet_pton(AF_INET6, rumor_peer_host(p), out) == 1) return;
     uint8_t v4[4];
-    if (inet_pton(AF_INET, p->host, v4) == 1) {
+    if (inet_pton(AF_INET, rumor_peer_host(p), v4) == 1) {
         out[10] = out[11] = 0xff;
         memcpy(out + 12, v4, 4);
     }
@@ -171,20 +172,23 @@ static void on_code(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
     link_addr(p, addr);
     uint8_t status = RUMOR_LANCODE_NO_MATCH;
     /* Only the LAN may try: a remote peer spends none of the tries the LAN's joiners need. */
-    if (d->lancodes && on_lan(d, p))
-        status = rumor_lancodes_check(d->lancodes, addr, p->pk, rumor_node_id(d->node),
-                                      f->lan_nonce, f->proof, now_ms(d), invite, answer);
-    if (status == RUMOR_LANCODE_LIMITED) d->stats.lan_codes_limited++;
-    if (status == RUMOR_LANCODE_NO_MATCH && d->lancodes && d->lancodes->n)
-        d->stats.lan_codes_wrong++;
+    rumor_lancodes_t *codes = *rumor_daemon_lancodes_slot(d);
+    if (codes && on_lan(d, p))
+        status =
+            rumor_lancodes_check(codes, addr, rumor_peer_pk(p), rumor_node_id(rumor_daemon_node(d)),
+                                 f->lan_nonce, f->proof, now_ms(d), invite, answer);
+    if (status == RUMOR_LANCODE_LIMITED) rumor_daemon_stats(d)->lan_codes_limited++;
+    if (status == RUMOR_LANCODE_NO_MATCH && codes && codes->n)
+        rumor_daemon_stats(d)->lan_codes_wrong++;
     rumor_wire_frame_t r = {
         .type = RUMOR_WIRE_LAN_INVITE, .status = status, .lan_nonce = f->lan_nonce};
     if (status == RUMOR_LANCODE_OK) {
-        d->stats.lan_codes_answered++;
+        rumor_daemon_stats(d)->lan_codes_answered++;
         r.proof = answer;
         r.invite = (const uint8_t *)invite;
         r.invite_len = strlen(invite);
-        rumor_daemon_log(d, LOG_INFO, "peer %s typed our LAN code: it gets the invite", p->hex8);
+        rumor_daemon_log(d, LOG_INFO, "peer %s typed our LAN code: it gets the invite",
+                         rumor_peer_hex8(p));
     }
     rumor_daemon_send_frame(d, p, &r);
     rumor_wipe(invite, sizeof invite);
@@ -192,11 +196,11 @@ static void on_code(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
 
 static void on_invite(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
 {
-    for (struct lan_join *j = d->lan_joins; j; j = j->next) {
+    for (struct lan_join *j = *rumor_daemon_lan_joins_slot(d); j; j = j->next) {
         size_t a = j->n_asked;
         /* An answer to a nonce we sent this peer, once. */
         for (size_t i = 0; i < j->n_asked && a == j->n_asked; i++)
-            if (!j->asked[i].answered && memcmp(j->asked[i].pk, p->pk, ID) == 0 &&
+            if (!j->asked[i].answered && memcmp(j->asked[i].pk, rumor_peer_pk(p), ID) == 0 &&
                 memcmp(j->asked[i].nonce, f->lan_nonce, RUMOR_LANCODE_NONCE_BYTES) == 0)
                 a = i;
         if (a == j->n_asked || !j->done) continue;
@@ -210,12 +214,12 @@ static void on_invite(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
          * a node that does not know the code cannot make us take its invite. */
         uint8_t want[ID];
         rumor_invite_t inv;
-        rumor_lancode_answer_proof(j->key, p->pk, rumor_node_id(d->node), f->lan_nonce,
-                                   (const char *)f->invite, f->invite_len, want);
+        rumor_lancode_answer_proof(j->key, rumor_peer_pk(p), rumor_node_id(rumor_daemon_node(d)),
+                                   f->lan_nonce, (const char *)f->invite, f->invite_len, want);
         if (!rumor_secret_equal(want, f->proof, ID) ||
             rumor_invite_decode((const char *)f->invite, f->invite_len, &inv) < 0 ||
-            memcmp(inv.inviter, p->pk, ID) != 0) {
-            d->stats.lan_codes_bad++;
+            memcmp(inv.inviter, rumor_peer_pk(p), ID) != 0) {
+            rumor_daemon_stats(d)->lan_codes_bad++;
             j->n_refused++;
             return;
         }

@@ -8,7 +8,7 @@
  * socket is drained until ZMQ_EVENTS shows no POLLIN, and every send marks
  * its socket dirty so the idle handle drains it again.
  */
-#include "daemon.h"
+#include "daemon_core.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

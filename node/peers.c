@@ -3,7 +3,7 @@
  * and misbehaviour counts; candidates and dialing; peer exchange; and each peer's view, what it
  * is told of our topics and memberships and which of its own count.
  */
-#include "daemon.h"
+#include "daemon_core.h"
 
 #include <arpa/inet.h>
 #include <sodium.h>
@@ -664,4 +664,85 @@ void rumor_peers_on_sub(daemon_t *d, peer_t *p, const rumor_wire_frame_t *f)
     p->subs_known = true;
     rumor_catchup_on_sub(d, p);
     rumor_peers_tell(d, p);
+}
+
+/* ---- the peer table seen from the edge modules (daemon.h) ----------------------------- */
+
+size_t rumor_daemon_cand_count(const daemon_t *d)
+{
+    return d->n_cands;
+}
+
+const uint8_t *rumor_daemon_cand_pk(const daemon_t *d, size_t i)
+{
+    return d->cands[i].pk;
+}
+
+bool rumor_daemon_found_as(const daemon_t *d, const peer_t *p, uint8_t found)
+{
+    if (p->found == found) return true;
+    for (size_t i = 0; i < d->n_cands; i++)
+        if (d->cands[i].found == found && memcmp(d->cands[i].pk, p->pk, ID) == 0) return true;
+    return false;
+}
+
+peer_t *rumor_daemon_peers(daemon_t *d)
+{
+    return d->peers;
+}
+
+peer_t *rumor_peer_next(const peer_t *p)
+{
+    return p->next;
+}
+
+bool rumor_peer_dropped(const peer_t *p)
+{
+    return p->closing;
+}
+
+const uint8_t *rumor_peer_pk(const peer_t *p)
+{
+    return p->pk;
+}
+
+const uint8_t *rumor_peer_curve(const peer_t *p)
+{
+    return p->curve;
+}
+
+const char *rumor_peer_hex8(const peer_t *p)
+{
+    return p->hex8;
+}
+
+const char *rumor_peer_host(const peer_t *p)
+{
+    return p->host;
+}
+
+uint16_t rumor_peer_port(const peer_t *p)
+{
+    return p->port;
+}
+
+uint8_t rumor_peer_found(const peer_t *p)
+{
+    return p->found;
+}
+
+void rumor_daemon_peer_info(daemon_t *d, const peer_t *p, rumor_peer_info_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->direction = p->out_ready && p->in_ready ? "both" : p->out_ready ? "out" : "in";
+    out->rtt_us = p->rtt_us;
+    out->since_ms = p->since_ms;
+    out->n_topics = p->n_subs;
+    out->scored = p->eh != RUMOR_ENGINE_NONE && rumor_engine_score(d->engine, p->eh, &out->score);
+    if (out->scored) out->graylisted = rumor_engine_graylisted(d->engine, p->eh);
+}
+
+struct catchup **rumor_peer_catchup_slot(peer_t *p)
+{
+    return &p->cu;
 }
