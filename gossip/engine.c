@@ -337,11 +337,25 @@ static void mesh_add(rumor_engine_t *e, etopic_t *t, rumor_engine_peer_t p)
     if (n) send_frame(e, p, &f, RUMOR_ENGINE_COUNT_IHAVE);
 }
 
+/* A PRUNE that answers our GRAFT within REFUSAL_MS is a refusal (the peer's mesh is full): we
+ * ask that peer again after REFUSAL_RETRY_MS, not after the back-off, and it holds nothing
+ * against us. A PRUNE of a link that was in both meshes starts the back-off on both sides. */
+#define REFUSAL_MS       2000
+#define REFUSAL_RETRY_MS 10000
+
 static void graft(rumor_engine_t *e, etopic_t *t, rumor_engine_peer_t p)
 {
     rumor_wire_frame_t f = {.type = RUMOR_WIRE_GRAFT, .topic = t->id};
     mesh_add(e, t, p);
     send_frame(e, p, &f, RUMOR_ENGINE_COUNT_GRAFT);
+    if (score_meshes(e)) rumor_score_grafted(e->score, p, t->id, e->now);
+}
+
+/* Refuses a GRAFT of `t` from `p` (PRUNE), with no back-off: it may ask again later. */
+static void refuse(rumor_engine_t *e, const etopic_t *t, rumor_engine_peer_t p)
+{
+    rumor_wire_frame_t f = {.type = RUMOR_WIRE_PRUNE, .topic = t->id};
+    send_frame(e, p, &f, RUMOR_ENGINE_COUNT_PRUNE);
 }
 
 /* Sends PRUNE of `t` to `p`; in gossipsub mode, neither side grafts the other again within the
@@ -460,13 +474,18 @@ static void on_graft(rumor_engine_t *e, rumor_engine_peer_t p, const rumor_wire_
         prune(e, t, p);
         return;
     }
-    /* Accepting up to D (not D_hi, as gossipsub does) keeps the degree, and so the duplicates,
-     * near D: up to D_hi gave 28% more duplicates in the simulator for a p99 under attack 25-35%
-     * lower (bench/sim/RESULTS.md). A tree takes every graft (a repair). A peer scoring below
-     * `graft` is not taken. */
-    if ((!tree(e) && t->n_mesh >= e->o.d) || t->n_mesh >= RUMOR_ENGINE_MESH_MAX ||
-        !rumor_engine_subscribes(e, p, f->topic) || (e->score && score(e, p) < e->o.score.graft)) {
+    /* A peer scoring below `graft` is not taken, and waits the back-off. */
+    if (e->score && score(e, p) < e->o.score.graft) {
         prune(e, t, p);
+        return;
+    }
+    /* Accepting up to D (not D_hi, as gossipsub does) keeps the degree, and so the duplicates,
+     * near D: up to D_hi gave 28% more duplicates in the simulator (bench/sim/RESULTS.md). A
+     * full mesh refuses without a back-off: the peer asks again in REFUSAL_RETRY_MS. A tree
+     * takes every graft (a repair). */
+    if ((!tree(e) && t->n_mesh >= e->o.d) || t->n_mesh >= RUMOR_ENGINE_MESH_MAX ||
+        !rumor_engine_subscribes(e, p, f->topic)) {
+        refuse(e, t, p);
         return;
     }
     mesh_add(e, t, p);
@@ -584,8 +603,13 @@ void rumor_engine_frame(rumor_engine_t *e, rumor_engine_peer_t p, const rumor_wi
         etopic_t *t = topic_find(e, f->topic);
         if (!t) break;
         mesh_remove(e, t, p);
-        /* Its back-off binds us too: no GRAFT of it to this topic until it ends. */
-        if (score_meshes(e)) rumor_score_backoff(e->score, p, t->id, now + e->o.score.backoff_ms);
+        if (!score_meshes(e)) break;
+        /* Its back-off binds us too: no GRAFT of it to this topic until it ends (a refusal of
+         * our GRAFT: until we may ask again). */
+        bool refusal =
+            now >= REFUSAL_MS && rumor_score_grafted_since(e->score, p, t->id, now - REFUSAL_MS);
+        rumor_score_backoff(e->score, p, t->id,
+                            now + (refusal ? REFUSAL_RETRY_MS : e->o.score.backoff_ms));
         break;
     }
     case RUMOR_WIRE_IHAVE: on_ihave(e, p, f, now); break;

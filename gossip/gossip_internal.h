@@ -40,6 +40,11 @@ void rumor_score_penalty(rumor_score_t *s, uint32_t p);
 /* No GRAFT of `topic` between us and `p` until `until`. */
 void rumor_score_backoff(rumor_score_t *s, uint32_t p, const uint8_t topic[RUMOR_ID_BYTES],
                          uint64_t until);
+/* We sent `p` GRAFT of `topic` at `now`; whether we did at `since` or later. */
+void rumor_score_grafted(rumor_score_t *s, uint32_t p, const uint8_t topic[RUMOR_ID_BYTES],
+                         uint64_t now);
+bool rumor_score_grafted_since(const rumor_score_t *s, uint32_t p,
+                               const uint8_t topic[RUMOR_ID_BYTES], uint64_t since);
 bool rumor_score_backed_off(const rumor_score_t *s, uint32_t p, const uint8_t topic[RUMOR_ID_BYTES],
                             uint64_t now);
 /* `p` was asked for `id` (it announced it); the id's arrival, from anyone, keeps the promise. */

@@ -37,6 +37,7 @@ typedef struct {
     double dlv;          /* mesh deliveries (first or copies), decayed */
     double fail;         /* P3b */
     uint64_t backoff_until;
+    uint64_t grafted_ms; /* when we last sent it GRAFT (0: never) */
 } stopic_t;
 
 typedef struct {
@@ -280,6 +281,21 @@ void rumor_score_backoff(rumor_score_t *s, uint32_t p, const uint8_t topic[ID], 
     speer_t *x = peer(s, p);
     stopic_t *t = x ? ptopic(x, topic, true) : NULL;
     if (t && t->backoff_until < until) t->backoff_until = until;
+}
+
+void rumor_score_grafted(rumor_score_t *s, uint32_t p, const uint8_t topic[ID], uint64_t now)
+{
+    speer_t *x = peer(s, p);
+    stopic_t *t = x ? ptopic(x, topic, true) : NULL;
+    if (t) t->grafted_ms = now ? now : 1;
+}
+
+bool rumor_score_grafted_since(const rumor_score_t *s, uint32_t p, const uint8_t topic[ID],
+                               uint64_t since)
+{
+    speer_t *x = peer(s, p);
+    stopic_t *t = x ? ptopic(x, topic, false) : NULL;
+    return t && t->grafted_ms && t->grafted_ms >= since;
 }
 
 bool rumor_score_backed_off(const rumor_score_t *s, uint32_t p, const uint8_t topic[ID],

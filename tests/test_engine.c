@@ -891,6 +891,57 @@ static void test_expiry(void)
     rumor_engine_free(&e);
 }
 
+/* A full mesh refuses a GRAFT without a back-off: the peer may ask again, unpunished. A PRUNE
+ * that answers our GRAFT is such a refusal: we ask again 10 s later, not 60 s. */
+static void test_score_refusal(void)
+{
+    uint8_t topic[ID];
+    rumor_engine_peer_t h[PEERS];
+    memset(topic, 0x38, ID);
+    rumor_engine_t *e = engine_with(RUMOR_STRATEGY_GOSSIPSUB, 18, true);
+    rumor_engine_topics(e, topic, 1);
+    peers_up(e, 8, topic, h); /* four grafted at once (below D_lo) */
+    rumor_wire_frame_t g = {.type = RUMOR_WIRE_GRAFT, .topic = topic};
+    for (int i = 0; i < 8 && rumor_engine_mesh_size(e, topic) < 6; i++)
+        if (!rumor_engine_meshed(e, h[i])) rumor_engine_frame(e, h[i], &g, 5000); /* to D */
+    drain(e);
+    CHECK_EQ_INT(rumor_engine_mesh_size(e, topic), 6);
+    rumor_engine_peer_t out = RUMOR_ENGINE_NONE;
+    for (int i = 0; i < 8 && out == RUMOR_ENGINE_NONE; i++)
+        if (!rumor_engine_meshed(e, h[i])) out = h[i];
+    for (int i = 0; i < 3; i++) {
+        reset_sent();
+        rumor_engine_frame(e, out, &g, 6000 + i);
+        drain(e);
+        CHECK_EQ_INT(sent[out].frames[RUMOR_WIRE_PRUNE], 1);
+    }
+    rumor_engine_counters_t c;
+    rumor_engine_counters(e, &c);
+    CHECK_EQ_INT(c.backoff_grafts, 0);
+    rumor_engine_score_t sc;
+    rumor_engine_score(e, out, &sc);
+    CHECK(sc.p7 == 0.0);
+    rumor_engine_free(&e);
+
+    /* Our side: a mesh below D_lo grafts, is refused at once, and asks again 10 s later. */
+    e = engine_with(RUMOR_STRATEGY_GOSSIPSUB, 19, true);
+    rumor_engine_topics(e, topic, 1);
+    reset_sent();
+    rumor_engine_tick(e, 10000);
+    peers_up(e, 1, topic, h); /* grafted at once (below D_lo) */
+    drain(e);
+    CHECK_EQ_INT(sent[0].frames[RUMOR_WIRE_GRAFT], 1);
+    rumor_wire_frame_t pr = {.type = RUMOR_WIRE_PRUNE, .topic = topic};
+    rumor_engine_frame(e, h[0], &pr, 10100);
+    uint64_t now = 10100;
+    while (!rumor_engine_meshed(e, h[0]) && now < 80000) {
+        rumor_engine_tick(e, now += 1000);
+        drain(e);
+    }
+    CHECK_EQ_INT(now, 20100); /* at the first heartbeat 10 s after the refusal */
+    rumor_engine_free(&e);
+}
+
 static void test_score_off(void)
 {
     uint8_t topic[ID];
@@ -922,6 +973,7 @@ int main(void)
     RUN(test_score_invalid);
     RUN(test_score_promises);
     RUN(test_score_colocation);
+    RUN(test_score_refusal);
     RUN(test_score_off);
     RUN(test_expiry);
     return test_report("test_engine");
