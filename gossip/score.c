@@ -64,9 +64,12 @@ typedef struct {
     uint64_t tick; /* when asked */
 } spromise_t;
 
+/* What a peer gone leaves behind: its penalties and its topic records (P3b, back-offs). */
 typedef struct {
     uint8_t pk[ID];
-    double fail, invalid, penalty;
+    double invalid, penalty;
+    stopic_t *topics; /* owned */
+    size_t n_topics;
     uint64_t tick; /* when it went */
 } sretained_t;
 
@@ -97,9 +100,17 @@ void rumor_score_free(rumor_score_t **sp)
     if (!s) return;
     *sp = NULL;
     for (size_t i = 0; i < s->n_peers; i++) free(s->peers[i].topics);
+    for (size_t i = 0; i < s->n_retained; i++) free(s->retained[i].topics);
     free(s->peers);
     free(s->traffic);
     free(s);
+}
+
+/* Forgets retained record `i`. */
+static void retained_drop(rumor_score_t *s, size_t i)
+{
+    free(s->retained[i].topics);
+    s->retained[i] = s->retained[--s->n_retained];
 }
 
 static speer_t *peer(const rumor_score_t *s, uint32_t p)
@@ -150,15 +161,16 @@ int rumor_score_up(rumor_score_t *s, uint32_t p, const uint8_t pk[ID])
     memset(x, 0, sizeof *x);
     x->used = true;
     memcpy(x->pk, pk, ID);
-    /* A peer back within the hour takes up its penalties where it left them. */
+    /* A peer back within the hour takes up its penalties and back-offs where it left them. */
     for (size_t i = 0; i < s->n_retained; i++) {
         sretained_t *r = &s->retained[i];
         if (memcmp(r->pk, pk, ID) != 0) continue;
         x->invalid = r->invalid;
         x->penalty = r->penalty;
-        stopic_t *t = ptopic(x, (const uint8_t[ID]){0}, true); /* its P3b, on no topic */
-        if (t) t->fail = r->fail;
-        *r = s->retained[--s->n_retained];
+        x->topics = r->topics;
+        x->n_topics = r->n_topics;
+        r->topics = NULL;
+        retained_drop(s, i);
         break;
     }
     return RUMOR_OK;
@@ -168,23 +180,31 @@ void rumor_score_down(rumor_score_t *s, uint32_t p)
 {
     speer_t *x = peer(s, p);
     if (!x) return;
-    double fail = 0;
-    for (size_t i = 0; i < x->n_topics; i++) fail += x->topics[i].fail;
-    if (fail > 0 || x->invalid > 0 || x->penalty > 0) {
-        size_t k = s->n_retained;
-        if (k == RETAIN_MAX) { /* the oldest makes room */
-            k = 0;
+    bool keep = x->invalid > 0 || x->penalty > 0;
+    for (size_t i = 0; i < x->n_topics; i++) {
+        stopic_t *t = &x->topics[i];
+        keep |= t->fail > 0 || t->backoff_until > 0;
+        /* What was its time in meshes and its deliveries does not outlive the link. */
+        t->meshed = false;
+        t->mesh_ticks = 0;
+        t->first = t->dlv = 0;
+        t->grafted_ms = 0;
+    }
+    if (keep) {
+        if (s->n_retained == RETAIN_MAX) { /* the oldest makes room */
+            size_t k = 0;
             for (size_t i = 1; i < RETAIN_MAX; i++)
                 if (s->retained[i].tick < s->retained[k].tick) k = i;
-        } else {
-            s->n_retained++;
+            retained_drop(s, k);
         }
-        sretained_t *r = &s->retained[k];
+        sretained_t *r = &s->retained[s->n_retained++];
         memcpy(r->pk, x->pk, ID);
-        r->fail = fail;
         r->invalid = x->invalid;
         r->penalty = x->penalty;
+        r->topics = x->topics; /* handed over */
+        r->n_topics = x->n_topics;
         r->tick = s->tick;
+        x->topics = NULL;
     }
     for (size_t i = 0; i < s->n_promises;) /* its promises: the handle may be given again */
         if (s->promises[i].peer == p)
@@ -369,7 +389,7 @@ void rumor_score_tick(rumor_score_t *s)
     }
     for (size_t i = 0; i < s->n_retained;)
         if (s->retained[i].tick + RETAIN_TICKS < s->tick)
-            s->retained[i] = s->retained[--s->n_retained];
+            retained_drop(s, i);
         else
             i++;
 }

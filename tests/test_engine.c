@@ -749,6 +749,19 @@ static void test_score_backoff(void)
     }
     CHECK(rumor_engine_meshed(e, h[0]));
     CHECK_EQ_INT(now, 63000);
+    /* A back-off outlives the link: a peer pruned that links again waits it out all the same. */
+    rumor_engine_frame(e, h[1], &pr, now);
+    uint8_t pk[ID];
+    memset(pk, 2, ID);
+    rumor_engine_peer_down(e, h[1]);
+    h[1] = rumor_engine_peer_up(e, pk, &users[1]);
+    rumor_engine_peer_topics(e, h[1], topic, 1);
+    reset_sent();
+    rumor_engine_frame(e, h[1], &g, now + 1000);
+    drain(e);
+    CHECK_EQ_INT(sent[1].frames[RUMOR_WIRE_PRUNE], 1);
+    rumor_engine_counters(e, &c);
+    CHECK_EQ_INT(c.backoff_grafts, 2);
     rumor_engine_free(&e);
 }
 
