@@ -213,9 +213,12 @@ rumor_engine_peer_t rumor_engine_peer_up(rumor_engine_t *e, const uint8_t pk[ID]
         }
         e->n_peers++;
     }
-    if (e->score && rumor_score_up(e->score, (uint32_t)i, pk) < 0) return RUMOR_ENGINE_NONE;
     epeer_t *x = &e->peers[i];
     memset(x, 0, sizeof *x);
+    if (e->score && rumor_score_up(e->score, (uint32_t)i, pk) < 0) {
+        while (e->n_peers && !e->peers[e->n_peers - 1].used) e->n_peers--;
+        return RUMOR_ENGINE_NONE;
+    }
     memcpy(x->pk, pk, ID);
     x->user = user;
     x->used = true;
@@ -267,7 +270,7 @@ void rumor_engine_peer_down(rumor_engine_t *e, rumor_engine_peer_t p)
 {
     if (!live(e, p)) return;
     for (size_t i = 0; i < e->n_topics; i++) mesh_remove(e, &e->topics[i], p);
-    if (e->score) rumor_score_down(e->score, p);
+    if (e->score) rumor_score_down(e->score, p, e->now);
     for (size_t i = 0; i < e->n_missing;) /* its announcements: the handle may be given again */
         if (e->missing[i].from == p)
             e->missing[i] = e->missing[--e->n_missing];
@@ -364,7 +367,8 @@ static void prune(rumor_engine_t *e, const etopic_t *t, rumor_engine_peer_t p)
 {
     rumor_wire_frame_t f = {.type = RUMOR_WIRE_PRUNE, .topic = t->id};
     send_frame(e, p, &f, RUMOR_ENGINE_COUNT_PRUNE);
-    if (score_meshes(e)) rumor_score_backoff(e->score, p, t->id, e->now + e->o.score.backoff_ms);
+    if (score_meshes(e))
+        rumor_score_backoff(e->score, p, t->id, e->now + e->o.score.backoff_ms, true);
 }
 
 /* Whether `p` may join the mesh of `t` by our GRAFT: its score is not below `graft` and no PRUNE
@@ -372,7 +376,7 @@ static void prune(rumor_engine_t *e, const etopic_t *t, rumor_engine_peer_t p)
 static bool graftable(const rumor_engine_t *e, const etopic_t *t, rumor_engine_peer_t p)
 {
     if (!e->score) return true;
-    if (score_meshes(e) && rumor_score_backed_off(e->score, p, t->id, e->now)) return false;
+    if (score_meshes(e) && rumor_score_waits(e->score, p, t->id, e->now)) return false;
     return score(e, p) >= e->o.score.graft;
 }
 
@@ -468,7 +472,7 @@ static void on_graft(rumor_engine_t *e, rumor_engine_peer_t p, const rumor_wire_
 {
     etopic_t *t = topic_find(e, f->topic);
     if (!meshes(e) || !t || in_mesh(t, p)) return;
-    if (score_meshes(e) && rumor_score_backed_off(e->score, p, t->id, e->now)) {
+    if (score_meshes(e) && rumor_score_strict(e->score, p, t->id, e->now)) {
         rumor_score_penalty(e->score, p); /* P7: it was told to wait */
         e->counters.backoff_grafts++;
         prune(e, t, p);
@@ -609,7 +613,7 @@ void rumor_engine_frame(rumor_engine_t *e, rumor_engine_peer_t p, const rumor_wi
         bool refusal =
             now >= REFUSAL_MS && rumor_score_grafted_since(e->score, p, t->id, now - REFUSAL_MS);
         rumor_score_backoff(e->score, p, t->id,
-                            now + (refusal ? REFUSAL_RETRY_MS : e->o.score.backoff_ms));
+                            now + (refusal ? REFUSAL_RETRY_MS : e->o.score.backoff_ms), false);
         break;
     }
     case RUMOR_WIRE_IHAVE: on_ihave(e, p, f, now); break;
@@ -857,6 +861,11 @@ void rumor_engine_score_defaults(rumor_engine_score_opts_t *o)
         .d_score = 4,
         .backoff_ms = 60000,
     };
+}
+
+void rumor_engine_arrived(rumor_engine_t *e, const uint8_t id[ID])
+{
+    if (e->score) rumor_score_delivered(e->score, id);
 }
 
 void rumor_engine_peer_addr(rumor_engine_t *e, rumor_engine_peer_t p, const uint8_t *addr,

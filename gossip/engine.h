@@ -180,6 +180,9 @@ void rumor_engine_tick(rumor_engine_t *e, uint64_t now);
 
 /* ---- peer scores (PROTOCOL.md 9.8); all of these are no-ops while scoring is off ---- */
 
+/* A copy of event `id` came (decoded, not yet checked): an IHAVE of it was a promise kept. */
+void rumor_engine_arrived(rumor_engine_t *e, const uint8_t id[RUMOR_ID_BYTES]);
+
 /* The peer's address (4 or 16 bytes), for P6: peers sharing one address beyond ip_max. */
 void rumor_engine_peer_addr(rumor_engine_t *e, rumor_engine_peer_t p, const uint8_t *addr,
                             size_t len);

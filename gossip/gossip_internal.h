@@ -27,26 +27,30 @@ rumor_score_t *rumor_score_new(const rumor_engine_score_opts_t *o);
 void rumor_score_free(rumor_score_t **s);
 /* Peer `p` is up (a penalty it left with within the hour comes back) or gone. */
 int rumor_score_up(rumor_score_t *s, uint32_t p, const uint8_t pk[RUMOR_ID_BYTES]);
-void rumor_score_down(rumor_score_t *s, uint32_t p);
+void rumor_score_down(rumor_score_t *s, uint32_t p, uint64_t now);
 void rumor_score_addr(rumor_score_t *s, uint32_t p, const uint8_t *addr, size_t len);
 void rumor_score_trust(rumor_score_t *s, uint32_t p, bool trusted);
 /* Peer `p` joined (`in`) or left the mesh of `topic`. */
 void rumor_score_mesh(rumor_score_t *s, uint32_t p, const uint8_t topic[RUMOR_ID_BYTES], bool in);
-/* A new valid event of `topic` came first from `p` (RUMOR_ENGINE_NONE: own), or a copy did. */
+/* A new valid event of `topic` came first from peer `p`, or a copy did. */
 void rumor_score_first(rumor_score_t *s, uint32_t p, const uint8_t topic[RUMOR_ID_BYTES]);
 void rumor_score_copy(rumor_score_t *s, uint32_t p, const uint8_t topic[RUMOR_ID_BYTES]);
 void rumor_score_invalid(rumor_score_t *s, uint32_t p);
 void rumor_score_penalty(rumor_score_t *s, uint32_t p);
-/* No GRAFT of `topic` between us and `p` until `until`. */
+/* We graft `p` to `topic` no sooner than `until`; `ours` (a back-off we started by pruning it):
+ * its GRAFT before then is a penalty too. */
 void rumor_score_backoff(rumor_score_t *s, uint32_t p, const uint8_t topic[RUMOR_ID_BYTES],
-                         uint64_t until);
+                         uint64_t until, bool ours);
 /* We sent `p` GRAFT of `topic` at `now`; whether we did at `since` or later. */
 void rumor_score_grafted(rumor_score_t *s, uint32_t p, const uint8_t topic[RUMOR_ID_BYTES],
                          uint64_t now);
 bool rumor_score_grafted_since(const rumor_score_t *s, uint32_t p,
                                const uint8_t topic[RUMOR_ID_BYTES], uint64_t since);
-bool rumor_score_backed_off(const rumor_score_t *s, uint32_t p, const uint8_t topic[RUMOR_ID_BYTES],
-                            uint64_t now);
+/* Whether we wait before grafting `p` to `topic` at `now`; whether its GRAFT is a penalty. */
+bool rumor_score_waits(const rumor_score_t *s, uint32_t p, const uint8_t topic[RUMOR_ID_BYTES],
+                       uint64_t now);
+bool rumor_score_strict(const rumor_score_t *s, uint32_t p, const uint8_t topic[RUMOR_ID_BYTES],
+                        uint64_t now);
 /* `p` was asked for `id` (it announced it); the id's arrival, from anyone, keeps the promise. */
 void rumor_score_promise(rumor_score_t *s, uint32_t p, const uint8_t id[RUMOR_ID_BYTES]);
 void rumor_score_delivered(rumor_score_t *s, const uint8_t id[RUMOR_ID_BYTES]);

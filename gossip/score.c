@@ -32,12 +32,13 @@
 typedef struct {
     uint8_t topic[ID];
     bool meshed;
-    uint32_t mesh_ticks; /* heartbeats in the mesh since it joined */
-    double first;        /* P2: first deliveries, decayed */
-    double dlv;          /* mesh deliveries (first or copies), decayed */
-    double fail;         /* P3b */
-    uint64_t backoff_until;
-    uint64_t grafted_ms; /* when we last sent it GRAFT (0: never) */
+    uint32_t mesh_ticks;   /* heartbeats in the mesh since it joined */
+    double first;          /* P2: first deliveries, decayed */
+    double dlv;            /* mesh deliveries (first or copies), decayed */
+    double fail;           /* P3b */
+    uint64_t wait_until;   /* we do not graft it before (a back-off either way, or a refusal) */
+    uint64_t strict_until; /* its GRAFT before is a penalty (a back-off we started) */
+    uint64_t grafted_ms;   /* when we last sent it GRAFT (0: never) */
 } stopic_t;
 
 typedef struct {
@@ -176,14 +177,24 @@ int rumor_score_up(rumor_score_t *s, uint32_t p, const uint8_t pk[ID])
     return RUMOR_OK;
 }
 
-void rumor_score_down(rumor_score_t *s, uint32_t p)
+/* What a retained record weighs: the least weighty goes first when the list is full. */
+static double weight(const sretained_t *r)
+{
+    double w = r->invalid + r->penalty;
+    for (size_t i = 0; i < r->n_topics; i++) w += r->topics[i].fail;
+    return w;
+}
+
+void rumor_score_down(rumor_score_t *s, uint32_t p, uint64_t now)
 {
     speer_t *x = peer(s, p);
     if (!x) return;
-    bool keep = x->invalid > 0 || x->penalty > 0;
+    /* Only a member's or contact's record is kept: a stranger holds no mesh place, the node bans
+     * it by key, and keys are free, so strangers could flush the list. */
+    bool keep = x->trusted && (x->invalid >= 1 || x->penalty >= 1);
     for (size_t i = 0; i < x->n_topics; i++) {
         stopic_t *t = &x->topics[i];
-        keep |= t->fail > 0 || t->backoff_until > 0;
+        keep |= x->trusted && (t->fail >= 1 || t->strict_until > now);
         /* What was its time in meshes and its deliveries does not outlive the link. */
         t->meshed = false;
         t->mesh_ticks = 0;
@@ -191,20 +202,27 @@ void rumor_score_down(rumor_score_t *s, uint32_t p)
         t->grafted_ms = 0;
     }
     if (keep) {
-        if (s->n_retained == RETAIN_MAX) { /* the oldest makes room */
-            size_t k = 0;
-            for (size_t i = 1; i < RETAIN_MAX; i++)
-                if (s->retained[i].tick < s->retained[k].tick) k = i;
-            retained_drop(s, k);
-        }
-        sretained_t *r = &s->retained[s->n_retained++];
-        memcpy(r->pk, x->pk, ID);
-        r->invalid = x->invalid;
-        r->penalty = x->penalty;
-        r->topics = x->topics; /* handed over */
-        r->n_topics = x->n_topics;
-        r->tick = s->tick;
+        sretained_t kept = {.invalid = x->invalid,
+                            .penalty = x->penalty,
+                            .topics = x->topics, /* handed over */
+                            .n_topics = x->n_topics,
+                            .tick = s->tick};
+        memcpy(kept.pk, x->pk, ID);
         x->topics = NULL;
+        size_t k = s->n_retained;
+        if (k == RETAIN_MAX) { /* the least weighty makes room, if lighter */
+            k = 0;
+            for (size_t i = 1; i < RETAIN_MAX; i++)
+                if (weight(&s->retained[i]) < weight(&s->retained[k])) k = i;
+            if (weight(&s->retained[k]) < weight(&kept)) {
+                free(s->retained[k].topics);
+                s->retained[k] = kept;
+            } else {
+                free(kept.topics);
+            }
+        } else {
+            s->retained[s->n_retained++] = kept;
+        }
     }
     for (size_t i = 0; i < s->n_promises;) /* its promises: the handle may be given again */
         if (s->promises[i].peer == p)
@@ -296,11 +314,14 @@ void rumor_score_penalty(rumor_score_t *s, uint32_t p)
     if (x) x->penalty += 1;
 }
 
-void rumor_score_backoff(rumor_score_t *s, uint32_t p, const uint8_t topic[ID], uint64_t until)
+void rumor_score_backoff(rumor_score_t *s, uint32_t p, const uint8_t topic[ID], uint64_t until,
+                         bool ours)
 {
     speer_t *x = peer(s, p);
     stopic_t *t = x ? ptopic(x, topic, true) : NULL;
-    if (t && t->backoff_until < until) t->backoff_until = until;
+    if (!t) return;
+    if (t->wait_until < until) t->wait_until = until;
+    if (ours && t->strict_until < until) t->strict_until = until;
 }
 
 void rumor_score_grafted(rumor_score_t *s, uint32_t p, const uint8_t topic[ID], uint64_t now)
@@ -318,17 +339,26 @@ bool rumor_score_grafted_since(const rumor_score_t *s, uint32_t p, const uint8_t
     return t && t->grafted_ms && t->grafted_ms >= since;
 }
 
-bool rumor_score_backed_off(const rumor_score_t *s, uint32_t p, const uint8_t topic[ID],
-                            uint64_t now)
+bool rumor_score_waits(const rumor_score_t *s, uint32_t p, const uint8_t topic[ID], uint64_t now)
 {
     speer_t *x = peer(s, p);
     stopic_t *t = x ? ptopic(x, topic, false) : NULL;
-    return t && t->backoff_until > now;
+    return t && t->wait_until > now;
+}
+
+bool rumor_score_strict(const rumor_score_t *s, uint32_t p, const uint8_t topic[ID], uint64_t now)
+{
+    speer_t *x = peer(s, p);
+    stopic_t *t = x ? ptopic(x, topic, false) : NULL;
+    return t && t->strict_until > now;
 }
 
 void rumor_score_promise(rumor_score_t *s, uint32_t p, const uint8_t id[ID])
 {
     if (!peer(s, p) || s->n_promises == PROMISES_MAX) return; /* beyond: not held to it */
+    size_t mine = 0; /* one peer holds at most a quarter of the table */
+    for (size_t i = 0; i < s->n_promises; i++) mine += s->promises[i].peer == p;
+    if (mine >= PROMISES_MAX / 4) return;
     spromise_t *x = &s->promises[s->n_promises++];
     memcpy(x->id, id, ID);
     x->peer = p;
@@ -354,21 +384,23 @@ void rumor_score_tick(rumor_score_t *s)
 {
     s->tick++;
     /* Ids asked for a whole heartbeat ago and still missing: one penalty per peer that
-     * promised them (a lost frame costs one, a liar many heartbeats in a row). */
+     * promised any of them (a lost frame costs one, a liar one every heartbeat). */
+    uint32_t broke[PROMISES_MAX];
+    size_t n_broke = 0;
     for (size_t i = 0; i < s->n_promises;) {
         spromise_t *x = &s->promises[i];
         if (x->tick + 2 > s->tick) {
             i++;
             continue;
         }
-        uint32_t p = x->peer;
+        bool listed = false;
+        for (size_t k = 0; k < n_broke && !listed; k++) listed = broke[k] == x->peer;
+        if (!listed) broke[n_broke++] = x->peer;
         s->promises[i] = s->promises[--s->n_promises];
-        bool again = false;
-        for (size_t k = 0; k < s->n_promises; k++) again |= s->promises[k].peer == p;
-        if (!again) { /* its last broken one this heartbeat */
-            rumor_score_penalty(s, p);
-            s->broken_promises++;
-        }
+    }
+    for (size_t k = 0; k < n_broke; k++) {
+        rumor_score_penalty(s, broke[k]);
+        s->broken_promises++;
     }
     for (size_t i = 0; i < s->n_traffic; i++) {
         s->traffic[i].traffic = decay(s->traffic[i].traffic, P3_DECAY);
@@ -399,14 +431,16 @@ uint64_t rumor_score_broken_promises(const rumor_score_t *s)
     return s->broken_promises;
 }
 
-/* Peers beyond ip_max on the peer's address (0 when it has none). */
+/* Members and contacts beyond ip_max on the peer's address (an IPv6 one by its /64), 0 when it
+ * has none. Strangers are not counted: keys are free, and a stranger holds no mesh place. */
 static double colocated(const rumor_score_t *s, const speer_t *x)
 {
     if (!x->addr_len) return 0;
-    size_t same = 0;
+    size_t cmp = x->addr_len == 16 ? 8 : x->addr_len, same = 0;
     for (size_t i = 0; i < s->n_peers; i++) {
         const speer_t *y = &s->peers[i];
-        same += y->used && y->addr_len == x->addr_len && memcmp(y->addr, x->addr, x->addr_len) == 0;
+        same += y->used && (y->trusted || y == x) && y->addr_len == x->addr_len &&
+                memcmp(y->addr, x->addr, cmp) == 0;
     }
     return same > s->o.ip_max ? (double)(same - s->o.ip_max) : 0;
 }

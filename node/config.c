@@ -169,23 +169,24 @@ static bool parse_u32(span_t v, uint32_t min, uint32_t max, uint32_t *out)
  * ("-0.25", "10"), within [lo, hi]. No exponent, no locale. */
 static bool parse_real(span_t v, double lo, double hi, double *out)
 {
-    size_t i = 0, digits = 0;
+    size_t i = 0, digits = 0, frac = 0;
     bool neg = v.len && v.p[0] == '-';
     i += neg;
-    double n = 0, scale = 1;
+    uint64_t n = 0; /* the digits as one integer: at most 15, exact in a double */
     for (; i < v.len && v.p[i] >= '0' && v.p[i] <= '9' && digits < 9; i++, digits++)
-        n = n * 10 + (v.p[i] - '0');
+        n = n * 10 + (uint64_t)(v.p[i] - '0');
     if (!digits) return false;
     if (i < v.len && v.p[i] == '.') {
-        size_t frac = 0;
         for (i++; i < v.len && v.p[i] >= '0' && v.p[i] <= '9' && frac < 6; i++, frac++)
-            n += (v.p[i] - '0') * (scale /= 10);
+            n = n * 10 + (uint64_t)(v.p[i] - '0');
         if (!frac) return false;
     }
     if (i != v.len) return false;
-    if (neg) n = -n;
-    if (n < lo || n > hi) return false;
-    *out = n;
+    static const double scale[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+    double x = (double)n / scale[frac]; /* one rounding: "0.3" is 0.3 */
+    if (neg) x = -x;
+    if (x < lo || x > hi) return false;
+    *out = x;
     return true;
 }
 

@@ -231,7 +231,7 @@ static void serve(daemon_t *d, peer_t *p, const uint8_t *ids, size_t n)
     free(frame);
 }
 
-/* Carries out what the engine decided: frames to send, events to serve. */
+/* The engine's expiry is due (a tree repair): it does what is due, and its actions go out. */
 static void on_expiry(uv_timer_t *h)
 {
     daemon_t *d = h->data;
@@ -250,6 +250,8 @@ static void arm_expiry(daemon_t *d)
     uv_timer_start(&d->expiry, on_expiry, next > now ? next - now : 0, 0);
 }
 
+/* Carries out what the engine decided: frames to send, events to serve, peers to drop; then arms
+ * the timer for its next expiry. */
 void rumor_daemon_engine_run(daemon_t *d)
 {
     rumor_engine_action_t a;

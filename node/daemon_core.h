@@ -190,8 +190,9 @@ void rumor_peers_drop(daemon_t *d, peer_t *p, const char *why, bool banned);
 void rumor_peers_reap(daemon_t *d);
 /* Counts a frame that broke the protocol (`p` may be NULL); too many and the peer is banned. */
 void rumor_peers_misbehaved(daemon_t *d, peer_t *p, const char *what);
-/* Counts an invalid event against the peer `from`; too many and it is banned. */
-void rumor_peers_invalid(daemon_t *d, const uint8_t from[RUMOR_ID_BYTES]);
+/* Counts an invalid event against the peer `from`; too many and it is banned. `intrinsic` (bad in
+ * itself, not refused by the rules): it costs the peer score too (P4). */
+void rumor_peers_invalid(daemon_t *d, const uint8_t from[RUMOR_ID_BYTES], bool intrinsic);
 /* True when the peer's score fell below score_graylist (PROTOCOL.md 9.8): it is dropped and
  * banned (counted score_banned), and none of its frames is read any more. */
 bool rumor_peers_graylisted(daemon_t *d, peer_t *p);

@@ -227,13 +227,15 @@ static void duplicate(daemon_t *d, rumor_txn_t *t, const uint8_t from[ID], const
     rumor_daemon_engine_run(d);
 }
 
-/* Counts an invalid event once, against its sender too (too many and it is banned). */
-static void count_invalid(daemon_t *d, bentry_t *e)
+/* Counts an invalid event once, against its sender too (too many and it is banned). `intrinsic`:
+ * the event itself is bad (malformed, too big, a bad signature), which no honest node relays; a
+ * refusal by the rules may be our store lagging behind the sender's, and costs no score. */
+static void count_invalid(daemon_t *d, bentry_t *e, bool intrinsic)
 {
     if (e->counted) return;
     e->counted = true;
     d->stats.invalid++;
-    rumor_peers_invalid(d, e->from);
+    rumor_peers_invalid(d, e->from, intrinsic);
 }
 
 /*
@@ -280,7 +282,7 @@ static int batch_fn(rumor_txn_t *t, void *ctx)
         uint8_t topic[ID];
         if (rumor_event_decode(buf, len, &ev) < 0) {
             /* The frame decoder checked the size only: this is an invalid event. */
-            count_invalid(d, e);
+            count_invalid(d, e, true);
             continue;
         }
         if (rumor_engine_seen(d->engine, ev.id)) {
@@ -329,7 +331,7 @@ static int batch_fn(rumor_txn_t *t, void *ctx)
         }
         if (rc == RUMOR_ERR_MALFORMED || rc == RUMOR_ERR_TOO_BIG || rc == RUMOR_ERR_BAD_SIGNATURE ||
             rc == RUMOR_ERR_DENIED) {
-            count_invalid(d, e);
+            count_invalid(d, e, rc != RUMOR_ERR_DENIED);
             continue;
         }
         if (rc < 0) return rc; /* the store failed: abort the transaction */
@@ -402,6 +404,9 @@ void rumor_daemon_queue_event(daemon_t *d, peer_t *p, const uint8_t *frame, size
     rumor_event_t ev;
     d->stats.received++;
     bool decoded = rumor_event_decode(frame + 2, len - 2, &ev) == RUMOR_OK;
+    /* Whoever announced it kept its promise, whatever becomes of this copy (pending, over a
+     * quota, refused): an invalid one costs its sender instead (P4). */
+    if (decoded && origin == ORIGIN_PUSH) rumor_engine_arrived(d->engine, ev.id);
     if (decoded && rumor_engine_seen(d->engine, ev.id)) {
         d->stats.duplicates++;
         d->stats.seen_hits++;

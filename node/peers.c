@@ -182,10 +182,10 @@ void rumor_peers_misbehaved(daemon_t *d, peer_t *p, const char *what)
     if (++p->malformed > MALFORMED_MAX) rumor_peers_drop(d, p, "too many malformed frames", true);
 }
 
-void rumor_peers_invalid(daemon_t *d, const uint8_t from[ID])
+void rumor_peers_invalid(daemon_t *d, const uint8_t from[ID], bool intrinsic)
 {
     peer_t *p = rumor_peers_find(d, from);
-    if (p && p->eh != RUMOR_ENGINE_NONE) rumor_engine_invalid(d->engine, p->eh);
+    if (p && intrinsic && p->eh != RUMOR_ENGINE_NONE) rumor_engine_invalid(d->engine, p->eh);
     if (p && rumor_peers_graylisted(d, p)) return;
     if (p && ++p->invalid > INVALID_MAX) rumor_peers_drop(d, p, "too many invalid events", true);
 }

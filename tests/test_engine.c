@@ -709,9 +709,9 @@ static void test_score_withholder(void)
     rumor_engine_free(&e);
 }
 
-/* A PRUNE binds both sides for the back-off: we do not graft the peer that pruned us, and a GRAFT
- * from a peer we pruned is a penalty (P7), refused with PRUNE and counted; after the back-off it
- * is taken. */
+/* A PRUNE from a peer makes us wait its back-off before we graft it (its own GRAFT is welcome).
+ * A peer we pruned that grafts inside our back-off pays for it (P7), is refused with PRUNE and
+ * counted; after the back-off it is taken; a reconnect washes none of it. */
 static void test_score_backoff(void)
 {
     uint8_t topic[ID];
@@ -720,48 +720,60 @@ static void test_score_backoff(void)
     rumor_engine_t *e = engine_with(RUMOR_STRATEGY_GOSSIPSUB, 12, true);
     rumor_engine_topics(e, topic, 1);
     peers_up(e, 3, topic, h); /* below D_lo: all grafted at once */
+    for (int i = 0; i < 3; i++) rumor_engine_peer_trust(e, h[i], true);
     drain(e);
     CHECK_EQ_INT(rumor_engine_mesh_size(e, topic), 3);
     rumor_wire_frame_t pr = {.type = RUMOR_WIRE_PRUNE, .topic = topic};
-    rumor_engine_frame(e, h[0], &pr, 1000);
+    rumor_wire_frame_t g = {.type = RUMOR_WIRE_GRAFT, .topic = topic};
+    rumor_engine_frame(e, h[0], &pr, 10000);
     reset_sent();
-    rumor_engine_tick(e, 2000); /* below D_lo: fills, but not with h[0] */
+    rumor_engine_tick(e, 11000); /* below D_lo: fills, but not with h[0] */
     drain(e);
     CHECK_EQ_INT(sent[0].frames[RUMOR_WIRE_GRAFT], 0);
     CHECK(!rumor_engine_meshed(e, h[0]));
-    /* Its GRAFT inside the back-off is refused and costs it. */
-    rumor_wire_frame_t g = {.type = RUMOR_WIRE_GRAFT, .topic = topic};
-    reset_sent();
-    rumor_engine_frame(e, h[0], &g, 3000);
+    rumor_engine_frame(e, h[0], &g, 12000); /* it changed its mind: taken, no penalty */
     drain(e);
-    CHECK_EQ_INT(sent[0].frames[RUMOR_WIRE_PRUNE], 1);
+    CHECK(rumor_engine_meshed(e, h[0]));
     rumor_engine_counters_t c;
     rumor_engine_counters(e, &c);
-    CHECK_EQ_INT(c.backoff_grafts, 1);
-    rumor_engine_score_t sc;
-    rumor_engine_score(e, h[0], &sc);
-    CHECK(sc.p7 >= 1);
-    /* After the back-off (60 s from the refusal) the heartbeat grafts it again. */
-    uint64_t now = 3000;
-    for (int i = 0; i < 70 && !rumor_engine_meshed(e, h[0]); i++) {
-        rumor_engine_tick(e, now += 1000);
-        drain(e);
-    }
-    CHECK(rumor_engine_meshed(e, h[0]));
-    CHECK_EQ_INT(now, 63000);
-    /* A back-off outlives the link: a peer pruned that links again waits it out all the same. */
-    rumor_engine_frame(e, h[1], &pr, now);
-    uint8_t pk[ID];
-    memset(pk, 2, ID);
-    rumor_engine_peer_down(e, h[1]);
-    h[1] = rumor_engine_peer_up(e, pk, &users[1]);
-    rumor_engine_peer_topics(e, h[1], topic, 1);
+    CHECK_EQ_INT(c.backoff_grafts, 0);
+
+    /* h[1] misbehaves: below score_graft, pruned at the heartbeat; its GRAFT then costs it. */
+    rumor_engine_misbehaved(e, h[1]);
+    rumor_engine_misbehaved(e, h[1]);
+    uint64_t now = 13000;
+    rumor_engine_tick(e, now);
+    drain(e);
+    CHECK(!rumor_engine_meshed(e, h[1]));
     reset_sent();
     rumor_engine_frame(e, h[1], &g, now + 1000);
     drain(e);
     CHECK_EQ_INT(sent[1].frames[RUMOR_WIRE_PRUNE], 1);
     rumor_engine_counters(e, &c);
+    CHECK_EQ_INT(c.backoff_grafts, 1);
+    rumor_engine_score_t sc;
+    rumor_engine_score(e, h[1], &sc);
+    CHECK(sc.p7 > 2);
+    /* A reconnect washes nothing: still inside the back-off, its GRAFT costs it again. */
+    uint8_t pk[ID];
+    memset(pk, 2, ID);
+    rumor_engine_peer_down(e, h[1]);
+    h[1] = rumor_engine_peer_up(e, pk, &users[1]);
+    rumor_engine_peer_topics(e, h[1], topic, 1);
+    rumor_engine_peer_trust(e, h[1], true);
+    reset_sent();
+    rumor_engine_frame(e, h[1], &g, now + 2000);
+    drain(e);
+    CHECK_EQ_INT(sent[1].frames[RUMOR_WIRE_PRUNE], 1);
+    rumor_engine_counters(e, &c);
     CHECK_EQ_INT(c.backoff_grafts, 2);
+    /* Its penalties decay; once the back-off of its last refusal is over, it is grafted. */
+    for (int i = 0; i < 90 && !rumor_engine_meshed(e, h[1]); i++) {
+        rumor_engine_tick(e, now += 1000);
+        drain(e);
+    }
+    CHECK(rumor_engine_meshed(e, h[1]));
+    CHECK(now >= 13000 + 2000 + 60000);
     rumor_engine_free(&e);
 }
 
@@ -800,9 +812,10 @@ static void test_score_invalid(void)
     CHECK_EQ_INT(sent[1].serve, 0);
     CHECK_EQ_INT(sent[1].frames[RUMOR_WIRE_EVENT], 0);
     CHECK_EQ_INT(sent[2].frames[RUMOR_WIRE_EVENT], 1);
-    /* Leaving and coming back does not wash it: the penalty is kept by key. */
+    /* Leaving and coming back does not wash it: a member's penalty is kept by key. */
     uint8_t pk[ID];
     memset(pk, 2, ID);
+    rumor_engine_peer_trust(e, h[1], true);
     rumor_engine_peer_down(e, h[1]);
     h[1] = rumor_engine_peer_up(e, pk, &users[1]);
     CHECK(rumor_engine_graylisted(e, h[1]));
@@ -849,32 +862,64 @@ static void test_score_promises(void)
     rumor_engine_score_t sc;
     rumor_engine_score(e, h[0], &sc);
     CHECK(sc.p7 > 0.5);
+    /* A liar that announces fresh ids every heartbeat pays every heartbeat, until its score is
+     * below score_gossip and its IHAVEs go unasked. */
+    uint64_t now = 3000;
+    for (uint32_t k = 0; k < 20; k++) {
+        event_id(1000 + k, ids);
+        rumor_wire_frame_t lie = {.type = RUMOR_WIRE_IHAVE, .topic = topic, .ids = ids, .n = 1};
+        rumor_engine_frame(e, h[1], &lie, now);
+        rumor_engine_tick(e, now += 1000);
+        drain(e);
+    }
+    rumor_engine_score(e, h[1], &sc);
+    CHECK(sc.score < -5);
+    rumor_engine_counters(e, &c);
+    CHECK(c.broken_promises >= 5);
     rumor_engine_free(&e);
 }
 
-/* Peers on one address beyond ip_max cost each of them (P6, squared); other addresses do not. */
+/* Members on one address (an IPv6 /64) beyond ip_max cost each of them (P6, squared); other
+ * addresses and strangers do not. */
 static void test_score_colocation(void)
 {
     uint8_t topic[ID], a[4] = {10, 0, 0, 1}, b[4] = {10, 0, 0, 2};
+    uint8_t v6a[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, [15] = 1}, v6b[16];
     rumor_engine_peer_t h[PEERS];
     memset(topic, 0x35, ID);
     rumor_engine_t *e = engine_with(RUMOR_STRATEGY_GOSSIPSUB, 15, true);
-    peers_up(e, 7, topic, h);
-    for (int i = 0; i < 6; i++) rumor_engine_peer_addr(e, h[i], a, 4);
+    peers_up(e, 14, topic, h);
+    for (int i = 0; i < 6; i++) {
+        rumor_engine_peer_addr(e, h[i], a, 4);
+        rumor_engine_peer_trust(e, h[i], true);
+    }
     rumor_engine_peer_addr(e, h[6], b, 4);
     rumor_engine_peer_trust(e, h[6], true);
     rumor_engine_score_t sc;
     rumor_engine_score(e, h[0], &sc);
-    CHECK(sc.p6 == 4.0); /* (6 - 4)^2 */
-    CHECK(sc.score == -4.0);
+    CHECK(sc.p6 == 4.0);     /* (6 - 4)^2 */
+    CHECK(sc.score == -3.0); /* and P5 */
     rumor_engine_score(e, h[6], &sc);
     CHECK(sc.p6 == 0.0);
     CHECK(sc.p5 == 1.0);
     CHECK(sc.score == 1.0);
+    /* Strangers on one address cost nobody (keys are free); members in one IPv6 /64 count. */
+    for (int i = 7; i < 14; i++) rumor_engine_peer_addr(e, h[i], b, 4);
+    rumor_engine_score(e, h[7], &sc);
+    CHECK(sc.p6 == 0.0);
+    rumor_engine_score(e, h[6], &sc);
+    CHECK(sc.p6 == 0.0);
+    for (int i = 7; i < 13; i++) {
+        memcpy(v6b, v6a, 16);
+        v6b[15] = (uint8_t)i; /* another host of the same /64 */
+        rumor_engine_peer_addr(e, h[i], v6b, 16);
+        rumor_engine_peer_trust(e, h[i], true);
+    }
+    rumor_engine_score(e, h[7], &sc);
+    CHECK(sc.p6 == 4.0);
     rumor_engine_free(&e);
 }
 
-/* With scoring off every peer scores 0 and nothing is graylisted. */
 /* Tree repairs are due at a time the caller learns (next_expiry) and runs (expire) between
  * heartbeats; with none due, there is no expiry. */
 static void test_expiry(void)
@@ -955,6 +1000,7 @@ static void test_score_refusal(void)
     rumor_engine_free(&e);
 }
 
+/* With scoring off every peer scores 0 and nothing is graylisted. */
 static void test_score_off(void)
 {
     uint8_t topic[ID];

@@ -574,6 +574,8 @@ static void link_up(sim_t *s, uint32_t a, uint32_t b)
         uint8_t addr[4];
         rumor_put_u32(addr, s->nodes[l->node[1 - k]].addr);
         rumor_engine_peer_addr(eng, l->handle[k], addr, sizeof addr);
+        /* Every simulated node is a member of the topics (P5), as mesh peers are on a node. */
+        rumor_engine_peer_trust(eng, l->handle[k], true);
     }
     for (unsigned k = 0; k < 2 && !s->failed; k++) {
         node_t *x = &s->nodes[l->node[k]];
