@@ -610,8 +610,8 @@ void rumor_engine_frame(rumor_engine_t *e, rumor_engine_peer_t p, const rumor_wi
         if (!score_meshes(e)) break;
         /* Its back-off binds us too: no GRAFT of it to this topic until it ends (a refusal of
          * our GRAFT: until we may ask again). */
-        bool refusal =
-            now >= REFUSAL_MS && rumor_score_grafted_since(e->score, p, t->id, now - REFUSAL_MS);
+        uint64_t since = now > REFUSAL_MS ? now - REFUSAL_MS : 0;
+        bool refusal = rumor_score_grafted_since(e->score, p, t->id, since);
         rumor_score_backoff(e->score, p, t->id,
                             now + (refusal ? REFUSAL_RETRY_MS : e->o.score.backoff_ms), false);
         break;
