@@ -48,9 +48,10 @@ typedef struct {
     double publish;       /* below: own events are not pushed to it */
     double graylist;      /* below: every frame from it is dropped unread */
     double opportunistic; /* a mesh whose median is below it grafts two better peers */
-    uint32_t ip_max;      /* peers on one address before P6 counts */
+    uint32_t ip_max;      /* members on one address (an IPv6 /64) before P6 counts */
     uint32_t d_score;     /* peers kept by score when a mesh is pruned back to D */
-    uint32_t backoff_ms;  /* after a PRUNE, no GRAFT of the topic for so long (both ways) */
+    uint32_t backoff_ms;  /* after a PRUNE, no GRAFT of the topic for so long (its GRAFT inside
+                           * a back-off we started is a penalty); a refusal waits 10 s */
 } rumor_engine_score_opts_t;
 /* The defaults of PROTOCOL.md 9.8 (on). */
 void rumor_engine_score_defaults(rumor_engine_score_opts_t *o);
@@ -183,12 +184,13 @@ void rumor_engine_tick(rumor_engine_t *e, uint64_t now);
 /* A copy of event `id` came (decoded, not yet checked): an IHAVE of it was a promise kept. */
 void rumor_engine_arrived(rumor_engine_t *e, const uint8_t id[RUMOR_ID_BYTES]);
 
-/* The peer's address (4 or 16 bytes), for P6: peers sharing one address beyond ip_max. */
+/* The peer's address (4 or 16 bytes), for P6: members sharing one address beyond ip_max. */
 void rumor_engine_peer_addr(rumor_engine_t *e, rumor_engine_peer_t p, const uint8_t *addr,
                             size_t len);
 /* The node's own word of the peer (P5): a contact or a member of a held domain. */
 void rumor_engine_peer_trust(rumor_engine_t *e, rumor_engine_peer_t p, bool trusted);
-/* The peer sent an event that failed its checks (P4). */
+/* The peer sent an event bad in itself (malformed, too big, a bad signature: P4); not a refusal
+ * by the rules, which may be our store lagging. */
 void rumor_engine_invalid(rumor_engine_t *e, rumor_engine_peer_t p);
 /* The peer sent a malformed or unwanted frame (P7). */
 void rumor_engine_misbehaved(rumor_engine_t *e, rumor_engine_peer_t p);
@@ -206,7 +208,7 @@ bool rumor_engine_score(const rumor_engine_t *e, rumor_engine_peer_t p, rumor_en
 typedef struct {
     uint64_t pruned_by_score;      /* mesh peers pruned for a score below `graft` */
     uint64_t opportunistic_grafts; /* peers grafted because a mesh's median was low */
-    uint64_t backoff_grafts;       /* GRAFTs refused within a PRUNE's back-off */
+    uint64_t backoff_grafts;       /* GRAFTs refused within a back-off we started (a penalty) */
     uint64_t broken_promises;      /* IHAVEs whose ids did not come when asked for */
 } rumor_engine_counters_t;
 void rumor_engine_counters(const rumor_engine_t *e, rumor_engine_counters_t *out);
